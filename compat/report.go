@@ -1,0 +1,182 @@
+// Package compat applies the compatibility rules to the changes between two
+// versions of a library and produces a Report: the findings, each attached
+// to the exported symbols it affects, and the verdict.
+package compat
+
+import (
+	"cmp"
+	"slices"
+	"strings"
+
+	"github.com/ianlancetaylor/demangle"
+
+	"github.com/compatgate/compatgate/elfdiff"
+	"github.com/compatgate/compatgate/rules"
+)
+
+// SchemaVersion is the version of the JSON report. It changes only when a
+// field changes meaning; new fields are added without changing it.
+const SchemaVersion = 1
+
+// A Verdict is the overall answer of a check.
+type Verdict string
+
+// Verdicts, from best to worst.
+const (
+	Compatible   Verdict = "compatible"   // existing clients keep working
+	Review       Verdict = "review"       // a person should look at the warnings
+	Incompatible Verdict = "incompatible" // existing clients break
+)
+
+// Exit status bits of a check, as abidiff's.
+const (
+	ExitABIChanged   = 4 // the ABI changed in a way that needs review
+	ExitIncompatible = 8 // the ABI changed incompatibly
+)
+
+// ExitCode returns the exit status bits for a verdict.
+func (v Verdict) ExitCode() int {
+	switch v {
+	case Incompatible:
+		return ExitABIChanged | ExitIncompatible
+	case Review:
+		return ExitABIChanged
+	}
+	return 0
+}
+
+// Library identifies one side of a comparison.
+type Library struct {
+	Path    string `json:"path"`
+	SONAME  string `json:"soname"`
+	BuildID string `json:"build_id"`
+	// DebugInfo says where the DWARF came from; empty when there was none.
+	DebugInfo string `json:"debug_info,omitempty"`
+}
+
+// Summary counts findings by severity.
+type Summary struct {
+	Break int `json:"break"`
+	Warn  int `json:"warn"`
+	Info  int `json:"info"`
+}
+
+// A Finding is one change, classified by a rule.
+type Finding struct {
+	Rule      string         `json:"rule"`
+	Severity  rules.Severity `json:"severity"`
+	Symbol    string         `json:"symbol"`
+	Demangled string         `json:"demangled"`
+	Affected  []string       `json:"affected"`
+	Type      string         `json:"type"`
+	Where     string         `json:"where"`
+	Old       string         `json:"old"`
+	New       string         `json:"new"`
+	Message   string         `json:"message"`
+}
+
+// A Report is the result of a check.
+type Report struct {
+	Schema  int     `json:"schema"`
+	Old     Library `json:"old"`
+	New     Library `json:"new"`
+	Verdict Verdict `json:"verdict"`
+	Summary Summary `json:"summary"`
+	// TypesChecked is false when either library lacked debug information,
+	// so only the symbol tables were compared.
+	TypesChecked bool      `json:"types_checked"`
+	Notes        []string  `json:"notes,omitempty"`
+	Changes      []Finding `json:"changes"`
+}
+
+// Judge classifies every change with the rules and returns the report.
+func Judge(old, new *elfdiff.Corpus, changes []elfdiff.Change, rs *rules.Set) *Report {
+	r := &Report{
+		Schema:       SchemaVersion,
+		Old:          library(old),
+		New:          library(new),
+		TypesChecked: old.Debug != nil && new.Debug != nil,
+		Changes:      make([]Finding, 0, len(changes)),
+	}
+	if !r.TypesChecked {
+		r.Notes = append(r.Notes, "types were not checked: no debug information in "+missingDebug(old, new)+
+			"; only the symbol tables were compared")
+	}
+	for _, c := range changes {
+		rule := rs.Match(c)
+		r.Changes = append(r.Changes, finding(c, rule))
+		switch rule.Severity {
+		case rules.Break:
+			r.Summary.Break++
+		case rules.Warn:
+			r.Summary.Warn++
+		default:
+			r.Summary.Info++
+		}
+	}
+	slices.SortStableFunc(r.Changes, func(a, b Finding) int {
+		return cmp.Or(
+			cmp.Compare(b.Severity, a.Severity),
+			cmp.Compare(a.Rule, b.Rule),
+			cmp.Compare(a.Type, b.Type),
+			cmp.Compare(a.Symbol, b.Symbol),
+			cmp.Compare(a.Where, b.Where),
+		)
+	})
+	switch {
+	case r.Summary.Break > 0:
+		r.Verdict = Incompatible
+	case r.Summary.Warn > 0:
+		r.Verdict = Review
+	default:
+		r.Verdict = Compatible
+	}
+	return r
+}
+
+func finding(c elfdiff.Change, rule rules.Rule) Finding {
+	affected := c.Affected
+	if affected == nil {
+		affected = []string{}
+	}
+	return Finding{
+		Rule:      rule.ID,
+		Severity:  rule.Severity,
+		Symbol:    c.Symbol,
+		Demangled: Demangle(c.Symbol),
+		Affected:  affected,
+		Type:      c.Type,
+		Where:     c.Where,
+		Old:       c.Old,
+		New:       c.New,
+		Message:   c.Detail + ": " + rule.Rationale,
+	}
+}
+
+func library(c *elfdiff.Corpus) Library {
+	l := Library{Path: c.Path, SONAME: c.SONAME, BuildID: c.BuildID}
+	if c.Debug != nil {
+		l.DebugInfo = c.Debug.Source
+	}
+	return l
+}
+
+func missingDebug(old, new *elfdiff.Corpus) string {
+	switch {
+	case old.Debug == nil && new.Debug == nil:
+		return "either library"
+	case old.Debug == nil:
+		return old.Path
+	}
+	return new.Path
+}
+
+// Demangle returns the readable form of an ELF symbol name: C++ names are
+// demangled, and a version suffix (@V or @@V) is kept as it is.
+func Demangle(symbol string) string {
+	name, version := symbol, ""
+	if i := strings.IndexByte(symbol, '@'); i >= 0 {
+		name, version = symbol[:i], symbol[i:]
+	}
+	return demangle.Filter(name, demangle.NoClones) + version
+}

@@ -1,0 +1,124 @@
+// Package elfdiff reads ELF shared objects into a Corpus — the exported
+// interface of a library as its clients see it — and compares two corpora
+// into neutral Change values. It judges nothing: package rules says what a
+// change means, package compat applies the rules.
+package elfdiff
+
+import (
+	"debug/elf"
+	"fmt"
+	"sort"
+)
+
+// A Corpus is the binary interface of one shared object.
+type Corpus struct {
+	Path    string
+	Class   elf.Class
+	Machine elf.Machine
+	SONAME  string
+	Needed  []string
+	BuildID string // lowercase hex of the NT_GNU_BUILD_ID note; empty when absent
+
+	// Symbols are the exported definitions of .dynsym: defined, GLOBAL, WEAK
+	// or GNU_UNIQUE binding, default or protected visibility. Sorted by Key.
+	Symbols []Symbol
+	// Undefined are the symbols the library imports from others.
+	Undefined []Symbol
+	// Versions are the version nodes the library defines (.gnu.version_d),
+	// excluding the base node that names the file itself.
+	Versions []string
+	// Hidden names symbols that .symtab (when present) defines with hidden
+	// or internal visibility or local binding: they exist but are not
+	// exported. Used to explain why a symbol disappeared from .dynsym.
+	Hidden map[string]bool
+
+	// Debug is the DWARF-derived interface, nil when the library carries no
+	// debug information (neither inline nor in a separate debug file).
+	Debug *DebugInfo
+	// Notes explain what could not be read, such as unreadable DWARF; the
+	// report shows them.
+	Notes []string
+
+	byKey  map[string]int   // Key → index in Symbols
+	byName map[string][]int // Name → indexes in Symbols
+}
+
+// A Symbol is one entry of the dynamic symbol table.
+type Symbol struct {
+	Name       string
+	Version    string // GNU symbol version; empty when unversioned
+	Default    bool   // the version is the default one (name@@VERSION)
+	Type       elf.SymType
+	Bind       elf.SymBind
+	Visibility elf.SymVis
+	Size       uint64
+	Value      uint64
+}
+
+// Key identifies a symbol across versions of a library: its name and, when
+// versioned, its version node. A default and a non-default definition of the
+// same version are the same symbol to a client that bound to it.
+func (s Symbol) Key() string {
+	if s.Version == "" {
+		return s.Name
+	}
+	return s.Name + "@" + s.Version
+}
+
+// String returns the symbol as readelf and abidiff spell it:
+// name, name@VERSION or name@@VERSION.
+func (s Symbol) String() string {
+	switch {
+	case s.Version == "":
+		return s.Name
+	case s.Default:
+		return s.Name + "@@" + s.Version
+	default:
+		return s.Name + "@" + s.Version
+	}
+}
+
+// Lookup returns the exported symbol with the given key.
+func (c *Corpus) Lookup(key string) (Symbol, bool) {
+	i, ok := c.byKey[key]
+	if !ok {
+		return Symbol{}, false
+	}
+	return c.Symbols[i], true
+}
+
+// ByName returns every exported symbol called name, in all its versions.
+func (c *Corpus) ByName(name string) []Symbol {
+	var out []Symbol
+	for _, i := range c.byName[name] {
+		out = append(out, c.Symbols[i])
+	}
+	return out
+}
+
+// index sorts the symbols and builds the lookup tables.
+func (c *Corpus) index() {
+	sort.Slice(c.Symbols, func(i, j int) bool { return c.Symbols[i].Key() < c.Symbols[j].Key() })
+	c.byKey = make(map[string]int, len(c.Symbols))
+	c.byName = make(map[string][]int, len(c.Symbols))
+	for i, s := range c.Symbols {
+		c.byKey[s.Key()] = i
+		c.byName[s.Name] = append(c.byName[s.Name], i)
+	}
+}
+
+// A FormatError reports that a file is not a readable ELF shared object.
+type FormatError struct {
+	Path string
+	Msg  string
+	Err  error // the underlying error, if any
+}
+
+func (e *FormatError) Error() string {
+	if e.Err != nil {
+		return fmt.Sprintf("%s: %s: %v", e.Path, e.Msg, e.Err)
+	}
+	return fmt.Sprintf("%s: %s", e.Path, e.Msg)
+}
+
+func (e *FormatError) Unwrap() error { return e.Err }

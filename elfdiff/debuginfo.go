@@ -1,0 +1,344 @@
+package elfdiff
+
+import (
+	"strconv"
+	"strings"
+)
+
+// DebugInfo is the part of a Corpus read from DWARF: the declaration of
+// every exported function and variable the debug information describes, and
+// the types reachable from them. Nothing else of the DWARF is kept.
+type DebugInfo struct {
+	// Source says where the DWARF came from: the library itself or the
+	// path of its separate debug file.
+	Source string
+	// Funcs and Vars are the declarations of exported symbols, by the
+	// symbol's address (st_value), which is what versioned aliases share.
+	Funcs map[uint64]*Func
+	Vars  map[uint64]*Var
+	// FuncsByName and VarsByName hold declarations found by name only: a
+	// DIE without an address (a declaration) or a TLS variable.
+	FuncsByName map[string]*Func
+	VarsByName  map[string]*Var
+	// Types counts the types decoded, for statistics.
+	Types int
+}
+
+// Func returns the declaration of the exported function s, or nil.
+func (d *DebugInfo) Func(s Symbol) *Func {
+	if d == nil {
+		return nil
+	}
+	if f := d.Funcs[s.Value]; f != nil && s.Value != 0 {
+		return f
+	}
+	return d.FuncsByName[s.Name]
+}
+
+// Var returns the declaration of the exported variable s, or nil.
+func (d *DebugInfo) Var(s Symbol) *Var {
+	if d == nil {
+		return nil
+	}
+	if v := d.Vars[s.Value]; v != nil && s.Value != 0 {
+		return v
+	}
+	return d.VarsByName[s.Name]
+}
+
+// A Func is the declaration of a function: its return type, its parameters
+// and whether it takes a variable argument list.
+type Func struct {
+	Name     string
+	Linkage  string // DW_AT_linkage_name, for C++; empty in C
+	Return   *Type  // the void type when the function returns nothing
+	Params   []Param
+	Variadic bool
+}
+
+// A Param is one formal parameter of a function.
+type Param struct {
+	Name string // empty when unnamed
+	Type *Type
+}
+
+// A Var is the declaration of a variable.
+type Var struct {
+	Name    string
+	Linkage string
+	Type    *Type
+}
+
+// A TypeKind says what a Type is.
+type TypeKind uint8
+
+// Kinds of type.
+const (
+	VoidType        TypeKind = iota // void, or a type the reader does not know
+	BaseType                        // int, double, _Bool…
+	PointerType                     // T*
+	ReferenceType                   // T& (C++)
+	RvalueRefType                   // T&& (C++)
+	ConstType                       // const T
+	VolatileType                    // volatile T
+	RestrictType                    // restrict T
+	AtomicType                      // _Atomic T
+	TypedefType                     // typedef T Name
+	StructType                      // struct Name { … }
+	UnionType                       // union Name { … }
+	ClassType                       // class Name { … } (C++)
+	EnumType                        // enum Name { … }
+	ArrayType                       // T[N]
+	FuncType                        // T (params)
+	PtrToMemberType                 // T C::* (C++)
+)
+
+var typeKindNames = [...]string{
+	VoidType: "void", BaseType: "base", PointerType: "pointer", ReferenceType: "reference",
+	RvalueRefType: "rvalue reference", ConstType: "const", VolatileType: "volatile",
+	RestrictType: "restrict", AtomicType: "_Atomic", TypedefType: "typedef", StructType: "struct",
+	UnionType: "union", ClassType: "class", EnumType: "enum", ArrayType: "array",
+	FuncType: "function", PtrToMemberType: "pointer to member",
+}
+
+func (k TypeKind) String() string {
+	if int(k) < len(typeKindNames) {
+		return typeKindNames[k]
+	}
+	return "TypeKind(" + strconv.Itoa(int(k)) + ")"
+}
+
+// isQualifier reports whether k is a cv (or restrict, _Atomic) qualifier.
+func (k TypeKind) isQualifier() bool {
+	return k == ConstType || k == VolatileType || k == RestrictType || k == AtomicType
+}
+
+// isAggregate reports whether k is a struct, union or class.
+func (k TypeKind) isAggregate() bool {
+	return k == StructType || k == UnionType || k == ClassType
+}
+
+// isTagged reports whether types of kind k are named by a tag.
+func (k TypeKind) isTagged() bool { return k.isAggregate() || k == EnumType }
+
+// A Type is one node of a type graph decoded from DWARF. Graphs may be
+// cyclic (a struct holding a pointer to itself).
+type Type struct {
+	Kind TypeKind
+	// Name is the tag, typedef or base type name; empty when anonymous.
+	Name string
+	// Size is the size in bytes, -1 when unknown (void, incomplete types).
+	// Use Sizeof for qualified and typedef'd types.
+	Size int64
+	// Align is DW_AT_alignment when the source asked for one, else 0.
+	Align int64
+	// Encoding is DW_AT_encoding of base types (DW_ATE_*).
+	Encoding int64
+	// Elem is the pointee, the qualified or aliased type, the array
+	// element, an enum's underlying type, or a function's return type.
+	Elem *Type
+	// Count is the number of elements of an array, -1 when unknown
+	// (flexible array member, T[]).
+	Count int64
+	// Members are the data members of a struct, union or class.
+	Members []Member
+	// Enumerators are the constants of an enum, in declaration order.
+	Enumerators []Enumerator
+	// Params are the parameter types of a function type.
+	Params []*Type
+	// Variadic says a function type ends with "...".
+	Variadic bool
+	// Declaration says the type is incomplete here (struct S;).
+	Declaration bool
+}
+
+// A Member is a data member of a struct, union or class.
+type Member struct {
+	Name      string // empty for an anonymous struct or union member
+	Type      *Type
+	Offset    int64 // byte offset
+	BitOffset int64 // bit offset from the start of the aggregate, for bit-fields
+	BitSize   int64 // width of a bit-field, 0 when not one
+}
+
+// An Enumerator is one constant of an enum.
+type Enumerator struct {
+	Name  string
+	Value int64
+}
+
+// Sizeof returns the size of t in bytes, looking through typedefs and
+// qualifiers; -1 when unknown.
+func (t *Type) Sizeof() int64 {
+	for t != nil {
+		switch {
+		case t.Kind == TypedefType || t.Kind.isQualifier():
+			t = t.Elem
+			continue
+		case t.Kind == ArrayType && t.Size < 0:
+			if t.Count < 0 {
+				return -1
+			}
+			e := t.Elem.Sizeof()
+			if e < 0 {
+				return -1
+			}
+			return e * t.Count
+		}
+		return t.Size
+	}
+	return -1
+}
+
+// Alignof returns the alignment of t in bytes, as the x86-64 System V ABI
+// computes it; 0 when unknown.
+func (t *Type) Alignof() int64 { return t.alignof(0) }
+
+func (t *Type) alignof(depth int) int64 {
+	if t == nil || depth > 64 {
+		return 0
+	}
+	if t.Align > 0 {
+		return t.Align
+	}
+	switch t.Kind {
+	case TypedefType, ConstType, VolatileType, RestrictType, AtomicType, ArrayType:
+		return t.Elem.alignof(depth + 1)
+	case BaseType, EnumType, PointerType, ReferenceType, RvalueRefType, PtrToMemberType:
+		s := t.Size
+		if s > 16 {
+			s = 16
+		}
+		if t.Kind == BaseType && t.Size == 10 { // x87 extended in 12 bytes on i386
+			s = 4
+		}
+		return s
+	case StructType, UnionType, ClassType:
+		var a int64 = 1
+		for _, m := range t.Members {
+			if ma := m.Type.alignof(depth + 1); ma > a {
+				a = ma
+			}
+		}
+		return a
+	}
+	return 0
+}
+
+// strip returns t without typedefs and qualifiers.
+func (t *Type) strip() *Type {
+	for t != nil && (t.Kind == TypedefType || t.Kind.isQualifier()) {
+		t = t.Elem
+	}
+	return t
+}
+
+// stripTypedefs returns t without typedefs (qualifiers stay).
+func (t *Type) stripTypedefs() *Type {
+	for t != nil && t.Kind == TypedefType {
+		t = t.Elem
+	}
+	return t
+}
+
+// String returns the type as C spells it: "struct point *", "const char *",
+// "int (*)(int, int)", "int[4]".
+func (t *Type) String() string {
+	var b strings.Builder
+	writeType(&b, t, "", 0)
+	return b.String()
+}
+
+// writeType writes t declaring inner (a declarator such as "*" or "").
+func writeType(b *strings.Builder, t *Type, inner string, depth int) {
+	if t == nil {
+		b.WriteString("void")
+		if inner != "" {
+			b.WriteString(" " + inner)
+		}
+		return
+	}
+	if depth > 32 {
+		b.WriteString("…")
+		return
+	}
+	switch t.Kind {
+	case PointerType, ReferenceType, RvalueRefType:
+		op := map[TypeKind]string{PointerType: "*", ReferenceType: "&", RvalueRefType: "&&"}[t.Kind]
+		e := t.Elem.stripTypedefs()
+		if e != nil && (e.Kind == FuncType || e.Kind == ArrayType) && t.Elem.Kind != TypedefType {
+			writeType(b, t.Elem, "("+op+inner+")", depth+1)
+			return
+		}
+		writeType(b, t.Elem, op+inner, depth+1)
+	case ConstType, VolatileType, RestrictType, AtomicType:
+		q := t.Kind.String()
+		e := t.Elem
+		if e != nil && (e.Kind == PointerType || e.Kind == ReferenceType) {
+			writeType(b, e, strings.TrimSpace(inner0(q, inner)), depth+1)
+			return
+		}
+		b.WriteString(q + " ")
+		writeType(b, e, inner, depth+1)
+	case ArrayType:
+		n := ""
+		if t.Count >= 0 {
+			n = strconv.FormatInt(t.Count, 10)
+		}
+		writeType(b, t.Elem, inner+"["+n+"]", depth+1)
+	case FuncType:
+		var p strings.Builder
+		p.WriteString(inner + "(")
+		for i, pt := range t.Params {
+			if i > 0 {
+				p.WriteString(", ")
+			}
+			writeType(&p, pt, "", depth+1)
+		}
+		if t.Variadic {
+			if len(t.Params) > 0 {
+				p.WriteString(", ")
+			}
+			p.WriteString("...")
+		} else if len(t.Params) == 0 {
+			p.WriteString("void")
+		}
+		p.WriteString(")")
+		writeType(b, t.Elem, p.String(), depth+1)
+	default:
+		b.WriteString(t.baseName())
+		if inner != "" {
+			if inner[0] == '[' || inner[0] == '(' && !strings.HasPrefix(inner, "(*") {
+				b.WriteString(inner)
+			} else {
+				b.WriteString(" " + inner)
+			}
+		}
+	}
+}
+
+// inner0 places a qualifier after a pointer declarator: "* const".
+func inner0(q, inner string) string {
+	if inner == "" {
+		return q
+	}
+	return q + " " + inner
+}
+
+// baseName names a type that is not built from another: base types,
+// typedefs, tagged types.
+func (t *Type) baseName() string {
+	switch t.Kind {
+	case VoidType:
+		if t.Name != "" {
+			return t.Name
+		}
+		return "void"
+	case StructType, UnionType, ClassType, EnumType:
+		if t.Name == "" {
+			return t.Kind.String() + " {…}"
+		}
+		return t.Kind.String() + " " + t.Name
+	}
+	return t.Name
+}

@@ -1,0 +1,64 @@
+package elfdiff
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+)
+
+// FuzzLoad feeds mutated shared objects to the loader and to Diff: they
+// must return an error or a corpus, never panic. The seeds are small
+// libraries compiled by gcc: plain, versioned, and 32-bit.
+func FuzzLoad(f *testing.F) {
+	for _, seed := range fuzzSeeds(f) {
+		f.Add(seed)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, err := loadReader("fuzz.so", bytes.NewReader(data))
+		if err != nil {
+			return
+		}
+		if _, err := Diff(c, c); err != nil {
+			t.Fatalf("Diff of a corpus with itself: %v", err)
+		}
+	})
+}
+
+func fuzzSeeds(f *testing.F) [][]byte {
+	f.Helper()
+	if _, err := exec.LookPath("gcc"); err != nil {
+		f.Log("gcc not installed: fuzzing from a minimal seed only")
+		return [][]byte{[]byte("\x7fELF\x02\x01\x01")}
+	}
+	dir := f.TempDir()
+	src := filepath.Join(dir, "lib.c")
+	script := filepath.Join(dir, "lib.map")
+	must(f, os.WriteFile(src, []byte("int api(int x) { return x; }\nint lib_v = 1;\n__thread int lib_t;\n"), 0o644))
+	must(f, os.WriteFile(script, []byte("V_1 { global: api; local: *; };\nV_2 { global: lib_v; lib_t; } V_1;\n"), 0o644))
+	builds := [][]string{
+		{"-shared", "-fPIC", "-Wl,-soname,libfuzz.so.1"},
+		{"-shared", "-fPIC", "-g0", "-Wl,--version-script," + script},
+		{"-shared", "-fPIC", "-m32", "-nostdlib"},
+	}
+	var seeds [][]byte
+	for i, args := range builds {
+		out := filepath.Join(dir, "seed"+string(rune('0'+i))+".so")
+		if b, err := exec.Command("gcc", append(args, "-o", out, src)...).CombinedOutput(); err != nil {
+			f.Logf("seed %d not built: %v\n%s", i, err, b)
+			continue
+		}
+		data, err := os.ReadFile(out)
+		must(f, err)
+		seeds = append(seeds, data)
+	}
+	return seeds
+}
+
+func must(f *testing.F, err error) {
+	f.Helper()
+	if err != nil {
+		f.Fatal(err)
+	}
+}

@@ -1,0 +1,224 @@
+package elfdiff
+
+import (
+	"debug/elf"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+)
+
+// Load reads the shared object at path into a Corpus. It returns a
+// *FormatError when the file is not a well-formed ELF shared object.
+func Load(path string) (*Corpus, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err // *fs.PathError already names the file
+	}
+	defer f.Close()
+	return LoadReader(path, f)
+}
+
+// LoadReader reads a shared object from r; path is used in errors and in
+// the Corpus only. Malformed input yields a *FormatError, never a panic.
+func LoadReader(path string, r io.ReaderAt) (c *Corpus, err error) {
+	// debug/elf is hardened against most malformed input but not all of it;
+	// a corrupt file must give an error, never bring down the tool.
+	// FuzzLoad calls loadReader directly, so that such panics are found.
+	defer func() {
+		if v := recover(); v != nil {
+			c, err = nil, &FormatError{Path: path, Msg: fmt.Sprintf("malformed ELF file (%v)", v)}
+		}
+	}()
+	return loadReader(path, r)
+}
+
+func loadReader(path string, r io.ReaderAt) (*Corpus, error) {
+	var magic [4]byte
+	if n, _ := r.ReadAt(magic[:], 0); n < len(magic) || string(magic[:]) != elf.ELFMAG {
+		return nil, &FormatError{Path: path, Msg: "not an ELF file"}
+	}
+	ef, err := elf.NewFile(r)
+	if err != nil {
+		return nil, formatError(path, err)
+	}
+	defer ef.Close()
+	if ef.Type != elf.ET_DYN {
+		return nil, &FormatError{Path: path, Msg: fmt.Sprintf("not a shared object (ELF type %s)", ef.Type)}
+	}
+	c := &Corpus{Path: path, Class: ef.Class, Machine: ef.Machine}
+	if err := c.readDynamic(ef); err != nil {
+		return nil, &FormatError{Path: path, Msg: "reading dynamic section", Err: err}
+	}
+	if err := c.readSymbols(ef); err != nil {
+		return nil, &FormatError{Path: path, Msg: "reading dynamic symbols", Err: err}
+	}
+	c.BuildID = buildID(ef)
+	c.Hidden = hiddenSymbols(ef)
+	c.index()
+	return c, nil
+}
+
+// formatError turns an error of debug/elf into a FormatError with a message
+// a user can act on.
+func formatError(path string, err error) error {
+	switch {
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return &FormatError{Path: path, Msg: "truncated or corrupt ELF file"}
+	default:
+		return &FormatError{Path: path, Msg: "malformed ELF file", Err: err}
+	}
+}
+
+func (c *Corpus) readDynamic(ef *elf.File) error {
+	if ef.Section(".dynamic") == nil && progType(ef, elf.PT_DYNAMIC) == nil {
+		return errors.New("no dynamic section")
+	}
+	sonames, err := ef.DynString(elf.DT_SONAME)
+	if err != nil {
+		return err
+	}
+	if len(sonames) > 0 {
+		c.SONAME = sonames[0]
+	}
+	c.Needed, err = ef.DynString(elf.DT_NEEDED)
+	return err
+}
+
+func hasSection(ef *elf.File, t elf.SectionType) bool {
+	for _, s := range ef.Sections {
+		if s.Type == t {
+			return true
+		}
+	}
+	return false
+}
+
+func progType(ef *elf.File, t elf.ProgType) *elf.Prog {
+	for _, p := range ef.Progs {
+		if p.Type == t {
+			return p
+		}
+	}
+	return nil
+}
+
+// STB_GNU_UNIQUE is the GNU binding for symbols unique across the whole
+// process (C++ inline statics and template statics); debug/elf names it
+// only as STB_LOOS.
+const STB_GNU_UNIQUE = elf.STB_LOOS
+
+// exported reports whether a definition with this binding and visibility is
+// visible to other objects.
+func exported(b elf.SymBind, v elf.SymVis) bool {
+	return (b == elf.STB_GLOBAL || b == elf.STB_WEAK || b == STB_GNU_UNIQUE) &&
+		(v == elf.STV_DEFAULT || v == elf.STV_PROTECTED)
+}
+
+func (c *Corpus) readSymbols(ef *elf.File) error {
+	syms, err := ef.DynamicSymbols()
+	if err != nil && !errors.Is(err, elf.ErrNoSymbols) {
+		return err
+	}
+	if hasSection(ef, elf.SHT_GNU_VERDEF) {
+		versions, err := ef.DynamicVersions()
+		if err != nil {
+			return fmt.Errorf("version definitions: %w", err)
+		}
+		for _, v := range versions {
+			if v.Flags&elf.VER_FLG_BASE == 0 {
+				c.Versions = append(c.Versions, v.Name)
+			}
+		}
+	}
+	for _, s := range syms {
+		sym := Symbol{
+			Name:       s.Name,
+			Type:       elf.ST_TYPE(s.Info),
+			Bind:       elf.ST_BIND(s.Info),
+			Visibility: elf.ST_VISIBILITY(s.Other),
+			Size:       s.Size,
+			Value:      s.Value,
+		}
+		if s.Section == elf.SHN_UNDEF {
+			sym.Version = s.Version
+			c.Undefined = append(c.Undefined, sym)
+			continue
+		}
+		if s.Name == "" || !exported(sym.Bind, sym.Visibility) {
+			continue
+		}
+		if s.HasVersion && s.VersionIndex.Index() > 1 { // 0 local, 1 global (unversioned)
+			sym.Version = s.Version
+			sym.Default = !s.VersionIndex.IsHidden()
+		}
+		if s.Section == elf.SHN_ABS && sym.Version != "" && s.Name == sym.Version {
+			continue // ld's marker for the version node itself, not an interface
+		}
+		c.Symbols = append(c.Symbols, sym)
+	}
+	return nil
+}
+
+// hiddenSymbols returns the names .symtab defines without exporting them.
+func hiddenSymbols(ef *elf.File) map[string]bool {
+	syms, err := ef.Symbols()
+	if err != nil {
+		return nil
+	}
+	hidden := make(map[string]bool)
+	for _, s := range syms {
+		if s.Section == elf.SHN_UNDEF || s.Name == "" {
+			continue
+		}
+		t := elf.ST_TYPE(s.Info)
+		if t != elf.STT_FUNC && t != elf.STT_OBJECT && t != elf.STT_TLS && t != elf.STT_GNU_IFUNC {
+			continue
+		}
+		v := elf.ST_VISIBILITY(s.Other)
+		if elf.ST_BIND(s.Info) == elf.STB_LOCAL || v == elf.STV_HIDDEN || v == elf.STV_INTERNAL {
+			hidden[s.Name] = true
+		}
+	}
+	return hidden
+}
+
+// buildID returns the GNU build-id note in hex, or "".
+func buildID(ef *elf.File) string {
+	for _, s := range ef.Sections {
+		if s.Type != elf.SHT_NOTE {
+			continue
+		}
+		data, err := s.Data()
+		if err != nil {
+			continue
+		}
+		if id := findBuildID(data, ef.ByteOrder); id != "" {
+			return id
+		}
+	}
+	return ""
+}
+
+// findBuildID scans a note section's contents for NT_GNU_BUILD_ID.
+func findBuildID(data []byte, bo binary.ByteOrder) string {
+	const ntGNUBuildID = 3
+	for len(data) >= 12 {
+		namesz, descsz, typ := bo.Uint32(data), bo.Uint32(data[4:]), bo.Uint32(data[8:])
+		data = data[12:]
+		nameEnd := align4(uint64(namesz))
+		descEnd := nameEnd + align4(uint64(descsz))
+		if descEnd > uint64(len(data)) {
+			return ""
+		}
+		if typ == ntGNUBuildID && namesz == 4 && string(data[:3]) == "GNU" {
+			return hex.EncodeToString(data[nameEnd : nameEnd+uint64(descsz)])
+		}
+		data = data[descEnd:]
+	}
+	return ""
+}
+
+func align4(n uint64) uint64 { return (n + 3) &^ 3 }

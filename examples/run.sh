@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Builds compatgate and the two versions of the bundled example library
+# (examples/shapes/v1 and v2, compiled with gcc -g), then checks whether
+# version 2 can replace version 1. Exits with compatgate's status.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=${TMPDIR:-/tmp}/compatgate-example
+mkdir -p "$out"
+go build -o "$out/compatgate" ./cmd/compatgate
+for v in v1 v2; do
+	gcc -shared -fPIC -g -O2 -Wl,-soname,libshapes.so.1 -o "$out/libshapes-$v.so" examples/shapes/$v/shapes.c -lm
+done
+exec "$out/compatgate" check "$@" "$out/libshapes-v1.so" "$out/libshapes-v2.so"
