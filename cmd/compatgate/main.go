@@ -50,6 +50,8 @@ func commands() []command {
 	return []command{
 		{"check", "compare two versions of a shared library and judge compatibility", runCheck},
 		{"rules", "list the compatibility rules: id, severity, rationale", runRules},
+		{"queue", "list, show, cancel and run the scheduled restarts", runQueue},
+		{"log", "show the audit log of decisions and actions", runLog},
 		{"version", "print the version of compatgate", runVersion},
 	}
 }
@@ -118,13 +120,19 @@ func hasFlags(fs *flag.FlagSet) bool {
 // false when the command must stop: 0 for --help (printed to stdout), 2 for a
 // usage error.
 func parseFlags(e env, fs *flag.FlagSet) (int, bool) {
+	// Parse calls Usage itself on -help and on errors; print it once, here,
+	// to stdout for -help and to stderr (after flag's message) for errors.
+	usage := fs.Usage
+	fs.Usage = func() {}
 	err := fs.Parse(e.args)
+	fs.Usage = usage
 	if errors.Is(err, flag.ErrHelp) {
 		fs.SetOutput(e.stdout)
 		fs.Usage()
 		return exitOK, false
 	}
 	if err != nil {
+		fs.Usage()
 		return exitUsage, false
 	}
 	return 0, true

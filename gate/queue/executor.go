@@ -1,0 +1,262 @@
+package queue
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"syscall"
+	"time"
+)
+
+// Executor runs due queue entries. Each entry's targets are restarted one at
+// a time, in order, each followed by the entry's health command if it has
+// one; the first failure stops the rollout, leaves the remaining targets
+// untouched and marks the entry failed with the error.
+//
+// A restart action and a health command run with /bin/sh -c and the
+// COMPATGATE_* variables that describe the entry and the target (see
+// targetEnv in env.go: COMPATGATE_ENTRY_ID, COMPATGATE_TARGET_KIND,
+// COMPATGATE_TARGET_VALUE, COMPATGATE_TARGET_PID, COMPATGATE_TARGET_UNIT,
+// COMPATGATE_LIBRARY, COMPATGATE_TO_PATH, …).
+type Executor struct {
+	Queue *Queue
+	// IgnoreWindows runs queued entries even outside their maintenance
+	// windows (compatgate queue run --now).
+	IgnoreWindows bool
+	// Now returns the current time; nil means time.Now. Windows are
+	// evaluated at this time.
+	Now func() time.Time
+	// Location is the time zone of the windows; nil means time.Local.
+	Location *time.Location
+	// Logger receives what cannot go to the audit log (a failure to write
+	// to it); nil means slog.Default().
+	Logger *slog.Logger
+}
+
+// Result is what an executor did with one queued entry.
+type Result struct {
+	Entry Entry `json:"entry"` // as it is after the run
+	// Ran is false when the entry was left queued; Skipped says why.
+	Ran     bool   `json:"ran"`
+	Skipped string `json:"skipped,omitempty"`
+	// NextWindow is when the entry's window next opens, for a skipped entry.
+	NextWindow time.Time `json:"next_window,omitzero"`
+}
+
+// RunDue first recovers the entries of executors that died (see
+// Queue.Recover), then runs, oldest first, every queued entry whose window is
+// open (every queued entry with IgnoreWindows). Entries claimed meanwhile by another
+// executor are left to it. A failed entry does not stop the others; the
+// error is for the queue itself failing or ctx being done, in which case
+// the entry being run returns to the queue and is retried later.
+func (x *Executor) RunDue(ctx context.Context) ([]Result, error) {
+	if err := x.Queue.Recover(ctx); err != nil {
+		return nil, err
+	}
+	queued, err := x.Queue.List(ctx, Filter{States: []State{Queued}})
+	if err != nil {
+		return nil, err
+	}
+	var results []Result
+	for _, e := range queued {
+		if err := ctx.Err(); err != nil {
+			return results, err
+		}
+		r, err := x.run(ctx, e)
+		if errors.Is(err, errClaimedElsewhere) {
+			continue
+		}
+		if err != nil {
+			return results, err
+		}
+		results = append(results, r)
+	}
+	return results, nil
+}
+
+// RunEntry runs one queued entry, if its window is open or IgnoreWindows.
+func (x *Executor) RunEntry(ctx context.Context, id int64) (Result, error) {
+	e, err := x.Queue.Get(ctx, id)
+	if err != nil {
+		return Result{}, err
+	}
+	if e.State != Queued {
+		return Result{}, fmt.Errorf("running entry %d: it is %s, not queued", id, e.State)
+	}
+	r, err := x.run(ctx, e)
+	if errors.Is(err, errClaimedElsewhere) {
+		return Result{}, fmt.Errorf("running entry %d: another executor claimed it", id)
+	}
+	return r, err
+}
+
+// errClaimedElsewhere is returned by run when another executor won the claim.
+var errClaimedElsewhere = errors.New("claimed by another executor")
+
+func (x *Executor) now() time.Time {
+	if x.Now != nil {
+		return x.Now()
+	}
+	return time.Now()
+}
+
+// run checks e's window, claims it and restarts its targets.
+func (x *Executor) run(ctx context.Context, e Entry) (Result, error) {
+	if !x.IgnoreWindows && !e.Window.IsZero() {
+		loc := x.Location
+		if loc == nil {
+			loc = time.Local
+		}
+		w, err := ParseWindow(e.Window.Cron, e.Window.Duration, loc)
+		if err != nil {
+			return Result{Entry: e, Skipped: err.Error()}, nil
+		}
+		if now := x.now(); !w.Contains(now) {
+			next := w.Next(now)
+			return Result{Entry: e, Skipped: "outside its maintenance window", NextWindow: next}, nil
+		}
+	}
+	if err := x.Queue.claim(ctx, e); err != nil {
+		var te *TransitionError
+		if errors.As(err, &te) {
+			return Result{}, errClaimedElsewhere
+		}
+		return Result{}, fmt.Errorf("claiming entry %d: %w", e.ID, err)
+	}
+	// Read it back: its progress may have moved since the list was read.
+	cur, runErr := x.Queue.Get(ctx, e.ID)
+	if runErr == nil {
+		e = cur
+		runErr = x.rollout(ctx, e)
+	}
+	// Record the end even when ctx is done: the entry must not stay running.
+	bg := context.WithoutCancel(ctx)
+	var failure *rolloutError
+	if runErr != nil && !errors.As(runErr, &failure) {
+		// Stopped, or the queue itself failed: the entry goes back to the
+		// queue, its progress kept, and is retried later.
+		why := "the executor failed: " + runErr.Error()
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			why = "the executor was stopped (" + ctxErr.Error() + ")"
+		}
+		cur, err := x.Queue.Get(bg, e.ID)
+		if err == nil {
+			err = x.Queue.requeue(bg, cur, x.Queue.owner, why)
+		}
+		if err != nil {
+			return Result{}, fmt.Errorf("%w (and returning entry %d to the queue: %v)", runErr, e.ID, err)
+		}
+		return Result{}, runErr
+	}
+	switch {
+	case failure != nil:
+		if err := x.Queue.finish(bg, e, Failed, failure.Error()); err != nil {
+			return Result{}, fmt.Errorf("recording failure of entry %d: %w", e.ID, err)
+		}
+	default:
+		if err := x.Queue.finish(bg, e, Done, ""); err != nil {
+			return Result{}, fmt.Errorf("recording end of entry %d: %w", e.ID, err)
+		}
+	}
+	x.Queue.removeStepFiles(e)
+	final, err := x.Queue.Get(bg, e.ID)
+	if err != nil {
+		return Result{}, err
+	}
+	return Result{Entry: final, Ran: true}, nil
+}
+
+// rolloutError is a failed restart or health check: it fails the entry.
+type rolloutError struct{ msg string }
+
+// Error returns the failure as recorded in the entry.
+func (e *rolloutError) Error() string { return e.msg }
+
+// rollout restarts the targets of the running entry e from e.Progress on.
+func (x *Executor) rollout(ctx context.Context, e Entry) error {
+	for i := e.Progress; i < len(e.Targets); i++ {
+		t := e.Targets[i]
+		where := fmt.Sprintf("target %d of %d (%s)", i+1, len(e.Targets), t)
+		out, err := x.Queue.restartTarget(ctx, e, i)
+		if err != nil {
+			return err
+		}
+		note := ""
+		switch {
+		case out.adopted:
+			note = " (outcome adopted from the interrupted run that started it)"
+		case out.inDoubt:
+			note = " (an interrupted run had begun it without recording an outcome; it ran again)"
+		}
+		if out.status != 0 {
+			msg := fmt.Sprintf("%s: restart failed (exit status %d)", where, out.status)
+			if out.output != "" {
+				msg += ": " + out.output
+			}
+			x.event(ctx, e, "restart", "failed", msg+note)
+			return &rolloutError{msg}
+		}
+		x.event(ctx, e, "restart", "ok", where+note)
+		if e.Health.Command != "" {
+			if err := x.health(ctx, e, i); err != nil {
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				msg := fmt.Sprintf("%s: health check failed: %v", where, err)
+				x.event(ctx, e, "health", "failed", msg)
+				return &rolloutError{msg}
+			}
+			x.event(ctx, e, "health", "ok", where)
+		}
+		if err := x.Queue.advance(ctx, e); err != nil {
+			return err
+		}
+		e.Progress++
+	}
+	return nil
+}
+
+// event records an action in the audit log; a failure to record is not
+// allowed to hide the action's own outcome, so it is only logged.
+func (x *Executor) event(ctx context.Context, e Entry, action, outcome, detail string) {
+	err := x.Queue.Audit(context.WithoutCancel(ctx), Event{EntryID: e.ID, Library: e.Library, Action: action, Outcome: outcome, Detail: detail})
+	if err != nil {
+		log := x.Logger
+		if log == nil {
+			log = slog.Default()
+		}
+		log.Error("audit log write failed", "entry", e.ID, "action", action, "outcome", outcome, "err", err)
+	}
+}
+
+// health runs the health command for target i, bounded by its timeout.
+func (x *Executor) health(ctx context.Context, e Entry, i int) error {
+	timeout := e.Health.Timeout
+	if timeout == 0 {
+		timeout = DefaultHealthTimeout
+	}
+	hctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	cmd := exec.CommandContext(hctx, "/bin/sh", "-c", e.Health.Command)
+	cmd.Env = append(os.Environ(), targetEnv(e, i)...)
+	cmd.Dir = "/"
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// Kill the whole process group, so a health command's children do
+	// not outlive its timeout.
+	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
+	cmd.WaitDelay = time.Second
+	out, err := cmd.CombinedOutput()
+	if hctx.Err() == context.DeadlineExceeded && ctx.Err() == nil {
+		return fmt.Errorf("timed out after %v", timeout)
+	}
+	if err != nil {
+		if o := tail(string(out), 400); o != "" {
+			return fmt.Errorf("%w: %s", err, o)
+		}
+		return err
+	}
+	return nil
+}

@@ -1,0 +1,254 @@
+package queue
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+)
+
+// DBFile is the name of the database file in the state directory.
+const DBFile = "queue.db"
+
+// ErrNotFound is returned for an entry ID that is not in the queue.
+var ErrNotFound = errors.New("no such entry")
+
+// Queue is an open restart queue. Its methods are safe for concurrent use,
+// and several processes may open the same state directory at once.
+type Queue struct {
+	db    *sql.DB
+	d     dialect
+	dir   string // the state directory
+	owner string // this process, as recorded in the entries it runs
+}
+
+// Open opens (creating if needed) the queue in the state directory dir,
+// brings its schema up to date, and returns to the queue every entry left
+// running by a process of this host that no longer exists, recording the
+// interruption in the audit log.
+func Open(ctx context.Context, dir string) (*Queue, error) {
+	if dir == "" {
+		return nil, errors.New("opening queue: empty state directory")
+	}
+	if strings.ContainsAny(dir, "?#") {
+		return nil, fmt.Errorf("opening queue: state directory %q: '?' and '#' are not supported in the path", dir)
+	}
+	if err := os.MkdirAll(filepath.Join(dir, runsDir), 0o700); err != nil {
+		return nil, fmt.Errorf("opening queue: %w", err)
+	}
+	path := filepath.Join(dir, DBFile)
+	dsn := "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)" +
+		"&_pragma=synchronous(FULL)&_pragma=foreign_keys(1)&_txlock=immediate"
+	db, err := sql.Open("sqlite", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("opening queue %s: %w", path, err)
+	}
+	q := &Queue{db: db, d: sqliteDialect(), dir: dir, owner: ownerID()}
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("opening queue %s: %w", path, err)
+	}
+	if err := migrate(ctx, db, q.d); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("opening queue %s: %w", path, err)
+	}
+	if err := q.Recover(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("opening queue %s: %w", path, err)
+	}
+	return q, nil
+}
+
+// Close closes the database.
+func (q *Queue) Close() error { return q.db.Close() }
+
+// Dir returns the state directory.
+func (q *Queue) Dir() string { return q.dir }
+
+// entryColumns is the column list that scanEntry reads, in order.
+const entryColumns = `id, library, from_build_id, from_path, to_build_id, to_path,
+	action_kind, action_command, action_signal, stop_timeout_ms,
+	health_command, health_timeout_ms, window_cron, window_duration_ms, reason,
+	state, attempts, interruptions, progress, owner,
+	created_at, updated_at, started_at, finished_at, last_error`
+
+// Enqueue validates e and adds it to the queue in state queued, returning its
+// ID. The ID, state, counters and timestamps of e are ignored.
+func (q *Queue) Enqueue(ctx context.Context, e Entry) (int64, error) {
+	if err := e.Validate(); err != nil {
+		return 0, fmt.Errorf("enqueueing: %w", err)
+	}
+	now := formatTime(time.Now())
+	tx, err := q.db.BeginTx(ctx, nil)
+	if err != nil {
+		return 0, fmt.Errorf("enqueueing: %w", err)
+	}
+	defer tx.Rollback()
+	var id int64
+	err = tx.QueryRowContext(ctx, q.d.rebind(`INSERT INTO entries (
+		library, from_build_id, from_path, to_build_id, to_path,
+		action_kind, action_command, action_signal, stop_timeout_ms,
+		health_command, health_timeout_ms, window_cron, window_duration_ms, reason,
+		state, attempts, interruptions, progress, owner,
+		created_at, updated_at, started_at, finished_at, last_error)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0, 0, '', ?, ?, '', '', '')
+		RETURNING id`),
+		e.Library, e.From.BuildID, e.From.Path, e.To.BuildID, e.To.Path,
+		string(e.Restart.Kind), e.Restart.Command, e.Restart.Signal, e.Restart.StopTimeout.Milliseconds(),
+		e.Health.Command, e.Health.Timeout.Milliseconds(), e.Window.Cron, e.Window.Duration.Milliseconds(), e.Reason,
+		string(Queued), now, now).Scan(&id)
+	if err != nil {
+		return 0, fmt.Errorf("enqueueing: %w", err)
+	}
+	for i, t := range e.Targets {
+		_, err := tx.ExecContext(ctx, q.d.rebind(`INSERT INTO targets (entry_id, position, kind, value) VALUES (?, ?, ?, ?)`),
+			id, i, string(t.Kind), t.Value)
+		if err != nil {
+			return 0, fmt.Errorf("enqueueing target %s: %w", t, err)
+		}
+	}
+	detail := fmt.Sprintf("%d target(s): %s", len(e.Targets), targetList(e.Targets))
+	if e.Reason != "" {
+		detail = e.Reason + "; " + detail
+	}
+	if err := q.audit(ctx, tx, Event{Actor: actorOf(ctx), EntryID: id, Library: e.Library, Action: "enqueue", Outcome: string(Queued), Detail: detail}); err != nil {
+		return 0, fmt.Errorf("enqueueing: %w", err)
+	}
+	if err := tx.Commit(); err != nil {
+		return 0, fmt.Errorf("enqueueing: committing: %w", err)
+	}
+	return id, nil
+}
+
+func targetList(ts []Target) string {
+	s := make([]string, len(ts))
+	for i, t := range ts {
+		s[i] = t.String()
+	}
+	return strings.Join(s, ", ")
+}
+
+// Get returns the entry with the given ID, or an error wrapping ErrNotFound.
+func (q *Queue) Get(ctx context.Context, id int64) (Entry, error) {
+	row := q.db.QueryRowContext(ctx, q.d.rebind(`SELECT `+entryColumns+` FROM entries WHERE id = ?`), id)
+	e, err := scanEntry(row)
+	if errors.Is(err, sql.ErrNoRows) {
+		return Entry{}, fmt.Errorf("entry %d: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return Entry{}, fmt.Errorf("reading entry %d: %w", id, err)
+	}
+	if e.Targets, err = q.targets(ctx, id); err != nil {
+		return Entry{}, err
+	}
+	return e, nil
+}
+
+// Filter selects entries for List. Zero fields select everything.
+type Filter struct {
+	States  []State // any of these states
+	Library string  // this library path
+}
+
+// List returns the entries matching f, oldest first.
+func (q *Queue) List(ctx context.Context, f Filter) ([]Entry, error) {
+	var where []string
+	var args []any
+	if len(f.States) > 0 {
+		marks := make([]string, len(f.States))
+		for i, s := range f.States {
+			marks[i] = "?"
+			args = append(args, string(s))
+		}
+		where = append(where, "state IN ("+strings.Join(marks, ", ")+")")
+	}
+	if f.Library != "" {
+		where = append(where, "library = ?")
+		args = append(args, f.Library)
+	}
+	query := `SELECT ` + entryColumns + ` FROM entries`
+	if len(where) > 0 {
+		query += " WHERE " + strings.Join(where, " AND ")
+	}
+	query += " ORDER BY id"
+	rows, err := q.db.QueryContext(ctx, q.d.rebind(query), args...)
+	if err != nil {
+		return nil, fmt.Errorf("listing entries: %w", err)
+	}
+	defer rows.Close()
+	var out []Entry
+	for rows.Next() {
+		e, err := scanEntry(rows)
+		if err != nil {
+			return nil, fmt.Errorf("listing entries: %w", err)
+		}
+		out = append(out, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("listing entries: %w", err)
+	}
+	rows.Close()
+	for i := range out {
+		if out[i].Targets, err = q.targets(ctx, out[i].ID); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+func (q *Queue) targets(ctx context.Context, id int64) ([]Target, error) {
+	rows, err := q.db.QueryContext(ctx, q.d.rebind(`SELECT kind, value FROM targets WHERE entry_id = ? ORDER BY position`), id)
+	if err != nil {
+		return nil, fmt.Errorf("reading targets of entry %d: %w", id, err)
+	}
+	defer rows.Close()
+	var ts []Target
+	for rows.Next() {
+		var kind, value string
+		if err := rows.Scan(&kind, &value); err != nil {
+			return nil, fmt.Errorf("reading targets of entry %d: %w", id, err)
+		}
+		ts = append(ts, Target{Kind: TargetKind(kind), Value: value})
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("reading targets of entry %d: %w", id, err)
+	}
+	return ts, nil
+}
+
+// scanner is a *sql.Row or *sql.Rows.
+type scanner interface{ Scan(dest ...any) error }
+
+func scanEntry(s scanner) (Entry, error) {
+	var e Entry
+	var kind, state, created, updated, started, finished string
+	var stopMS, healthMS, windowMS int64
+	err := s.Scan(&e.ID, &e.Library, &e.From.BuildID, &e.From.Path, &e.To.BuildID, &e.To.Path,
+		&kind, &e.Restart.Command, &e.Restart.Signal, &stopMS,
+		&e.Health.Command, &healthMS, &e.Window.Cron, &windowMS, &e.Reason,
+		&state, &e.Attempts, &e.Interruptions, &e.Progress, &e.Owner,
+		&created, &updated, &started, &finished, &e.LastError)
+	if err != nil {
+		return Entry{}, err
+	}
+	e.Restart.Kind = ActionKind(kind)
+	e.State = State(state)
+	e.Restart.StopTimeout = time.Duration(stopMS) * time.Millisecond
+	e.Health.Timeout = time.Duration(healthMS) * time.Millisecond
+	e.Window.Duration = time.Duration(windowMS) * time.Millisecond
+	for _, f := range []struct {
+		s string
+		t *time.Time
+	}{{created, &e.Created}, {updated, &e.Updated}, {started, &e.Started}, {finished, &e.Finished}} {
+		if *f.t, err = parseTime(f.s); err != nil {
+			return Entry{}, fmt.Errorf("entry %d: %w", e.ID, err)
+		}
+	}
+	return e, nil
+}
