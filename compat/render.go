@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/olekukonko/tablewriter"
 	"github.com/olekukonko/tablewriter/renderer"
@@ -45,7 +46,11 @@ func (r *Report) WriteText(w io.Writer) error {
 			if sym == "" {
 				sym = f.Type
 			}
-			if err := t.Append(f.Rule, f.Severity.String(), sym, f.Message); err != nil {
+			msg := f.Message
+			if f.Path != "" && f.Type != "" {
+				msg += " [affects " + strings.Join(f.Affected, ", ") + "; via " + f.Path + "]"
+			}
+			if err := t.Append(f.Rule, f.Severity.String(), sym, msg); err != nil {
 				return fmt.Errorf("rendering report: %w", err)
 			}
 		}

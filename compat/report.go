@@ -73,6 +73,12 @@ type Finding struct {
 	Old       string         `json:"old"`
 	New       string         `json:"new"`
 	Message   string         `json:"message"`
+	// Reach says how the affected symbols reach a changed type: "value"
+	// or "pointer"; empty for symbol-level findings.
+	Reach string `json:"reach,omitempty"`
+	// Path shows how one affected symbol reaches a type change:
+	// "setup → parameter 1 (c) → struct config * → member opts → struct options *".
+	Path string `json:"path,omitempty"`
 }
 
 // A Report is the result of a check.
@@ -98,6 +104,8 @@ func Judge(old, new *elfdiff.Corpus, changes []elfdiff.Change, rs *rules.Set) *R
 		TypesChecked: old.Debug != nil && new.Debug != nil,
 		Changes:      make([]Finding, 0, len(changes)),
 	}
+	r.Notes = append(r.Notes, old.Notes...)
+	r.Notes = append(r.Notes, new.Notes...)
 	if !r.TypesChecked {
 		r.Notes = append(r.Notes, "types were not checked: no debug information in "+missingDebug(old, new)+
 			"; only the symbol tables were compared")
@@ -150,6 +158,8 @@ func finding(c elfdiff.Change, rule rules.Rule) Finding {
 		Old:       c.Old,
 		New:       c.New,
 		Message:   c.Detail + ": " + rule.Rationale,
+		Reach:     string(c.Reach),
+		Path:      c.Path,
 	}
 }
 

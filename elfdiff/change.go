@@ -24,6 +24,66 @@ const (
 	SymbolVisibilityMoved Kind = "symbol-visibility-moved" // default ↔ protected
 )
 
+// Declaration-level kinds: the DWARF declaration of an exported function
+// or variable changed.
+const (
+	ParamAdded           Kind = "param-added"            // a parameter appeared (Where names it)
+	ParamRemoved         Kind = "param-removed"          // a parameter disappeared
+	ParamTypeChanged     Kind = "param-type-changed"     // a parameter's type is another type
+	ParamPassingChanged  Kind = "param-passing-changed"  // same type, passed another way (registers ↔ memory)
+	ReturnTypeChanged    Kind = "return-type-changed"    // the return type is another type
+	ReturnPassingChanged Kind = "return-passing-changed" // same type, returned another way (registers ↔ hidden pointer)
+	VariadicChanged      Kind = "variadic-changed"       // "..." appeared or disappeared
+	VarTypeChanged       Kind = "var-type-changed"       // an exported variable's type is another type
+	ConstValueChanged    Kind = "const-value-changed"    // an exported constant (in .rodata) has another value
+)
+
+// Type-level kinds: a type reachable from exported symbols changed. Type
+// names the type and Affected lists the symbols that reach it.
+const (
+	TypeSizeChanged        Kind = "type-size-changed"        // sizeof changed
+	TypeAlignmentChanged   Kind = "type-alignment-changed"   // alignof changed
+	TypeBecameOpaque       Kind = "type-became-opaque"       // complete → declaration only
+	MemberAdded            Kind = "member-added"             // a data member appeared
+	MemberRemoved          Kind = "member-removed"           // a data member disappeared
+	MemberRenamed          Kind = "member-renamed"           // same offset and type, another name
+	MemberMoved            Kind = "member-moved"             // a data member's offset changed
+	MemberTypeChanged      Kind = "member-type-changed"      // a data member's type is another type
+	BitfieldChanged        Kind = "bitfield-changed"         // a bit-field's bit offset or width changed
+	ArrayLengthChanged     Kind = "array-length-changed"     // an array's element count changed (Where locates it)
+	FuncPtrChanged         Kind = "function-pointer-changed" // a pointed-to function type's signature changed
+	TypedefRetargeted      Kind = "typedef-retargeted"       // a typedef names another type
+	EnumeratorAdded        Kind = "enumerator-added"         // an enum constant appeared
+	EnumeratorRemoved      Kind = "enumerator-removed"       // an enum constant disappeared
+	EnumeratorValueChanged Kind = "enumerator-value-changed" // an enum constant's value changed
+	EnumeratorRenamed      Kind = "enumerator-renamed"       // same value, another name
+)
+
+// C++ kinds, found from the symbol tables and virtual tables alone (no
+// debug information): the cause behind a mangled name that changed, and
+// virtual-table layout. Type names the class of a vtable or typeinfo change.
+const (
+	CXXParamsChanged      Kind = "cxx-params-changed"      // same function, other parameter types (a new mangled name)
+	CXXQualifiersChanged  Kind = "cxx-qualifiers-changed"  // same method, other const/volatile/ref qualifiers
+	CXXReturnChanged      Kind = "cxx-return-changed"      // function template instance with another (mangled) return type
+	CXXCtorRemoved        Kind = "cxx-constructor-removed" // all variants (C1, C2…) of one constructor, once
+	CXXDtorRemoved        Kind = "cxx-destructor-removed"  // all variants (D0, D1, D2…) of one destructor, once
+	TypeinfoRemoved       Kind = "typeinfo-removed"        // _ZTI of a class disappeared
+	TypeinfoNameRemoved   Kind = "typeinfo-name-removed"   // _ZTS of a class disappeared
+	VTableRemoved         Kind = "vtable-removed"          // _ZTV of a class disappeared
+	TypeinfoSizeChanged   Kind = "typeinfo-size-changed"   // _ZTI or _ZTS size changed (another type_info kind: bases changed)
+	VTableSizeChanged     Kind = "vtable-size-changed"     // _ZTV size changed
+	VTableLayoutChanged   Kind = "vtable-layout-changed"   // vtable group: sub-tables, offset-to-top or vbase/vcall offsets differ
+	VirtualAppended       Kind = "virtual-appended"        // a virtual function added after the last slot
+	VirtualInserted       Kind = "virtual-inserted"        // a virtual function added before existing slots, shifting them
+	VirtualRemoved        Kind = "virtual-removed"         // a virtual function's slot disappeared
+	VirtualMoved          Kind = "virtual-moved"           // a virtual function is in another slot (not by a shift)
+	VirtualReplaced       Kind = "virtual-replaced"        // a slot holds another virtual function
+	VirtualBecamePure     Kind = "virtual-became-pure"     // a slot now holds __cxa_pure_virtual
+	VirtualBecameConcrete Kind = "virtual-became-concrete" // a pure slot now holds a function
+	VirtualOverridden     Kind = "virtual-overridden"      // same function, another class's implementation (an override added or removed)
+)
+
 // A Change is one difference between two corpora.
 type Change struct {
 	Kind Kind
@@ -44,4 +104,15 @@ type Change struct {
 	Affected []string
 	// Detail is a neutral, one-line description of the change.
 	Detail string
+
+	// Reach says how the symbols in Affected reach the changed type or
+	// declaration: the strongest use over all of them. Empty for symbol
+	// and library changes.
+	Reach Reach
+	// Facts qualify a type change for the rules: what kind of difference
+	// it is (size, register class, qualifiers only…).
+	Facts Facts
+	// Path shows how one affected symbol reaches a type change, e.g.
+	// "setup → parameter 1 (c) → struct config * → member opts → struct options *".
+	Path string
 }

@@ -31,6 +31,13 @@ type Corpus struct {
 	// or internal visibility or local binding: they exist but are not
 	// exported. Used to explain why a symbol disappeared from .dynsym.
 	Hidden map[string]bool
+	// ReadOnly holds the contents of small exported data objects in
+	// read-only data (.rodata), by symbol key: constants whose values
+	// clients may have compiled in.
+	ReadOnly map[string][]byte
+	// VTables are the exported C++ virtual tables (_ZTV…) by symbol key,
+	// read from the section data and the dynamic relocations.
+	VTables map[string]*VTable
 
 	// Debug is the DWARF-derived interface, nil when the library carries no
 	// debug information (neither inline nor in a separate debug file).

@@ -1,6 +1,7 @@
 package elfdiff
 
 import (
+	"debug/elf"
 	"strconv"
 	"strings"
 )
@@ -22,12 +23,23 @@ type DebugInfo struct {
 	VarsByName  map[string]*Var
 	// Types counts the types decoded, for statistics.
 	Types int
+	// TypeUnitRefs counts references to types in DWARF type units
+	// (-fdebug-types-section), which are not read: changes inside those
+	// types go unseen.
+	TypeUnitRefs int
 }
 
-// Func returns the declaration of the exported function s, or nil.
+// Func returns the declaration of the exported function s, or nil. An
+// IFUNC symbol's address is its resolver's, so it is looked up by name
+// first.
 func (d *DebugInfo) Func(s Symbol) *Func {
 	if d == nil {
 		return nil
+	}
+	if s.Type == elf.STT_GNU_IFUNC {
+		if f := d.FuncsByName[s.Name]; f != nil {
+			return f
+		}
 	}
 	if f := d.Funcs[s.Value]; f != nil && s.Value != 0 {
 		return f
@@ -101,6 +113,7 @@ var typeKindNames = [...]string{
 	FuncType: "function", PtrToMemberType: "pointer to member",
 }
 
+// String names the kind: "struct", "pointer", "typedef"…
 func (k TypeKind) String() string {
 	if int(k) < len(typeKindNames) {
 		return typeKindNames[k]
@@ -150,6 +163,9 @@ type Type struct {
 	Variadic bool
 	// Declaration says the type is incomplete here (struct S;).
 	Declaration bool
+	// Vector says an array is a GCC vector type (vector_size), passed
+	// in vector registers.
+	Vector bool
 }
 
 // A Member is a data member of a struct, union or class.
@@ -170,7 +186,8 @@ type Enumerator struct {
 // Sizeof returns the size of t in bytes, looking through typedefs and
 // qualifiers; -1 when unknown.
 func (t *Type) Sizeof() int64 {
-	for t != nil {
+	n := int64(1) // product of the array lengths crossed so far
+	for i := 0; t != nil && i < maxAliasChain; i++ {
 		switch {
 		case t.Kind == TypedefType || t.Kind.isQualifier():
 			t = t.Elem
@@ -179,16 +196,21 @@ func (t *Type) Sizeof() int64 {
 			if t.Count < 0 {
 				return -1
 			}
-			e := t.Elem.Sizeof()
-			if e < 0 {
-				return -1
-			}
-			return e * t.Count
+			n *= t.Count
+			t = t.Elem
+			continue
 		}
-		return t.Size
+		if t.Size < 0 {
+			return -1
+		}
+		return n * t.Size
 	}
 	return -1
 }
+
+// maxAliasChain bounds walks through typedefs, qualifiers and arrays: only
+// malformed DWARF makes them longer (or cyclic).
+const maxAliasChain = 64
 
 // Alignof returns the alignment of t in bytes, as the x86-64 System V ABI
 // computes it; 0 when unknown.
@@ -227,7 +249,10 @@ func (t *Type) alignof(depth int) int64 {
 
 // strip returns t without typedefs and qualifiers.
 func (t *Type) strip() *Type {
-	for t != nil && (t.Kind == TypedefType || t.Kind.isQualifier()) {
+	for i := 0; t != nil && (t.Kind == TypedefType || t.Kind.isQualifier()); i++ {
+		if i == maxAliasChain {
+			return nil
+		}
 		t = t.Elem
 	}
 	return t
@@ -235,7 +260,10 @@ func (t *Type) strip() *Type {
 
 // stripTypedefs returns t without typedefs (qualifiers stay).
 func (t *Type) stripTypedefs() *Type {
-	for t != nil && t.Kind == TypedefType {
+	for i := 0; t != nil && t.Kind == TypedefType; i++ {
+		if i == maxAliasChain {
+			return nil
+		}
 		t = t.Elem
 	}
 	return t

@@ -18,6 +18,10 @@ func Diff(old, new *Corpus) ([]Change, error) {
 	var d differ
 	d.library(old, new)
 	d.symbols(old, new)
+	d.changes = cxxPass(old, new, d.changes)
+	if old.Debug != nil && new.Debug != nil {
+		d.changes = append(d.changes, diffDebug(old, new)...)
+	}
 	return d.changes, nil
 }
 

@@ -8,22 +8,34 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 )
 
-// Load reads the shared object at path into a Corpus. It returns a
-// *FormatError when the file is not a well-formed ELF shared object.
-func Load(path string) (*Corpus, error) {
+// Load reads the shared object at path into a Corpus, with the DWARF of
+// the library or of its separate debug file found in the default places.
+// It returns a *FormatError when the file is not a well-formed ELF shared
+// object.
+func Load(path string) (*Corpus, error) { return LoadWith(path, LoadOptions{}) }
+
+// LoadWith is Load with options: where else to look for debug files, or
+// not to read DWARF at all.
+func LoadWith(path string, opts LoadOptions) (*Corpus, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err // *fs.PathError already names the file
 	}
 	defer f.Close()
-	return LoadReader(path, f)
+	return load(path, f, opts, true)
 }
 
 // LoadReader reads a shared object from r; path is used in errors and in
-// the Corpus only. Malformed input yields a *FormatError, never a panic.
-func LoadReader(path string, r io.ReaderAt) (c *Corpus, err error) {
+// the Corpus only. Only DWARF inside the object is read: no separate debug
+// file is looked for. Malformed input yields a *FormatError, never a panic.
+func LoadReader(path string, r io.ReaderAt) (*Corpus, error) {
+	return load(path, r, LoadOptions{}, false)
+}
+
+func load(path string, r io.ReaderAt, opts LoadOptions, searchFiles bool) (c *Corpus, err error) {
 	// debug/elf is hardened against most malformed input but not all of it;
 	// a corrupt file must give an error, never bring down the tool.
 	// FuzzLoad calls loadReader directly, so that such panics are found.
@@ -32,10 +44,16 @@ func LoadReader(path string, r io.ReaderAt) (c *Corpus, err error) {
 			c, err = nil, &FormatError{Path: path, Msg: fmt.Sprintf("malformed ELF file (%v)", v)}
 		}
 	}()
-	return loadReader(path, r)
+	return loadReaderWith(path, r, opts, searchFiles)
 }
 
+// loadReader reads a shared object and the DWARF inside it, without the
+// recover of load.
 func loadReader(path string, r io.ReaderAt) (*Corpus, error) {
+	return loadReaderWith(path, r, LoadOptions{}, false)
+}
+
+func loadReaderWith(path string, r io.ReaderAt, opts LoadOptions, searchFiles bool) (*Corpus, error) {
 	var magic [4]byte
 	if n, _ := r.ReadAt(magic[:], 0); n < len(magic) || string(magic[:]) != elf.ELFMAG {
 		return nil, &FormatError{Path: path, Msg: "not an ELF file"}
@@ -58,7 +76,55 @@ func loadReader(path string, r io.ReaderAt) (*Corpus, error) {
 	c.BuildID = buildID(ef)
 	c.Hidden = hiddenSymbols(ef)
 	c.index()
+	c.ReadOnly = readOnlyData(ef, c.Symbols)
+	if vt, note := readVTables(ef, c.Symbols); note != "" {
+		c.Notes = append(c.Notes, path+": "+note)
+	} else {
+		c.VTables = vt
+	}
+	if !opts.NoDebugInfo {
+		c.readDebug(ef, path, opts, searchFiles)
+	}
 	return c, nil
+}
+
+// readDebug fills c.Debug from the DWARF of the library or its separate
+// debug file. Unreadable DWARF is not fatal: the check degrades to the
+// symbol tables, and a note says why.
+func (c *Corpus) readDebug(ef *elf.File, path string, opts LoadOptions, searchFiles bool) {
+	defer func() {
+		if v := recover(); v != nil {
+			c.Debug = nil
+			c.Notes = append(c.Notes, fmt.Sprintf("%s: debug information unreadable, types not checked: malformed DWARF (%v)", path, v))
+		}
+	}()
+	filePath := path
+	if !searchFiles {
+		filePath = ""
+	}
+	df, err := openDWARF(ef, filePath, c.BuildID, opts)
+	if err != nil {
+		c.Notes = append(c.Notes, fmt.Sprintf("%s: debug information unreadable, types not checked: %v", path, err))
+		return
+	}
+	if df == nil {
+		return
+	}
+	defer df.Close()
+	source := df.path
+	if source == "" {
+		source = path
+	}
+	info, err := readDebugInfo(df.data, c.Symbols, source, df.typeUnits)
+	if err != nil {
+		c.Notes = append(c.Notes, fmt.Sprintf("%s: debug information unreadable, types not checked: %v", source, err))
+		return
+	}
+	c.Debug = info
+	if info.TypeUnitRefs > 0 {
+		c.Notes = append(c.Notes, fmt.Sprintf("%s: %d type references lead into DWARF 4 type units (.debug_types), "+
+			"which compatgate does not read: changes inside those types are not detected", source, info.TypeUnitRefs))
+	}
 }
 
 // formatError turns an error of debug/elf into a FormatError with a message
@@ -222,3 +288,30 @@ func findBuildID(data []byte, bo binary.ByteOrder) string {
 }
 
 func align4(n uint64) uint64 { return (n + 3) &^ 3 }
+
+// maxConstSize bounds the size of the constants whose contents are kept.
+const maxConstSize = 64
+
+// readOnlyData returns the contents of the exported data objects of at most
+// maxConstSize bytes that live in .rodata: constants. Objects in
+// .data.rel.ro are left out, since they hold relocated addresses.
+func readOnlyData(ef *elf.File, syms []Symbol) map[string][]byte {
+	out := make(map[string][]byte)
+	for _, s := range syms {
+		if s.Type != elf.STT_OBJECT || s.Size == 0 || s.Size > maxConstSize {
+			continue
+		}
+		for _, sec := range ef.Sections {
+			if sec.Flags&elf.SHF_ALLOC == 0 || sec.Flags&elf.SHF_WRITE != 0 || sec.Type != elf.SHT_PROGBITS ||
+				!strings.HasPrefix(sec.Name, ".rodata") || s.Value < sec.Addr || s.Value+s.Size > sec.Addr+sec.Size {
+				continue
+			}
+			b := make([]byte, s.Size)
+			if _, err := sec.ReadAt(b, int64(s.Value-sec.Addr)); err == nil {
+				out[s.Key()] = b
+			}
+			break
+		}
+	}
+	return out
+}

@@ -6,6 +6,12 @@ import (
 
 // Catalogue returns the built-in rules, in matching order.
 func Catalogue() []Rule {
+	return append(append(symbolRules(), typeRules()...), cxxRules()...)
+}
+
+// symbolRules are the rules for the library as a whole and its symbol
+// tables.
+func symbolRules() []Rule {
 	return []Rule{
 		// The library as a whole.
 		{ID: "machine-changed", Kind: elfdiff.MachineChanged, Severity: Break,

@@ -7,8 +7,14 @@ import (
 )
 
 func runCheck(e env) int {
-	fs := newFlagSet(e, "check", "check [--format text|json] OLD NEW")
+	fs := newFlagSet(e, "check", "check [--format text|json] [--debug-dir DIR] OLD NEW")
 	format := fs.String("format", "text", "report format: text or json")
+	var debugDirs []string
+	fs.Func("debug-dir", "also look for separate debug files in `DIR` (by build-id and .gnu_debuglink; repeatable)",
+		func(dir string) error {
+			debugDirs = append(debugDirs, dir)
+			return nil
+		})
 	if code, ok := parseFlags(e, fs); !ok {
 		return code
 	}
@@ -22,7 +28,7 @@ func runCheck(e env) int {
 		fmt.Fprintf(e.stderr, "compatgate check: unknown --format %q (want text or json)\n", *format)
 		return exitUsage
 	}
-	report, err := compat.Check(fs.Arg(0), fs.Arg(1), nil)
+	report, err := compat.CheckWith(fs.Arg(0), fs.Arg(1), compat.Options{DebugDirs: debugDirs})
 	if err != nil {
 		fmt.Fprintf(e.stderr, "compatgate check: %v\n", err)
 		return exitError

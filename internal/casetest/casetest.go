@@ -11,6 +11,10 @@
 //	soname: libx.so.1    the SONAME of both versions (default libcase.so.1)
 //	soname-v2: libx.so.2 …of one version only; "none" for no SONAME
 //	compiler: g++        the compiler (default: g++ when a source is .cc/.cpp, else gcc)
+//	objcopy: --compress-debug-sections=zstd
+//	                     run objcopy with these arguments on the built library (likewise objcopy-v1/-v2)
+//	split-debug: yes     move the DWARF into a separate lib….so.debug file next to the
+//	                     library, found through .gnu_debuglink (likewise split-debug-v1/-v2)
 //
 // Files v1/… and v2/… are the sources of each version: *.c, *.cc and *.cpp
 // files are compiled, headers are available to them, and lib.map, when
@@ -274,6 +278,23 @@ func (c *Case) buildVersion(dir, version string) (string, error) {
 	if err := cmd.Run(); err != nil {
 		return "", fmt.Errorf("%s: building %s: %s %s: %v\n%s", c.Path, version, compiler,
 			strings.Join(args, " "), err, stderr.String())
+	}
+	var post [][]string
+	if a := strings.Fields(c.key("objcopy", version)); len(a) > 0 {
+		post = append(post, append(append([]string{"objcopy"}, a...), out))
+	}
+	if c.key("split-debug", version) == "yes" {
+		debug := out + ".debug"
+		post = append(post,
+			[]string{"objcopy", "--only-keep-debug", out, debug},
+			[]string{"objcopy", "--strip-debug", "--add-gnu-debuglink=" + debug, out})
+	}
+	for _, p := range post {
+		cmd := exec.Command(p[0], p[1:]...)
+		cmd.Dir = dir
+		if msg, err := cmd.CombinedOutput(); err != nil {
+			return "", fmt.Errorf("%s: %s: %s: %v\n%s", c.Path, version, strings.Join(p, " "), err, msg)
+		}
 	}
 	return out, nil
 }

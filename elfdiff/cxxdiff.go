@@ -1,0 +1,324 @@
+package elfdiff
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// cxxNames memoises the demangled identity of symbol names, so each name
+// is demangled once per Diff.
+type cxxNames map[string]CXXName
+
+func (m cxxNames) get(name string) CXXName {
+	if i := strings.IndexByte(name, '@'); i >= 0 {
+		name = name[:i]
+	}
+	n, ok := m[name]
+	if !ok {
+		n = ParseCXXName(name)
+		m[name] = n
+	}
+	return n
+}
+
+// cxxPass refines the symbol-level changes of a C++ library: a removed
+// and an added symbol that are the same function with another signature
+// become one change naming the cause; the variants of one constructor or
+// destructor become one change; removed or resized vtables and typeinfo
+// get their own kinds; and the exported vtables are compared slot by slot.
+func cxxPass(old, new *Corpus, changes []Change) []Change {
+	names := make(cxxNames)
+	changes = pairRenamed(changes, names)
+	changes = classifySpecials(changes, names)
+	changes = groupVariants(changes, names)
+	var members map[string][]string
+	for i, c := range changes {
+		switch c.Kind {
+		case TypeinfoRemoved, TypeinfoNameRemoved, VTableRemoved, TypeinfoSizeChanged, VTableSizeChanged:
+			if members == nil {
+				members = classMembers(old, names)
+			}
+			changes[i].Affected = members[c.Type]
+		}
+	}
+	return append(changes, diffVTables(old, new, names)...)
+}
+
+// symVersion returns the version part of a symbol spelling ("V1" of
+// "f@@V1" or "f@V1"), or "".
+func symVersion(s string) string {
+	if i := strings.IndexByte(s, '@'); i >= 0 {
+		return strings.TrimLeft(s[i:], "@")
+	}
+	return ""
+}
+
+// pairRenamed replaces a removed and an added C++ function that are the
+// same entity by one change naming the cause.
+//
+// The pairing rule: removed and added functions are grouped by entity
+// (qualified name with template arguments), constructor or destructor
+// variant, and symbol version. Within a group, a removed function is first
+// paired with the one added function that has the same parameters (only
+// qualifiers or a template's return type changed), when that match is
+// unique both ways; then, if exactly one removed and one added function
+// remain, they are paired as a parameter change. Anything else — several
+// overloads changed at once, or an overload only removed — stays removed
+// and added, since a guess would name the wrong cause. A function that
+// moved to another class or namespace is another entity: removed + added.
+func pairRenamed(changes []Change, names cxxNames) []Change {
+	type group struct{ removed, added []int }
+	groups := make(map[string]*group)
+	var order []string
+	for i, c := range changes {
+		if (c.Kind != SymbolRemoved && c.Kind != SymbolAdded) || c.SymbolType != "FUNC" {
+			continue
+		}
+		n := names.get(c.Symbol)
+		if n.Special != CXXPlain || !n.Func {
+			continue
+		}
+		key := n.Entity + "\x00" + n.Variant + "\x00" + symVersion(c.Symbol)
+		g := groups[key]
+		if g == nil {
+			g = &group{}
+			groups[key] = g
+			order = append(order, key)
+		}
+		if c.Kind == SymbolRemoved {
+			g.removed = append(g.removed, i)
+		} else {
+			g.added = append(g.added, i)
+		}
+	}
+	drop := make(map[int]bool)
+	for _, key := range order {
+		g := groups[key]
+		if len(g.removed) == 0 || len(g.added) == 0 {
+			continue
+		}
+		used := make(map[int]bool)
+		// Same parameters: qualifiers or the return type changed.
+		for _, r := range g.removed {
+			rn := names.get(changes[r].Symbol)
+			match := -1
+			for _, a := range g.added {
+				if names.get(changes[a].Symbol).ParamList() == rn.ParamList() {
+					if match >= 0 {
+						match = -2
+						break
+					}
+					match = a
+				}
+			}
+			if match < 0 || used[match] {
+				continue
+			}
+			back := 0
+			for _, r2 := range g.removed {
+				if names.get(changes[r2].Symbol).ParamList() == rn.ParamList() {
+					back++
+				}
+			}
+			if back != 1 {
+				continue
+			}
+			used[match], used[r] = true, true
+			changes[r] = pairedChange(changes[r], changes[match], names)
+			drop[match] = true
+		}
+		var rs, as []int
+		for _, r := range g.removed {
+			if !used[r] {
+				rs = append(rs, r)
+			}
+		}
+		for _, a := range g.added {
+			if !used[a] {
+				as = append(as, a)
+			}
+		}
+		if len(rs) == 1 && len(as) == 1 {
+			changes[rs[0]] = pairedChange(changes[rs[0]], changes[as[0]], names)
+			drop[as[0]] = true
+		}
+	}
+	if len(drop) == 0 {
+		return changes
+	}
+	out := changes[:0]
+	for i, c := range changes {
+		if !drop[i] {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// pairedChange describes why removed symbol r was replaced by added a.
+func pairedChange(r, a Change, names cxxNames) Change {
+	on, nn := names.get(r.Symbol), names.get(a.Symbol)
+	c := Change{Symbol: r.Symbol, SymbolType: r.SymbolType, Affected: []string{r.Symbol}}
+	oldSig, newSig := on.Signature(), nn.Signature()
+	switch {
+	case on.ParamList() != nn.ParamList():
+		c.Kind = CXXParamsChanged
+		c.Old, c.New = on.ParamList(), nn.ParamList()
+		c.Where = paramWhere(on.Params, nn.Params)
+		c.Detail = fmt.Sprintf("%s is now %s (%s)", oldSig, newSig, a.Symbol)
+	case on.Quals != nn.Quals || on.Ref != nn.Ref:
+		c.Kind = CXXQualifiersChanged
+		c.Old, c.New = on.Qualifiers(), nn.Qualifiers()
+		c.Detail = fmt.Sprintf("%s is now %s (%s): qualifiers %s → %s", oldSig, newSig, a.Symbol,
+			orNone(c.Old), orNone(c.New))
+	default:
+		c.Kind = CXXReturnChanged
+		c.Old, c.New = on.Return, nn.Return
+		c.Where = "return type"
+		c.Detail = fmt.Sprintf("%s %s now returns %s (%s)", on.Return, oldSig, nn.Return, a.Symbol)
+	}
+	return c
+}
+
+// paramWhere locates a parameter change: "parameter 2" when one parameter
+// of an equally long list differs, "parameters" otherwise.
+func paramWhere(o, n []string) string {
+	if len(o) != len(n) {
+		return "parameters"
+	}
+	at := -1
+	for i := range o {
+		if o[i] != n[i] {
+			if at >= 0 {
+				return "parameters"
+			}
+			at = i
+		}
+	}
+	return fmt.Sprintf("parameter %d", at+1)
+}
+
+// classifySpecials gives removed and resized vtables and typeinfo objects
+// their own kinds, attached to their class.
+func classifySpecials(changes []Change, names cxxNames) []Change {
+	for i, c := range changes {
+		if c.Kind != SymbolRemoved && c.Kind != SymbolSizeChanged {
+			continue
+		}
+		n := names.get(c.Symbol)
+		k := c.Kind
+		switch {
+		case c.Kind == SymbolRemoved && n.Special == CXXTypeinfo:
+			k = TypeinfoRemoved
+		case c.Kind == SymbolRemoved && n.Special == CXXTypeinfoName:
+			k = TypeinfoNameRemoved
+		case c.Kind == SymbolRemoved && n.Special == CXXVTable:
+			k = VTableRemoved
+		case c.Kind == SymbolSizeChanged && n.Special == CXXVTable:
+			k = VTableSizeChanged
+		case c.Kind == SymbolSizeChanged && (n.Special == CXXTypeinfo || n.Special == CXXTypeinfoName):
+			k = TypeinfoSizeChanged
+			if n.Special == CXXTypeinfoName {
+				changes[i].Where = "typeinfo name"
+			}
+		}
+		if k != c.Kind {
+			changes[i].Kind = k
+			changes[i].Type = n.Entity
+		}
+	}
+	return changes
+}
+
+// variantRank orders constructor and destructor variants: the
+// complete-object one first, so it names a grouped change.
+func variantRank(v string) int {
+	if i := strings.Index("C1C2C3C4C5CID1D0D2D4D5", v); v != "" && i >= 0 {
+		return i
+	}
+	return 100
+}
+
+// groupVariants merges the changes to the variants of one constructor or
+// destructor (C1 and C2, D0, D1 and D2…) into one change whose Affected
+// lists every variant and whose Symbol is the complete-object variant.
+// A removed constructor or destructor gets its own kind.
+func groupVariants(changes []Change, names cxxNames) []Change {
+	first := make(map[string]int)
+	drop := make(map[int]bool)
+	for i, c := range changes {
+		if c.Symbol == "" || c.Type != "" {
+			continue
+		}
+		n := names.get(c.Symbol)
+		if n.CtorDtor == 0 || n.Special != CXXPlain {
+			continue
+		}
+		if c.Kind == SymbolRemoved {
+			changes[i].Kind = CXXCtorRemoved
+			if n.CtorDtor == 'D' {
+				changes[i].Kind = CXXDtorRemoved
+			}
+			c = changes[i]
+		}
+		key := string(c.Kind) + "\x00" + n.Entity + n.ParamList() + "\x00" + symVersion(c.Symbol) + "\x00" + c.Old + "\x00" + c.New
+		j, ok := first[key]
+		if !ok {
+			first[key] = i
+			continue
+		}
+		g := &changes[j]
+		g.Affected = append(g.Affected, c.Affected...)
+		if variantRank(n.Variant) < variantRank(names.get(g.Symbol).Variant) {
+			g.Symbol = c.Symbol
+		}
+		drop[i] = true
+	}
+	out := changes[:0]
+	for i, c := range changes {
+		if drop[i] {
+			continue
+		}
+		if _, ok := first[variantKey(c, names)]; ok && len(c.Affected) > 1 {
+			slices.Sort(c.Affected)
+			c.Affected = slices.Compact(c.Affected)
+			c.Detail = variantDetail(c, names)
+		} else if c.Kind == CXXCtorRemoved || c.Kind == CXXDtorRemoved {
+			c.Detail = variantDetail(c, names)
+		}
+		out = append(out, c)
+	}
+	return out
+}
+
+func variantKey(c Change, names cxxNames) string {
+	if c.Symbol == "" {
+		return ""
+	}
+	n := names.get(c.Symbol)
+	return string(c.Kind) + "\x00" + n.Entity + n.ParamList() + "\x00" + symVersion(c.Symbol) + "\x00" + c.Old + "\x00" + c.New
+}
+
+// variantDetail describes a grouped change with its variants.
+func variantDetail(c Change, names cxxNames) string {
+	n := names.get(c.Symbol)
+	what := "constructor"
+	if n.CtorDtor == 'D' {
+		what = "destructor"
+	}
+	var vs []string
+	for _, s := range c.Affected {
+		vs = append(vs, names.get(s).Variant)
+	}
+	slices.SortFunc(vs, func(a, b string) int { return cmp.Compare(variantRank(a), variantRank(b)) })
+	variants := strings.Join(vs, ", ")
+	switch c.Kind {
+	case CXXCtorRemoved, CXXDtorRemoved:
+		return fmt.Sprintf("%s %s removed (variants %s)", what, n.Signature(), variants)
+	case SymbolAdded:
+		return fmt.Sprintf("%s %s added (variants %s)", what, n.Signature(), variants)
+	}
+	return c.Detail + " (variants " + variants + ")"
+}

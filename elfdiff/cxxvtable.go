@@ -1,0 +1,309 @@
+package elfdiff
+
+import (
+	"debug/elf"
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// A VTable is the contents of an exported virtual table (_ZTV…), read from
+// the section data and the dynamic relocations — no debug information
+// needed. A vtable group holds the primary vtable and one secondary vtable
+// per base subobject that needs one (Itanium C++ ABI §2.5.2).
+type VTable struct {
+	Symbol string // the _ZTV symbol, as Symbol.String()
+	Class  string // the demangled class name
+	Size   uint64 // the symbol's size in bytes
+	Tables []SubTable
+	// Err says why the table could not be read completely; Tables then
+	// holds what was read.
+	Err string
+}
+
+// A SubTable is one vtable of a vtable group.
+type SubTable struct {
+	// Offsets are the virtual-call and virtual-base offsets that precede
+	// offset-to-top, in memory order.
+	Offsets []int64
+	// OffsetToTop is the displacement from this subobject to the top of
+	// the complete object: 0 for the primary vtable, negative for the
+	// others.
+	OffsetToTop int64
+	// RTTI is the typeinfo symbol the table points to; empty when the
+	// class was compiled without RTTI.
+	RTTI  string
+	Slots []Slot
+}
+
+// A Slot is one virtual-function pointer.
+type Slot struct {
+	// Target is the symbol the slot points to: a method, a thunk,
+	// __cxa_pure_virtual or __cxa_deleted_virtual. Empty when no symbol
+	// names the target (a local function in a stripped library).
+	Target string
+	// Addr is the target's address in the library, for relative
+	// relocations; 0 for symbolic ones.
+	Addr uint64
+}
+
+// maxVTableSize bounds the vtables read, so a corrupt size cannot make the
+// loader allocate without limit.
+const maxVTableSize = 1 << 20
+
+// relocation types, per machine, that fill a pointer-sized word.
+type relocKinds struct{ abs, globDat, relative uint32 }
+
+func relocKindsFor(m elf.Machine) (relocKinds, bool) {
+	switch m {
+	case elf.EM_X86_64:
+		return relocKinds{uint32(elf.R_X86_64_64), uint32(elf.R_X86_64_GLOB_DAT), uint32(elf.R_X86_64_RELATIVE)}, true
+	case elf.EM_AARCH64:
+		return relocKinds{uint32(elf.R_AARCH64_ABS64), uint32(elf.R_AARCH64_GLOB_DAT), uint32(elf.R_AARCH64_RELATIVE)}, true
+	}
+	return relocKinds{}, false
+}
+
+// A reloc is a resolved dynamic relocation of one word.
+type reloc struct {
+	sym  string // symbolic target, or ""
+	addr uint64 // relative target address
+}
+
+// readVTables reads every exported _ZTV symbol of a 64-bit little-endian
+// library whose relocations it understands (x86-64, AArch64). It never
+// fails: a table that cannot be read carries its reason in Err, and a
+// library it cannot read at all yields nil and a note.
+func readVTables(ef *elf.File, syms []Symbol) (tables map[string]*VTable, note string) {
+	var vts []Symbol
+	for _, s := range syms {
+		if strings.HasPrefix(s.Name, "_ZTV") && s.Type == elf.STT_OBJECT {
+			vts = append(vts, s)
+		}
+	}
+	if len(vts) == 0 {
+		return nil, ""
+	}
+	kinds, ok := relocKindsFor(ef.Machine)
+	if !ok || ef.Class != elf.ELFCLASS64 {
+		return nil, fmt.Sprintf("virtual tables not read: %s relocations are not supported", ef.Machine)
+	}
+	dyn, _ := ef.DynamicSymbols()
+	relocs, err := vtableRelocs(ef, vts, dyn, kinds)
+	if err != nil {
+		return nil, fmt.Sprintf("virtual tables not read: %v", err)
+	}
+	names := addressNames(ef, dyn)
+	tables = make(map[string]*VTable, len(vts))
+	for _, s := range vts {
+		vt := &VTable{Symbol: s.String(), Size: s.Size, Class: ParseCXXName(s.Name).Entity}
+		words, err := readWords(ef, s.Value, s.Size)
+		if err != nil {
+			vt.Err = err.Error()
+		} else {
+			vt.Tables = parseVTable(s.Value, words, relocs, names)
+		}
+		tables[s.Key()] = vt
+	}
+	return tables, ""
+}
+
+// vtableRelocs returns the word relocations that fall inside the vtables,
+// by address.
+func vtableRelocs(ef *elf.File, vts []Symbol, dyn []elf.Symbol, k relocKinds) (map[uint64]reloc, error) {
+	type span struct{ lo, hi uint64 }
+	spans := make([]span, 0, len(vts))
+	for _, s := range vts {
+		spans = append(spans, span{s.Value, s.Value + s.Size})
+	}
+	sort.Slice(spans, func(i, j int) bool { return spans[i].lo < spans[j].lo })
+	inside := func(a uint64) bool {
+		i := sort.Search(len(spans), func(i int) bool { return spans[i].hi > a })
+		return i < len(spans) && spans[i].lo <= a
+	}
+	out := make(map[uint64]reloc)
+	for _, sec := range ef.Sections {
+		if sec.Type != elf.SHT_RELA || sec.Flags&elf.SHF_ALLOC == 0 {
+			continue
+		}
+		data, err := sec.Data()
+		if err != nil {
+			return nil, fmt.Errorf("reading %s: %w", sec.Name, err)
+		}
+		bo := ef.ByteOrder
+		for len(data) >= 24 {
+			off, info, addend := bo.Uint64(data), bo.Uint64(data[8:]), bo.Uint64(data[16:])
+			data = data[24:]
+			if !inside(off) {
+				continue
+			}
+			typ, sym := uint32(info), info>>32
+			switch typ {
+			case k.relative:
+				out[off] = reloc{addr: addend}
+			case k.abs, k.globDat:
+				if sym >= 1 && sym-1 < uint64(len(dyn)) && addend == 0 {
+					out[off] = reloc{sym: dyn[sym-1].Name}
+				}
+			}
+		}
+	}
+	return out, nil
+}
+
+// addressNames maps the addresses of defined functions and objects to a
+// name, preferring an exported one, then the complete-object variant of
+// constructor and destructor aliases (C1, D1, which vtables use), then the
+// lexically smallest, so the choice is deterministic.
+func addressNames(ef *elf.File, dyn []elf.Symbol) map[uint64]string {
+	type cand struct {
+		name     string
+		exported bool
+	}
+	best := make(map[uint64]cand)
+	better := func(a, b cand) bool {
+		if a.exported != b.exported {
+			return a.exported
+		}
+		av, bv := strings.Contains(a.name, "D1E") || strings.Contains(a.name, "C1E"),
+			strings.Contains(b.name, "D1E") || strings.Contains(b.name, "C1E")
+		if av != bv {
+			return av
+		}
+		return a.name < b.name
+	}
+	add := func(syms []elf.Symbol, dynamic bool) {
+		for _, s := range syms {
+			t := elf.ST_TYPE(s.Info)
+			if s.Section == elf.SHN_UNDEF || s.Name == "" || (t != elf.STT_FUNC && t != elf.STT_OBJECT && t != elf.STT_GNU_IFUNC) {
+				continue
+			}
+			c := cand{s.Name, dynamic && exported(elf.ST_BIND(s.Info), elf.ST_VISIBILITY(s.Other))}
+			if old, ok := best[s.Value]; !ok || better(c, old) {
+				best[s.Value] = c
+			}
+		}
+	}
+	add(dyn, true)
+	if local, err := ef.Symbols(); err == nil {
+		add(local, false)
+	}
+	out := make(map[uint64]string, len(best))
+	for a, c := range best {
+		out[a] = c.name
+	}
+	return out
+}
+
+// readWords reads size bytes at virtual address addr as 64-bit words.
+func readWords(ef *elf.File, addr, size uint64) ([]uint64, error) {
+	if size == 0 || size%8 != 0 || size > maxVTableSize {
+		return nil, fmt.Errorf("vtable size %d is not a whole number of words", size)
+	}
+	for _, sec := range ef.Sections {
+		if sec.Flags&elf.SHF_ALLOC == 0 || addr < sec.Addr || addr+size > sec.Addr+sec.Size || addr+size < addr {
+			continue
+		}
+		b := make([]byte, size)
+		if sec.Type != elf.SHT_NOBITS {
+			if _, err := sec.ReadAt(b, int64(addr-sec.Addr)); err != nil {
+				return nil, fmt.Errorf("reading vtable at %#x in %s: %w", addr, sec.Name, err)
+			}
+		}
+		w := make([]uint64, size/8)
+		for i := range w {
+			w[i] = ef.ByteOrder.Uint64(b[8*i:])
+		}
+		return w, nil
+	}
+	return nil, fmt.Errorf("vtable at %#x (%d bytes) is in no section", addr, size)
+}
+
+// A word of a vtable, classified.
+type vword struct {
+	target string // symbol the word points to, "" for a plain integer
+	addr   uint64 // relative target, when target is unnamed
+	reloc  bool   // the word is relocated (a pointer)
+	value  int64  // the integer, when not relocated
+}
+
+func (w vword) isRTTI() bool { return strings.HasPrefix(w.target, "_ZTI") }
+
+// parseVTable splits a vtable group into its vtables. Each vtable is
+// [vcall and vbase offsets…] offset-to-top, RTTI pointer, function
+// pointers…; a new one starts wherever a run of integers ends in an RTTI
+// pointer. In a library built with -fno-rtti the RTTI word is 0, so a run
+// of two or more integers starts a vtable (the last two being
+// offset-to-top and the null RTTI pointer).
+func parseVTable(base uint64, raw []uint64, relocs map[uint64]reloc, names map[uint64]string) []SubTable {
+	words := make([]vword, len(raw))
+	hasRTTI := false
+	for i, v := range raw {
+		w := vword{value: int64(v)}
+		if r, ok := relocs[base+8*uint64(i)]; ok {
+			w.reloc = true
+			w.target = r.sym
+			if w.target == "" {
+				w.addr = r.addr
+				w.target = names[r.addr]
+			}
+		}
+		words[i] = w
+		hasRTTI = hasRTTI || w.isRTTI()
+	}
+	var out []SubTable
+	for i := 0; i < len(words); {
+		// The header: integers up to and including the RTTI word.
+		j := i
+		for j < len(words) && !words[j].reloc {
+			j++
+		}
+		var t SubTable
+		switch {
+		case hasRTTI && j < len(words) && words[j].isRTTI() && j > i:
+			t.RTTI = words[j].target
+			t.OffsetToTop = words[j-1].value
+			t.Offsets = intValues(words[i : j-1])
+			j++
+		case !hasRTTI && j-i >= 2:
+			t.OffsetToTop = words[j-2].value
+			t.Offsets = intValues(words[i : j-2])
+		default:
+			// Not a vtable header: keep the words as unnamed slots of
+			// the previous table, or of a table of its own.
+			if len(out) == 0 {
+				out = append(out, SubTable{})
+			}
+			for ; i < len(words) && (i == j || !startsTable(words, i, hasRTTI)); i++ {
+				out[len(out)-1].Slots = append(out[len(out)-1].Slots, Slot{Target: words[i].target, Addr: words[i].addr})
+			}
+			continue
+		}
+		for ; j < len(words) && !startsTable(words, j, hasRTTI); j++ {
+			t.Slots = append(t.Slots, Slot{Target: words[j].target, Addr: words[j].addr})
+		}
+		out = append(out, t)
+		i = j
+	}
+	return out
+}
+
+// startsTable reports whether a vtable header begins at word i.
+func startsTable(words []vword, i int, hasRTTI bool) bool {
+	j := i
+	for j < len(words) && !words[j].reloc {
+		j++
+	}
+	if hasRTTI {
+		return j > i && j < len(words) && words[j].isRTTI()
+	}
+	return j-i >= 2
+}
+
+func intValues(ws []vword) []int64 {
+	var out []int64
+	for _, w := range ws {
+		out = append(out, w.value)
+	}
+	return out
+}

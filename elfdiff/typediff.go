@@ -1,0 +1,259 @@
+package elfdiff
+
+import (
+	"fmt"
+	"strings"
+)
+
+// typeDiffer compares the declarations of exported symbols and the type
+// graphs reachable from them.
+//
+// Each pair of named types (struct, union, enum, typedef; anonymous ones
+// paired by position) is compared once, as a node of a graph of pairs;
+// the changes found inside a pair are attached to its node, and edges lead
+// to the pairs of the types it uses. Once every declaration is compared,
+// each symbol walks the nodes it reaches, only those with a change below
+// them, attaching itself to their changes with the strongest way it
+// reaches them (by value or through pointers).
+type typeDiffer struct {
+	nodes map[[2]*Type]*node
+	all   []*node
+	decls []*Change // declaration-level changes, in order
+	roots []root
+}
+
+// A node is one compared pair of named types.
+type node struct {
+	o, n  *Type
+	name  string // how reports name the type: "struct config", "handle_t"
+	local []*Change
+	edges []edge
+	preds []*node
+	dirty bool
+	mark  int // index+1 of the last root that visited the node by value
+	pmark int // …through a pointer
+}
+
+// An edge leads from a declaration or a node to a node it uses.
+type edge struct {
+	to    *node
+	ptr   bool   // through at least one pointer
+	label string // where, for paths: "member opts → struct options *"
+}
+
+// A root is one exported symbol and the pairs its declaration uses.
+type root struct {
+	symbol string
+	edges  []edge
+}
+
+// A loc is where two types are compared: a parameter, a return value, a
+// variable, a member, a typedef's target.
+type loc struct {
+	kind     Kind   // reported when the types at the location differ
+	where    string // "parameter 2 (n)", "member x"
+	owner    *node  // the enclosing pair, for type-level changes
+	symbol   string // the enclosing symbol, for declaration-level changes
+	symType  string
+	isReturn bool
+	silent   bool // collect edges only
+	emitted  int  // changes emitted at this location
+	// ro and rn are the whole types at the location, which messages show
+	// when the difference is deeper (behind a pointer).
+	ro, rn *Type
+}
+
+func newTypeDiffer() *typeDiffer {
+	return &typeDiffer{nodes: make(map[[2]*Type]*node)}
+}
+
+// at compares the types o and n found at location l, depth pointers below
+// it, reports how they differ and returns the edges to the named pairs
+// they use.
+func (d *typeDiffer) at(o, n *Type, l *loc, depth int) []edge {
+	if o == nil || n == nil || depth > maxAliasChain {
+		return nil
+	}
+	if depth == 0 && l.ro == nil {
+		l.ro, l.rn = o, n
+	}
+	// A typedef of one name on both sides (under the same or other
+	// qualifiers) is a named type of its own.
+	if oq, ot := topQualifiers(o); ot != nil && ot.Kind == TypedefType {
+		if nq, nt := topQualifiers(n); nt != nil && nt.Kind == TypedefType && ot.Name == nt.Name {
+			if oq != nq {
+				d.emit(l, l.kind, o, n, qualFacts(oq, nq, depth))
+			}
+			return []edge{{to: d.node(ot, nt, ot.Name), ptr: depth > 0}}
+		}
+	}
+	// Otherwise typedefs are spelling: compare what they name.
+	oq, oc := qualifiers(o)
+	nq, nc := qualifiers(n)
+	if !sameIdentity(oc, nc) {
+		d.emit(l, l.kind, o, n, d.facts(o, n, depth, l))
+		return nil
+	}
+	if oq != nq {
+		d.emit(l, l.kind, o, n, qualFacts(oq, nq, depth))
+	}
+	switch oc.Kind {
+	case PointerType, ReferenceType, RvalueRefType, PtrToMemberType:
+		return d.at(oc.Elem, nc.Elem, l, depth+1)
+	case ArrayType:
+		if oc.Count != nc.Count {
+			f := Facts(0)
+			if oc.Count < 0 || nc.Count < 0 {
+				f |= FactFlexible
+			}
+			if depth > 0 {
+				f |= FactPointee
+			}
+			if oc.Count < nc.Count {
+				f |= FactGrew
+			} else {
+				f |= FactShrank
+			}
+			d.emitKind(l, ArrayLengthChanged, count(oc.Count), count(nc.Count), f,
+				fmt.Sprintf("length of the array %s changed from %s to %s", l.describe(), count(oc.Count), count(nc.Count)))
+		}
+		return d.at(oc.Elem, nc.Elem, l, depth)
+	case FuncType:
+		if !sameSignature(oc, nc) {
+			d.emitKind(l, FuncPtrChanged, oc.String(), nc.String(), FactPointee,
+				fmt.Sprintf("function type of %s changed from %s to %s", l.describe(), oc, nc))
+		}
+		// Callbacks reach their parameter types through the pointer.
+		quiet := &loc{kind: l.kind, silent: true}
+		es := d.at(oc.Elem, nc.Elem, quiet, depth+1)
+		for i := range min(len(oc.Params), len(nc.Params)) {
+			es = append(es, d.at(oc.Params[i], nc.Params[i], quiet, depth+1)...)
+		}
+		return es
+	case StructType, UnionType, ClassType, EnumType:
+		name := oc.baseName()
+		if oc.Name == "" {
+			name = d.anonName(l, oc)
+		}
+		nd := d.node(oc, nc, name)
+		return []edge{{to: nd, ptr: depth > 0}}
+	}
+	return nil
+}
+
+func count(n int64) string {
+	if n < 0 {
+		return "[]"
+	}
+	return fmt.Sprint(n)
+}
+
+// anonName names an anonymous struct, union or enum after where it is.
+func (d *typeDiffer) anonName(l *loc, t *Type) string {
+	switch {
+	case l.owner != nil && l.kind == TypedefRetargeted:
+		return l.owner.name // typedef struct {…} name;
+	case l.owner != nil:
+		return l.owner.name + "::" + strings.TrimPrefix(l.where, "member ")
+	}
+	return "(anonymous " + t.Kind.String() + ")"
+}
+
+// describe names a location for a detail line.
+func (l *loc) describe() string {
+	switch {
+	case l.owner != nil && l.where == "":
+		return l.owner.name
+	case l.owner != nil:
+		return l.where + " of " + l.owner.name
+	case l.where == "return type":
+		return "return type of " + l.symbol
+	case l.where == "type":
+		return "variable " + l.symbol
+	}
+	return l.where + " of " + l.symbol
+}
+
+// emit reports that the types at l differ, as the location's own kind.
+func (d *typeDiffer) emit(l *loc, kind Kind, o, n *Type, f Facts) {
+	if l.ro != nil {
+		o, n = l.ro, l.rn
+	}
+	os, ns := o.String(), n.String()
+	var detail string
+	switch kind {
+	case TypedefRetargeted:
+		detail = fmt.Sprintf("typedef %s changed from %s to %s", l.owner.name, os, ns)
+	case ReturnTypeChanged:
+		detail = fmt.Sprintf("return type of %s changed from %s to %s", l.symbol, os, ns)
+	case VarTypeChanged:
+		detail = fmt.Sprintf("type of variable %s changed from %s to %s", l.symbol, os, ns)
+	case MemberTypeChanged:
+		detail = fmt.Sprintf("type of %s changed from %s to %s", l.describe(), os, ns)
+	default:
+		detail = fmt.Sprintf("%s changed from %s to %s", l.describe(), os, ns)
+	}
+	if l.owner == nil && f.Has(FactClass) && !f.Any(FactFromVoid|FactToVoid) {
+		co, cn := Classification(o, l.isReturn), Classification(n, l.isReturn)
+		verb := "passed"
+		if l.isReturn {
+			verb = "returned"
+		}
+		detail += fmt.Sprintf(" (%s in %s instead of %s)", verb, passWords(cn), passWords(co))
+	}
+	d.emitKind(l, kind, os, ns, f, detail)
+}
+
+// emitKind records a change found at l.
+func (d *typeDiffer) emitKind(l *loc, kind Kind, old, new string, f Facts, detail string) {
+	if l.silent {
+		return
+	}
+	l.emitted++
+	c := &Change{Kind: kind, Where: l.where, Old: old, New: new, Facts: f, Detail: detail}
+	if l.owner != nil {
+		c.Type = l.owner.name
+		l.owner.local = append(l.owner.local, c)
+		return
+	}
+	c.Symbol, c.SymbolType, c.Affected, c.Reach = l.symbol, l.symType, []string{l.symbol}, ReachValue
+	if f.Any(FactPointee | FactPointeeQual) {
+		c.Reach = ReachPointer
+	}
+	d.decl(c)
+}
+
+// node returns the node of the pair (o, n), comparing them the first time.
+func (d *typeDiffer) node(o, n *Type, name string) *node {
+	key := [2]*Type{o, n}
+	if nd, ok := d.nodes[key]; ok {
+		return nd
+	}
+	nd := &node{o: o, n: n, name: name}
+	d.nodes[key] = nd
+	d.all = append(d.all, nd)
+	switch o.Kind {
+	case TypedefType:
+		l := &loc{kind: TypedefRetargeted, owner: nd}
+		d.link(nd, d.at(o.Elem, n.Elem, l, 0)) // no label: the path names the typedef already
+	case StructType, UnionType, ClassType:
+		d.aggregate(nd)
+	case EnumType:
+		d.enum(nd)
+	}
+	return nd
+}
+
+// link adds edges from nd.
+func (d *typeDiffer) link(nd *node, es []edge) {
+	for _, e := range es {
+		nd.edges = append(nd.edges, e)
+		e.to.preds = append(e.to.preds, nd)
+	}
+}
+
+// local records a type-level change of nd.
+func (nd *node) add(kind Kind, where, old, new string, f Facts, detail string) {
+	nd.local = append(nd.local, &Change{Kind: kind, Type: nd.name, Where: where, Old: old, New: new,
+		Facts: f, Detail: detail})
+}

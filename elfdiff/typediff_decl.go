@@ -1,0 +1,204 @@
+package elfdiff
+
+// This file compares the declarations of exported functions and variables.
+
+import (
+	"bytes"
+	"debug/elf"
+	"fmt"
+	"strings"
+)
+
+// diffDebug compares the declarations of every exported symbol present in
+// both corpora and returns the changes.
+func diffDebug(old, new *Corpus) []Change {
+	d := newTypeDiffer()
+	for _, o := range old.Symbols {
+		n, ok := new.Lookup(o.Key())
+		if !ok {
+			same := new.ByName(o.Name)
+			if len(same) == 0 {
+				continue
+			}
+			n = preferDefault(same)
+		}
+		switch {
+		case isFunc(o) && isFunc(n):
+			of, nf := old.Debug.Func(o), new.Debug.Func(n)
+			if of != nil && nf != nil {
+				d.function(o, of, nf)
+			}
+		case isData(o) && isData(n):
+			ov, nv := old.Debug.Var(o), new.Debug.Var(n)
+			if ov != nil && nv != nil {
+				d.variable(o, ov, nv, old.ReadOnly[o.Key()], new.ReadOnly[n.Key()])
+			}
+		}
+	}
+	return d.finish()
+}
+
+func isFunc(s Symbol) bool { return s.Type == elf.STT_FUNC || s.Type == elf.STT_GNU_IFUNC }
+
+// function compares the declarations of one exported function.
+func (d *typeDiffer) function(s Symbol, of, nf *Func) {
+	sym := s.String()
+	r := root{symbol: sym}
+	l := &loc{kind: ReturnTypeChanged, where: "return type", symbol: sym, symType: symKind(s), isReturn: true}
+	r.edges = append(r.edges, label(d.at(of.Return, nf.Return, l, 0), "return", nf.Return)...)
+	d.passing(l, ReturnPassingChanged, of.Return, nf.Return)
+	for i := range max(len(of.Params), len(nf.Params)) {
+		switch {
+		case i >= len(nf.Params):
+			p := of.Params[i]
+			d.decl(&Change{Kind: ParamRemoved, Symbol: sym, SymbolType: symKind(s), Where: paramLabel(i, p.Name),
+				Old: p.Type.String(), Affected: []string{sym}, Reach: ReachValue,
+				Detail: fmt.Sprintf("%s of %s removed", paramLabel(i, p.Name), sym)})
+		case i >= len(of.Params):
+			p := nf.Params[i]
+			d.decl(&Change{Kind: ParamAdded, Symbol: sym, SymbolType: symKind(s), Where: paramLabel(i, p.Name),
+				New: p.Type.String(), Affected: []string{sym}, Reach: ReachValue,
+				Detail: fmt.Sprintf("%s added to %s", paramLabel(i, p.Name), sym)})
+		default:
+			op, np := of.Params[i], nf.Params[i]
+			name := np.Name
+			if name == "" {
+				name = op.Name
+			}
+			w := paramLabel(i, name)
+			l := &loc{kind: ParamTypeChanged, where: w, symbol: sym, symType: symKind(s)}
+			r.edges = append(r.edges, label(d.at(op.Type, np.Type, l, 0), w, np.Type)...)
+			d.passing(l, ParamPassingChanged, op.Type, np.Type)
+		}
+	}
+	if of.Variadic != nf.Variadic {
+		c := &Change{Kind: VariadicChanged, Symbol: sym, SymbolType: symKind(s), Old: variadicWord(of.Variadic),
+			New: variadicWord(nf.Variadic), Affected: []string{sym}, Reach: ReachValue}
+		if nf.Variadic {
+			c.Facts, c.Detail = FactBecameVariadic, sym+" now takes a variable argument list"
+		} else {
+			c.Facts, c.Detail = FactLostVariadic, sym+" no longer takes a variable argument list"
+		}
+		d.decl(c)
+	}
+	d.roots = append(d.roots, r)
+}
+
+func variadicWord(v bool) string {
+	if v {
+		return "variadic"
+	}
+	return "fixed"
+}
+
+// paramLabel names a parameter: "parameter 2 (n)".
+func paramLabel(i int, name string) string {
+	if name == "" {
+		return fmt.Sprintf("parameter %d", i+1)
+	}
+	return fmt.Sprintf("parameter %d (%s)", i+1, name)
+}
+
+// variable compares the declarations of one exported variable and, for a
+// constant, its value.
+func (d *typeDiffer) variable(s Symbol, ov, nv *Var, oldVal, newVal []byte) {
+	sym := s.String()
+	l := &loc{kind: VarTypeChanged, where: "type", symbol: sym, symType: symKind(s)}
+	edges := label(d.at(ov.Type, nv.Type, l, 0), "variable", nv.Type)
+	d.roots = append(d.roots, root{symbol: sym, edges: edges})
+	if l.emitted == 0 && oldVal != nil && newVal != nil && !bytes.Equal(oldVal, newVal) && !hasPointer(nv.Type, 0) {
+		d.decl(&Change{Kind: ConstValueChanged, Symbol: sym, SymbolType: symKind(s), Where: "value",
+			Old: constText(oldVal), New: constText(newVal), Affected: []string{sym}, Reach: ReachValue,
+			Detail: fmt.Sprintf("value of constant %s changed from %s to %s", sym, constText(oldVal), constText(newVal))})
+	}
+}
+
+// hasPointer reports whether a value of type t holds addresses, which
+// differ between builds without meaning anything.
+func hasPointer(t *Type, depth int) bool {
+	t = t.strip()
+	if t == nil || depth > 16 {
+		return false
+	}
+	switch t.Kind {
+	case PointerType, ReferenceType, RvalueRefType, PtrToMemberType, FuncType:
+		return true
+	case ArrayType:
+		return hasPointer(t.Elem, depth+1)
+	case StructType, UnionType, ClassType:
+		for _, m := range t.Members {
+			if hasPointer(m.Type, depth+1) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// constText shows a constant's bytes: as a little-endian integer when it
+// has the size of one, else in hex.
+func constText(b []byte) string {
+	switch len(b) {
+	case 1, 2, 4, 8:
+		var v uint64
+		for i := len(b) - 1; i >= 0; i-- {
+			v = v<<8 | uint64(b[i])
+		}
+		return fmt.Sprint(v)
+	}
+	return fmt.Sprintf("%x", b)
+}
+
+// passing reports a value of one type that the ABI now passes another
+// way: a struct that grew out of registers into memory, or whose members
+// moved between integer and SSE registers.
+func (d *typeDiffer) passing(l *loc, kind Kind, o, n *Type) {
+	if l.emitted > 0 {
+		return // the type itself changed; that finding says it
+	}
+	os, ns := o.strip(), n.strip()
+	if os == nil || ns == nil || !os.Kind.isAggregate() || !ns.Kind.isAggregate() {
+		return
+	}
+	co, cn := Classification(o, l.isReturn), Classification(n, l.isReturn)
+	if co == cn {
+		return
+	}
+	f := FactClass
+	if (co == "MEMORY") != (cn == "MEMORY") {
+		f |= FactMemory
+	}
+	what := l.where + " of " + l.symbol
+	if l.isReturn {
+		what = "return value of " + l.symbol
+	}
+	d.decl(&Change{Kind: kind, Symbol: l.symbol, SymbolType: l.symType, Where: l.where, Old: co, New: cn,
+		Affected: []string{l.symbol}, Reach: ReachValue, Facts: f,
+		Detail: fmt.Sprintf("%s (%s) is now passed in %s instead of %s", what, n, passWords(cn), passWords(co))})
+}
+
+// passWords describes a classification for a person: "memory", "an SSE
+// register", "registers INTEGER+SSE".
+func passWords(c string) string {
+	switch {
+	case c == "MEMORY":
+		return "memory"
+	case c == "":
+		return "nothing"
+	case !strings.Contains(c, "+"):
+		return "an " + c + " register"
+	}
+	return "registers " + c
+}
+
+func (d *typeDiffer) decl(c *Change) { d.decls = append(d.decls, c) }
+
+// label sets the path label of edges found at one location.
+func label(es []edge, where string, t *Type) []edge {
+	for i := range es {
+		if es[i].label == "" {
+			es[i].label = where + " → " + t.String()
+		}
+	}
+	return es
+}
