@@ -1,66 +1,262 @@
 package compat
 
 import (
+	"bufio"
+	"bytes"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
+	"regexp"
+	"slices"
 	"strings"
 
-	"github.com/olekukonko/tablewriter"
-	"github.com/olekukonko/tablewriter/renderer"
-	"github.com/olekukonko/tablewriter/tw"
+	"github.com/compatgate/compatgate/elfdiff"
+	"github.com/compatgate/compatgate/internal/table"
+	"github.com/compatgate/compatgate/rules"
 )
 
 // WriteJSON writes the report as indented JSON, the stable format of
-// DESIGN.md's check contract.
+// DESIGN.md's check contract. The findings are encoded one at a time, so a
+// report of tens of thousands of findings is never held twice in memory.
 func (r *Report) WriteJSON(w io.Writer) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	enc.SetEscapeHTML(false)
-	return enc.Encode(r)
+	head := *r
+	head.Changes = []Finding{}
+	var b bytes.Buffer
+	if err := encodeIndented(&b, &head, ""); err != nil {
+		return err
+	}
+	// head ends with `"changes": []` and the closing brace: splice the
+	// findings in between.
+	const tail = "[]\n}\n"
+	if !bytes.HasSuffix(b.Bytes(), []byte(tail)) {
+		return fmt.Errorf("encoding report: unexpected layout %q", b.Bytes()[max(0, b.Len()-20):])
+	}
+	bw := bufio.NewWriter(w)
+	bw.Write(b.Bytes()[:b.Len()-len(tail)])
+	if len(r.Changes) == 0 {
+		bw.WriteString(tail)
+		return bw.Flush()
+	}
+	bw.WriteString("[\n")
+	for i := range r.Changes {
+		if i > 0 {
+			bw.WriteString(",\n")
+		}
+		b.Reset()
+		if err := encodeIndented(&b, &r.Changes[i], "    "); err != nil {
+			return err
+		}
+		bw.WriteString("    ")
+		bw.Write(bytes.TrimSuffix(b.Bytes(), []byte("\n")))
+	}
+	bw.WriteString("\n  ]\n}\n")
+	return bw.Flush()
 }
 
-// WriteText writes the report for a person: the two libraries, a table of
-// findings and the verdict.
-func (r *Report) WriteText(w io.Writer) error {
-	fmt.Fprintf(w, "old: %s\nnew: %s\n", describe(r.Old), describe(r.New))
+func encodeIndented(w io.Writer, v any, prefix string) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent(prefix, "  ")
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return fmt.Errorf("encoding report: %w", err)
+	}
+	return nil
+}
+
+// TextOptions control the text report.
+type TextOptions struct {
+	// MaxDetails caps the findings listed per rule in the details; the
+	// summary still counts them all. 0 lists every finding.
+	MaxDetails int
+}
+
+// WriteText writes the report for a person: the two libraries, a summary
+// line per rule, the findings grouped by what they are about (the library,
+// a type, a C++ class or namespace, the remaining symbols) with C++ names
+// demangled, and the verdict.
+func (r *Report) WriteText(w io.Writer) error { return r.WriteTextWith(w, TextOptions{}) }
+
+// WriteTextWith is WriteText with options.
+func (r *Report) WriteTextWith(w io.Writer, opts TextOptions) error {
+	bw := bufio.NewWriter(w)
+	fmt.Fprintf(bw, "old: %s\nnew: %s\n", describe(r.Old), describe(r.New))
 	for _, n := range r.Notes {
-		fmt.Fprintf(w, "note: %s\n", n)
+		fmt.Fprintf(bw, "note: %s\n", n)
 	}
 	if len(r.Changes) > 0 {
-		fmt.Fprintln(w)
-		t := tablewriter.NewTable(w,
-			tablewriter.WithRenderer(renderer.NewBlueprint(tw.Rendition{
-				Borders: tw.BorderNone,
-				Settings: tw.Settings{Separators: tw.Separators{BetweenColumns: tw.Off, BetweenRows: tw.Off},
-					Lines: tw.Lines{ShowHeaderLine: tw.Off}},
-			})),
-			tablewriter.WithHeaderAutoFormat(tw.Off),
-			tablewriter.WithRowAutoWrap(tw.WrapNone),
-			tablewriter.WithHeaderAlignment(tw.AlignLeft),
-			tablewriter.WithRowAlignment(tw.AlignLeft),
-		)
-		t.Header("RULE", "SEVERITY", "SYMBOL", "DETAIL")
-		for _, f := range r.Changes {
-			sym := f.Demangled
-			if sym == "" {
-				sym = f.Type
-			}
-			msg := f.Message
-			if f.Path != "" && f.Type != "" {
-				msg += " [affects " + strings.Join(f.Affected, ", ") + "; via " + f.Path + "]"
-			}
-			if err := t.Append(f.Rule, f.Severity.String(), sym, msg); err != nil {
-				return fmt.Errorf("rendering report: %w", err)
-			}
+		fmt.Fprintln(bw)
+		if err := writeSummary(bw, r.Changes); err != nil {
+			return err
 		}
-		if err := t.Render(); err != nil {
+		writeDetails(bw, r.Changes, opts.MaxDetails)
+	}
+	fmt.Fprintf(bw, "\nverdict: %s (%d break, %d warn, %d info)\n",
+		r.Verdict, r.Summary.Break, r.Summary.Warn, r.Summary.Info)
+	return bw.Flush()
+}
+
+// writeSummary writes one line per rule: its severity, how many findings
+// it has, and the first thing it is about.
+func writeSummary(w io.Writer, fs []Finding) error {
+	type line struct {
+		rule     string
+		severity rules.Severity
+		count    int
+		first    string
+	}
+	var lines []*line
+	byRule := make(map[string]*line)
+	for _, f := range fs {
+		l := byRule[f.Rule]
+		if l == nil {
+			first := subjectOf(f).name
+			if f.Type == "" && f.Symbol != "" {
+				first = f.Demangled
+			}
+			l = &line{rule: f.Rule, severity: f.Severity, first: first}
+			byRule[f.Rule] = l
+			lines = append(lines, l)
+		}
+		l.count++
+	}
+	slices.SortStableFunc(lines, func(a, b *line) int {
+		return cmp.Or(cmp.Compare(b.severity, a.severity), cmp.Compare(a.rule, b.rule))
+	})
+	t := table.New(w, "RULE", "SEVERITY", "FINDINGS", "FIRST")
+	for _, l := range lines {
+		if err := t.Append(l.rule, l.severity.String(), fmt.Sprint(l.count), l.first); err != nil {
 			return fmt.Errorf("rendering report: %w", err)
 		}
 	}
-	_, err := fmt.Fprintf(w, "\nverdict: %s (%d break, %d warn, %d info)\n",
-		r.Verdict, r.Summary.Break, r.Summary.Warn, r.Summary.Info)
-	return err
+	if err := t.Render(); err != nil {
+		return fmt.Errorf("rendering report: %w", err)
+	}
+	return nil
+}
+
+// A subject is what a group of findings is about.
+type subject struct {
+	order int    // library, types, C++ scopes, other symbols
+	name  string // "struct point", "ns::Widget"
+}
+
+// Subject orders.
+const (
+	subjectLibrary = iota
+	subjectType
+	subjectScope
+	subjectSymbols
+)
+
+func subjectOf(f Finding) subject {
+	switch {
+	case f.Type != "":
+		return subject{subjectType, f.Type}
+	case f.Symbol == "":
+		return subject{subjectLibrary, "the library"}
+	}
+	name, _, _ := strings.Cut(f.Symbol, "@")
+	if n := elfdiff.ParseCXXName(name); n.Mangled() && n.Scope != "" {
+		return subject{subjectScope, n.Scope}
+	}
+	return subject{subjectSymbols, "symbols"}
+}
+
+// writeDetails writes the findings grouped by subject, the worst group
+// first, at most limit findings of each rule (0: all).
+func writeDetails(w io.Writer, fs []Finding, limit int) {
+	type group struct {
+		subject
+		worst    rules.Severity
+		findings []*Finding
+		affected map[string]bool
+	}
+	groups := make(map[subject]*group)
+	var order []*group
+	for i := range fs {
+		f := &fs[i]
+		s := subjectOf(*f)
+		g := groups[s]
+		if g == nil {
+			g = &group{subject: s, worst: f.Severity, affected: make(map[string]bool)}
+			groups[s] = g
+			order = append(order, g)
+		}
+		g.worst = max(g.worst, f.Severity)
+		g.findings = append(g.findings, f)
+		if f.Type != "" {
+			for _, a := range f.Affected {
+				g.affected[a] = true
+			}
+		}
+	}
+	slices.SortStableFunc(order, func(a, b *group) int {
+		return cmp.Or(cmp.Compare(a.order, b.order), cmp.Compare(b.worst, a.worst), cmp.Compare(a.name, b.name))
+	})
+	shown := make(map[string]int)
+	hidden := make(map[string]int)
+	var hiddenRules []string
+	for _, g := range order {
+		var lines []string
+		for _, f := range g.findings {
+			if limit > 0 && shown[f.Rule] >= limit {
+				if hidden[f.Rule] == 0 {
+					hiddenRules = append(hiddenRules, f.Rule)
+				}
+				hidden[f.Rule]++
+				continue
+			}
+			shown[f.Rule]++
+			lines = append(lines, fmt.Sprintf("  %-5s  %s: %s", f.Severity, f.Rule, demangleText(f.Message)))
+			if f.Path != "" {
+				lines = append(lines, "         via "+demangleText(f.Path))
+			}
+		}
+		if len(lines) == 0 {
+			continue
+		}
+		fmt.Fprintf(w, "\n%s%s\n", demangleText(g.name), affectedSuffix(g.affected))
+		for _, l := range lines {
+			fmt.Fprintln(w, l)
+		}
+	}
+	if len(hiddenRules) > 0 {
+		fmt.Fprintln(w)
+		for _, rule := range hiddenRules {
+			fmt.Fprintf(w, "(+%d more %s findings not listed: --max-details %d)\n", hidden[rule], rule, limit)
+		}
+	}
+}
+
+// affectedSuffix lists, demangled, the first few symbols a type group
+// affects.
+func affectedSuffix(affected map[string]bool) string {
+	if len(affected) == 0 {
+		return ""
+	}
+	names := make([]string, 0, len(affected))
+	for a := range affected {
+		names = append(names, Demangle(a))
+	}
+	slices.Sort(names)
+	const shown = 6
+	s := " — affects " + strings.Join(names[:min(shown, len(names))], ", ")
+	if len(names) > shown {
+		s += fmt.Sprintf(" and %d more", len(names)-shown)
+	}
+	return s
+}
+
+// mangled matches an Itanium-mangled symbol name with an optional version.
+var mangled = regexp.MustCompile(`\b_Z[A-Za-z0-9_$.]+(@@?[A-Za-z0-9_.]+)?`)
+
+// demangleText replaces the mangled C++ names in s by their readable form.
+func demangleText(s string) string {
+	if !strings.Contains(s, "_Z") {
+		return s
+	}
+	return mangled.ReplaceAllStringFunc(s, Demangle)
 }
 
 func describe(l Library) string {

@@ -7,8 +7,9 @@ import (
 )
 
 func runCheck(e env) int {
-	fs := newFlagSet(e, "check", "check [--format text|json] [--debug-dir DIR] OLD NEW")
+	fs := newFlagSet(e, "check", "check [--format text|json] [--debug-dir DIR] [--max-details N] OLD NEW")
 	format := fs.String("format", "text", "report format: text or json")
+	maxDetails := fs.Int("max-details", 0, "text report: list at most `N` findings per rule (0: all); the summary counts every one")
 	var debugDirs []string
 	fs.Func("debug-dir", "also look for separate debug files in `DIR` (by build-id and .gnu_debuglink; repeatable)",
 		func(dir string) error {
@@ -23,9 +24,12 @@ func runCheck(e env) int {
 		fs.Usage()
 		return exitUsage
 	}
-	write, ok := reportWriters[*format]
-	if !ok {
+	if *format != "text" && *format != "json" {
 		fmt.Fprintf(e.stderr, "compatgate check: unknown --format %q (want text or json)\n", *format)
+		return exitUsage
+	}
+	if *maxDetails < 0 {
+		fmt.Fprintf(e.stderr, "compatgate check: --max-details must be 0 or more\n")
 		return exitUsage
 	}
 	report, err := compat.CheckWith(fs.Arg(0), fs.Arg(1), compat.Options{DebugDirs: debugDirs})
@@ -33,15 +37,14 @@ func runCheck(e env) int {
 		fmt.Fprintf(e.stderr, "compatgate check: %v\n", err)
 		return exitError
 	}
-	if err := write(report, e); err != nil {
+	if *format == "json" {
+		err = report.WriteJSON(e.stdout)
+	} else {
+		err = report.WriteTextWith(e.stdout, compat.TextOptions{MaxDetails: *maxDetails})
+	}
+	if err != nil {
 		fmt.Fprintf(e.stderr, "compatgate check: writing report: %v\n", err)
 		return exitError
 	}
 	return report.Verdict.ExitCode()
-}
-
-// reportWriters maps a --format value to the writer of that format.
-var reportWriters = map[string]func(*compat.Report, env) error{
-	"text": func(r *compat.Report, e env) error { return r.WriteText(e.stdout) },
-	"json": func(r *compat.Report, e env) error { return r.WriteJSON(e.stdout) },
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/compatgate/compatgate/gate/queue"
+	"github.com/compatgate/compatgate/internal/table"
 )
 
 func runLog(e env) int {
@@ -90,7 +91,7 @@ func writeEvents(w io.Writer, events []queue.Event, withLibrary bool) error {
 	if withLibrary {
 		header = []any{"TIME", "ACTOR", "ENTRY", "LIBRARY", "ACTION", "OUTCOME", "DETAIL"}
 	}
-	t := newQueueTable(w, header...)
+	t := table.New(w, header...)
 	for _, ev := range events {
 		row := []any{showTime(ev.Time), ev.Actor, ev.Action, ev.Outcome, ev.Detail}
 		if withLibrary {

@@ -64,24 +64,27 @@ func main() {
 }
 
 // run dispatches to the named command and returns the exit status.
-func run(e env) int {
+func run(e env) int { return dispatch(e, "compatgate", commands(), usage) }
+
+// dispatch runs the command of cmds that e.args[0] names, with the rest of
+// the arguments; prog names the caller in messages ("compatgate queue").
+func dispatch(e env, prog string, cmds []command, usage func(io.Writer)) int {
 	if len(e.args) == 0 {
 		usage(e.stderr)
 		return exitUsage
 	}
-	name := e.args[0]
-	switch name {
+	switch e.args[0] {
 	case "help", "-h", "-help", "--help":
 		usage(e.stdout)
 		return exitOK
 	}
-	for _, c := range commands() {
-		if c.name == name {
+	for _, c := range cmds {
+		if c.name == e.args[0] {
 			e.args = e.args[1:]
 			return c.run(e)
 		}
 	}
-	fmt.Fprintf(e.stderr, "compatgate: unknown command %q (run 'compatgate help')\n", name)
+	fmt.Fprintf(e.stderr, "%s: unknown command %q (run '%s help')\n", prog, e.args[0], prog)
 	return exitUsage
 }
 

@@ -10,9 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/olekukonko/tablewriter"
-	"github.com/olekukonko/tablewriter/renderer"
-	"github.com/olekukonko/tablewriter/tw"
+	"github.com/compatgate/compatgate/internal/table"
 
 	"github.com/compatgate/compatgate/gate/queue"
 )
@@ -29,25 +27,7 @@ func queueSubcommands() []command {
 	}
 }
 
-func runQueue(e env) int {
-	if len(e.args) == 0 {
-		queueUsage(e.stderr)
-		return exitUsage
-	}
-	switch e.args[0] {
-	case "help", "-h", "-help", "--help":
-		queueUsage(e.stdout)
-		return exitOK
-	}
-	for _, c := range queueSubcommands() {
-		if c.name == e.args[0] {
-			e.args = e.args[1:]
-			return c.run(e)
-		}
-	}
-	fmt.Fprintf(e.stderr, "compatgate queue: unknown subcommand %q (run 'compatgate queue help')\n", e.args[0])
-	return exitUsage
-}
+func runQueue(e env) int { return dispatch(e, "compatgate queue", queueSubcommands(), queueUsage) }
 
 func queueUsage(w io.Writer) {
 	fmt.Fprintf(w, "Usage: compatgate queue <subcommand> [flags] [arguments]\n\n")
@@ -136,23 +116,6 @@ func writeJSON(w io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
-// newQueueTable returns a borderless table with the given header.
-func newQueueTable(w io.Writer, header ...any) *tablewriter.Table {
-	t := tablewriter.NewTable(w,
-		tablewriter.WithRenderer(renderer.NewBlueprint(tw.Rendition{
-			Borders: tw.BorderNone,
-			Settings: tw.Settings{Separators: tw.Separators{BetweenColumns: tw.Off, BetweenRows: tw.Off},
-				Lines: tw.Lines{ShowHeaderLine: tw.Off}},
-		})),
-		tablewriter.WithHeaderAutoFormat(tw.Off),
-		tablewriter.WithRowAutoWrap(tw.WrapNone),
-		tablewriter.WithHeaderAlignment(tw.AlignLeft),
-		tablewriter.WithRowAlignment(tw.AlignLeft),
-	)
-	t.Header(header...)
-	return t
-}
-
 // showTime formats a time for a person, in the host's time zone.
 func showTime(t time.Time) string {
 	if t.IsZero() {
@@ -230,7 +193,7 @@ func runQueueList(e env) int {
 		fmt.Fprintln(e.stdout, "no entries")
 		return exitOK
 	}
-	t := newQueueTable(e.stdout, "ID", "STATE", "LIBRARY", "TARGETS", "ATTEMPTS", "WINDOW", "UPDATED", "REASON")
+	t := table.New(e.stdout, "ID", "STATE", "LIBRARY", "TARGETS", "ATTEMPTS", "WINDOW", "UPDATED", "REASON")
 	for _, en := range entries {
 		if err := t.Append(strconv.FormatInt(en.ID, 10), stateText(en), en.Library, targetsText(en.Targets),
 			strconv.Itoa(en.Attempts), windowText(en.Window), showTime(en.Updated), en.Reason); err != nil {

@@ -114,7 +114,7 @@ func TestQueueCommandErrors(t *testing.T) {
 		want string // in stderr
 	}{
 		{[]string{"queue"}, 2, "Usage: compatgate queue"},
-		{[]string{"queue", "frob"}, 2, `unknown subcommand "frob"`},
+		{[]string{"queue", "frob"}, 2, `unknown command "frob"`},
 		{[]string{"queue", "list", sd, "--format", "xml"}, 2, `unknown --format "xml"`},
 		{[]string{"queue", "list", sd, "--state", "paused"}, 2, `unknown state "paused"`},
 		{[]string{"queue", "show", sd}, 2, "want one entry ID"},

@@ -4,7 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 
-	"github.com/olekukonko/tablewriter"
+	"github.com/compatgate/compatgate/internal/table"
 
 	"github.com/compatgate/compatgate/rules"
 )
@@ -38,8 +38,7 @@ func runRules(e env) int {
 			return exitError
 		}
 	case "text":
-		t := tablewriter.NewWriter(e.stdout)
-		t.Header("RULE", "SEVERITY", "CHANGE", "RATIONALE")
+		t := table.New(e.stdout, "RULE", "SEVERITY", "CHANGE", "RATIONALE")
 		for _, r := range rows {
 			if err := t.Append(r.ID, r.Severity.String(), r.Kind, r.Rationale); err != nil {
 				fmt.Fprintf(e.stderr, "compatgate rules: %v\n", err)
