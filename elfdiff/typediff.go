@@ -176,6 +176,9 @@ func (l *loc) describe() string {
 
 // emit reports that the types at l differ, as the location's own kind.
 func (d *typeDiffer) emit(l *loc, kind Kind, o, n *Type, f Facts) {
+	if l.silent {
+		return // a silent location has no owner or symbol to describe
+	}
 	if l.ro != nil {
 		o, n = l.ro, l.rn
 	}

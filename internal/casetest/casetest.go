@@ -39,7 +39,10 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/google/go-cmp/cmp"
 	"golang.org/x/tools/txtar"
+
+	"github.com/compatgate/compatgate/compat"
 )
 
 // A Case is one test case.
@@ -310,4 +313,55 @@ func Glob(dir string) ([]string, error) {
 	})
 	slices.Sort(paths)
 	return paths, err
+}
+
+// Compare matches each wanted finding with one of the report's and
+// returns a description of what is missing and what is unexpected, in the
+// want syntax, or "" when they match exactly.
+func Compare(want []Want, got []compat.Finding) string {
+	used := make([]bool, len(got))
+	var missing, unexpected []string
+	for _, w := range want {
+		i := 0
+		for i < len(got) && (used[i] || !matches(w, got[i])) {
+			i++
+		}
+		if i == len(got) {
+			missing = append(missing, w.String())
+			continue
+		}
+		used[i] = true
+	}
+	for i, f := range got {
+		if !used[i] {
+			unexpected = append(unexpected, asWant(f).String())
+		}
+	}
+	if len(missing) == 0 && len(unexpected) == 0 {
+		return ""
+	}
+	slices.Sort(missing)
+	slices.Sort(unexpected)
+	return cmp.Diff(missing, unexpected)
+}
+
+func matches(w Want, f compat.Finding) bool {
+	g := asWant(f)
+	if w.Rule != g.Rule || w.Severity != g.Severity || w.Symbol != g.Symbol || w.Type != g.Type {
+		return false
+	}
+	if w.HasWhere && w.Where != g.Where {
+		return false
+	}
+	if w.HasAffected && !slices.Equal(w.Affected, g.Affected) {
+		return false
+	}
+	return true
+}
+
+func asWant(f compat.Finding) Want {
+	aff := slices.Clone(f.Affected)
+	slices.Sort(aff)
+	return Want{Rule: f.Rule, Severity: f.Severity.String(), Symbol: f.Symbol, Type: f.Type,
+		Where: f.Where, HasWhere: f.Where != "", Affected: aff, HasAffected: f.Type != ""}
 }
