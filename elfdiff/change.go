@@ -59,29 +59,39 @@ const (
 	EnumeratorRenamed      Kind = "enumerator-renamed"       // same value, another name
 )
 
-// C++ kinds, found from the symbol tables and virtual tables alone (no
+// C++ kinds, found from the symbol tables, vtables and typeinfo alone (no
 // debug information): the cause behind a mangled name that changed, and
 // virtual-table layout. Type names the class of a vtable or typeinfo change.
 const (
-	CXXParamsChanged      Kind = "cxx-params-changed"      // same function, other parameter types (a new mangled name)
-	CXXQualifiersChanged  Kind = "cxx-qualifiers-changed"  // same method, other const/volatile/ref qualifiers
-	CXXReturnChanged      Kind = "cxx-return-changed"      // function template instance with another (mangled) return type
-	CXXCtorRemoved        Kind = "cxx-constructor-removed" // all variants (C1, C2…) of one constructor, once
-	CXXDtorRemoved        Kind = "cxx-destructor-removed"  // all variants (D0, D1, D2…) of one destructor, once
-	TypeinfoRemoved       Kind = "typeinfo-removed"        // _ZTI of a class disappeared
-	TypeinfoNameRemoved   Kind = "typeinfo-name-removed"   // _ZTS of a class disappeared
-	VTableRemoved         Kind = "vtable-removed"          // _ZTV of a class disappeared
-	TypeinfoSizeChanged   Kind = "typeinfo-size-changed"   // _ZTI or _ZTS size changed (another type_info kind: bases changed)
-	VTableSizeChanged     Kind = "vtable-size-changed"     // _ZTV size changed
-	VTableLayoutChanged   Kind = "vtable-layout-changed"   // vtable group: sub-tables, offset-to-top or vbase/vcall offsets differ
-	VirtualAppended       Kind = "virtual-appended"        // a virtual function added after the last slot
-	VirtualInserted       Kind = "virtual-inserted"        // a virtual function added before existing slots, shifting them
-	VirtualRemoved        Kind = "virtual-removed"         // a virtual function's slot disappeared
-	VirtualMoved          Kind = "virtual-moved"           // a virtual function is in another slot (not by a shift)
-	VirtualReplaced       Kind = "virtual-replaced"        // a slot holds another virtual function
-	VirtualBecamePure     Kind = "virtual-became-pure"     // a slot now holds __cxa_pure_virtual
-	VirtualBecameConcrete Kind = "virtual-became-concrete" // a pure slot now holds a function
-	VirtualOverridden     Kind = "virtual-overridden"      // same function, another class's implementation (an override added or removed)
+	CXXParamsChanged       Kind = "cxx-params-changed"        // same function, other parameter types (a new mangled name)
+	CXXQualifiersChanged   Kind = "cxx-qualifiers-changed"    // same method, other const/volatile/ref qualifiers
+	CXXReturnChanged       Kind = "cxx-return-changed"        // function template instance with another (mangled) return type
+	CXXCtorRemoved         Kind = "cxx-constructor-removed"   // all variants (C1, C2…) of one constructor, once
+	CXXDtorRemoved         Kind = "cxx-destructor-removed"    // all variants (D0, D1, D2…) of one destructor, once
+	CXXThunkChanged        Kind = "cxx-thunk-changed"         // a thunk to the same function now adjusts this by another offset
+	TypeinfoRemoved        Kind = "typeinfo-removed"          // _ZTI of a class disappeared
+	TypeinfoNameRemoved    Kind = "typeinfo-name-removed"     // _ZTS of a class disappeared
+	VTableRemoved          Kind = "vtable-removed"            // _ZTV of a class disappeared
+	TypeinfoSizeChanged    Kind = "typeinfo-size-changed"     // _ZTI or _ZTS size changed (another type_info kind: bases changed)
+	VTableSizeChanged      Kind = "vtable-size-changed"       // _ZTV size changed
+	VTableLayoutChanged    Kind = "vtable-layout-changed"     // vtable group: sub-tables, offset-to-top or vbase/vcall offsets differ
+	VirtualAppended        Kind = "virtual-appended"          // a virtual function added after the last slot
+	VirtualInserted        Kind = "virtual-inserted"          // a virtual function added before existing slots, shifting them
+	VirtualRemoved         Kind = "virtual-removed"           // a virtual function's slot disappeared
+	VirtualMoved           Kind = "virtual-moved"             // a virtual function is in another slot (not by a shift)
+	VirtualReplaced        Kind = "virtual-replaced"          // a slot holds another virtual function
+	VirtualBecamePure      Kind = "virtual-became-pure"       // a slot now holds __cxa_pure_virtual
+	VirtualBecameConcrete  Kind = "virtual-became-concrete"   // a pure slot now holds a function
+	VirtualOverridden      Kind = "virtual-overridden"        // same function, another class's implementation (an override added or removed)
+	MethodBecameVirtual    Kind = "method-became-virtual"     // an exported non-virtual function now fills a vtable slot
+	MethodBecameNonVirtual Kind = "method-became-non-virtual" // a function that filled a vtable slot is still exported, no longer virtual
+	VTableAdded            Kind = "vtable-added"              // a class that already exported members gained an exported vtable
+	TypeinfoBaseAdded      Kind = "typeinfo-base-added"       // the class's typeinfo lists a new direct base (Where names it)
+	TypeinfoBaseRemoved    Kind = "typeinfo-base-removed"     // a direct base is no longer listed
+	TypeinfoBaseReplaced   Kind = "typeinfo-base-replaced"    // another base class in the same place, offset and flags
+	TypeinfoBaseMoved      Kind = "typeinfo-base-moved"       // a base's offset (or, for a virtual base, its vbase-offset slot) changed
+	TypeinfoBaseVirtual    Kind = "typeinfo-base-virtual"     // a base became virtual or non-virtual (Old, New: "virtual", "non-virtual")
+	TypeinfoBaseAccess     Kind = "typeinfo-base-access"      // a base became public or non-public
 )
 
 // A Change is one difference between two corpora.

@@ -35,9 +35,10 @@ type Corpus struct {
 	// read-only data (.rodata), by symbol key: constants whose values
 	// clients may have compiled in.
 	ReadOnly map[string][]byte
-	// VTables are the exported C++ virtual tables (_ZTV…) by symbol key,
-	// read from the section data and the dynamic relocations.
-	VTables map[string]*VTable
+	// CXX holds the exported C++ virtual tables and typeinfo objects, read
+	// from the section data and the dynamic relocations; nil when there
+	// are none.
+	CXX *CXXTables
 
 	// Debug is the DWARF-derived interface, nil when the library carries no
 	// debug information (neither inline nor in a separate debug file).

@@ -36,14 +36,28 @@ func cxxPass(old, new *Corpus, changes []Change) []Change {
 	var members map[string][]string
 	for i, c := range changes {
 		switch c.Kind {
-		case TypeinfoRemoved, TypeinfoNameRemoved, VTableRemoved, TypeinfoSizeChanged, VTableSizeChanged:
+		case TypeinfoRemoved, TypeinfoNameRemoved, VTableRemoved, TypeinfoSizeChanged, VTableSizeChanged, SymbolAdded:
+			if c.Kind == SymbolAdded && names.get(c.Symbol).Special != CXXVTable {
+				continue
+			}
 			if members == nil {
 				members = classMembers(old, names)
+			}
+			if c.Kind == SymbolAdded {
+				// A vtable for a class that already had exported members.
+				class := names.get(c.Symbol).Entity
+				if len(members[class]) == 0 {
+					continue
+				}
+				changes[i].Kind, changes[i].Type = VTableAdded, class
+				changes[i].Detail = fmt.Sprintf("%s now has an exported vtable (%s)", class, c.Symbol)
+				c.Type = class
 			}
 			changes[i].Affected = members[c.Type]
 		}
 	}
-	return append(changes, diffVTables(old, new, names)...)
+	changes = append(changes, diffVTables(old, new, names)...)
+	return append(changes, diffTypeinfo(old, new, names)...)
 }
 
 // symVersion returns the version part of a symbol spelling ("V1" of
@@ -59,8 +73,9 @@ func symVersion(s string) string {
 // same entity by one change naming the cause.
 //
 // The pairing rule: removed and added functions are grouped by entity
-// (qualified name with template arguments), constructor or destructor
-// variant, and symbol version. Within a group, a removed function is first
+// (qualified name with template arguments) and constructor or destructor
+// variant — not by symbol version, since libraries such as LLVM version
+// every symbol by release. Within a group, a removed function is first
 // paired with the one added function that has the same parameters (only
 // qualifiers or a template's return type changed), when that match is
 // unique both ways; then, if exactly one removed and one added function
@@ -77,10 +92,17 @@ func pairRenamed(changes []Change, names cxxNames) []Change {
 			continue
 		}
 		n := names.get(c.Symbol)
-		if n.Special != CXXPlain || !n.Func {
+		var key string
+		switch {
+		case n.Special == CXXPlain && n.Func:
+			key = n.Entity + "\x00" + n.Variant
+		case n.Special == CXXThunk || n.Special == CXXVirtualThunk:
+			// A thunk to the same function with another adjustment:
+			// paired only with a thunk to exactly that function.
+			key = string(n.Special) + "\x00" + n.Signature() + "\x00" + n.Variant
+		default:
 			continue
 		}
-		key := n.Entity + "\x00" + n.Variant + "\x00" + symVersion(c.Symbol)
 		g := groups[key]
 		if g == nil {
 			g = &group{}
@@ -100,31 +122,25 @@ func pairRenamed(changes []Change, names cxxNames) []Change {
 			continue
 		}
 		used := make(map[int]bool)
-		// Same parameters: qualifiers or the return type changed.
+		// Same parameters: qualifiers or the return type changed. The
+		// parameter list must name exactly one removed and one added
+		// function of the group.
+		removedBy := make(map[string][]int)
 		for _, r := range g.removed {
-			rn := names.get(changes[r].Symbol)
-			match := -1
-			for _, a := range g.added {
-				if names.get(changes[a].Symbol).ParamList() == rn.ParamList() {
-					if match >= 0 {
-						match = -2
-						break
-					}
-					match = a
-				}
-			}
-			if match < 0 || used[match] {
+			pl := names.get(changes[r].Symbol).ParamList()
+			removedBy[pl] = append(removedBy[pl], r)
+		}
+		addedBy := make(map[string][]int)
+		for _, a := range g.added {
+			pl := names.get(changes[a].Symbol).ParamList()
+			addedBy[pl] = append(addedBy[pl], a)
+		}
+		for _, r := range g.removed {
+			pl := names.get(changes[r].Symbol).ParamList()
+			if len(removedBy[pl]) != 1 || len(addedBy[pl]) != 1 {
 				continue
 			}
-			back := 0
-			for _, r2 := range g.removed {
-				if names.get(changes[r2].Symbol).ParamList() == rn.ParamList() {
-					back++
-				}
-			}
-			if back != 1 {
-				continue
-			}
+			match := addedBy[pl][0]
 			used[match], used[r] = true, true
 			changes[r] = pairedChange(changes[r], changes[match], names)
 			drop[match] = true
@@ -163,6 +179,17 @@ func pairedChange(r, a Change, names cxxNames) Change {
 	c := Change{Symbol: r.Symbol, SymbolType: r.SymbolType, Affected: []string{r.Symbol}}
 	oldSig, newSig := on.Signature(), nn.Signature()
 	switch {
+	case on.Special == CXXThunk || on.Special == CXXVirtualThunk:
+		c.Kind = CXXThunkChanged
+		c.Old, c.New = thunkAdjustment(r.Symbol), thunkAdjustment(a.Symbol)
+		if on.Variant != "" {
+			oldSig += " (" + on.Variant + ")"
+		}
+		c.Detail = fmt.Sprintf("the non-virtual thunk to %s now adjusts this by %s instead of %s (%s)",
+			oldSig, c.New, c.Old, a.Symbol)
+		if on.Special == CXXVirtualThunk {
+			c.Detail = fmt.Sprintf("the virtual thunk to %s now uses %s instead of %s (%s)", oldSig, c.New, c.Old, a.Symbol)
+		}
 	case on.ParamList() != nn.ParamList():
 		c.Kind = CXXParamsChanged
 		c.Old, c.New = on.ParamList(), nn.ParamList()
@@ -321,4 +348,35 @@ func variantDetail(c Change, names cxxNames) string {
 		return fmt.Sprintf("%s %s added (variants %s)", what, n.Signature(), variants)
 	}
 	return c.Detail + " (variants " + variants + ")"
+}
+
+// thunkAdjustment spells the this-adjustment encoded in a thunk's mangled
+// name (Itanium C++ ABI §5.1.4.4): "_ZThn16_…" is "-16"; "_ZTv0_n24_…" is
+// "offset 0, vcall offset at -24". Empty when the name is not a thunk.
+func thunkAdjustment(sym string) string {
+	num := func(s string) (string, string, bool) {
+		neg := strings.HasPrefix(s, "n")
+		s = strings.TrimPrefix(s, "n")
+		i := strings.IndexByte(s, '_')
+		if i <= 0 {
+			return "", "", false
+		}
+		if neg {
+			return "-" + s[:i], s[i+1:], true
+		}
+		return s[:i], s[i+1:], true
+	}
+	switch {
+	case strings.HasPrefix(sym, "_ZTh"):
+		if v, _, ok := num(sym[4:]); ok {
+			return v
+		}
+	case strings.HasPrefix(sym, "_ZTv"):
+		if v, rest, ok := num(sym[4:]); ok {
+			if w, _, ok := num(rest); ok {
+				return "offset " + v + ", vcall offset at " + w
+			}
+		}
+	}
+	return ""
 }

@@ -81,7 +81,7 @@ func TestPairRenamedAmbiguous(t *testing.T) {
 			ch(SymbolAdded, "_Z1fl"), ch(SymbolAdded, "_Z1ff")},
 			[]Kind{SymbolRemoved, SymbolRemoved, SymbolAdded, SymbolAdded}},
 		{"other-version", []Change{ch(SymbolRemoved, "_Z1fi@V1"), ch(SymbolAdded, "_Z1fl@@V2")},
-			[]Kind{SymbolRemoved, SymbolAdded}},
+			[]Kind{CXXParamsChanged}}, // libraries such as LLVM version every symbol by release
 		{"other-scope", []Change{ch(SymbolRemoved, "_ZN1A1fEi"), ch(SymbolAdded, "_ZN1B1fEi")},
 			[]Kind{SymbolRemoved, SymbolAdded}},
 	}
@@ -104,6 +104,24 @@ func BenchmarkParseCXXName(b *testing.B) {
 	for b.Loop() {
 		for _, n := range names {
 			ParseCXXName(n)
+		}
+	}
+}
+
+func TestThunkAdjustment(t *testing.T) {
+	tests := map[string]string{
+		"_ZThn16_N1CD1Ev":   "-16",
+		"_ZThn8_N1U3barEv":  "-8",
+		"_ZTh8_N1U3barEv":   "8",
+		"_ZTv0_n24_N1XD0Ev": "offset 0, vcall offset at -24",
+		"_ZN1A1fEv":         "",
+		"_ZTh":              "",
+		"_ZThn_":            "",
+		"_ZTv0_":            "",
+	}
+	for sym, want := range tests {
+		if got := thunkAdjustment(sym); got != want {
+			t.Errorf("thunkAdjustment(%q) = %q, want %q", sym, got, want)
 		}
 	}
 }

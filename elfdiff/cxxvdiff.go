@@ -17,6 +17,7 @@ const maxLCSCells = 1 << 20
 type slotID struct {
 	key  string // "f(int) const", "~(D1)", "<pure>#0", "?#1"
 	impl string // the implementing function, demangled: "Base::f(int) const"
+	sym  string // the target symbol, "" when unnamed
 	pure bool   // __cxa_pure_virtual
 	null bool   // a null pointer: GCC leaves the destructor slots of abstract classes empty
 }
@@ -32,7 +33,7 @@ func slotIDs(slots []Slot, names cxxNames) []slotID {
 			out[i] = slotID{key: fmt.Sprintf("?#%d", unknown), impl: fmt.Sprintf("unnamed function at %#x", s.Addr)}
 			unknown++
 		case s.Target == "__cxa_pure_virtual":
-			out[i] = slotID{key: fmt.Sprintf("<pure>#%d", pure), impl: "__cxa_pure_virtual", pure: true}
+			out[i] = slotID{key: fmt.Sprintf("<pure>#%d", pure), impl: "__cxa_pure_virtual", sym: s.Target, pure: true}
 			pure++
 		case s.Target == "__cxa_deleted_virtual":
 			out[i] = slotID{key: fmt.Sprintf("<deleted>#%d", deleted), impl: "__cxa_deleted_virtual"}
@@ -43,17 +44,76 @@ func slotIDs(slots []Slot, names cxxNames) []slotID {
 				out[i] = slotID{key: s.Target, impl: s.Target}
 				continue
 			}
-			out[i] = slotID{key: n.MethodKey(), impl: n.Signature()}
+			impl := n.Signature()
+			switch n.Variant {
+			case "D0":
+				impl += " [deleting]"
+			case "D1":
+				impl += " [complete]"
+			}
+			out[i] = slotID{key: n.MethodKey(), impl: impl, sym: s.Target}
 		}
 	}
 	return out
 }
 
+func vtablesOf(c *Corpus) map[string]*VTable {
+	if c.CXX == nil {
+		return nil
+	}
+	return c.CXX.VTables
+}
+
+// A vdiffer compares the vtables of two versions.
+type vdiffer struct {
+	names    cxxNames
+	old, new *Corpus
+	// virtual holds, per version, the symbols some vtable slot calls.
+	oldVirtual, newVirtual map[string]bool
+}
+
+func virtualTargets(c *Corpus) map[string]bool {
+	m := make(map[string]bool)
+	for _, vt := range vtablesOf(c) {
+		for _, t := range vt.Tables {
+			for _, s := range t.Slots {
+				if s.Target != "" {
+					m[s.Target] = true
+				}
+			}
+		}
+	}
+	return m
+}
+
+// becameVirtual reports whether sym, called by a new slot, is a function
+// the old version exported without any vtable calling it.
+func (d *vdiffer) becameVirtual(sym string) bool {
+	return sym != "" && len(d.old.ByName(sym)) > 0 && !d.oldVirtual[sym]
+}
+
+// becameNonVirtual reports whether sym, called by an old slot, is still
+// exported by the new version but no vtable calls it.
+func (d *vdiffer) becameNonVirtual(sym string) bool {
+	return sym != "" && len(d.new.ByName(sym)) > 0 && !d.newVirtual[sym]
+}
+
 // diffVTables compares the vtables present in both versions.
 func diffVTables(old, new *Corpus, names cxxNames) []Change {
+	d := &vdiffer{names: names, old: old, new: new}
+	// Vtables are matched by symbol name, not key: a library that
+	// versions every symbol by release still has the same classes.
+	byName := make(map[string]*VTable, len(vtablesOf(new)))
+	for _, vt := range vtablesOf(new) {
+		name, _, _ := strings.Cut(vt.Symbol, "@")
+		if prev, ok := byName[name]; !ok || vt.Symbol < prev.Symbol {
+			byName[name] = vt
+		}
+	}
 	var keys []string
-	for k := range old.VTables {
-		if _, ok := new.VTables[k]; ok {
+	for k, vt := range vtablesOf(old) {
+		name, _, _ := strings.Cut(vt.Symbol, "@")
+		if _, ok := byName[name]; ok {
 			keys = append(keys, k)
 		}
 	}
@@ -61,11 +121,16 @@ func diffVTables(old, new *Corpus, names cxxNames) []Change {
 	var out []Change
 	var members map[string][]string
 	for _, k := range keys {
-		o, n := old.VTables[k], new.VTables[k]
+		o := vtablesOf(old)[k]
+		name, _, _ := strings.Cut(o.Symbol, "@")
+		n := byName[name]
 		if o.Err != "" || n.Err != "" {
 			continue
 		}
-		cs := diffVTable(o, n, names)
+		if d.oldVirtual == nil && !sameTables(o, n) {
+			d.oldVirtual, d.newVirtual = virtualTargets(old), virtualTargets(new)
+		}
+		cs := d.diffVTable(o, n)
 		if len(cs) == 0 {
 			continue
 		}
@@ -103,8 +168,31 @@ func classMembers(c *Corpus, names cxxNames) map[string][]string {
 	return m
 }
 
+// sameTables reports whether two vtable groups have identical contents
+// (by symbol: the common case, decided without demangling).
+func sameTables(o, n *VTable) bool {
+	if len(o.Tables) != len(n.Tables) {
+		return false
+	}
+	for i := range o.Tables {
+		a, b := o.Tables[i], n.Tables[i]
+		if a.OffsetToTop != b.OffsetToTop || a.RTTI != b.RTTI || !slices.Equal(a.Offsets, b.Offsets) || len(a.Slots) != len(b.Slots) {
+			return false
+		}
+		for j := range a.Slots {
+			if a.Slots[j].Target != b.Slots[j].Target || (a.Slots[j].Target == "" && (a.Slots[j].Addr == 0) != (b.Slots[j].Addr == 0)) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
 // diffVTable compares one class's vtable group.
-func diffVTable(o, n *VTable, names cxxNames) []Change {
+func (d *vdiffer) diffVTable(o, n *VTable) []Change {
+	if sameTables(o, n) {
+		return nil
+	}
 	var out []Change
 	if len(o.Tables) != len(n.Tables) {
 		out = append(out, Change{Kind: VTableLayoutChanged, Symbol: "", Where: "vtable group",
@@ -131,7 +219,7 @@ func diffVTable(o, n *VTable, names cxxNames) []Change {
 		if t > 0 && len(o.Tables) != len(n.Tables) {
 			continue // secondary tables no longer correspond
 		}
-		out = append(out, diffSlots(o.Class, where, slotIDs(ot.Slots, names), slotIDs(nt.Slots, names))...)
+		out = append(out, d.diffSlots(o.Class, where, slotIDs(ot.Slots, d.names), slotIDs(nt.Slots, d.names))...)
 	}
 	return out
 }
@@ -143,7 +231,7 @@ func diffVTable(o, n *VTable, names cxxNames) []Change {
 // tables but outside the alignment moved; a removed and an added function
 // in the same slot are a replacement (or the function became pure); an
 // aligned slot whose implementation changed class was overridden.
-func diffSlots(class, where string, o, n []slotID) []Change {
+func (d *vdiffer) diffSlots(class, where string, o, n []slotID) []Change {
 	if slices.Equal(o, n) {
 		return nil
 	}
@@ -188,7 +276,9 @@ func diffSlots(class, where string, o, n []slotID) []Change {
 		j := match[i]
 		switch {
 		case j >= 0:
-			if s.impl != n[j].impl && !s.pure && !n[j].pure {
+			// Unnamed targets (local functions of a stripped library)
+			// have no identity to compare beyond their position.
+			if s.impl != n[j].impl && !s.pure && !n[j].pure && s.sym != "" && n[j].sym != "" {
 				out = append(out, Change{Kind: VirtualOverridden, Where: slot(j), Old: s.impl, New: n[j].impl,
 					Detail: fmt.Sprintf("%s of %s now calls %s instead of %s", slot(j), class, n[j].impl, s.impl)})
 			}
@@ -210,23 +300,21 @@ func diffSlots(class, where string, o, n []slotID) []Change {
 				detail = fmt.Sprintf("pure virtual %s of %s is now implemented by %s", slot(i), class, n[i].impl)
 			}
 			out = append(out, Change{Kind: k, Where: slot(i), Old: s.impl, New: n[i].impl, Detail: detail})
+		case d.becameNonVirtual(s.sym):
+			out = append(out, Change{Kind: MethodBecameNonVirtual, Where: slot(i), Old: s.impl,
+				Detail: fmt.Sprintf("%s is no longer virtual: %s of %s is gone", s.impl, slot(i), class)})
 		default:
 			out = append(out, Change{Kind: VirtualRemoved, Where: slot(i), Old: s.impl,
 				Detail: fmt.Sprintf("virtual %s removed from %s (%s)", s.impl, class, slot(i))})
 		}
 	}
-	if len(out) == 0 || onlyKinds(out, VirtualMoved, VirtualOverridden) {
-		// A pure permutation: slots the alignment kept also changed place,
-		// and no insertion or removal explains it.
-		for i, j := range match {
-			if j >= 0 && j != i {
-				out = append(out, Change{Kind: VirtualMoved, Where: slot(i), Old: slot(i), New: slot(j),
-					Detail: fmt.Sprintf("virtual %s of %s moved from %s to %s", o[i].impl, class, slot(i), slot(j))})
-			}
-		}
-	}
 	for j, s := range n {
 		if newAligned[j] || consumed[j] || hasKey(inOld, s.key) {
+			continue
+		}
+		if d.becameVirtual(s.sym) {
+			out = append(out, Change{Kind: MethodBecameVirtual, Where: slot(j), New: s.impl,
+				Detail: fmt.Sprintf("%s became virtual, in %s of %s", s.impl, slot(j), class)})
 			continue
 		}
 		if prefixKept && j >= len(o) {
@@ -236,6 +324,16 @@ func diffSlots(class, where string, o, n []slotID) []Change {
 		}
 		out = append(out, Change{Kind: VirtualInserted, Where: slot(j), New: s.impl,
 			Detail: fmt.Sprintf("virtual %s inserted into %s at %s", s.impl, class, slot(j))})
+	}
+	if onlyKinds(out, VirtualMoved, VirtualOverridden) {
+		// A pure permutation: slots the alignment kept also changed place,
+		// and no insertion or removal explains it.
+		for i, j := range match {
+			if j >= 0 && j != i {
+				out = append(out, Change{Kind: VirtualMoved, Where: slot(i), Old: slot(i), New: slot(j),
+					Detail: fmt.Sprintf("virtual %s of %s moved from %s to %s", o[i].impl, class, slot(i), slot(j))})
+			}
+		}
 	}
 	return out
 }

@@ -66,51 +66,71 @@ func relocKindsFor(m elf.Machine) (relocKinds, bool) {
 
 // A reloc is a resolved dynamic relocation of one word.
 type reloc struct {
-	sym  string // symbolic target, or ""
-	addr uint64 // relative target address
+	sym    string // symbolic target, or ""
+	addend int64  // added to the symbol's address
+	addr   uint64 // relative target address
 }
 
-// readVTables reads every exported _ZTV symbol of a 64-bit little-endian
+// CXXTables are the C++ run-time tables a library exports — virtual
+// tables and typeinfo objects — read from its sections and dynamic
+// relocations, so that they are known without debug information.
+type CXXTables struct {
+	VTables  map[string]*VTable   // _ZTV… by symbol key
+	Typeinfo map[string]*Typeinfo // _ZTI… by symbol key
+}
+
+// readCXXTables reads every exported _ZTV and _ZTI object of a 64-bit
 // library whose relocations it understands (x86-64, AArch64). It never
 // fails: a table that cannot be read carries its reason in Err, and a
 // library it cannot read at all yields nil and a note.
-func readVTables(ef *elf.File, syms []Symbol) (tables map[string]*VTable, note string) {
-	var vts []Symbol
+func readCXXTables(ef *elf.File, syms []Symbol) (tables *CXXTables, note string) {
+	var objs []Symbol
 	for _, s := range syms {
-		if strings.HasPrefix(s.Name, "_ZTV") && s.Type == elf.STT_OBJECT {
-			vts = append(vts, s)
+		if (strings.HasPrefix(s.Name, "_ZTV") || strings.HasPrefix(s.Name, "_ZTI")) && s.Type == elf.STT_OBJECT {
+			objs = append(objs, s)
 		}
 	}
-	if len(vts) == 0 {
+	if len(objs) == 0 {
 		return nil, ""
 	}
 	kinds, ok := relocKindsFor(ef.Machine)
 	if !ok || ef.Class != elf.ELFCLASS64 {
-		return nil, fmt.Sprintf("virtual tables not read: %s relocations are not supported", ef.Machine)
+		return nil, fmt.Sprintf("virtual tables and typeinfo not read: %s relocations are not supported", ef.Machine)
 	}
 	dyn, _ := ef.DynamicSymbols()
-	relocs, err := vtableRelocs(ef, vts, dyn, kinds)
+	relocs, err := objectRelocs(ef, objs, dyn, kinds)
 	if err != nil {
-		return nil, fmt.Sprintf("virtual tables not read: %v", err)
+		return nil, fmt.Sprintf("virtual tables and typeinfo not read: %v", err)
 	}
 	names := addressNames(ef, dyn)
-	tables = make(map[string]*VTable, len(vts))
-	for _, s := range vts {
-		vt := &VTable{Symbol: s.String(), Size: s.Size, Class: ParseCXXName(s.Name).Entity}
+	tables = &CXXTables{VTables: make(map[string]*VTable), Typeinfo: make(map[string]*Typeinfo)}
+	for _, s := range objs {
+		class := ParseCXXName(s.Name).Entity
 		words, err := readWords(ef, s.Value, s.Size)
+		if strings.HasPrefix(s.Name, "_ZTI") {
+			ti := &Typeinfo{Symbol: s.String(), Class: class}
+			if err != nil {
+				ti.Err = err.Error()
+			} else {
+				parseTypeinfo(ti, s.Value, words, relocs, names, ef.ByteOrder)
+			}
+			tables.Typeinfo[s.Key()] = ti
+			continue
+		}
+		vt := &VTable{Symbol: s.String(), Size: s.Size, Class: class}
 		if err != nil {
 			vt.Err = err.Error()
 		} else {
 			vt.Tables = parseVTable(s.Value, words, relocs, names)
 		}
-		tables[s.Key()] = vt
+		tables.VTables[s.Key()] = vt
 	}
 	return tables, ""
 }
 
-// vtableRelocs returns the word relocations that fall inside the vtables,
-// by address.
-func vtableRelocs(ef *elf.File, vts []Symbol, dyn []elf.Symbol, k relocKinds) (map[uint64]reloc, error) {
+// objectRelocs returns the word relocations that fall inside the given
+// objects, by address.
+func objectRelocs(ef *elf.File, vts []Symbol, dyn []elf.Symbol, k relocKinds) (map[uint64]reloc, error) {
 	type span struct{ lo, hi uint64 }
 	spans := make([]span, 0, len(vts))
 	for _, s := range vts {
@@ -142,8 +162,8 @@ func vtableRelocs(ef *elf.File, vts []Symbol, dyn []elf.Symbol, k relocKinds) (m
 			case k.relative:
 				out[off] = reloc{addr: addend}
 			case k.abs, k.globDat:
-				if sym >= 1 && sym-1 < uint64(len(dyn)) && addend == 0 {
-					out[off] = reloc{sym: dyn[sym-1].Name}
+				if sym >= 1 && sym-1 < uint64(len(dyn)) {
+					out[off] = reloc{sym: dyn[sym-1].Name, addend: int64(addend)}
 				}
 			}
 		}
@@ -242,8 +262,12 @@ func parseVTable(base uint64, raw []uint64, relocs map[uint64]reloc, names map[u
 		w := vword{value: int64(v)}
 		if r, ok := relocs[base+8*uint64(i)]; ok {
 			w.reloc = true
-			w.target = r.sym
-			if w.target == "" {
+			switch {
+			case r.sym != "" && r.addend != 0:
+				w.target = fmt.Sprintf("%s%+d", r.sym, r.addend)
+			case r.sym != "":
+				w.target = r.sym
+			default:
 				w.addr = r.addr
 				w.target = names[r.addr]
 			}

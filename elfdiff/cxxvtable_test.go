@@ -1,6 +1,7 @@
 package elfdiff
 
 import (
+	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
@@ -23,12 +24,16 @@ func TestReadVTables(t *testing.T) {
 		// want describes each vtable of the group:
 		// "offsets|offset-to-top|rtti|slot,slot,…"
 		want []string
+		// typeinfo is the class's _ZTI and bases its kind and direct
+		// bases: "kind name/virtual/public/offset…".
+		typeinfo, bases string
 	}{
 		{
-			name:   "single",
-			src:    "struct A { virtual ~A(); virtual int f(int); };\nA::~A() {}\nint A::f(int x) { return x; }",
-			vtable: "_ZTV1A",
-			want:   []string{"[]|0|_ZTI1A|_ZN1AD1Ev,_ZN1AD0Ev,_ZN1A1fEi"},
+			name:     "single",
+			src:      "struct A { virtual ~A(); virtual int f(int); };\nA::~A() {}\nint A::f(int x) { return x; }",
+			vtable:   "_ZTV1A",
+			want:     []string{"[]|0|_ZTI1A|_ZN1AD1Ev,_ZN1AD0Ev,_ZN1A1fEi"},
+			typeinfo: "_ZTI1A", bases: "class",
 		},
 		{
 			name:   "pure-and-abstract",
@@ -45,6 +50,7 @@ func TestReadVTables(t *testing.T) {
 				"[]|0|_ZTI1C|_ZN1CD1Ev,_ZN1CD0Ev,_ZN1C1gEv",
 				"[]|-16|_ZTI1C|_ZThn16_N1CD1Ev,_ZThn16_N1CD0Ev,_ZThn16_N1C1gEv",
 			},
+			typeinfo: "_ZTI1C", bases: "vmi A/false/true/0 B/false/true/16",
 		},
 		{
 			name:   "virtual-base",
@@ -54,6 +60,7 @@ func TestReadVTables(t *testing.T) {
 				"[16]|0|_ZTI1X|_ZN1XD1Ev,_ZN1XD0Ev",
 				"[0 -16]|-16|_ZTI1X|_ZTv0_n24_N1XD1Ev,_ZTv0_n24_N1XD0Ev,_ZN1V1vEv",
 			},
+			typeinfo: "_ZTI1X", bases: "vmi V/true/true/-24",
 		},
 		{
 			name:   "no-rtti",
@@ -79,9 +86,9 @@ func TestReadVTables(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			vt := c.VTables[tt.vtable]
+			vt := vtablesOf(c)[tt.vtable]
 			if vt == nil {
-				t.Fatalf("no vtable %s; have %v", tt.vtable, c.VTables)
+				t.Fatalf("no vtable %s; have %v", tt.vtable, vtablesOf(c))
 			}
 			if vt.Err != "" {
 				t.Fatalf("vtable error: %s", vt.Err)
@@ -100,6 +107,20 @@ func TestReadVTables(t *testing.T) {
 			}
 			if strings.Join(got, "\n") != strings.Join(tt.want, "\n") {
 				t.Errorf("vtable group of %s:\n got %q\nwant %q", tt.vtable, got, tt.want)
+			}
+			if tt.typeinfo == "" {
+				return
+			}
+			ti := c.CXX.Typeinfo[tt.typeinfo]
+			if ti == nil || ti.Err != "" {
+				t.Fatalf("typeinfo %s: %+v", tt.typeinfo, ti)
+			}
+			desc := ti.Kind
+			for _, b := range ti.Bases {
+				desc += fmt.Sprintf(" %s/%v/%v/%d", b.Name, b.Virtual, b.Public, b.Offset)
+			}
+			if desc != tt.bases {
+				t.Errorf("typeinfo %s = %q, want %q", tt.typeinfo, desc, tt.bases)
 			}
 		})
 	}
@@ -129,4 +150,42 @@ func TestParseVTableMalformed(t *testing.T) {
 	if _, err := readWords(nil, 0, 12); err == nil {
 		t.Error("readWords accepted a size that is not a whole number of words")
 	}
+}
+
+// FuzzCXXTables mutates a small C++ library with vtables, typeinfo and
+// virtual bases: loading and diffing must never panic.
+func FuzzCXXTables(f *testing.F) {
+	if _, err := exec.LookPath("g++"); err != nil {
+		f.Skipf("g++ not installed: %v", err)
+	}
+	dir := f.TempDir()
+	src := filepath.Join(dir, "lib.cc")
+	so := filepath.Join(dir, "lib.so")
+	code := "struct V { virtual ~V(); virtual int v(); int x; };\nV::~V() {}\nint V::v() { return 0; }\n" +
+		"struct A { virtual ~A(); virtual int a() = 0; };\nA::~A() {}\n" +
+		"struct X : A, virtual V { ~X(); int a(); };\nX::~X() {}\nint X::a() { return 1; }\n"
+	if err := os.WriteFile(src, []byte(code), 0o644); err != nil {
+		f.Fatal(err)
+	}
+	if out, err := exec.Command("g++", "-shared", "-fPIC", "-g0", "-o", so, src).CombinedOutput(); err != nil {
+		f.Fatalf("g++: %v\n%s", err, out)
+	}
+	seed, err := os.ReadFile(so)
+	if err != nil {
+		f.Fatal(err)
+	}
+	base, err := loadReader("seed.so", bytes.NewReader(seed))
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(seed)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, err := loadReader("fuzz.so", bytes.NewReader(data))
+		if err != nil {
+			return
+		}
+		if _, err := Diff(base, c); err != nil && c.Class == base.Class {
+			t.Fatalf("Diff: %v", err)
+		}
+	})
 }

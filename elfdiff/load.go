@@ -77,10 +77,10 @@ func loadReaderWith(path string, r io.ReaderAt, opts LoadOptions, searchFiles bo
 	c.Hidden = hiddenSymbols(ef)
 	c.index()
 	c.ReadOnly = readOnlyData(ef, c.Symbols)
-	if vt, note := readVTables(ef, c.Symbols); note != "" {
+	if t, note := readCXXTables(ef, c.Symbols); note != "" {
 		c.Notes = append(c.Notes, path+": "+note)
 	} else {
-		c.VTables = vt
+		c.CXX = t
 	}
 	if !opts.NoDebugInfo {
 		c.readDebug(ef, path, opts, searchFiles)
