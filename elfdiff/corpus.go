@@ -5,9 +5,11 @@
 package elfdiff
 
 import (
+	"cmp"
 	"debug/elf"
 	"fmt"
-	"sort"
+	"slices"
+	"strings"
 )
 
 // A Corpus is the binary interface of one shared object.
@@ -106,7 +108,9 @@ func (c *Corpus) ByName(name string) []Symbol {
 
 // index sorts the symbols and builds the lookup tables.
 func (c *Corpus) index() {
-	sort.Slice(c.Symbols, func(i, j int) bool { return c.Symbols[i].Key() < c.Symbols[j].Key() })
+	slices.SortFunc(c.Symbols, func(a, b Symbol) int {
+		return cmp.Or(strings.Compare(a.Name, b.Name), strings.Compare(a.Version, b.Version))
+	})
 	c.byKey = make(map[string]int, len(c.Symbols))
 	c.byName = make(map[string][]int, len(c.Symbols))
 	for i, s := range c.Symbols {
