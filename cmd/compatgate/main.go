@@ -52,7 +52,13 @@ func commands() []command {
 		{"rules", "list the compatibility rules: id, severity, rationale", runRules},
 		{"queue", "list, show, cancel and run the scheduled restarts", runQueue},
 		{"log", "show the audit log of decisions and actions", runLog},
+		{"upgrade", "check, install and hot-apply or queue a new build of a library", runUpgrade},
+		{"rollback", "reinstall a library's previous build and revert hot upgrades", runRollback},
+		{"serve", "watch release directories and upgrade subscribed libraries", runServe},
 		{"version", "print the version of compatgate", runVersion},
+		{"apply", "hot-upgrade running processes from OLD to NEW (linux/amd64)", runApply},
+		{"revert", "undo the latest hot upgrade of OLD in running processes", runRevert},
+		{"status", "show the hot upgrades applied to running processes", runStatus},
 	}
 }
 

@@ -28,7 +28,8 @@ type Queue struct {
 	owner string // this process, as recorded in the entries it runs
 }
 
-// Open opens (creating if needed) the queue in the state directory dir,
+// Open opens (creating if needed) the queue in the state directory dir
+// (a relative dir is made absolute),
 // brings its schema up to date, and returns to the queue every entry left
 // running by a process of this host that no longer exists, recording the
 // interruption in the audit log.
@@ -38,6 +39,12 @@ func Open(ctx context.Context, dir string) (*Queue, error) {
 	}
 	if strings.ContainsAny(dir, "?#") {
 		return nil, fmt.Errorf("opening queue: state directory %q: '?' and '#' are not supported in the path", dir)
+	}
+	// Restart commands run in "/": every path handed to them (marker,
+	// status and output files) must be absolute.
+	dir, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, fmt.Errorf("opening queue: %w", err)
 	}
 	if err := os.MkdirAll(filepath.Join(dir, runsDir), 0o700); err != nil {
 		return nil, fmt.Errorf("opening queue: %w", err)
@@ -81,16 +88,45 @@ const entryColumns = `id, library, from_build_id, from_path, to_build_id, to_pat
 // Enqueue validates e and adds it to the queue in state queued, returning its
 // ID. The ID, state, counters and timestamps of e are ignored.
 func (q *Queue) Enqueue(ctx context.Context, e Entry) (int64, error) {
+	id, _, err := q.enqueue(ctx, e, false)
+	return id, err
+}
+
+// EnqueueOnce is Enqueue keyed by (e.Library, e.To.BuildID): when the queue
+// already holds an entry, in any state but cancelled, for the same library
+// and target build, it adds nothing and returns that entry's ID and true.
+// The check and the insert are one transaction, so two callers racing, or
+// a caller retrying after a crash, never enqueue the same upgrade twice.
+func (q *Queue) EnqueueOnce(ctx context.Context, e Entry) (int64, bool, error) {
+	if e.To.BuildID == "" {
+		return 0, false, errors.New("enqueueing: the entry has no target build-id to key it by")
+	}
+	return q.enqueue(ctx, e, true)
+}
+
+// enqueue adds e; with once, only when no live entry has its key.
+func (q *Queue) enqueue(ctx context.Context, e Entry, once bool) (int64, bool, error) {
 	if err := e.Validate(); err != nil {
-		return 0, fmt.Errorf("enqueueing: %w", err)
+		return 0, false, fmt.Errorf("enqueueing: %w", err)
 	}
 	now := formatTime(time.Now())
 	tx, err := q.db.BeginTx(ctx, nil)
 	if err != nil {
-		return 0, fmt.Errorf("enqueueing: %w", err)
+		return 0, false, fmt.Errorf("enqueueing: %w", err)
 	}
 	defer tx.Rollback()
 	var id int64
+	if once {
+		err := tx.QueryRowContext(ctx, q.d.rebind(`SELECT id FROM entries
+			WHERE library = ? AND to_build_id = ? AND state <> ? ORDER BY id LIMIT 1`),
+			e.Library, e.To.BuildID, string(Cancelled)).Scan(&id)
+		switch {
+		case err == nil:
+			return id, true, nil
+		case !errors.Is(err, sql.ErrNoRows):
+			return 0, false, fmt.Errorf("enqueueing: looking for an entry to %s: %w", e.To.BuildID, err)
+		}
+	}
 	err = tx.QueryRowContext(ctx, q.d.rebind(`INSERT INTO entries (
 		library, from_build_id, from_path, to_build_id, to_path,
 		action_kind, action_command, action_signal, stop_timeout_ms,
@@ -104,13 +140,13 @@ func (q *Queue) Enqueue(ctx context.Context, e Entry) (int64, error) {
 		e.Health.Command, e.Health.Timeout.Milliseconds(), e.Window.Cron, e.Window.Duration.Milliseconds(), e.Reason,
 		string(Queued), now, now).Scan(&id)
 	if err != nil {
-		return 0, fmt.Errorf("enqueueing: %w", err)
+		return 0, false, fmt.Errorf("enqueueing: %w", err)
 	}
 	for i, t := range e.Targets {
 		_, err := tx.ExecContext(ctx, q.d.rebind(`INSERT INTO targets (entry_id, position, kind, value) VALUES (?, ?, ?, ?)`),
 			id, i, string(t.Kind), t.Value)
 		if err != nil {
-			return 0, fmt.Errorf("enqueueing target %s: %w", t, err)
+			return 0, false, fmt.Errorf("enqueueing target %s: %w", t, err)
 		}
 	}
 	detail := fmt.Sprintf("%d target(s): %s", len(e.Targets), targetList(e.Targets))
@@ -118,12 +154,12 @@ func (q *Queue) Enqueue(ctx context.Context, e Entry) (int64, error) {
 		detail = e.Reason + "; " + detail
 	}
 	if err := q.audit(ctx, tx, Event{Actor: actorOf(ctx), EntryID: id, Library: e.Library, Action: "enqueue", Outcome: string(Queued), Detail: detail}); err != nil {
-		return 0, fmt.Errorf("enqueueing: %w", err)
+		return 0, false, fmt.Errorf("enqueueing: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
-		return 0, fmt.Errorf("enqueueing: committing: %w", err)
+		return 0, false, fmt.Errorf("enqueueing: committing: %w", err)
 	}
-	return id, nil
+	return id, false, nil
 }
 
 func targetList(ts []Target) string {

@@ -1,0 +1,124 @@
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/compatgate/compatgate/gate/inject"
+)
+
+// injectFlags are the flags apply, revert and status share.
+type injectFlags struct {
+	pids     *string
+	format   *string
+	stateDir *string
+}
+
+func addInjectFlags(fs *flag.FlagSet) injectFlags {
+	return injectFlags{
+		pids:     fs.String("pid", "", "target process id(s), comma-separated (required)"),
+		format:   fs.String("format", "text", "output format: text or json"),
+		stateDir: fs.String("state-dir", inject.DefaultStateDir(), "directory of the journal of applied upgrades"),
+	}
+}
+
+// parse validates the shared flags; it returns the pids, or an exit status.
+func (f injectFlags) parse(e env, name string) ([]int, int, bool) {
+	if *f.format != "text" && *f.format != "json" {
+		fmt.Fprintf(e.stderr, "compatgate %s: unknown --format %q (want text or json)\n", name, *f.format)
+		return nil, exitUsage, false
+	}
+	if *f.pids == "" {
+		fmt.Fprintf(e.stderr, "compatgate %s: --pid is required\n", name)
+		return nil, exitUsage, false
+	}
+	var pids []int
+	for _, s := range strings.Split(*f.pids, ",") {
+		pid, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || pid <= 0 {
+			fmt.Fprintf(e.stderr, "compatgate %s: bad process id %q\n", name, s)
+			return nil, exitUsage, false
+		}
+		pids = append(pids, pid)
+	}
+	return pids, 0, true
+}
+
+// injectReport is the JSON output of apply and revert (schema 1; fields
+// are added, never renamed).
+type injectReport struct {
+	Schema    int             `json:"schema"`
+	Command   string          `json:"command"`
+	Status    inject.Status   `json:"status"`
+	Processes []inject.Result `json:"processes"`
+}
+
+// writeInjectResults prints the results and returns the exit status: 0 when every
+// process is ok, not_changed or not_loaded, 1 otherwise.
+func writeInjectResults(e env, command, format string, results []inject.Result) int {
+	rep := injectReport{Schema: 1, Command: command, Status: inject.Worst(results), Processes: results}
+	var err error
+	if format == "json" {
+		err = writeInjectJSON(e.stdout, rep)
+	} else {
+		for _, r := range results {
+			fmt.Fprintf(e.stdout, "PID %-8d %-12s %s\n", r.PID, r.Status, describeResult(command, r))
+		}
+		_, err = fmt.Fprintf(e.stdout, "overall: %s\n", rep.Status)
+	}
+	if err != nil {
+		fmt.Fprintf(e.stderr, "compatgate %s: writing output: %v\n", command, err)
+		return exitError
+	}
+	if !rep.Status.Success() {
+		return exitError
+	}
+	return exitOK
+}
+
+func describeResult(command string, r inject.Result) string {
+	if r.Status != inject.StatusOK {
+		return r.Reason
+	}
+	verb := "redirected"
+	if command == "revert" {
+		verb = "restored"
+	}
+	return fmt.Sprintf("%s %d function(s); threads stopped %v", verb, r.Functions,
+		(time.Duration(r.StoppedMicros) * time.Microsecond).Round(10*time.Microsecond))
+}
+
+func writeInjectJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func runApply(e env) int {
+	fs := newFlagSet(e, "apply", "apply --pid PID[,PID...] [--format text|json] [--state-dir DIR] [--busy-timeout D] OLD NEW")
+	f := addInjectFlags(fs)
+	busy := fs.Duration("busy-timeout", 2*time.Second, "how long a thread found in OLD's code may run on to leave it")
+	if code, ok := parseFlags(e, fs); !ok {
+		return code
+	}
+	pids, code, ok := f.parse(e, "apply")
+	if !ok {
+		return code
+	}
+	if fs.NArg() != 2 {
+		fmt.Fprintf(e.stderr, "compatgate apply: want two libraries, OLD and NEW; got %d argument(s)\n", fs.NArg())
+		fs.Usage()
+		return exitUsage
+	}
+	opt := inject.Options{StateDir: *f.stateDir, BusyTimeout: *busy}
+	var results []inject.Result
+	for _, pid := range pids {
+		results = append(results, inject.Apply(e.ctx, pid, fs.Arg(0), fs.Arg(1), opt))
+	}
+	return writeInjectResults(e, "apply", *f.format, results)
+}

@@ -1,0 +1,99 @@
+package gate
+
+import (
+	"slices"
+	"testing"
+
+	"github.com/compatgate/compatgate/compat"
+)
+
+func TestDecide(t *testing.T) {
+	requireGCC(t)
+	dir := t.TempDir()
+	v1 := buildLib(t, dir, "v1.so", "-DVERSION=1")
+	tests := []struct {
+		name     string
+		flags    []string
+		same     bool // NEW is v1 itself
+		hotApply bool
+		noEngine string
+		want     Action
+		failing  []string // rules that fail
+	}{
+		{name: "compatible", flags: []string{"-DVERSION=2"}, hotApply: true, want: HotApply},
+		{name: "same build", same: true, hotApply: true, want: Nothing},
+		{name: "policy forbids", flags: []string{"-DVERSION=2"}, want: Restart, failing: []string{"policy-allows"}},
+		{name: "no engine", flags: []string{"-DVERSION=2"}, hotApply: true, noEngine: "test", want: Restart, failing: []string{"engine-available"}},
+		{name: "private state", flags: []string{"-DVERSION=2", "-DPRIVATE_STATE"}, hotApply: true, want: Restart, failing: []string{"no-new-writable-state"}},
+		{name: "data grows", flags: []string{"-DVERSION=2", "-DBIG_DATA"}, hotApply: true, want: Restart,
+			failing: []string{"verdict-compatible", "data-keeps-type-and-size"}},
+		{name: "symbol removed", flags: []string{"-DVERSION=2", "-DDROP"}, hotApply: true, want: Restart, failing: []string{"verdict-compatible"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			newPath := v1
+			if !tc.same {
+				newPath = buildLib(t, t.TempDir(), "new.so", tc.flags...)
+			}
+			oldF, err := ReadFacts(v1)
+			if err != nil {
+				t.Fatal(err)
+			}
+			newF, err := ReadFacts(newPath)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rep, err := compat.Check(v1, newPath, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			d := Decide(Input{Report: rep, Old: oldF, New: newF, HotApply: tc.hotApply, NoEngine: tc.noEngine})
+			if d.Action != tc.want {
+				t.Errorf("action %s, want %s (reason: %s)", d.Action, tc.want, d.Reason)
+			}
+			var failing []string
+			for _, r := range d.Rules {
+				if !r.OK {
+					failing = append(failing, r.Rule)
+				}
+			}
+			if !slices.Equal(failing, tc.failing) {
+				t.Errorf("failing rules %v, want %v (reason: %s)", failing, tc.failing, d.Reason)
+			}
+			if d.Reason == "" {
+				t.Error("no reason")
+			}
+		})
+	}
+}
+
+func TestHotRulesDocumented(t *testing.T) {
+	seen := map[string]bool{}
+	for _, r := range HotRules() {
+		if r.ID == "" || r.Doc == "" || r.violations == nil || seen[r.ID] {
+			t.Errorf("rule %+v: missing id, doc or check, or duplicate id", r)
+		}
+		seen[r.ID] = true
+	}
+}
+
+func TestWorst(t *testing.T) {
+	tests := []struct {
+		in   []Status
+		want Status
+	}{
+		{nil, StatusOK},
+		{[]Status{StatusOK, StatusNotLoaded}, StatusNotLoaded},
+		{[]Status{StatusQueued, StatusOK}, StatusQueued},
+		{[]Status{StatusBusy, StatusError, StatusOK}, StatusError},
+	}
+	for _, tc := range tests {
+		var ps []ProcessResult
+		for _, s := range tc.in {
+			ps = append(ps, ProcessResult{Status: s})
+		}
+		if got := Worst(ps, StatusOK); got != tc.want {
+			t.Errorf("Worst(%v) = %s, want %s", tc.in, got, tc.want)
+		}
+	}
+}

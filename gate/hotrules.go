@@ -1,0 +1,134 @@
+package gate
+
+import (
+	"fmt"
+	"sort"
+
+	"github.com/compatgate/compatgate/compat"
+	"github.com/compatgate/compatgate/rules"
+)
+
+// Input is what Decide judges: the check's report, the facts about both
+// builds, and the subscription's policy.
+type Input struct {
+	Report *compat.Report
+	Old    *Facts
+	New    *Facts
+	// HotApply is the policy: whether hot-apply is allowed at all for this
+	// library (a subscription's hot_apply, or upgrade's default).
+	HotApply bool
+	// NoEngine, when not empty, says why no injection engine is available.
+	NoEngine string
+}
+
+// HotRule is one condition a hot upgrade requires (DESIGN.md,
+// "Hot-applicability"). The conditions the engine can only judge inside a
+// running process — every replaced entry redirectable, no thread inside
+// the old library at the switch — are the engine's; it reports busy or
+// refused for the process, and the gate queues its restart.
+type HotRule struct {
+	ID  string `json:"id"`
+	Doc string `json:"doc"`
+	// violations returns why the rule fails for in; none means it holds.
+	violations func(in Input) []string
+}
+
+// HotRules returns the hot-applicability rules, in the order they are
+// reported.
+func HotRules() []HotRule {
+	return []HotRule{
+		{"verdict-compatible", "the check found the upgrade compatible: no finding needs review or breaks clients", verdictCompatible},
+		{"data-keeps-type-and-size", "every exported variable keeps its type and size: NEW's code binds to the storage OLD's clients use", dataKeepsShape},
+		{"no-new-writable-state", "NEW adds no exported variable, library-private writable object or thread-local storage that running code would need initialised", noNewState},
+		{"policy-allows", "the subscription allows hot-apply", policyAllows},
+		{"engine-available", "an injection engine is available on this host", engineAvailable},
+	}
+}
+
+func verdictCompatible(in Input) []string {
+	if in.Report == nil {
+		return []string{"no check report"}
+	}
+	if in.Report.Verdict == compat.Compatible {
+		return nil
+	}
+	return []string{fmt.Sprintf("the check's verdict is %s (%d break, %d warn)",
+		in.Report.Verdict, in.Report.Summary.Break, in.Report.Summary.Warn)}
+}
+
+func dataKeepsShape(in Input) []string {
+	var v []string
+	for _, name := range sortedKeys(in.New.Data) {
+		n := in.New.Data[name]
+		o, ok := in.Old.Data[name]
+		if !ok {
+			continue // no-new-writable-state's
+		}
+		if o.Type != n.Type {
+			v = append(v, fmt.Sprintf("exported variable %s changes from %s to %s", name, o.Type, n.Type))
+		}
+		if o.Size != n.Size {
+			v = append(v, fmt.Sprintf("exported variable %s changes size from %d to %d bytes", name, o.Size, n.Size))
+		}
+	}
+	// Findings of the check that reach exported data by type.
+	if in.Report != nil {
+		for _, f := range in.Report.Changes {
+			if f.Severity == rules.Info {
+				continue
+			}
+			for _, s := range f.Affected {
+				if _, ok := in.Old.Data[s]; ok && f.Type != "" {
+					v = append(v, fmt.Sprintf("exported variable %s reaches a changed type %s (%s)", s, f.Type, f.Rule))
+				}
+			}
+		}
+	}
+	return v
+}
+
+func noNewState(in Input) []string {
+	var v []string
+	if in.New.TLS && !in.Old.TLS {
+		v = append(v, "NEW adds thread-local storage")
+	}
+	for _, name := range sortedKeys(in.New.Data) {
+		if _, ok := in.Old.Data[name]; !ok {
+			v = append(v, fmt.Sprintf("NEW adds exported variable %s", name))
+		}
+	}
+	if in.New.Symtab && in.Old.Symtab {
+		for _, name := range sortedKeys(in.New.Private) {
+			size := in.New.Private[name]
+			if old, ok := in.Old.Private[name]; !ok || size > old {
+				v = append(v, fmt.Sprintf("NEW adds library-private writable object %s (%d bytes)", name, size))
+			}
+		}
+	} else if in.New.Writable > in.Old.Writable {
+		v = append(v, fmt.Sprintf("NEW's writable data grows from %d to %d bytes (no symbol table to say what it holds)", in.Old.Writable, in.New.Writable))
+	}
+	return v
+}
+
+func policyAllows(in Input) []string {
+	if in.HotApply {
+		return nil
+	}
+	return []string{"hot-apply is not allowed for this library (policy)"}
+}
+
+func engineAvailable(in Input) []string {
+	if in.NoEngine == "" {
+		return nil
+	}
+	return []string{"no injection engine: " + in.NoEngine}
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	ks := make([]string, 0, len(m))
+	for k := range m {
+		ks = append(ks, k)
+	}
+	sort.Strings(ks)
+	return ks
+}

@@ -1,0 +1,576 @@
+//go:build linux && amd64
+
+package inject
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// op is one operation (apply or revert) on one process.
+type op struct {
+	ctx    context.Context
+	opt    Options
+	pid    int
+	start  uint64
+	oldImg *image
+	newImg *image
+	old    loaded
+	c      libc
+	j      *journal
+	unlock func()
+	res    Result
+}
+
+func (o *op) finish(s Status, format string, args ...any) Result {
+	o.res.Status = s
+	if format != "" {
+		o.res.Reason = fmt.Sprintf(format, args...)
+	}
+	return o.res
+}
+
+// fromErr turns an error into a status: not_loaded, or error with the
+// process-exited case spelled out.
+func (o *op) fromErr(what string, err error) Result {
+	var nl errNotLoaded
+	switch {
+	case errors.As(err, &nl):
+		return o.finish(StatusNotLoaded, "%s", nl.reason)
+	case errors.Is(err, errGone):
+		return o.finish(StatusError, "%s: process exited during the operation", what)
+	}
+	return o.finish(StatusError, "%s: %v", what, err)
+}
+
+// locate opens OLD, checks the process and finds OLD in it.
+func (o *op) locate(oldPath string) *Result {
+	if abs, err := filepath.Abs(oldPath); err == nil {
+		oldPath = abs
+	}
+	img, err := openImage(oldPath)
+	if err != nil {
+		r := o.finish(StatusError, "%v", err)
+		return &r
+	}
+	o.oldImg = img
+	o.res.Old = &Library{Path: oldPath, BuildID: img.buildID}
+	if o.start, err = processStartTime(o.pid); err != nil {
+		r := o.finish(StatusError, "no such process")
+		return &r
+	}
+	maps, err := readMaps(o.pid)
+	if err != nil {
+		r := o.fromErr("reading the process's mappings", err)
+		return &r
+	}
+	if o.old, err = findLoaded(o.pid, maps, img); err != nil {
+		r := o.fromErr("identifying OLD", err)
+		return &r
+	}
+	o.res.Old.Base = o.old.bias
+	if o.c, err = findLibc(o.pid, maps); err != nil {
+		r := o.fromErr("inspecting the process's C library", err)
+		return &r
+	}
+	unlock, err := lockProcess(o.opt.StateDir, o.pid)
+	if err != nil {
+		r := o.finish(StatusError, "%v", err)
+		return &r
+	}
+	o.unlock = unlock
+	if o.j, err = loadJournal(o.opt.StateDir, o.pid, o.start); err != nil {
+		r := o.finish(StatusError, "%v", err)
+		return &r
+	}
+	return nil
+}
+
+func (o *op) close() {
+	if o.unlock != nil {
+		o.unlock()
+	}
+	o.oldImg.close()
+	o.newImg.close()
+}
+
+// Apply hot-upgrades process pid from the library OLD (oldPath) to NEW
+// (newPath): every exported function of OLD is redirected to NEW's function
+// of the same name, which is loaded into the process with dlopen. The
+// process is left exactly as it was unless the status is ok.
+func Apply(ctx context.Context, pid int, oldPath, newPath string, opt Options) Result {
+	o := &op{ctx: ctx, opt: opt.withDefaults(), pid: pid, res: Result{PID: pid}}
+	defer o.close()
+	newAbs, err := filepath.Abs(newPath)
+	if err != nil {
+		return o.finish(StatusError, "%v", err)
+	}
+	if o.newImg, err = openImage(newAbs); err != nil {
+		return o.finish(StatusError, "%v", err)
+	}
+	o.res.New = &Library{Path: newAbs, BuildID: o.newImg.buildID}
+	if r := o.locate(oldPath); r != nil {
+		return *r
+	}
+	if o.newImg.buildID != "" && o.newImg.buildID == o.oldImg.buildID {
+		return o.finish(StatusNotChanged, "NEW is the same build as OLD")
+	}
+	if err := refuseData(o.oldImg, o.newImg); err != nil {
+		return o.finish(StatusRefused, "%v", err)
+	}
+	sites, err := planSites(o.oldImg, o.newImg)
+	if err != nil {
+		return o.finish(StatusRefused, "%v", err)
+	}
+	if i := o.j.top(o.oldImg.buildID); i >= 0 {
+		g := o.j.Generations[i]
+		if g.State != genApplied {
+			return o.finish(StatusError, "an interrupted operation (%s) is journaled in %s: run revert first", g.State, o.j.path)
+		}
+		if g.New.BuildID == o.newImg.buildID && o.newImg.buildID != "" {
+			if ok, err := intact(o.pid, g); err != nil || !ok {
+				return o.finish(StatusError, "the journaled upgrade to NEW is no longer intact in memory")
+			}
+			o.res.New.Base = g.New.Base
+			return o.finish(StatusNotChanged, "NEW is already applied")
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return o.finish(StatusError, "%v", err)
+	}
+	pt := startPtraceThread()
+	defer pt.stop()
+	var res Result
+	err = pt.do(func() error {
+		res = o.applyTraced(sites, newAbs)
+		return nil
+	})
+	if err != nil {
+		return o.finish(StatusError, "%v", err)
+	}
+	return res
+}
+
+// applyTraced is the traced part of Apply; it runs on the ptrace thread.
+func (o *op) applyTraced(sites []site, newPath string) (res Result) {
+	t, err := newTracer(o.pid)
+	if err != nil {
+		return o.fromErr("tracing", err)
+	}
+	var handle uint64 // NEW's dlopen handle while it must be unloaded on failure
+	defer func() {
+		if handle != 0 && t.alive() {
+			// Leave the process as it was: drop our reference to NEW.
+			derr := t.withHijack(o.c, o.opt.CallTimeout, o.opt.BusyTimeout, func(h *hijack) error {
+				if o.c.dlclose == 0 {
+					return nil
+				}
+				_, err := h.call(o.c.dlclose, "", handle)
+				return err
+			})
+			if derr != nil && res.Status != StatusError {
+				res.Status = StatusError
+				res.Reason += fmt.Sprintf(" (and unloading NEW failed: %v)", derr)
+			}
+		}
+		if !t.detached && t.alive() {
+			t.stopAll(time.Now().Add(stopTimeout))
+		}
+		t.detachAll()
+	}()
+	if err := t.stopAll(time.Now().Add(stopTimeout)); err != nil {
+		return o.fromErr("stopping the process", err)
+	}
+	// Cheap early check, so that a busy process is not made to load NEW.
+	if reason, err := t.settle(o.old, time.Now().Add(o.opt.BusyTimeout)); err != nil {
+		return o.fromErr("checking threads", err)
+	} else if reason != "" {
+		return o.finish(StatusBusy, "%s", reason)
+	}
+	dlopenPath := newPath
+	if maps, err := readMaps(o.pid); err == nil {
+		for _, m := range maps {
+			if m.path == newPath {
+				// glibc matches dlopen names against loaded objects by
+				// name first: a different build loaded from NEW's path
+				// (replaced in place) would be returned instead. A
+				// different spelling of the same file avoids that.
+				dlopenPath = "/proc/self/root" + newPath
+				break
+			}
+		}
+	}
+	var dlerr string
+	err = t.withHijack(o.c, o.opt.CallTimeout, o.opt.BusyTimeout, func(h *hijack) error {
+		v, err := h.call(o.c.dlopen, dlopenPath, rtldNow|rtldLocal|o.c.mode)
+		if err != nil {
+			return fmt.Errorf("calling dlopen: %w", err)
+		}
+		handle = v
+		if v == 0 && o.c.dlerror != 0 {
+			if msg, err := h.call(o.c.dlerror, ""); err == nil && msg != 0 {
+				dlerr = t.readCString(msg, 1024)
+			}
+		}
+		return nil
+	})
+	if errors.Is(err, errNoHijack) {
+		return o.finish(StatusBusy, "%v", err)
+	}
+	if err != nil {
+		return o.fromErr("loading NEW", err)
+	}
+	if handle == 0 {
+		return o.finish(StatusError, "dlopen(NEW) failed in the process: %s", dlerr)
+	}
+	stopped := time.Now()
+	defer func() {
+		o.res.StoppedMicros = time.Since(stopped).Microseconds()
+		res.StoppedMicros = o.res.StoppedMicros
+	}()
+	newBias, err := t.readWord(handle) // struct link_map starts with l_addr
+	if err != nil {
+		return o.fromErr("reading NEW's link map", err)
+	}
+	o.res.New.Base = newBias
+	if err := o.checkNewMapped(newBias); err != nil {
+		return o.finish(StatusError, "%v", err)
+	}
+	if err := o.checkInterposition(t, newBias); err != nil {
+		return o.finish(StatusRefused, "%v", err)
+	}
+	if reason, err := t.settle(o.old, time.Now().Add(o.opt.BusyTimeout)); err != nil {
+		return o.fromErr("checking threads", err)
+	} else if reason != "" {
+		return o.finish(StatusBusy, "%s", reason)
+	}
+	if err := o.ctx.Err(); err != nil {
+		return o.finish(StatusError, "%v", err)
+	}
+	if err := o.patch(t, sites, newBias, handle); err != nil {
+		return o.fromErr("redirecting OLD to NEW", err)
+	}
+	handle = 0 // applied: NEW stays
+	o.res.Functions = len(sites)
+	return o.finish(StatusOK, "")
+}
+
+// checkNewMapped verifies that dlopen mapped NEW itself at newBias, not
+// returned some already loaded object (OLD, by name or by file identity).
+func (o *op) checkNewMapped(newBias uint64) error {
+	if newBias == o.old.bias {
+		return errors.New("dlopen returned OLD itself: NEW is the same file as OLD")
+	}
+	maps, err := readMaps(o.pid)
+	if err != nil {
+		return err
+	}
+	m, ok := findMapping(maps, newBias+o.newImg.loads[0].Vaddr)
+	if !ok {
+		return fmt.Errorf("NEW is not mapped at its load address %#x", newBias)
+	}
+	if o.newImg.buildID != "" {
+		id, err := mappedBuildID(o.pid, m)
+		if err != nil {
+			return err
+		}
+		if id != o.newImg.buildID {
+			return fmt.Errorf("dlopen(NEW) returned an object with build-id %s, not NEW's %s", orNone(id), o.newImg.buildID)
+		}
+	}
+	return nil
+}
+
+// checkInterposition proves, in the process, that every exported variable
+// NEW's code reaches through a dynamic relocation resolved to the storage
+// OLD's code uses (OLD's own GOT entry, or OLD's definition). It fails when
+// OLD is not in the global scope (loaded RTLD_LOCAL) so NEW would run on
+// its own fresh copy.
+func (o *op) checkInterposition(t *tracer, newBias uint64) error {
+	newRel, err := o.newImg.relocs()
+	if err != nil {
+		return err
+	}
+	oldRel, err := o.oldImg.relocs()
+	if err != nil {
+		return err
+	}
+	for _, obj := range o.newImg.objects {
+		oldSym, _ := lookup(o.oldImg.objects, obj.key())
+		want := o.old.bias + oldSym.value
+		for _, r := range oldRel {
+			if r.sym == oldSym.index && r.typ == 6 /* GLOB_DAT */ {
+				if want, err = t.readWord(o.old.bias + r.off); err != nil {
+					return err
+				}
+				break
+			}
+		}
+		for _, r := range newRel {
+			if r.sym != obj.index || (r.typ != 6 && r.typ != 1 /* R_X86_64_64 */) {
+				continue
+			}
+			got, err := t.readWord(newBias + r.off)
+			if err != nil {
+				return err
+			}
+			if got-uint64(r.addend) != want {
+				return fmt.Errorf("exported variable %s would not be shared: NEW binds it to %#x, OLD uses %#x (is OLD loaded RTLD_LOCAL?)", obj.key(), got-uint64(r.addend), want)
+			}
+		}
+	}
+	return nil
+}
+
+// patch writes the redirections. The world is stopped and consistent.
+func (o *op) patch(t *tracer, sites []site, newBias, handle uint64) error {
+	maps, err := readMaps(o.pid)
+	if err != nil {
+		return t.goneOr(err)
+	}
+	// What each word must hold now: OLD's file bytes, or the words of the
+	// upgrade being stacked upon.
+	expect := map[uint64]hexWord{}
+	if i := o.j.top(o.oldImg.buildID); i >= 0 {
+		for _, w := range o.j.Generations[i].Writes {
+			expect[w.Addr] = w.New
+		}
+	}
+	pl := newTrampPlanner(maps)
+	words := map[uint64]*wordWrite{}
+	word := func(a uint64) (*wordWrite, error) {
+		if w, ok := words[a]; ok {
+			return w, nil
+		}
+		w := &wordWrite{Addr: a}
+		if err := t.read(a, w.Old[:]); err != nil {
+			return nil, err
+		}
+		want, ok := expect[a]
+		if !ok {
+			if err := o.oldImg.readVA(want[:], a-o.old.bias); err != nil {
+				return nil, err
+			}
+		}
+		if w.Old != want {
+			return nil, fmt.Errorf("OLD's code at %#x was modified by someone else (%x, expected %x)", a, w.Old[:], want[:])
+		}
+		w.New = w.Old
+		words[a] = w
+		return w, nil
+	}
+	ibt := userIBT(o.pid)
+	var overEndbr []string
+	for _, s := range sites {
+		p := o.old.bias + s.at
+		lo, hi := slotWindow(p, s.orig)
+		tr, err := pl.alloc(lo, hi, newBias+s.dest)
+		if err != nil && s.overEndbr && !ibt {
+			// The window that keeping endbr64 requires is occupied
+			// (typically by thread stacks). Without user-space IBT,
+			// endbr64 is a NOP: write the jump at the entry instead,
+			// which fits in one word and may reach any slot in ±2 GiB.
+			p = o.old.bias + s.entry
+			var orig [8]byte
+			lo, hi = slotWindow(p, orig)
+			tr, err = pl.alloc(lo, hi, newBias+s.dest)
+			overEndbr = append(overEndbr, s.names...)
+		}
+		if err != nil {
+			return fmt.Errorf("placing the trampoline of %s: %w", s.names[0], err)
+		}
+		jmp := jmpBytes(p, tr)
+		for i := uint64(0); i < jmpLen; i++ {
+			w, err := word((p + i) &^ 7)
+			if err != nil {
+				return err
+			}
+			if w.New[(p+i)%8] != jmp[i] {
+				if (p+i)&^7 != p&^7 {
+					return fmt.Errorf("internal error: the jump of %s would need a second word", s.names[0])
+				}
+			}
+			w.New[(p+i)%8] = jmp[i]
+		}
+		w := words[p&^7]
+		w.Symbols = append(w.Symbols, s.names...)
+	}
+	var writes []wordWrite
+	for _, w := range words {
+		if w.New != w.Old {
+			writes = append(writes, *w)
+		}
+	}
+	sort.Slice(writes, func(i, j int) bool { return writes[i].Addr < writes[j].Addr })
+	gen := generation{
+		State: genApplying, Time: time.Now().UTC(),
+		Old: *o.res.Old, New: *o.res.New, NewHandle: handle,
+		Writes: writes, OverEndbr: overEndbr,
+	}
+	for _, s := range sites {
+		gen.Functions = append(gen.Functions, s.names...)
+	}
+	for _, pg := range pl.pages {
+		gen.Trampolines = append(gen.Trampolines, pg.addr)
+	}
+	// Map and fill the trampoline pages (nothing executes them yet).
+	var mapped []uint64
+	unmap := func() error {
+		if len(mapped) == 0 {
+			return nil
+		}
+		return t.withSyscalls(o.c.syscallInsn, func(sys func(uint64, ...uint64) (uint64, error)) error {
+			var first error
+			for _, a := range mapped {
+				if _, err := sys(unix.SYS_MUNMAP, a, pageSize); err != nil && first == nil {
+					first = err
+				}
+			}
+			return first
+		})
+	}
+	err = t.withSyscalls(o.c.syscallInsn, func(sys func(uint64, ...uint64) (uint64, error)) error {
+		for _, pg := range pl.pages {
+			a, err := sys(unix.SYS_MMAP, pg.addr, pageSize, unix.PROT_READ|unix.PROT_EXEC,
+				unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_FIXED_NOREPLACE, ^uint64(0), 0)
+			if err != nil {
+				return fmt.Errorf("mapping a trampoline page at %#x: %w", pg.addr, err)
+			}
+			if a != pg.addr {
+				sys(unix.SYS_MUNMAP, a, pageSize)
+				return fmt.Errorf("mapping a trampoline page at %#x: kernel placed it at %#x", pg.addr, a)
+			}
+			mapped = append(mapped, a)
+		}
+		return nil
+	})
+	if err == nil {
+		for _, pg := range pl.pages {
+			if err = t.write(pg.addr, pg.bytes[:]); err != nil {
+				break
+			}
+		}
+	}
+	if err != nil {
+		return errors.Join(err, unmap())
+	}
+	// Journal first, durably; then write.
+	o.j.Generations = append(o.j.Generations, gen)
+	gi := len(o.j.Generations) - 1
+	drop := func() error {
+		o.j.Generations = o.j.Generations[:gi]
+		return o.j.save()
+	}
+	if err := o.j.save(); err != nil {
+		return errors.Join(err, unmap(), drop())
+	}
+	tid := anyStopped(t)
+	for i, w := range writes {
+		if err := pokeWord(tid, w.Addr, w.New); err != nil {
+			return errors.Join(t.goneOr(err), rollback(t, tid, writes[:i]), unmap(), drop())
+		}
+	}
+	for _, w := range writes {
+		var got hexWord
+		if err := t.read(w.Addr, got[:]); err != nil || got != w.New {
+			return errors.Join(fmt.Errorf("verifying the word at %#x failed", w.Addr), err, rollback(t, tid, writes), unmap(), drop())
+		}
+	}
+	o.j.Generations[gi].State = genApplied
+	if err := o.j.save(); err != nil {
+		return errors.Join(err, rollback(t, tid, writes), unmap(), drop())
+	}
+	return nil
+}
+
+func anyStopped(t *tracer) int {
+	for tid, th := range t.threads {
+		if th.stopped {
+			return tid
+		}
+	}
+	return t.pid
+}
+
+// rollback restores the old words of writes, from the journal record.
+func rollback(t *tracer, tid int, writes []wordWrite) error {
+	var first error
+	for _, w := range writes {
+		var cur hexWord
+		if err := t.read(w.Addr, cur[:]); err == nil && cur == w.Old {
+			continue
+		}
+		if err := pokeWord(tid, w.Addr, w.Old); err != nil && first == nil {
+			first = fmt.Errorf("rolling back: %w", err)
+		}
+	}
+	return first
+}
+
+// intactIn reports whether generation i of gens is in effect: each of its
+// words is in memory, or was overwritten by a later generation that
+// recorded it as its old word (a stacked upgrade).
+func intactIn(pid int, gens []generation, i int) (bool, error) {
+	g := gens[i]
+	g.Writes = nil
+	for _, w := range gens[i].Writes {
+		superseded := false
+		for _, later := range gens[i+1:] {
+			for _, lw := range later.Writes {
+				if lw.Addr == w.Addr {
+					if lw.Old != w.New {
+						return false, nil
+					}
+					superseded = true
+				}
+			}
+		}
+		if !superseded {
+			g.Writes = append(g.Writes, w)
+		}
+	}
+	return intact(pid, g)
+}
+
+// intact reports whether the process memory holds every new word of g.
+func intact(pid int, g generation) (bool, error) {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/mem", pid))
+	if err != nil {
+		return false, err
+	}
+	defer f.Close()
+	for _, w := range g.Writes {
+		var cur hexWord
+		if _, err := f.ReadAt(cur[:], int64(w.Addr)); err != nil {
+			return false, err
+		}
+		if !bytes.Equal(cur[:], w.New[:]) {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+// userIBT reports whether user-space indirect branch tracking is enabled in
+// the process (then every indirect branch target needs its endbr64).
+func userIBT(pid int) bool {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return true // unknown: assume the strict case
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, "x86_Thread_features:"); ok {
+			return strings.Contains(v, "ibt")
+		}
+	}
+	return false
+}

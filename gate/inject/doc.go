@@ -1,0 +1,30 @@
+// Package inject is compatgate's injection engine: it hot-upgrades running
+// processes from one build of a shared library (OLD) to a compatible build
+// (NEW) without restarting them, and reverts the upgrade.
+//
+// The engine works on linux/amd64 only; on other platforms every entry point
+// returns a "not supported" error. For one process, Apply:
+//
+//  1. verifies that the process maps OLD (matched by GNU build-id read from
+//     the mapped file itself through /proc/PID/map_files, so a "(deleted)"
+//     mapping of a replaced file is still recognised);
+//  2. seizes every thread (PTRACE_SEIZE with PTRACE_O_TRACECLONE, never
+//     PTRACE_O_EXITKILL), interrupts them all and rescans /proc/PID/task until
+//     the set is stable;
+//  3. lets the process run again except for one hijacked thread, in which it
+//     calls dlopen(NEW, RTLD_NOW|RTLD_LOCAL), returning into an int3 page the
+//     engine maps and unmaps, with every register and the extended (XSAVE)
+//     state saved and restored;
+//  4. stops the world again, checks that no thread has OLD code on its stack
+//     (instruction pointer and a conservative stack scan; a busy thread alone
+//     is let run to its return address, under a hardware breakpoint, within a
+//     budget), that NEW's references to exported data resolve to OLD's
+//     storage, and writes a 5-byte jmp over the entry of every exported
+//     function of OLD, each as one aligned 8-byte word, into trampolines in
+//     pages mapped within ±2 GiB;
+//  5. journals every write (fsync'd before the write) so that Revert restores
+//     the exact bytes, even after a crash of the engine.
+//
+// All ptrace requests are made from one goroutine locked to its OS thread
+// (see ptraceThread), as delve's native backend does.
+package inject

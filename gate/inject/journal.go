@@ -1,0 +1,178 @@
+//go:build linux && amd64
+
+package inject
+
+import (
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Generation states in the journal.
+const (
+	genApplying  = "applying"  // writes may be partly done: revert restores per word
+	genApplied   = "applied"   // every write done and verified
+	genReverting = "reverting" // restores may be partly done
+)
+
+// journal is the record of the upgrades applied to one process, stored as
+// <state-dir>/pid-<PID>-<START>.json. START, the process start time, tells
+// a reused PID from the process the journal was written for.
+type journal struct {
+	Schema      int          `json:"schema"`
+	PID         int          `json:"pid"`
+	StartTime   uint64       `json:"start_time"`
+	Generations []generation `json:"generations"`
+
+	path string
+}
+
+// generation is one apply: every word written and the trampoline pages.
+type generation struct {
+	State       string      `json:"state"`
+	Time        time.Time   `json:"time"`
+	Old         Library     `json:"old"`
+	New         Library     `json:"new"`
+	NewHandle   uint64      `json:"new_handle"`
+	Functions   []string    `json:"functions"`
+	Trampolines []uint64    `json:"trampolines"` // page addresses
+	Writes      []wordWrite `json:"writes"`
+	// OverEndbr lists the functions whose jump was written over their
+	// endbr64 because no trampoline page fitted the window needed to keep it.
+	OverEndbr []string `json:"over_endbr64,omitempty"`
+}
+
+// wordWrite is one aligned 8-byte word of the target's text.
+type wordWrite struct {
+	Addr    uint64   `json:"addr"`
+	Old     hexWord  `json:"old"`
+	New     hexWord  `json:"new"`
+	Symbols []string `json:"symbols"`
+}
+
+// hexWord is 8 bytes, in JSON as 16 hex digits in memory order.
+type hexWord [8]byte
+
+func (w hexWord) MarshalText() ([]byte, error) { return []byte(hex.EncodeToString(w[:])), nil }
+
+func (w *hexWord) UnmarshalText(b []byte) error {
+	d, err := hex.DecodeString(string(b))
+	if err != nil || len(d) != 8 {
+		return fmt.Errorf("bad journal word %q", b)
+	}
+	copy(w[:], d)
+	return nil
+}
+
+func journalPath(dir string, pid int, start uint64) string {
+	return filepath.Join(dir, fmt.Sprintf("pid-%d-%d.json", pid, start))
+}
+
+// loadJournal reads the journal of (pid, start), or returns an empty one.
+func loadJournal(dir string, pid int, start uint64) (*journal, error) {
+	j := &journal{Schema: 1, PID: pid, StartTime: start, path: journalPath(dir, pid, start)}
+	data, err := os.ReadFile(j.path)
+	if errors.Is(err, os.ErrNotExist) {
+		return j, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading journal: %w", err)
+	}
+	if err := json.Unmarshal(data, j); err != nil {
+		return nil, fmt.Errorf("reading journal %s: %w", j.path, err)
+	}
+	if j.PID != pid || j.StartTime != start {
+		return nil, fmt.Errorf("journal %s is for another process", j.path)
+	}
+	return j, nil
+}
+
+// save writes the journal durably: a temporary file, fsync, rename over the
+// old one, fsync of the directory. When it returns nil the record survives
+// a crash of the engine or of the machine.
+func (j *journal) save() error {
+	dir := filepath.Dir(j.path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("creating state directory: %w", err)
+	}
+	if len(j.Generations) == 0 {
+		if err := os.Remove(j.path); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("removing journal: %w", err)
+		}
+		return syncDir(dir)
+	}
+	data, err := json.MarshalIndent(j, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encoding journal: %w", err)
+	}
+	tmp, err := os.CreateTemp(dir, ".journal-*")
+	if err != nil {
+		return fmt.Errorf("writing journal: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.Write(append(data, '\n')); err != nil {
+		tmp.Close()
+		return fmt.Errorf("writing journal: %w", err)
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return fmt.Errorf("syncing journal: %w", err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("writing journal: %w", err)
+	}
+	if err := os.Rename(tmp.Name(), j.path); err != nil {
+		return fmt.Errorf("installing journal: %w", err)
+	}
+	return syncDir(dir)
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("syncing state directory: %w", err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("syncing state directory: %w", err)
+	}
+	return nil
+}
+
+// top returns the index of the latest generation whose OLD has build-id id,
+// or -1.
+func (j *journal) top(oldID string) int {
+	for i := len(j.Generations) - 1; i >= 0; i-- {
+		if j.Generations[i].Old.BuildID == oldID {
+			return i
+		}
+	}
+	return -1
+}
+
+// lockProcess takes an exclusive lock on the journal of process pid for the
+// time of one operation, so that two engines never interleave their
+// reads and writes of it. It fails at once if the lock is taken.
+func lockProcess(dir string, pid int) (unlock func(), err error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("creating state directory: %w", err)
+	}
+	f, err := os.OpenFile(filepath.Join(dir, fmt.Sprintf("pid-%d.lock", pid)), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("locking the journal: %w", err)
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		f.Close()
+		if err == unix.EWOULDBLOCK {
+			return nil, fmt.Errorf("another compatgate operation on process %d is in progress", pid)
+		}
+		return nil, fmt.Errorf("locking the journal: %w", err)
+	}
+	return func() { f.Close() }, nil
+}

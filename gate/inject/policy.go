@@ -1,0 +1,142 @@
+//go:build linux && amd64
+
+package inject
+
+import (
+	"debug/elf"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+)
+
+// loaderSections are writable sections that hold the dynamic linker's and
+// the C runtime's bookkeeping, not library state.
+var loaderSections = map[string]bool{
+	".got": true, ".got.plt": true, ".dynamic": true, ".init_array": true,
+	".fini_array": true, ".preinit_array": true, ".tm_clone_table": true, ".jcr": true,
+}
+
+// crtObject reports whether a local object is one the C runtime start files
+// put in every shared object (its value never matters across an upgrade).
+func crtObject(name string) bool {
+	return name == "__dso_handle" || name == "__TMC_END__" || strings.HasPrefix(name, "completed.")
+}
+
+// refuseData applies the engine's rule on writable state, which is
+// deliberately conservative. NEW's functions will run on OLD's data: its
+// exported variables bind to OLD's storage through interposition (checked
+// in the process by checkInterposition), so NEW may only have writable
+// state that is (a) an exported object OLD also exports with the same size,
+// or (b) C-runtime bookkeeping. Anything else is state NEW's code would find
+// freshly initialised instead of carrying the process's history, which the
+// gate cannot vouch for:
+//   - thread-local storage (fresh per thread, and not interposable the same way);
+//   - exported variables that OLD lacks or whose size changed;
+//   - with a symbol table: any local or hidden object in a writable section;
+//   - without one (stripped NEW): more than 16 bytes of writable data not
+//     covered by shared exported objects (the C runtime needs 9);
+//   - -Bsymbolic or protected exported data, and exported data NEW's code
+//     reaches without a dynamic relocation (bound locally, not through GOT).
+func refuseData(oldImg, newImg *image) error {
+	if newImg.symbolic() {
+		return errors.New("NEW is linked with -Bsymbolic: its exported data would not bind to OLD's")
+	}
+	shared := map[uint64]uint64{} // address -> size of shared exported objects
+	for _, o := range newImg.objects {
+		if o.typ == elf.STT_TLS {
+			return fmt.Errorf("NEW exports thread-local variable %s", o.key())
+		}
+		old, ok := lookup(oldImg.objects, o.key())
+		if !ok {
+			return fmt.Errorf("NEW adds exported variable %s: new state with no history in the process", o.key())
+		}
+		if old.size != o.size {
+			return fmt.Errorf("exported variable %s changes size from %d to %d bytes", o.key(), old.size, o.size)
+		}
+		if o.vis == elf.STV_PROTECTED {
+			return fmt.Errorf("exported variable %s has protected visibility in NEW: NEW's code binds to its own copy", o.key())
+		}
+		if !hasDataReloc(newImg, o) {
+			return fmt.Errorf("NEW's code reaches exported variable %s without a dynamic relocation: it would use its own copy", o.key())
+		}
+		shared[o.value] = o.size
+	}
+	type span struct {
+		name       string
+		start, end uint64
+	}
+	var state []span
+	for _, s := range newImg.file.Sections {
+		if s.Flags&elf.SHF_ALLOC == 0 || s.Flags&elf.SHF_WRITE == 0 || s.Size == 0 {
+			continue
+		}
+		if s.Flags&elf.SHF_TLS != 0 {
+			return fmt.Errorf("NEW has thread-local storage (%s)", s.Name)
+		}
+		if loaderSections[s.Name] || (s.Addr >= newImg.relro[0] && s.Addr+s.Size <= newImg.relro[1]) {
+			continue // loader bookkeeping, or read-only after relocation
+		}
+		state = append(state, span{s.Name, s.Addr, s.Addr + s.Size})
+	}
+	inState := func(a uint64) (string, bool) {
+		for _, sp := range state {
+			if a >= sp.start && a < sp.end {
+				return sp.name, true
+			}
+		}
+		return "", false
+	}
+	syms, err := newImg.file.Symbols()
+	if err == nil {
+		var private []string
+		for _, s := range syms {
+			if elf.ST_TYPE(s.Info) != elf.STT_OBJECT || s.Size == 0 || s.Section == elf.SHN_UNDEF {
+				continue
+			}
+			sec, ok := inState(s.Value)
+			if !ok || crtObject(s.Name) {
+				continue
+			}
+			if _, ok := shared[s.Value]; ok && elf.ST_BIND(s.Info) != elf.STB_LOCAL {
+				continue
+			}
+			private = append(private, fmt.Sprintf("%s (%d bytes in %s)", s.Name, s.Size, sec))
+		}
+		if len(private) > 0 {
+			sort.Strings(private)
+			return fmt.Errorf("NEW has library-private writable state: %s", strings.Join(private, ", "))
+		}
+		return nil
+	}
+	// Stripped: count the writable bytes no shared exported object covers.
+	var total, covered uint64
+	for _, sp := range state {
+		total += sp.end - sp.start
+	}
+	for a, n := range shared {
+		if _, ok := inState(a); ok {
+			covered += n
+		}
+	}
+	if total > covered+16 {
+		return fmt.Errorf("NEW (stripped) has %d bytes of writable data not reachable through its exported symbols", total-covered)
+	}
+	return nil
+}
+
+// hasDataReloc reports whether NEW has a dynamic relocation against o, i.e.
+// its code reaches o through the GOT (or a data pointer) and so binds to the
+// first definition in the global scope.
+func hasDataReloc(img *image, o symbol) bool {
+	rs, err := img.relocs()
+	if err != nil {
+		return false
+	}
+	for _, r := range rs {
+		if r.sym == o.index && (r.typ == elf.R_X86_64_GLOB_DAT || r.typ == elf.R_X86_64_64) {
+			return true
+		}
+	}
+	return false
+}

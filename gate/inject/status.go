@@ -1,0 +1,148 @@
+package inject
+
+import (
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// Status is the outcome of an operation on one process.
+type Status string
+
+// The per-process statuses, from best to worst.
+const (
+	// StatusOK means the operation was carried out.
+	StatusOK Status = "ok"
+	// StatusNotChanged means there was nothing to do: NEW is already
+	// applied (apply) or nothing is applied (revert).
+	StatusNotChanged Status = "not_changed"
+	// StatusNotLoaded means the process does not map OLD; it was not touched.
+	StatusNotLoaded Status = "not_loaded"
+	// StatusBusy means a thread kept running OLD code beyond the budget; the
+	// process was left exactly as it was.
+	StatusBusy Status = "busy"
+	// StatusRefused means the engine will not hot-apply NEW (the reason says
+	// why); the process was left as it was.
+	StatusRefused Status = "refused"
+	// StatusError means the operation failed (the reason says how); every
+	// write already made was rolled back.
+	StatusError Status = "error"
+)
+
+// rank orders statuses from best (0) to worst.
+func (s Status) rank() int {
+	switch s {
+	case StatusOK:
+		return 0
+	case StatusNotChanged:
+		return 1
+	case StatusNotLoaded:
+		return 2
+	case StatusBusy:
+		return 3
+	case StatusRefused:
+		return 4
+	default:
+		return 5
+	}
+}
+
+// Success reports whether s counts as a success for the exit status: ok,
+// not_changed and not_loaded do, busy, refused and error do not.
+func (s Status) Success() bool { return s.rank() <= StatusNotLoaded.rank() }
+
+// Worst returns the worst status among results, or StatusOK for none.
+func Worst(results []Result) Status {
+	w := StatusOK
+	for _, r := range results {
+		if r.Status.rank() > w.rank() {
+			w = r.Status
+		}
+	}
+	return w
+}
+
+// Library identifies one build of a shared library.
+type Library struct {
+	Path    string `json:"path"`
+	BuildID string `json:"build_id,omitempty"`
+	// Base is the load bias of the library in the process, when mapped.
+	Base uint64 `json:"base,omitempty"`
+}
+
+// Result is the outcome of Apply or Revert for one process.
+type Result struct {
+	PID    int    `json:"pid"`
+	Status Status `json:"status"`
+	// Reason explains every status but ok.
+	Reason string   `json:"reason,omitempty"`
+	Old    *Library `json:"old,omitempty"`
+	New    *Library `json:"new,omitempty"`
+	// Functions is the number of exported functions redirected (apply) or
+	// restored (revert).
+	Functions int `json:"functions,omitempty"`
+	// StoppedMicros is how long every thread of the process was stopped
+	// for the consistency check and the writes, in microseconds.
+	StoppedMicros int64 `json:"stopped_us,omitempty"`
+}
+
+// Applied describes one upgrade recorded in the journal of a process.
+type Applied struct {
+	Old       Library   `json:"old"`
+	New       Library   `json:"new"`
+	State     string    `json:"state"`
+	Functions int       `json:"functions"`
+	Time      time.Time `json:"time"`
+	// Intact reports whether the process memory still holds exactly the
+	// journaled bytes.
+	Intact bool `json:"intact"`
+}
+
+// ProcessState is what Query reports about one process.
+type ProcessState struct {
+	PID    int    `json:"pid"`
+	Status Status `json:"status"`
+	Reason string `json:"reason,omitempty"`
+	// Applied lists the upgrades in effect, oldest first.
+	Applied []Applied `json:"applied"`
+}
+
+// Options tune the engine. The zero value is usable.
+type Options struct {
+	// StateDir holds the journal; DefaultStateDir() when empty.
+	StateDir string
+	// BusyTimeout bounds how long a thread found in OLD code may run on
+	// alone to leave it, and how long the engine waits for a thread in a
+	// state safe for dlopen; 2s when zero.
+	BusyTimeout time.Duration
+	// CallTimeout is the watchdog of a remote call (dlopen); 10s when zero.
+	CallTimeout time.Duration
+}
+
+func (o Options) withDefaults() Options {
+	if o.StateDir == "" {
+		o.StateDir = DefaultStateDir()
+	}
+	if o.BusyTimeout <= 0 {
+		o.BusyTimeout = 2 * time.Second
+	}
+	if o.CallTimeout <= 0 {
+		o.CallTimeout = 10 * time.Second
+	}
+	return o
+}
+
+// DefaultStateDir returns the journal directory: /var/lib/compatgate for
+// root, else $XDG_STATE_HOME/compatgate or ~/.local/state/compatgate.
+func DefaultStateDir() string {
+	if os.Geteuid() == 0 {
+		return "/var/lib/compatgate"
+	}
+	if d := os.Getenv("XDG_STATE_HOME"); d != "" {
+		return filepath.Join(d, "compatgate")
+	}
+	if h, err := os.UserHomeDir(); err == nil {
+		return filepath.Join(h, ".local", "state", "compatgate")
+	}
+	return filepath.Join(os.TempDir(), "compatgate-state")
+}

@@ -1,0 +1,81 @@
+/* libver: the test library. Built as version 1 and 2 (-DVERSION=N), and in
+ * variants the engine must refuse (-DPRIVATE_STATE), that exit the
+ * process while being loaded (-DEXIT_ON_LOAD) or that take too long to load
+ * (-DSLOW_LOAD). */
+#include <unistd.h>
+
+#ifndef VERSION
+#define VERSION 1
+#endif
+
+/* Exported, writable: must stay bound to the storage the process uses. The
+ * initial value differs so that a NEW using its own copy is caught. */
+#if VERSION == 1
+int ver_counter = 0;
+#else
+int ver_counter = 100;
+#endif
+
+#ifdef PRIVATE_STATE
+static int private_calls; /* library-private state: refused */
+#endif
+
+int ver_get(void)
+{
+#ifdef PRIVATE_STATE
+	private_calls++;
+#endif
+	return VERSION;
+}
+
+/* Same result in every version: any other value is a wrong result. */
+long ver_mix(long x)
+{
+	return x * 3 + 1;
+}
+
+int ver_bump(void)
+{
+	return ++ver_counter;
+}
+
+/* Never returns, spinning in the library's own code. *entered is set once
+ * the thread is inside. */
+void ver_forever(volatile int *entered)
+{
+	volatile unsigned long n = 0;
+	*entered = 1;
+	for (;;)
+		n++;
+}
+
+/* Blocks in read(2) called from the library: a return address into the
+ * library stays on the stack. *entered is set once the thread is inside. */
+void ver_block(int fd, volatile int *entered)
+{
+	char c;
+	*entered = 1;
+	while (read(fd, &c, 1) != 0)
+		;
+}
+
+#ifdef VARIANT
+int ver_variant(void)
+{
+	return VARIANT;
+}
+#endif
+
+#ifdef SLOW_LOAD
+__attribute__((constructor)) static void slow(void)
+{
+	sleep(30);
+}
+#endif
+
+#ifdef EXIT_ON_LOAD
+__attribute__((constructor)) static void exit_now(void)
+{
+	_exit(3);
+}
+#endif

@@ -1,0 +1,206 @@
+//go:build linux && amd64
+
+package inject
+
+import (
+	"encoding/binary"
+	"path/filepath"
+	"testing"
+)
+
+func TestParseMaps(t *testing.T) {
+	in := "55d0c0a00000-55d0c0a01000 r--p 00000000 fd:01 1234 /usr/bin/prog\n" +
+		"7f0000000000-7f0000001000 r-xp 00001000 08:02 99 /opt/lib/libx.so.1 (deleted)\n" +
+		"7f0000002000-7f0000003000 rw-p 00000000 00:00 0 \n" +
+		"7ffc00000000-7ffc00021000 rw-p 00000000 00:00 0                          [stack]\n" +
+		"7f0000004000-7f0000005000 r--p 00000000 08:02 100 /tmp/a name with spaces\n"
+	ms, err := parseMaps([]byte(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []mapping{
+		{start: 0x55d0c0a00000, end: 0x55d0c0a01000, perms: "r--p", major: 0xfd, minor: 1, inode: 1234, path: "/usr/bin/prog"},
+		{start: 0x7f0000000000, end: 0x7f0000001000, perms: "r-xp", offset: 0x1000, major: 8, minor: 2, inode: 99, path: "/opt/lib/libx.so.1", deleted: true},
+		{start: 0x7f0000002000, end: 0x7f0000003000, perms: "rw-p"},
+		{start: 0x7ffc00000000, end: 0x7ffc00021000, perms: "rw-p", path: "[stack]"},
+		{start: 0x7f0000004000, end: 0x7f0000005000, perms: "r--p", major: 8, minor: 2, inode: 100, path: "/tmp/a name with spaces"},
+	}
+	if len(ms) != len(want) {
+		t.Fatalf("got %d mappings, want %d", len(ms), len(want))
+	}
+	for i := range want {
+		if ms[i] != want[i] {
+			t.Errorf("mapping %d: got %+v, want %+v", i, ms[i], want[i])
+		}
+	}
+	for _, bad := range []string{"garbage\n", "zz-10 r--p 0 00:00 0\n", "10-20 r--p 0 00:00\n"} {
+		if _, err := parseMaps([]byte(bad)); err == nil {
+			t.Errorf("parseMaps(%q) succeeded", bad)
+		}
+	}
+}
+
+// TestSlotWindow checks the one-word property: for every patch alignment
+// and every original byte, a jump to any slot in the window changes only
+// the word that contains the patch address.
+func TestSlotWindow(t *testing.T) {
+	orig := [8]byte{0x48, 0x8d, 0x05, 0x80, 0x7f, 0x11, 0x22, 0x33}
+	for off := uint64(0); off < 8; off++ {
+		p := 0x7f0000001000 + off
+		lo, hi := slotWindow(p, orig)
+		if hi <= lo {
+			t.Fatalf("p%%8=%d: empty window", off)
+		}
+		for _, tr := range []uint64{lo, hi - 1, lo + (hi-lo)/2} {
+			jmp := jmpBytes(p, tr)
+			if got := p + 5 + uint64(int64(int32(binary.LittleEndian.Uint32(jmp[1:])))); got != tr {
+				t.Fatalf("p%%8=%d: jump to %#x lands at %#x", off, tr, got)
+			}
+			for i := uint64(0); i < jmpLen; i++ {
+				if (p+i)&^7 != p&^7 && jmp[i] != orig[i] {
+					t.Errorf("p%%8=%d slot %#x: byte %d (%#x) in the next word differs from the original %#x", off, tr, i, jmp[i], orig[i])
+				}
+			}
+		}
+	}
+}
+
+func TestTrampPlanner(t *testing.T) {
+	maps := []mapping{
+		{start: 0x7f0000000000, end: 0x7f0000100000},
+		{start: 0x7f0000200000, end: 0x7f0000201000},
+		{start: 0x7ffd00000000, end: 0x7ffd00021000, path: "[stack]"},
+	}
+	pl := newTrampPlanner(maps)
+	seen := map[uint64]bool{}
+	for i := 0; i < 600; i++ { // more than one page of slots
+		lo, hi := uint64(0x7f0000000000), uint64(0x7f0000300000)
+		tr, err := pl.alloc(lo, hi, uint64(i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if tr < lo || tr >= hi {
+			t.Fatalf("slot %#x outside [%#x, %#x)", tr, lo, hi)
+		}
+		if _, ok := findMapping(maps, tr); ok {
+			t.Fatalf("slot %#x inside an existing mapping", tr)
+		}
+		if tr%pageSize > pageSize-slotSize {
+			t.Fatalf("slot %#x crosses a page", tr)
+		}
+		if seen[tr] {
+			t.Fatalf("slot %#x given twice", tr)
+		}
+		seen[tr] = true
+	}
+	if _, err := pl.alloc(0x7f0000000100, 0x7f0000000200, 1); err == nil {
+		t.Errorf("allocated a slot inside a mapping")
+	}
+}
+
+func TestLooksLikeReturn(t *testing.T) {
+	tests := []struct {
+		name   string
+		before [8]byte
+		want   bool
+	}{
+		{"call rel32", [8]byte{0x90, 0x90, 0x90, 0xe8, 1, 2, 3, 4}, true},
+		{"call *%rax", [8]byte{0x90, 0x90, 0x90, 0x90, 0x90, 0x90, 0xff, 0xd0}, true},
+		{"call *0x10(%rip)", [8]byte{0x90, 0x90, 0xff, 0x15, 0x10, 0, 0, 0}, true},
+		{"nops", [8]byte{0x90, 0x90, 0x90, 0x90, 0x90, 0x90, 0x90, 0x90}, false},
+		{"jmp rel32", [8]byte{0x90, 0x90, 0x90, 0xe9, 1, 2, 3, 4}, false},
+	}
+	for _, tt := range tests {
+		if got := looksLikeReturn(tt.before); got != tt.want {
+			t.Errorf("%s: got %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
+
+func TestJournalRoundTrip(t *testing.T) {
+	dir := t.TempDir()
+	j, err := loadJournal(dir, 42, 777)
+	if err != nil || len(j.Generations) != 0 {
+		t.Fatalf("empty journal: %v %+v", err, j)
+	}
+	j.Generations = append(j.Generations, generation{
+		State:  genApplied,
+		Old:    Library{Path: "/a", BuildID: "aa"},
+		New:    Library{Path: "/b", BuildID: "bb"},
+		Writes: []wordWrite{{Addr: 0x1000, Old: hexWord{1, 2, 3, 4, 5, 6, 7, 8}, New: hexWord{0xe9, 0, 0, 0, 0, 6, 7, 8}, Symbols: []string{"f"}}},
+	})
+	if err := j.save(); err != nil {
+		t.Fatal(err)
+	}
+	k, err := loadJournal(dir, 42, 777)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kw, jw := k.Generations[0].Writes[0], j.Generations[0].Writes[0]
+	if len(k.Generations) != 1 || kw.Addr != jw.Addr || kw.Old != jw.Old || kw.New != jw.New || kw.Symbols[0] != "f" {
+		t.Fatalf("round trip: %+v", k.Generations)
+	}
+	if k.top("aa") != 0 || k.top("zz") != -1 {
+		t.Errorf("top: %d %d", k.top("aa"), k.top("zz"))
+	}
+	// Another process with the same PID (other start time) has its own.
+	if other, err := loadJournal(dir, 42, 778); err != nil || len(other.Generations) != 0 {
+		t.Errorf("reused PID sees the journal: %v %+v", err, other)
+	}
+	k.Generations = nil
+	if err := k.save(); err != nil {
+		t.Fatal(err)
+	}
+	if m, _ := filepath.Glob(filepath.Join(dir, "*")); len(m) != 0 {
+		t.Errorf("files left: %v", m)
+	}
+}
+
+func TestWorst(t *testing.T) {
+	tests := []struct {
+		in   []Status
+		want Status
+		ok   bool
+	}{
+		{nil, StatusOK, true},
+		{[]Status{StatusOK, StatusNotLoaded, StatusNotChanged}, StatusNotLoaded, true},
+		{[]Status{StatusOK, StatusBusy}, StatusBusy, false},
+		{[]Status{StatusRefused, StatusBusy}, StatusRefused, false},
+		{[]Status{StatusError, StatusRefused, StatusOK}, StatusError, false},
+	}
+	for _, tt := range tests {
+		var rs []Result
+		for _, s := range tt.in {
+			rs = append(rs, Result{Status: s})
+		}
+		if got := Worst(rs); got != tt.want || got.Success() != tt.ok {
+			t.Errorf("Worst(%v) = %s (success %v), want %s (%v)", tt.in, got, got.Success(), tt.want, tt.ok)
+		}
+	}
+}
+
+func TestBuildIDFromNotes(t *testing.T) {
+	note := func(name string, typ uint32, desc []byte) []byte {
+		b := make([]byte, 12)
+		binary.LittleEndian.PutUint32(b[0:], uint32(len(name)+1))
+		binary.LittleEndian.PutUint32(b[4:], uint32(len(desc)))
+		binary.LittleEndian.PutUint32(b[8:], typ)
+		n := append([]byte(name), 0)
+		for len(n)%4 != 0 {
+			n = append(n, 0)
+		}
+		b = append(b, n...)
+		b = append(b, desc...)
+		for len(b)%4 != 0 {
+			b = append(b, 0)
+		}
+		return b
+	}
+	d := append(note("GNU", 1, []byte{0, 0, 0, 0}), note("GNU", 3, []byte{0xde, 0xad, 0xbe, 0xef})...)
+	if got := buildIDFromNotes(d); got != "deadbeef" {
+		t.Errorf("got %q", got)
+	}
+	for _, bad := range [][]byte{nil, {1, 2, 3}, d[:20]} {
+		buildIDFromNotes(bad) // must not panic
+	}
+}
