@@ -45,21 +45,18 @@ type command struct {
 	run     func(e env) int
 }
 
-// commands returns the command table, in the order "help" lists it.
+// commands returns the command table, in the order "help" lists it. The
+// checker's commands build everywhere Go does; gateCommands adds those that
+// manage processes and the restart queue, on Unix systems.
 func commands() []command {
-	return []command{
+	return append([]command{
 		{"check", "compare two versions of a shared library and judge compatibility", runCheck},
 		{"rules", "list the compatibility rules: id, severity, rationale", runRules},
-		{"queue", "list, show, cancel and run the scheduled restarts", runQueue},
-		{"log", "show the audit log of decisions and actions", runLog},
-		{"upgrade", "check, install and hot-apply or queue a new build of a library", runUpgrade},
-		{"rollback", "reinstall a library's previous build and revert hot upgrades", runRollback},
-		{"serve", "watch release directories and upgrade subscribed libraries", runServe},
 		{"version", "print the version of compatgate", runVersion},
 		{"apply", "hot-upgrade running processes from OLD to NEW (linux/amd64)", runApply},
 		{"revert", "undo the latest hot upgrade of OLD in running processes", runRevert},
 		{"status", "show the hot upgrades applied to running processes", runStatus},
-	}
+	}, gateCommands()...)
 }
 
 func main() {
