@@ -66,6 +66,16 @@ type Func struct {
 	Return   *Type  // the void type when the function returns nothing
 	Params   []Param
 	Variadic bool
+	// This is the type of a C++ method's implicit object parameter
+	// (S * const), nil for a free function or a static method. It is not
+	// in Params, nor are other artificial parameters (__vtt_parm, __in_chrg).
+	This *Type
+	// Method says the function is a member function (it has a
+	// DW_AT_specification in a class), static or not.
+	Method bool
+	// Inline says the function was declared inline or defined in its
+	// class: clients that called it may have compiled their own copy.
+	Inline bool
 }
 
 // A Param is one formal parameter of a function.
@@ -166,6 +176,95 @@ type Type struct {
 	// Vector says an array is a GCC vector type (vector_size), passed
 	// in vector registers.
 	Vector bool
+	// Class holds what C++ adds to a struct, union or class (bases,
+	// methods, vptr, static members); nil for C types. A C++ type's Name
+	// is qualified by its namespaces and enclosing classes.
+	Class *ClassInfo
+	// CXX says the type was declared in a C++ compilation unit: reports
+	// spell it as C++ does ("ns::S", not "struct S").
+	CXX bool
+}
+
+// ClassInfo is the C++ part of a struct, union or class type.
+type ClassInfo struct {
+	// Bases are the direct base classes (DW_TAG_inheritance), in order.
+	Bases []Base
+	// VPtr says the class holds its own vtable pointer (an artificial
+	// _vptr member): it is the first polymorphic class of its hierarchy.
+	VPtr bool
+	// Methods are the member functions the class declares.
+	Methods []Method
+	// Statics are the static data members.
+	Statics []Member
+	// Access holds the access of each data member, base and method that is
+	// not public (by member name, "base " + name, or method key).
+	Access map[string]Access
+	// PassByRef says values of the class are passed and returned through
+	// a hidden reference (not trivially copyable: DW_AT_calling_convention,
+	// or user-declared copy/move constructor or destructor, virtual
+	// functions or virtual bases).
+	PassByRef bool
+	// Internal says the class is defined in a source file, not a header:
+	// clients cannot see its definition, so they cannot allocate it.
+	Internal bool
+	// NoPublicCtor says the class declares constructors and every one is
+	// private or deleted: clients cannot create it.
+	NoPublicCtor bool
+}
+
+// A Base is one direct base class.
+type Base struct {
+	Type    *Type
+	Offset  int64 // -1 for a virtual base (found through the vtable)
+	Virtual bool
+	Access  Access
+}
+
+// A Method is a member function declared in a class.
+type Method struct {
+	Name    string // source name: "get", "~S", "operator=="
+	Linkage string // mangled name, when DWARF gives it
+	// Virtuality is 0, DW_VIRTUALITY_virtual (1) or _pure_virtual (2).
+	Virtuality int64
+	// Slot is the vtable index from DW_AT_vtable_elem_location, -1 when
+	// absent.
+	Slot       int64
+	Static     bool // no implicit object parameter
+	Access     Access
+	Params     []*Type // excluding this
+	Inline     bool    // declared inline or defined in the class
+	Deleted    bool
+	Artificial bool // implicitly declared by the compiler
+}
+
+func (c *ClassInfo) hasVirtualBase() bool {
+	for _, b := range c.Bases {
+		if b.Virtual {
+			return true
+		}
+	}
+	return false
+}
+
+// Access is C++ member access, DW_ACCESS_*.
+type Access int64
+
+// Accesses.
+const (
+	AccessPublic    Access = 1
+	AccessProtected Access = 2
+	AccessPrivate   Access = 3
+)
+
+// String returns "public", "protected" or "private".
+func (a Access) String() string {
+	switch a {
+	case AccessProtected:
+		return "protected"
+	case AccessPrivate:
+		return "private"
+	}
+	return "public"
 }
 
 // A Member is a data member of a struct, union or class.
@@ -237,6 +336,16 @@ func (t *Type) alignof(depth int) int64 {
 		return s
 	case StructType, UnionType, ClassType:
 		var a int64 = 1
+		if c := t.Class; c != nil {
+			if c.VPtr || len(c.Bases) > 0 && c.hasVirtualBase() {
+				a = 8
+			}
+			for _, b := range c.Bases {
+				if ba := b.Type.alignof(depth + 1); ba > a {
+					a = ba
+				}
+			}
+		}
 		for _, m := range t.Members {
 			if ma := m.Type.alignof(depth + 1); ma > a {
 				a = ma
@@ -365,6 +474,9 @@ func (t *Type) baseName() string {
 	case StructType, UnionType, ClassType, EnumType:
 		if t.Name == "" {
 			return t.Kind.String() + " {…}"
+		}
+		if t.CXX {
+			return t.Name
 		}
 		return t.Kind.String() + " " + t.Name
 	}

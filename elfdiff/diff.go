@@ -19,8 +19,9 @@ func Diff(old, new *Corpus) ([]Change, error) {
 	d.library(old, new)
 	d.symbols(old, new)
 	d.changes = cxxPass(old, new, d.changes)
+	inlineRemoved(old, d.changes)
 	if old.Debug != nil && new.Debug != nil {
-		d.changes = append(d.changes, diffDebug(old, new)...)
+		d.changes = dedupCXX(d.changes, diffDebug(old, new))
 	}
 	return d.changes, nil
 }

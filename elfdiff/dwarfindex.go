@@ -49,6 +49,16 @@ func (dr *dwarfReader) index(syms []Symbol) (*declIndex, error) {
 		}
 	}
 	r := dr.d.Reader()
+	// scopes is the stack of enclosing scope prefixes ("ns::S::") of the
+	// DIEs being read, one per DIE whose children are being read.
+	var scopes []scopeLevel
+	prefix := func() string {
+		if len(scopes) == 0 {
+			return ""
+		}
+		return scopes[len(scopes)-1].prefix
+	}
+	inClass := func() bool { return len(scopes) > 0 && scopes[len(scopes)-1].class }
 	for {
 		e, err := r.Next()
 		if err != nil {
@@ -58,11 +68,32 @@ func (dr *dwarfReader) index(syms []Symbol) (*declIndex, error) {
 			break
 		}
 		switch e.Tag {
-		case dwarf.TagCompileUnit, dwarf.TagPartialUnit, dwarf.TagNamespace, dwarf.TagModule, 0:
-			continue // descend
+		case 0:
+			if len(scopes) > 0 {
+				scopes = scopes[:len(scopes)-1]
+			}
+			continue
+		case dwarf.TagCompileUnit, dwarf.TagPartialUnit:
+			dr.addUnit(e)
+			if e.Children {
+				scopes = append(scopes[:0], scopeLevel{})
+			}
+			continue
+		case dwarf.TagNamespace, dwarf.TagModule:
+			if e.Children {
+				name, _ := e.Val(dwarf.AttrName).(string)
+				if name == "" {
+					name = "(anonymous namespace)"
+				}
+				scopes = append(scopes, scopeLevel{prefix: prefix() + name + "::"})
+			}
+			continue
 		case dwarf.TagSubprogram:
 			if e.Children {
 				r.SkipChildren()
+			}
+			if inClass() {
+				dr.methods[e.Offset] = true
 			}
 			matched := false
 			for _, a := range dr.entryAddrs(e) {
@@ -87,16 +118,38 @@ func (dr *dwarfReader) index(syms []Symbol) (*declIndex, error) {
 				continue
 			}
 			namedDecl(idx.varNamed, e, varClass)
-		case dwarf.TagStructType, dwarf.TagUnionType, dwarf.TagClassType, dwarf.TagEnumerationType:
-			if e.Children {
-				r.SkipChildren()
+		case dwarf.TagStructType, dwarf.TagUnionType, dwarf.TagClassType, dwarf.TagEnumerationType, dwarf.TagTypedef:
+			name, _ := e.Val(dwarf.AttrName).(string)
+			p := prefix()
+			if p == "" {
+				// An out-of-class definition (struct A::B {…}) takes the
+				// scope of its declaration.
+				if spec, ok := e.Val(dwarf.AttrSpecification).(dwarf.Offset); ok {
+					p = dr.scope[spec]
+				}
 			}
-			if name, ok := e.Val(dwarf.AttrName).(string); ok && !isDeclaration(e) {
-				k := defKey{e.Tag, name}
+			if p != "" {
+				dr.scope[e.Offset] = p
+			}
+			if name != "" && !isDeclaration(e) && e.Tag != dwarf.TagTypedef {
+				k := defKey{e.Tag, p + name}
 				if _, ok := dr.defs[k]; !ok {
 					dr.defs[k] = e.Offset
 				}
 			}
+			if !e.Children {
+				continue
+			}
+			// Nested types and method declarations of C++ classes are
+			// read for their scope; C types have no scope.
+			if e.Tag != dwarf.TagEnumerationType && e.Tag != dwarf.TagTypedef && dr.lastUnitCXX() {
+				if name != "" {
+					p += name + "::"
+				}
+				scopes = append(scopes, scopeLevel{prefix: p, class: true})
+				continue
+			}
+			r.SkipChildren()
 		default:
 			if e.Children {
 				r.SkipChildren()
@@ -104,6 +157,13 @@ func (dr *dwarfReader) index(syms []Symbol) (*declIndex, error) {
 		}
 	}
 	return idx, nil
+}
+
+// scopeLevel is one enclosing namespace or class of the DIEs being
+// indexed.
+type scopeLevel struct {
+	prefix string // qualifies names declared in it: "ns::S::"
+	class  bool   // a struct, class or union
 }
 
 // symClass says whether a name is exported as a function, a variable,

@@ -23,7 +23,8 @@ func readDebugInfo(d *dwarf.Data, syms []Symbol, source string, typeUnits func()
 		}
 	}()
 	dr := &dwarfReader{d: d, r: d.Reader(), types: make(map[dwarf.Offset]*Type),
-		defs: make(map[defKey]dwarf.Offset), typeUnits: typeUnits}
+		defs: make(map[defKey]dwarf.Offset), typeUnits: typeUnits,
+		scope: make(map[dwarf.Offset]string), methods: make(map[dwarf.Offset]bool)}
 	dr.void = &Type{Kind: VoidType, Size: -1, Count: -1}
 	idx, err := dr.index(syms)
 	if err != nil {
@@ -76,6 +77,7 @@ func readDebugInfo(d *dwarf.Data, syms []Symbol, source string, typeUnits func()
 			return nil, err
 		}
 	}
+	markInternal(dr.types)
 	info.Types = len(dr.types)
 	info.TypeUnitRefs = dr.typeUnitRefs
 	return info, nil
@@ -99,6 +101,13 @@ type dwarfReader struct {
 	// union, class and enum, so that a declaration (struct S;) in one
 	// compilation unit resolves to the definition in another.
 	defs map[defKey]dwarf.Offset
+	// scope qualifies the C++ types declared in namespaces and classes:
+	// "ns::Outer::" by the type DIE's offset.
+	scope map[dwarf.Offset]string
+	// methods holds the subprogram DIEs declared inside a class.
+	methods map[dwarf.Offset]bool
+	// units are the compilation units, in offset order.
+	units []*unitInfo
 }
 
 // defKey names a tagged type: its DWARF tag and name.
@@ -139,6 +148,49 @@ func (dr *dwarfReader) children(off dwarf.Offset) ([]*dwarf.Entry, error) {
 		if c.Children {
 			dr.r.SkipChildren()
 		}
+	}
+}
+
+// classChildren reads the direct children of the class DIE at off and,
+// for each member function among them, its own children (parameters), in
+// one pass: methods[i] holds the children of out[i].
+func (dr *dwarfReader) classChildren(off dwarf.Offset) (out []*dwarf.Entry, methods map[int][]*dwarf.Entry, err error) {
+	e, err := dr.entry(off)
+	if err != nil || !e.Children {
+		return nil, nil, err
+	}
+	methods = make(map[int][]*dwarf.Entry)
+	for {
+		c, err := dr.r.Next()
+		if err != nil {
+			return nil, nil, fmt.Errorf("reading children of DIE %#x: %w", off, err)
+		}
+		if c == nil || c.Tag == 0 {
+			return out, methods, nil
+		}
+		out = append(out, c)
+		if !c.Children {
+			continue
+		}
+		if c.Tag != dwarf.TagSubprogram {
+			dr.r.SkipChildren()
+			continue
+		}
+		var kids []*dwarf.Entry
+		for {
+			g, err := dr.r.Next()
+			if err != nil {
+				return nil, nil, fmt.Errorf("reading children of DIE %#x: %w", c.Offset, err)
+			}
+			if g == nil || g.Tag == 0 {
+				break
+			}
+			kids = append(kids, g)
+			if g.Children {
+				dr.r.SkipChildren()
+			}
+		}
+		methods[len(out)-1] = kids
 	}
 }
 
@@ -183,6 +235,12 @@ func attr(chain []*dwarf.Entry, a dwarf.Attr) any {
 	return nil
 }
 
+// DW_AT_inline values for functions declared inline.
+const (
+	dwInlDeclaredNotInlined = 2
+	dwInlDeclaredInlined    = 3
+)
+
 // function decodes the subprogram at off.
 func (dr *dwarfReader) function(off dwarf.Offset) (*Func, error) {
 	chain, err := dr.declChain(off)
@@ -194,6 +252,14 @@ func (dr *dwarfReader) function(off dwarf.Offset) (*Func, error) {
 	f.Linkage, _ = attr(chain, dwarf.AttrLinkageName).(string)
 	if f.Return, err = dr.typeOf(attr(chain, dwarf.AttrType)); err != nil {
 		return nil, err
+	}
+	for _, e := range chain {
+		if dr.methods[e.Offset] {
+			f.Method = true
+		}
+		if in, _ := e.Val(dwarf.AttrInline).(int64); in == dwInlDeclaredNotInlined || in == dwInlDeclaredInlined {
+			f.Inline = true
+		}
 	}
 	// The parameters: of the most concrete DIE that lists any, resolving
 	// each one's own abstract origin for its name and type.
@@ -212,6 +278,16 @@ func (dr *dwarfReader) function(off dwarf.Offset) (*Func, error) {
 					return nil, err
 				} else if o != nil {
 					pc = append(pc, o)
+				}
+				if art, _ := attr(pc, dwarf.AttrArtificial).(bool); art {
+					// this, or __vtt_parm and __in_chrg of constructors
+					// and destructors of classes with virtual bases.
+					if len(f.Params) == 0 && f.This == nil {
+						if f.This, err = dr.typeOf(attr(pc, dwarf.AttrType)); err != nil {
+							return nil, err
+						}
+					}
+					continue
 				}
 				p := Param{}
 				p.Name, _ = attr(pc, dwarf.AttrName).(string)

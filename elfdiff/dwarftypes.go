@@ -50,7 +50,7 @@ func (dr *dwarfReader) typeAt(off dwarf.Offset) (*Type, error) {
 	if isDeclaration(e) {
 		// struct S; here, struct S { … } in another compilation unit.
 		if name, ok := e.Val(dwarf.AttrName).(string); ok {
-			if def, ok := dr.defs[defKey{e.Tag, name}]; ok && def != off {
+			if def, ok := dr.defs[defKey{e.Tag, dr.scope[off] + name}]; ok && def != off {
 				t, err := dr.typeAt(def)
 				if err == nil {
 					dr.types[off] = t
@@ -69,6 +69,15 @@ func (dr *dwarfReader) typeAt(off dwarf.Offset) (*Type, error) {
 		t.Align = a
 	}
 	t.Declaration = isDeclaration(e)
+	switch e.Tag {
+	case dwarf.TagStructType, dwarf.TagClassType, dwarf.TagUnionType, dwarf.TagEnumerationType, dwarf.TagTypedef:
+		if u := dr.unitOf(off); u != nil && u.cxx {
+			t.CXX = true
+			if t.Name != "" {
+				t.Name = dr.scope[off] + t.Name
+			}
+		}
+	}
 	elem := func() error {
 		t.Elem, err = dr.typeOf(e.Val(dwarf.AttrType))
 		return err
@@ -96,7 +105,12 @@ func (dr *dwarfReader) typeAt(off dwarf.Offset) (*Type, error) {
 	case dwarf.TagStructType, dwarf.TagUnionType, dwarf.TagClassType:
 		t.Kind = map[dwarf.Tag]TypeKind{dwarf.TagStructType: StructType, dwarf.TagUnionType: UnionType,
 			dwarf.TagClassType: ClassType}[e.Tag]
-		err = dr.members(t, e)
+		if t.CXX {
+			t.Class = &ClassInfo{}
+		}
+		if err = dr.members(t, e); err == nil && t.Class != nil {
+			dr.finishClass(t, e)
+		}
 	case dwarf.TagEnumerationType:
 		t.Kind = EnumType
 		if err = elem(); err == nil {
@@ -159,13 +173,29 @@ func (dr *dwarfReader) members(t *Type, e *dwarf.Entry) error {
 	if !e.Children {
 		return nil
 	}
-	kids, err := dr.children(e.Offset)
+	var kids []*dwarf.Entry
+	var methodKids map[int][]*dwarf.Entry
+	var err error
+	if t.Class != nil {
+		kids, methodKids, err = dr.classChildren(e.Offset)
+	} else {
+		kids, err = dr.children(e.Offset)
+	}
 	if err != nil {
 		return err
 	}
-	for _, k := range kids {
+	for i, k := range kids {
+		if t.Class != nil {
+			done, err := dr.classChild(t, k, methodKids[i])
+			if err != nil {
+				return err
+			}
+			if done {
+				continue
+			}
+		}
 		if k.Tag != dwarf.TagMember || isDeclaration(k) {
-			continue // methods, static members, nested types, bases (issue 4)
+			continue // methods, static members, nested types, bases: classChild
 		}
 		if ext, _ := k.Val(dwarf.AttrExternal).(bool); ext {
 			continue

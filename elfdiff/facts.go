@@ -55,13 +55,16 @@ const (
 	FactLostVariadic                     // the function no longer takes "..."
 	FactUnion                            // the enclosing type is a union
 	FactFlexible                         // an array became or stopped being a flexible array member (T[])
+	FactPure                             // a virtual method added as pure virtual
+	FactCXXClass                         // the type is a C++ class (struct, class or union with C++ semantics)
+	FactInternal                         // the class is internal to the library: defined in its sources, or a template instantiated on such a class
 )
 
 var factNames = []string{
 	"size", "class", "memory", "qualifiers", "pointee", "pointee-qualifiers", "pointer-level",
 	"same-representation", "signedness", "from-void", "to-void", "kind", "grew", "shrank",
 	"allocatable", "appended", "sentinel", "became-const", "lost-const", "in-padding",
-	"became-variadic", "lost-variadic", "union", "flexible",
+	"became-variadic", "lost-variadic", "union", "flexible", "pure", "cxx-class", "internal",
 }
 
 // Has reports whether every fact of f holds.

@@ -59,6 +59,9 @@ func classify(t *Type) []abiClass {
 	if t == nil || t.Kind == VoidType {
 		return nil
 	}
+	if t.Class != nil && t.Class.PassByRef {
+		return []abiClass{clsMemory} // not trivially copyable: by invisible reference
+	}
 	size := t.Sizeof()
 	if size < 0 {
 		return []abiClass{clsMemory}

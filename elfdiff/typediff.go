@@ -20,6 +20,10 @@ type typeDiffer struct {
 	all   []*node
 	decls []*Change // declaration-level changes, in order
 	roots []root
+	// elfVTables names the classes whose vtable both libraries export:
+	// the ELF side compares those slot by slot, so the DWARF side leaves
+	// their virtual methods alone.
+	elfVTables map[string]bool
 }
 
 // A node is one compared pair of named types.

@@ -13,6 +13,7 @@ import (
 // both corpora and returns the changes.
 func diffDebug(old, new *Corpus) []Change {
 	d := newTypeDiffer()
+	d.elfVTables = vtableClasses(old, new)
 	for _, o := range old.Symbols {
 		n, ok := new.Lookup(o.Key())
 		if !ok {
@@ -47,6 +48,17 @@ func (d *typeDiffer) function(s Symbol, of, nf *Func) {
 	l := &loc{kind: ReturnTypeChanged, where: "return type", symbol: sym, symType: symKind(s), isReturn: true}
 	r.edges = append(r.edges, label(d.at(of.Return, nf.Return, l, 0), "return", nf.Return)...)
 	d.passing(l, ReturnPassingChanged, of.Return, nf.Return)
+	if of.This != nil && nf.This != nil {
+		// A method reaches its class through this.
+		quiet := &loc{kind: ParamTypeChanged, silent: true}
+		r.edges = append(r.edges, label(d.at(of.This, nf.This, quiet, 0), "this", nf.This)...)
+	} else if of.Method && nf.Method && (of.This == nil) != (nf.This == nil) {
+		c := &Change{Kind: MethodStaticChanged, Symbol: sym, SymbolType: symKind(s), Where: "this",
+			Old: staticWord(of.This == nil), New: staticWord(nf.This == nil), Affected: []string{sym}, Reach: ReachValue}
+		c.Detail = fmt.Sprintf("%s is now a %s member function (was %s): the implicit object argument appeared or disappeared",
+			sym, c.New, c.Old)
+		d.decl(c)
+	}
 	for i := range max(len(of.Params), len(nf.Params)) {
 		switch {
 		case i >= len(nf.Params):
@@ -82,6 +94,13 @@ func (d *typeDiffer) function(s Symbol, of, nf *Func) {
 		d.decl(c)
 	}
 	d.roots = append(d.roots, r)
+}
+
+func staticWord(static bool) string {
+	if static {
+		return "static"
+	}
+	return "non-static"
 }
 
 func variadicWord(v bool) string {

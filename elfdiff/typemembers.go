@@ -23,9 +23,23 @@ func (d *typeDiffer) aggregate(nd *node) {
 	if o.Kind == UnionType {
 		unionFact = FactUnion
 	}
+	var allocatable Facts
+	if clientsCanCreate(o) && clientsCanCreate(n) {
+		allocatable = FactAllocatable
+	}
+	var cxx Facts
+	if o.Class != nil && n.Class != nil {
+		cxx = FactCXXClass
+	}
+	if o.Class != nil && n.Class != nil {
+		d.class(nd)
+		if o.Class.Internal && n.Class.Internal {
+			defer nd.markInternal()
+		}
+	}
 	so, sn := o.Sizeof(), n.Sizeof()
 	if so != sn {
-		f := FactSize | FactAllocatable | unionFact
+		f := FactSize | allocatable | unionFact | cxx
 		if sn > so {
 			f |= FactGrew
 		} else {
@@ -35,7 +49,7 @@ func (d *typeDiffer) aggregate(nd *node) {
 			fmt.Sprintf("size of %s changed from %d to %d bytes", nd.name, so, sn))
 	}
 	if ao, an := o.Alignof(), n.Alignof(); ao != an && ao > 0 && an > 0 {
-		nd.add(TypeAlignmentChanged, "", fmt.Sprint(ao), fmt.Sprint(an), FactAllocatable|unionFact,
+		nd.add(TypeAlignmentChanged, "", fmt.Sprint(ao), fmt.Sprint(an), allocatable|unionFact,
 			fmt.Sprintf("alignment of %s changed from %d to %d bytes", nd.name, ao, an))
 	}
 	pairs, removed, added := matchMembers(o.Members, n.Members)
@@ -81,8 +95,12 @@ func (d *typeDiffer) aggregate(nd *node) {
 		l := &loc{kind: MemberTypeChanged, where: memberWhere(nm, p[1]), owner: nd}
 		d.link(nd, label(d.at(om.Type, nm.Type, l, 0), l.where, nm.Type))
 	}
+	hoisted, _ := hoistedMembers(o, n)
 	for _, i := range removed {
 		om := o.Members[i]
+		if hoisted[om.Name] {
+			continue // now a member of a new base, at the same place
+		}
 		nd.add(MemberRemoved, memberWhere(om, i), om.Type.String(), "", unionFact,
 			fmt.Sprintf("%s (%s) removed from %s", memberWhere(om, i), om.Type, nd.name))
 	}
@@ -99,6 +117,21 @@ func (d *typeDiffer) aggregate(nd *node) {
 			fmt.Sprintf("%s (%s) added to %s at offset %d", memberWhere(nm, j), nm.Type, nd.name, nm.Offset))
 		// A new member's types are new: nothing to compare them with.
 	}
+}
+
+// markInternal adds FactInternal to the changes found in nd.
+func (nd *node) markInternal() {
+	for _, c := range nd.local {
+		c.Facts |= FactInternal
+	}
+}
+
+// clientsCanCreate reports whether clients can allocate objects of t
+// themselves (on the stack, statically, embedded, with new): any C struct;
+// a C++ class unless it is defined in a source file (not a header) or all
+// its constructors are private or deleted.
+func clientsCanCreate(t *Type) bool {
+	return t.Class == nil || !t.Class.Internal && !t.Class.NoPublicCtor
 }
 
 // matchMembers pairs the members of two aggregates: by name, and anonymous

@@ -75,10 +75,14 @@ func cxxRules() []Rule {
 		{ID: "class-gained-vtable", Kind: elfdiff.VTableAdded, Severity: Warn,
 			Rationale: "if the class was not polymorphic before, a vptr now precedes its members and every member moved (break); if only its key function moved out of line, nothing changed — the symbol tables cannot tell which"},
 		// Base classes, from the typeinfo objects.
+		{ID: "base-class-added-same-layout", Kind: elfdiff.TypeinfoBaseAdded, Severity: Info, When: has(elfdiff.FactSameRepr),
+			Rationale: "the new base holds members the class had, at the same offsets, and the size is unchanged: the layout clients compiled against is the same"},
 		{ID: "base-class-added", Kind: elfdiff.TypeinfoBaseAdded, Severity: Break,
 			Rationale: "a new base subobject changes the class's layout, its vtable group and the this-adjustments clients compiled in"},
 		{ID: "base-class-removed", Kind: elfdiff.TypeinfoBaseRemoved, Severity: Break,
 			Rationale: "clients convert to the base, call its members and catch it by the old hierarchy; the subobject is gone"},
+		{ID: "base-class-replaced-empty", Kind: elfdiff.TypeinfoBaseReplaced, Severity: Info, When: has(elfdiff.FactSameRepr),
+			Rationale: "an empty base replaced by another empty base at the same offset of a class: the layout is unchanged; only conversions to the old base, resolved at compile time, differ"},
 		{ID: "base-class-replaced", Kind: elfdiff.TypeinfoBaseReplaced, Severity: Break,
 			Rationale: "the subobject is another class: clients' upcasts, calls to the old base's members, dynamic_cast and catch clauses expect the old one"},
 		{ID: "base-class-moved", Kind: elfdiff.TypeinfoBaseMoved, Severity: Break,
@@ -87,6 +91,17 @@ func cxxRules() []Rule {
 			Rationale: "a virtual base is reached through the vtable and a non-virtual one at a fixed offset: old clients look for it the old way"},
 		{ID: "base-class-access-changed", Kind: elfdiff.TypeinfoBaseAccess, Severity: Info,
 			Rationale: "access does not change the layout; only dynamic_cast and exception matching to the base follow the new access"},
+		// From DWARF.
+		{ID: "class-vptr-added", Kind: elfdiff.ClassVPtrAdded, Severity: Break,
+			Rationale: "the class became polymorphic: a vtable pointer now precedes its members, so its size and every member's offset changed"},
+		{ID: "class-vptr-removed", Kind: elfdiff.ClassVPtrRemoved, Severity: Break,
+			Rationale: "the class is no longer polymorphic: the vtable pointer is gone, so its size and every member's offset changed, and old clients call through a vptr that is not there"},
+		{ID: "method-static-changed", Kind: elfdiff.MethodStaticChanged, Severity: Break,
+			Rationale: "static and non-static member functions mangle alike, but only one takes the object as its first argument: every argument is read from the wrong register"},
+		{ID: "access-changed", Kind: elfdiff.AccessChanged, Severity: Info,
+			Rationale: "access (public, protected, private) is checked by the compiler only: compiled clients keep working; source code may no longer compile"},
+		{ID: "inline-function-removed", Kind: elfdiff.InlineFuncRemoved, Severity: Warn,
+			Rationale: "the function is inline (weak, vague linkage): clients that saw its definition compiled their own copy and keep working, but clients that called the library's out-of-line copy fail to load"},
 		{ID: "virtual-method-overridden", Kind: elfdiff.VirtualOverridden, Severity: Warn,
 			Rationale: "virtual calls now reach the other class's implementation, but calls old clients bound directly (qualified, devirtualized or inlined) still run the old one; behaviour may differ"},
 	}
@@ -113,7 +128,9 @@ func lost(q string) func(elfdiff.Change) bool {
 // shrank holds when a size change's New is smaller than its Old.
 func shrank(c elfdiff.Change) bool { return atoi(c.New) < atoi(c.Old) }
 
-func newPure(c elfdiff.Change) bool { return c.New == "__cxa_pure_virtual" }
+func newPure(c elfdiff.Change) bool {
+	return c.New == "__cxa_pure_virtual" || c.Facts.Has(elfdiff.FactPure)
+}
 
 func atoi(s string) int {
 	n := 0

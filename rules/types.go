@@ -7,6 +7,14 @@ import "github.com/compatgate/compatgate/elfdiff"
 // the change's Facts and Reach, never its text.
 func typeRules() []Rule {
 	var rs []Rule
+	// Changes inside a class internal to the library come first: clients
+	// cannot name, create or derive from it.
+	for _, k := range []elfdiff.Kind{elfdiff.MemberTypeChanged, elfdiff.MemberMoved, elfdiff.MemberRemoved,
+		elfdiff.TypeAlignmentChanged, elfdiff.ArrayLengthChanged, elfdiff.TypeinfoBaseAdded, elfdiff.TypeinfoBaseRemoved,
+		elfdiff.TypeinfoBaseReplaced, elfdiff.TypeinfoBaseMoved, elfdiff.TypeinfoBaseVirtual} {
+		rs = append(rs, Rule{ID: "internal-" + string(k), Kind: k, Severity: Warn, When: has(elfdiff.FactInternal),
+			Rationale: "the class is internal to the library (defined in its sources, or a template instantiated on such a class): clients cannot name, create or derive from it and reach it only through pointers the library owns; review"})
+	}
 	rs = append(rs,
 		Rule{ID: "param-added", Kind: elfdiff.ParamAdded, Severity: Break,
 			Rationale: "the function reads an argument old callers never pass"},
@@ -51,6 +59,11 @@ func typeRules() []Rule {
 		Rule{ID: "type-size-grew", Kind: elfdiff.TypeSizeChanged, Severity: Break,
 			When:      has(elfdiff.FactAllocatable | elfdiff.FactGrew),
 			Rationale: "clients that allocate it (on the stack, statically, in arrays, embedded) reserve the old, smaller size and the library writes past it"},
+		Rule{ID: "class-size-changed", Kind: elfdiff.TypeSizeChanged, Severity: Break,
+			When:      has(elfdiff.FactAllocatable | elfdiff.FactCXXClass),
+			Rationale: "clients create objects of the class (on the stack, with new, as a base or member of their own classes) with the old size, and their derived classes place their members after the old end"},
+		Rule{ID: "type-size-grew-not-allocatable", Kind: elfdiff.TypeSizeChanged, Severity: Warn, When: has(elfdiff.FactGrew),
+			Rationale: "reached only through pointers, and clients cannot create it (internal class, or no public constructor): the library allocates every object, with the new size"},
 		Rule{ID: "type-size-shrank", Kind: elfdiff.TypeSizeChanged, Severity: Warn,
 			Rationale: "reached only through pointers; clients that index arrays of it or use members past the new end break"},
 		Rule{ID: "type-alignment-changed", Kind: elfdiff.TypeAlignmentChanged, Severity: Break, When: byValue,

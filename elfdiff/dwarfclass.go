@@ -1,0 +1,322 @@
+package elfdiff
+
+// This file decodes what C++ adds to a class: base classes, the vtable
+// pointer, static data members, methods and access.
+
+import (
+	"debug/dwarf"
+	"strings"
+
+	"github.com/ianlancetaylor/demangle"
+)
+
+// DWARF attributes debug/dwarf does not name.
+const (
+	attrCallingConvention = dwarf.Attr(0x36) // DW_AT_calling_convention
+	attrDeleted           = dwarf.Attr(0x8a) // DW_AT_deleted
+	attrDefaulted         = dwarf.Attr(0x8b) // DW_AT_defaulted
+	dwCCPassByReference   = 4
+	dwCCPassByValue       = 5
+	dwVirtualityNone      = 0
+	dwDefaultedInClass    = 1
+	opConstu              = 0x10
+)
+
+// classChild decodes one child DIE of a C++ class. It reports done when
+// the child was consumed (not a non-static data member).
+func (dr *dwarfReader) classChild(t *Type, k *dwarf.Entry, kids []*dwarf.Entry) (done bool, err error) {
+	c := t.Class
+	name, _ := k.Val(dwarf.AttrName).(string)
+	acc := access(t, k)
+	switch k.Tag {
+	case dwarf.TagInheritance:
+		b := Base{Access: acc, Offset: -1}
+		v, _ := k.Val(dwarf.AttrVirtuality).(int64)
+		b.Virtual = v != dwVirtualityNone
+		if !b.Virtual {
+			b.Offset = memberOffset(k)
+		}
+		if b.Type, err = dr.typeOf(k.Val(dwarf.AttrType)); err != nil {
+			return true, err
+		}
+		c.Bases = append(c.Bases, b)
+		if acc != AccessPublic {
+			c.setAccess("base "+b.Type.strip().baseNameOrVoid(), acc)
+		}
+		return true, nil
+	case dwarf.TagMember:
+		art, _ := k.Val(dwarf.AttrArtificial).(bool)
+		if art && strings.HasPrefix(name, "_vptr") {
+			c.VPtr = true
+			return true, nil
+		}
+		ext, _ := k.Val(dwarf.AttrExternal).(bool)
+		if isDeclaration(k) || ext { // DWARF 4 static data member
+			return true, dr.static(c, k, name)
+		}
+		if acc != AccessPublic && name != "" {
+			c.setAccess("member "+name, acc)
+		}
+		return false, nil
+	case dwarf.TagVariable: // DWARF 5 static data member
+		return true, dr.static(c, k, name)
+	case dwarf.TagSubprogram:
+		m, err := dr.method(k, kids, name, acc, t)
+		if err != nil {
+			return true, err
+		}
+		c.Methods = append(c.Methods, m)
+		if acc != AccessPublic && !m.Artificial {
+			c.setAccess(m.key(), acc)
+		}
+		return true, nil
+	}
+	return true, nil
+}
+
+func (t *Type) baseNameOrVoid() string {
+	if t == nil {
+		return "void"
+	}
+	return t.baseName()
+}
+
+func (c *ClassInfo) setAccess(key string, a Access) {
+	if c.Access == nil {
+		c.Access = make(map[string]Access)
+	}
+	c.Access[key] = a
+}
+
+// static decodes a static data member.
+func (dr *dwarfReader) static(c *ClassInfo, k *dwarf.Entry, name string) error {
+	mt, err := dr.typeOf(k.Val(dwarf.AttrType))
+	if err != nil {
+		return err
+	}
+	c.Statics = append(c.Statics, Member{Name: name, Type: mt})
+	return nil
+}
+
+// access returns the access of a class child: DW_AT_accessibility, or
+// the default of its class (private in a class, public otherwise).
+func access(t *Type, k *dwarf.Entry) Access {
+	if a, ok := k.Val(dwarf.AttrAccessibility).(int64); ok && a >= 1 && a <= 3 {
+		return Access(a)
+	}
+	if t.Kind == ClassType {
+		return AccessPrivate
+	}
+	return AccessPublic
+}
+
+// memberOffset decodes DW_AT_data_member_location.
+func memberOffset(k *dwarf.Entry) int64 {
+	switch loc := k.Val(dwarf.AttrDataMemberLoc).(type) {
+	case int64:
+		return loc
+	case []byte: // DW_OP_plus_uconst n
+		if len(loc) > 1 && loc[0] == 0x23 {
+			return int64(uleb(loc[1:]))
+		}
+	}
+	return 0
+}
+
+// method decodes a member function declaration.
+//
+// Parameter types are decoded only where they are needed — constructors
+// (to find copy and move constructors) and methods without a linkage name
+// (to tell overloads apart) — so that reading a class does not pull in
+// the type graph of every method it declares.
+func (dr *dwarfReader) method(k *dwarf.Entry, kids []*dwarf.Entry, name string, acc Access, class *Type) (Method, error) {
+	m := Method{Name: name, Access: acc, Slot: -1}
+	m.Linkage, _ = k.Val(dwarf.AttrLinkageName).(string)
+	m.Virtuality, _ = k.Val(dwarf.AttrVirtuality).(int64)
+	if loc, ok := k.Val(dwarf.AttrVtableElemLoc).([]byte); ok && len(loc) > 1 && loc[0] == opConstu {
+		m.Slot = int64(uleb(loc[1:]))
+	} else if n, ok := k.Val(dwarf.AttrVtableElemLoc).(int64); ok {
+		m.Slot = n
+	}
+	m.Artificial, _ = k.Val(dwarf.AttrArtificial).(bool)
+	m.Deleted, _ = k.Val(attrDeleted).(bool)
+	if d, _ := k.Val(attrDefaulted).(int64); d == dwDefaultedInClass {
+		m.Artificial = true // trivial unless its members say otherwise
+	}
+	in, _ := k.Val(dwarf.AttrInline).(int64)
+	m.Inline = in == dwInlDeclaredInlined || in == dwInlDeclaredNotInlined
+	m.Static = true
+	needParams := m.Linkage == "" || name == simpleName(class.Name)
+	for i, p := range kids {
+		if p.Tag != dwarf.TagFormalParameter {
+			continue
+		}
+		if art, _ := p.Val(dwarf.AttrArtificial).(bool); art {
+			if i == 0 {
+				m.Static = false
+			}
+			continue
+		}
+		if !needParams {
+			m.Params = append(m.Params, nil)
+			continue
+		}
+		pt, err := dr.typeOf(p.Val(dwarf.AttrType))
+		if err != nil {
+			return m, err
+		}
+		m.Params = append(m.Params, pt)
+	}
+	return m, nil
+}
+
+// key identifies a method among its class's: its mangled name, or its
+// name and parameter types.
+func (m Method) key() string {
+	if m.Linkage != "" {
+		return m.Linkage
+	}
+	var b strings.Builder
+	b.WriteString(m.Name + "(")
+	for i, p := range m.Params {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(p.String())
+	}
+	b.WriteString(")")
+	return b.String()
+}
+
+// signature shows a method for reports: its demangled linkage name
+// ("ns::S::get(int)"), else its name and parameter types ("get(int)").
+func (m Method) signature() string {
+	if m.Linkage != "" {
+		if d := demangle.Filter(m.Linkage, demangle.NoClones); d != m.Linkage {
+			return d
+		}
+	}
+	var b strings.Builder
+	b.WriteString(m.Name + "(")
+	for i, p := range m.Params {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(p.String())
+	}
+	b.WriteString(")")
+	return b.String()
+}
+
+// finishClass decides what depends on the whole class: how it is passed,
+// and whether clients can create it.
+func (dr *dwarfReader) finishClass(t *Type, e *dwarf.Entry) {
+	c := t.Class
+	if !t.Declaration && !c.Internal && reservedName(t.Name) {
+		c.Internal = isSourceFile(dr.declFile(e))
+	}
+	simple := simpleName(t.Name)
+	ctors, open := 0, 0
+	nonTrivial := c.VPtr
+	for _, m := range c.Methods {
+		isCtor := m.Name == simple
+		if isCtor && !m.Artificial {
+			ctors++
+			if !m.Deleted && m.Access != AccessPrivate {
+				open++
+			}
+		}
+		if m.Virtuality != dwVirtualityNone {
+			nonTrivial = true
+		}
+		if m.Artificial || m.Deleted {
+			continue
+		}
+		if strings.HasPrefix(m.Name, "~") || isCtor && len(m.Params) == 1 && refersTo(m.Params[0], t) {
+			nonTrivial = true // user-provided destructor, copy or move constructor
+		}
+	}
+	c.NoPublicCtor = ctors > 0 && open == 0
+	for _, b := range c.Bases {
+		if b.Virtual {
+			nonTrivial = true
+		}
+		if bt := b.Type.strip(); bt != nil && bt.Class != nil && bt.Class.PassByRef {
+			nonTrivial = true
+		}
+	}
+	for _, m := range t.Members {
+		if mt := m.Type.strip(); mt != nil && mt.Class != nil && mt.Class.PassByRef {
+			nonTrivial = true
+		}
+	}
+	switch cc, _ := e.Val(attrCallingConvention).(int64); cc {
+	case dwCCPassByReference:
+		c.PassByRef = true
+	case dwCCPassByValue:
+		c.PassByRef = false
+	default:
+		c.PassByRef = nonTrivial
+	}
+}
+
+// reservedName reports whether the last component of a qualified name is
+// an identifier reserved to the implementation (_Upper…, or holding __):
+// a library's internal class, not part of its interface.
+func reservedName(name string) bool {
+	if i := strings.IndexByte(name, '<'); i >= 0 {
+		name = name[:i]
+	}
+	if i := strings.LastIndex(name, "::"); i >= 0 {
+		name = name[i+2:]
+	}
+	return strings.Contains(name, "__") || len(name) > 1 && name[0] == '_' && name[1] >= 'A' && name[1] <= 'Z'
+}
+
+// simpleName returns the unqualified name of a class without template
+// arguments: "Box" for "ns::Box<a::b>", the name its constructors have.
+func simpleName(name string) string {
+	if i := strings.IndexByte(name, '<'); i >= 0 {
+		name = name[:i]
+	}
+	if i := strings.LastIndex(name, "::"); i >= 0 {
+		name = name[i+2:]
+	}
+	return name
+}
+
+// refersTo reports whether p is a reference (lvalue or rvalue) to t.
+func refersTo(p, t *Type) bool {
+	if p == nil || (p.Kind != ReferenceType && p.Kind != RvalueRefType) {
+		return false
+	}
+	_, e := qualifiers(p.Elem)
+	return e == t || e != nil && e.Name == t.Name && e.Kind.isAggregate()
+}
+
+// markInternal extends internality from the classes found internal
+// (defined in a source file under a reserved name) to the classes nested
+// in them and the templates instantiated on them, which the decoder may
+// have met first.
+func markInternal(types map[dwarf.Offset]*Type) {
+	var names []string
+	for _, t := range types {
+		if t.Class != nil && t.Class.Internal && t.Name != "" {
+			names = append(names, t.Name)
+		}
+	}
+	if len(names) == 0 {
+		return
+	}
+	for _, t := range types {
+		if t.Class == nil || t.Class.Internal || t.Name == "" {
+			continue
+		}
+		for _, n := range names {
+			if strings.HasPrefix(t.Name, n+"::") || strings.Contains(t.Name, "<"+n) || strings.Contains(t.Name, " "+n) {
+				t.Class.Internal = true
+				break
+			}
+		}
+	}
+}

@@ -1,0 +1,86 @@
+package elfdiff
+
+// This file keeps what the reader needs to know about compilation units:
+// their language, and the file names of their line tables.
+
+import (
+	"debug/dwarf"
+	"path"
+	"sort"
+	"strings"
+)
+
+// unitInfo is one compilation unit.
+type unitInfo struct {
+	off   dwarf.Offset
+	entry *dwarf.Entry
+	cxx   bool     // DW_AT_language is a C++ dialect
+	files []string // the line table's file names, read on first use
+	read  bool
+}
+
+// DWARF language codes of C++ dialects.
+const (
+	langCPlusPlus   = 0x04
+	langCPlusPlus03 = 0x19
+	langCPlusPlus11 = 0x1a
+	langCPlusPlus14 = 0x21
+)
+
+// addUnit records a compilation unit met by the index pass, which visits
+// them in offset order.
+func (dr *dwarfReader) addUnit(e *dwarf.Entry) {
+	lang, _ := e.Val(dwarf.AttrLanguage).(int64)
+	cxx := lang == langCPlusPlus || lang == langCPlusPlus03 || lang == langCPlusPlus11 || lang == langCPlusPlus14
+	dr.units = append(dr.units, &unitInfo{off: e.Offset, entry: e, cxx: cxx})
+}
+
+// lastUnitCXX reports whether the unit being indexed is C++.
+func (dr *dwarfReader) lastUnitCXX() bool {
+	return len(dr.units) > 0 && dr.units[len(dr.units)-1].cxx
+}
+
+// unitOf returns the compilation unit holding the DIE at off, or nil.
+func (dr *dwarfReader) unitOf(off dwarf.Offset) *unitInfo {
+	i := sort.Search(len(dr.units), func(i int) bool { return dr.units[i].off > off })
+	if i == 0 {
+		return nil
+	}
+	return dr.units[i-1]
+}
+
+// declFile returns the name of the file a DIE was declared in
+// (DW_AT_decl_file), or "".
+func (dr *dwarfReader) declFile(e *dwarf.Entry) string {
+	n, ok := e.Val(dwarf.AttrDeclFile).(int64)
+	u := dr.unitOf(e.Offset)
+	if !ok || u == nil || n < 0 {
+		return ""
+	}
+	if !u.read {
+		u.read = true
+		if lr, err := dr.d.LineReader(u.entry); err == nil && lr != nil {
+			for _, f := range lr.Files() {
+				name := ""
+				if f != nil {
+					name = f.Name
+				}
+				u.files = append(u.files, name)
+			}
+		}
+	}
+	if int(n) >= len(u.files) {
+		return ""
+	}
+	return u.files[n]
+}
+
+// isSourceFile reports whether name is a C or C++ source file rather than
+// a header: what is declared there is invisible to clients.
+func isSourceFile(name string) bool {
+	switch strings.ToLower(path.Ext(name)) {
+	case ".c", ".cc", ".cpp", ".cxx", ".c++", ".cp":
+		return true
+	}
+	return false
+}
