@@ -97,7 +97,14 @@ verdict_of_abidiff() {
 	esac
 }
 
-selected() { [ $# -eq 0 ] && return 0; local p; for p in "${@:2}"; do [ "$p" = "$1" ] && return 0; done; return 1; }
+# selected NAME [PAIR...]: whether NAME is among the pairs asked for (all when none).
+selected() {
+	local name=$1 p
+	shift
+	[ $# -eq 0 ] && return 0
+	for p in "$@"; do [ "$p" = "$name" ] && return 0; done
+	return 1
+}
 
 printf '| pair | DWARF MiB (old/new) | compatgate s | abidiff s | time ratio | compatgate MiB | abidiff MiB | RSS ratio | compatgate verdict | abidiff verdict |\n'
 printf '|---|---|---|---|---|---|---|---|---|---|\n'
