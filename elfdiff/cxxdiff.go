@@ -57,7 +57,44 @@ func cxxPass(old, new *Corpus, changes []Change) []Change {
 		}
 	}
 	changes = append(changes, diffVTables(old, new, names)...)
+	markShiftedBases(new, changes)
 	return append(changes, diffTypeinfo(old, new, names)...)
+}
+
+// markShiftedBases adds FactBaseOfShifted to every virtual method appended
+// to a class that, in the new version, is a direct base of a class whose
+// own virtual methods were inserted at some slot (they follow the base's
+// slots in the shared vtable, so the base's new slot pushed them along):
+// the class is not a leaf, and appending to it changed the hierarchy.
+func markShiftedBases(new *Corpus, changes []Change) {
+	if new.CXX == nil {
+		return
+	}
+	shifted := make(map[string]bool)
+	for _, c := range changes {
+		if c.Kind == VirtualInserted && c.Type != "" {
+			shifted[c.Type] = true
+		}
+	}
+	if len(shifted) == 0 {
+		return
+	}
+	bases := make(map[string]bool)
+	for _, ti := range new.CXX.Typeinfo {
+		if !shifted[ti.Class] {
+			continue
+		}
+		for _, b := range ti.Bases {
+			if b.Name != "" {
+				bases[b.Name] = true
+			}
+		}
+	}
+	for i, c := range changes {
+		if c.Kind == VirtualAppended && bases[c.Type] {
+			changes[i].Facts |= FactBaseOfShifted
+		}
+	}
 }
 
 // symVersion returns the version part of a symbol spelling ("V1" of

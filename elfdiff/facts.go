@@ -58,13 +58,14 @@ const (
 	FactPure                             // a virtual method added as pure virtual
 	FactCXXClass                         // the type is a C++ class (struct, class or union with C++ semantics)
 	FactInternal                         // the class is internal to the library: defined in its sources, or a template instantiated on such a class
+	FactBaseOfShifted                    // a virtual method appended to a class that is a direct base of a class of the library whose own slots it shifted
 )
 
 var factNames = []string{
 	"size", "class", "memory", "qualifiers", "pointee", "pointee-qualifiers", "pointer-level",
 	"same-representation", "signedness", "from-void", "to-void", "kind", "grew", "shrank",
 	"allocatable", "appended", "sentinel", "became-const", "lost-const", "in-padding",
-	"became-variadic", "lost-variadic", "union", "flexible", "pure", "cxx-class", "internal",
+	"became-variadic", "lost-variadic", "union", "flexible", "pure", "cxx-class", "internal", "base-of-shifted",
 }
 
 // Has reports whether every fact of f holds.

@@ -54,6 +54,8 @@ func cxxRules() []Rule {
 			Rationale: "base subobjects or virtual-base offsets moved: old clients adjust this pointers and find virtual bases at the old offsets"},
 		{ID: "virtual-method-added-pure", Kind: elfdiff.VirtualAppended, Severity: Break, When: newPure,
 			Rationale: "clients' derived classes do not implement the new pure virtual function: the library calls __cxa_pure_virtual or past their vtables"},
+		{ID: "virtual-method-added-to-base", Kind: elfdiff.VirtualAppended, Severity: Break, When: has(elfdiff.FactBaseOfShifted),
+			Rationale: "the class is a base of other classes of the library, whose own virtual functions follow its slots: the new slot pushed theirs along, so the hierarchy's vtables no longer match what clients compiled against"},
 		{ID: "virtual-method-added-at-end", Kind: elfdiff.VirtualAppended, Severity: Warn,
 			Rationale: "existing slots keep their places, so calls from old clients still work; but clients' derived classes have no entry for the new slot, so this is safe only if no client derives from the class"},
 		{ID: "virtual-method-inserted", Kind: elfdiff.VirtualInserted, Severity: Break,

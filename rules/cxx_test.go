@@ -28,6 +28,7 @@ func TestCXXRules(t *testing.T) {
 		{elfdiff.Change{Kind: elfdiff.VTableSizeChanged, Old: "48", New: "56"}, "vtable-grew", Warn},
 		{elfdiff.Change{Kind: elfdiff.VTableSizeChanged, Old: "56", New: "48"}, "vtable-shrank", Break},
 		{elfdiff.Change{Kind: elfdiff.VirtualAppended, New: "A::g()"}, "virtual-method-added-at-end", Warn},
+		{elfdiff.Change{Kind: elfdiff.VirtualAppended, New: "A::g()", Facts: elfdiff.FactBaseOfShifted}, "virtual-method-added-to-base", Break},
 		{elfdiff.Change{Kind: elfdiff.VirtualAppended, New: "__cxa_pure_virtual"}, "virtual-method-added-pure", Break},
 		{elfdiff.Change{Kind: elfdiff.VirtualInserted}, "virtual-method-inserted", Break},
 		{elfdiff.Change{Kind: elfdiff.VirtualRemoved}, "virtual-method-removed", Break},
