@@ -5,8 +5,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"runtime"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/compatgate/compatgate/gate/inject"
@@ -17,6 +19,7 @@ type injectFlags struct {
 	pids     *string
 	format   *string
 	stateDir *string
+	parallel *int
 }
 
 func addInjectFlags(fs *flag.FlagSet) injectFlags {
@@ -24,13 +27,40 @@ func addInjectFlags(fs *flag.FlagSet) injectFlags {
 		pids:     fs.String("pid", "", "target process id(s), comma-separated (required)"),
 		format:   fs.String("format", "text", "output format: text or json"),
 		stateDir: fs.String("state-dir", inject.DefaultStateDir(), "directory of the journal of applied upgrades"),
+		parallel: fs.Int("parallel", defaultParallel(), "how many processes to work on at once"),
 	}
+}
+
+// defaultParallel is min(8, 2×CPUs): each process costs one OS thread (the
+// ptrace thread) and mostly waits on the target.
+func defaultParallel() int { return min(8, 2*runtime.NumCPU()) }
+
+// forEachPID runs fn for every pid, at most n at a time, and returns the
+// results in the order of pids.
+func forEachPID(pids []int, n int, fn func(pid int) inject.Result) []inject.Result {
+	results := make([]inject.Result, len(pids))
+	sem := make(chan struct{}, max(n, 1))
+	var wg sync.WaitGroup
+	for i, pid := range pids {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			results[i] = fn(pid)
+		}()
+	}
+	wg.Wait()
+	return results
 }
 
 // parse validates the shared flags; it returns the pids, or an exit status.
 func (f injectFlags) parse(e env, name string) ([]int, int, bool) {
 	if *f.format != "text" && *f.format != "json" {
 		fmt.Fprintf(e.stderr, "compatgate %s: unknown --format %q (want text or json)\n", name, *f.format)
+		return nil, exitUsage, false
+	}
+	if *f.parallel < 1 {
+		fmt.Fprintf(e.stderr, "compatgate %s: --parallel must be at least 1\n", name)
 		return nil, exitUsage, false
 	}
 	if *f.pids == "" {
@@ -100,7 +130,7 @@ func writeInjectJSON(w io.Writer, v any) error {
 }
 
 func runApply(e env) int {
-	fs := newFlagSet(e, "apply", "apply --pid PID[,PID...] [--format text|json] [--state-dir DIR] [--busy-timeout D] OLD NEW")
+	fs := newFlagSet(e, "apply", "apply --pid PID[,PID...] [--parallel N] [--format text|json] [--state-dir DIR] [--busy-timeout D] OLD NEW")
 	f := addInjectFlags(fs)
 	busy := fs.Duration("busy-timeout", 2*time.Second, "how long a thread found in OLD's code may run on to leave it")
 	if code, ok := parseFlags(e, fs); !ok {
@@ -116,9 +146,8 @@ func runApply(e env) int {
 		return exitUsage
 	}
 	opt := inject.Options{StateDir: *f.stateDir, BusyTimeout: *busy}
-	var results []inject.Result
-	for _, pid := range pids {
-		results = append(results, inject.Apply(e.ctx, pid, fs.Arg(0), fs.Arg(1), opt))
-	}
+	results := forEachPID(pids, *f.parallel, func(pid int) inject.Result {
+		return inject.Apply(e.ctx, pid, fs.Arg(0), fs.Arg(1), opt)
+	})
 	return writeInjectResults(e, "apply", *f.format, results)
 }

@@ -56,6 +56,7 @@ func commands() []command {
 		{"apply", "hot-upgrade running processes from OLD to NEW (linux/amd64)", runApply},
 		{"revert", "undo the latest hot upgrade of OLD in running processes", runRevert},
 		{"status", "show the hot upgrades applied to running processes", runStatus},
+		{"patchinfo", "write or show the .patchinfo section of a patch object", runPatchinfo},
 	}, gateCommands()...)
 }
 

@@ -7,7 +7,7 @@ import (
 )
 
 func runRevert(e env) int {
-	fs := newFlagSet(e, "revert", "revert --pid PID[,PID...] [--format text|json] [--state-dir DIR] OLD")
+	fs := newFlagSet(e, "revert", "revert --pid PID[,PID...] [--parallel N] [--format text|json] [--state-dir DIR] OLD")
 	f := addInjectFlags(fs)
 	if code, ok := parseFlags(e, fs); !ok {
 		return code
@@ -22,9 +22,8 @@ func runRevert(e env) int {
 		return exitUsage
 	}
 	opt := inject.Options{StateDir: *f.stateDir}
-	var results []inject.Result
-	for _, pid := range pids {
-		results = append(results, inject.Revert(e.ctx, pid, fs.Arg(0), opt))
-	}
+	results := forEachPID(pids, *f.parallel, func(pid int) inject.Result {
+		return inject.Revert(e.ctx, pid, fs.Arg(0), opt)
+	})
 	return writeInjectResults(e, "revert", *f.format, results)
 }

@@ -127,7 +127,22 @@ func Apply(ctx context.Context, pid int, oldPath, newPath string, opt Options) R
 	if err := refuseData(o.oldImg, o.newImg); err != nil {
 		return o.finish(StatusRefused, "%v", err)
 	}
-	sites, err := planSites(o.oldImg, o.newImg)
+	var only map[string]bool
+	pi, err := patchInfoOf(o.newImg.file, newAbs)
+	if err != nil {
+		return o.finish(StatusRefused, "%v", err)
+	}
+	if pi != nil {
+		if pi.TargetBuildID != o.oldImg.buildID {
+			return o.finish(StatusRefused, "the patch %s is for the build %s, OLD is the build %s", pi.Version, pi.TargetBuildID, orNone(o.oldImg.buildID))
+		}
+		o.res.New.Patch = pi.Version
+		only = map[string]bool{}
+		for _, f := range pi.Functions {
+			only[f] = true
+		}
+	}
+	sites, err := planSites(o.oldImg, o.newImg, only)
 	if err != nil {
 		return o.finish(StatusRefused, "%v", err)
 	}
@@ -186,6 +201,7 @@ func (o *op) applyTraced(sites []site, newPath string) (res Result) {
 			t.stopAll(time.Now().Add(stopTimeout))
 		}
 		t.detachAll()
+		res.hijacked = t.hijacked
 	}()
 	if err := t.stopAll(time.Now().Add(stopTimeout)); err != nil {
 		return o.fromErr("stopping the process", err)
@@ -209,58 +225,99 @@ func (o *op) applyTraced(sites []site, newPath string) (res Result) {
 			}
 		}
 	}
-	var dlerr string
+	// While the hijacked thread loads NEW and the other threads run, NEW is
+	// checked and the writes are prepared and journaled: the world is
+	// stopped afterwards only to check the threads and write the words.
+	var (
+		dlerr           string
+		prep            *prepared
+		refused, failed error
+	)
 	err = t.withHijack(o.c, o.opt.CallTimeout, o.opt.BusyTimeout, func(h *hijack) error {
 		v, err := h.call(o.c.dlopen, dlopenPath, rtldNow|rtldLocal|o.c.mode)
 		if err != nil {
 			return fmt.Errorf("calling dlopen: %w", err)
 		}
 		handle = v
-		if v == 0 && o.c.dlerror != 0 {
-			if msg, err := h.call(o.c.dlerror, ""); err == nil && msg != 0 {
-				dlerr = t.readCString(msg, 1024)
+		if v == 0 {
+			if o.c.dlerror != 0 {
+				if msg, err := h.call(o.c.dlerror, ""); err == nil && msg != 0 {
+					dlerr = t.readCString(msg, 1024)
+				}
 			}
+			return nil
 		}
-		return nil
+		newBias, err := t.readWord(handle) // struct link_map starts with l_addr
+		if err != nil {
+			return fmt.Errorf("reading NEW's link map: %w", err)
+		}
+		o.res.New.Base = newBias
+		if failed = o.checkNewMapped(newBias); failed != nil {
+			return nil
+		}
+		if refused = o.checkInterposition(t, newBias); refused != nil {
+			return nil
+		}
+		prep, err = o.prepare(t, h.syscall, sites, newBias, handle)
+		return err
 	})
 	if errors.Is(err, errNoHijack) {
 		return o.finish(StatusBusy, "%v", err)
 	}
 	if err != nil {
-		return o.fromErr("loading NEW", err)
+		r := o.fromErr("loading NEW", err)
+		if prep != nil && t.alive() {
+			if uerr := t.withSyscalls(o.c, prep.undo); uerr != nil {
+				r.Reason += fmt.Sprintf(" (and undoing the preparation failed: %v)", uerr)
+			}
+		}
+		return r
 	}
-	if handle == 0 {
+	switch {
+	case handle == 0:
 		return o.finish(StatusError, "dlopen(NEW) failed in the process: %s", dlerr)
+	case failed != nil:
+		return o.finish(StatusError, "%v", failed)
+	case refused != nil:
+		return o.finish(StatusRefused, "%v", refused)
 	}
 	stopped := time.Now()
 	defer func() {
-		o.res.StoppedMicros = time.Since(stopped).Microseconds()
+		if o.res.StoppedMicros == 0 {
+			o.res.StoppedMicros = time.Since(stopped).Microseconds()
+		}
 		res.StoppedMicros = o.res.StoppedMicros
 	}()
-	newBias, err := t.readWord(handle) // struct link_map starts with l_addr
-	if err != nil {
-		return o.fromErr("reading NEW's link map", err)
-	}
-	o.res.New.Base = newBias
-	if err := o.checkNewMapped(newBias); err != nil {
-		return o.finish(StatusError, "%v", err)
-	}
-	if err := o.checkInterposition(t, newBias); err != nil {
-		return o.finish(StatusRefused, "%v", err)
+	undo := func(r Result) Result {
+		if err := t.withSyscalls(o.c, prep.undo); err != nil {
+			r.Reason += fmt.Sprintf(" (and undoing the preparation failed: %v)", err)
+			r.Status = StatusError
+		}
+		return r
 	}
 	if reason, err := t.settle(o.old, time.Now().Add(o.opt.BusyTimeout)); err != nil {
-		return o.fromErr("checking threads", err)
+		return undo(o.fromErr("checking threads", err))
 	} else if reason != "" {
-		return o.finish(StatusBusy, "%s", reason)
+		return undo(o.finish(StatusBusy, "%s", reason))
 	}
 	if err := o.ctx.Err(); err != nil {
-		return o.finish(StatusError, "%v", err)
+		return undo(o.finish(StatusError, "%v", err))
 	}
-	if err := o.patch(t, sites, newBias, handle); err != nil {
-		return o.fromErr("redirecting OLD to NEW", err)
+	if err := o.commit(t, prep); err != nil {
+		return undo(o.fromErr("redirecting OLD to NEW", err))
 	}
 	handle = 0 // applied: NEW stays
 	o.res.Functions = len(sites)
+	// Release the process first, then record the upgrade as complete: an
+	// engine dying in between leaves it journaled as "applying", which
+	// status reports and revert completes.
+	o.res.StoppedMicros = time.Since(stopped).Microseconds()
+	if err := t.detachAll(); err != nil {
+		return o.finish(StatusError, "applied, but releasing the process failed: %v", err)
+	}
+	if err := prep.done(); err != nil {
+		return o.finish(StatusError, "applied, but recording it failed (revert completes it): %v", err)
+	}
 	return o.finish(StatusOK, "")
 }
 
@@ -331,11 +388,46 @@ func (o *op) checkInterposition(t *tracer, newBias uint64) error {
 	return nil
 }
 
-// patch writes the redirections. The world is stopped and consistent.
-func (o *op) patch(t *tracer, sites []site, newBias, handle uint64) error {
+// prepared is an upgrade ready to be written: trampoline pages mapped and
+// filled (nothing executes them yet) and the writes journaled as
+// "applying".
+type prepared struct {
+	o      *op
+	writes []wordWrite
+	mapped []uint64 // trampoline pages
+	gi     int      // index of the generation in the journal
+}
+
+// undo unmaps the trampoline pages and drops the journal record; sys makes
+// system calls in the process.
+func (p *prepared) undo(sys func(uint64, ...uint64) (uint64, error)) error {
+	var first error
+	for _, a := range p.mapped {
+		if _, err := sys(unix.SYS_MUNMAP, a, pageSize); err != nil && first == nil {
+			first = err
+		}
+	}
+	p.mapped = nil
+	p.o.j.Generations = p.o.j.Generations[:p.gi]
+	if err := p.o.j.save(); err != nil && first == nil {
+		first = err
+	}
+	return first
+}
+
+// done records the generation as applied.
+func (p *prepared) done() error {
+	p.o.j.Generations[p.gi].State = genApplied
+	return p.o.j.save()
+}
+
+// prepare plans the redirections, maps and fills the trampoline pages with
+// sys, and journals the writes durably. The process may be running: OLD's
+// words are read here and checked again by commit with the world stopped.
+func (o *op) prepare(t *tracer, sys func(uint64, ...uint64) (uint64, error), sites []site, newBias, handle uint64) (*prepared, error) {
 	maps, err := readMaps(o.pid)
 	if err != nil {
-		return t.goneOr(err)
+		return nil, t.goneOr(err)
 	}
 	// What each word must hold now: OLD's file bytes, or the words of the
 	// upgrade being stacked upon.
@@ -386,17 +478,17 @@ func (o *op) patch(t *tracer, sites []site, newBias, handle uint64) error {
 			overEndbr = append(overEndbr, s.names...)
 		}
 		if err != nil {
-			return fmt.Errorf("placing the trampoline of %s: %w", s.names[0], err)
+			return nil, fmt.Errorf("placing the trampoline of %s: %w", s.names[0], err)
 		}
 		jmp := jmpBytes(p, tr)
 		for i := uint64(0); i < jmpLen; i++ {
 			w, err := word((p + i) &^ 7)
 			if err != nil {
-				return err
+				return nil, err
 			}
 			if w.New[(p+i)%8] != jmp[i] {
 				if (p+i)&^7 != p&^7 {
-					return fmt.Errorf("internal error: the jump of %s would need a second word", s.names[0])
+					return nil, fmt.Errorf("internal error: the jump of %s would need a second word", s.names[0])
 				}
 			}
 			w.New[(p+i)%8] = jmp[i]
@@ -404,17 +496,17 @@ func (o *op) patch(t *tracer, sites []site, newBias, handle uint64) error {
 		w := words[p&^7]
 		w.Symbols = append(w.Symbols, s.names...)
 	}
-	var writes []wordWrite
+	prep := &prepared{o: o, gi: len(o.j.Generations)}
 	for _, w := range words {
 		if w.New != w.Old {
-			writes = append(writes, *w)
+			prep.writes = append(prep.writes, *w)
 		}
 	}
-	sort.Slice(writes, func(i, j int) bool { return writes[i].Addr < writes[j].Addr })
+	sort.Slice(prep.writes, func(i, j int) bool { return prep.writes[i].Addr < prep.writes[j].Addr })
 	gen := generation{
 		State: genApplying, Time: time.Now().UTC(),
 		Old: *o.res.Old, New: *o.res.New, NewHandle: handle,
-		Writes: writes, OverEndbr: overEndbr,
+		Writes: prep.writes, OverEndbr: overEndbr,
 	}
 	for _, s := range sites {
 		gen.Functions = append(gen.Functions, s.names...)
@@ -423,71 +515,59 @@ func (o *op) patch(t *tracer, sites []site, newBias, handle uint64) error {
 		gen.Trampolines = append(gen.Trampolines, pg.addr)
 	}
 	// Map and fill the trampoline pages (nothing executes them yet).
-	var mapped []uint64
-	unmap := func() error {
-		if len(mapped) == 0 {
-			return nil
+	fail := func(err error) (*prepared, error) {
+		for _, a := range prep.mapped {
+			sys(unix.SYS_MUNMAP, a, pageSize)
 		}
-		return t.withSyscalls(o.c.syscallInsn, func(sys func(uint64, ...uint64) (uint64, error)) error {
-			var first error
-			for _, a := range mapped {
-				if _, err := sys(unix.SYS_MUNMAP, a, pageSize); err != nil && first == nil {
-					first = err
-				}
-			}
-			return first
-		})
+		return nil, err
 	}
-	err = t.withSyscalls(o.c.syscallInsn, func(sys func(uint64, ...uint64) (uint64, error)) error {
-		for _, pg := range pl.pages {
-			a, err := sys(unix.SYS_MMAP, pg.addr, pageSize, unix.PROT_READ|unix.PROT_EXEC,
-				unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_FIXED_NOREPLACE, ^uint64(0), 0)
-			if err != nil {
-				return fmt.Errorf("mapping a trampoline page at %#x: %w", pg.addr, err)
-			}
-			if a != pg.addr {
-				sys(unix.SYS_MUNMAP, a, pageSize)
-				return fmt.Errorf("mapping a trampoline page at %#x: kernel placed it at %#x", pg.addr, a)
-			}
-			mapped = append(mapped, a)
+	for _, pg := range pl.pages {
+		a, err := sys(unix.SYS_MMAP, pg.addr, pageSize, unix.PROT_READ|unix.PROT_EXEC,
+			unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_FIXED_NOREPLACE, ^uint64(0), 0)
+		if err != nil {
+			return fail(fmt.Errorf("mapping a trampoline page at %#x: %w", pg.addr, err))
 		}
-		return nil
-	})
-	if err == nil {
-		for _, pg := range pl.pages {
-			if err = t.write(pg.addr, pg.bytes[:]); err != nil {
-				break
-			}
+		prep.mapped = append(prep.mapped, a)
+		if a != pg.addr {
+			return fail(fmt.Errorf("mapping a trampoline page at %#x: kernel placed it at %#x", pg.addr, a))
+		}
+		if err := t.write(pg.addr, pg.bytes[:]); err != nil {
+			return fail(err)
 		}
 	}
-	if err != nil {
-		return errors.Join(err, unmap())
-	}
-	// Journal first, durably; then write.
+	// Journal first, durably; the words are written by commit.
 	o.j.Generations = append(o.j.Generations, gen)
-	gi := len(o.j.Generations) - 1
-	drop := func() error {
-		o.j.Generations = o.j.Generations[:gi]
-		return o.j.save()
-	}
 	if err := o.j.save(); err != nil {
-		return errors.Join(err, unmap(), drop())
+		o.j.Generations = o.j.Generations[:prep.gi]
+		return fail(err)
+	}
+	return prep, nil
+}
+
+// commit writes the prepared words, the world stopped and consistent: each
+// word must still hold its old value; each is written with one
+// PTRACE_POKEDATA and read back. On failure the words written are restored.
+func (o *op) commit(t *tracer, p *prepared) error {
+	for _, w := range p.writes {
+		var cur hexWord
+		if err := t.read(w.Addr, cur[:]); err != nil {
+			return err
+		}
+		if cur != w.Old {
+			return fmt.Errorf("OLD's code at %#x changed meanwhile (%x, expected %x)", w.Addr, cur[:], w.Old[:])
+		}
 	}
 	tid := anyStopped(t)
-	for i, w := range writes {
+	for i, w := range p.writes {
 		if err := pokeWord(tid, w.Addr, w.New); err != nil {
-			return errors.Join(t.goneOr(err), rollback(t, tid, writes[:i]), unmap(), drop())
+			return errors.Join(t.goneOr(err), rollback(t, tid, p.writes[:i]))
 		}
 	}
-	for _, w := range writes {
+	for _, w := range p.writes {
 		var got hexWord
 		if err := t.read(w.Addr, got[:]); err != nil || got != w.New {
-			return errors.Join(fmt.Errorf("verifying the word at %#x failed", w.Addr), err, rollback(t, tid, writes), unmap(), drop())
+			return errors.Join(fmt.Errorf("verifying the word at %#x failed", w.Addr), err, rollback(t, tid, p.writes))
 		}
-	}
-	o.j.Generations[gi].State = genApplied
-	if err := o.j.save(); err != nil {
-		return errors.Join(err, rollback(t, tid, writes), unmap(), drop())
 	}
 	return nil
 }

@@ -12,18 +12,27 @@
 //     PTRACE_O_EXITKILL), interrupts them all and rescans /proc/PID/task until
 //     the set is stable;
 //  3. lets the process run again except for one hijacked thread, in which it
-//     calls dlopen(NEW, RTLD_NOW|RTLD_LOCAL), returning into an int3 page the
-//     engine maps and unmaps, with every register and the extended (XSAVE)
-//     state saved and restored;
+//     calls dlopen(NEW, RTLD_NOW|RTLD_LOCAL). The thread is never one that
+//     may hold the dynamic loader's or the allocator's lock (see lockScan);
+//     when none is fit the engine retries with backoff, then reports busy.
+//     Before touching the thread the engine writes a kernel signal frame
+//     holding its whole state (registers, XSAVE area, signal mask) on its
+//     stack below the red zone, and every remote operation, left to itself,
+//     ends in rt_sigreturn on it (see sigframe.go): an engine killed at any
+//     point leaves a thread that restores itself. Signals arriving meanwhile
+//     are held and re-delivered once;
 //  4. stops the world again, checks that no thread has OLD code on its stack
 //     (instruction pointer and a conservative stack scan; a busy thread alone
-//     is let run to its return address, under a hardware breakpoint, within a
-//     budget), that NEW's references to exported data resolve to OLD's
-//     storage, and writes a 5-byte jmp over the entry of every exported
-//     function of OLD, each as one aligned 8-byte word, into trampolines in
-//     pages mapped within ±2 GiB;
+//     is let run on in short slices, without breakpoints, within a budget),
+//     that NEW's references to exported data resolve to OLD's storage, and
+//     writes a 5-byte jmp over the entry of every exported function of OLD
+//     (of the functions a patch object's .patchinfo lists), each as one
+//     aligned 8-byte word, into trampolines in pages mapped within ±2 GiB;
 //  5. journals every write (fsync'd before the write) so that Revert restores
 //     the exact bytes, even after a crash of the engine.
+//
+// Apply and Revert hold no package-level state: processes may be worked on
+// in parallel, each from its own ptrace thread.
 //
 // All ptrace requests are made from one goroutine locked to its OS thread
 // (see ptraceThread), as delve's native backend does.

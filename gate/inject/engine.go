@@ -34,11 +34,17 @@ var safeSyscalls = map[uint64]bool{
 const errRestartBlock = -516 // -ERESTART_RESTARTBLOCK
 
 // chooseHijack picks the stopped thread in which to run dlopen: preferably
-// one running its own code outside libc and the dynamic linker (it holds no
-// loader or malloc lock), else one blocked in a harmless system call (the
-// call is restarted transparently afterwards). Nil if there is none.
-func (t *tracer) chooseHijack(c libc) (*thread, error) {
-	var best *thread
+// one running its own code outside libc and the dynamic linker, else one
+// blocked in a harmless system call (the call is restarted transparently
+// afterwards). A thread that may hold the dynamic loader's or the
+// allocator's lock (see lockScan) is never picked. Nil if there is none;
+// why is then the reason the last candidate was passed over.
+func (t *tracer) chooseHijack(c libc) (best *thread, why string, err error) {
+	maps, err := readMaps(t.pid)
+	if err != nil {
+		return nil, "", t.goneOr(err)
+	}
+	ls := &lockScan{t: t, c: c, maps: maps, rets: map[uint64]bool{}}
 	bestScore := 100
 	tids := make([]int, 0, len(t.threads))
 	for tid := range t.threads {
@@ -52,7 +58,7 @@ func (t *tracer) chooseHijack(c libc) (*thread, error) {
 		}
 		var r unix.PtraceRegs
 		if err := unix.PtraceGetRegs(tid, &r); err != nil {
-			return nil, t.goneOr(fmt.Errorf("reading registers of thread %d: %w", tid, err))
+			return nil, "", t.goneOr(fmt.Errorf("reading registers of thread %d: %w", tid, err))
 		}
 		score := 100
 		switch inSys := int64(r.Orig_rax) >= 0; {
@@ -64,34 +70,56 @@ func (t *tracer) chooseHijack(c libc) (*thread, error) {
 				score = 2
 			}
 		}
-		if score < bestScore {
-			best, bestScore = th, score
+		if score >= bestScore {
+			continue
 		}
+		if score == 100 {
+			why = fmt.Sprintf("thread %d is inside the C library or the dynamic linker, not in a restartable wait", tid)
+			continue
+		}
+		reason, err := ls.holder(tid, &r)
+		if err != nil {
+			return nil, "", err
+		}
+		if reason != "" {
+			why = reason
+			continue
+		}
+		best, bestScore = th, score
 	}
-	return best, nil
+	return best, why, nil
 }
 
 // withHijack runs fn in a hijacked thread while every other thread runs,
 // then stops the world again. The world must be stopped on entry.
-// When no thread is in a suitable state, the process is let run a few
-// milliseconds at a time and looked at again, until budget has passed.
+// When no thread is in a suitable state, the process is let run for a
+// while, with exponential backoff (1ms to 32ms), and looked at again,
+// until budget has passed.
 func (t *tracer) withHijack(c libc, timeout, budget time.Duration, fn func(h *hijack) error) error {
 	var th *thread
+	backoff := time.Millisecond
 	for deadline := time.Now().Add(budget); ; {
-		var err error
-		if th, err = t.chooseHijack(c); err != nil {
+		var (
+			why string
+			err error
+		)
+		if th, why, err = t.chooseHijack(c); err != nil {
 			return err
 		}
 		if th != nil {
 			break
 		}
 		if time.Now().After(deadline) {
+			if why != "" {
+				return fmt.Errorf("%w (%s)", errNoHijack, why)
+			}
 			return errNoHijack
 		}
 		if err := t.resumeOthers(nil); err != nil {
 			return err
 		}
-		time.Sleep(2 * time.Millisecond)
+		time.Sleep(backoff)
+		backoff = min(2*backoff, 32*time.Millisecond)
 		if err := t.waitUntil(time.Now(), func() bool { return false }); err != nil && !errors.Is(err, errTimeout) {
 			return err
 		}
@@ -99,10 +127,11 @@ func (t *tracer) withHijack(c libc, timeout, budget time.Duration, fn func(h *hi
 			return err
 		}
 	}
+	t.hijacked = append(t.hijacked, th.tid)
 	if err := t.resumeOthers(th); err != nil {
 		return err
 	}
-	h, err := t.startHijack(th, c.syscallInsn, timeout)
+	h, err := t.startHijack(th, c, timeout)
 	if err != nil {
 		return err
 	}
@@ -115,20 +144,13 @@ func (t *tracer) withHijack(c libc, timeout, budget time.Duration, fn func(h *hi
 var errNoHijack = errors.New("no thread is in a state where it can safely run dlopen")
 
 // withSyscalls runs fn with a function making system calls in some stopped
-// thread, whose registers are restored afterwards. The world is stopped.
-func (t *tracer) withSyscalls(insn uint64, fn func(sys func(nr uint64, args ...uint64) (uint64, error)) error) error {
+// thread, whose state is restored afterwards. The world is stopped.
+func (t *tracer) withSyscalls(c libc, fn func(sys func(nr uint64, args ...uint64) (uint64, error)) error) error {
 	var th *thread
-	for _, x := range t.threads {
-		if x.stopped && x.kind == stopEvent {
-			th = x
-			break
-		}
-	}
-	if th == nil {
+	for _, kind := range []stopKind{stopEvent, stopSyscall, stopSignal} {
 		for _, x := range t.threads {
-			if x.stopped && x.kind == stopSignal {
+			if th == nil && x.stopped && x.kind == kind {
 				th = x
-				break
 			}
 		}
 	}
@@ -139,12 +161,9 @@ func (t *tracer) withSyscalls(insn uint64, fn func(sys func(nr uint64, args ...u
 		th.held = append(th.held, th.sig) // re-sent on detach
 		th.sig = 0
 	}
-	saved, err := saveRegs(th.tid)
+	h, err := t.session(th, c, stopTimeout)
 	if err != nil {
-		return t.goneOr(err)
+		return err
 	}
-	ferr := fn(func(nr uint64, args ...uint64) (uint64, error) {
-		return t.remoteSyscall(th, saved.regs, insn, nr, args...)
-	})
-	return errors.Join(ferr, restoreRegs(th.tid, saved))
+	return errors.Join(fn(h.syscall), h.end())
 }

@@ -3,6 +3,7 @@
 package inject
 
 import (
+	"bytes"
 	"debug/elf"
 	"errors"
 	"fmt"
@@ -161,9 +162,11 @@ func loadedAt(img *image, ms []mapping) (loaded, error) {
 type libc struct {
 	dlopen, dlerror, dlclose uint64
 	mode                     uint64 // extra dlopen mode bits (__libc_dlopen_mode)
-	syscallInsn              uint64 // address of a `syscall` instruction
+	syscallInsn              uint64 // address of a `syscall; ret` sequence
+	restoreRT                uint64 // address of __restore_rt: `mov $15, %rax; syscall`
 	text                     []mapping
 	ldso                     []mapping
+	locking                  []addrRange // see lockingFuncs
 }
 
 func (c libc) unsafeRIP(a uint64) bool {
@@ -235,6 +238,7 @@ func findLibc(pid int, maps []mapping) (libc, error) {
 		defer libdl.img.close()
 	}
 	c.text = libcLib.l.maps
+	c.locking = lockRanges(libcLib.img, libcLib.l.bias)
 	addr := func(l *lib, name string) uint64 {
 		if l == nil {
 			return 0
@@ -255,7 +259,9 @@ func findLibc(pid int, maps []mapping) (libc, error) {
 	if c.dlopen == 0 {
 		return c, errors.New("cannot find dlopen in the process's C library")
 	}
-	// A syscall instruction (0f 05) anywhere in libc's executable segment.
+	// A `syscall; ret` sequence (0f 05 c3) and __restore_rt (48 c7 c0 0f 00
+	// 00 00 0f 05) anywhere in libc's executable segment: the bytes decode
+	// so wherever they are (see sigframe.go).
 	for _, p := range libcLib.img.loads {
 		if p.Flags&elf.PF_X == 0 {
 			continue
@@ -264,12 +270,16 @@ func findLibc(pid int, maps []mapping) (libc, error) {
 		if _, err := libcLib.img.ra.ReadAt(buf, int64(p.Off)); err != nil {
 			return c, fmt.Errorf("reading libc text: %w", err)
 		}
-		for i := 0; i+1 < len(buf); i++ {
-			if buf[i] == 0x0f && buf[i+1] == 0x05 {
-				c.syscallInsn = libcLib.l.bias + p.Vaddr + uint64(i)
-				return c, nil
-			}
+		base := libcLib.l.bias + p.Vaddr
+		if i := bytes.Index(buf, []byte{0x0f, 0x05, 0xc3}); i >= 0 && c.syscallInsn == 0 {
+			c.syscallInsn = base + uint64(i)
+		}
+		if i := bytes.Index(buf, []byte{0x48, 0xc7, 0xc0, 0x0f, 0, 0, 0, 0x0f, 0x05}); i >= 0 && c.restoreRT == 0 {
+			c.restoreRT = base + uint64(i)
 		}
 	}
-	return c, errors.New("no syscall instruction in the process's C library")
+	if c.syscallInsn == 0 || c.restoreRT == 0 {
+		return c, errors.New("no `syscall; ret` sequence or no __restore_rt in the process's C library")
+	}
+	return c, nil
 }

@@ -22,14 +22,15 @@ import (
 // fixture is the set of programs and libraries the tests run, compiled
 // with gcc once per test binary.
 type fixture struct {
-	dir     string
-	v1, v2  string // OLD and NEW
-	v3      string // a third version, to stack upgrades
-	private string // NEW with library-private state
-	exit    string // NEW whose constructor exits the process
-	slow    string // NEW whose constructor sleeps 30s
-	other   string // another build of OLD, same file name
-	target  string
+	dir      string
+	v1, v2   string // OLD and NEW
+	v3       string // a third version, to stack upgrades
+	private  string // NEW with library-private state
+	exit     string // NEW whose constructor exits the process
+	slow     string // NEW whose constructor sleeps 30s
+	announce string // NEW whose constructor prints "loading" and sleeps 400ms
+	other    string // another build of OLD, same file name
+	target   string
 }
 
 var (
@@ -68,6 +69,7 @@ func buildFixture(dir string, cflags ...string) (*fixture, error) {
 		{&f.private, "private", []string{"-DVERSION=2", "-DPRIVATE_STATE"}},
 		{&f.exit, "exit", []string{"-DVERSION=2", "-DEXIT_ON_LOAD"}},
 		{&f.slow, "slow", []string{"-DVERSION=2", "-DSLOW_LOAD"}},
+		{&f.announce, "announce", []string{"-DVERSION=2", "-DANNOUNCE_LOAD"}},
 		{&f.other, "other", []string{"-DVERSION=1", "-DVARIANT=7"}},
 	}
 	for _, s := range steps {
@@ -565,7 +567,7 @@ func TestPolicy(t *testing.T) {
 			defer newImg.close()
 			err = refuseData(oldImg, newImg)
 			if err == nil {
-				_, err = planSites(oldImg, newImg)
+				_, err = planSites(oldImg, newImg, nil)
 			}
 			switch {
 			case tt.refuse == "" && err != nil:

@@ -20,7 +20,11 @@ var loaderSections = map[string]bool{
 // crtObject reports whether a local object is one the C runtime start files
 // put in every shared object (its value never matters across an upgrade).
 func crtObject(name string) bool {
-	return name == "__dso_handle" || name == "__TMC_END__" || strings.HasPrefix(name, "completed.")
+	// DW.ref.<personality> is the C++ exception-handling personality
+	// pointer: set by a relocation when the library is loaded and never
+	// written after, so a fresh copy is as good as the process's.
+	return name == "__dso_handle" || name == "__TMC_END__" || strings.HasPrefix(name, "completed.") ||
+		strings.HasPrefix(name, "DW.ref.")
 }
 
 // refuseData applies the engine's rule on writable state, which is

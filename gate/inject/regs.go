@@ -80,25 +80,3 @@ func cleanFPState(s regState) []byte {
 	binary.LittleEndian.PutUint32(x[24:], 0x1f80) // MXCSR
 	return x
 }
-
-// Offsets in struct user (x86-64) of the debug registers.
-const (
-	offDR0 = 848
-	offDR7 = 848 + 7*8
-)
-
-// setHWBreak arms debug register 0 of tid as an execution breakpoint at addr:
-// no code is modified, so no other thread can trip over it.
-func setHWBreak(tid int, addr uint64) error {
-	if err := ptrace(unix.PTRACE_POKEUSR, tid, offDR0, uintptr(addr)); err != nil {
-		return fmt.Errorf("setting DR0 of thread %d: %w", tid, err)
-	}
-	if err := ptrace(unix.PTRACE_POKEUSR, tid, offDR7, 1); err != nil { // L0, execute, 1 byte
-		return fmt.Errorf("setting DR7 of thread %d: %w", tid, err)
-	}
-	return nil
-}
-
-func clearHWBreak(tid int) error {
-	return ptrace(unix.PTRACE_POKEUSR, tid, offDR7, 0)
-}

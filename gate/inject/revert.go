@@ -5,6 +5,7 @@ package inject
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
@@ -69,35 +70,29 @@ func (o *op) revertTraced(gi int) (res Result) {
 		}
 		return false
 	}
-	// A thread about to execute a trampoline's jmp is stepped through it.
+	// A thread about to execute a trampoline's jmp is moved on to its
+	// destination, as the jmp would: no single-step, whose trap flag would
+	// outlive an engine that dies and kill the thread.
 	keepPages := false
 	for _, th := range t.threads {
-		for n := 0; ; n++ {
-			var r unix.PtraceRegs
-			if err := unix.PtraceGetRegs(th.tid, &r); err != nil {
-				return o.fromErr("reading registers", t.goneOr(err))
-			}
-			if !inTramp(r.Rip) {
-				break
-			}
-			if n == 4 {
-				keepPages = true
-				break
-			}
-			if th.kind == stopSignal && th.sig != 0 {
-				th.held = append(th.held, th.sig)
-				th.sig = 0
-			}
-			th.stopped = false
-			if err := ptrace(unix.PTRACE_SINGLESTEP, th.tid, 0, 0); err != nil {
-				return o.fromErr("stepping out of a trampoline", t.goneOr(err))
-			}
-			if err := t.waitStopped(th, time.Now().Add(time.Second)); err != nil {
-				return o.fromErr("stepping out of a trampoline", err)
-			}
-			if th.kind == stopSignal && th.sig == int(unix.SIGTRAP) {
-				th.sig = 0
-			}
+		var r unix.PtraceRegs
+		if err := unix.PtraceGetRegs(th.tid, &r); err != nil {
+			return o.fromErr("reading registers", t.goneOr(err))
+		}
+		if !inTramp(r.Rip) {
+			continue
+		}
+		var slot [slotSize]byte
+		if err := t.read(r.Rip, slot[:]); err != nil {
+			return o.fromErr("reading a trampoline", err)
+		}
+		if !bytes.Equal(slot[:6], []byte{0xff, 0x25, 0, 0, 0, 0}) {
+			keepPages = true // not at a slot's start: leave the pages mapped
+			continue
+		}
+		r.Rip = binary.LittleEndian.Uint64(slot[6:])
+		if err := unix.PtraceSetRegs(th.tid, &r); err != nil {
+			return o.fromErr("moving a thread out of a trampoline", t.goneOr(err))
 		}
 	}
 	// Every word must hold what we wrote (or, after an interrupted
@@ -139,7 +134,7 @@ func (o *op) revertTraced(gi int) (res Result) {
 		}
 	}
 	if !keepPages && len(g.Trampolines) > 0 {
-		err := t.withSyscalls(o.c.syscallInsn, func(sys func(uint64, ...uint64) (uint64, error)) error {
+		err := t.withSyscalls(o.c, func(sys func(uint64, ...uint64) (uint64, error)) error {
 			for _, p := range g.Trampolines {
 				if _, err := sys(unix.SYS_MUNMAP, p, pageSize); err != nil {
 					return fmt.Errorf("unmapping trampoline page %#x: %w", p, err)

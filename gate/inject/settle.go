@@ -4,6 +4,7 @@ package inject
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"sort"
 	"time"
@@ -17,7 +18,6 @@ const maxStackScan = 8 << 20
 type scanResult struct {
 	busy   bool
 	reason string
-	ret    uint64 // the return address out of OLD to run to, 0 if unknown
 }
 
 // scanner checks stopped threads for OLD code on their stacks.
@@ -36,11 +36,6 @@ func (s *scanner) isReturn(a uint64) bool {
 	ok := s.t.read(a-8, b[:]) == nil && looksLikeReturn(b)
 	s.rets[a] = ok
 	return ok
-}
-
-func (s *scanner) inExec(a uint64) bool {
-	m, ok := findMapping(s.maps, a)
-	return ok && m.exec()
 }
 
 // scan reports whether th has OLD code on its stack: its instruction
@@ -63,15 +58,10 @@ func (s *scanner) scan(th *thread) (scanResult, error) {
 	if err := s.t.read(start, buf); err != nil {
 		return scanResult{}, err
 	}
-	top := uint64(0)
-	if inOld {
-		top = start
-	}
 	hits := 0
 	for off := 0; off+8 <= len(buf); off += 8 {
 		w := binary.LittleEndian.Uint64(buf[off:])
 		if s.old.inText(w) && s.isReturn(w) {
-			top = start + uint64(off) + 8
 			hits++
 		}
 	}
@@ -84,26 +74,22 @@ func (s *scanner) scan(th *thread) (scanResult, error) {
 	} else {
 		res.reason = fmt.Sprintf("thread %d has %d return address(es) into OLD on its stack", th.tid, hits)
 	}
-	// The outermost OLD frame returns to the first plausible return address
-	// above the last hit that is outside OLD.
-	for off := top - start; off+8 <= uint64(len(buf)); off += 8 {
-		w := binary.LittleEndian.Uint64(buf[off:])
-		if !s.old.inText(w) && s.inExec(w) && s.isReturn(w) {
-			res.ret = w
-			break
-		}
-	}
 	return res, nil
 }
 
-// settle makes sure no thread has OLD code on its stack. A busy thread is
-// let run alone (the others stay stopped) to the return address out of OLD,
-// caught by a hardware breakpoint, in slices, until deadline; then busy.
+// settle makes sure no thread has OLD code on its stack. The busy threads
+// are let run on together (the others stay stopped) in slices growing from
+// 100µs to 5ms, each followed by an interrupt and a new scan, until none is
+// busy or deadline passes; then busy. No breakpoint is used to catch a
+// thread at its return address: a debug register or an int3 left armed by
+// an engine that dies would kill the thread with SIGTRAP, and a random stop
+// point leaves a loop calling OLD soon enough.
 // It returns "" when the world is consistent, else the reason it is busy.
 func (t *tracer) settle(old loaded, deadline time.Time) (string, error) {
+	slice := 100 * time.Microsecond
 	for {
-		// Threads created by a thread that ran alone start stopped;
-		// collect their first stop.
+		// Threads created by a thread that ran start stopped; collect
+		// their first stop.
 		if err := t.waitUntil(time.Now().Add(stopTimeout), t.allStopped); err != nil {
 			return "", err
 		}
@@ -117,11 +103,8 @@ func (t *tracer) settle(old loaded, deadline time.Time) (string, error) {
 			tids = append(tids, tid)
 		}
 		sort.Ints(tids)
-		type busyThread struct {
-			th  *thread
-			res scanResult
-		}
-		var busy []busyThread
+		var busy []*thread
+		reason := ""
 		for _, tid := range tids {
 			th := t.threads[tid]
 			res, err := s.scan(th)
@@ -129,67 +112,50 @@ func (t *tracer) settle(old loaded, deadline time.Time) (string, error) {
 				return "", err
 			}
 			if res.busy {
-				busy = append(busy, busyThread{th, res})
+				busy = append(busy, th)
+				if reason == "" {
+					reason = res.reason
+				}
 			}
 		}
 		if len(busy) == 0 {
 			return "", nil
 		}
 		if !time.Now().Before(deadline) {
-			return busy[0].res.reason, nil
+			return reason, nil
 		}
-		for _, b := range busy {
-			if err := t.runToReturn(b.th, b.res.ret, deadline); err != nil {
-				return "", err
-			}
-			if t.threads[b.th.tid] == nil {
-				continue // exited
-			}
+		if err := t.runFor(busy, min(slice, time.Until(deadline))); err != nil {
+			return "", err
 		}
+		slice = min(2*slice, 5*time.Millisecond)
 	}
 }
 
-// runToReturn lets th alone run until it reaches ret (when known), for at
-// most one 50ms slice, and stops it again.
-func (t *tracer) runToReturn(th *thread, ret uint64, deadline time.Time) error {
-	slice := min(time.Until(deadline), 50*time.Millisecond)
-	if slice <= 0 {
-		return nil
-	}
-	end := time.Now().Add(slice)
-	if ret != 0 {
-		if err := setHWBreak(th.tid, ret); err != nil {
-			return t.goneOr(err)
-		}
-		th.hwbp = true
-		defer func() {
-			if t.threads[th.tid] != nil {
-				clearHWBreak(th.tid)
-			}
-			th.hwbp = false
-		}()
-	}
-	for {
+// runFor lets threads ths (stopped) run for d, then stops them again.
+// Threads exiting meanwhile are forgotten.
+func (t *tracer) runFor(ths []*thread, d time.Duration) error {
+	for _, th := range ths {
 		if err := t.resume(th); err != nil {
 			return err
 		}
-		err := t.waitStopped(th, end)
-		if err == errTimeout {
-			return t.interruptAndWait(th, time.Now().Add(2*time.Second))
-		}
-		if err != nil {
-			if t.threads[th.tid] == nil && t.alive() {
-				return nil // the thread exited: nothing left on its stack
-			}
-			return err
-		}
-		if th.kind == stopSignal && th.sig == int(unix.SIGTRAP) && ret != 0 {
-			var r unix.PtraceRegs
-			if unix.PtraceGetRegs(th.tid, &r) == nil && r.Rip == ret {
-				th.sig = 0
-				return nil
-			}
-		}
-		// Any other stop: the signal is passed on by resume.
 	}
+	if err := t.waitUntil(time.Now().Add(d), func() bool { return false }); err != nil && !errors.Is(err, errTimeout) {
+		return err
+	}
+	for _, th := range ths {
+		if t.threads[th.tid] == nil || th.stopped {
+			continue
+		}
+		if err := ptrace(unix.PTRACE_INTERRUPT, th.tid, 0, 0); err != nil && err != unix.ESRCH {
+			return fmt.Errorf("interrupting thread %d: %w", th.tid, err)
+		}
+	}
+	return t.waitUntil(time.Now().Add(stopTimeout), func() bool {
+		for _, th := range ths {
+			if t.threads[th.tid] != nil && !th.stopped {
+				return false
+			}
+		}
+		return true
+	})
 }

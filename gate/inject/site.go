@@ -31,7 +31,10 @@ type site struct {
 
 // planSites checks every exported function of OLD and pairs it with NEW's
 // function of the same name and version. Any problem refuses the upgrade.
-func planSites(oldImg, newImg *image) ([]site, error) {
+//
+// only, when not nil, limits the redirection to the functions it names
+// (a patch object's list); each must exist in both.
+func planSites(oldImg, newImg *image, only map[string]bool) ([]site, error) {
 	if len(oldImg.ifuncs) > 0 {
 		return nil, fmt.Errorf("OLD exports indirect function %s (STT_GNU_IFUNC): not redirectable", oldImg.ifuncs[0].key())
 	}
@@ -41,7 +44,15 @@ func planSites(oldImg, newImg *image) ([]site, error) {
 	}
 	byEntry := map[uint64]*site{}
 	var order []uint64
+	for name := range only {
+		if !hasFunc(oldImg, name) {
+			return nil, fmt.Errorf("the patch replaces %s, which OLD does not export", name)
+		}
+	}
 	for _, f := range oldImg.funcs {
+		if only != nil && !only[f.name] && !only[f.key()] {
+			continue
+		}
 		nf, ok := lookup(newImg.funcs, f.key())
 		if !ok {
 			return nil, fmt.Errorf("NEW does not export function %s", f.key())
@@ -171,4 +182,14 @@ func decode(code []byte) (int, x86asm.Inst, error) {
 		err = fmt.Errorf("empty instruction")
 	}
 	return inst.Len, inst, err
+}
+
+// hasFunc reports whether img exports function name (plain or name@version).
+func hasFunc(img *image, name string) bool {
+	for _, f := range img.funcs {
+		if f.name == name || f.key() == name {
+			return true
+		}
+	}
+	return false
 }

@@ -68,6 +68,8 @@ type Library struct {
 	BuildID string `json:"build_id,omitempty"`
 	// Base is the load bias of the library in the process, when mapped.
 	Base uint64 `json:"base,omitempty"`
+	// Patch is the version in a patch object's .patchinfo section.
+	Patch string `json:"patch,omitempty"`
 }
 
 // Result is the outcome of Apply or Revert for one process.
@@ -84,6 +86,8 @@ type Result struct {
 	// StoppedMicros is how long every thread of the process was stopped
 	// for the consistency check and the writes, in microseconds.
 	StoppedMicros int64 `json:"stopped_us,omitempty"`
+
+	hijacked []int // threads borrowed for remote calls, for the tests
 }
 
 // Applied describes one upgrade recorded in the journal of a process.

@@ -22,10 +22,11 @@ var errGone = errors.New("process exited during the operation")
 type stopKind int
 
 const (
-	stopNone   stopKind = iota
-	stopEvent           // PTRACE_EVENT_STOP: our PTRACE_INTERRUPT or a group-stop
-	stopClone           // PTRACE_EVENT_CLONE: inside clone(2)
-	stopSignal          // signal-delivery-stop; sig holds the signal
+	stopNone    stopKind = iota
+	stopEvent            // PTRACE_EVENT_STOP: our PTRACE_INTERRUPT or a group-stop
+	stopClone            // PTRACE_EVENT_CLONE: inside clone(2)
+	stopSignal           // signal-delivery-stop; sig holds the signal
+	stopSyscall          // syscall-stop (PTRACE_SYSCALL with PTRACE_O_TRACESYSGOOD)
 )
 
 // thread is one traced thread of the target.
@@ -36,7 +37,9 @@ type thread struct {
 	sig     int   // signal of a signal-delivery-stop, delivered on resume
 	run     bool  // the engine wants this thread running
 	held    []int // signals held back during a remote call, re-sent on detach
-	hwbp    bool  // a debug register is armed
+	// raw is the register state the thread was stopped in before the
+	// engine first borrowed it, for later signal frames (see session).
+	raw *unix.PtraceRegs
 }
 
 // tracer holds the ptrace state of one target process. Its methods must run
@@ -48,6 +51,7 @@ type tracer struct {
 	mem      *os.File
 	runNew   bool // new threads start in run mode
 	detached bool
+	hijacked []int // threads borrowed for remote calls, in order
 }
 
 func newTracer(pid int) (*tracer, error) {
@@ -248,9 +252,6 @@ func (t *tracer) detachAll() error {
 	}
 	var first error
 	for _, th := range t.threads {
-		if th.hwbp {
-			clearHWBreak(th.tid)
-		}
 		sig := 0
 		if th.kind == stopSignal {
 			sig = th.sig
@@ -387,6 +388,9 @@ func (t *tracer) event(th *thread, ws unix.WaitStatus) error {
 		th.kind = stopEvent
 	case 0:
 		th.kind, th.sig = stopSignal, sig
+		if sig == sigSysGood {
+			th.kind, th.sig = stopSyscall, 0
+		}
 	default:
 		th.kind = stopEvent
 	}

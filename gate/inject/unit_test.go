@@ -3,9 +3,15 @@
 package inject
 
 import (
+	"bytes"
+	"debug/elf"
 	"encoding/binary"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 func TestParseMaps(t *testing.T) {
@@ -202,5 +208,94 @@ func TestBuildIDFromNotes(t *testing.T) {
 	}
 	for _, bad := range [][]byte{nil, {1, 2, 3}, d[:20]} {
 		buildIDFromNotes(bad) // must not panic
+	}
+}
+
+func TestResumable(t *testing.T) {
+	const insn = 0x1000 // RIP after the syscall instruction
+	tests := []struct {
+		name         string
+		orig, rax    uint64
+		viaSigreturn bool
+		wantRax      uint64
+		wantRip      uint64
+	}{
+		{"not in a system call", noSyscall, 7, false, 7, insn},
+		{"read, ERESTARTSYS", 0, uint64(^uint64(511)), false, 0, insn - 2},
+		{"nanosleep, ERESTART_RESTARTBLOCK", 35, uint64(^uint64(515)), false, sysRestart, insn - 2},
+		{"nanosleep, ERESTART_RESTARTBLOCK, by rt_sigreturn", 35, uint64(^uint64(515)), true, 35, insn - 2},
+		{"completed system call", 0, 12, false, 12, insn},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := resumable(unix.PtraceRegs{Orig_rax: tt.orig, Rax: tt.rax, Rip: insn}, tt.viaSigreturn)
+			if r.Rax != tt.wantRax || r.Rip != tt.wantRip || r.Orig_rax != noSyscall {
+				t.Errorf("rax %d rip %#x orig_rax %#x; want rax %d rip %#x orig_rax -1", r.Rax, r.Rip, r.Orig_rax, tt.wantRax, tt.wantRip)
+			}
+		})
+	}
+}
+
+func TestFrameLayout(t *testing.T) {
+	s := regState{xstate: make([]byte, 2696)}
+	binary.LittleEndian.PutUint32(s.xstate[464:], fpMagic1)
+	binary.LittleEndian.PutUint32(s.xstate[480:], 2696)
+	for _, rsp := range []uint64{0x7ffc00001000, 0x7ffc00001008, 0x7ffc0000fff0} {
+		base := frameBase(rsp, s)
+		if (base+frameFP)%64 != 0 || (base+8)%16 != 0 || base+frameSize(s) > rsp-redZone {
+			t.Errorf("rsp %#x: frame at %#x (XSAVE %% 64 = %d, entry RSP+8 %% 16 = %d, top %#x)", rsp, base, (base+frameFP)%64, (base+8)%16, base+frameSize(s))
+		}
+		f := sigFrame(base, 0xdead, unix.PtraceRegs{Rip: 0x1234, Rsp: rsp, Cs: 0x33, Ss: 0x2b}, s, 5)
+		le := binary.LittleEndian
+		if le.Uint64(f) != 0xdead || le.Uint64(f[frameMcontxt+16*8:]) != 0x1234 || le.Uint64(f[frameMcontxt+192:]) != base+frameFP ||
+			le.Uint64(f[frameSigmask:]) != 5 || le.Uint32(f[frameFP+2696:]) != fpMagic2 || le.Uint64(f[frameUC:])&ucFPXState == 0 {
+			t.Errorf("rsp %#x: frame fields wrong", rsp)
+		}
+	}
+}
+
+func TestWritePatchInfoTwice(t *testing.T) {
+	if _, err := exec.LookPath("gcc"); err != nil {
+		t.Skip("gcc not found")
+	}
+	so := filepath.Join(t.TempDir(), "p.so")
+	if err := gcc("-O2", "-fPIC", "-shared", "-Wl,--build-id", "-DPATCH_VERSION=1", "-o", so, "testdata/patch.c"); err != nil {
+		t.Fatal(err)
+	}
+	before, err := os.ReadFile(so)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range []string{"a", "b"} {
+		if err := WritePatchInfo(so, PatchInfo{TargetBuildID: "00ff", Version: v, Functions: []string{"ver_get"}}); err != nil {
+			t.Fatal(err)
+		}
+		pi, err := ReadPatchInfo(so)
+		if err != nil || pi == nil || pi.Version != v {
+			t.Fatalf("after writing %s: %+v, %v", v, pi, err)
+		}
+	}
+	after, err := os.ReadFile(so)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The loadable part of the file is unchanged but for the ELF header's
+	// section-table fields.
+	f, err := elf.Open(so)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for _, p := range f.Progs {
+		lo := max(p.Off, 64)
+		if p.Type == elf.PT_LOAD && !bytes.Equal(before[lo:p.Off+p.Filesz], after[lo:p.Off+p.Filesz]) {
+			t.Errorf("segment at offset %#x changed", p.Off)
+		}
+	}
+	if id, err := BuildID(so); err != nil || id == "" {
+		t.Errorf("build-id: %q, %v", id, err)
+	}
+	if pi, err := ReadPatchInfo("testdata/patch.c"); err == nil || pi != nil {
+		t.Errorf("a non-ELF file: %+v, %v", pi, err)
 	}
 }

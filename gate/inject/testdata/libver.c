@@ -1,7 +1,9 @@
 /* libver: the test library. Built as version 1 and 2 (-DVERSION=N), and in
  * variants the engine must refuse (-DPRIVATE_STATE), that exit the
  * process while being loaded (-DEXIT_ON_LOAD) or that take too long to load
- * (-DSLOW_LOAD). */
+ * (-DSLOW_LOAD), or that say "loading" on stdout and take 400ms to load
+ * (-DANNOUNCE_LOAD: a window for the tests to act during dlopen). */
+#include <time.h>
 #include <unistd.h>
 
 #ifndef VERSION
@@ -77,5 +79,16 @@ __attribute__((constructor)) static void slow(void)
 __attribute__((constructor)) static void exit_now(void)
 {
 	_exit(3);
+}
+#endif
+
+#ifdef ANNOUNCE_LOAD
+__attribute__((constructor)) static void announce(void)
+{
+	struct timespec ts = {0, 400 * 1000 * 1000};
+	if (write(1, "loading\n", 8) != 8)
+		return;
+	while (nanosleep(&ts, &ts) != 0)
+		;
 }
 #endif

@@ -1,0 +1,275 @@
+//go:build linux && amd64
+
+// Command pause measures, from inside the target, the worst pause a thread
+// sees while compatgate applies an upgrade, at 1, 100 and 1000 threads,
+// beside the bare cost of stopping the world (seize + interrupt + wait +
+// detach of every thread, nothing else) on the same machine in the same
+// run, and prints a Markdown table.
+//
+// The target's threads sleep a short period in a loop and record how late
+// each wake-up is; the worst lateness after an operation, less nothing, is
+// the pause. The main thread (blocked in read) is the one the engine
+// hijacks for dlopen, so the measured threads are only ever stopped, as in
+// the bare case. Each figure is the median over -rounds rounds.
+//
+// Usage (as root, from the repository root):
+//
+//	go run ./bench/pause [-rounds 7] [-threads 1,100,1000] [-out FILE]
+package main
+
+import (
+	"bufio"
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/compatgate/compatgate/gate/inject"
+)
+
+func main() {
+	rounds := flag.Int("rounds", 7, "rounds per figure (the median is reported)")
+	threads := flag.String("threads", "1,100,1000", "thread counts")
+	src := flag.String("src", "gate/inject/testdata", "directory with libver.c")
+	out := flag.String("out", "", "also write the table to this file")
+	flag.Parse()
+	table, err := run(*rounds, *threads, *src)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "pause: %v\n", err)
+		os.Exit(1)
+	}
+	fmt.Print(table)
+	if *out != "" {
+		if err := os.WriteFile(*out, []byte(table), 0o644); err != nil {
+			fmt.Fprintf(os.Stderr, "pause: %v\n", err)
+			os.Exit(1)
+		}
+	}
+}
+
+func gcc(args ...string) error {
+	if out, err := exec.Command("gcc", args...).CombinedOutput(); err != nil {
+		return fmt.Errorf("gcc %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	return nil
+}
+
+// row is the result at one thread count, in microseconds.
+type row struct {
+	threads                     int
+	idle, bare, bareWall, apply int64
+	applyStopped, revert        int64
+}
+
+func run(rounds int, threads, src string) (string, error) {
+	dir, err := os.MkdirTemp("", "pause-")
+	if err != nil {
+		return "", err
+	}
+	defer os.RemoveAll(dir)
+	libs := map[string]string{}
+	for _, v := range []string{"1", "2"} {
+		p := filepath.Join(dir, "v"+v, "libver.so.1")
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			return "", err
+		}
+		if err := gcc("-O2", "-fPIC", "-shared", "-Wl,-soname,libver.so.1", "-Wl,--build-id", "-DVERSION="+v, "-o", p, filepath.Join(src, "libver.c")); err != nil {
+			return "", err
+		}
+		libs[v] = p
+	}
+	csrc := filepath.Join(dir, "pause.c")
+	if err := os.WriteFile(csrc, []byte(targetSource), 0o644); err != nil {
+		return "", err
+	}
+	target := filepath.Join(dir, "pause")
+	if err := gcc("-O2", "-pthread", "-o", target, csrc, libs["1"], "-Wl,-rpath,"+filepath.Dir(libs["1"])); err != nil {
+		return "", err
+	}
+	var rows []row
+	for _, s := range strings.Split(threads, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || n < 1 {
+			return "", fmt.Errorf("bad thread count %q", s)
+		}
+		r, err := measure(target, libs["1"], libs["2"], n, rounds, dir)
+		if err != nil {
+			return "", fmt.Errorf("%d threads: %w", n, err)
+		}
+		rows = append(rows, r)
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "Worst thread pause seen from inside the target (median of %d rounds), %s, %d CPUs:\n\n", rounds, runtime.GOARCH, runtime.NumCPU())
+	fmt.Fprintf(&b, "| threads | idle (noise) | bare stop-the-world: pause | bare: wall | apply: pause | apply: world stopped (engine) | revert: pause | apply pause / bare pause |\n")
+	fmt.Fprintf(&b, "|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	for _, r := range rows {
+		fmt.Fprintf(&b, "| %d | %d µs | %d µs | %d µs | %d µs | %d µs | %d µs | %.2f× |\n", r.threads, r.idle, r.bare, r.bareWall,
+			r.apply, r.applyStopped, r.revert, float64(r.apply)/float64(max(r.bare, 1)))
+	}
+	return b.String(), nil
+}
+
+// pauseTarget is a running target.
+type pauseTarget struct {
+	cmd   *exec.Cmd
+	stdin io.Writer
+	out   *bufio.Scanner
+}
+
+func (p *pauseTarget) ask(cmd string) (string, error) {
+	if _, err := io.WriteString(p.stdin, cmd+"\n"); err != nil {
+		return "", err
+	}
+	if !p.out.Scan() {
+		return "", fmt.Errorf("target exited")
+	}
+	return p.out.Text(), nil
+}
+
+func (p *pauseTarget) worst() (int64, error) {
+	l, err := p.ask("max")
+	if err != nil {
+		return 0, err
+	}
+	return strconv.ParseInt(strings.TrimPrefix(l, "max "), 10, 64)
+}
+
+func median(xs []int64) int64 {
+	sort.Slice(xs, func(i, j int) bool { return xs[i] < xs[j] })
+	return xs[len(xs)/2]
+}
+
+func measure(target, v1, v2 string, n, rounds int, dir string) (row, error) {
+	period := 1000 // µs: every thread wakes at least this often
+	if n >= 1000 {
+		period = 20000
+	} else if n >= 100 {
+		period = 2000
+	}
+	cmd := exec.Command(target, strconv.Itoa(n), strconv.Itoa(period))
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return row{}, err
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return row{}, err
+	}
+	if err := cmd.Start(); err != nil {
+		return row{}, err
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	p := &pauseTarget{cmd: cmd, stdin: stdin, out: bufio.NewScanner(stdout)}
+	if !p.out.Scan() || p.out.Text() != "ready" {
+		return row{}, fmt.Errorf("target did not start")
+	}
+	settle := 3 * time.Duration(period) * time.Microsecond
+	// window runs op between a reset and, once every thread woke again, a
+	// reading of the worst lateness.
+	window := func(op func() error) (int64, error) {
+		if _, err := p.ask("reset"); err != nil {
+			return 0, err
+		}
+		if err := op(); err != nil {
+			return 0, err
+		}
+		time.Sleep(settle)
+		return p.worst()
+	}
+	opt := inject.Options{StateDir: filepath.Join(dir, "state")}
+	var idle, bare, wall, apply, stopped, revert []int64
+	time.Sleep(10 * settle) // let thread start-up settle
+	for i := 0; i < rounds; i++ {
+		w, err := window(func() error { return nil })
+		if err != nil {
+			return row{}, err
+		}
+		idle = append(idle, w)
+		var took time.Duration
+		if w, err = window(func() error {
+			start := time.Now()
+			err := stopTheWorld(cmd.Process.Pid)
+			took = time.Since(start)
+			return err
+		}); err != nil {
+			return row{}, err
+		}
+		bare, wall = append(bare, w), append(wall, took.Microseconds())
+		var res inject.Result
+		if w, err = window(func() error {
+			res = inject.Apply(context.Background(), cmd.Process.Pid, v1, v2, opt)
+			if res.Status != inject.StatusOK {
+				return fmt.Errorf("apply: %s: %s", res.Status, res.Reason)
+			}
+			return nil
+		}); err != nil {
+			return row{}, err
+		}
+		apply, stopped = append(apply, w), append(stopped, res.StoppedMicros)
+		if w, err = window(func() error {
+			r := inject.Revert(context.Background(), cmd.Process.Pid, v1, opt)
+			if r.Status != inject.StatusOK {
+				return fmt.Errorf("revert: %s: %s", r.Status, r.Reason)
+			}
+			return nil
+		}); err != nil {
+			return row{}, err
+		}
+		revert = append(revert, w)
+	}
+	return row{threads: n, idle: median(idle), bare: median(bare), bareWall: median(wall),
+		apply: median(apply), applyStopped: median(stopped), revert: median(revert)}, nil
+}
+
+// stopTheWorld is the bare cost the engine is compared with: seize every
+// thread, interrupt them all, wait until all are stopped, detach them all,
+// from one OS thread.
+func stopTheWorld(pid int) error {
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		errc <- func() error {
+			ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+			if err != nil {
+				return err
+			}
+			var tids []int
+			for _, e := range ents {
+				tid, _ := strconv.Atoi(e.Name())
+				if err := unix.PtraceSeize(tid); err != nil {
+					return fmt.Errorf("seize %d: %w", tid, err)
+				}
+				tids = append(tids, tid)
+			}
+			for _, tid := range tids {
+				if err := unix.PtraceInterrupt(tid); err != nil {
+					return fmt.Errorf("interrupt %d: %w", tid, err)
+				}
+			}
+			for _, tid := range tids {
+				var ws unix.WaitStatus
+				if _, err := unix.Wait4(tid, &ws, unix.WALL, nil); err != nil {
+					return fmt.Errorf("wait %d: %w", tid, err)
+				}
+			}
+			for _, tid := range tids {
+				if err := unix.PtraceDetach(tid); err != nil {
+					return fmt.Errorf("detach %d: %w", tid, err)
+				}
+			}
+			return nil
+		}()
+	}()
+	return <-errc
+}

@@ -1,0 +1,80 @@
+//go:build linux && amd64
+
+package main
+
+// targetSource is the measured program: "pause N PERIOD_US" starts N
+// threads that each sleep PERIOD_US in a loop, call ver_get, and record the
+// worst lateness of a wake-up (time slept beyond PERIOD_US): what a stop of
+// the process costs a thread, seen from inside. The main thread serves
+// stdin: "reset" zeroes the records, "max" prints "max US" (the worst over
+// every thread since the last reset).
+const targetSource = `
+#define _GNU_SOURCE
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+int ver_get(void);
+static long period_ns;
+static _Atomic long worst_ns;
+static _Atomic int started;
+
+static long now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000L + ts.tv_nsec;
+}
+
+static void *sleeper(void *arg)
+{
+	(void)arg;
+	struct timespec ts = {0, period_ns};
+	atomic_fetch_add(&started, 1);
+	for (;;) {
+		long t0 = now();
+		nanosleep(&ts, NULL);
+		long late = now() - t0 - period_ns;
+		if (ver_get() < 1)
+			abort();
+		long w = atomic_load(&worst_ns);
+		while (late > w && !atomic_compare_exchange_weak(&worst_ns, &w, late))
+			;
+	}
+	return NULL;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc != 3)
+		return 2;
+	int n = atoi(argv[1]);
+	period_ns = atol(argv[2]) * 1000L;
+	pthread_attr_t a;
+	pthread_attr_init(&a);
+	pthread_attr_setstacksize(&a, 64 << 10);
+	for (int i = 0; i < n; i++) {
+		pthread_t t;
+		if (pthread_create(&t, &a, sleeper, NULL) != 0)
+			return 1;
+	}
+	while (atomic_load(&started) < n)
+		;
+	printf("ready\n");
+	fflush(stdout);
+	char line[64];
+	while (fgets(line, sizeof line, stdin) != NULL) {
+		if (strncmp(line, "reset", 5) == 0) {
+			atomic_store(&worst_ns, 0);
+			printf("reset\n");
+		} else {
+			printf("max %ld\n", atomic_load(&worst_ns) / 1000);
+		}
+		fflush(stdout);
+	}
+	return 0;
+}
+`
