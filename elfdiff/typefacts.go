@@ -24,22 +24,30 @@ func qualifiers(t *Type) (int, *Type) {
 		if i == maxAliasChain {
 			return q, nil
 		}
-		switch t.Kind {
-		case ConstType:
-			q |= qualConst
-		case VolatileType:
-			q |= qualVolatile
-		case RestrictType:
-			q |= qualRestrict
-		case AtomicType:
-			q |= qualAtomic
-		case TypedefType:
-		default:
+		switch {
+		case t.Kind.isQualifier():
+			q |= qualBit(t.Kind)
+		case t.Kind != TypedefType:
 			return q, t
 		}
 		t = t.Elem
 	}
 	return q, t
+}
+
+// qualBit returns the qualifier bit of a qualifier kind, 0 for other kinds.
+func qualBit(k TypeKind) int {
+	switch k {
+	case ConstType:
+		return qualConst
+	case VolatileType:
+		return qualVolatile
+	case RestrictType:
+		return qualRestrict
+	case AtomicType:
+		return qualAtomic
+	}
+	return 0
 }
 
 // topQualifiers returns the qualifiers at the top of t, above any typedef,
@@ -50,16 +58,7 @@ func topQualifiers(t *Type) (int, *Type) {
 		if i == maxAliasChain {
 			return q, nil
 		}
-		switch t.Kind {
-		case ConstType:
-			q |= qualConst
-		case VolatileType:
-			q |= qualVolatile
-		case RestrictType:
-			q |= qualRestrict
-		case AtomicType:
-			q |= qualAtomic
-		}
+		q |= qualBit(t.Kind)
 		t = t.Elem
 	}
 	return q, t
