@@ -1,10 +1,8 @@
 package main
 
 import (
-	"encoding/json"
 	"flag"
 	"fmt"
-	"io"
 	"runtime"
 	"strconv"
 	"strings"
@@ -94,7 +92,7 @@ func writeInjectResults(e env, command, format string, results []inject.Result) 
 	rep := injectReport{Schema: 1, Command: command, Status: inject.Worst(results), Processes: results}
 	var err error
 	if format == "json" {
-		err = writeInjectJSON(e.stdout, rep)
+		err = writeJSON(e.stdout, rep)
 	} else {
 		for _, r := range results {
 			fmt.Fprintf(e.stdout, "PID %-8d %-12s %s\n", r.PID, r.Status, describeResult(command, r))
@@ -121,12 +119,6 @@ func describeResult(command string, r inject.Result) string {
 	}
 	return fmt.Sprintf("%s %d function(s); threads stopped %v", verb, r.Functions,
 		(time.Duration(r.StoppedMicros) * time.Microsecond).Round(10*time.Microsecond))
-}
-
-func writeInjectJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
 }
 
 func runApply(e env) int {

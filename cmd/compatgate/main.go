@@ -12,6 +12,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -143,4 +144,12 @@ func parseFlags(e env, fs *flag.FlagSet) (int, bool) {
 		return exitUsage, false
 	}
 	return 0, true
+}
+
+// writeJSON writes v as indented JSON, the form of every command's
+// --format json output.
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }

@@ -81,7 +81,7 @@ func runPatchinfoShow(e env) int {
 		return exitError
 	}
 	if *format == "json" {
-		if err := writeInjectJSON(e.stdout, pi); err != nil {
+		if err := writeJSON(e.stdout, pi); err != nil {
 			return exitError
 		}
 		return exitOK

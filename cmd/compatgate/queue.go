@@ -3,7 +3,6 @@
 package main
 
 import (
-	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
@@ -110,12 +109,6 @@ func entryID(e env, cmd string, args []string) (int64, bool) {
 		return 0, false
 	}
 	return id, true
-}
-
-func writeJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
 }
 
 // showTime formats a time for a person, in the host's time zone.

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 
 	"github.com/compatgate/compatgate/internal/table"
@@ -31,9 +30,7 @@ func runRules(e env) int {
 	}
 	switch *format {
 	case "json":
-		enc := json.NewEncoder(e.stdout)
-		enc.SetIndent("", "  ")
-		if err := enc.Encode(rows); err != nil {
+		if err := writeJSON(e.stdout, rows); err != nil {
 			fmt.Fprintf(e.stderr, "compatgate rules: %v\n", err)
 			return exitError
 		}

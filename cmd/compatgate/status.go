@@ -39,7 +39,7 @@ func runStatus(e env) int {
 	rep.Status = inject.Worst(worst)
 	var err error
 	if *f.format == "json" {
-		err = writeInjectJSON(e.stdout, rep)
+		err = writeJSON(e.stdout, rep)
 	} else {
 		for _, ps := range rep.Processes {
 			if len(ps.Applied) == 0 {
