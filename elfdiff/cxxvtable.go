@@ -82,8 +82,10 @@ type CXXTables struct {
 // readCXXTables reads every exported _ZTV and _ZTI object of a 64-bit
 // library whose relocations it understands (x86-64, AArch64). It never
 // fails: a table that cannot be read carries its reason in Err, and a
-// library it cannot read at all yields nil and a note.
-func readCXXTables(ef *elf.File, syms []Symbol) (tables *CXXTables, note string) {
+// library it cannot read at all yields nil and a note. dyn and local are
+// the library's decoded .dynsym and .symtab, which name the targets of
+// relocated slots.
+func readCXXTables(ef *elf.File, syms []Symbol, dyn, local []elf.Symbol) (tables *CXXTables, note string) {
 	var objs []Symbol
 	for _, s := range syms {
 		if (strings.HasPrefix(s.Name, "_ZTV") || strings.HasPrefix(s.Name, "_ZTI")) && s.Type == elf.STT_OBJECT {
@@ -97,12 +99,11 @@ func readCXXTables(ef *elf.File, syms []Symbol) (tables *CXXTables, note string)
 	if !ok || ef.Class != elf.ELFCLASS64 {
 		return nil, fmt.Sprintf("virtual tables and typeinfo not read: %s relocations are not supported", ef.Machine)
 	}
-	dyn, _ := ef.DynamicSymbols()
 	relocs, err := objectRelocs(ef, objs, dyn, kinds)
 	if err != nil {
 		return nil, fmt.Sprintf("virtual tables and typeinfo not read: %v", err)
 	}
-	names := addressNames(ef, dyn)
+	names := addressNames(dyn, local)
 	tables = &CXXTables{VTables: make(map[string]*VTable), Typeinfo: make(map[string]*Typeinfo)}
 	for _, s := range objs {
 		class := ParseCXXName(s.Name).Entity
@@ -175,7 +176,7 @@ func objectRelocs(ef *elf.File, vts []Symbol, dyn []elf.Symbol, k relocKinds) (m
 // name, preferring an exported one, then the complete-object variant of
 // constructor and destructor aliases (C1, D1, which vtables use), then the
 // lexically smallest, so the choice is deterministic.
-func addressNames(ef *elf.File, dyn []elf.Symbol) map[uint64]string {
+func addressNames(dyn, local []elf.Symbol) map[uint64]string {
 	type cand struct {
 		name     string
 		exported bool
@@ -205,9 +206,7 @@ func addressNames(ef *elf.File, dyn []elf.Symbol) map[uint64]string {
 		}
 	}
 	add(dyn, true)
-	if local, err := ef.Symbols(); err == nil {
-		add(local, false)
-	}
+	add(local, false)
 	out := make(map[uint64]string, len(best))
 	for a, c := range best {
 		out[a] = c.name

@@ -70,14 +70,20 @@ func loadReaderWith(path string, r io.ReaderAt, opts LoadOptions, searchFiles bo
 	if err := c.readDynamic(ef); err != nil {
 		return nil, &FormatError{Path: path, Msg: "reading dynamic section", Err: err}
 	}
-	if err := c.readSymbols(ef); err != nil {
+	// Each symbol table is decoded once, here, for all its readers.
+	dyn, err := ef.DynamicSymbols()
+	if err != nil && !errors.Is(err, elf.ErrNoSymbols) {
+		return nil, &FormatError{Path: path, Msg: "reading dynamic symbols", Err: err}
+	}
+	local, _ := ef.Symbols() // .symtab is optional: stripped libraries have none
+	if err := c.readSymbols(ef, dyn); err != nil {
 		return nil, &FormatError{Path: path, Msg: "reading dynamic symbols", Err: err}
 	}
 	c.BuildID = buildID(ef)
-	c.Hidden = hiddenSymbols(ef)
+	c.Hidden = hiddenSymbols(local)
 	c.index()
 	c.ReadOnly = readOnlyData(ef, c.Symbols)
-	if t, note := readCXXTables(ef, c.Symbols); note != "" {
+	if t, note := readCXXTables(ef, c.Symbols, dyn, local); note != "" {
 		c.Notes = append(c.Notes, path+": "+note)
 	} else {
 		c.CXX = t
@@ -183,11 +189,9 @@ func exported(b elf.SymBind, v elf.SymVis) bool {
 		(v == elf.STV_DEFAULT || v == elf.STV_PROTECTED)
 }
 
-func (c *Corpus) readSymbols(ef *elf.File) error {
-	syms, err := ef.DynamicSymbols()
-	if err != nil && !errors.Is(err, elf.ErrNoSymbols) {
-		return err
-	}
+// readSymbols fills the exported and undefined symbols from the decoded
+// .dynsym, syms, and the version nodes from ef.
+func (c *Corpus) readSymbols(ef *elf.File, syms []elf.Symbol) error {
 	if hasSection(ef, elf.SHT_GNU_VERDEF) {
 		versions, err := ef.DynamicVersions()
 		if err != nil {
@@ -228,10 +232,10 @@ func (c *Corpus) readSymbols(ef *elf.File) error {
 	return nil
 }
 
-// hiddenSymbols returns the names .symtab defines without exporting them.
-func hiddenSymbols(ef *elf.File) map[string]bool {
-	syms, err := ef.Symbols()
-	if err != nil {
+// hiddenSymbols returns the names the decoded .symtab, syms, defines
+// without exporting them; nil when there is no .symtab.
+func hiddenSymbols(syms []elf.Symbol) map[string]bool {
+	if len(syms) == 0 {
 		return nil
 	}
 	hidden := make(map[string]bool)
