@@ -110,9 +110,13 @@ func (d *typeDiffer) walk(visit int, symbol string, nd *node, ptr bool, path []s
 			c.Path = joinPath(path)
 		}
 	}
+	// path is a stack shared by the whole walk: nothing keeps it, since
+	// joinPath copies it into a string.
 	for _, e := range nd.edges {
 		if e.to.dirty {
-			d.walk(visit, symbol, e.to, ptr || e.ptr, append(path[:len(path):len(path)], e.label))
+			path = append(path, e.label)
+			d.walk(visit, symbol, e.to, ptr || e.ptr, path)
+			path = path[:len(path)-1]
 		}
 	}
 }

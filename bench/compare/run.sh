@@ -2,7 +2,9 @@
 # bench/compare: compatgate against abidiff on real library pairs from
 # Debian packages, side by side in one run.
 #
-# Usage: bench/compare/run.sh [-c CACHE_DIR] [-t TIMEOUT_SECONDS] [PAIR...]
+# Usage: bench/compare/run.sh [-c CACHE_DIR] [-t TIMEOUT_SECONDS] [-x] [PAIR...]
+#
+# -x only downloads and extracts the packages, and measures nothing.
 #
 # Downloads the packages (apt-get download, cached in CACHE_DIR, default
 # /var/cache/compatgate-bench), extracts them with dpkg-deb -x, builds
@@ -14,11 +16,13 @@ set -euo pipefail
 
 cache=/var/cache/compatgate-bench
 limit=7200
-while getopts c:t: opt; do
+fetchonly=
+while getopts c:t:x opt; do
 	case $opt in
 	c) cache=$OPTARG ;;
 	t) limit=$OPTARG ;;
-	*) sed -n '2,13p' "$0"; exit 2 ;;
+	x) fetchonly=1 ;;
+	*) sed -n '2,15p' "$0"; exit 2 ;;
 	esac
 done
 shift $((OPTIND - 1))
@@ -113,6 +117,7 @@ for p in "${pairs[@]}"; do
 	selected "$name" "$@" || continue
 	read -ra op <<<"$oldpkgs"; read -ra np <<<"$newpkgs"
 	od=$(extract "${op[@]}"); nd=$(extract "${np[@]}")
+	[ -z "$fetchonly" ] || continue
 	cgflags=() abflags=() odw=$od/$oldlib ndw=$nd/$newlib
 	if [ "$dbgroot" != - ]; then
 		cgflags=(--debug-dir "$od/$dbgroot" --debug-dir "$nd/$dbgroot")

@@ -1,0 +1,85 @@
+// Command profile runs one compatgate check in process and writes CPU and
+// heap profiles of it, for `go tool pprof`: the tool behind the speed and
+// memory work recorded in bench/RESULTS.md.
+//
+// Usage:
+//
+//	go run ./bench/profile [-cpu FILE] [-heap FILE] [-debug-dir DIR]... OLD NEW
+//
+// The heap profile is taken when the report has been built, before it is
+// written, when the most memory is live. The report itself is encoded as
+// JSON into io.Discard. The last line printed gives the wall time, the
+// number of findings, and the Go heap's peak (runtime/metrics).
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"runtime/pprof"
+	"time"
+
+	"github.com/compatgate/compatgate/compat"
+)
+
+type dirs []string
+
+func (d *dirs) String() string     { return fmt.Sprint(*d) }
+func (d *dirs) Set(s string) error { *d = append(*d, s); return nil }
+
+func main() {
+	cpu := flag.String("cpu", "", "write a CPU profile to `FILE`")
+	heap := flag.String("heap", "", "write a heap profile to `FILE` once the report is built")
+	var debugDirs dirs
+	flag.Var(&debugDirs, "debug-dir", "also look for separate debug files in `DIR` (repeatable)")
+	flag.Parse()
+	if flag.NArg() != 2 {
+		fmt.Fprintln(os.Stderr, "usage: profile [-cpu FILE] [-heap FILE] [-debug-dir DIR]... OLD NEW")
+		os.Exit(2)
+	}
+	if err := run(*cpu, *heap, debugDirs, flag.Arg(0), flag.Arg(1)); err != nil {
+		fmt.Fprintln(os.Stderr, "profile:", err)
+		os.Exit(1)
+	}
+}
+
+func run(cpuPath, heapPath string, debugDirs []string, oldPath, newPath string) error {
+	if cpuPath != "" {
+		f, err := os.Create(cpuPath)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fmt.Errorf("starting CPU profile: %w", err)
+		}
+		defer pprof.StopCPUProfile()
+	}
+	start := time.Now()
+	r, err := compat.CheckWith(oldPath, newPath, compat.Options{DebugDirs: debugDirs})
+	if err != nil {
+		return err
+	}
+	if heapPath != "" {
+		f, err := os.Create(heapPath)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		runtime.GC()
+		if err := pprof.WriteHeapProfile(f); err != nil {
+			return fmt.Errorf("writing heap profile: %w", err)
+		}
+	}
+	if err := r.WriteJSON(io.Discard); err != nil {
+		return err
+	}
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	fmt.Printf("%s: %d findings, verdict %s, %.2f s, heap sys %.0f MiB, total alloc %.0f MiB, %d GCs\n",
+		newPath, len(r.Changes), r.Verdict, time.Since(start).Seconds(),
+		float64(ms.HeapSys)/(1<<20), float64(ms.TotalAlloc)/(1<<20), ms.NumGC)
+	return nil
+}
