@@ -30,8 +30,9 @@ type LoadOptions struct {
 // when done: it may hold a separate debug file open.
 type dwarfFile struct {
 	data   *dwarf.Data
+	sec    *dwarfSections // the sections data decodes
 	path   string
-	ef     *elf.File // the file holding the DWARF, for the type-unit index
+	ef     *elf.File // the file holding the DWARF
 	closer io.Closer // nil when the file is the library itself
 }
 
@@ -44,27 +45,28 @@ func (f *dwarfFile) Close() {
 // typeUnits returns where the type unit of each signature puts its type,
 // for DW_FORM_ref_sig8 references (DWARF 5 type units in .debug_info).
 func (f *dwarfFile) typeUnits() map[uint64]dwarf.Offset {
-	s := f.ef.Section(".debug_info")
-	if s == nil {
-		return nil
-	}
-	data, err := s.Data()
-	if err != nil {
-		return nil
-	}
-	return typeSignatures(data, f.ef.ByteOrder)
+	return typeSignatures(f.sec.info, f.ef.ByteOrder)
 }
 
-// openDWARF returns the DWARF describing the library ef read from path:
-// its own sections when it has them, else those of its separate debug
-// file. It returns nil when there is none.
-func openDWARF(ef *elf.File, path, buildID string, opts LoadOptions) (*dwarfFile, error) {
+// newDWARFFile reads the DWARF sections of ef, whose bytes r holds.
+func newDWARFFile(ef *elf.File, r io.ReaderAt, path string) (*dwarfFile, error) {
+	sec, err := readDWARFSections(ef, r)
+	if err != nil {
+		return nil, fmt.Errorf("reading DWARF of %s: %w", path, err)
+	}
+	d, err := sec.data()
+	if err != nil {
+		return nil, fmt.Errorf("reading DWARF of %s: %w", path, err)
+	}
+	return &dwarfFile{data: d, sec: sec, path: path, ef: ef}, nil
+}
+
+// openDWARF returns the DWARF describing the library ef read from path
+// (through r): its own sections when it has them, else those of its
+// separate debug file. It returns nil when there is none.
+func openDWARF(ef *elf.File, r io.ReaderAt, path, buildID string, opts LoadOptions) (*dwarfFile, error) {
 	if hasDebugInfo(ef) {
-		d, err := ef.DWARF()
-		if err != nil {
-			return nil, fmt.Errorf("reading DWARF of %s: %w", path, err)
-		}
-		return &dwarfFile{data: d, path: path, ef: ef}, nil
+		return newDWARFFile(ef, r, path)
 	}
 	if path == "" {
 		return nil, nil
@@ -197,11 +199,12 @@ func openDebugFile(path, buildID string, crc uint32, checkCRC bool) (df *dwarfFi
 	if !hasDebugInfo(ef) {
 		return nil, errMismatch
 	}
-	d, err := ef.DWARF()
+	df, err = newDWARFFile(ef, f, path)
 	if err != nil {
-		return nil, fmt.Errorf("reading DWARF of %s: %w", path, err)
+		return nil, err
 	}
-	return &dwarfFile{data: d, path: path, ef: ef, closer: f}, nil
+	df.closer = f
+	return df, nil
 }
 
 // typeSignatures walks the unit headers of .debug_info and returns, for

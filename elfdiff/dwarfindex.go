@@ -39,16 +39,19 @@ func (dr *dwarfReader) index(syms []Symbol) (*declIndex, error) {
 	}
 	// namedDecl records DIEs found only by name; a definition beats a
 	// declaration.
-	namedDecl := func(m map[string]dwarf.Offset, e *dwarf.Entry, class symClass) {
-		name := linkageName(e)
-		if name == "" || names[name]&class == 0 {
+	namedDecl := func(m map[string]dwarf.Offset, e *scannedDIE, class symClass) {
+		name := e.linkage
+		if len(name) == 0 {
+			name = e.name
+		}
+		if len(name) == 0 || names[string(name)]&class == 0 {
 			return
 		}
-		if _, ok := m[name]; !ok || !isDeclaration(e) {
-			m[name] = e.Offset
+		if _, ok := m[string(name)]; !ok || !e.declaration {
+			m[string(name)] = e.off
 		}
 	}
-	r := dr.d.Reader()
+	s := newDIEScanner(dr.sec)
 	// scopes is the stack of enclosing scope prefixes ("ns::S::") of the
 	// DIEs being read, one per DIE whose children are being read.
 	var scopes []scopeLevel
@@ -60,28 +63,36 @@ func (dr *dwarfReader) index(syms []Symbol) (*declIndex, error) {
 	}
 	inClass := func() bool { return len(scopes) > 0 && scopes[len(scopes)-1].class }
 	for {
-		e, err := r.Next()
+		e, err := s.next()
 		if err != nil {
 			return nil, fmt.Errorf("reading DWARF: %w", err)
 		}
 		if e == nil {
 			break
 		}
-		switch e.Tag {
+		if e.indirect {
+			// A value the scanner cannot resolve alone: let debug/dwarf
+			// decode this DIE.
+			if err := dr.rescan(e); err != nil {
+				return nil, err
+			}
+		}
+		skip := e.children
+		switch e.tag {
 		case 0:
 			if len(scopes) > 0 {
 				scopes = scopes[:len(scopes)-1]
 			}
 			continue
 		case dwarf.TagCompileUnit, dwarf.TagPartialUnit:
-			dr.addUnit(e)
-			if e.Children {
+			dr.addUnit(e.off, e.language)
+			if e.children {
 				scopes = append(scopes[:0], scopeLevel{})
 			}
 			continue
 		case dwarf.TagNamespace, dwarf.TagModule:
-			if e.Children {
-				name, _ := e.Val(dwarf.AttrName).(string)
+			if e.children {
+				name := string(e.name)
 				if name == "" {
 					name = "(anonymous namespace)"
 				}
@@ -89,17 +100,18 @@ func (dr *dwarfReader) index(syms []Symbol) (*declIndex, error) {
 			}
 			continue
 		case dwarf.TagSubprogram:
-			if e.Children {
-				r.SkipChildren()
-			}
 			if inClass() {
-				dr.methods[e.Offset] = true
+				dr.methods = append(dr.methods, e.off)
 			}
 			matched := false
-			for _, a := range dr.entryAddrs(e) {
+			addrs, err := dr.entryAddrs(e)
+			if err != nil {
+				return nil, err
+			}
+			for _, a := range addrs {
 				if funcAddr[a] {
 					if _, ok := idx.funcAt[a]; !ok {
-						idx.funcAt[a] = e.Offset
+						idx.funcAt[a] = e.off
 					}
 					matched = true
 				}
@@ -108,55 +120,62 @@ func (dr *dwarfReader) index(syms []Symbol) (*declIndex, error) {
 				namedDecl(idx.funcNamed, e, funcClass)
 			}
 		case dwarf.TagVariable:
-			if e.Children {
-				r.SkipChildren()
-			}
-			if a, ok := varAddress(e); ok && varAddr[a] {
+			if a, ok := varAddress(e.location); ok && varAddr[a] {
 				if _, ok := idx.varAt[a]; !ok {
-					idx.varAt[a] = e.Offset
+					idx.varAt[a] = e.off
 				}
-				continue
+				break
 			}
 			namedDecl(idx.varNamed, e, varClass)
 		case dwarf.TagStructType, dwarf.TagUnionType, dwarf.TagClassType, dwarf.TagEnumerationType, dwarf.TagTypedef:
-			name, _ := e.Val(dwarf.AttrName).(string)
 			p := prefix()
-			if p == "" {
+			if p == "" && e.hasSpec {
 				// An out-of-class definition (struct A::B {…}) takes the
 				// scope of its declaration.
-				if spec, ok := e.Val(dwarf.AttrSpecification).(dwarf.Offset); ok {
-					p = dr.scope[spec]
-				}
+				p = dr.scope.get(e.spec)
 			}
 			if p != "" {
-				dr.scope[e.Offset] = p
+				dr.scope.add(e.off, p)
 			}
-			if name != "" && !isDeclaration(e) && e.Tag != dwarf.TagTypedef {
-				k := defKey{e.Tag, p + name}
+			if len(e.name) > 0 && !e.declaration && e.tag != dwarf.TagTypedef {
+				k := defKey{e.tag, p + string(e.name)}
 				if _, ok := dr.defs[k]; !ok {
-					dr.defs[k] = e.Offset
+					dr.defs[k] = e.off
 				}
-			}
-			if !e.Children {
-				continue
 			}
 			// Nested types and method declarations of C++ classes are
 			// read for their scope; C types have no scope.
-			if e.Tag != dwarf.TagEnumerationType && e.Tag != dwarf.TagTypedef && dr.lastUnitCXX() {
-				if name != "" {
-					p += name + "::"
+			if e.children && e.tag != dwarf.TagEnumerationType && e.tag != dwarf.TagTypedef && dr.lastUnitCXX() {
+				if len(e.name) > 0 {
+					p += string(e.name) + "::"
 				}
 				scopes = append(scopes, scopeLevel{prefix: p, class: true})
-				continue
+				skip = false
 			}
-			r.SkipChildren()
-		default:
-			if e.Children {
-				r.SkipChildren()
+		}
+		if skip {
+			if err := s.skipChildren(); err != nil {
+				return nil, fmt.Errorf("reading DWARF: %w", err)
 			}
 		}
 	}
 	return idx, nil
+}
+
+// rescan decodes with debug/dwarf the attributes of e that the scanner
+// could not resolve itself.
+func (dr *dwarfReader) rescan(e *scannedDIE) error {
+	full, err := dr.entry(e.off)
+	if err != nil {
+		return err
+	}
+	str := func(a dwarf.Attr) []byte {
+		v, _ := full.Val(a).(string)
+		return []byte(v)
+	}
+	e.name, e.linkage = str(dwarf.AttrName), str(dwarf.AttrLinkageName)
+	e.lowPC, e.hasLowPC = full.Val(dwarf.AttrLowpc).(uint64)
+	return nil
 }
 
 // scopeLevel is one enclosing namespace or class of the DIEs being
@@ -176,31 +195,34 @@ const (
 )
 
 // entryAddrs returns the entry addresses of a subprogram: DW_AT_low_pc, or
-// the starts of its DW_AT_ranges.
-func (dr *dwarfReader) entryAddrs(e *dwarf.Entry) []uint64 {
-	if pc, ok := e.Val(dwarf.AttrLowpc).(uint64); ok {
-		return []uint64{pc}
+// the starts of its DW_AT_ranges, read through debug/dwarf.
+func (dr *dwarfReader) entryAddrs(e *scannedDIE) ([]uint64, error) {
+	if e.hasLowPC {
+		return []uint64{e.lowPC}, nil
 	}
-	if e.AttrField(dwarf.AttrRanges) == nil {
-		return nil
+	if !e.hasRanges {
+		return nil, nil
 	}
-	rs, err := dr.d.Ranges(e)
+	full, err := dr.entry(e.off)
 	if err != nil {
-		return nil
+		return nil, err
+	}
+	rs, err := dr.d.Ranges(full)
+	if err != nil {
+		return nil, nil
 	}
 	out := make([]uint64, 0, len(rs))
 	for _, r := range rs {
 		out = append(out, r[0])
 	}
-	return out
+	return out, nil
 }
 
-// varAddress returns the static address of a variable located by a single
-// DW_OP_addr.
-func varAddress(e *dwarf.Entry) (uint64, bool) {
-	loc, ok := e.Val(dwarf.AttrLocation).([]byte)
+// varAddress returns the static address of a variable whose location
+// expression, loc, is a single DW_OP_addr.
+func varAddress(loc []byte) (uint64, bool) {
 	const opAddr = 0x03
-	if !ok || len(loc) != 9 || loc[0] != opAddr {
+	if len(loc) != 9 || loc[0] != opAddr {
 		return 0, false
 	}
 	return binary.LittleEndian.Uint64(loc[1:]), true

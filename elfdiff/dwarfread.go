@@ -14,17 +14,17 @@ const maxTypeDepth = 512
 // exported symbol is decoded. A malformed DWARF section yields an error,
 // never a panic.
 //
-// typeUnits, called at the first reference into a type unit, returns where
-// each DWARF 5 type unit's type is.
-func readDebugInfo(d *dwarf.Data, syms []Symbol, source string, typeUnits func() map[uint64]dwarf.Offset) (info *DebugInfo, err error) {
+// The DWARF 5 type units are indexed at the first reference into one.
+func readDebugInfo(df *dwarfFile, syms []Symbol, source string) (info *DebugInfo, err error) {
 	defer func() {
 		if v := recover(); v != nil {
 			info, err = nil, fmt.Errorf("malformed DWARF (%v)", v)
 		}
 	}()
-	dr := &dwarfReader{d: d, r: d.Reader(), types: make(map[dwarf.Offset]*Type),
-		defs: make(map[defKey]dwarf.Offset), typeUnits: typeUnits,
-		scope: make(map[dwarf.Offset]string), methods: make(map[dwarf.Offset]bool)}
+	d := df.data
+	dr := &dwarfReader{d: d, r: d.Reader(), sec: df.sec, types: make(map[dwarf.Offset]*Type),
+		defs: make(map[defKey]dwarf.Offset), typeUnits: df.typeUnits,
+	}
 	dr.void = &Type{Kind: VoidType, Size: -1, Count: -1}
 	idx, err := dr.index(syms)
 	if err != nil {
@@ -88,6 +88,7 @@ func readDebugInfo(d *dwarf.Data, syms []Symbol, source string, typeUnits func()
 type dwarfReader struct {
 	d     *dwarf.Data
 	r     *dwarf.Reader
+	sec   *dwarfSections // the raw sections of d, for the index pass
 	types map[dwarf.Offset]*Type
 	void  *Type
 	depth int
@@ -103,9 +104,10 @@ type dwarfReader struct {
 	defs map[defKey]dwarf.Offset
 	// scope qualifies the C++ types declared in namespaces and classes:
 	// "ns::Outer::" by the type DIE's offset.
-	scope map[dwarf.Offset]string
-	// methods holds the subprogram DIEs declared inside a class.
-	methods map[dwarf.Offset]bool
+	scope offsetStrings
+	// methods holds the subprogram DIEs declared inside a class, in
+	// increasing offset order.
+	methods []dwarf.Offset
 	// units are the compilation units, in offset order.
 	units []*unitInfo
 }
@@ -254,7 +256,7 @@ func (dr *dwarfReader) function(off dwarf.Offset) (*Func, error) {
 		return nil, err
 	}
 	for _, e := range chain {
-		if dr.methods[e.Offset] {
+		if dr.isMethod(e.Offset) {
 			f.Method = true
 		}
 		if in, _ := e.Val(dwarf.AttrInline).(int64); in == dwInlDeclaredNotInlined || in == dwInlDeclaredInlined {

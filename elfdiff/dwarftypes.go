@@ -50,7 +50,7 @@ func (dr *dwarfReader) typeAt(off dwarf.Offset) (*Type, error) {
 	if isDeclaration(e) {
 		// struct S; here, struct S { … } in another compilation unit.
 		if name, ok := e.Val(dwarf.AttrName).(string); ok {
-			if def, ok := dr.defs[defKey{e.Tag, dr.scope[off] + name}]; ok && def != off {
+			if def, ok := dr.defs[defKey{e.Tag, dr.scope.get(off) + name}]; ok && def != off {
 				t, err := dr.typeAt(def)
 				if err == nil {
 					dr.types[off] = t
@@ -74,7 +74,7 @@ func (dr *dwarfReader) typeAt(off dwarf.Offset) (*Type, error) {
 		if u := dr.unitOf(off); u != nil && u.cxx {
 			t.CXX = true
 			if t.Name != "" {
-				t.Name = dr.scope[off] + t.Name
+				t.Name = dr.scope.get(off) + t.Name
 			}
 		}
 	}

@@ -6,6 +6,7 @@ package elfdiff
 import (
 	"debug/dwarf"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -13,7 +14,6 @@ import (
 // unitInfo is one compilation unit.
 type unitInfo struct {
 	off   dwarf.Offset
-	entry *dwarf.Entry
 	cxx   bool     // DW_AT_language is a C++ dialect
 	files []string // the line table's file names, read on first use
 	read  bool
@@ -27,17 +27,45 @@ const (
 	langCPlusPlus14 = 0x21
 )
 
-// addUnit records a compilation unit met by the index pass, which visits
-// them in offset order.
-func (dr *dwarfReader) addUnit(e *dwarf.Entry) {
-	lang, _ := e.Val(dwarf.AttrLanguage).(int64)
+// addUnit records the compilation unit whose DIE is at off, of language
+// lang (DW_AT_language), met by the index pass, which visits them in
+// offset order.
+func (dr *dwarfReader) addUnit(off dwarf.Offset, lang int64) {
 	cxx := lang == langCPlusPlus || lang == langCPlusPlus03 || lang == langCPlusPlus11 || lang == langCPlusPlus14
-	dr.units = append(dr.units, &unitInfo{off: e.Offset, entry: e, cxx: cxx})
+	dr.units = append(dr.units, &unitInfo{off: off, cxx: cxx})
 }
 
 // lastUnitCXX reports whether the unit being indexed is C++.
 func (dr *dwarfReader) lastUnitCXX() bool {
 	return len(dr.units) > 0 && dr.units[len(dr.units)-1].cxx
+}
+
+// offsetStrings maps DIE offsets to strings: appended in increasing
+// offset order by the index pass, searched by binary search.
+type offsetStrings struct {
+	offs []dwarf.Offset
+	vals []string
+}
+
+// add records v for off, which must be above every offset added before.
+func (m *offsetStrings) add(off dwarf.Offset, v string) {
+	m.offs = append(m.offs, off)
+	m.vals = append(m.vals, v)
+}
+
+// get returns the string recorded for off, or "".
+func (m *offsetStrings) get(off dwarf.Offset) string {
+	if i, ok := slices.BinarySearch(m.offs, off); ok {
+		return m.vals[i]
+	}
+	return ""
+}
+
+// isMethod reports whether the subprogram DIE at off is declared inside a
+// class.
+func (dr *dwarfReader) isMethod(off dwarf.Offset) bool {
+	_, ok := slices.BinarySearch(dr.methods, off)
+	return ok
 }
 
 // unitOf returns the compilation unit holding the DIE at off, or nil.
@@ -59,7 +87,11 @@ func (dr *dwarfReader) declFile(e *dwarf.Entry) string {
 	}
 	if !u.read {
 		u.read = true
-		if lr, err := dr.d.LineReader(u.entry); err == nil && lr != nil {
+		cu, err := dr.entry(u.off)
+		if err != nil {
+			return ""
+		}
+		if lr, err := dr.d.LineReader(cu); err == nil && lr != nil {
 			for _, f := range lr.Files() {
 				name := ""
 				if f != nil {

@@ -89,7 +89,7 @@ func loadReaderWith(path string, r io.ReaderAt, opts LoadOptions, searchFiles bo
 		c.CXX = t
 	}
 	if !opts.NoDebugInfo {
-		c.readDebug(ef, path, opts, searchFiles)
+		c.readDebug(ef, r, path, opts, searchFiles)
 	}
 	return c, nil
 }
@@ -97,7 +97,7 @@ func loadReaderWith(path string, r io.ReaderAt, opts LoadOptions, searchFiles bo
 // readDebug fills c.Debug from the DWARF of the library or its separate
 // debug file. Unreadable DWARF is not fatal: the check degrades to the
 // symbol tables, and a note says why.
-func (c *Corpus) readDebug(ef *elf.File, path string, opts LoadOptions, searchFiles bool) {
+func (c *Corpus) readDebug(ef *elf.File, r io.ReaderAt, path string, opts LoadOptions, searchFiles bool) {
 	defer func() {
 		if v := recover(); v != nil {
 			c.Debug = nil
@@ -108,7 +108,7 @@ func (c *Corpus) readDebug(ef *elf.File, path string, opts LoadOptions, searchFi
 	if !searchFiles {
 		filePath = ""
 	}
-	df, err := openDWARF(ef, filePath, c.BuildID, opts)
+	df, err := openDWARF(ef, r, filePath, c.BuildID, opts)
 	if err != nil {
 		c.Notes = append(c.Notes, fmt.Sprintf("%s: debug information unreadable, types not checked: %v", path, err))
 		return
@@ -121,7 +121,7 @@ func (c *Corpus) readDebug(ef *elf.File, path string, opts LoadOptions, searchFi
 	if source == "" {
 		source = path
 	}
-	info, err := readDebugInfo(df.data, c.Symbols, source, df.typeUnits)
+	info, err := readDebugInfo(df, c.Symbols, source)
 	if err != nil {
 		c.Notes = append(c.Notes, fmt.Sprintf("%s: debug information unreadable, types not checked: %v", source, err))
 		return
