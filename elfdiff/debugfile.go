@@ -37,6 +37,7 @@ type dwarfFile struct {
 }
 
 func (f *dwarfFile) Close() {
+	f.sec.release()
 	if f.closer != nil {
 		f.closer.Close()
 	}
@@ -56,6 +57,7 @@ func newDWARFFile(ef *elf.File, r io.ReaderAt, path string) (*dwarfFile, error) 
 	}
 	d, err := sec.data()
 	if err != nil {
+		sec.release()
 		return nil, fmt.Errorf("reading DWARF of %s: %w", path, err)
 	}
 	return &dwarfFile{data: d, sec: sec, path: path, ef: ef}, nil

@@ -118,6 +118,7 @@ func openScanLib(t *testing.T, so string) *dwarfFile {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(df.Close)
 	// The sections read must decode as elf.File.DWARF decodes them.
 	ref, err := ef.DWARF()
 	if err != nil {

@@ -18,13 +18,29 @@ import (
 )
 
 // dwarfSections are the contents of the DWARF sections of one file, as
-// the checker reads them; absent sections are nil.
+// the checker reads them; absent sections are nil. They live outside the
+// Go heap (see offHeap) until release: nothing decoded from them may keep
+// a slice of them.
 type dwarfSections struct {
 	order                                  binary.ByteOrder
 	info, abbrev, str, lineStr, strOffsets []byte
 	addr, line, ranges, rnglists           []byte
 	types                                  [][]byte // DWARF 4 .debug_types, one per section
+	releases                               []func()
 }
+
+// release frees the sections' memory. The sections must not be used
+// after.
+func (sec *dwarfSections) release() {
+	for _, f := range sec.releases {
+		f()
+	}
+	*sec = dwarfSections{}
+}
+
+// heapBuffer returns n bytes on the Go heap, and a release that leaves
+// them to the garbage collector.
+func heapBuffer(n uint64) ([]byte, func()) { return make([]byte, n), func() {} }
 
 // slot returns where the section with the given suffix (after .debug_ or
 // .zdebug_) goes, or nil for a section the checker never reads: location
@@ -97,20 +113,27 @@ func readDWARFSections(ef *elf.File, r io.ReaderAt) (*dwarfSections, error) {
 	}
 	plain := ef.Class == elf.ELFCLASS64 && ef.ByteOrder == binary.ByteOrder(binary.LittleEndian)
 	errs := make([]error, len(jobs))
+	releases := make([]func(), len(jobs))
 	var wg sync.WaitGroup
 	for i, j := range jobs {
 		wg.Go(func() {
-			data, err := sectionBytes(j.s, r, plain)
+			data, release, err := sectionBytes(j.s, r, plain)
 			if err != nil {
 				errs[i] = fmt.Errorf("reading %s: %w", j.s.Name, err)
 				return
 			}
-			*j.dst = data
+			*j.dst, releases[i] = data, release
 		})
 	}
 	wg.Wait()
+	for _, f := range releases {
+		if f != nil {
+			sec.releases = append(sec.releases, f)
+		}
+	}
 	for _, err := range errs {
 		if err != nil {
+			sec.release()
 			return nil, err
 		}
 	}
@@ -150,42 +173,69 @@ func (sec *dwarfSections) data() (*dwarf.Data, error) {
 // compresses 3 to 6 times.
 const maxInflateRatio = 16
 
-// sectionBytes returns the contents of s, inflating ELF zlib compression
-// (SHF_COMPRESSED) of a little-endian 64-bit file (elf64LE) into a buffer
-// allocated once at its final size. Other encodings go through debug/elf.
-func sectionBytes(s *elf.Section, r io.ReaderAt, elf64LE bool) ([]byte, error) {
+// sectionBytes returns the contents of s and the function that frees
+// them. Plain sections are read, and zlib-compressed sections
+// (SHF_COMPRESSED) of a little-endian 64-bit file (elf64LE) inflated, into
+// a buffer allocated once, at its final size, outside the Go heap. Other
+// encodings go through debug/elf.
+func sectionBytes(s *elf.Section, r io.ReaderAt, elf64LE bool) ([]byte, func(), error) {
 	const chdr64Size = 24
-	if s.Flags&elf.SHF_COMPRESSED == 0 || !elf64LE || r == nil || s.FileSize < chdr64Size {
-		return s.Data()
+	if s.Flags&elf.SHF_COMPRESSED == 0 {
+		if s.Size == 0 || !strings.HasPrefix(s.Name, ".debug_") {
+			return fromHeap(s.Data()) // .zdebug_ sections: debug/elf inflates them
+		}
+		// The last byte must be in the file before the buffer is sized.
+		var last [1]byte
+		if _, err := s.ReadAt(last[:], int64(s.Size-1)); err != nil {
+			return nil, nil, fmt.Errorf("section runs past the end of the file: %w", err)
+		}
+		out, release := offHeap(s.Size)
+		if _, err := s.ReadAt(out, 0); err != nil {
+			release()
+			return nil, nil, err
+		}
+		return out, release, nil
+	}
+	if !elf64LE || r == nil || s.FileSize < chdr64Size {
+		return fromHeap(s.Data())
 	}
 	var hdr [chdr64Size]byte
 	if _, err := r.ReadAt(hdr[:], int64(s.Offset)); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	// s.Size is the inflated size debug/elf read from the same header.
 	if elf.CompressionType(binary.LittleEndian.Uint32(hdr[:])) != elf.COMPRESS_ZLIB ||
 		binary.LittleEndian.Uint64(hdr[8:]) != s.Size {
-		return s.Data() // zstd: debug/elf knows it
+		return fromHeap(s.Data()) // zstd: debug/elf knows it
 	}
 	raw := io.NewSectionReader(r, int64(s.Offset)+chdr64Size, int64(s.FileSize)-chdr64Size)
 	zr, err := zlib.NewReader(raw)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer zr.Close()
 	if s.Size/maxInflateRatio > s.FileSize {
 		var b bytes.Buffer
 		if _, err := io.Copy(&b, io.LimitReader(zr, int64(s.Size))); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if uint64(b.Len()) != s.Size {
-			return nil, io.ErrUnexpectedEOF
+			return nil, nil, io.ErrUnexpectedEOF
 		}
-		return b.Bytes(), nil
+		return b.Bytes(), func() {}, nil
 	}
-	out := make([]byte, s.Size)
+	out, release := offHeap(s.Size)
 	if _, err := io.ReadFull(zr, out); err != nil {
-		return nil, err
+		release()
+		return nil, nil, err
 	}
-	return out, nil
+	return out, release, nil
+}
+
+// fromHeap adapts a heap result of debug/elf to sectionBytes.
+func fromHeap(b []byte, err error) ([]byte, func(), error) {
+	if err != nil {
+		return nil, nil, err
+	}
+	return b, func() {}, nil
 }

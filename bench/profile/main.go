@@ -6,10 +6,10 @@
 //
 //	go run ./bench/profile [-cpu FILE] [-heap FILE] [-debug-dir DIR]... OLD NEW
 //
-// The heap profile is taken when the report has been built, before it is
-// written, when the most memory is live. The report itself is encoded as
-// JSON into io.Discard. The last line printed gives the wall time, the
-// number of findings, and the Go heap's peak (runtime/metrics).
+// The check runs in its stages (load old, load new, diff, judge, write the
+// JSON report into io.Discard), each timed. The heap profile is taken once
+// both libraries are loaded, before they are compared. The last line gives
+// the total time, the number of findings and the Go heap's size.
 package main
 
 import (
@@ -22,6 +22,8 @@ import (
 	"time"
 
 	"github.com/compatgate/compatgate/compat"
+	"github.com/compatgate/compatgate/elfdiff"
+	"github.com/compatgate/compatgate/rules"
 )
 
 type dirs []string
@@ -58,10 +60,22 @@ func run(cpuPath, heapPath string, debugDirs []string, oldPath, newPath string) 
 		defer pprof.StopCPUProfile()
 	}
 	start := time.Now()
-	r, err := compat.CheckWith(oldPath, newPath, compat.Options{DebugDirs: debugDirs})
+	lap := start
+	stage := func(name string) {
+		fmt.Printf("%-8s %6.3f s\n", name, time.Since(lap).Seconds())
+		lap = time.Now()
+	}
+	lo := elfdiff.LoadOptions{DebugDirs: debugDirs}
+	old, err := elfdiff.LoadWith(oldPath, lo)
 	if err != nil {
 		return err
 	}
+	stage("load old")
+	new, err := elfdiff.LoadWith(newPath, lo)
+	if err != nil {
+		return err
+	}
+	stage("load new")
 	if heapPath != "" {
 		f, err := os.Create(heapPath)
 		if err != nil {
@@ -72,10 +86,19 @@ func run(cpuPath, heapPath string, debugDirs []string, oldPath, newPath string) 
 		if err := pprof.WriteHeapProfile(f); err != nil {
 			return fmt.Errorf("writing heap profile: %w", err)
 		}
+		lap = time.Now()
 	}
+	changes, err := elfdiff.Diff(old, new)
+	if err != nil {
+		return err
+	}
+	stage("diff")
+	r := compat.Judge(old, new, changes, rules.Default())
+	stage("judge")
 	if err := r.WriteJSON(io.Discard); err != nil {
 		return err
 	}
+	stage("write")
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	fmt.Printf("%s: %d findings, verdict %s, %.2f s, heap sys %.0f MiB, total alloc %.0f MiB, %d GCs\n",
