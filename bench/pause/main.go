@@ -27,6 +27,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"sort"
 	"strconv"
 	"strings"
@@ -42,15 +43,27 @@ func main() {
 	threads := flag.String("threads", "1,100,1000", "thread counts")
 	src := flag.String("src", "gate/inject/testdata", "directory with libver.c")
 	out := flag.String("out", "", "also write the table to this file")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	flag.Parse()
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "pause: %v\n", err)
+			os.Exit(1)
+		}
+		pprof.StartCPUProfile(f)
+		defer pprof.StopCPUProfile()
+	}
 	table, err := run(*rounds, *threads, *src)
 	if err != nil {
+		pprof.StopCPUProfile()
 		fmt.Fprintf(os.Stderr, "pause: %v\n", err)
 		os.Exit(1)
 	}
 	fmt.Print(table)
 	if *out != "" {
 		if err := os.WriteFile(*out, []byte(table), 0o644); err != nil {
+			pprof.StopCPUProfile()
 			fmt.Fprintf(os.Stderr, "pause: %v\n", err)
 			os.Exit(1)
 		}

@@ -13,7 +13,12 @@
 //
 // Usage (as root, from the repository root):
 //
-//	go run ./bench/soak [-cycles 200] [-threads 16] [-cflags -fcf-protection=full]
+//	go run ./bench/soak [-cycles 200] [-threads 16] [-load N] [-cflags -fcf-protection=full]
+//
+// With -load N, a separate hog process runs N threads, each allocating,
+// filling and freeing blocks of random sizes with malloc and computing on
+// them without pause, for the whole run: the machine's CPUs are
+// oversubscribed while the target is upgraded and reverted.
 //
 // It prints the figures and exits 1 on any crash, wrong result or failed
 // operation.
@@ -40,8 +45,9 @@ func main() {
 	threads := flag.Int("threads", 16, "worker threads in the target")
 	src := flag.String("src", "gate/inject/testdata", "directory with libver.c and target.c")
 	cflags := flag.String("cflags", "-fcf-protection=full", "extra gcc flags")
+	load := flag.Int("load", 0, "threads of a concurrent malloc-and-compute hog process (0: none)")
 	flag.Parse()
-	if err := run(*cycles, *threads, *src, strings.Fields(*cflags)); err != nil {
+	if err := run(*cycles, *threads, *load, *src, strings.Fields(*cflags)); err != nil {
 		fmt.Fprintf(os.Stderr, "soak: %v\n", err)
 		os.Exit(1)
 	}
@@ -62,7 +68,60 @@ type stats struct {
 	opTimes                []time.Duration
 }
 
-func run(cycles, threads int, src string, cflags []string) error {
+// hogSource is the load: "hog N" runs N threads that malloc, fill, sum
+// and free blocks of pseudo-random sizes forever.
+const hogSource = `
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void *hog(void *arg)
+{
+	unsigned long x = (unsigned long)arg * 2654435761u + 1, sum = 0;
+	for (;;) {
+		x = x * 6364136223846793005ul + 1442695040888963407ul;
+		size_t n = 16 + (x >> 33) % 65536;
+		unsigned char *p = malloc(n);
+		if (p == NULL)
+			abort();
+		memset(p, (int)x, n);
+		for (size_t i = 0; i < n; i += 64)
+			sum += p[i] * 31 + i;
+		free(p);
+	}
+	return (void *)sum;
+}
+
+int main(int argc, char **argv)
+{
+	int n = argc > 1 ? atoi(argv[1]) : 2;
+	for (int i = 1; i < n; i++) {
+		pthread_t t;
+		pthread_create(&t, NULL, hog, (void *)(long)i);
+	}
+	hog(0);
+	return 0;
+}
+`
+
+// startHog compiles and starts the load process with n threads.
+func startHog(dir string, n int) (*exec.Cmd, error) {
+	src := filepath.Join(dir, "hog.c")
+	if err := os.WriteFile(src, []byte(hogSource), 0o644); err != nil {
+		return nil, err
+	}
+	bin := filepath.Join(dir, "hog")
+	if err := gcc("-O2", "-pthread", "-o", bin, src); err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(bin, fmt.Sprint(n))
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	return cmd, nil
+}
+
+func run(cycles, threads, load int, src string, cflags []string) error {
 	dir, err := os.MkdirTemp("", "soak-")
 	if err != nil {
 		return err
@@ -83,6 +142,14 @@ func run(cycles, threads int, src string, cflags []string) error {
 		return err
 	}
 
+	if load > 0 {
+		hog, err := startHog(dir, load)
+		if err != nil {
+			return err
+		}
+		defer func() { hog.Process.Kill(); hog.Wait() }()
+		fmt.Printf("load: %d malloc-and-compute threads in process %d\n", load, hog.Process.Pid)
+	}
 	cmd := exec.Command(tgt, "threads", fmt.Sprint(threads))
 	stdin, _ := cmd.StdinPipe()
 	stdout, _ := cmd.StdoutPipe()

@@ -176,42 +176,47 @@ func Apply(ctx context.Context, pid int, oldPath, newPath string, opt Options) R
 }
 
 // applyTraced is the traced part of Apply; it runs on the ptrace thread.
+//
+// The world is stopped once, for the switch only. First, while the process
+// runs, one thread fit to run dlopen is found and stopped alone (see
+// pickHijack); NEW is loaded in it, checked, and the writes are prepared
+// and journaled, the other threads running all along. Then every thread is
+// stopped with a single round of interrupts, the threads are checked for
+// OLD code on their stacks, the words are written, and the process is
+// released at once.
 func (o *op) applyTraced(sites []site, newPath string) (res Result) {
 	t, err := newTracer(o.pid)
 	if err != nil {
 		return o.fromErr("tracing", err)
 	}
-	var handle uint64 // NEW's dlopen handle while it must be unloaded on failure
+	var (
+		handle uint64    // NEW's dlopen handle while it must be unloaded on failure
+		hth    *thread   // the thread that ran dlopen, kept stopped
+		prep   *prepared // trampolines and journal record while they must be undone
+	)
 	defer func() {
-		if handle != 0 && t.alive() {
-			// Leave the process as it was: drop our reference to NEW.
-			derr := t.withHijack(o.c, o.opt.CallTimeout, o.opt.BusyTimeout, func(h *hijack) error {
-				if o.c.dlclose == 0 {
-					return nil
-				}
-				_, err := h.call(o.c.dlclose, "", handle)
-				return err
-			})
-			if derr != nil && res.Status != StatusError {
+		if (handle != 0 || prep != nil) && hth != nil && t.threads[hth.tid] != nil && t.alive() {
+			// Leave the process as it was: drop the trampolines, the
+			// journal record and our reference to NEW.
+			if uerr := t.unload(hth, o.c, o.opt.CallTimeout, prep, handle); uerr != nil && res.Status != StatusError {
 				res.Status = StatusError
-				res.Reason += fmt.Sprintf(" (and unloading NEW failed: %v)", derr)
+				res.Reason += fmt.Sprintf(" (and unloading NEW failed: %v)", uerr)
 			}
 		}
-		if !t.detached && t.alive() {
-			t.stopAll(time.Now().Add(stopTimeout))
-		}
-		t.detachAll()
+		t.release()
 		res.hijacked = t.hijacked
 	}()
-	if err := t.stopAll(time.Now().Add(stopTimeout)); err != nil {
-		return o.fromErr("stopping the process", err)
+	th, busy, err := t.pickHijack(o.c, o.old, o.opt.BusyTimeout)
+	switch {
+	case errors.Is(err, errNoHijack):
+		return o.finish(StatusBusy, "%v", err)
+	case err != nil:
+		return o.fromErr("choosing a thread", err)
+	case busy != "":
+		return o.finish(StatusBusy, "%s", busy)
 	}
-	// Cheap early check, so that a busy process is not made to load NEW.
-	if reason, err := t.settle(o.old, time.Now().Add(o.opt.BusyTimeout)); err != nil {
-		return o.fromErr("checking threads", err)
-	} else if reason != "" {
-		return o.finish(StatusBusy, "%s", reason)
-	}
+	hth = th
+	t.hijacked = append(t.hijacked, th.tid)
 	dlopenPath := newPath
 	if maps, err := readMaps(o.pid); err == nil {
 		for _, m := range maps {
@@ -226,52 +231,20 @@ func (o *op) applyTraced(sites []site, newPath string) (res Result) {
 		}
 	}
 	// While the hijacked thread loads NEW and the other threads run, NEW is
-	// checked and the writes are prepared and journaled: the world is
-	// stopped afterwards only to check the threads and write the words.
+	// checked and the writes are prepared and journaled.
 	var (
 		dlerr           string
-		prep            *prepared
 		refused, failed error
 	)
-	err = t.withHijack(o.c, o.opt.CallTimeout, o.opt.BusyTimeout, func(h *hijack) error {
-		v, err := h.call(o.c.dlopen, dlopenPath, rtldNow|rtldLocal|o.c.mode)
+	err = func() error {
+		h, err := t.startHijack(th, o.c, o.opt.CallTimeout)
 		if err != nil {
-			return fmt.Errorf("calling dlopen: %w", err)
+			return err
 		}
-		handle = v
-		if v == 0 {
-			if o.c.dlerror != 0 {
-				if msg, err := h.call(o.c.dlerror, ""); err == nil && msg != 0 {
-					dlerr = t.readCString(msg, 1024)
-				}
-			}
-			return nil
-		}
-		newBias, err := t.readWord(handle) // struct link_map starts with l_addr
-		if err != nil {
-			return fmt.Errorf("reading NEW's link map: %w", err)
-		}
-		o.res.New.Base = newBias
-		if failed = o.checkNewMapped(newBias); failed != nil {
-			return nil
-		}
-		if refused = o.checkInterposition(t, newBias); refused != nil {
-			return nil
-		}
-		prep, err = o.prepare(t, h.syscall, sites, newBias, handle)
-		return err
-	})
-	if errors.Is(err, errNoHijack) {
-		return o.finish(StatusBusy, "%v", err)
-	}
+		return errors.Join(o.load(t, h, sites, dlopenPath, &handle, &dlerr, &refused, &failed, &prep), h.end())
+	}()
 	if err != nil {
-		r := o.fromErr("loading NEW", err)
-		if prep != nil && t.alive() {
-			if uerr := t.withSyscalls(o.c, prep.undo); uerr != nil {
-				r.Reason += fmt.Sprintf(" (and undoing the preparation failed: %v)", uerr)
-			}
-		}
-		return r
+		return o.fromErr("loading NEW", err)
 	}
 	switch {
 	case handle == 0:
@@ -281,44 +254,98 @@ func (o *op) applyTraced(sites []site, newPath string) (res Result) {
 	case refused != nil:
 		return o.finish(StatusRefused, "%v", refused)
 	}
-	stopped := time.Now()
-	defer func() {
-		if o.res.StoppedMicros == 0 {
-			o.res.StoppedMicros = time.Since(stopped).Microseconds()
-		}
-		res.StoppedMicros = o.res.StoppedMicros
-	}()
-	undo := func(r Result) Result {
-		if err := t.withSyscalls(o.c, prep.undo); err != nil {
-			r.Reason += fmt.Sprintf(" (and undoing the preparation failed: %v)", err)
-			r.Status = StatusError
-		}
-		return r
-	}
-	if reason, err := t.settle(o.old, time.Now().Add(o.opt.BusyTimeout)); err != nil {
-		return undo(o.fromErr("checking threads", err))
-	} else if reason != "" {
-		return undo(o.finish(StatusBusy, "%s", reason))
-	}
 	if err := o.ctx.Err(); err != nil {
-		return undo(o.finish(StatusError, "%v", err))
+		return o.finish(StatusError, "%v", err)
+	}
+	// The switch: the only time the world is stopped.
+	stopped := time.Now()
+	if err := t.stopAll(time.Now().Add(stopTimeout)); err != nil {
+		return o.fromErr("stopping the process", err)
+	}
+	defer func() {
+		if res.StoppedMicros == 0 {
+			res.StoppedMicros = time.Since(stopped).Microseconds()
+		}
+	}()
+	stopped = t.stopStart
+	if reason, err := t.settle(o.old, time.Now().Add(o.opt.BusyTimeout), t.preMaps, t.preStopped); err != nil {
+		return o.fromErr("checking threads", err)
+	} else if reason != "" {
+		return o.finish(StatusBusy, "%s", reason)
 	}
 	if err := o.commit(t, prep); err != nil {
-		return undo(o.fromErr("redirecting OLD to NEW", err))
+		return o.fromErr("redirecting OLD to NEW", err)
 	}
-	handle = 0 // applied: NEW stays
-	o.res.Functions = len(sites)
 	// Release the process first, then record the upgrade as complete: an
 	// engine dying in between leaves it journaled as "applying", which
 	// status reports and revert completes.
+	derr := t.detachAll()
 	o.res.StoppedMicros = time.Since(stopped).Microseconds()
-	if err := t.detachAll(); err != nil {
-		return o.finish(StatusError, "applied, but releasing the process failed: %v", err)
+	handle = 0 // applied: NEW stays
+	p := prep
+	prep = nil
+	o.res.Functions = len(sites)
+	if derr != nil {
+		return o.finish(StatusError, "applied, but releasing the process failed: %v", derr)
 	}
-	if err := prep.done(); err != nil {
+	if err := p.done(); err != nil {
 		return o.finish(StatusError, "applied, but recording it failed (revert completes it): %v", err)
 	}
 	return o.finish(StatusOK, "")
+}
+
+// load runs dlopen(NEW) in hijacked thread h, checks what it loaded and
+// prepares the writes (see prepare); the process runs meanwhile.
+func (o *op) load(t *tracer, h *hijack, sites []site, dlopenPath string, handle *uint64, dlerr *string, refused, failed *error, prep **prepared) error {
+	v, err := h.call(o.c.dlopen, dlopenPath, rtldNow|rtldLocal|o.c.mode)
+	if err != nil {
+		return fmt.Errorf("calling dlopen: %w", err)
+	}
+	*handle = v
+	if v == 0 {
+		if o.c.dlerror != 0 {
+			if msg, err := h.call(o.c.dlerror, ""); err == nil && msg != 0 {
+				*dlerr = t.readCString(msg, 1024)
+			}
+		}
+		return nil
+	}
+	newBias, err := t.readWord(v) // struct link_map starts with l_addr
+	if err != nil {
+		return fmt.Errorf("reading NEW's link map: %w", err)
+	}
+	o.res.New.Base = newBias
+	if *failed = o.checkNewMapped(newBias); *failed != nil {
+		return nil
+	}
+	if *refused = o.checkInterposition(t, newBias); *refused != nil {
+		return nil
+	}
+	*prep, err = o.prepare(t, h.syscall, sites, newBias, v)
+	return err
+}
+
+// unload undoes a load that is not to be applied, in th, the thread that
+// ran dlopen (it did not hold the loader's lock then and has not run its own
+// code since): every other thread is released first, so that none holding
+// the loader's lock is left stopped; then the trampoline pages are unmapped,
+// the journal record dropped and NEW dlclose'd.
+func (t *tracer) unload(th *thread, c libc, timeout time.Duration, prep *prepared, handle uint64) error {
+	if err := t.detachOthers(th, time.Now().Add(stopTimeout)); err != nil {
+		return err
+	}
+	h, err := t.startHijack(th, c, timeout)
+	if err != nil {
+		return err
+	}
+	var uerr, cerr error
+	if prep != nil {
+		uerr = prep.undo(h.syscall)
+	}
+	if handle != 0 && c.dlclose != 0 {
+		_, cerr = h.call(c.dlclose, "", handle)
+	}
+	return errors.Join(uerr, cerr, h.end())
 }
 
 // checkNewMapped verifies that dlopen mapped NEW itself at newBias, not

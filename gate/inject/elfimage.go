@@ -22,11 +22,15 @@ type symbol struct {
 	size    uint64
 	typ     elf.SymType
 	vis     elf.SymVis
-	index   int // index in .dynsym (0 is the null symbol)
+	index   int    // index in .dynsym (0 is the null symbol)
+	k       string // key(), computed once
 }
 
 // key names the symbol as the dynamic linker matches it.
 func (s symbol) key() string {
+	if s.k != "" {
+		return s.k
+	}
 	if s.version == "" {
 		return s.name
 	}
@@ -109,6 +113,7 @@ func newImage(path string, ra io.ReaderAt) (*image, error) {
 		if s.HasVersion {
 			sym.version = s.Version
 		}
+		sym.k = sym.key()
 		switch sym.typ {
 		case elf.STT_FUNC:
 			img.funcs = append(img.funcs, sym)
@@ -118,8 +123,8 @@ func newImage(path string, ra io.ReaderAt) (*image, error) {
 			img.ifuncs = append(img.ifuncs, sym)
 		}
 	}
-	sort.Slice(img.funcs, func(i, j int) bool { return img.funcs[i].key() < img.funcs[j].key() })
-	sort.Slice(img.objects, func(i, j int) bool { return img.objects[i].key() < img.objects[j].key() })
+	sort.Slice(img.funcs, func(i, j int) bool { return img.funcs[i].k < img.funcs[j].k })
+	sort.Slice(img.objects, func(i, j int) bool { return img.objects[i].k < img.objects[j].k })
 	return img, nil
 }
 

@@ -5,7 +5,10 @@ package inject
 import (
 	"errors"
 	"fmt"
+	"os"
 	"sort"
+	"strconv"
+	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -33,112 +36,277 @@ var safeSyscalls = map[uint64]bool{
 
 const errRestartBlock = -516 // -ERESTART_RESTARTBLOCK
 
-// chooseHijack picks the stopped thread in which to run dlopen: preferably
-// one running its own code outside libc and the dynamic linker, else one
-// blocked in a harmless system call (the call is restarted transparently
-// afterwards). A thread that may hold the dynamic loader's or the
-// allocator's lock (see lockScan) is never picked. Nil if there is none;
-// why is then the reason the last candidate was passed over.
-func (t *tracer) chooseHijack(c libc) (best *thread, why string, err error) {
-	maps, err := readMaps(t.pid)
-	if err != nil {
-		return nil, "", t.goneOr(err)
-	}
-	ls := &lockScan{t: t, c: c, maps: maps, rets: map[uint64]bool{}}
-	bestScore := 100
-	tids := make([]int, 0, len(t.threads))
-	for tid := range t.threads {
-		tids = append(tids, tid)
-	}
-	sort.Ints(tids)
-	for _, tid := range tids {
-		th := t.threads[tid]
-		if !th.stopped || th.kind != stopEvent {
-			continue
-		}
-		var r unix.PtraceRegs
-		if err := unix.PtraceGetRegs(tid, &r); err != nil {
-			return nil, "", t.goneOr(fmt.Errorf("reading registers of thread %d: %w", tid, err))
-		}
-		score := 100
-		switch inSys := int64(r.Orig_rax) >= 0; {
-		case !inSys && !c.unsafeRIP(r.Rip):
-			score = 0
-		case inSys && safeSyscalls[r.Orig_rax]:
-			score = 1
-			if int64(r.Rax) == errRestartBlock {
-				score = 2
-			}
-		}
-		if score >= bestScore {
-			continue
-		}
-		if score == 100 {
-			why = fmt.Sprintf("thread %d is inside the C library or the dynamic linker, not in a restartable wait", tid)
-			continue
-		}
-		reason, err := ls.holder(tid, &r)
-		if err != nil {
-			return nil, "", err
-		}
-		if reason != "" {
-			why = reason
-			continue
-		}
-		best, bestScore = th, score
-	}
-	return best, why, nil
+// procThread is what /proc/PID/task/TID/syscall tells of a thread without
+// stopping it: running, or blocked (in system call nr, or -1 when blocked
+// outside one) with its stack and instruction pointers.
+type procThread struct {
+	tid     int
+	running bool
+	nr      int64
+	sp, pc  uint64
 }
 
-// withHijack runs fn in a hijacked thread while every other thread runs,
-// then stops the world again. The world must be stopped on entry.
-// When no thread is in a suitable state, the process is let run for a
-// while, with exponential backoff (1ms to 32ms), and looked at again,
-// until budget has passed.
-func (t *tracer) withHijack(c libc, timeout, budget time.Duration, fn func(h *hijack) error) error {
-	var th *thread
-	backoff := time.Millisecond
-	for deadline := time.Now().Add(budget); ; {
-		var (
-			why string
-			err error
-		)
-		if th, why, err = t.chooseHijack(c); err != nil {
-			return err
+// readProcSyscall reads /proc/PID/task/TID/syscall.
+func readProcSyscall(pid, tid int) (procThread, error) {
+	pt := procThread{tid: tid}
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/syscall", pid, tid))
+	if err != nil {
+		return pt, fmt.Errorf("reading the system call of thread %d: %w", tid, err)
+	}
+	f := strings.Fields(string(data))
+	if len(f) == 1 && f[0] == "running" {
+		pt.running = true
+		return pt, nil
+	}
+	if len(f) != 9 && len(f) != 3 {
+		return pt, fmt.Errorf("thread %d: malformed syscall file %q", tid, data)
+	}
+	if pt.nr, err = strconv.ParseInt(f[0], 10, 64); err != nil {
+		return pt, fmt.Errorf("thread %d: malformed syscall file %q", tid, data)
+	}
+	sp, err1 := strconv.ParseUint(strings.TrimPrefix(f[len(f)-2], "0x"), 16, 64)
+	pc, err2 := strconv.ParseUint(strings.TrimPrefix(f[len(f)-1], "0x"), 16, 64)
+	if err1 != nil || err2 != nil {
+		return pt, fmt.Errorf("thread %d: malformed syscall file %q", tid, data)
+	}
+	pt.sp, pt.pc = sp, pc
+	return pt, nil
+}
+
+// hijackScore rates a stopped thread with registers r for running dlopen:
+// 0 for one running its own code outside libc and the dynamic linker, 1 for
+// one blocked in a harmless system call, 2 for one whose call restarts
+// through restart_syscall, 100 for one that must not be used.
+func hijackScore(c libc, r *unix.PtraceRegs) int {
+	switch inSys := int64(r.Orig_rax) >= 0; {
+	case !inSys && !c.unsafeRIP(r.Rip):
+		return 0
+	case inSys && safeSyscalls[r.Orig_rax]:
+		if int64(r.Rax) == errRestartBlock {
+			return 2
 		}
-		if th != nil {
+		return 1
+	}
+	return 100
+}
+
+// survey looks at every thread while the process runs, without stopping
+// the world, before NEW is loaded: a thread blocked in a system call is
+// read through /proc (its stack, from the stack pointer the kernel
+// reports); a running thread is stopped alone for a moment. It returns
+// the reason the process is busy (a thread with OLD code on its stack: a
+// cheap early answer, so that a busy process is not made to load NEW; the
+// authoritative check is made with the world stopped), and the thread to
+// run dlopen in, found as chooseHijack would among stopped threads, left
+// stopped; nil, and why, when none is fit.
+//
+// A busy or unfit thread is looked at again, alone, while budget lasts, so
+// that threads calling OLD all the time are each caught once outside it.
+func (t *tracer) survey(c libc, old loaded, budget time.Duration) (best *thread, busy, why string, err error) {
+	deadline := time.Now().Add(budget)
+	backoff := 100 * time.Microsecond
+	pending := map[int]bool{} // threads to look at (again)
+	tids, err := listTasks(t.pid)
+	if err != nil {
+		return nil, "", "", t.goneOr(err)
+	}
+	for _, tid := range tids {
+		pending[tid] = true
+	}
+	type cand struct {
+		tid   int
+		score int
+	}
+	var blocked []cand
+	for {
+		maps, err := readMaps(t.pid)
+		if err != nil {
+			return nil, "", "", t.goneOr(err)
+		}
+		s := newScanner(t, old, maps)
+		ls := &lockScan{t: t, c: c, maps: maps, rets: map[uint64]bool{}}
+		busy = ""
+		order := make([]int, 0, len(pending))
+		for tid := range pending {
+			order = append(order, tid)
+		}
+		sort.Ints(order)
+		for _, tid := range order {
+			pt, err := readProcSyscall(t.pid, tid)
+			if err != nil {
+				delete(pending, tid) // exited
+				continue
+			}
+			var r unix.PtraceRegs
+			var th *thread
+			if pt.running {
+				if th, err = t.stopOne(tid); err != nil {
+					return nil, "", "", err
+				}
+				if th == nil {
+					delete(pending, tid)
+					continue
+				}
+				if err := unix.PtraceGetRegs(tid, &r); err != nil {
+					return nil, "", "", t.goneOr(fmt.Errorf("reading registers of thread %d: %w", tid, err))
+				}
+			} else {
+				r.Rip, r.Rsp, r.Orig_rax = pt.pc, pt.sp, uint64(pt.nr)
+			}
+			res, err := s.scanAt(tid, r.Rip, r.Rsp)
+			if err != nil && th == nil {
+				// A blocked thread woke and moved meanwhile: look again.
+				continue
+			}
+			if err != nil {
+				return nil, "", "", err
+			}
+			if res.busy {
+				if busy == "" {
+					busy = res.reason
+				}
+				if th != nil {
+					if err := t.detachOne(th); err != nil {
+						return nil, "", "", err
+					}
+				}
+				continue
+			}
+			delete(pending, tid)
+			if th == nil {
+				if score := hijackScore(c, &r); score < 100 {
+					if int64(r.Orig_rax) == unix.SYS_NANOSLEEP || int64(r.Orig_rax) == unix.SYS_CLOCK_NANOSLEEP {
+						score = 2 // most likely through restart_syscall
+					}
+					blocked = append(blocked, cand{tid, score})
+				} else {
+					why = fmt.Sprintf("thread %d is inside the C library or the dynamic linker, not in a restartable wait", tid)
+				}
+				continue
+			}
+			keep := false
+			if best == nil && th.kind == stopEvent {
+				if hijackScore(c, &r) == 0 {
+					reason, err := ls.holder(tid, &r)
+					if err != nil {
+						return nil, "", "", err
+					}
+					if reason == "" {
+						best, keep = th, true
+					} else {
+						why = reason
+					}
+				} else {
+					why = fmt.Sprintf("thread %d is inside the C library or the dynamic linker, not in a restartable wait", tid)
+				}
+			}
+			if !keep {
+				if err := t.detachOne(th); err != nil {
+					return nil, "", "", err
+				}
+			}
+		}
+		if len(pending) == 0 {
 			break
 		}
 		if time.Now().After(deadline) {
-			if why != "" {
-				return fmt.Errorf("%w (%s)", errNoHijack, why)
+			if best != nil {
+				if err := t.detachOne(best); err != nil {
+					return nil, "", "", err
+				}
 			}
-			return errNoHijack
+			if busy == "" {
+				busy = fmt.Sprintf("%d thread(s) could not be examined", len(pending))
+			}
+			return nil, busy, why, nil
 		}
-		if err := t.resumeOthers(nil); err != nil {
-			return err
+		time.Sleep(backoff)
+		backoff = min(2*backoff, 4*time.Millisecond)
+	}
+	if best != nil {
+		return best, "", "", nil
+	}
+	// The blocked candidates, best first: each is stopped alone and
+	// checked with its real registers.
+	sort.SliceStable(blocked, func(i, j int) bool { return blocked[i].score < blocked[j].score })
+	maps, err := readMaps(t.pid)
+	if err != nil {
+		return nil, "", "", t.goneOr(err)
+	}
+	ls := &lockScan{t: t, c: c, maps: maps, rets: map[uint64]bool{}}
+	for _, cd := range blocked {
+		th, err := t.stopOne(cd.tid)
+		if err != nil {
+			return nil, "", "", err
+		}
+		if th == nil {
+			continue
+		}
+		var r unix.PtraceRegs
+		if err := unix.PtraceGetRegs(cd.tid, &r); err != nil {
+			return nil, "", "", t.goneOr(fmt.Errorf("reading registers of thread %d: %w", cd.tid, err))
+		}
+		fit := th.kind == stopEvent && hijackScore(c, &r) < 100
+		if fit {
+			reason, err := ls.holder(cd.tid, &r)
+			if err != nil {
+				return nil, "", "", err
+			}
+			if reason != "" {
+				why, fit = reason, false
+			}
+		}
+		if fit {
+			return th, "", "", nil
+		}
+		if err := t.detachOne(th); err != nil {
+			return nil, "", "", err
+		}
+	}
+	return nil, "", why, nil
+}
+
+// stopOne seizes (if needed) and interrupts thread tid alone and waits for
+// its stop; nil when it exited.
+func (t *tracer) stopOne(tid int) (*thread, error) {
+	th := t.threads[tid]
+	if th == nil {
+		ok, err := t.seize(tid)
+		if err != nil || !ok {
+			return nil, err
+		}
+		th = t.threads[tid]
+	}
+	th.run = false
+	err := t.interruptAndWait(th, time.Now().Add(stopTimeout))
+	if errors.Is(err, errGone) && t.alive() {
+		return nil, nil
+	}
+	return th, err
+}
+
+// pickHijack finds, while the process runs, a thread fit to run dlopen and
+// leaves it stopped alone; the rest of the process keeps running. When a
+// thread has OLD code on its stack it reports busy; when no thread is fit
+// it retries with backoff (1ms to 32ms) until budget has passed.
+func (t *tracer) pickHijack(c libc, old loaded, budget time.Duration) (*thread, string, error) {
+	deadline := time.Now().Add(budget)
+	backoff := time.Millisecond
+	t.runNew = true
+	for {
+		th, busy, why, err := t.survey(c, old, time.Until(deadline))
+		if err != nil || th != nil || busy != "" {
+			return th, busy, err
+		}
+		if time.Now().After(deadline) {
+			if why != "" {
+				return nil, "", fmt.Errorf("%w (%s)", errNoHijack, why)
+			}
+			return nil, "", errNoHijack
 		}
 		time.Sleep(backoff)
 		backoff = min(2*backoff, 32*time.Millisecond)
-		if err := t.waitUntil(time.Now(), func() bool { return false }); err != nil && !errors.Is(err, errTimeout) {
-			return err
-		}
-		if err := t.stopAll(time.Now().Add(stopTimeout)); err != nil {
-			return err
-		}
 	}
-	t.hijacked = append(t.hijacked, th.tid)
-	if err := t.resumeOthers(th); err != nil {
-		return err
-	}
-	h, err := t.startHijack(th, c, timeout)
-	if err != nil {
-		return err
-	}
-	ferr := fn(h)
-	eerr := h.end()
-	serr := t.stopAll(time.Now().Add(stopTimeout))
-	return errors.Join(ferr, eerr, serr)
 }
 
 var errNoHijack = errors.New("no thread is in a state where it can safely run dlopen")

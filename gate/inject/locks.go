@@ -30,10 +30,17 @@ type addrRange struct{ lo, hi uint64 }
 
 // lockRanges returns where lockingFuncs are in a C library loaded at bias.
 func lockRanges(img *image, bias uint64) []addrRange {
-	var rs []addrRange
+	want := make(map[string]bool, len(lockingFuncs))
 	for _, name := range lockingFuncs {
-		if s, ok := img.lookupFunc(name); ok && s.size > 0 {
-			rs = append(rs, addrRange{bias + s.value, bias + s.value + s.size})
+		want[name] = true
+	}
+	var rs []addrRange
+	seen := map[addrRange]bool{}
+	for _, s := range img.funcs {
+		r := addrRange{bias + s.value, bias + s.value + s.size}
+		if want[s.name] && s.size > 0 && !seen[r] {
+			seen[r] = true
+			rs = append(rs, r)
 		}
 	}
 	return rs

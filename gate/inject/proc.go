@@ -151,3 +151,57 @@ func listTasks(pid int) ([]int, error) {
 	sort.Ints(tids)
 	return tids, nil
 }
+
+// readStackMaps reads only the address ranges of /proc/PID/maps (the other
+// fields of the mappings are left empty), with as few read calls as
+// possible: enough to find the stack mapping of a thread, fast enough to do
+// with the world stopped.
+func readStackMaps(pid int) ([]mapping, error) {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/maps", pid))
+	if err != nil {
+		return nil, fmt.Errorf("reading maps of process %d: %w", pid, err)
+	}
+	defer f.Close()
+	data := make([]byte, 0, 256<<10)
+	for {
+		if len(data) == cap(data) {
+			data = append(data, 0)[:len(data)]
+		}
+		n, err := f.Read(data[len(data):cap(data)])
+		data = data[:len(data)+n]
+		if n == 0 || err != nil {
+			break
+		}
+	}
+	var maps []mapping
+	for len(data) > 0 {
+		line := data
+		if i := bytes.IndexByte(data, '\n'); i >= 0 {
+			line, data = data[:i], data[i+1:]
+		} else {
+			data = nil
+		}
+		var m mapping
+		i := 0
+		for ; i < len(line) && line[i] != '-'; i++ {
+			m.start = m.start<<4 | uint64(unhex(line[i]))
+		}
+		for i++; i < len(line) && line[i] != ' '; i++ {
+			m.end = m.end<<4 | uint64(unhex(line[i]))
+		}
+		if m.end > m.start {
+			maps = append(maps, m)
+		}
+	}
+	return maps, nil
+}
+
+func unhex(c byte) byte {
+	switch {
+	case c >= '0' && c <= '9':
+		return c - '0'
+	case c >= 'a' && c <= 'f':
+		return c - 'a' + 10
+	}
+	return 0
+}

@@ -26,6 +26,47 @@ type scanner struct {
 	old  loaded
 	maps []mapping
 	rets map[uint64]bool // cache of looksLikeReturn by address
+	text ranges          // OLD's executable mappings
+	// fresh is true when maps were read with every thread stopped.
+	fresh bool
+}
+
+// ranges is a set of address ranges with their overall bounds, for a test
+// cheap enough to run on every word of every stack.
+type ranges struct {
+	lo, hi uint64
+	rs     []addrRange
+}
+
+func newRanges(rs []addrRange) ranges {
+	r := ranges{lo: ^uint64(0), rs: rs}
+	for _, x := range rs {
+		r.lo, r.hi = min(r.lo, x.lo), max(r.hi, x.hi)
+	}
+	return r
+}
+
+func (r *ranges) contains(a uint64) bool {
+	if a < r.lo || a >= r.hi {
+		return false
+	}
+	for _, x := range r.rs {
+		if a >= x.lo && a < x.hi {
+			return true
+		}
+	}
+	return false
+}
+
+// newScanner returns a scanner for OLD in the process with mappings maps.
+func newScanner(t *tracer, old loaded, maps []mapping) *scanner {
+	var rs []addrRange
+	for _, m := range old.maps {
+		if m.exec() {
+			rs = append(rs, addrRange{m.start, m.end})
+		}
+	}
+	return &scanner{t: t, old: old, maps: maps, rets: map[uint64]bool{}, text: newRanges(rs)}
 }
 
 func (s *scanner) isReturn(a uint64) bool {
@@ -38,43 +79,175 @@ func (s *scanner) isReturn(a uint64) bool {
 	return ok
 }
 
-// scan reports whether th has OLD code on its stack: its instruction
-// pointer in OLD's text, or, scanning conservatively every aligned word of
-// the live stack (RSP up to the top of its mapping), a word that points
-// into OLD's text just after a call instruction.
-func (s *scanner) scan(th *thread) (scanResult, error) {
-	var r unix.PtraceRegs
-	if err := unix.PtraceGetRegs(th.tid, &r); err != nil {
-		return scanResult{}, s.t.goneOr(fmt.Errorf("reading registers of thread %d: %w", th.tid, err))
+// stackRange returns the live stack of a thread whose stack pointer is
+// rsp: from rsp up to the top of its mapping (at most maxStackScan bytes);
+// ok is false when rsp is outside any mapping.
+func (s *scanner) stackRange(rsp uint64) (start, end uint64, ok bool) {
+	m, ok := findMapping(s.maps, rsp)
+	if !ok {
+		return 0, 0, false
 	}
-	inOld := s.old.inText(r.Rip)
+	start = rsp &^ 7
+	return start, min(m.end, start+maxStackScan), true
+}
+
+// threadStack returns the live stack of a thread with registers r. A
+// thread created by the C library (glibc, musl) has its thread control
+// block, which the FS base points to, at the top of its stack mapping,
+// above its static TLS and every frame of the thread: its live stack is
+// then [rsp, fs_base), usually a page or two, instead of the rest of the
+// mapping. Otherwise (the main thread, threads of other runtimes, a thread
+// on an alternate stack) it is up to the top of the mapping, which must
+// then be known for sure: fresh is false when the mapping was taken from
+// maps read before the thread stopped, and the caller reads them again.
+func (s *scanner) threadStack(r *unix.PtraceRegs, stoppedBefore bool) (start, end uint64, ok, fresh bool) {
 	m, ok := findMapping(s.maps, r.Rsp)
 	if !ok {
-		return scanResult{busy: true, reason: fmt.Sprintf("thread %d: stack pointer %#x outside any mapping", th.tid, r.Rsp)}, nil
+		return 0, 0, false, s.fresh
 	}
-	start := r.Rsp &^ 7
-	end := min(m.end, start+maxStackScan)
+	start = r.Rsp &^ 7
+	if fs := r.Fs_base; fs > r.Rsp && fs < m.end && fs-r.Rsp <= maxStackScan {
+		return start, (fs + 8) &^ 7, true, true
+	}
+	return start, min(m.end, start+maxStackScan), true, s.fresh || stoppedBefore
+}
+
+// scanAt reports whether thread tid, at instruction pointer rip and stack
+// pointer rsp, has OLD code on its stack (see check); it reads the stack.
+func (s *scanner) scanAt(tid int, rip, rsp uint64) (scanResult, error) {
+	start, end, ok := s.stackRange(rsp)
+	if !ok {
+		return s.check(tid, rip, rsp, nil), nil
+	}
 	buf := make([]byte, end-start)
 	if err := s.t.read(start, buf); err != nil {
 		return scanResult{}, err
 	}
+	return s.check(tid, rip, rsp, buf), nil
+}
+
+// check reports whether a thread at instruction pointer rip, with stack
+// pointer rsp and live stack stack, has OLD code on its stack: rip in OLD's
+// text, or, scanning conservatively every aligned word of the live stack,
+// a word that points into OLD's text just after a call instruction.
+func (s *scanner) check(tid int, rip, rsp uint64, stack []byte) scanResult {
+	if stack == nil {
+		return scanResult{busy: true, reason: fmt.Sprintf("thread %d: stack pointer %#x outside any mapping", tid, rsp)}
+	}
+	inOld := s.text.contains(rip)
 	hits := 0
-	for off := 0; off+8 <= len(buf); off += 8 {
-		w := binary.LittleEndian.Uint64(buf[off:])
-		if s.old.inText(w) && s.isReturn(w) {
+	for off := 0; off+8 <= len(stack); off += 8 {
+		w := binary.LittleEndian.Uint64(stack[off:])
+		if s.text.contains(w) && s.isReturn(w) {
 			hits++
 		}
 	}
 	if !inOld && hits == 0 {
-		return scanResult{}, nil
+		return scanResult{}
 	}
 	res := scanResult{busy: true}
 	if inOld {
-		res.reason = fmt.Sprintf("thread %d is executing OLD code at %#x", th.tid, r.Rip)
+		res.reason = fmt.Sprintf("thread %d is executing OLD code at %#x", tid, rip)
 	} else {
-		res.reason = fmt.Sprintf("thread %d has %d return address(es) into OLD on its stack", th.tid, hits)
+		res.reason = fmt.Sprintf("thread %d has %d return address(es) into OLD on its stack", tid, hits)
 	}
-	return res, nil
+	return res
+}
+
+// scanAll checks every thread of ths (stopped) and returns the busy ones
+// and the first reason. The registers are read one thread at a time, the
+// stacks all at once with process_vm_readv (falling back to one read per
+// stack). before tells which threads were stopped before s.maps was read.
+func (s *scanner) scanAll(ths []*thread, before map[int]bool) ([]*thread, string, error) {
+	regs := make([]unix.PtraceRegs, len(ths))
+	type span struct{ start, end uint64 }
+	spans := make([]span, len(ths))
+	for i, th := range ths {
+		if err := unix.PtraceGetRegs(th.tid, &regs[i]); err != nil {
+			return nil, "", s.t.goneOr(fmt.Errorf("reading registers of thread %d: %w", th.tid, err))
+		}
+	}
+	for pass := 0; ; pass++ {
+		stale := false
+		for i, th := range ths {
+			start, end, ok, fresh := s.threadStack(&regs[i], before[th.tid])
+			if !fresh {
+				stale = true
+				break
+			}
+			spans[i] = span{}
+			if ok {
+				spans[i] = span{start, end}
+			}
+		}
+		if !stale || pass > 0 {
+			break
+		}
+		maps, err := readStackMaps(s.t.pid)
+		if err != nil {
+			return nil, "", s.t.goneOr(err)
+		}
+		s.maps, s.fresh = maps, true
+	}
+	total := uint64(0)
+	for _, sp := range spans {
+		total += sp.end - sp.start
+	}
+	buf := make([]byte, total)
+	stacks := make([][]byte, len(ths))
+	off := uint64(0)
+	for i, sp := range spans {
+		if sp.end > sp.start {
+			stacks[i] = buf[off : off+sp.end-sp.start : off+sp.end-sp.start]
+			off += sp.end - sp.start
+		}
+	}
+	// Batches of at most IOV_MAX (1024) ranges.
+	for lo := 0; lo < len(ths); lo += 1024 {
+		hi := min(lo+1024, len(ths))
+		var local []unix.Iovec
+		var remote []unix.RemoteIovec
+		want := 0
+		for i := lo; i < hi; i++ {
+			if len(stacks[i]) > 0 {
+				local = append(local, unix.Iovec{Base: &stacks[i][0], Len: uint64(len(stacks[i]))})
+				remote = append(remote, unix.RemoteIovec{Base: uintptr(spans[i].start), Len: len(stacks[i])})
+				want += len(stacks[i])
+			}
+		}
+		if len(local) == 0 {
+			continue
+		}
+		if n, err := unix.ProcessVMReadv(s.t.pid, local, remote, 0); err == nil && n == want {
+			continue
+		}
+		for i := lo; i < hi; i++ {
+			if len(stacks[i]) > 0 {
+				if err := s.t.read(spans[i].start, stacks[i]); err != nil {
+					return nil, "", err
+				}
+			}
+		}
+	}
+	var busy []*thread
+	reason := ""
+	for i, th := range ths {
+		var st []byte // nil: outside any mapping
+		if spans[i].end != 0 {
+			st = stacks[i][:len(stacks[i]):len(stacks[i])]
+			if st == nil {
+				st = []byte{}
+			}
+		}
+		res := s.check(th.tid, regs[i].Rip, regs[i].Rsp, st)
+		if res.busy {
+			busy = append(busy, th)
+			if reason == "" {
+				reason = res.reason
+			}
+		}
+	}
+	return busy, reason, nil
 }
 
 // settle makes sure no thread has OLD code on its stack. The busy threads
@@ -85,7 +258,11 @@ func (s *scanner) scan(th *thread) (scanResult, error) {
 // an engine that dies would kill the thread with SIGTRAP, and a random stop
 // point leaves a loop calling OLD soon enough.
 // It returns "" when the world is consistent, else the reason it is busy.
-func (t *tracer) settle(old loaded, deadline time.Time) (string, error) {
+//
+// pre, when not nil, is the process's mappings read just before the world
+// was stopped, with stoppedBefore the threads stopped already then (see
+// threadStack); they spare a read of /proc/PID/maps with the world stopped.
+func (t *tracer) settle(old loaded, deadline time.Time, pre []mapping, stoppedBefore map[int]bool) (string, error) {
 	slice := 100 * time.Microsecond
 	for {
 		// Threads created by a thread that ran start stopped; collect
@@ -93,30 +270,27 @@ func (t *tracer) settle(old loaded, deadline time.Time) (string, error) {
 		if err := t.waitUntil(time.Now().Add(stopTimeout), t.allStopped); err != nil {
 			return "", err
 		}
-		maps, err := readMaps(t.pid)
-		if err != nil {
-			return "", t.goneOr(err)
+		s := newScanner(t, old, pre)
+		if pre == nil {
+			maps, err := readStackMaps(t.pid)
+			if err != nil {
+				return "", t.goneOr(err)
+			}
+			s.maps, s.fresh = maps, true
 		}
-		s := &scanner{t: t, old: old, maps: maps, rets: map[uint64]bool{}}
+		pre = nil // threads run by runFor may have changed them
 		tids := make([]int, 0, len(t.threads))
 		for tid := range t.threads {
 			tids = append(tids, tid)
 		}
 		sort.Ints(tids)
-		var busy []*thread
-		reason := ""
-		for _, tid := range tids {
-			th := t.threads[tid]
-			res, err := s.scan(th)
-			if err != nil {
-				return "", err
-			}
-			if res.busy {
-				busy = append(busy, th)
-				if reason == "" {
-					reason = res.reason
-				}
-			}
+		ths := make([]*thread, len(tids))
+		for i, tid := range tids {
+			ths[i] = t.threads[tid]
+		}
+		busy, reason, err := s.scanAll(ths, stoppedBefore)
+		if err != nil {
+			return "", err
 		}
 		if len(busy) == 0 {
 			return "", nil

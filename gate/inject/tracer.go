@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -34,9 +35,16 @@ type thread struct {
 	tid     int
 	stopped bool
 	kind    stopKind
-	sig     int   // signal of a signal-delivery-stop, delivered on resume
-	run     bool  // the engine wants this thread running
-	held    []int // signals held back during a remote call, re-sent on detach
+	sig     int  // signal of a signal-delivery-stop, delivered on resume
+	run     bool // the engine wants this thread running
+	// groupStop is set when the thread's last stop was a group-stop
+	// (SIGSTOP, SIGTSTP, ...): the process was stopped by someone else, and
+	// the thread is never resumed by the engine from it, only listened to
+	// (PTRACE_LISTEN), so that it stays stopped as its owner wants.
+	groupStop bool
+	listening bool   // restarted with PTRACE_LISTEN: stopped, not reporting
+	seq       uint64 // order of the thread's last stop among all threads
+	held      []int  // signals held back during a remote call, re-sent on detach
 	// raw is the register state the thread was stopped in before the
 	// engine first borrowed it, for later signal frames (see session).
 	raw *unix.PtraceRegs
@@ -52,6 +60,13 @@ type tracer struct {
 	runNew   bool // new threads start in run mode
 	detached bool
 	hijacked []int // threads borrowed for remote calls, in order
+	// preMaps is the address ranges of the process's mappings read by the
+	// last stopAll just before it interrupted the threads, and preStopped
+	// the threads that were stopped already then (see settle).
+	preMaps    []mapping
+	preStopped map[int]bool
+	stopStart  time.Time // when the last stopAll began interrupting threads
+	seq        uint64    // stops seen so far (see thread.seq)
 }
 
 func newTracer(pid int) (*tracer, error) {
@@ -129,12 +144,63 @@ func tracerOf(pid, tid int) int {
 	return -1
 }
 
-// stopAll seizes every thread not yet traced, interrupts every running
-// thread and waits until all are stopped, rescanning /proc/PID/task until
-// the set of threads is stable.
+// stopAll stops every thread of the process with a single round of
+// interrupts: first, while the process runs, every thread not yet traced is
+// seized (PTRACE_SEIZE does not stop it), rescanning /proc/PID/task until
+// no new thread appears; then every running thread is interrupted, and the
+// stops are collected as they come (see waitUntil). Threads created meanwhile
+// are traced from birth through PTRACE_O_TRACECLONE; a final rescan of
+// /proc/PID/task proves the set complete (another round is made only if it
+// is not). The cost a thread sees is thus the interrupts, the waiting and
+// whatever the caller does before detaching: no seizing, no rescans.
 func (t *tracer) stopAll(deadline time.Time) error {
 	t.runNew = false
-	for round := 0; ; round++ {
+	t.preMaps, t.preStopped = nil, nil
+	for {
+		if err := t.seizeAll(deadline); err != nil {
+			return err
+		}
+		if t.preStopped == nil {
+			t.preStopped = map[int]bool{}
+			for tid, th := range t.threads {
+				t.preStopped[tid] = th.stopped
+			}
+			maps, err := readStackMaps(t.pid)
+			if err != nil {
+				return t.goneOr(err)
+			}
+			t.preMaps = maps
+			t.stopStart = time.Now()
+		}
+		for _, th := range t.byStopOrder() {
+			th.run = false
+			if th.stopped {
+				continue
+			}
+			if err := ptrace(unix.PTRACE_INTERRUPT, th.tid, 0, 0); err != nil && err != unix.ESRCH {
+				return fmt.Errorf("interrupting thread %d: %w", th.tid, err)
+			}
+		}
+		if err := t.collectStops(deadline); err != nil {
+			return err
+		}
+		tids, err := listTasks(t.pid)
+		if err != nil {
+			return t.goneOr(err)
+		}
+		if t.complete(tids) {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the set of threads does not settle (%d in /proc, %d traced): %w", len(tids), len(t.threads), errTimeout)
+		}
+	}
+}
+
+// seizeAll seizes every thread of the process not traced yet, without
+// stopping any, until a rescan of /proc/PID/task finds no new one.
+func (t *tracer) seizeAll(deadline time.Time) error {
+	for {
 		if !t.alive() {
 			return errGone
 		}
@@ -145,50 +211,57 @@ func (t *tracer) stopAll(deadline time.Time) error {
 		if len(tids) == 0 {
 			return errGone
 		}
-		changed := false
+		added := false
 		for _, tid := range tids {
-			th, ok := t.threads[tid]
-			if !ok {
-				err := ptrace(unix.PTRACE_SEIZE, tid, 0, unix.PTRACE_O_TRACECLONE)
-				switch {
-				case err == unix.ESRCH || (err != nil && !taskAlive(t.pid, tid)):
-					continue // exited meanwhile, or a zombie leader
-				case err == unix.EPERM && tracerOf(t.pid, tid) == t.self:
-					// Auto-attached through PTRACE_O_TRACECLONE; its
-					// clone event has not been collected yet.
-				case err != nil:
-					if tp := tracerOf(t.pid, tid); tp > 0 && tp != t.self {
-						return fmt.Errorf("seizing thread %d: already traced by process %d", tid, tp)
-					}
-					return fmt.Errorf("seizing thread %d: %w", tid, err)
-				}
-				th = &thread{tid: tid}
-				t.threads[tid] = th
-				changed = true
+			if _, ok := t.threads[tid]; ok {
+				continue
 			}
-			th.run = false
-			if !th.stopped {
-				if err := ptrace(unix.PTRACE_INTERRUPT, tid, 0, 0); err != nil && err != unix.ESRCH {
-					return fmt.Errorf("interrupting thread %d: %w", tid, err)
-				}
+			ok, err := t.seize(tid)
+			if err != nil {
+				return err
 			}
+			added = added || ok
 		}
-		if err := t.waitUntil(deadline, t.allStopped); err != nil {
-			return err
-		}
-		live := tids[:0]
-		for _, tid := range tids {
-			if t.threads[tid] != nil || taskAlive(t.pid, tid) {
-				live = append(live, tid)
-			}
-		}
-		if !changed && round > 0 && sameTIDs(live, t.threads) {
+		if !added {
 			return nil
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("the set of threads does not settle (%d in /proc, %d traced): %w", len(tids), len(t.threads), errTimeout)
+			return fmt.Errorf("threads keep appearing (%d in /proc, %d traced): %w", len(tids), len(t.threads), errTimeout)
 		}
 	}
+}
+
+// seize starts tracing thread tid (without stopping it) and records it;
+// false when it exited meanwhile.
+func (t *tracer) seize(tid int) (bool, error) {
+	err := ptrace(unix.PTRACE_SEIZE, tid, 0, unix.PTRACE_O_TRACECLONE)
+	switch {
+	case err == unix.ESRCH || (err != nil && !taskAlive(t.pid, tid)):
+		return false, nil // exited meanwhile, or a zombie leader
+	case err == unix.EPERM && tracerOf(t.pid, tid) == t.self:
+		// Auto-attached through PTRACE_O_TRACECLONE; its clone event
+		// has not been collected yet.
+	case err != nil:
+		if tp := tracerOf(t.pid, tid); tp > 0 && tp != t.self {
+			return false, fmt.Errorf("seizing thread %d: already traced by process %d", tid, tp)
+		}
+		return false, fmt.Errorf("seizing thread %d: %w", tid, err)
+	}
+	t.threads[tid] = &thread{tid: tid}
+	return true, nil
+}
+
+// complete reports whether every live thread listed in tids is traced and
+// every traced thread is listed (a thread that exited is forgotten once
+// its exit is collected).
+func (t *tracer) complete(tids []int) bool {
+	live := tids[:0]
+	for _, tid := range tids {
+		if t.threads[tid] != nil || taskAlive(t.pid, tid) {
+			live = append(live, tid)
+		}
+	}
+	return sameTIDs(live, t.threads)
 }
 
 // sameTIDs reports whether the threads listed in /proc are exactly the
@@ -215,16 +288,75 @@ func (t *tracer) allStopped() bool {
 }
 
 // resume continues th, delivering the signal of its signal-delivery-stop.
+// A thread in a group-stop is not made to run (the process was stopped by
+// its owner): it is restarted with PTRACE_LISTEN, which keeps it stopped
+// and reports the end of the group-stop (SIGCONT) as a new stop.
 func (t *tracer) resume(th *thread) error {
 	sig := 0
 	if th.kind == stopSignal {
 		sig = th.sig
 	}
+	req := unix.PTRACE_CONT
+	if th.groupStop && th.kind == stopEvent {
+		req = unix.PTRACE_LISTEN
+		th.listening = true
+	}
 	th.sig, th.stopped, th.kind = 0, false, stopNone
-	if err := ptrace(unix.PTRACE_CONT, th.tid, 0, uintptr(sig)); err != nil && err != unix.ESRCH {
+	err := ptrace(req, th.tid, 0, uintptr(sig))
+	if err == unix.EIO && req == unix.PTRACE_LISTEN {
+		// The group-stop ended meanwhile (SIGCONT): run.
+		th.listening = false
+		err = ptrace(unix.PTRACE_CONT, th.tid, 0, 0)
+	}
+	if err != nil && err != unix.ESRCH {
 		return fmt.Errorf("resuming thread %d: %w", th.tid, err)
 	}
 	return nil
+}
+
+// detachOne detaches stopped thread th alone (re-sending the signals held
+// back from it) and forgets it.
+func (t *tracer) detachOne(th *thread) error {
+	sig := 0
+	if th.kind == stopSignal {
+		sig = th.sig
+	}
+	delete(t.threads, th.tid)
+	err := ptrace(unix.PTRACE_DETACH, th.tid, 0, uintptr(sig))
+	for _, s := range th.held {
+		unix.Tgkill(t.pid, th.tid, unix.Signal(s))
+	}
+	if err != nil && err != unix.ESRCH {
+		return fmt.Errorf("detaching thread %d: %w", th.tid, err)
+	}
+	return nil
+}
+
+// detachOthers detaches every traced thread but keep, stopping first those
+// that run (PTRACE_DETACH needs a stopped tracee).
+func (t *tracer) detachOthers(keep *thread, deadline time.Time) error {
+	t.runNew = false
+	for _, th := range t.threads {
+		if th == keep || th.stopped {
+			continue
+		}
+		th.run = false
+		if err := ptrace(unix.PTRACE_INTERRUPT, th.tid, 0, 0); err != nil && err != unix.ESRCH {
+			return fmt.Errorf("interrupting thread %d: %w", th.tid, err)
+		}
+	}
+	if err := t.waitUntil(deadline, t.allStopped); err != nil {
+		return err
+	}
+	var first error
+	for _, th := range t.threads {
+		if th != keep {
+			if err := t.detachOne(th); err != nil && first == nil {
+				first = err
+			}
+		}
+	}
+	return first
 }
 
 // resumeOthers lets every thread but keep run.
@@ -251,7 +383,9 @@ func (t *tracer) detachAll() error {
 		return nil
 	}
 	var first error
-	for _, th := range t.threads {
+	// First stopped, first released: every thread is stopped about as
+	// long as the whole operation, not the sum of its phases plus skew.
+	for _, th := range t.byStopOrder() {
 		sig := 0
 		if th.kind == stopSignal {
 			sig = th.sig
@@ -268,15 +402,148 @@ func (t *tracer) detachAll() error {
 	return first
 }
 
+// byStopOrder returns the traced threads in the order of their last stop.
+func (t *tracer) byStopOrder() []*thread {
+	ths := make([]*thread, 0, len(t.threads))
+	for _, th := range t.threads {
+		ths = append(ths, th)
+	}
+	sort.Slice(ths, func(i, j int) bool { return ths[i].seq < ths[j].seq })
+	return ths
+}
+
+// collectStops waits until every traced thread is stopped, after they were
+// all interrupted. The threads are waited for one by one in the order they
+// were interrupted, each with wait4 on its own tid (the kernel finds it
+// directly, where a wait for any tracee walks the list of all of them:
+// quadratic at a thousand threads), spinning while it has not stopped yet,
+// as a blocking wait could not honour deadline. Events of other threads
+// wait in the kernel meanwhile; threads appearing are waited for in a
+// further pass.
+func (t *tracer) collectStops(deadline time.Time) error {
+	for {
+		var order []*thread
+		for _, th := range t.byStopOrder() {
+			if !th.stopped {
+				order = append(order, th)
+			}
+		}
+		if len(order) == 0 {
+			return nil
+		}
+		for _, th := range order {
+			for spins := 0; !th.stopped && t.threads[th.tid] == th; spins++ {
+				got, err := t.waitOne(th)
+				if err != nil {
+					return err
+				}
+				if got {
+					continue
+				}
+				if len(t.threads) == 0 {
+					return errGone
+				}
+				if spins%64 == 63 && time.Now().After(deadline) {
+					if !t.alive() {
+						return errGone
+					}
+					return errTimeout
+				}
+				if spins > 4096 {
+					time.Sleep(50 * time.Microsecond)
+				} else {
+					unix.Syscall(unix.SYS_SCHED_YIELD, 0, 0, 0)
+				}
+			}
+		}
+	}
+}
+
+// waitOne collects a pending event of th, without blocking. The exit of
+// the thread-group leader is only observed, never reaped (see waitAny).
+func (t *tracer) waitOne(th *thread) (bool, error) {
+	if th.tid == t.pid {
+		var info unix.Siginfo
+		err := unix.Waitid(unix.P_PID, th.tid, &info, unix.WEXITED|unix.WSTOPPED|unix.WNOHANG|unix.WNOWAIT|unix.WALL|unix.WNOTHREAD, nil)
+		if err == unix.ECHILD {
+			delete(t.threads, th.tid)
+			return true, nil
+		}
+		if err != nil && err != unix.EINTR {
+			return false, fmt.Errorf("waiting for thread %d: %w", th.tid, err)
+		}
+		raw := (*[128]byte)(unsafe.Pointer(&info))
+		spid := *(*int32)(unsafe.Pointer(&raw[16]))
+		code := *(*int32)(unsafe.Pointer(&raw[8]))
+		if spid == 0 || err != nil {
+			return false, nil
+		}
+		if code == 1 || code == 2 || code == 3 {
+			t.threads = map[int]*thread{} // the whole group is gone
+			return true, nil
+		}
+	}
+	var ws unix.WaitStatus
+	wpid, err := unix.Wait4(th.tid, &ws, unix.WNOHANG|unix.WALL|unix.WNOTHREAD, nil)
+	switch {
+	case err == unix.ECHILD:
+		delete(t.threads, th.tid)
+		return true, nil
+	case err == unix.EINTR:
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("waiting for thread %d: %w", th.tid, err)
+	case wpid != th.tid:
+		return false, nil
+	}
+	return true, t.event(th, ws)
+}
+
+// release detaches every traced thread, stopping first those that run.
+func (t *tracer) release() error {
+	if t.detached {
+		return nil
+	}
+	var err error
+	if t.alive() {
+		err = t.detachOthers(nil, time.Now().Add(stopTimeout))
+	}
+	t.detached = true
+	t.mem.Close()
+	return err
+}
+
 // waitUntil collects stop and exit events of every thread until cond holds.
 // Threads the engine wants running are resumed as soon as they stop (their
 // signals passed through); new threads are adopted.
+//
+// Events are collected with one non-blocking waitid over all of this OS
+// thread's tracees (__WNOTHREAD: never the tracees of another operation
+// running in parallel, never a child of the program), whatever the number
+// of threads. While nothing is pending the ptrace thread first spins,
+// yielding its CPU, for spinFor (stops requested by PTRACE_INTERRUPT
+// arrive within microseconds, and a sleeping tracer would add its timer
+// slack to every thread's pause), then sleeps with a backoff up to 1ms. A
+// blocking wait could not honour deadline.
 func (t *tracer) waitUntil(deadline time.Time, cond func() bool) error {
+	const spinFor = 3 * time.Millisecond
+	idleSince := time.Time{}
 	pause := 20 * time.Microsecond
 	for {
-		progress, err := t.pollOnce()
+		got, err := t.waitAny()
 		if err != nil {
 			return err
+		}
+		if got {
+			idleSince = time.Time{}
+			pause = 20 * time.Microsecond
+			if cond() {
+				return nil
+			}
+			if len(t.threads) == 0 {
+				return errGone
+			}
+			continue
 		}
 		if cond() {
 			return nil
@@ -284,14 +551,18 @@ func (t *tracer) waitUntil(deadline time.Time, cond func() bool) error {
 		if len(t.threads) == 0 {
 			return errGone
 		}
-		if time.Now().After(deadline) {
+		now := time.Now()
+		if now.After(deadline) {
 			if !t.alive() {
 				return errGone
 			}
 			return errTimeout
 		}
-		if progress {
-			pause = 20 * time.Microsecond
+		if idleSince.IsZero() {
+			idleSince = now
+		}
+		if now.Sub(idleSince) < spinFor {
+			unix.Syscall(unix.SYS_SCHED_YIELD, 0, 0, 0)
 			continue
 		}
 		time.Sleep(pause)
@@ -303,61 +574,63 @@ func (t *tracer) waitUntil(deadline time.Time, cond func() bool) error {
 
 var errTimeout = errors.New("timed out waiting for the process")
 
-// pollOnce collects at most one pending event per thread, without blocking.
-func (t *tracer) pollOnce() (bool, error) {
-	progress := false
-	for tid, th := range t.threads {
-		if th.stopped {
-			continue
-		}
-		ws, got, err := t.waitTID(tid)
-		if err != nil {
-			return progress, err
-		}
-		if !got {
-			continue
-		}
-		progress = true
-		if err := t.event(th, ws); err != nil {
-			return progress, err
-		}
-	}
-	return progress, nil
-}
-
-// waitTID collects a pending event of tid. The thread-group leader may be a
-// child of ours in the ordinary sense (tests start their targets): its exit
-// status is never reaped here, only observed, so its parent still gets it.
-func (t *tracer) waitTID(tid int) (unix.WaitStatus, bool, error) {
-	var ws unix.WaitStatus
-	if tid == t.pid {
-		var info unix.Siginfo
-		err := unix.Waitid(unix.P_PID, tid, &info, unix.WEXITED|unix.WSTOPPED|unix.WNOHANG|unix.WNOWAIT|unix.WALL, nil)
-		if err == unix.ECHILD {
-			return ws, true, nil // gone: treat as exited (zero status = exited)
-		}
-		if err != nil {
-			return ws, false, fmt.Errorf("waiting for thread %d: %w", tid, err)
-		}
-		raw := (*[128]byte)(unsafe.Pointer(&info))
-		spid := *(*int32)(unsafe.Pointer(&raw[16]))
-		code := *(*int32)(unsafe.Pointer(&raw[8]))
-		if spid == 0 {
-			return ws, false, nil
-		}
-		switch code {
-		case 1, 2, 3: // CLD_EXITED, CLD_KILLED, CLD_DUMPED
-			return 0, true, nil // exited with status 0, as far as we care
-		}
-	}
-	wpid, err := unix.Wait4(tid, &ws, unix.WNOHANG|unix.WALL, nil)
+// waitAny collects one pending event of any thread traced from this OS
+// thread, without blocking; false when none is pending. The event is first
+// looked at without being consumed (WNOWAIT): the exit of the thread-group
+// leader, reported once the whole process is gone, is never reaped here,
+// only observed, so that the process's parent (the tests start their
+// targets) still gets its status.
+func (t *tracer) waitAny() (bool, error) {
+	var info unix.Siginfo
+	err := unix.Waitid(unix.P_ALL, 0, &info, unix.WEXITED|unix.WSTOPPED|unix.WNOHANG|unix.WNOWAIT|unix.WALL|unix.WNOTHREAD, nil)
 	if err == unix.ECHILD {
-		return 0, true, nil
+		if len(t.threads) > 0 && !t.alive() {
+			t.threads = map[int]*thread{}
+			return true, nil
+		}
+		return false, nil
+	}
+	if err == unix.EINTR {
+		return false, nil
 	}
 	if err != nil {
-		return ws, false, fmt.Errorf("waiting for thread %d: %w", tid, err)
+		return false, fmt.Errorf("waiting for the process: %w", err)
 	}
-	return ws, wpid == tid, nil
+	raw := (*[128]byte)(unsafe.Pointer(&info))
+	spid := int(*(*int32)(unsafe.Pointer(&raw[16])))
+	code := *(*int32)(unsafe.Pointer(&raw[8]))
+	if spid == 0 {
+		return false, nil
+	}
+	exited := code == 1 || code == 2 || code == 3 // CLD_EXITED, CLD_KILLED, CLD_DUMPED
+	if spid == t.pid && exited {
+		// The leader is reported last, once the whole group is gone.
+		t.threads = map[int]*thread{}
+		return true, nil
+	}
+	var ws unix.WaitStatus
+	wpid, err := unix.Wait4(spid, &ws, unix.WNOHANG|unix.WALL|unix.WNOTHREAD, nil)
+	if err == unix.ECHILD {
+		delete(t.threads, spid)
+		return true, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("waiting for thread %d: %w", spid, err)
+	}
+	if wpid != spid {
+		return false, nil
+	}
+	th := t.threads[spid]
+	if th == nil {
+		if ws.Exited() || ws.Signaled() {
+			return true, nil
+		}
+		// A thread auto-attached at its creation whose parent's clone
+		// event has not been collected yet.
+		th = &thread{tid: spid, run: t.runNew}
+		t.threads[spid] = th
+	}
+	return true, t.event(th, ws)
 }
 
 // event updates th for wait status ws.
@@ -374,6 +647,9 @@ func (t *tracer) event(th *thread, ws unix.WaitStatus) error {
 		return nil
 	}
 	th.stopped = true
+	th.listening = false
+	t.seq++
+	th.seq = t.seq
 	sig := int(ws.StopSignal())
 	switch ev := int(ws>>16) & 0xff; ev {
 	case unix.PTRACE_EVENT_CLONE:
@@ -386,6 +662,7 @@ func (t *tracer) event(th *thread, ws unix.WaitStatus) error {
 		}
 	case unix.PTRACE_EVENT_STOP:
 		th.kind = stopEvent
+		th.groupStop = isStopSignal(sig)
 	case 0:
 		th.kind, th.sig = stopSignal, sig
 		if sig == sigSysGood {
@@ -398,6 +675,17 @@ func (t *tracer) event(th *thread, ws unix.WaitStatus) error {
 		return t.resume(th)
 	}
 	return nil
+}
+
+// isStopSignal reports whether sig is one of the signals that stop the
+// process (a PTRACE_EVENT_STOP with one of them is a group-stop; one caused
+// by PTRACE_INTERRUPT carries SIGTRAP).
+func isStopSignal(sig int) bool {
+	switch unix.Signal(sig) {
+	case unix.SIGSTOP, unix.SIGTSTP, unix.SIGTTIN, unix.SIGTTOU:
+		return true
+	}
+	return false
 }
 
 // waitStopped waits until th stops (or exits: errGone).
