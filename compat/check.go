@@ -1,6 +1,10 @@
 package compat
 
 import (
+	"cmp"
+	"os"
+	"sync"
+
 	"github.com/compatgate/compatgate/elfdiff"
 	"github.com/compatgate/compatgate/rules"
 )
@@ -27,12 +31,22 @@ func CheckWith(oldPath, newPath string, opts Options) (*Report, error) {
 		rs = rules.Default()
 	}
 	lo := elfdiff.LoadOptions{DebugDirs: opts.DebugDirs}
-	old, err := elfdiff.LoadWith(oldPath, lo)
-	if err != nil {
-		return nil, err
+	var (
+		old, new       *elfdiff.Corpus
+		oldErr, newErr error
+	)
+	if concurrentLoad(oldPath, newPath) {
+		var wg sync.WaitGroup
+		wg.Go(func() { old, oldErr = elfdiff.LoadWith(oldPath, lo) })
+		new, newErr = elfdiff.LoadWith(newPath, lo)
+		wg.Wait()
+	} else {
+		old, oldErr = elfdiff.LoadWith(oldPath, lo)
+		if oldErr == nil {
+			new, newErr = elfdiff.LoadWith(newPath, lo)
+		}
 	}
-	new, err := elfdiff.LoadWith(newPath, lo)
-	if err != nil {
+	if err := cmp.Or(oldErr, newErr); err != nil {
 		return nil, err
 	}
 	changes, err := elfdiff.Diff(old, new)
@@ -40,4 +54,25 @@ func CheckWith(oldPath, newPath string, opts Options) (*Report, error) {
 		return nil, err
 	}
 	return Judge(old, new, changes, rs), nil
+}
+
+// concurrentLoadLimit is the combined size of two library files up to which
+// CheckWith reads them at the same time. Reading is most of a check, and the
+// two reads are independent; but each holds its library's DWARF in memory
+// while it runs, so bigger libraries are read one after the other, to keep
+// the peak at one library's DWARF.
+const concurrentLoadLimit = 128 << 20
+
+// concurrentLoad reports whether the libraries at the two paths are read
+// at the same time.
+func concurrentLoad(oldPath, newPath string) bool {
+	var total int64
+	for _, p := range []string{oldPath, newPath} {
+		fi, err := os.Stat(p)
+		if err != nil {
+			return false // the read reports it
+		}
+		total += fi.Size()
+	}
+	return total <= concurrentLoadLimit
 }

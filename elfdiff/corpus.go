@@ -48,9 +48,6 @@ type Corpus struct {
 	// Notes explain what could not be read, such as unreadable DWARF; the
 	// report shows them.
 	Notes []string
-
-	byKey  map[string]int   // Key → index in Symbols
-	byName map[string][]int // Name → indexes in Symbols
 }
 
 // A Symbol is one entry of the dynamic symbol table.
@@ -90,33 +87,47 @@ func (s Symbol) String() string {
 
 // Lookup returns the exported symbol with the given key.
 func (c *Corpus) Lookup(key string) (Symbol, bool) {
-	i, ok := c.byKey[key]
-	if !ok {
-		return Symbol{}, false
+	if i, ok := c.find(key, ""); ok {
+		return c.Symbols[i], true
 	}
-	return c.Symbols[i], true
+	// Symbol names do not contain '@': the last one starts the version.
+	if at := strings.LastIndexByte(key, '@'); at > 0 {
+		if i, ok := c.find(key[:at], key[at+1:]); ok {
+			return c.Symbols[i], true
+		}
+	}
+	return Symbol{}, false
+}
+
+// find returns the index of the symbol with the given name and version in
+// the sorted Symbols.
+func (c *Corpus) find(name, version string) (int, bool) {
+	return slices.BinarySearchFunc(c.Symbols, Symbol{Name: name, Version: version}, compareSymbols)
 }
 
 // ByName returns every exported symbol called name, in all its versions.
 func (c *Corpus) ByName(name string) []Symbol {
-	var out []Symbol
-	for _, i := range c.byName[name] {
-		out = append(out, c.Symbols[i])
+	i, _ := c.find(name, "")
+	j := i
+	for j < len(c.Symbols) && c.Symbols[j].Name == name {
+		j++
 	}
-	return out
+	if i == j {
+		return nil
+	}
+	return slices.Clone(c.Symbols[i:j])
 }
 
-// index sorts the symbols and builds the lookup tables.
+// compareSymbols orders symbols by name, then version: the order of
+// Symbols, which Lookup and ByName search. Lookup tables would double the
+// memory a library of 50,000 symbols takes.
+func compareSymbols(a, b Symbol) int {
+	return cmp.Or(strings.Compare(a.Name, b.Name), strings.Compare(a.Version, b.Version))
+}
+
+// index sorts the symbols for Lookup and ByName.
 func (c *Corpus) index() {
-	slices.SortFunc(c.Symbols, func(a, b Symbol) int {
-		return cmp.Or(strings.Compare(a.Name, b.Name), strings.Compare(a.Version, b.Version))
-	})
-	c.byKey = make(map[string]int, len(c.Symbols))
-	c.byName = make(map[string][]int, len(c.Symbols))
-	for i, s := range c.Symbols {
-		c.byKey[s.Key()] = i
-		c.byName[s.Name] = append(c.byName[s.Name], i)
-	}
+	slices.SortFunc(c.Symbols, compareSymbols)
 }
 
 // A FormatError reports that a file is not a readable ELF shared object.

@@ -149,12 +149,15 @@ type dieScanner struct {
 	pos     uint64 // the next DIE, or the next unit header at unit.end
 	unit    scanUnit
 	started bool
-	tables  map[uint64][]abbrev // parsed abbreviation tables by offset
 	die     scannedDIE
+	// The last abbreviation table parsed, and its offset: compilers give
+	// each unit its own table, or share one among consecutive units.
+	table    []abbrev
+	tableOff uint64
 }
 
 func newDIEScanner(sec *dwarfSections) *dieScanner {
-	return &dieScanner{sec: sec, tables: make(map[uint64][]abbrev)}
+	return &dieScanner{sec: sec}
 }
 
 var errScanTruncated = errors.New("truncated DIE")
@@ -319,15 +322,14 @@ func (s *dieScanner) readUnitHeader() error {
 	if u.addrSize != 4 && u.addrSize != 8 {
 		return fmt.Errorf("unit at %#x: unsupported address size %d", u.off, u.addrSize)
 	}
-	tab, ok := s.tables[abbrevOff]
-	if !ok {
-		var err error
-		if tab, err = parseAbbrevs(s.sec.abbrev, abbrevOff); err != nil {
+	if s.table == nil || s.tableOff != abbrevOff {
+		tab, err := parseAbbrevs(s.sec.abbrev, abbrevOff)
+		if err != nil {
 			return fmt.Errorf("unit at %#x: %w", u.off, err)
 		}
-		s.tables[abbrevOff] = tab
+		s.table, s.tableOff = tab, abbrevOff
 	}
-	u.abbrevs = tab
+	u.abbrevs = s.table
 	u.first = b.pos
 	s.unit = u
 	s.pos = b.pos

@@ -33,7 +33,8 @@ func (d *dirs) Set(s string) error { *d = append(*d, s); return nil }
 
 func main() {
 	cpu := flag.String("cpu", "", "write a CPU profile to `FILE`")
-	heap := flag.String("heap", "", "write a heap profile to `FILE` once the report is built")
+	heap := flag.String("heap", "", "write a heap profile to `FILE` after the stage -heap-after names")
+	heapAfter := flag.String("heap-after", "load", "the stage after which the heap profile is taken: load, diff or judge")
 	var debugDirs dirs
 	flag.Var(&debugDirs, "debug-dir", "also look for separate debug files in `DIR` (repeatable)")
 	flag.Parse()
@@ -41,13 +42,13 @@ func main() {
 		fmt.Fprintln(os.Stderr, "usage: profile [-cpu FILE] [-heap FILE] [-debug-dir DIR]... OLD NEW")
 		os.Exit(2)
 	}
-	if err := run(*cpu, *heap, debugDirs, flag.Arg(0), flag.Arg(1)); err != nil {
+	if err := run(*cpu, *heap, *heapAfter, debugDirs, flag.Arg(0), flag.Arg(1)); err != nil {
 		fmt.Fprintln(os.Stderr, "profile:", err)
 		os.Exit(1)
 	}
 }
 
-func run(cpuPath, heapPath string, debugDirs []string, oldPath, newPath string) error {
+func run(cpuPath, heapPath, heapAfter string, debugDirs []string, oldPath, newPath string) error {
 	if cpuPath != "" {
 		f, err := os.Create(cpuPath)
 		if err != nil {
@@ -76,25 +77,25 @@ func run(cpuPath, heapPath string, debugDirs []string, oldPath, newPath string) 
 		return err
 	}
 	stage("load new")
-	if heapPath != "" {
-		f, err := os.Create(heapPath)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		runtime.GC()
-		if err := pprof.WriteHeapProfile(f); err != nil {
-			return fmt.Errorf("writing heap profile: %w", err)
-		}
-		lap = time.Now()
+	if err := snapshot(heapPath, heapAfter == "load"); err != nil {
+		return err
 	}
+	lap = time.Now()
 	changes, err := elfdiff.Diff(old, new)
 	if err != nil {
 		return err
 	}
 	stage("diff")
+	if err := snapshot(heapPath, heapAfter == "diff"); err != nil {
+		return err
+	}
+	lap = time.Now()
 	r := compat.Judge(old, new, changes, rules.Default())
 	stage("judge")
+	if err := snapshot(heapPath, heapAfter == "judge"); err != nil {
+		return err
+	}
+	lap = time.Now()
 	if err := r.WriteJSON(io.Discard); err != nil {
 		return err
 	}
@@ -104,5 +105,22 @@ func run(cpuPath, heapPath string, debugDirs []string, oldPath, newPath string) 
 	fmt.Printf("%s: %d findings, verdict %s, %.2f s, heap sys %.0f MiB, total alloc %.0f MiB, %d GCs\n",
 		newPath, len(r.Changes), r.Verdict, time.Since(start).Seconds(),
 		float64(ms.HeapSys)/(1<<20), float64(ms.TotalAlloc)/(1<<20), ms.NumGC)
+	return nil
+}
+
+// snapshot writes a heap profile to path when now is true and path is set.
+func snapshot(path string, now bool) error {
+	if path == "" || !now {
+		return nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	runtime.GC()
+	if err := pprof.WriteHeapProfile(f); err != nil {
+		return fmt.Errorf("writing heap profile: %w", err)
+	}
 	return nil
 }

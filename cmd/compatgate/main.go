@@ -19,6 +19,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 )
 
@@ -61,7 +62,17 @@ func commands() []command {
 	}, gateCommands()...)
 }
 
+// gcPercent is the garbage collector's target unless GOGC says otherwise.
+// A check's live heap is mostly the two type graphs, built once, beside
+// several times as much short-lived garbage; a 30% headroom instead of
+// the default 100% costs about 10% more CPU and lowers the peak memory by
+// a quarter (bench/RESULTS.md).
+const gcPercent = 30
+
 func main() {
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(gcPercent)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(env{ctx: ctx, args: os.Args[1:], stdout: os.Stdout, stderr: os.Stderr})
 	stop()
