@@ -21,12 +21,8 @@ func readDebugInfo(df *dwarfFile, syms []Symbol, source string) (info *DebugInfo
 			info, err = nil, fmt.Errorf("malformed DWARF (%v)", v)
 		}
 	}()
-	d := df.data
-	dr := &dwarfReader{d: d, r: d.Reader(), sec: df.sec, types: make(map[dwarf.Offset]*Type),
-		defs: make(map[defKey]dwarf.Offset), typeUnits: df.typeUnits,
-	}
-	dr.void = &Type{Kind: VoidType, Size: -1, Count: -1}
-	idx, err := dr.index(syms)
+	dr := newDWARFReader(df)
+	idx, err := dr.index(syms, 0, minChunkBytes)
 	if err != nil {
 		return nil, err
 	}
@@ -112,6 +108,13 @@ type dwarfReader struct {
 	units []*unitInfo
 }
 
+// newDWARFReader returns a reader of the DWARF of df.
+func newDWARFReader(df *dwarfFile) *dwarfReader {
+	return &dwarfReader{d: df.data, r: df.data.Reader(), sec: df.sec, types: make(map[dwarf.Offset]*Type),
+		defs: make(map[defKey]dwarf.Offset), typeUnits: df.typeUnits,
+		void: &Type{Kind: VoidType, Size: -1, Count: -1}}
+}
+
 // defKey names a tagged type: its DWARF tag and name.
 type defKey struct {
 	tag  dwarf.Tag
@@ -120,8 +123,13 @@ type defKey struct {
 
 // entry reads the DIE at off.
 func (dr *dwarfReader) entry(off dwarf.Offset) (*dwarf.Entry, error) {
-	dr.r.Seek(off)
-	e, err := dr.r.Next()
+	return readEntry(dr.r, off)
+}
+
+// readEntry reads the DIE at off with r.
+func readEntry(r *dwarf.Reader, off dwarf.Offset) (*dwarf.Entry, error) {
+	r.Seek(off)
+	e, err := r.Next()
 	if err != nil {
 		return nil, fmt.Errorf("reading DIE at %#x: %w", off, err)
 	}

@@ -147,6 +147,7 @@ type scannedDIE struct {
 type dieScanner struct {
 	sec     *dwarfSections
 	pos     uint64 // the next DIE, or the next unit header at unit.end
+	limit   uint64 // where to stop: the end of .debug_info when 0
 	unit    scanUnit
 	started bool
 	die     scannedDIE
@@ -170,7 +171,7 @@ func (s *dieScanner) next() (*scannedDIE, error) {
 		if s.started {
 			s.pos = s.unit.end
 		}
-		if s.pos >= uint64(len(info)) {
+		if s.pos >= uint64(len(info)) || (s.limit > 0 && s.pos >= s.limit) {
 			return nil, nil
 		}
 		if err := s.readUnitHeader(); err != nil {

@@ -8,6 +8,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 const scanCSrc = `
@@ -279,5 +281,71 @@ func TestDIEScannerMalformed(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestParallelIndexMatchesSequential indexes a library of several
+// compilation units in one run and split into runs of one unit each, and
+// compares everything the index finds.
+func TestParallelIndexMatchesSequential(t *testing.T) {
+	if _, err := exec.LookPath("g++"); err != nil {
+		t.Skip("g++ not installed")
+	}
+	dir := t.TempDir()
+	srcs := map[string]string{
+		"a.cc": "namespace ns { struct Outer { struct Inner; int f(); static int count; }; }\n" +
+			"struct ns::Outer::Inner { long v; };\nint ns::Outer::f() { return 1; }\nint ns::Outer::count = 2;\n" +
+			"extern \"C\" int c_api(ns::Outer::Inner *p) { return (int)p->v; }\n",
+		"b.cc": "namespace ns { struct Outer { struct Inner; int f(); static int count; }; }\n" +
+			"struct ns::Outer::Inner { long v; };\nint use_inner(ns::Outer::Inner &i) { return (int)i.v; }\n" +
+			"template <class T> struct Box { T t; T get() const { return t; } };\nint boxed(Box<int> b) { return b.get(); }\n",
+		"c.c": "struct point { int x, y; };\nint norm(struct point p) { return p.x + p.y; }\nextern int counter;\nint counter = 7;\n",
+	}
+	var files []string
+	for name, src := range srcs {
+		f := filepath.Join(dir, name)
+		if err := os.WriteFile(f, []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, f)
+	}
+	so := filepath.Join(dir, "lib.so")
+	args := append([]string{"-shared", "-fPIC", "-g", "-O1", "-o", so}, files...)
+	if out, err := exec.Command("g++", args...).CombinedOutput(); err != nil {
+		t.Fatalf("g++: %v\n%s", err, out)
+	}
+	c, err := LoadWith(so, LoadOptions{NoDebugInfo: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	df := openScanLib(t, so)
+	if chunks := splitUnits(df.sec, 8, 1); len(chunks) < 3 {
+		t.Fatalf("%d runs of units, want one per unit (3)", len(chunks))
+	}
+	type result struct {
+		Idx     *declIndex
+		Defs    map[defKey]dwarf.Offset
+		Scope   offsetStrings
+		Methods []dwarf.Offset
+		Units   []unitInfo
+	}
+	index := func(workers int, minBytes uint64) result {
+		dr := newDWARFReader(df)
+		idx, err := dr.index(c.Symbols, workers, minBytes)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := result{Idx: idx, Defs: dr.defs, Scope: dr.scope, Methods: dr.methods}
+		for _, u := range dr.units {
+			r.Units = append(r.Units, *u)
+		}
+		return r
+	}
+	seq, par := index(1, 0), index(8, 1)
+	if len(seq.Idx.funcAt) < 4 || len(seq.Scope.offs) == 0 || len(seq.Units) != 3 {
+		t.Fatalf("sequential index found too little: %+v", seq)
+	}
+	if diff := cmp.Diff(seq, par, cmp.AllowUnexported(declIndex{}, offsetStrings{}, unitInfo{})); diff != "" {
+		t.Errorf("parallel index differs from sequential (-seq +par):\n%s", diff)
 	}
 }

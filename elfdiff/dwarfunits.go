@@ -4,6 +4,7 @@ package elfdiff
 // their language, and the file names of their line tables.
 
 import (
+	"cmp"
 	"debug/dwarf"
 	"path"
 	"slices"
@@ -27,17 +28,11 @@ const (
 	langCPlusPlus14 = 0x21
 )
 
-// addUnit records the compilation unit whose DIE is at off, of language
-// lang (DW_AT_language), met by the index pass, which visits them in
-// offset order.
-func (dr *dwarfReader) addUnit(off dwarf.Offset, lang int64) {
+// newUnitInfo returns the compilation unit whose DIE is at off, of
+// language lang (DW_AT_language).
+func newUnitInfo(off dwarf.Offset, lang int64) *unitInfo {
 	cxx := lang == langCPlusPlus || lang == langCPlusPlus03 || lang == langCPlusPlus11 || lang == langCPlusPlus14
-	dr.units = append(dr.units, &unitInfo{off: off, cxx: cxx})
-}
-
-// lastUnitCXX reports whether the unit being indexed is C++.
-func (dr *dwarfReader) lastUnitCXX() bool {
-	return len(dr.units) > 0 && dr.units[len(dr.units)-1].cxx
+	return &unitInfo{off: off, cxx: cxx}
 }
 
 // offsetStrings maps DIE offsets to strings: appended in increasing
@@ -51,6 +46,20 @@ type offsetStrings struct {
 func (m *offsetStrings) add(off dwarf.Offset, v string) {
 	m.offs = append(m.offs, off)
 	m.vals = append(m.vals, v)
+}
+
+// sort restores the offset order after out-of-order additions.
+func (m *offsetStrings) sort() {
+	idx := make([]int, len(m.offs))
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortFunc(idx, func(a, b int) int { return cmp.Compare(m.offs[a], m.offs[b]) })
+	offs, vals := make([]dwarf.Offset, len(idx)), make([]string, len(idx))
+	for i, j := range idx {
+		offs[i], vals[i] = m.offs[j], m.vals[j]
+	}
+	m.offs, m.vals = offs, vals
 }
 
 // get returns the string recorded for off, or "".
