@@ -33,15 +33,35 @@ func cxxPass(old, new *Corpus, changes []Change) []Change {
 	changes = pairRenamed(changes, names)
 	changes = classifySpecials(changes, names)
 	changes = groupVariants(changes, names)
+	// The changes to vtables and typeinfo affect every member of their
+	// class: the classes are collected first, so that the members of
+	// only those are kept.
+	vtables, typeinfo := diffVTables(old, new, names), diffTypeinfo(old, new, names)
+	need := make(map[string]bool)
+	for _, c := range changes {
+		switch c.Kind {
+		case TypeinfoRemoved, TypeinfoNameRemoved, VTableRemoved, TypeinfoSizeChanged, VTableSizeChanged:
+			need[c.Type] = true
+		case SymbolAdded:
+			if n := names.get(c.Symbol); n.Special == CXXVTable {
+				need[n.Entity] = true
+			}
+		}
+	}
+	for _, cs := range [][]Change{vtables, typeinfo} {
+		for _, c := range cs {
+			need[c.Type] = true
+		}
+	}
 	var members map[string][]string
+	if len(need) > 0 {
+		members = classMembers(old, need)
+	}
 	for i, c := range changes {
 		switch c.Kind {
 		case TypeinfoRemoved, TypeinfoNameRemoved, VTableRemoved, TypeinfoSizeChanged, VTableSizeChanged, SymbolAdded:
 			if c.Kind == SymbolAdded && names.get(c.Symbol).Special != CXXVTable {
 				continue
-			}
-			if members == nil {
-				members = classMembers(old, names)
 			}
 			if c.Kind == SymbolAdded {
 				// A vtable for a class that already had exported members.
@@ -56,9 +76,14 @@ func cxxPass(old, new *Corpus, changes []Change) []Change {
 			changes[i].Affected = members[c.Type]
 		}
 	}
-	changes = append(changes, diffVTables(old, new, names)...)
+	for _, cs := range [][]Change{vtables, typeinfo} {
+		for i := range cs {
+			cs[i].Affected = members[cs[i].Type]
+		}
+	}
+	changes = append(changes, vtables...)
 	markShiftedBases(new, changes)
-	return append(changes, diffTypeinfo(old, new, names)...)
+	return append(changes, typeinfo...)
 }
 
 // markShiftedBases adds FactBaseOfShifted to every virtual method appended
@@ -305,6 +330,27 @@ func variantRank(v string) int {
 	return 100
 }
 
+// maybeCtorDtor reports whether a mangled name may be a constructor or a
+// destructor, whose <ctor-dtor-name> is C1 to C5, CI1, CI2 or D0 to D5: a
+// name without any of those is neither. It spares demangling the names
+// of tens of thousands of ordinary functions.
+func maybeCtorDtor(name string) bool {
+	for i := 0; i+1 < len(name); i++ {
+		c := name[i+1]
+		switch name[i] {
+		case 'C':
+			if c >= '1' && c <= '5' || c == 'I' {
+				return true
+			}
+		case 'D':
+			if c >= '0' && c <= '5' {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // groupVariants merges the changes to the variants of one constructor or
 // destructor (C1 and C2, D0, D1 and D2…) into one change whose Affected
 // lists every variant and whose Symbol is the complete-object variant.
@@ -313,7 +359,7 @@ func groupVariants(changes []Change, names cxxNames) []Change {
 	first := make(map[string]int)
 	drop := make(map[int]bool)
 	for i, c := range changes {
-		if c.Symbol == "" || c.Type != "" {
+		if c.Symbol == "" || c.Type != "" || !maybeCtorDtor(c.Symbol) {
 			continue
 		}
 		n := names.get(c.Symbol)
@@ -345,7 +391,7 @@ func groupVariants(changes []Change, names cxxNames) []Change {
 		if drop[i] {
 			continue
 		}
-		if _, ok := first[variantKey(c, names)]; ok && len(c.Affected) > 1 {
+		if len(c.Affected) > 1 && maybeCtorDtor(c.Symbol) && hasKey(first, variantKey(c, names)) {
 			slices.Sort(c.Affected)
 			c.Affected = slices.Compact(c.Affected)
 			c.Detail = variantDetail(c, names)

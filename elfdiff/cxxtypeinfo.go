@@ -104,7 +104,8 @@ func parseTypeinfo(ti *Typeinfo, base uint64, words []uint64, relocs map[uint64]
 }
 
 // diffTypeinfo compares the bases recorded in the typeinfo objects both
-// versions export for a class, matched by symbol name.
+// versions export for a class, matched by symbol name. Each change names
+// its class in Type; cxxPass fills in the affected members.
 func diffTypeinfo(old, new *Corpus, names cxxNames) []Change {
 	if old.CXX == nil || new.CXX == nil {
 		return nil
@@ -122,7 +123,6 @@ func diffTypeinfo(old, new *Corpus, names cxxNames) []Change {
 	}
 	slices.Sort(keys)
 	var out []Change
-	var members map[string][]string
 	for _, k := range keys {
 		o := old.CXX.Typeinfo[k]
 		name, _, _ := strings.Cut(o.Symbol, "@")
@@ -134,12 +134,8 @@ func diffTypeinfo(old, new *Corpus, names cxxNames) []Change {
 		if len(cs) == 0 {
 			continue
 		}
-		if members == nil {
-			members = classMembers(old, names)
-		}
 		for i := range cs {
 			cs[i].Type = o.Class
-			cs[i].Affected = members[o.Class]
 		}
 		out = append(out, cs...)
 	}

@@ -98,7 +98,8 @@ func (d *vdiffer) becameNonVirtual(sym string) bool {
 	return sym != "" && len(d.new.ByName(sym)) > 0 && !d.newVirtual[sym]
 }
 
-// diffVTables compares the vtables present in both versions.
+// diffVTables compares the vtables present in both versions. Each change
+// names its class in Type; cxxPass fills in the affected members.
 func diffVTables(old, new *Corpus, names cxxNames) []Change {
 	d := &vdiffer{names: names, old: old, new: new}
 	// Vtables are matched by symbol name, not key: a library that
@@ -119,7 +120,6 @@ func diffVTables(old, new *Corpus, names cxxNames) []Change {
 	}
 	sort.Strings(keys)
 	var out []Change
-	var members map[string][]string
 	for _, k := range keys {
 		o := vtablesOf(old)[k]
 		name, _, _ := strings.Cut(o.Symbol, "@")
@@ -134,35 +134,34 @@ func diffVTables(old, new *Corpus, names cxxNames) []Change {
 		if len(cs) == 0 {
 			continue
 		}
-		if members == nil {
-			members = classMembers(old, names)
-		}
 		for i := range cs {
 			cs[i].Type = o.Class
-			cs[i].Affected = members[o.Class]
 		}
 		out = append(out, cs...)
 	}
 	return out
 }
 
-// classMembers maps each class to the exported symbols that belong to it:
-// its member functions, constructors, destructors, static data members,
-// vtable, VTT and typeinfo.
-func classMembers(c *Corpus, names cxxNames) map[string][]string {
+// classMembers maps each class of need to the exported symbols of c that
+// belong to it: its member functions, constructors, destructors, static
+// data members, vtable, VTT and typeinfo. Every name is demangled, but
+// only the members of the classes asked for are kept.
+func classMembers(c *Corpus, need map[string]bool) map[string][]string {
 	m := make(map[string][]string)
 	for _, s := range c.Symbols {
 		if !strings.HasPrefix(s.Name, "_Z") {
 			continue
 		}
-		n := names.get(s.Name)
+		n := ParseCXXName(s.Name)
+		class := ""
 		switch n.Special {
 		case CXXPlain, CXXThunk, CXXVirtualThunk, CXXCovariant:
-			if n.Scope != "" {
-				m[n.Scope] = append(m[n.Scope], s.String())
-			}
+			class = n.Scope
 		case CXXVTable, CXXVTT, CXXTypeinfo, CXXTypeinfoName:
-			m[n.Entity] = append(m[n.Entity], s.String())
+			class = n.Entity
+		}
+		if class != "" && need[class] {
+			m[class] = append(m[class], s.String())
 		}
 	}
 	return m
