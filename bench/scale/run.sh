@@ -1,19 +1,22 @@
 #!/usr/bin/env bash
 # bench/scale: compatgate's time and memory as the library grows.
 #
-# Usage: bench/scale/run.sh [-w WORKDIR] [MODULES...]   (default: 1000 2000 4000)
+# Usage: bench/scale/run.sh [-w WORKDIR] [-r RUNS] [MODULES...]   (default: 1000 2000 4000)
 #
 # Generates the bench/gen library pair at each size, compiles it (gcc -g -O1,
-# one job per core), runs compatgate check under /usr/bin/time -v, and prints
-# a Markdown table: modules, exported symbols, DWARF size, wall time, peak
-# RSS, and time and memory per MiB of DWARF (linear scaling keeps the last
-# two flat).
+# one job per core), runs compatgate check RUNS times (default 5) under
+# /usr/bin/time, and prints a Markdown table: modules, exported symbols,
+# DWARF size, median wall time, median CPU time (user + system), median peak
+# RSS, and wall time and memory per MiB of DWARF (linear scaling keeps the
+# last two flat).
 set -euo pipefail
 work=${TMPDIR:-/tmp}/compatgate-scale
-while getopts w: opt; do
+runs=5
+while getopts w:r: opt; do
 	case $opt in
 	w) work=$OPTARG ;;
-	*) sed -n '2,11p' "$0"; exit 2 ;;
+	r) runs=$OPTARG ;;
+	*) sed -n '2,12p' "$0"; exit 2 ;;
 	esac
 done
 shift $((OPTIND - 1))
@@ -30,8 +33,11 @@ build() { # build DIR VERSION
 	gcc -shared -Wl,-soname,libgen.so.1 -o "$1/$2.so" "$objs"/*.o
 }
 
-printf '| modules | symbols | DWARF MiB (new) | wall s | peak RSS MiB | s per DWARF MiB | RSS MiB per DWARF MiB | verdict |\n'
-printf '|---|---|---|---|---|---|---|---|\n'
+# median: the median of the numbers on stdin.
+median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'; }
+
+printf '| modules | symbols | DWARF MiB (new) | wall s | CPU s | peak RSS MiB | s per DWARF MiB | RSS MiB per DWARF MiB | verdict |\n'
+printf '|---|---|---|---|---|---|---|---|---|\n'
 for m in "${sizes[@]}"; do
 	d=$work/m$m
 	if [ ! -e "$d/v2.so" ]; then
@@ -42,12 +48,17 @@ for m in "${sizes[@]}"; do
 	fi
 	syms=$(nm -D --defined-only "$d/v2.so" | wc -l)
 	dwarf=$(size -A -d "$d/v2.so" | awk '$1 ~ /^\.debug_/ { s += $2 } END { printf "%.2f", s / 1048576 }')
-	set +e
-	/usr/bin/time -v -o "$d/time" "$work/compatgate" check --format json "$d/v1.so" "$d/v2.so" >"$d/report.json"
-	set -e
-	wall=$(sed -n 's/.*Elapsed (wall clock) time.*: //p' "$d/time" | awk -F: '{ s = 0; for (i = 1; i <= NF; i++) s = s * 60 + $i; printf "%.2f", s }')
-	rss=$(awk '/Maximum resident set size/ { printf "%.0f", $NF / 1024 }' "$d/time")
+	: >"$d/times"
+	for _ in $(seq "$runs"); do
+		set +e
+		/usr/bin/time -f '%e %U %S %M' -o "$d/time" "$work/compatgate" check --format json "$d/v1.so" "$d/v2.so" >"$d/report.json"
+		set -e
+		cat "$d/time" >>"$d/times"
+	done
+	wall=$(awk '{ print $1 }' "$d/times" | median)
+	cpu=$(awk '{ print $2 + $3 }' "$d/times" | median)
+	rss=$(awk '{ print $4 / 1024 }' "$d/times" | median)
 	verdict=$(sed -n 's/^  "verdict": "\(.*\)",$/\1/p' "$d/report.json")
-	awk -v m="$m" -v s="$syms" -v d="$dwarf" -v w="$wall" -v r="$rss" -v v="$verdict" \
-		'BEGIN { printf "| %d | %d | %.2f | %.2f | %d | %.3f | %.1f | %s |\n", m, s, d, w, r, w / d, r / d, v }'
+	awk -v m="$m" -v s="$syms" -v d="$dwarf" -v w="$wall" -v c="$cpu" -v r="$rss" -v v="$verdict" \
+		'BEGIN { printf "| %d | %d | %.2f | %.2f | %.2f | %.0f | %.3f | %.1f | %s |\n", m, s, d, w, c, r, w / d, r / d, v }'
 done
