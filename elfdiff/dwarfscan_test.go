@@ -75,8 +75,10 @@ func TestDIEScannerMatchesDebugDWARF(t *testing.T) {
 			if tc.name == "c-split" {
 				min = 1 // the skeleton unit: the rest is in the .dwo file
 			}
-			compareFullWalk(t, df, min)
-			compareSkippingWalk(t, df)
+			if n := compareWalk(t, df, false); n < min {
+				t.Fatalf("only %d DIEs read", n)
+			}
+			compareWalk(t, df, true)
 		})
 	}
 }
@@ -143,8 +145,11 @@ func openScanLib(t *testing.T, so string) *dwarfFile {
 	return df
 }
 
-// compareFullWalk reads every DIE with both readers.
-func compareFullWalk(t *testing.T, df *dwarfFile, min int) {
+// compareWalk reads the DIEs with both readers and returns how many it
+// read. With skip, it skips the children of every DIE below the unit DIE,
+// as the index does for function bodies (by DW_AT_sibling or by walking);
+// without, it reads every DIE and compares what both decode.
+func compareWalk(t *testing.T, df *dwarfFile, skip bool) int {
 	t.Helper()
 	s := newDIEScanner(df.sec)
 	r := df.data.Reader()
@@ -162,19 +167,27 @@ func compareFullWalk(t *testing.T, df *dwarfFile, min int) {
 			if (want == nil) != (got == nil) {
 				t.Fatalf("after %d DIEs: debug/dwarf ended %v, scanner ended %v", dies, want == nil, got == nil)
 			}
-			break
+			return dies
 		}
 		dies++
-		if want.Tag != got.tag {
-			t.Fatalf("DIE %d at %#x: tag %v, scanner %v", dies, want.Offset, want.Tag, got.tag)
+		if want.Tag != got.tag || (want.Tag != 0 && want.Offset != got.off) {
+			t.Fatalf("DIE %d: debug/dwarf at %#x tag %v, scanner at %#x tag %v", dies, want.Offset, want.Tag, got.off, got.tag)
 		}
 		if want.Tag == 0 {
 			continue
 		}
-		compareDIE(t, want, got)
-	}
-	if dies < min {
-		t.Fatalf("only %d DIEs read", dies)
+		if !skip {
+			compareDIE(t, want, got)
+			continue
+		}
+		unitDIE := want.Tag == dwarf.TagCompileUnit || want.Tag == dwarf.TagTypeUnit ||
+			want.Tag == dwarf.TagPartialUnit || want.Tag == dwarf.TagSkeletonUnit
+		if want.Children && !unitDIE {
+			r.SkipChildren()
+			if err := s.skipChildren(); err != nil {
+				t.Fatal(err)
+			}
+		}
 	}
 }
 
@@ -212,41 +225,6 @@ func compareDIE(t *testing.T, want *dwarf.Entry, got *scannedDIE) {
 	}
 	if lang, ok := want.Val(dwarf.AttrLanguage).(int64); ok && got.language != lang {
 		t.Errorf("DIE at %#x: language %d, want %d", at, got.language, lang)
-	}
-}
-
-// compareSkippingWalk skips the children of every DIE below the unit DIE,
-// as the index does for function bodies, by DW_AT_sibling or by walking.
-func compareSkippingWalk(t *testing.T, df *dwarfFile) {
-	t.Helper()
-	s := newDIEScanner(df.sec)
-	r := df.data.Reader()
-	for {
-		want, err := r.Next()
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, err := s.next()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if want == nil || got == nil {
-			if (want == nil) != (got == nil) {
-				t.Fatalf("debug/dwarf ended %v, scanner ended %v", want == nil, got == nil)
-			}
-			return
-		}
-		if want.Tag != got.tag || (want.Tag != 0 && want.Offset != got.off) {
-			t.Fatalf("skipping walk: debug/dwarf at %#x tag %v, scanner at %#x tag %v", want.Offset, want.Tag, got.off, got.tag)
-		}
-		unitDIE := want.Tag == dwarf.TagCompileUnit || want.Tag == dwarf.TagTypeUnit ||
-			want.Tag == dwarf.TagPartialUnit || want.Tag == dwarf.TagSkeletonUnit
-		if want.Children && !unitDIE {
-			r.SkipChildren()
-			if err := s.skipChildren(); err != nil {
-				t.Fatal(err)
-			}
-		}
 	}
 }
 

@@ -17,23 +17,8 @@ import (
 // checks that compatgate finds exactly the ground-truth changes, and that
 // they do not depend on the size.
 func TestGroundTruth(t *testing.T) {
-	if _, err := exec.LookPath("gcc"); err != nil {
-		t.Skip("gcc not installed")
-	}
 	for _, modules := range []int{minModules, minModules + 3} {
-		dir := t.TempDir()
-		path := filepath.Join(dir, "gen.txtar")
-		if err := os.WriteFile(path, txtar.Format(generate(modules)), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		c, err := casetest.Load(path)
-		if err != nil {
-			t.Fatal(err)
-		}
-		oldSO, newSO, err := c.Build(dir)
-		if err != nil {
-			t.Fatal(err)
-		}
+		c, oldSO, newSO := buildCase(t, modules)
 		r, err := compat.Check(oldSO, newSO, nil)
 		if err != nil {
 			t.Fatal(err)
@@ -51,8 +36,9 @@ func TestGroundTruth(t *testing.T) {
 // MiB of DWARF per version, built by gcc in some 10 s per benchmark.
 const benchModules = 200
 
-// buildPair generates and builds the library pair of the given size.
-func buildPair(tb testing.TB, modules int) (oldSO, newSO string) {
+// buildCase generates the library pair of the given size as a case, and
+// builds it.
+func buildCase(tb testing.TB, modules int) (c *casetest.Case, oldSO, newSO string) {
 	tb.Helper()
 	if _, err := exec.LookPath("gcc"); err != nil {
 		tb.Skip("gcc not installed")
@@ -70,6 +56,12 @@ func buildPair(tb testing.TB, modules int) (oldSO, newSO string) {
 	if err != nil {
 		tb.Fatal(err)
 	}
+	return c, oldSO, newSO
+}
+
+// buildPair generates and builds the library pair of the given size.
+func buildPair(tb testing.TB, modules int) (oldSO, newSO string) {
+	_, oldSO, newSO = buildCase(tb, modules)
 	return oldSO, newSO
 }
 
