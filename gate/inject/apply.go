@@ -27,6 +27,7 @@ type op struct {
 	old    loaded
 	c      libc
 	j      *journal
+	pads   []addrRange // OLD's padding, link-time; nil until needed
 	unlock func()
 	res    Result
 }
@@ -189,6 +190,7 @@ func (o *op) applyTraced(sites []site, newPath string) (res Result) {
 	if err != nil {
 		return o.fromErr("tracing", err)
 	}
+	t.background(true) // until the stop of the world (see stopAll)
 	var (
 		handle uint64    // NEW's dlopen handle while it must be unloaded on failure
 		hth    *thread   // the thread that ran dlopen, kept stopped
@@ -302,6 +304,10 @@ func (o *op) load(t *tracer, h *hijack, sites []site, dlopenPath string, handle 
 		return fmt.Errorf("calling dlopen: %w", err)
 	}
 	*handle = v
+	if h.late != 0 {
+		// Returned after the watchdog: give up, unloading NEW (see unload).
+		return fmt.Errorf("dlopen(NEW) did not return within %v (it took %v more: slow constructors?); NEW is unloaded again", h.timeout, h.late.Round(time.Millisecond))
+	}
 	if v == 0 {
 		if o.c.dlerror != 0 {
 			if msg, err := h.call(o.c.dlerror, ""); err == nil && msg != 0 {
@@ -322,6 +328,10 @@ func (o *op) load(t *tracer, h *hijack, sites []site, dlopenPath string, handle 
 		return nil
 	}
 	*prep, err = o.prepare(t, h.syscall, sites, newBias, v)
+	if errors.Is(err, errCannotRedirect) {
+		*refused = err
+		return nil
+	}
 	return err
 }
 
@@ -489,6 +499,11 @@ func (o *op) prepare(t *tracer, sys func(uint64, ...uint64) (uint64, error), sit
 	}
 	ibt := userIBT(o.pid)
 	var overEndbr []string
+	var (
+		pads       []uint64    // padding jumps
+		padUsed    []addrRange // their bytes
+		entryWords = map[uint64]bool{}
+	)
 	for _, s := range sites {
 		p := o.old.bias + s.at
 		lo, hi := slotWindow(p, s.orig)
@@ -504,9 +519,17 @@ func (o *op) prepare(t *tracer, sys func(uint64, ...uint64) (uint64, error), sit
 			tr, err = pl.alloc(lo, hi, newBias+s.dest)
 			overEndbr = append(overEndbr, s.names...)
 		}
+		if err != nil && s.at == s.entry && p%8 > 8-jmpLen {
+			// No page fits the one-word window: through padding.
+			err = o.viaPad(t, pl, s, p, newBias+s.dest, word, &pads, &padUsed, entryWords)
+			if err == nil {
+				continue
+			}
+		}
 		if err != nil {
 			return nil, fmt.Errorf("placing the trampoline of %s: %w", s.names[0], err)
 		}
+		entryWords[p&^7] = true
 		jmp := jmpBytes(p, tr)
 		for i := uint64(0); i < jmpLen; i++ {
 			w, err := word((p + i) &^ 7)
@@ -526,14 +549,23 @@ func (o *op) prepare(t *tracer, sys func(uint64, ...uint64) (uint64, error), sit
 	prep := &prepared{o: o, gi: len(o.j.Generations)}
 	for _, w := range words {
 		if w.New != w.Old {
+			w.Pad = !entryWords[w.Addr]
 			prep.writes = append(prep.writes, *w)
 		}
 	}
-	sort.Slice(prep.writes, func(i, j int) bool { return prep.writes[i].Addr < prep.writes[j].Addr })
+	// Padding first (unreachable until an entry's word is written), then
+	// the entries, each in address order. Revert goes backwards.
+	sort.Slice(prep.writes, func(i, j int) bool {
+		a, b := prep.writes[i], prep.writes[j]
+		if a.Pad != b.Pad {
+			return a.Pad
+		}
+		return a.Addr < b.Addr
+	})
 	gen := generation{
 		State: genApplying, Time: time.Now().UTC(),
 		Old: *o.res.Old, New: *o.res.New, NewHandle: handle,
-		Writes: prep.writes, OverEndbr: overEndbr,
+		Writes: prep.writes, OverEndbr: overEndbr, Pads: pads,
 	}
 	for _, s := range sites {
 		gen.Functions = append(gen.Functions, s.names...)
@@ -569,6 +601,63 @@ func (o *op) prepare(t *tracer, sys func(uint64, ...uint64) (uint64, error), sit
 		return fail(err)
 	}
 	return prep, nil
+}
+
+// viaPad plans the redirection of site s, whose entry p takes fewer than 5
+// bytes in its word, through padding (see pad.go): a jmp rel32 in padding
+// to a trampoline slot jumping to dest, and a short jump at the entry. word
+// returns the write of the word at an address; pads, used and entryWords
+// collect the padding jumps, their bytes and the entries' words.
+func (o *op) viaPad(t *tracer, pl *trampPlanner, s site, p, dest uint64, word func(uint64) (*wordWrite, error), pads *[]uint64, used *[]addrRange, entryWords map[uint64]bool) error {
+	k := 8 - p%8
+	if o.pads == nil {
+		runs, err := padRuns(o.oldImg)
+		if err != nil {
+			return err
+		}
+		o.pads = append(runs, addrRange{}) // non-nil even when empty
+	}
+	bias := o.old.bias
+	cur := func(a uint64, n int) ([]byte, error) {
+		b := make([]byte, n)
+		return b, t.read(a, b)
+	}
+	file := func(a uint64, n int) ([]byte, error) {
+		b := make([]byte, n)
+		return b, o.oldImg.readVA(b, a-bias)
+	}
+	pp, ok, err := planPad(p, bias, k, s.orig[1], o.pads, *used, cur, file)
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return fmt.Errorf("function %s: %w: its entry has %d of a jump's %d bytes in its aligned word, no trampoline page fits the window a one-word jump needs, and no free padding (int3 or nop between functions) lies within a short jump's reach", s.names[0], errCannotRedirect, k, jmpLen)
+	}
+	tr, err := pl.alloc(pp.at+jmpLen-1<<31, pp.at+jmpLen+1<<31, dest)
+	if err != nil {
+		return fmt.Errorf("placing the trampoline of %s: %w", s.names[0], err)
+	}
+	jmp := jmpBytes(pp.at, tr)
+	for i := uint64(0); i < jmpLen; i++ {
+		w, err := word((pp.at + i) &^ 7)
+		if err != nil {
+			return err
+		}
+		w.New[(pp.at+i)%8] = jmp[i]
+	}
+	w, err := word(p &^ 7)
+	if err != nil {
+		return err
+	}
+	w.New[p%8] = pp.entry[0]
+	if k >= 2 {
+		w.New[p%8+1] = pp.entry[1]
+	}
+	w.Symbols = append(w.Symbols, s.names...)
+	entryWords[p&^7] = true
+	*pads = append(*pads, pp.at)
+	*used = append(*used, addrRange{pp.at, pp.at + jmpLen})
+	return nil
 }
 
 // commit writes the prepared words, the world stopped and consistent: each

@@ -20,8 +20,14 @@
 //     (registers, XSAVE area, signal mask) on its stack below the red zone,
 //     and every remote operation, left to itself, ends in rt_sigreturn on it
 //     (see sigframe.go): an engine killed at any point leaves a thread that
-//     restores itself. Signals arriving meanwhile are held and re-delivered
-//     once;
+//     restores itself. Signals the thread dequeues meanwhile are held with
+//     their whole siginfo and delivered again once, as they came (see
+//     held.go). A call still running at its timeout (CallTimeout: NEW's
+//     constructors are slow) is never cut short, since the thread then
+//     holds the loader's lock: it is waited for as long again and NEW
+//     unloaded, or else left to finish on its own in the thread, which
+//     restores itself from its signal frame; either way apply reports an
+//     error;
 //  4. stops the world once, for the switch (PTRACE_SEIZE with
 //     PTRACE_O_TRACECLONE of every thread first, never PTRACE_O_EXITKILL,
 //     then a single round of interrupts and a final rescan of
@@ -31,10 +37,34 @@
 //     writes a 5-byte jmp over the entry of every exported function of OLD
 //     (of the functions a patch object's .patchinfo lists), each as one
 //     aligned 8-byte word, into trampolines in pages mapped within ±2 GiB,
-//     and releases every thread at once. A thread in a group-stop (SIGSTOP)
-//     is never resumed by the engine, only listened to (PTRACE_LISTEN);
-//  5. journals every write (fsync'd before the write) so that Revert restores
+//     and releases every thread at once. An entry without endbr64 lying 1
+//     to 4 bytes before the end of its word (so also one whose first
+//     instructions cross a page boundary) takes the jmp only through a
+//     trampoline at the displacement the next word's bytes already encode;
+//     when no page fits there, the entry gets a 2-byte short jump, in its
+//     own word, to a jmp written first into int3/nop padding of OLD within
+//     ±127 bytes (see pad.go); with neither, apply is refused. Only the
+//     stop of the world, the checks and the writes happen inside the stop:
+//     everything is computed, mapped and journaled before it;
+//  5. leaves a process stopped by its owner (SIGSTOP) stopped: a thread in a
+//     group-stop is never resumed by the engine, only listened to
+//     (PTRACE_LISTEN), and one found inside OLD makes apply report busy at
+//     once, since it will not move (one inside NEW keeps NEW loaded after a
+//     revert). dlopen and dlclose may still run in such a thread: the
+//     engine's code, not the program's;
+//  6. journals every write (fsync'd before the write) so that Revert restores
 //     the exact bytes, even after a crash of the engine.
+//
+// Revert stops the world once to restore the words (a thread at a
+// trampoline's or a padding jump is moved on to its destination), releases
+// the process, then unmaps the trampoline pages and drops the upgrade's
+// reference on NEW with dlclose, in a thread fit to run the loader, once no
+// thread has NEW's code on its stack: NEW is unmapped.
+//
+// While the world is not stopped the engine sleeps (with a 1ns timer slack)
+// rather than spin when it waits for the target, so that on a machine with
+// few CPUs the target's threads are not made to wait for it; inside the
+// stop it spins.
 //
 // Apply and Revert hold no package-level state: processes may be worked on
 // in parallel, each from its own ptrace thread.

@@ -3,6 +3,7 @@
 package inject
 
 import (
+	"bytes"
 	"debug/elf"
 	"encoding/binary"
 	"encoding/hex"
@@ -281,4 +282,73 @@ func (img *image) symbolic() bool {
 		}
 	}
 	return false
+}
+
+// newLeanImage reads the shared object at path as newImage does, but keeps
+// of its dynamic symbols only the defined functions named in want, every
+// copy, without versions or other symbols: reading the C library's
+// thousands of versioned symbols fully takes milliseconds of CPU for the
+// few the engine needs. A copy in the default version has version
+// "default", one in a hidden version (a compatibility one) "", so that
+// lookupFunc prefers the default one.
+func newLeanImage(path string, ra io.ReaderAt, want map[string]bool) (*image, error) {
+	ef, err := elf.NewFile(ra)
+	if err != nil {
+		return nil, fmt.Errorf("reading ELF %s: %w", path, err)
+	}
+	if ef.Class != elf.ELFCLASS64 || ef.Machine != elf.EM_X86_64 || ef.Type != elf.ET_DYN {
+		return nil, fmt.Errorf("%s is not an x86-64 shared object", path)
+	}
+	img := &image{path: path, file: ef, ra: ra}
+	for _, p := range ef.Progs {
+		if p.Type == elf.PT_LOAD {
+			img.loads = append(img.loads, p.ProgHeader)
+		}
+	}
+	if len(img.loads) == 0 {
+		return nil, fmt.Errorf("%s has no loadable segment", path)
+	}
+	ds, ss := ef.Section(".dynsym"), ef.Section(".dynstr")
+	if ds == nil || ss == nil {
+		return nil, fmt.Errorf("%s has no dynamic symbol table", path)
+	}
+	syms, err := ds.Data()
+	if err != nil {
+		return nil, fmt.Errorf("reading .dynsym of %s: %w", path, err)
+	}
+	strs, err := ss.Data()
+	if err != nil {
+		return nil, fmt.Errorf("reading .dynstr of %s: %w", path, err)
+	}
+	var versym []byte
+	if vs := ef.Section(".gnu.version"); vs != nil {
+		versym, _ = vs.Data()
+	}
+	le := binary.LittleEndian
+	for i := 1; (i+1)*24 <= len(syms); i++ {
+		e := syms[i*24 : (i+1)*24]
+		info, shndx := e[4], le.Uint16(e[6:])
+		if elf.ST_TYPE(info) != elf.STT_FUNC || shndx == uint16(elf.SHN_UNDEF) {
+			continue
+		}
+		if b := elf.ST_BIND(info); b != elf.STB_GLOBAL && b != elf.STB_WEAK {
+			continue
+		}
+		off := int(le.Uint32(e[0:]))
+		if off >= len(strs) {
+			continue
+		}
+		end := bytes.IndexByte(strs[off:], 0)
+		if end < 0 || !want[string(strs[off:off+end])] {
+			continue
+		}
+		name := string(strs[off : off+end])
+		version := "default"
+		if 2*i+2 <= len(versym) && le.Uint16(versym[2*i:])&0x8000 != 0 {
+			version = ""
+		}
+		img.funcs = append(img.funcs, symbol{name: name, version: version, value: le.Uint64(e[8:]), size: le.Uint64(e[16:]), typ: elf.STT_FUNC, index: i, k: name})
+	}
+	sort.SliceStable(img.funcs, func(a, b int) bool { return img.funcs[a].name < img.funcs[b].name })
+	return img, nil
 }

@@ -119,6 +119,9 @@ func (t *tracer) survey(c libc, old loaded, budget time.Duration) (best *thread,
 	}
 	var blocked []cand
 	for {
+		if !t.alive() {
+			return nil, "", "", errGone
+		}
 		maps, err := readMaps(t.pid)
 		if err != nil {
 			return nil, "", "", t.goneOr(err)
@@ -161,14 +164,34 @@ func (t *tracer) survey(c libc, old loaded, budget time.Duration) (best *thread,
 			if err != nil {
 				return nil, "", "", err
 			}
+			if res.busy && !taskAlive(t.pid, tid) {
+				// Exiting (its memory may be gone already).
+				if th != nil {
+					t.detachOne(th)
+				}
+				delete(pending, tid)
+				continue
+			}
 			if res.busy {
 				if busy == "" {
 					busy = res.reason
 				}
+				stopped := th == nil && groupStopped(t.pid, tid)
 				if th != nil {
+					stopped = th.groupStop && th.kind == stopEvent
 					if err := t.detachOne(th); err != nil {
 						return nil, "", "", err
 					}
+				}
+				if stopped {
+					// Stopped by its owner (SIGSTOP): the engine does not
+					// run it, so it will not leave OLD within the budget.
+					if best != nil {
+						if err := t.detachOne(best); err != nil {
+							return nil, "", "", err
+						}
+					}
+					return nil, res.reason + stoppedNote, "", nil
 				}
 				continue
 			}
@@ -179,6 +202,12 @@ func (t *tracer) survey(c libc, old loaded, budget time.Duration) (best *thread,
 						score = 2 // most likely through restart_syscall
 					}
 					blocked = append(blocked, cand{tid, score})
+				} else if pt.nr == -1 {
+					// Blocked outside a system call (a group-stop): it may
+					// be about to restart one (see restarting); look at its
+					// registers.
+					blocked = append(blocked, cand{tid, 3})
+					why = fmt.Sprintf("thread %d is inside the C library or the dynamic linker, not in a restartable wait", tid)
 				} else {
 					why = fmt.Sprintf("thread %d is inside the C library or the dynamic linker, not in a restartable wait", tid)
 				}
@@ -246,7 +275,11 @@ func (t *tracer) survey(c libc, old loaded, budget time.Duration) (best *thread,
 		if err := unix.PtraceGetRegs(cd.tid, &r); err != nil {
 			return nil, "", "", t.goneOr(fmt.Errorf("reading registers of thread %d: %w", cd.tid, err))
 		}
-		fit := th.kind == stopEvent && hijackScore(c, &r) < 100
+		score := hijackScore(c, &r)
+		if score == 100 && t.restarting(&r) {
+			score = 2
+		}
+		fit := th.kind == stopEvent && score < 100
 		if fit {
 			reason, err := ls.holder(cd.tid, &r)
 			if err != nil {
@@ -264,6 +297,48 @@ func (t *tracer) survey(c libc, old loaded, budget time.Duration) (best *thread,
 		}
 	}
 	return nil, "", why, nil
+}
+
+// restarting reports whether a stopped thread with registers r is about to
+// make again one of the harmless blocking system calls (safeSyscalls) it
+// was interrupted in: at a `syscall` instruction, outside a system call,
+// with the call's number in RAX. The engine leaves a thread it borrowed in
+// this state (see hijack.restore); in a group-stop it stays so.
+func (t *tracer) restarting(r *unix.PtraceRegs) bool {
+	if int64(r.Orig_rax) >= 0 || !safeSyscalls[r.Rax] {
+		return false
+	}
+	var b [2]byte
+	return t.read(r.Rip, b[:]) == nil && b == [2]byte{0x0f, 0x05}
+}
+
+// stoppedNote is added to the reason of a busy thread in a group-stop.
+const stoppedNote = ", and the process is stopped (SIGSTOP): its threads are not run by the engine until it is continued"
+
+// groupStopped reports whether thread tid is in a group-stop (state T in
+// /proc; a thread in a ptrace stop shows t).
+func groupStopped(pid, tid int) bool {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/stat", pid, tid))
+	if err != nil {
+		return false
+	}
+	i := strings.LastIndexByte(string(data), ')')
+	return i >= 0 && i+2 < len(data) && data[i+2] == 'T'
+}
+
+// allGroupStopped reports whether every thread of the process is in a
+// group-stop.
+func (t *tracer) allGroupStopped() bool {
+	tids, err := listTasks(t.pid)
+	if err != nil || len(tids) == 0 {
+		return false
+	}
+	for _, tid := range tids {
+		if !groupStopped(t.pid, tid) {
+			return false
+		}
+	}
+	return true
 }
 
 // stopOne seizes (if needed) and interrupts thread tid alone and waits for
@@ -298,6 +373,10 @@ func (t *tracer) pickHijack(c libc, old loaded, budget time.Duration) (*thread, 
 		if err != nil || th != nil || busy != "" {
 			return th, busy, err
 		}
+		if why != "" && t.allGroupStopped() {
+			// Stopped by its owner: no thread will move.
+			return nil, "", fmt.Errorf("%w (%s%s)", errNoHijack, why, stoppedNote)
+		}
 		if time.Now().After(deadline) {
 			if why != "" {
 				return nil, "", fmt.Errorf("%w (%s)", errNoHijack, why)
@@ -310,28 +389,3 @@ func (t *tracer) pickHijack(c libc, old loaded, budget time.Duration) (*thread, 
 }
 
 var errNoHijack = errors.New("no thread is in a state where it can safely run dlopen")
-
-// withSyscalls runs fn with a function making system calls in some stopped
-// thread, whose state is restored afterwards. The world is stopped.
-func (t *tracer) withSyscalls(c libc, fn func(sys func(nr uint64, args ...uint64) (uint64, error)) error) error {
-	var th *thread
-	for _, kind := range []stopKind{stopEvent, stopSyscall, stopSignal} {
-		for _, x := range t.threads {
-			if th == nil && x.stopped && x.kind == kind {
-				th = x
-			}
-		}
-	}
-	if th == nil {
-		return errors.New("no stopped thread to make system calls in")
-	}
-	if th.kind == stopSignal && th.sig != 0 {
-		th.held = append(th.held, th.sig) // re-sent on detach
-		th.sig = 0
-	}
-	h, err := t.session(th, c, stopTimeout)
-	if err != nil {
-		return err
-	}
-	return errors.Join(fn(h.syscall), h.end())
-}

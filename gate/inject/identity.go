@@ -182,6 +182,16 @@ func (c libc) unsafeRIP(a uint64) bool {
 // target through its own mappings and the mapped files' ELF symbols: glibc
 // 2.34+ exports dlopen from libc.so.6; older ones from libdl.so.2, with
 // __libc_dlopen_mode in libc as the last resort.
+// libcWanted is the set of the C library's functions findLibc looks up.
+var libcWanted = func() map[string]bool {
+	m := map[string]bool{"dlopen": true, "dlclose": true, "dlerror": true,
+		"__libc_dlopen_mode": true, "__libc_dlclose": true}
+	for _, n := range lockingFuncs {
+		m[n] = true
+	}
+	return m
+}()
+
 func findLibc(pid int, maps []mapping) (libc, error) {
 	files, order := groupFiles(maps)
 	var c libc
@@ -195,7 +205,7 @@ func findLibc(pid int, maps []mapping) (libc, error) {
 		if err != nil {
 			return nil, fmt.Errorf("opening %s: %w", k.path, err)
 		}
-		img, err := newImage(k.path, f)
+		img, err := newLeanImage(k.path, f, libcWanted)
 		if err != nil {
 			f.Close()
 			return nil, err
@@ -262,20 +272,26 @@ func findLibc(pid int, maps []mapping) (libc, error) {
 	// A `syscall; ret` sequence (0f 05 c3) and __restore_rt (48 c7 c0 0f 00
 	// 00 00 0f 05) anywhere in libc's executable segment: the bytes decode
 	// so wherever they are (see sigframe.go).
+	// Read in chunks, until both are found (early in the text, usually).
+	const chunk, overlap = 64 << 10, 16
+	buf := make([]byte, chunk+overlap)
 	for _, p := range libcLib.img.loads {
 		if p.Flags&elf.PF_X == 0 {
 			continue
 		}
-		buf := make([]byte, p.Filesz)
-		if _, err := libcLib.img.ra.ReadAt(buf, int64(p.Off)); err != nil {
-			return c, fmt.Errorf("reading libc text: %w", err)
-		}
-		base := libcLib.l.bias + p.Vaddr
-		if i := bytes.Index(buf, []byte{0x0f, 0x05, 0xc3}); i >= 0 && c.syscallInsn == 0 {
-			c.syscallInsn = base + uint64(i)
-		}
-		if i := bytes.Index(buf, []byte{0x48, 0xc7, 0xc0, 0x0f, 0, 0, 0, 0x0f, 0x05}); i >= 0 && c.restoreRT == 0 {
-			c.restoreRT = base + uint64(i)
+		for off := uint64(0); off < p.Filesz && (c.syscallInsn == 0 || c.restoreRT == 0); off += chunk {
+			n := min(p.Filesz-off, chunk+overlap)
+			b := buf[:n]
+			if _, err := libcLib.img.ra.ReadAt(b, int64(p.Off+off)); err != nil {
+				return c, fmt.Errorf("reading libc text: %w", err)
+			}
+			base := libcLib.l.bias + p.Vaddr + off
+			if i := bytes.Index(b, []byte{0x0f, 0x05, 0xc3}); i >= 0 && c.syscallInsn == 0 {
+				c.syscallInsn = base + uint64(i)
+			}
+			if i := bytes.Index(b, []byte{0x48, 0xc7, 0xc0, 0x0f, 0, 0, 0, 0x0f, 0x05}); i >= 0 && c.restoreRT == 0 {
+				c.restoreRT = base + uint64(i)
+			}
 		}
 	}
 	if c.syscallInsn == 0 || c.restoreRT == 0 {

@@ -27,7 +27,8 @@ type fixture struct {
 	v3       string // a third version, to stack upgrades
 	private  string // NEW with library-private state
 	exit     string // NEW whose constructor exits the process
-	slow     string // NEW whose constructor sleeps 30s
+	slow     string // NEW whose constructor sleeps 2.5s
+	late     string // NEW whose constructor sleeps 700ms
 	announce string // NEW whose constructor prints "loading" and sleeps 400ms
 	other    string // another build of OLD, same file name
 	target   string
@@ -68,7 +69,8 @@ func buildFixture(dir string, cflags ...string) (*fixture, error) {
 		{&f.v3, "v3", []string{"-DVERSION=3"}},
 		{&f.private, "private", []string{"-DVERSION=2", "-DPRIVATE_STATE"}},
 		{&f.exit, "exit", []string{"-DVERSION=2", "-DEXIT_ON_LOAD"}},
-		{&f.slow, "slow", []string{"-DVERSION=2", "-DSLOW_LOAD"}},
+		{&f.slow, "slow", []string{"-DVERSION=2", "-DSLOW_LOAD=2500"}},
+		{&f.late, "late", []string{"-DVERSION=2", "-DSLOW_LOAD=700"}},
 		{&f.announce, "announce", []string{"-DVERSION=2", "-DANNOUNCE_LOAD"}},
 		{&f.other, "other", []string{"-DVERSION=1", "-DVARIANT=7"}},
 	}
@@ -520,27 +522,59 @@ func TestLocalOldRefused(t *testing.T) {
 	}
 }
 
-// TestWatchdog: dlopen of a NEW whose constructor never finishes is
-// abandoned after the call timeout; the thread gets its registers back and
-// the process carries on with OLD.
+// TestWatchdog: dlopen of a NEW whose constructor takes longer than the
+// call timeout. The call is never cut short (the thread holds the loader's
+// lock while constructors run): when it returns within the timeout again,
+// NEW is unloaded at once; else the thread is left to finish the call and
+// restore itself. Either way apply fails with a clear reason, the process
+// carries on with OLD, and its loader is usable again: a normal upgrade
+// afterwards (which runs dlopen in it) succeeds.
 func TestWatchdog(t *testing.T) {
 	f := setup(t)
-	tg := startTarget(t, f, "loop")
-	tg.expect("version 1")
-	o := opts(t)
-	o.CallTimeout = 300 * time.Millisecond
-	start := time.Now()
-	r := Apply(context.Background(), tg.pid(), f.v1, f.slow, o)
-	mustStatus(t, "apply", r, StatusError)
-	if !strings.Contains(r.Reason, "did not return") {
-		t.Errorf("reason %q does not mention the timeout", r.Reason)
+	tests := []struct {
+		name    string
+		new     string
+		timeout time.Duration
+		reason  string
+		mapped  bool // NEW is still mapped right after the failed apply
+	}{
+		{"returns after the timeout", f.late, 500 * time.Millisecond, "NEW is unloaded again", false},
+		{"does not return in time", f.slow, 300 * time.Millisecond, "restores itself", true},
 	}
-	if d := time.Since(start); d > 3*time.Second {
-		t.Errorf("apply took %v", d)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tg := startTarget(t, f, "loop")
+			tg.expect("version 1")
+			o := opts(t)
+			o.CallTimeout = tt.timeout
+			start := time.Now()
+			r := Apply(context.Background(), tg.pid(), f.v1, tt.new, o)
+			mustStatus(t, "apply", r, StatusError)
+			if !strings.Contains(r.Reason, "did not return") || !strings.Contains(r.Reason, tt.reason) {
+				t.Errorf("reason %q does not mention the timeout and %q", r.Reason, tt.reason)
+			}
+			if d := time.Since(start); d > 3*time.Second {
+				t.Errorf("apply took %v", d)
+			}
+			maps, err := os.ReadFile(fmt.Sprintf("/proc/%d/maps", tg.pid()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if strings.Contains(string(maps), tt.new) != tt.mapped {
+				t.Errorf("NEW mapped after the failed apply: %v, want %v", !tt.mapped, tt.mapped)
+			}
+			if q := Query(tg.pid(), o); q.Status != StatusNotChanged {
+				t.Errorf("query: %+v", q)
+			}
+			// The process still runs OLD, and a normal upgrade afterwards
+			// works (once the slow constructor has finished).
+			o2 := opts(t)
+			mustStatus(t, "apply", Apply(context.Background(), tg.pid(), f.v1, f.v2, o2), StatusOK)
+			tg.expect("version 2")
+			mustStatus(t, "revert", Revert(context.Background(), tg.pid(), f.v1, o2), StatusOK)
+			tg.expect("version 1")
+		})
 	}
-	// The process still runs OLD, and a normal upgrade afterwards works.
-	mustStatus(t, "apply", Apply(context.Background(), tg.pid(), f.v1, f.v2, opts(t)), StatusOK)
-	tg.expect("version 2")
 }
 
 func TestPolicy(t *testing.T) {

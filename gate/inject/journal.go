@@ -46,6 +46,9 @@ type generation struct {
 	// OverEndbr lists the functions whose jump was written over their
 	// endbr64 because no trampoline page fitted the window needed to keep it.
 	OverEndbr []string `json:"over_endbr64,omitempty"`
+	// Pads lists the run-time addresses of the jumps written into padding
+	// for entries redirected through a short jump (see pad.go).
+	Pads []uint64 `json:"pads,omitempty"`
 }
 
 // wordWrite is one aligned 8-byte word of the target's text.
@@ -54,6 +57,9 @@ type wordWrite struct {
 	Old     hexWord  `json:"old"`
 	New     hexWord  `json:"new"`
 	Symbols []string `json:"symbols"`
+	// Pad is true for a word holding only padding bytes (see pad.go):
+	// written before the entries' words, restored after them.
+	Pad bool `json:"pad,omitempty"`
 }
 
 // hexWord is 8 bytes, in JSON as 16 hex digits in memory order.

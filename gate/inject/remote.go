@@ -48,6 +48,22 @@ type hijack struct {
 	frame   uint64          // base of the signal frame
 	page    uint64          // the engine's page (landing pad), then a data page; 0 if none
 	timeout time.Duration
+	// late is how long after its timeout the last call returned (see
+	// call); 0 when it returned in time.
+	late time.Duration
+	// abandoned is set when a call was left to finish on its own: the
+	// thread is detached and restores itself (see call).
+	abandoned bool
+	// scratch is the state as the signal frame restores it: a system call
+	// interrupted with ERESTART_RESTARTBLOCK made again from scratch. Used
+	// by restore once a function has been called in the thread (called):
+	// the function may have made system calls that reset the thread's
+	// restart block (clock_nanosleep does on entry), and restart_syscall
+	// would then fail with EINTR. Used too for a thread in a group-stop,
+	// which keeps the state until continued: at a system call instruction
+	// with the call's own number, it is recognisably in a harmless wait.
+	scratch unix.PtraceRegs
+	called  bool
 }
 
 const pageSize = 4096
@@ -57,6 +73,9 @@ func (t *tracer) session(th *thread, c libc, timeout time.Duration) (*hijack, er
 	if c.syscallInsn == 0 || c.restoreRT == 0 {
 		return nil, errors.New("the C library has no `syscall; ret` or no __restore_rt sequence")
 	}
+	// A signal the thread was stopped to deliver must not be lost when
+	// it is resumed for the remote operation: held.
+	t.hold(th)
 	saved, err := saveRegs(th.tid)
 	if err != nil {
 		return nil, t.goneOr(err)
@@ -85,6 +104,7 @@ func (t *tracer) session(th *thread, c libc, timeout time.Duration) (*hijack, er
 	if m, ok := findMapping(maps, saved.regs.Rsp-1); !ok || h.frame < m.start+pageSize {
 		return nil, fmt.Errorf("thread %d has no room on its stack below %#x for its saved state", th.tid, saved.regs.Rsp)
 	}
+	h.scratch = frameRegs
 	if err := t.write(h.frame, sigFrame(h.frame, c.restoreRT, frameRegs, saved, mask)); err != nil {
 		return nil, err
 	}
@@ -99,8 +119,8 @@ func (t *tracer) session(th *thread, c libc, timeout time.Duration) (*hijack, er
 // PTRACE_SYSCALL to the call's syscall-exit-stop. No single-step: the trap
 // flag would outlive a dying engine and kill the thread. orig_rax is -1 so
 // the kernel does not treat the thread as being in an interrupted system
-// call to restart. Signals arriving meanwhile are held and re-sent on
-// detach.
+// call to restart. Signals arriving meanwhile are held and delivered again
+// on detach.
 func (h *hijack) syscall(nr uint64, args ...uint64) (uint64, error) {
 	t, th, insn := h.t, h.th, h.c.syscallInsn
 	r := h.resume
@@ -124,8 +144,7 @@ func (h *hijack) syscall(nr uint64, args ...uint64) (uint64, error) {
 			return 0, err
 		}
 		if th.kind == stopSignal {
-			th.held = append(th.held, th.sig)
-			th.sig = 0
+			t.hold(th)
 			continue
 		}
 		if th.kind != stopSyscall {
@@ -179,8 +198,17 @@ func (t *tracer) startHijack(th *thread, c libc, timeout time.Duration) (*hijack
 // RSP and orig_rax are set, the direction flag cleared and the FP control
 // state reset to the ABI's. The thread runs under PTRACE_SYSCALL until the
 // landing pad's first rt_sigreturn, which is cancelled; the thread is then
-// restored and left in its syscall-exit-stop. On timeout the thread is
-// interrupted and errTimeout returned.
+// restored and left in its syscall-exit-stop.
+//
+// A call still running after the timeout may hold locks (dlopen holds the
+// dynamic loader's while NEW's constructors run): stopping it there and
+// restoring the thread would leave them held for ever. It is therefore
+// let run for as long again: if it returns then, its result is returned
+// with h.late set, the caller undoing what it did (dlclose); if not, the
+// thread is detached as it runs and h.abandoned set: it finishes the call
+// on its own, returns into the landing pad and restores itself from its
+// signal frame, as after a crash of the engine (the engine's two pages
+// and whatever the call did stay), and the error wraps errTimeout.
 func (h *hijack) call(fn uint64, str string, args ...uint64) (uint64, error) {
 	t, th := h.t, h.th
 	if str != "" {
@@ -197,6 +225,7 @@ func (h *hijack) call(fn uint64, str string, args ...uint64) (uint64, error) {
 	if err := t.write(h.frame, b[:]); err != nil {
 		return 0, err
 	}
+	h.called = true
 	r := h.resume
 	r.Rsp, r.Rip, r.Rax = h.frame, fn, 0
 	r.Eflags &^= flagDF | flagTF
@@ -212,7 +241,9 @@ func (h *hijack) call(fn uint64, str string, args ...uint64) (uint64, error) {
 	if err := setXState(th.tid, cleanFPState(h.saved), h.saved.fxOnly); err != nil {
 		return 0, t.goneOr(err)
 	}
-	deadline := time.Now().Add(h.timeout)
+	started := time.Now()
+	deadline := started.Add(h.timeout)
+	h.late = 0
 	var result uint64
 	returned := false
 	for {
@@ -221,11 +252,25 @@ func (h *hijack) call(fn uint64, str string, args ...uint64) (uint64, error) {
 			return 0, t.goneOr(fmt.Errorf("resuming thread %d: %w", th.tid, err))
 		}
 		err := t.waitStopped(th, deadline)
+		if errors.Is(err, errTimeout) && h.late == 0 {
+			// The watchdog: let it finish, for as long again.
+			h.late = 1
+			deadline = started.Add(2 * h.timeout)
+			err = t.waitStopped(th, deadline)
+		}
 		if errors.Is(err, errTimeout) {
+			// Leave it to finish on its own and restore itself.
 			if err := t.interruptAndWait(th, time.Now().Add(2*time.Second)); err != nil {
 				return 0, err
 			}
-			return 0, fmt.Errorf("remote call did not return within %v: %w", h.timeout, errTimeout)
+			t.hold(th)
+			sig := t.redeliver(th)
+			delete(t.threads, th.tid)
+			h.abandoned = true
+			if err := ptrace(unix.PTRACE_DETACH, th.tid, 0, uintptr(sig)); err != nil {
+				return 0, t.goneOr(fmt.Errorf("detaching thread %d: %w", th.tid, err))
+			}
+			return 0, fmt.Errorf("remote call did not return within %v, nor within %v more: left to finish in thread %d, which restores itself when it returns: %w", h.timeout, h.timeout, th.tid, errTimeout)
 		}
 		if err != nil {
 			return 0, err
@@ -234,6 +279,9 @@ func (h *hijack) call(fn uint64, str string, args ...uint64) (uint64, error) {
 		case stopSyscall:
 			if returned {
 				// The exit of the cancelled rt_sigreturn.
+				if h.late != 0 {
+					h.late = max(time.Since(started)-h.timeout, 1)
+				}
 				binary.LittleEndian.PutUint64(b[:], h.c.restoreRT)
 				if err := t.write(h.frame, b[:]); err != nil {
 					return 0, err
@@ -256,8 +304,7 @@ func (h *hijack) call(fn uint64, str string, args ...uint64) (uint64, error) {
 			}
 		case stopSignal:
 			// Hold it: the thread is not running its own code now.
-			th.held = append(th.held, th.sig)
-			th.sig = 0
+			t.hold(th)
 		}
 	}
 }
@@ -267,6 +314,9 @@ func (h *hijack) call(fn uint64, str string, args ...uint64) (uint64, error) {
 // kind of stop), so that an engine dying in between still leaves a thread
 // that restores itself from its frame.
 func (h *hijack) end() error {
+	if h.abandoned {
+		return nil // the thread restores itself (see call)
+	}
 	var first error
 	if h.page != 0 {
 		if _, err := h.syscall(unix.SYS_MUNMAP, h.page, 2*pageSize); err != nil {
@@ -286,6 +336,11 @@ func (h *hijack) end() error {
 func (h *hijack) restore() error {
 	s := h.saved
 	s.regs = h.resume
+	if h.called || h.th.groupStop {
+		// After a function call, or in a group-stop, where the thread
+		// may wait long and be borrowed again (see tracer.restarting).
+		s.regs = h.scratch
+	}
 	if err := restoreRegs(h.th.tid, s); err != nil {
 		return h.t.goneOr(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -16,9 +17,12 @@ import (
 
 // Revert undoes the latest upgrade of OLD (oldPath) in process pid: every
 // word written is restored exactly from the journal, and the trampoline
-// pages are unmapped. NEW stays loaded (threads may still be running its
-// code); the old library was never unmapped. It also completes a revert of
-// an operation interrupted by a crash of the engine.
+// pages are unmapped. Then, the process released, the reference the upgrade
+// took on NEW is dropped (dlclose, in a thread fit to run the loader), so
+// that NEW is unmapped; it stays loaded, and Reason says why, when a thread
+// was still running its code at the switch. The old library was never
+// unmapped. Revert also completes a revert of an operation interrupted by a
+// crash of the engine.
 func Revert(ctx context.Context, pid int, oldPath string, opt Options) Result {
 	o := &op{ctx: ctx, opt: opt.withDefaults(), pid: pid, res: Result{PID: pid}}
 	defer o.close()
@@ -53,15 +57,32 @@ func (o *op) revertTraced(gi int) (res Result) {
 		return o.fromErr("tracing", err)
 	}
 	defer t.detachAll()
+	g := &o.j.Generations[gi]
+	// Journaled before the stop of the world (an fsync is slow): an engine
+	// dying from here on leaves "reverting", which status reports and the
+	// next revert completes, word by word.
+	prevState := g.State
+	g.State = genReverting
+	if err := o.j.save(); err != nil {
+		return o.finish(StatusError, "%v", err)
+	}
+	undo := func() error { // the revert did not start after all
+		g.State = prevState
+		return o.j.save()
+	}
 	if err := t.stopAll(time.Now().Add(stopTimeout)); err != nil {
+		undo()
 		if t.alive() {
 			t.stopAll(time.Now().Add(stopTimeout))
 		}
 		return o.fromErr("stopping the process", err)
 	}
 	start := time.Now()
-	defer func() { res.StoppedMicros = time.Since(start).Microseconds() }()
-	g := &o.j.Generations[gi]
+	defer func() {
+		if res.StoppedMicros == 0 {
+			res.StoppedMicros = time.Since(start).Microseconds()
+		}
+	}()
 	inTramp := func(a uint64) bool {
 		for _, p := range g.Trampolines {
 			if a >= p && a < p+pageSize {
@@ -79,7 +100,27 @@ func (o *op) revertTraced(gi int) (res Result) {
 		if err := unix.PtraceGetRegs(th.tid, &r); err != nil {
 			return o.fromErr("reading registers", t.goneOr(err))
 		}
+		moved := false
+		for _, q := range g.Pads {
+			if r.Rip != q {
+				continue
+			}
+			// At a padding jump (see pad.go): take it.
+			var jmp [jmpLen]byte
+			if err := t.read(q, jmp[:]); err != nil {
+				return o.fromErr("reading a padding jump", err)
+			}
+			if jmp[0] == 0xe9 {
+				r.Rip = uint64(int64(q+jmpLen) + int64(int32(binary.LittleEndian.Uint32(jmp[1:]))))
+				moved = true
+			}
+		}
 		if !inTramp(r.Rip) {
+			if moved {
+				if err := unix.PtraceSetRegs(th.tid, &r); err != nil {
+					return o.fromErr("moving a thread out of a padding jump", t.goneOr(err))
+				}
+			}
 			continue
 		}
 		var slot [slotSize]byte
@@ -97,8 +138,10 @@ func (o *op) revertTraced(gi int) (res Result) {
 	}
 	// Every word must hold what we wrote (or, after an interrupted
 	// operation, what was there before).
+	// Backwards: the entries' words before the padding they jump to.
 	var todo []wordWrite
-	for _, w := range g.Writes {
+	for i := len(g.Writes) - 1; i >= 0; i-- {
+		w := g.Writes[i]
 		var cur hexWord
 		if err := t.read(w.Addr, cur[:]); err != nil {
 			return o.fromErr("reading text", err)
@@ -108,12 +151,10 @@ func (o *op) revertTraced(gi int) (res Result) {
 			todo = append(todo, w)
 		case w.Old:
 		default:
+			t.detachAll()
+			undo()
 			return o.finish(StatusError, "text at %#x changed since the upgrade (%x): not reverting", w.Addr, cur[:])
 		}
-	}
-	g.State = genReverting
-	if err := o.j.save(); err != nil {
-		return o.finish(StatusError, "%v", err)
 	}
 	tid := anyStopped(t)
 	for i, w := range todo {
@@ -133,25 +174,124 @@ func (o *op) revertTraced(gi int) (res Result) {
 			return o.fromErr("verifying restored text", fmt.Errorf("word at %#x: %x, want %x (%v)", w.Addr, cur[:], w.Old[:], err))
 		}
 	}
-	if !keepPages && len(g.Trampolines) > 0 {
-		err := t.withSyscalls(o.c, func(sys func(uint64, ...uint64) (uint64, error)) error {
-			for _, p := range g.Trampolines {
-				if _, err := sys(unix.SYS_MUNMAP, p, pageSize); err != nil {
-					return fmt.Errorf("unmapping trampoline page %#x: %w", p, err)
-				}
-			}
-			return nil
-		})
-		if err != nil {
-			return o.fromErr("cleaning up", err)
-		}
-	}
 	o.res.Functions = len(g.Functions)
+	handle, newBase := g.NewHandle, g.New.Base
+	var pages []uint64 // unmapped once the process is released
+	if !keepPages {
+		pages = g.Trampolines
+	}
+	// The journal first: an engine dying after dlclose must not leave a
+	// record that makes the next revert dlclose the handle again (a page
+	// left mapped is only a leak).
 	o.j.Generations = append(o.j.Generations[:gi], o.j.Generations[gi+1:]...)
 	if err := o.j.save(); err != nil {
 		return o.finish(StatusError, "reverted, but updating the journal failed: %v", err)
 	}
+	derr := t.detachAll()
+	o.res.StoppedMicros = time.Since(start).Microseconds()
+	if derr != nil {
+		return o.finish(StatusError, "reverted, but releasing the process failed: %v", derr)
+	}
+	if keepPages {
+		handle = 0
+		o.res.Reason = "reverted; NEW and the trampolines stay: a thread was inside a trampoline"
+	}
+	if err := o.cleanUp(pages, handle, newBase); err != nil {
+		return o.finish(StatusOK, "reverted; %v", err)
+	}
 	return o.finish(StatusOK, "")
+}
+
+// newLoaded returns the mappings of NEW, loaded at bias base, in the
+// process; false when it is not mapped there.
+func newLoaded(pid int, base uint64) (loaded, bool, error) {
+	maps, err := readMaps(pid)
+	if err != nil {
+		return loaded{}, false, err
+	}
+	m0, ok := findMapping(maps, base)
+	if !ok || m0.inode == 0 {
+		return loaded{}, false, nil
+	}
+	nl := loaded{bias: base, path: m0.path}
+	for _, m := range maps {
+		if m.inode == m0.inode && m.major == m0.major && m.minor == m0.minor && m.path == m0.path {
+			nl.maps = append(nl.maps, m)
+		}
+	}
+	return nl, true, nil
+}
+
+// cleanUp, the process released and reverted, unmaps the trampoline pages
+// (no thread can reach them any more: the entries are restored and no
+// thread was inside one) and drops the reference the upgrade took on NEW
+// (dlclose of handle, NEW loaded at bias base; 0: none). Both are done in
+// one thread fit to run the loader, found as for dlopen while the process
+// runs (see survey), dlclose only once no thread has NEW's code on its
+// stack (a thread busy in NEW is looked at again within the busy budget).
+// With the entries restored no thread can enter NEW again (but through a
+// pointer to one of its own functions NEW itself handed out), so a thread
+// seen outside it stays outside. The loader unmaps NEW when no other
+// reference is left.
+func (o *op) cleanUp(pages []uint64, handle, base uint64) error {
+	if len(pages) == 0 && handle == 0 {
+		return nil
+	}
+	var nl loaded
+	if handle != 0 {
+		var ok bool
+		var err error
+		if nl, ok, err = newLoaded(o.pid, base); err != nil {
+			return err
+		} else if !ok {
+			handle = 0
+		}
+	}
+	t, err := newTracer(o.pid)
+	if err != nil {
+		return err
+	}
+	defer t.release()
+	t.background(true)
+	var why error
+	th, busy, err := t.pickHijack(o.c, nl, o.opt.BusyTimeout)
+	switch {
+	case err != nil:
+		why = fmt.Errorf("NEW stays loaded: choosing a thread for dlclose: %w", err)
+	case busy != "":
+		why = fmt.Errorf("NEW stays loaded: %s", strings.ReplaceAll(busy, "OLD", "NEW"))
+	}
+	if th == nil && handle != 0 && len(pages) > 0 {
+		// NEW is in use: a thread for the pages alone.
+		handle = 0
+		th, _, err = t.pickHijack(o.c, loaded{}, o.opt.BusyTimeout)
+		if err != nil {
+			return errors.Join(why, fmt.Errorf("trampoline pages stay mapped: %w", err))
+		}
+	}
+	if th == nil {
+		return why
+	}
+	if why != nil {
+		handle = 0
+	}
+	h, err := t.startHijack(th, o.c, o.opt.CallTimeout)
+	if err != nil {
+		return errors.Join(why, err)
+	}
+	var perr, cerr error
+	for _, p := range pages {
+		if _, err := h.syscall(unix.SYS_MUNMAP, p, pageSize); err != nil && perr == nil {
+			perr = fmt.Errorf("unmapping trampoline page %#x: %w", p, err)
+		}
+	}
+	if handle != 0 && o.c.dlclose != 0 {
+		_, cerr = h.call(o.c.dlclose, "", handle)
+		if cerr == nil && h.late != 0 {
+			cerr = fmt.Errorf("dlclose(NEW) took %v longer than %v", h.late.Round(time.Millisecond), h.timeout)
+		}
+	}
+	return errors.Join(why, perr, cerr, h.end())
 }
 
 // Query reports the upgrades journaled for process pid and whether the

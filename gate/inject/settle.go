@@ -298,6 +298,15 @@ func (t *tracer) settle(old loaded, deadline time.Time, pre []mapping, stoppedBe
 		if !time.Now().Before(deadline) {
 			return reason, nil
 		}
+		frozen := true
+		for _, th := range busy {
+			frozen = frozen && th.groupStop && th.kind == stopEvent
+		}
+		if frozen {
+			// In a group-stop: resumed only with PTRACE_LISTEN, they
+			// would not move.
+			return reason + stoppedNote, nil
+		}
 		if err := t.runFor(busy, min(slice, time.Until(deadline))); err != nil {
 			return "", err
 		}

@@ -42,9 +42,9 @@ type thread struct {
 	// the thread is never resumed by the engine from it, only listened to
 	// (PTRACE_LISTEN), so that it stays stopped as its owner wants.
 	groupStop bool
-	listening bool   // restarted with PTRACE_LISTEN: stopped, not reporting
-	seq       uint64 // order of the thread's last stop among all threads
-	held      []int  // signals held back during a remote call, re-sent on detach
+	listening bool      // restarted with PTRACE_LISTEN: stopped, not reporting
+	seq       uint64    // order of the thread's last stop among all threads
+	held      []siginfo // signals held back during a remote call (see held.go)
 	// raw is the register state the thread was stopped in before the
 	// engine first borrowed it, for later signal frames (see session).
 	raw *unix.PtraceRegs
@@ -67,6 +67,9 @@ type tracer struct {
 	preStopped map[int]bool
 	stopStart  time.Time // when the last stopAll began interrupting threads
 	seq        uint64    // stops seen so far (see thread.seq)
+	// quiet is true while the world is not stopped (see background): the
+	// engine then yields its CPUs to the process instead of spinning.
+	quiet bool
 }
 
 func newTracer(pid int) (*tracer, error) {
@@ -154,6 +157,7 @@ func tracerOf(pid, tid int) int {
 // is not). The cost a thread sees is thus the interrupts, the waiting and
 // whatever the caller does before detaching: no seizing, no rescans.
 func (t *tracer) stopAll(deadline time.Time) error {
+	t.background(false)
 	t.runNew = false
 	t.preMaps, t.preStopped = nil, nil
 	for {
@@ -314,18 +318,12 @@ func (t *tracer) resume(th *thread) error {
 	return nil
 }
 
-// detachOne detaches stopped thread th alone (re-sending the signals held
-// back from it) and forgets it.
+// detachOne detaches stopped thread th alone (delivering again the signals
+// held back from it) and forgets it.
 func (t *tracer) detachOne(th *thread) error {
-	sig := 0
-	if th.kind == stopSignal {
-		sig = th.sig
-	}
+	sig := t.redeliver(th)
 	delete(t.threads, th.tid)
 	err := ptrace(unix.PTRACE_DETACH, th.tid, 0, uintptr(sig))
-	for _, s := range th.held {
-		unix.Tgkill(t.pid, th.tid, unix.Signal(s))
-	}
 	if err != nil && err != unix.ESRCH {
 		return fmt.Errorf("detaching thread %d: %w", th.tid, err)
 	}
@@ -377,7 +375,7 @@ func (t *tracer) resumeOthers(keep *thread) error {
 }
 
 // detachAll detaches every thread; they must all be stopped. Signals held
-// back during remote calls are sent again.
+// back during remote calls are delivered again (see redeliver).
 func (t *tracer) detachAll() error {
 	if t.detached {
 		return nil
@@ -386,15 +384,9 @@ func (t *tracer) detachAll() error {
 	// First stopped, first released: every thread is stopped about as
 	// long as the whole operation, not the sum of its phases plus skew.
 	for _, th := range t.byStopOrder() {
-		sig := 0
-		if th.kind == stopSignal {
-			sig = th.sig
-		}
+		sig := t.redeliver(th)
 		if err := ptrace(unix.PTRACE_DETACH, th.tid, 0, uintptr(sig)); err != nil && err != unix.ESRCH && first == nil {
 			first = fmt.Errorf("detaching thread %d: %w", th.tid, err)
-		}
-		for _, s := range th.held {
-			unix.Tgkill(t.pid, th.tid, unix.Signal(s))
 		}
 	}
 	t.detached = true
@@ -449,10 +441,13 @@ func (t *tracer) collectStops(deadline time.Time) error {
 					}
 					return errTimeout
 				}
-				if spins > 4096 {
-					time.Sleep(50 * time.Microsecond)
-				} else {
+				if spins < collectSpins {
 					unix.Syscall(unix.SYS_SCHED_YIELD, 0, 0, 0)
+				} else {
+					// A precise short sleep of this thread: the CPU goes
+					// to the threads that are on their way to the stop.
+					ts := unix.NsecToTimespec(int64(collectSleep))
+					unix.Nanosleep(&ts, nil)
 				}
 			}
 		}
@@ -526,7 +521,10 @@ func (t *tracer) release() error {
 // slack to every thread's pause), then sleeps with a backoff up to 1ms. A
 // blocking wait could not honour deadline.
 func (t *tracer) waitUntil(deadline time.Time, cond func() bool) error {
-	const spinFor = 3 * time.Millisecond
+	spinFor := 3 * time.Millisecond
+	if t.quiet {
+		spinFor = quietSpin
+	}
 	idleSince := time.Time{}
 	pause := 20 * time.Microsecond
 	for {
@@ -565,7 +563,15 @@ func (t *tracer) waitUntil(deadline time.Time, cond func() bool) error {
 			unix.Syscall(unix.SYS_SCHED_YIELD, 0, 0, 0)
 			continue
 		}
-		time.Sleep(pause)
+		if t.quiet {
+			// A precise sleep of this OS thread (its timer slack is
+			// 1ns, see startPtraceThread), not of the goroutine, whose
+			// wake-up would take two threads.
+			ts := unix.NsecToTimespec(int64(pause))
+			unix.Nanosleep(&ts, nil)
+		} else {
+			time.Sleep(pause)
+		}
 		if pause < time.Millisecond {
 			pause *= 2
 		}
@@ -573,6 +579,14 @@ func (t *tracer) waitUntil(deadline time.Time, cond func() bool) error {
 }
 
 var errTimeout = errors.New("timed out waiting for the process")
+
+// collectSpins and collectSleep tune collectStops: how many times it
+// yields its CPU while a thread has not stopped yet, before it sleeps
+// collectSleep between checks.
+var (
+	collectSpins = 16
+	collectSleep = 20 * time.Microsecond
+)
 
 // waitAny collects one pending event of any thread traced from this OS
 // thread, without blocking; false when none is pending. The event is first

@@ -299,3 +299,45 @@ func TestWritePatchInfoTwice(t *testing.T) {
 		t.Errorf("a non-ELF file: %+v, %v", pi, err)
 	}
 }
+
+func TestPlanPad(t *testing.T) {
+	const bias = 0x10000
+	runs := []addrRange{{0x100, 0x140}} // link-time padding
+	file := func(a uint64, n int) ([]byte, error) { return make([]byte, n), nil }
+	tests := []struct {
+		name  string
+		p, k  uint64
+		next  byte
+		avoid []addrRange
+		cur   byte // memory byte value (file bytes are 0)
+		ok    bool
+		at    uint64
+		disp  byte
+	}{
+		{"nearest below", bias + 0x150, 3, 0, nil, 0, true, bias + 0x13b, 0xe9},
+		{"nearest above", bias + 0xf0, 2, 0, nil, 0, true, bias + 0x100, 0x0e},
+		{"one byte: displacement fixed by the next byte", bias + 0xfd, 1, 0x10, nil, 0, true, bias + 0x10f, 0x10},
+		{"one byte: not padding there", bias + 0xfd, 1, 0x60, nil, 0, false, 0, 0},
+		{"out of reach", bias + 0x200, 3, 0, nil, 0, false, 0, 0},
+		{"used by another site", bias + 0x150, 3, 0, []addrRange{{bias + 0x100, bias + 0x140}}, 0, false, 0, 0},
+		{"memory differs from the file", bias + 0x150, 3, 0, nil, 0xcc, false, 0, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cur := func(a uint64, n int) ([]byte, error) {
+				b := make([]byte, n)
+				for i := range b {
+					b[i] = tt.cur
+				}
+				return b, nil
+			}
+			pp, ok, err := planPad(tt.p, bias, tt.k, tt.next, runs, tt.avoid, cur, file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if ok != tt.ok || (ok && (pp.at != tt.at || pp.entry != [2]byte{0xeb, tt.disp})) {
+				t.Errorf("got %v %#x %x, want %v %#x eb%02x", ok, pp.at, pp.entry, tt.ok, tt.at, tt.disp)
+			}
+		})
+	}
+}

@@ -1,8 +1,9 @@
 /* libver: the test library. Built as version 1 and 2 (-DVERSION=N), and in
  * variants the engine must refuse (-DPRIVATE_STATE), that exit the
  * process while being loaded (-DEXIT_ON_LOAD) or that take too long to load
- * (-DSLOW_LOAD), or that say "loading" on stdout and take 400ms to load
- * (-DANNOUNCE_LOAD: a window for the tests to act during dlopen). */
+ * (-DSLOW_LOAD=MS), or that say "loading" on stdout and take 400ms to load
+ * (-DANNOUNCE_LOAD: a window for the tests to act during dlopen; the same
+ * with "unloading" during dlclose). */
 #include <time.h>
 #include <unistd.h>
 
@@ -69,9 +70,12 @@ int ver_variant(void)
 #endif
 
 #ifdef SLOW_LOAD
+/* SLOW_LOAD is the constructor's sleep in milliseconds. */
 __attribute__((constructor)) static void slow(void)
 {
-	sleep(30);
+	struct timespec ts = {SLOW_LOAD / 1000, (SLOW_LOAD % 1000) * 1000L * 1000L};
+	while (nanosleep(&ts, &ts) != 0)
+		;
 }
 #endif
 
@@ -87,6 +91,16 @@ __attribute__((constructor)) static void announce(void)
 {
 	struct timespec ts = {0, 400 * 1000 * 1000};
 	if (write(1, "loading\n", 8) != 8)
+		return;
+	while (nanosleep(&ts, &ts) != 0)
+		;
+}
+
+/* The same on dlclose: "unloading", 400ms. */
+__attribute__((destructor)) static void announce_unload(void)
+{
+	struct timespec ts = {0, 400 * 1000 * 1000};
+	if (write(1, "unloading\n", 10) != 10)
 		return;
 	while (nanosleep(&ts, &ts) != 0)
 		;
