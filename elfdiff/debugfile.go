@@ -212,10 +212,6 @@ func openDebugFile(path, buildID string, crc uint32, checkCRC bool) (df *dwarfFi
 // typeSignatures walks the unit headers of .debug_info and returns, for
 // each DWARF 5 type unit, the offset of the type it defines by signature.
 func typeSignatures(data []byte, bo binary.ByteOrder) map[uint64]dwarf.Offset {
-	const (
-		utType      = 0x02
-		utSplitType = 0x06
-	)
 	sigs := make(map[uint64]dwarf.Offset)
 	for off := uint64(0); off+4 <= uint64(len(data)); {
 		start := off

@@ -70,25 +70,9 @@ const (
 const (
 	utCompile      = 0x01
 	utType         = 0x02
-	utPartial      = 0x03
 	utSkeleton     = 0x04
 	utSplitCompile = 0x05
 	utSplitType    = 0x06
-)
-
-// scanAttrs are the attributes the scanner decodes; it skips all others.
-const (
-	scanSibling        = dwarf.AttrSibling
-	scanLocation       = dwarf.AttrLocation
-	scanName           = dwarf.AttrName
-	scanLowpc          = dwarf.AttrLowpc
-	scanLanguage       = dwarf.AttrLanguage
-	scanDeclaration    = dwarf.AttrDeclaration
-	scanSpecification  = dwarf.AttrSpecification
-	scanRanges         = dwarf.AttrRanges
-	scanLinkageName    = dwarf.AttrLinkageName
-	scanStrOffsetsBase = dwarf.AttrStrOffsetsBase
-	scanAddrBase       = dwarf.AttrAddrBase
 )
 
 // abbrevAttr is one attribute specification of an abbreviation.
@@ -223,9 +207,9 @@ func (s *dieScanner) readBases(b scanBuf, ab *abbrev) error {
 		if form == formIndirect {
 			form = uint32(b.uleb())
 		}
-		if (a.attr == scanStrOffsetsBase || a.attr == scanAddrBase) && form == formSecOffset {
+		if (a.attr == dwarf.AttrStrOffsetsBase || a.attr == dwarf.AttrAddrBase) && form == formSecOffset {
 			v := b.offset(s.unit.offSize)
-			if a.attr == scanStrOffsetsBase {
+			if a.attr == dwarf.AttrStrOffsetsBase {
 				s.unit.strOffsetsBase, s.unit.hasStrBase = v, true
 			} else {
 				s.unit.addrBase, s.unit.hasAddrBase = v, true
@@ -387,24 +371,26 @@ func parseAbbrevs(data []byte, off uint64) ([]abbrev, error) {
 	}
 }
 
-// attr decodes one attribute of d, or skips it.
+// attr decodes one attribute of d when it is one the index uses (sibling,
+// name, linkage name, low_pc, ranges, location, declaration,
+// specification, language), and skips it otherwise.
 func (s *dieScanner) attr(b *scanBuf, d *scannedDIE, a *abbrevAttr) error {
 	form := a.form
 	if form == formIndirect {
 		form = uint32(b.uleb())
 	}
 	switch a.attr {
-	case scanName, scanLinkageName:
+	case dwarf.AttrName, dwarf.AttrLinkageName:
 		v, ok := s.str(b, d, form)
 		if ok {
-			if a.attr == scanName {
+			if a.attr == dwarf.AttrName {
 				d.name = v
 			} else {
 				d.linkage = v
 			}
 			return nil
 		}
-	case scanLowpc:
+	case dwarf.AttrLowpc:
 		switch form {
 		case formAddr:
 			d.lowPC, d.hasLowPC = b.addr(s.unit.addrSize), true
@@ -423,9 +409,9 @@ func (s *dieScanner) attr(b *scanBuf, d *scannedDIE, a *abbrevAttr) error {
 			}
 			return nil
 		}
-	case scanRanges:
+	case dwarf.AttrRanges:
 		d.hasRanges = true
-	case scanLocation:
+	case dwarf.AttrLocation:
 		switch form {
 		case formExprloc, formBlock:
 			d.location = b.bytes(b.uleb())
@@ -440,7 +426,7 @@ func (s *dieScanner) attr(b *scanBuf, d *scannedDIE, a *abbrevAttr) error {
 			d.location = b.bytes(uint64(b.u32()))
 			return nil
 		}
-	case scanDeclaration:
+	case dwarf.AttrDeclaration:
 		switch form {
 		case formFlagPresent:
 			d.declaration = true
@@ -449,16 +435,16 @@ func (s *dieScanner) attr(b *scanBuf, d *scannedDIE, a *abbrevAttr) error {
 			d.declaration = b.u8() != 0
 			return nil
 		}
-	case scanSpecification, scanSibling:
+	case dwarf.AttrSpecification, dwarf.AttrSibling:
 		if off, ok := s.ref(b, form); ok {
-			if a.attr == scanSibling {
+			if a.attr == dwarf.AttrSibling {
 				d.sibling = off
 			} else {
 				d.spec, d.hasSpec = dwarf.Offset(off), true
 			}
 			return nil
 		}
-	case scanLanguage:
+	case dwarf.AttrLanguage:
 		if v, ok := s.constant(b, form, a.implicit); ok {
 			d.language = v
 			return nil
