@@ -260,6 +260,7 @@ func (o *op) applyTraced(sites []site, newPath string) (res Result) {
 		return o.finish(StatusError, "%v", err)
 	}
 	// The switch: the only time the world is stopped.
+	t.prepareScanBuf()
 	stopped := time.Now()
 	if err := t.stopAll(time.Now().Add(stopTimeout)); err != nil {
 		return o.fromErr("stopping the process", err)

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"sort"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -83,12 +84,23 @@ func (s *scanner) isReturn(a uint64) bool {
 // rsp: from rsp up to the top of its mapping (at most maxStackScan bytes);
 // ok is false when rsp is outside any mapping.
 func (s *scanner) stackRange(rsp uint64) (start, end uint64, ok bool) {
-	m, ok := findMapping(s.maps, rsp)
+	m, ok := findSortedMapping(s.maps, rsp)
 	if !ok {
 		return 0, 0, false
 	}
 	start = rsp &^ 7
 	return start, min(m.end, start+maxStackScan), true
+}
+
+// findSortedMapping is findMapping for maps in address order, as
+// /proc/PID/maps lists them: a binary search, falling back to a linear one
+// when it finds nothing (maps out of order).
+func findSortedMapping(maps []mapping, a uint64) (mapping, bool) {
+	i := sort.Search(len(maps), func(i int) bool { return maps[i].end > a })
+	if i < len(maps) && maps[i].contains(a) {
+		return maps[i], true
+	}
+	return findMapping(maps, a)
 }
 
 // threadStack returns the live stack of a thread with registers r. A
@@ -101,7 +113,7 @@ func (s *scanner) stackRange(rsp uint64) (start, end uint64, ok bool) {
 // then be known for sure: fresh is false when the mapping was taken from
 // maps read before the thread stopped, and the caller reads them again.
 func (s *scanner) threadStack(r *unix.PtraceRegs, stoppedBefore bool) (start, end uint64, ok, fresh bool) {
-	m, ok := findMapping(s.maps, r.Rsp)
+	m, ok := findSortedMapping(s.maps, r.Rsp)
 	if !ok {
 		return 0, 0, false, s.fresh
 	}
@@ -136,10 +148,24 @@ func (s *scanner) check(tid int, rip, rsp uint64, stack []byte) scanResult {
 	}
 	inOld := s.text.contains(rip)
 	hits := 0
-	for off := 0; off+8 <= len(stack); off += 8 {
-		w := binary.LittleEndian.Uint64(stack[off:])
-		if s.text.contains(w) && s.isReturn(w) {
-			hits++
+	// Every word is first tested against the overall bounds of OLD's
+	// text with a single comparison; only the rare word inside them is
+	// looked at further.
+	lo, span := s.text.lo, s.text.hi-s.text.lo
+	words := stack[:len(stack)&^7]
+	if uintptr(unsafe.Pointer(unsafe.SliceData(words)))%8 == 0 {
+		// amd64 is little-endian: the words as they are in memory.
+		for _, w := range unsafe.Slice((*uint64)(unsafe.Pointer(unsafe.SliceData(words))), len(words)/8) {
+			if w-lo < span && s.text.contains(w) && s.isReturn(w) {
+				hits++
+			}
+		}
+	} else {
+		for off := 0; off+8 <= len(words); off += 8 {
+			w := binary.LittleEndian.Uint64(words[off : off+8])
+			if w-lo < span && s.text.contains(w) && s.isReturn(w) {
+				hits++
+			}
 		}
 	}
 	if !inOld && hits == 0 {
@@ -193,7 +219,12 @@ func (s *scanner) scanAll(ths []*thread, before map[int]bool) ([]*thread, string
 	for _, sp := range spans {
 		total += sp.end - sp.start
 	}
-	buf := make([]byte, total)
+	buf := s.t.scanBuf
+	if uint64(cap(buf)) < total {
+		buf = make([]byte, total)
+		s.t.scanBuf = buf
+	}
+	buf = buf[:total]
 	stacks := make([][]byte, len(ths))
 	off := uint64(0)
 	for i, sp := range spans {
@@ -250,6 +281,29 @@ func (s *scanner) scanAll(ths []*thread, before map[int]bool) ([]*thread, string
 	return busy, reason, nil
 }
 
+// scanBufPerThread is the room prepareScanBuf makes for each thread's live
+// stack: usually its frames, static TLS and padding below its thread
+// control block, 2-3 KiB with glibc (see threadStack).
+const scanBufPerThread = 4 << 10
+
+// prepareScanBuf makes sure, before the world is stopped, that t.scanBuf
+// can hold the live stacks of every thread in the usual case, with its
+// pages faulted in.
+func (t *tracer) prepareScanBuf() {
+	n := len(t.threads)
+	if tids, err := listTasks(t.pid); err == nil {
+		n = max(n, len(tids))
+	}
+	want := (n + 32) * scanBufPerThread
+	if cap(t.scanBuf) >= want {
+		return
+	}
+	t.scanBuf = make([]byte, want)
+	for i := 0; i < len(t.scanBuf); i += 4096 {
+		t.scanBuf[i] = 1
+	}
+}
+
 // settle makes sure no thread has OLD code on its stack. The busy threads
 // are let run on together (the others stay stopped) in slices growing from
 // 100µs to 5ms, each followed by an interrupt and a new scan, until none is
@@ -267,8 +321,10 @@ func (t *tracer) settle(old loaded, deadline time.Time, pre []mapping, stoppedBe
 	for {
 		// Threads created by a thread that ran start stopped; collect
 		// their first stop.
-		if err := t.waitUntil(time.Now().Add(stopTimeout), t.allStopped); err != nil {
-			return "", err
+		if !t.allStopped() {
+			if err := t.waitUntil(time.Now().Add(stopTimeout), t.allStopped); err != nil {
+				return "", err
+			}
 		}
 		s := newScanner(t, old, pre)
 		if pre == nil {

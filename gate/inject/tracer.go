@@ -3,6 +3,7 @@
 package inject
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -70,6 +71,18 @@ type tracer struct {
 	// quiet is true while the world is not stopped (see background): the
 	// engine then yields its CPUs to the process instead of spinning.
 	quiet bool
+	// scanBuf is the buffer the stacks are read into with the world
+	// stopped (see scanAll), allocated and its pages faulted in before
+	// apply stops it (see prepareScanBuf), so that the stop neither
+	// allocates a few hundred KiB nor takes page faults in fresh memory.
+	scanBuf []byte
+	// status is /proc/PID/status, opened before the stop (see threadCount).
+	status *os.File
+	// adopted is set when a thread was traced from a clone event rather
+	// than from a listing of /proc/PID/task: it may be another process
+	// (clone without CLONE_THREAD), so counting the traced threads proves
+	// nothing until a listing proves the set complete again (see stopAll).
+	adopted bool
 }
 
 func newTracer(pid int) (*tracer, error) {
@@ -174,6 +187,11 @@ func (t *tracer) stopAll(deadline time.Time) error {
 				return t.goneOr(err)
 			}
 			t.preMaps = maps
+			if t.status == nil {
+				if f, err := os.Open(fmt.Sprintf("/proc/%d/status", t.pid)); err == nil {
+					t.status = f
+				}
+			}
 			t.stopStart = time.Now()
 		}
 		for _, th := range t.byStopOrder() {
@@ -188,17 +206,71 @@ func (t *tracer) stopAll(deadline time.Time) error {
 		if err := t.collectStops(deadline); err != nil {
 			return err
 		}
+		// The cheap proof first: every traced thread was listed in
+		// /proc/PID/task (none adopted since) and is stopped, so is a
+		// live thread of the process; when the kernel counts as many
+		// threads in the process, they are all of them. Otherwise (a
+		// zombie leader, a thread exiting or being born, one adopted)
+		// /proc/PID/task is listed and compared.
+		if !t.adopted {
+			if n, err := t.threadCount(); err == nil && n == len(t.threads) {
+				return nil
+			}
+		}
 		tids, err := listTasks(t.pid)
 		if err != nil {
 			return t.goneOr(err)
 		}
 		if t.complete(tids) {
+			t.adopted = false
 			return nil
 		}
 		if time.Now().After(deadline) {
 			return fmt.Errorf("the set of threads does not settle (%d in /proc, %d traced): %w", len(tids), len(t.threads), errTimeout)
 		}
 	}
+}
+
+// threadCount returns the number of threads of the process: the Threads
+// line of /proc/PID/status, the kernel's count (a zombie leader included).
+// The file is opened before the stop (see stopAll) and read again from its
+// start, which makes the kernel generate it anew.
+func (t *tracer) threadCount() (int, error) {
+	if t.status == nil {
+		f, err := os.Open(fmt.Sprintf("/proc/%d/status", t.pid))
+		if err != nil {
+			return 0, err
+		}
+		t.status = f
+	}
+	var buf [4096]byte
+	n, err := unix.Pread(int(t.status.Fd()), buf[:], 0)
+	if err != nil {
+		return 0, err
+	}
+	data := buf[:n]
+	const key = "\nThreads:"
+	i := bytes.Index(data, []byte(key))
+	if i < 0 {
+		return 0, fmt.Errorf("no thread count in the status of process %d", t.pid)
+	}
+	count, digits := 0, 0
+	for _, c := range data[i+len(key):] {
+		if c == ' ' || c == '\t' {
+			if digits > 0 {
+				break
+			}
+			continue
+		}
+		if c < '0' || c > '9' {
+			break
+		}
+		count, digits = count*10+int(c-'0'), digits+1
+	}
+	if digits == 0 {
+		return 0, fmt.Errorf("no thread count in the status of process %d", t.pid)
+	}
+	return count, nil
 }
 
 // seizeAll seizes every thread of the process not traced yet, without
@@ -391,7 +463,15 @@ func (t *tracer) detachAll() error {
 	}
 	t.detached = true
 	t.mem.Close()
+	t.closeStatus()
 	return first
+}
+
+func (t *tracer) closeStatus() {
+	if t.status != nil {
+		t.status.Close()
+		t.status = nil
+	}
 }
 
 // byStopOrder returns the traced threads in the order of their last stop.
@@ -400,7 +480,14 @@ func (t *tracer) byStopOrder() []*thread {
 	for _, th := range t.threads {
 		ths = append(ths, th)
 	}
-	sort.Slice(ths, func(i, j int) bool { return ths[i].seq < ths[j].seq })
+	// Threads not stopped yet since they were traced (seq 0) in the order
+	// of their tids, as /proc lists them.
+	sort.Slice(ths, func(i, j int) bool {
+		if ths[i].seq != ths[j].seq {
+			return ths[i].seq < ths[j].seq
+		}
+		return ths[i].tid < ths[j].tid
+	})
 	return ths
 }
 
@@ -505,6 +592,7 @@ func (t *tracer) release() error {
 	}
 	t.detached = true
 	t.mem.Close()
+	t.closeStatus()
 	return err
 }
 
@@ -643,6 +731,7 @@ func (t *tracer) waitAny() (bool, error) {
 		// event has not been collected yet.
 		th = &thread{tid: spid, run: t.runNew}
 		t.threads[spid] = th
+		t.adopted = true
 	}
 	return true, t.event(th, ws)
 }
@@ -671,6 +760,7 @@ func (t *tracer) event(th *thread, ws unix.WaitStatus) error {
 		msg, err := unix.PtraceGetEventMsg(th.tid)
 		if err == nil {
 			if _, ok := t.threads[int(msg)]; !ok {
+				t.adopted = true
 				t.threads[int(msg)] = &thread{tid: int(msg), run: t.runNew}
 			}
 		}
