@@ -7,7 +7,8 @@
 //	go run ./bench/profile [-cpu FILE] [-heap FILE] [-debug-dir DIR]... OLD NEW
 //
 // The check runs in its stages (load old, load new, diff, judge, write the
-// JSON report into io.Discard), each timed. The heap profile is taken once
+// JSON report into io.Discard), each timed; the two loads run one after
+// the other, unlike in compatgate check, so that each is measured alone. The heap profile is taken once
 // both libraries are loaded, before they are compared. The last line gives
 // the total time, the number of findings and the Go heap's size.
 package main
@@ -62,44 +63,48 @@ func run(cpuPath, heapPath, heapAfter string, debugDirs []string, oldPath, newPa
 	}
 	start := time.Now()
 	lap := start
-	stage := func(name string) {
+	// stage prints the time since the last stage, and takes the heap
+	// profile after the stage -heap-after names (load: both loads).
+	stage := func(name, key string) error {
 		fmt.Printf("%-8s %6.3f s\n", name, time.Since(lap).Seconds())
+		if err := snapshot(heapPath, key != "" && key == heapAfter); err != nil {
+			return err
+		}
 		lap = time.Now()
+		return nil
 	}
 	lo := elfdiff.LoadOptions{DebugDirs: debugDirs}
 	old, err := elfdiff.LoadWith(oldPath, lo)
 	if err != nil {
 		return err
 	}
-	stage("load old")
+	if err := stage("load old", ""); err != nil {
+		return err
+	}
 	new, err := elfdiff.LoadWith(newPath, lo)
 	if err != nil {
 		return err
 	}
-	stage("load new")
-	if err := snapshot(heapPath, heapAfter == "load"); err != nil {
+	if err := stage("load new", "load"); err != nil {
 		return err
 	}
-	lap = time.Now()
 	changes, err := elfdiff.Diff(old, new)
 	if err != nil {
 		return err
 	}
-	stage("diff")
-	if err := snapshot(heapPath, heapAfter == "diff"); err != nil {
+	if err := stage("diff", "diff"); err != nil {
 		return err
 	}
-	lap = time.Now()
 	r := compat.Judge(old, new, changes, rules.Default())
-	stage("judge")
-	if err := snapshot(heapPath, heapAfter == "judge"); err != nil {
+	if err := stage("judge", "judge"); err != nil {
 		return err
 	}
-	lap = time.Now()
 	if err := r.WriteJSON(io.Discard); err != nil {
 		return err
 	}
-	stage("write")
+	if err := stage("write", ""); err != nil {
+		return err
+	}
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	fmt.Printf("%s: %d findings, verdict %s, %.2f s, heap sys %.0f MiB, total alloc %.0f MiB, %d GCs\n",

@@ -75,13 +75,22 @@ func openImage(path string) (*image, error) {
 	return img, nil
 }
 
-func newImage(path string, ra io.ReaderAt) (*image, error) {
+// openELF reads the ELF headers of an x86-64 shared object.
+func openELF(path string, ra io.ReaderAt) (*elf.File, error) {
 	ef, err := elf.NewFile(ra)
 	if err != nil {
 		return nil, fmt.Errorf("reading ELF %s: %w", path, err)
 	}
 	if ef.Class != elf.ELFCLASS64 || ef.Machine != elf.EM_X86_64 || ef.Type != elf.ET_DYN {
 		return nil, fmt.Errorf("%s is not an x86-64 shared object", path)
+	}
+	return ef, nil
+}
+
+func newImage(path string, ra io.ReaderAt) (*image, error) {
+	ef, err := openELF(path, ra)
+	if err != nil {
+		return nil, err
 	}
 	img := &image{path: path, file: ef, ra: ra}
 	for _, p := range ef.Progs {
@@ -292,12 +301,9 @@ func (img *image) symbolic() bool {
 // "default", one in a hidden version (a compatibility one) "", so that
 // lookupFunc prefers the default one.
 func newLeanImage(path string, ra io.ReaderAt, want map[string]bool) (*image, error) {
-	ef, err := elf.NewFile(ra)
+	ef, err := openELF(path, ra)
 	if err != nil {
-		return nil, fmt.Errorf("reading ELF %s: %w", path, err)
-	}
-	if ef.Class != elf.ELFCLASS64 || ef.Machine != elf.EM_X86_64 || ef.Type != elf.ET_DYN {
-		return nil, fmt.Errorf("%s is not an x86-64 shared object", path)
+		return nil, err
 	}
 	img := &image{path: path, file: ef, ra: ra}
 	for _, p := range ef.Progs {
