@@ -53,6 +53,37 @@ type image struct {
 	objects []symbol  // exported data objects (incl. TLS), sorted by name
 	ifuncs  []symbol  // exported STT_GNU_IFUNC symbols
 	dynsyms []elf.Symbol
+	// Read on first use (an image serves one operation, one goroutine):
+	// the executable sections, and the targets of their branches.
+	code    []codeSection
+	targets map[uint64]bool
+}
+
+// codeSection is the contents of an executable section, at its link-time
+// address.
+type codeSection struct {
+	addr uint64
+	code []byte
+}
+
+// text returns the image's executable sections, read once.
+func (img *image) text() ([]codeSection, error) {
+	if img.code != nil {
+		return img.code, nil
+	}
+	out := []codeSection{}
+	for _, s := range img.file.Sections {
+		if s.Type != elf.SHT_PROGBITS || s.Flags&elf.SHF_EXECINSTR == 0 {
+			continue
+		}
+		code, err := s.Data()
+		if err != nil {
+			return nil, fmt.Errorf("reading %s of %s: %w", s.Name, img.path, err)
+		}
+		out = append(out, codeSection{s.Addr, code})
+	}
+	img.code = out
+	return out, nil
 }
 
 // openImage reads the shared object at path.

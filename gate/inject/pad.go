@@ -5,7 +5,6 @@ package inject
 import (
 	"debug/elf"
 	"errors"
-	"fmt"
 	"sort"
 
 	"golang.org/x/arch/x86/x86asm"
@@ -68,15 +67,13 @@ func padRuns(img *image) ([]addrRange, error) {
 	}
 	sort.Slice(covered, func(i, j int) bool { return covered[i].lo < covered[j].lo })
 	var runs []addrRange
-	for _, sec := range img.file.Sections {
-		if sec.Type != elf.SHT_PROGBITS || sec.Flags&elf.SHF_EXECINSTR == 0 {
-			continue
-		}
-		code, err := sec.Data()
-		if err != nil {
-			return nil, fmt.Errorf("reading %s of %s: %w", sec.Name, img.path, err)
-		}
-		lo, hi := sec.Addr, sec.Addr+uint64(len(code))
+	text, err := img.text()
+	if err != nil {
+		return nil, err
+	}
+	for _, sec := range text {
+		code := sec.code
+		lo, hi := sec.addr, sec.addr+uint64(len(code))
 		// The uncovered intervals of [lo, hi).
 		at := lo
 		i := sort.Search(len(covered), func(i int) bool { return covered[i].hi > lo })

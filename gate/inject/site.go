@@ -4,7 +4,6 @@ package inject
 
 import (
 	"bytes"
-	"debug/elf"
 	"fmt"
 
 	"golang.org/x/arch/x86/x86asm"
@@ -128,32 +127,35 @@ func checkEntry(img *image, f symbol, targets map[uint64]bool) (uint64, error) {
 	return f.value + at, nil
 }
 
-// branchTargets collects the targets of every relative jump and call in
-// OLD's executable sections (a linear sweep; undecodable bytes are skipped).
+// branchTargets returns the targets of every relative jump and call in the
+// image's executable sections (a linear sweep; undecodable bytes are
+// skipped), computed once per image: both the site planner and the search
+// for padding need them.
 func branchTargets(img *image) (map[uint64]bool, error) {
+	if img.targets != nil {
+		return img.targets, nil
+	}
+	text, err := img.text()
+	if err != nil {
+		return nil, err
+	}
 	targets := map[uint64]bool{}
-	for _, s := range img.file.Sections {
-		if s.Type != elf.SHT_PROGBITS || s.Flags&elf.SHF_EXECINSTR == 0 {
-			continue
-		}
-		code, err := s.Data()
-		if err != nil {
-			return nil, fmt.Errorf("reading %s of %s: %w", s.Name, img.path, err)
-		}
-		for off := 0; off < len(code); {
-			n, inst, err := decode(code[off:])
+	for _, s := range text {
+		for off := 0; off < len(s.code); {
+			n, inst, err := decode(s.code[off:])
 			if err != nil {
 				off++
 				continue
 			}
 			for _, a := range inst.Args {
 				if rel, ok := a.(x86asm.Rel); ok {
-					targets[uint64(int64(s.Addr)+int64(off)+int64(n)+int64(rel))] = true
+					targets[uint64(int64(s.addr)+int64(off)+int64(n)+int64(rel))] = true
 				}
 			}
 			off += n
 		}
 	}
+	img.targets = targets
 	return targets, nil
 }
 
