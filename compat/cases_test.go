@@ -3,6 +3,7 @@ package compat_test
 import (
 	"fmt"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 
@@ -36,7 +37,7 @@ func TestCases(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if diff := casetest.Compare(c.Want, r.Changes); diff != "" {
+			if diff := casetest.Compare(c.Want, slices.Collect(r.Findings())); diff != "" {
 				t.Errorf("%s: findings differ (-missing +unexpected):\n%s\nreport:\n%s", path, diff, text(r))
 			}
 			if got := r.Verdict.ExitCode(); got != c.Exit {

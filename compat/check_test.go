@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -70,10 +71,10 @@ func TestCheckDebugDirs(t *testing.T) {
 		t.Errorf("old debug_info = %q, want a file under %s", r.Old.DebugInfo, debugDir)
 	}
 	found := false
-	for _, f := range r.Changes {
+	for f := range r.Findings() {
 		found = found || (f.Rule == "param-type-changed" && f.Symbol == "api" && f.Where == "parameter 1 (x)")
 	}
 	if !found {
-		t.Errorf("param-type-changed on api not reported: %+v", r.Changes)
+		t.Errorf("param-type-changed on api not reported: %+v", slices.Collect(r.Findings()))
 	}
 }

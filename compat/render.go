@@ -16,17 +16,26 @@ import (
 	"github.com/compatgate/compatgate/rules"
 )
 
+// reportFields is a Report without its methods: the fields of the JSON
+// encoding before "changes".
+type reportFields Report
+
+// reportJSON is the layout of the JSON report.
+type reportJSON struct {
+	*reportFields
+	Changes []Finding `json:"changes"`
+}
+
 // WriteJSON writes the report as indented JSON, the stable format of
-// DESIGN.md's check contract. The findings are encoded one at a time, so a
-// report of tens of thousands of findings is never held twice in memory.
+// DESIGN.md's check contract. The findings are made and encoded one at a
+// time, so a report of tens of thousands of findings never holds their
+// text all at once.
 func (r *Report) WriteJSON(w io.Writer) error {
-	head := *r
-	head.Changes = []Finding{}
 	var b bytes.Buffer
-	if err := encodeIndented(&b, &head, ""); err != nil {
+	if err := encodeIndented(&b, reportJSON{(*reportFields)(r), []Finding{}}, ""); err != nil {
 		return err
 	}
-	// head ends with `"changes": []` and the closing brace: splice the
+	// The head ends with `"changes": []` and the closing brace: splice the
 	// findings in between.
 	const tail = "[]\n}\n"
 	if !bytes.HasSuffix(b.Bytes(), []byte(tail)) {
@@ -34,17 +43,18 @@ func (r *Report) WriteJSON(w io.Writer) error {
 	}
 	bw := bufio.NewWriter(w)
 	bw.Write(b.Bytes()[:b.Len()-len(tail)])
-	if len(r.Changes) == 0 {
+	if r.Len() == 0 {
 		bw.WriteString(tail)
 		return bw.Flush()
 	}
 	bw.WriteString("[\n")
-	for i := range r.Changes {
+	for i := range r.Len() {
 		if i > 0 {
 			bw.WriteString(",\n")
 		}
 		b.Reset()
-		if err := encodeIndented(&b, &r.Changes[i], "    "); err != nil {
+		f := r.Finding(i)
+		if err := encodeIndented(&b, &f, "    "); err != nil {
 			return err
 		}
 		bw.WriteString("    ")
@@ -52,6 +62,15 @@ func (r *Report) WriteJSON(w io.Writer) error {
 	}
 	bw.WriteString("\n  ]\n}\n")
 	return bw.Flush()
+}
+
+// MarshalJSON encodes the report with its findings, as WriteJSON does.
+func (r *Report) MarshalJSON() ([]byte, error) {
+	var b bytes.Buffer
+	if err := r.WriteJSON(&b); err != nil {
+		return nil, err
+	}
+	return b.Bytes(), nil
 }
 
 func encodeIndented(w io.Writer, v any, prefix string) error {
@@ -84,12 +103,12 @@ func (r *Report) WriteTextWith(w io.Writer, opts TextOptions) error {
 	for _, n := range r.Notes {
 		fmt.Fprintf(bw, "note: %s\n", n)
 	}
-	if len(r.Changes) > 0 {
+	if r.Len() > 0 {
 		fmt.Fprintln(bw)
-		if err := writeSummary(bw, r.Changes); err != nil {
+		if err := r.writeSummary(bw); err != nil {
 			return err
 		}
-		writeDetails(bw, r.Changes, opts.MaxDetails)
+		r.writeDetails(bw, opts.MaxDetails)
 	}
 	fmt.Fprintf(bw, "\nverdict: %s (%d break, %d warn, %d info)\n",
 		r.Verdict, r.Summary.Break, r.Summary.Warn, r.Summary.Info)
@@ -98,34 +117,34 @@ func (r *Report) WriteTextWith(w io.Writer, opts TextOptions) error {
 
 // writeSummary writes one line per rule: its severity, how many findings
 // it has, and the first thing it is about.
-func writeSummary(w io.Writer, fs []Finding) error {
+func (r *Report) writeSummary(w io.Writer) error {
 	type line struct {
-		rule     string
-		severity rules.Severity
-		count    int
-		first    string
+		rule  *rules.Rule
+		count int
+		first string
 	}
 	var lines []*line
-	byRule := make(map[string]*line)
-	for _, f := range fs {
-		l := byRule[f.Rule]
+	byRule := make(map[uint16]*line)
+	for i, j := range r.order {
+		l := byRule[j.rule]
 		if l == nil {
+			f := r.Finding(i)
 			first := subjectOf(f).name
 			if f.Type == "" && f.Symbol != "" {
 				first = f.Demangled
 			}
-			l = &line{rule: f.Rule, severity: f.Severity, first: first}
-			byRule[f.Rule] = l
+			l = &line{rule: &r.rules[j.rule], first: first}
+			byRule[j.rule] = l
 			lines = append(lines, l)
 		}
 		l.count++
 	}
 	slices.SortStableFunc(lines, func(a, b *line) int {
-		return cmp.Or(cmp.Compare(b.severity, a.severity), cmp.Compare(a.rule, b.rule))
+		return cmp.Or(cmp.Compare(b.rule.Severity, a.rule.Severity), cmp.Compare(a.rule.ID, b.rule.ID))
 	})
 	t := table.New(w, "RULE", "SEVERITY", "FINDINGS", "FIRST")
 	for _, l := range lines {
-		if err := t.Append(l.rule, l.severity.String(), fmt.Sprint(l.count), l.first); err != nil {
+		if err := t.Append(l.rule.ID, l.rule.Severity.String(), fmt.Sprint(l.count), l.first); err != nil {
 			return fmt.Errorf("rendering report: %w", err)
 		}
 	}
@@ -164,29 +183,31 @@ func subjectOf(f Finding) subject {
 }
 
 // writeDetails writes the findings grouped by subject, the worst group
-// first, at most limit findings of each rule (0: all).
-func writeDetails(w io.Writer, fs []Finding, limit int) {
+// first, at most limit findings of each rule (0: all). The groups hold
+// the findings' positions: each is made again when its line is written.
+func (r *Report) writeDetails(w io.Writer, limit int) {
 	type group struct {
 		subject
 		worst    rules.Severity
-		findings []*Finding
+		findings []int
 		affected map[string]bool
 	}
 	groups := make(map[subject]*group)
 	var order []*group
-	for i := range fs {
-		f := &fs[i]
-		s := subjectOf(*f)
+	for i, j := range r.order {
+		c := r.changes.At(int(j.change))
+		s := subjectOf(Finding{Type: c.Type, Symbol: c.Symbol})
+		sev := r.rules[j.rule].Severity
 		g := groups[s]
 		if g == nil {
-			g = &group{subject: s, worst: f.Severity, affected: make(map[string]bool)}
+			g = &group{subject: s, worst: sev, affected: make(map[string]bool)}
 			groups[s] = g
 			order = append(order, g)
 		}
-		g.worst = max(g.worst, f.Severity)
-		g.findings = append(g.findings, f)
-		if f.Type != "" {
-			for _, a := range f.Affected {
+		g.worst = max(g.worst, sev)
+		g.findings = append(g.findings, i)
+		if c.Type != "" {
+			for _, a := range c.Affected {
 				g.affected[a] = true
 			}
 		}
@@ -198,27 +219,26 @@ func writeDetails(w io.Writer, fs []Finding, limit int) {
 	hidden := make(map[string]int)
 	var hiddenRules []string
 	for _, g := range order {
-		var lines []string
-		for _, f := range g.findings {
-			if limit > 0 && shown[f.Rule] >= limit {
-				if hidden[f.Rule] == 0 {
-					hiddenRules = append(hiddenRules, f.Rule)
+		header := false
+		for _, i := range g.findings {
+			rule := &r.rules[r.order[i].rule]
+			if limit > 0 && shown[rule.ID] >= limit {
+				if hidden[rule.ID] == 0 {
+					hiddenRules = append(hiddenRules, rule.ID)
 				}
-				hidden[f.Rule]++
+				hidden[rule.ID]++
 				continue
 			}
-			shown[f.Rule]++
-			lines = append(lines, fmt.Sprintf("  %-5s  %s: %s", f.Severity, f.Rule, demangleText(f.Message)))
-			if f.Path != "" {
-				lines = append(lines, "         via "+demangleText(f.Path))
+			shown[rule.ID]++
+			if !header {
+				fmt.Fprintf(w, "\n%s%s\n", demangleText(g.name), affectedSuffix(g.affected))
+				header = true
 			}
-		}
-		if len(lines) == 0 {
-			continue
-		}
-		fmt.Fprintf(w, "\n%s%s\n", demangleText(g.name), affectedSuffix(g.affected))
-		for _, l := range lines {
-			fmt.Fprintln(w, l)
+			f := r.Finding(i)
+			fmt.Fprintf(w, "  %-5s  %s: %s\n", f.Severity, f.Rule, demangleText(f.Message))
+			if f.Path != "" {
+				fmt.Fprintln(w, "         via "+demangleText(f.Path))
+			}
 		}
 	}
 	if len(hiddenRules) > 0 {

@@ -5,6 +5,7 @@ package compat
 
 import (
 	"cmp"
+	"iter"
 	"slices"
 	"strings"
 
@@ -82,6 +83,10 @@ type Finding struct {
 }
 
 // A Report is the result of a check.
+//
+// Its findings are made from the changes when they are asked for (by
+// Finding, Findings or the writers), so a report of tens of thousands of
+// findings holds a few bytes for each rather than their text.
 type Report struct {
 	Schema  int     `json:"schema"`
 	Old     Library `json:"old"`
@@ -90,19 +95,27 @@ type Report struct {
 	Summary Summary `json:"summary"`
 	// TypesChecked is false when either library lacked debug information,
 	// so only the symbol tables were compared.
-	TypesChecked bool      `json:"types_checked"`
-	Notes        []string  `json:"notes,omitempty"`
-	Changes      []Finding `json:"changes"`
+	TypesChecked bool     `json:"types_checked"`
+	Notes        []string `json:"notes,omitempty"`
+
+	changes *elfdiff.Changes
+	rules   []rules.Rule // the rules that matched, each once
+	order   []judged     // the findings, in report order
+}
+
+// judged is one finding: a change and the rule that matched it.
+type judged struct {
+	change int32  // index in Report.changes
+	rule   uint16 // index in Report.rules
 }
 
 // Judge classifies every change with the rules and returns the report.
-func Judge(old, new *elfdiff.Corpus, changes []elfdiff.Change, rs *rules.Set) *Report {
+func Judge(old, new *elfdiff.Corpus, changes *elfdiff.Changes, rs *rules.Set) *Report {
 	r := &Report{
 		Schema:       SchemaVersion,
 		Old:          library(old),
 		New:          library(new),
 		TypesChecked: old.Debug != nil && new.Debug != nil,
-		Changes:      make([]Finding, 0, len(changes)),
 	}
 	r.Notes = append(r.Notes, old.Notes...)
 	r.Notes = append(r.Notes, new.Notes...)
@@ -110,9 +123,25 @@ func Judge(old, new *elfdiff.Corpus, changes []elfdiff.Change, rs *rules.Set) *R
 		r.Notes = append(r.Notes, "types were not checked: no debug information in "+missingDebug(old, new)+
 			"; only the symbol tables were compared")
 	}
-	for _, c := range changes {
-		rule := rs.Match(c)
-		r.Changes = append(r.Changes, finding(c, rule))
+	r.judge(changes, rs)
+	return r
+}
+
+// judge matches each change with its rule, counts the findings by
+// severity, sorts them and sets the verdict.
+func (r *Report) judge(changes *elfdiff.Changes, rs *rules.Set) {
+	r.changes = changes
+	r.order = make([]judged, changes.Len())
+	ruleIndex := make(map[string]uint16)
+	for i := range changes.Len() {
+		rule := rs.Match(changes.At(i))
+		ri, ok := ruleIndex[rule.ID]
+		if !ok {
+			ri = uint16(len(r.rules))
+			ruleIndex[rule.ID] = ri
+			r.rules = append(r.rules, rule)
+		}
+		r.order[i] = judged{change: int32(i), rule: ri}
 		switch rule.Severity {
 		case rules.Break:
 			r.Summary.Break++
@@ -122,13 +151,12 @@ func Judge(old, new *elfdiff.Corpus, changes []elfdiff.Change, rs *rules.Set) *R
 			r.Summary.Info++
 		}
 	}
-	slices.SortStableFunc(r.Changes, func(a, b Finding) int {
+	slices.SortStableFunc(r.order, func(a, b judged) int {
+		ra, rb := &r.rules[a.rule], &r.rules[b.rule]
 		return cmp.Or(
-			cmp.Compare(b.Severity, a.Severity),
-			cmp.Compare(a.Rule, b.Rule),
-			cmp.Compare(a.Type, b.Type),
-			cmp.Compare(a.Symbol, b.Symbol),
-			cmp.Compare(a.Where, b.Where),
+			cmp.Compare(rb.Severity, ra.Severity),
+			cmp.Compare(ra.ID, rb.ID),
+			changes.Compare(int(a.change), int(b.change)),
 		)
 	})
 	switch {
@@ -139,7 +167,27 @@ func Judge(old, new *elfdiff.Corpus, changes []elfdiff.Change, rs *rules.Set) *R
 	default:
 		r.Verdict = Compatible
 	}
-	return r
+}
+
+// Len returns the number of findings.
+func (r *Report) Len() int { return len(r.order) }
+
+// Finding returns finding i, 0 ≤ i < Len, in report order: the most
+// severe first, then by rule, type, symbol and place.
+func (r *Report) Finding(i int) Finding {
+	j := r.order[i]
+	return finding(r.changes.At(int(j.change)), r.rules[j.rule])
+}
+
+// Findings returns the findings in report order.
+func (r *Report) Findings() iter.Seq[Finding] {
+	return func(yield func(Finding) bool) {
+		for i := range r.order {
+			if !yield(r.Finding(i)) {
+				return
+			}
+		}
+	}
 }
 
 func finding(c elfdiff.Change, rule rules.Rule) Finding {

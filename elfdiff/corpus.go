@@ -87,16 +87,22 @@ func (s Symbol) String() string {
 
 // Lookup returns the exported symbol with the given key.
 func (c *Corpus) Lookup(key string) (Symbol, bool) {
-	if i, ok := c.find(key, ""); ok {
+	if i, ok := c.lookup(key); ok {
 		return c.Symbols[i], true
+	}
+	return Symbol{}, false
+}
+
+// lookup returns the index in Symbols of the symbol with the given key.
+func (c *Corpus) lookup(key string) (int, bool) {
+	if i, ok := c.find(key, ""); ok {
+		return i, true
 	}
 	// Symbol names do not contain '@': the last one starts the version.
 	if at := strings.LastIndexByte(key, '@'); at > 0 {
-		if i, ok := c.find(key[:at], key[at+1:]); ok {
-			return c.Symbols[i], true
-		}
+		return c.find(key[:at], key[at+1:])
 	}
-	return Symbol{}, false
+	return 0, false
 }
 
 // find returns the index of the symbol with the given name and version in
@@ -107,15 +113,21 @@ func (c *Corpus) find(name, version string) (int, bool) {
 
 // ByName returns every exported symbol called name, in all its versions.
 func (c *Corpus) ByName(name string) []Symbol {
-	i, _ := c.find(name, "")
-	j := i
-	for j < len(c.Symbols) && c.Symbols[j].Name == name {
-		j++
-	}
+	i, j := c.byName(name)
 	if i == j {
 		return nil
 	}
 	return slices.Clone(c.Symbols[i:j])
+}
+
+// byName returns the range of Symbols called name.
+func (c *Corpus) byName(name string) (i, j int) {
+	i, _ = c.find(name, "")
+	j = i
+	for j < len(c.Symbols) && c.Symbols[j].Name == name {
+		j++
+	}
+	return i, j
 }
 
 // compareSymbols orders symbols by name, then version: the order of

@@ -3,6 +3,7 @@ package elfdiff
 import (
 	"debug/elf"
 	"fmt"
+	"io"
 	"sort"
 	"strings"
 )
@@ -83,9 +84,9 @@ type CXXTables struct {
 // library whose relocations it understands (x86-64, AArch64). It never
 // fails: a table that cannot be read carries its reason in Err, and a
 // library it cannot read at all yields nil and a note. dyn and local are
-// the library's decoded .dynsym and .symtab, which name the targets of
-// relocated slots.
-func readCXXTables(ef *elf.File, syms []Symbol, dyn, local []elf.Symbol) (tables *CXXTables, note string) {
+// the library's .dynsym and .symtab, which name the targets of relocated
+// slots.
+func readCXXTables(ef *elf.File, syms []Symbol, dyn, local *symbolTable) (tables *CXXTables, note string) {
 	var objs []Symbol
 	for _, s := range syms {
 		if (strings.HasPrefix(s.Name, "_ZTV") || strings.HasPrefix(s.Name, "_ZTI")) && s.Type == elf.STT_OBJECT {
@@ -103,7 +104,7 @@ func readCXXTables(ef *elf.File, syms []Symbol, dyn, local []elf.Symbol) (tables
 	if err != nil {
 		return nil, fmt.Sprintf("virtual tables and typeinfo not read: %v", err)
 	}
-	names := addressNames(dyn, local)
+	names := addressNames(dyn, local, relocs)
 	tables = &CXXTables{VTables: make(map[string]*VTable), Typeinfo: make(map[string]*Typeinfo)}
 	for _, s := range objs {
 		class := ParseCXXName(s.Name).Entity
@@ -130,8 +131,10 @@ func readCXXTables(ef *elf.File, syms []Symbol, dyn, local []elf.Symbol) (tables
 }
 
 // objectRelocs returns the word relocations that fall inside the given
-// objects, by address.
-func objectRelocs(ef *elf.File, vts []Symbol, dyn []elf.Symbol, k relocKinds) (map[uint64]reloc, error) {
+// objects, by address. The relocation sections are read a block at a time:
+// those of a big C++ library take megabytes, of which the objects need a
+// small part.
+func objectRelocs(ef *elf.File, vts []Symbol, dyn *symbolTable, k relocKinds) (map[uint64]reloc, error) {
 	type span struct{ lo, hi uint64 }
 	spans := make([]span, 0, len(vts))
 	for _, s := range vts {
@@ -143,48 +146,61 @@ func objectRelocs(ef *elf.File, vts []Symbol, dyn []elf.Symbol, k relocKinds) (m
 		return i < len(spans) && spans[i].lo <= a
 	}
 	out := make(map[uint64]reloc)
+	const entry = 24 // an Elf64_Rela
+	block := make([]byte, 4096*entry)
+	bo := ef.ByteOrder
 	for _, sec := range ef.Sections {
 		if sec.Type != elf.SHT_RELA || sec.Flags&elf.SHF_ALLOC == 0 {
 			continue
 		}
-		data, err := sec.Data()
-		if err != nil {
-			return nil, fmt.Errorf("reading %s: %w", sec.Name, err)
-		}
-		bo := ef.ByteOrder
-		for len(data) >= 24 {
-			off, info, addend := bo.Uint64(data), bo.Uint64(data[8:]), bo.Uint64(data[16:])
-			data = data[24:]
-			if !inside(off) {
-				continue
-			}
-			typ, sym := uint32(info), info>>32
-			switch typ {
-			case k.relative:
-				out[off] = reloc{addr: addend}
-			case k.abs, k.globDat:
-				if sym >= 1 && sym-1 < uint64(len(dyn)) {
-					out[off] = reloc{sym: dyn[sym-1].Name, addend: int64(addend)}
+		r := sec.Open()
+		for {
+			n, err := io.ReadFull(r, block)
+			for data := block[:n-n%entry]; len(data) >= entry; data = data[entry:] {
+				off, info, addend := bo.Uint64(data), bo.Uint64(data[8:]), bo.Uint64(data[16:])
+				if !inside(off) {
+					continue
 				}
+				typ, sym := uint32(info), info>>32
+				switch typ {
+				case k.relative:
+					out[off] = reloc{addr: addend}
+				case k.abs, k.globDat:
+					if sym >= 1 && sym < uint64(dyn.Len()) {
+						out[off] = reloc{sym: dyn.At(int(sym)).Name, addend: int64(addend)}
+					}
+				}
+			}
+			if err == io.EOF || err == io.ErrUnexpectedEOF {
+				break
+			}
+			if err != nil {
+				return nil, fmt.Errorf("reading %s: %w", sec.Name, err)
 			}
 		}
 	}
 	return out, nil
 }
 
-// addressNames maps the addresses of defined functions and objects to a
-// name, preferring an exported one, then the complete-object variant of
-// constructor and destructor aliases (C1, D1, which vtables use), then the
-// lexically smallest, so the choice is deterministic.
-func addressNames(dyn, local []elf.Symbol) map[uint64]string {
+// addressNames names the targets of the relative relocations in relocs:
+// for each, a function or object defined at that address, preferring an
+// exported one, then the complete-object variant of constructor and
+// destructor aliases (C1, D1, which vtables use), then the lexically
+// smallest, so the choice is deterministic.
+func addressNames(dyn, local *symbolTable, relocs map[uint64]reloc) map[uint64]string {
 	type cand struct {
 		name     string
 		exported bool
 	}
 	best := make(map[uint64]cand)
+	for _, r := range relocs {
+		if r.sym == "" {
+			best[r.addr] = cand{}
+		}
+	}
 	better := func(a, b cand) bool {
-		if a.exported != b.exported {
-			return a.exported
+		if b.name == "" || a.exported != b.exported {
+			return b.name == "" || a.exported
 		}
 		av, bv := strings.Contains(a.name, "D1E") || strings.Contains(a.name, "C1E"),
 			strings.Contains(b.name, "D1E") || strings.Contains(b.name, "C1E")
@@ -193,14 +209,22 @@ func addressNames(dyn, local []elf.Symbol) map[uint64]string {
 		}
 		return a.name < b.name
 	}
-	add := func(syms []elf.Symbol, dynamic bool) {
-		for _, s := range syms {
+	add := func(syms *symbolTable, dynamic bool) {
+		for i := 1; i < syms.Len(); i++ {
+			s := syms.At(i)
 			t := elf.ST_TYPE(s.Info)
 			if s.Section == elf.SHN_UNDEF || s.Name == "" || (t != elf.STT_FUNC && t != elf.STT_OBJECT && t != elf.STT_GNU_IFUNC) {
 				continue
 			}
-			c := cand{s.Name, dynamic && exported(elf.ST_BIND(s.Info), elf.ST_VISIBILITY(s.Other))}
-			if old, ok := best[s.Value]; !ok || better(c, old) {
+			old, wanted := best[s.Value]
+			if !wanted {
+				continue
+			}
+			if c := (cand{s.Name, dynamic && exported(elf.ST_BIND(s.Info), elf.ST_VISIBILITY(s.Other))}); better(c, old) {
+				if !dynamic {
+					// A copy, so the tables do not keep the whole .strtab.
+					c.name = strings.Clone(c.name)
+				}
 				best[s.Value] = c
 			}
 		}
@@ -209,7 +233,9 @@ func addressNames(dyn, local []elf.Symbol) map[uint64]string {
 	add(local, false)
 	out := make(map[uint64]string, len(best))
 	for a, c := range best {
-		out[a] = c.name
+		if c.name != "" {
+			out[a] = c.name
+		}
 	}
 	return out
 }

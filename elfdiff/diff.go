@@ -10,20 +10,21 @@ import (
 // Diff compares two corpora and returns their differences, in a stable
 // order. It fails only when the two cannot be compared at all: ELF objects
 // of different classes (32-bit against 64-bit) describe different programs.
-func Diff(old, new *Corpus) ([]Change, error) {
+func Diff(old, new *Corpus) (*Changes, error) {
 	if old.Class != new.Class {
 		return nil, fmt.Errorf("cannot compare %s (%s) with %s (%s): different ELF classes",
 			old.Path, classBits(old), new.Path, classBits(new))
 	}
-	var d differ
+	d := differ{cs: Changes{old: old.Symbols, new: new.Symbols}}
 	d.library(old, new)
 	d.symbols(old, new)
-	d.changes = cxxPass(old, new, d.changes)
-	inlineRemoved(old, d.changes)
+	cs := &d.cs
+	cs.list = cxxPass(old, new, cs.list)
+	inlineRemoved(old, cs.list)
 	if old.Debug != nil && new.Debug != nil {
-		d.changes = dedupCXX(d.changes, diffDebug(old, new))
+		cs.list = dedupCXX(cs.list, diffDebug(old, new))
 	}
-	return d.changes, nil
+	return cs, nil
 }
 
 func classBits(c *Corpus) string {
@@ -35,10 +36,16 @@ func classBits(c *Corpus) string {
 
 // differ accumulates changes.
 type differ struct {
-	changes []Change
+	cs Changes
 }
 
-func (d *differ) add(c Change) { d.changes = append(d.changes, c) }
+func (d *differ) add(c Change) { d.cs.list = append(d.cs.list, c) }
+
+// pair adds a change of kind k to the old symbol at index o, which is the
+// new symbol at index n.
+func (d *differ) pair(k pairKind, o, n int) {
+	d.cs.pairs = append(d.cs.pairs, symbolPair{kind: k, old: int32(o), new: int32(n)})
+}
 
 func (d *differ) library(old, new *Corpus) {
 	if old.Machine != new.Machine {
@@ -66,28 +73,26 @@ func (d *differ) library(old, new *Corpus) {
 }
 
 func (d *differ) symbols(old, new *Corpus) {
-	// accounted holds new symbols already explained by a change to an old
+	// accounted marks new symbols already explained by a change to an old
 	// one, so they are not reported again as added.
-	accounted := make(map[string]bool)
-	for _, o := range old.Symbols {
-		if n, ok := new.Lookup(o.Key()); ok {
-			accounted[n.Key()] = true
-			d.symbol(o, n)
+	accounted := make([]bool, len(new.Symbols))
+	for i, o := range old.Symbols {
+		if j, ok := new.lookup(o.Key()); ok {
+			accounted[j] = true
+			d.symbol(old, new, i, j)
 			continue
 		}
-		same := new.ByName(o.Name)
+		first, end := new.byName(o.Name)
 		switch {
-		case len(same) > 0 && o.Version == "":
-			n := preferDefault(same)
-			accounted[n.Key()] = true
-			d.add(symChange(SymbolVersioned, o, o.String(), n.String(),
-				fmt.Sprintf("%s is now versioned as %s", o, n)))
-			d.symbol(o, n)
-		case len(same) > 0:
-			n := preferDefault(same)
-			accounted[n.Key()] = true
-			d.add(symChange(SymbolVersionChanged, o, o.String(), n.String(),
-				fmt.Sprintf("%s is gone; the symbol is now %s", o, n)))
+		case first < end && o.Version == "":
+			j := preferDefault(new.Symbols, first, end)
+			accounted[j] = true
+			d.pair(pairVersioned, i, j)
+			d.symbol(old, new, i, j)
+		case first < end:
+			j := preferDefault(new.Symbols, first, end)
+			accounted[j] = true
+			d.pair(pairVersionChanged, i, j)
 		case new.Hidden[o.Name]:
 			d.add(symChange(SymbolHidden, o, "", "",
 				fmt.Sprintf("%s is still defined but no longer exported (hidden or local)", o)))
@@ -95,22 +100,22 @@ func (d *differ) symbols(old, new *Corpus) {
 			d.add(symChange(SymbolRemoved, o, "", "", fmt.Sprintf("%s %s removed", symKind(o), o)))
 		}
 	}
-	for _, n := range new.Symbols {
-		if !accounted[n.Key()] {
+	for j, n := range new.Symbols {
+		if !accounted[j] {
 			d.add(symChange(SymbolAdded, n, "", "", fmt.Sprintf("%s %s added", symKind(n), n)))
 		}
 	}
 }
 
-// symbol compares the attributes of one symbol present in both versions.
-func (d *differ) symbol(o, n Symbol) {
+// symbol compares the attributes of one symbol present in both versions:
+// old.Symbols[i] and new.Symbols[j].
+func (d *differ) symbol(old, new *Corpus, i, j int) {
+	o, n := old.Symbols[i], new.Symbols[j]
 	if o.Default && !n.Default && n.Version != "" {
-		d.add(symChange(SymbolDefaultVersion, o, o.String(), n.String(),
-			fmt.Sprintf("%s is no longer the default version; it remains as %s", o, n)))
+		d.pair(pairDefaultVersion, i, j)
 	}
 	if o.Type != n.Type {
-		d.add(symChange(SymbolTypeChanged, o, symKind(o), symKind(n),
-			fmt.Sprintf("%s changed from %s to %s", o, symKind(o), symKind(n))))
+		d.pair(pairTypeChanged, i, j)
 		return // size and the rest are not comparable across kinds
 	}
 	if isData(o) && o.Size != n.Size {
@@ -118,12 +123,10 @@ func (d *differ) symbol(o, n Symbol) {
 			fmt.Sprintf("size of %s changed from %d to %d bytes", o, o.Size, n.Size)))
 	}
 	if o.Bind != n.Bind {
-		d.add(symChange(SymbolBindingChanged, o, bindName(o), bindName(n),
-			fmt.Sprintf("binding of %s changed from %s to %s", o, bindName(o), bindName(n))))
+		d.pair(pairBindingChanged, i, j)
 	}
 	if o.Visibility != n.Visibility {
-		d.add(symChange(SymbolVisibilityMoved, o, visName(o), visName(n),
-			fmt.Sprintf("visibility of %s changed from %s to %s", o, visName(o), visName(n))))
+		d.pair(pairVisibilityMoved, i, j)
 	}
 }
 
@@ -136,15 +139,15 @@ func symChange(k Kind, s Symbol, old, new, detail string) Change {
 		Affected: []string{name}, Detail: detail}
 }
 
-// preferDefault returns the default version among symbols of one name, or
-// the first.
-func preferDefault(syms []Symbol) Symbol {
-	for _, s := range syms {
-		if s.Default {
-			return s
+// preferDefault returns the index of the default version among
+// syms[first:end], symbols of one name, or first.
+func preferDefault(syms []Symbol, first, end int) int {
+	for i := first; i < end; i++ {
+		if syms[i].Default {
+			return i
 		}
 	}
-	return syms[0]
+	return first
 }
 
 // setDiff returns the elements only in a and only in b, sorted.

@@ -70,12 +70,12 @@ func loadReaderWith(path string, r io.ReaderAt, opts LoadOptions, searchFiles bo
 	if err := c.readDynamic(ef); err != nil {
 		return nil, &FormatError{Path: path, Msg: "reading dynamic section", Err: err}
 	}
-	// Each symbol table is decoded once, here, for all its readers.
-	dyn, err := ef.DynamicSymbols()
-	if err != nil && !errors.Is(err, elf.ErrNoSymbols) {
+	// Each symbol table is read once, here, for all its readers.
+	dyn, err := readSymbolTable(ef, elf.SHT_DYNSYM)
+	if err != nil {
 		return nil, &FormatError{Path: path, Msg: "reading dynamic symbols", Err: err}
 	}
-	local, _ := ef.Symbols() // .symtab is optional: stripped libraries have none
+	local, _ := readSymbolTable(ef, elf.SHT_SYMTAB) // optional: stripped libraries have none
 	if err := c.readSymbols(ef, dyn); err != nil {
 		return nil, &FormatError{Path: path, Msg: "reading dynamic symbols", Err: err}
 	}
@@ -189,9 +189,9 @@ func exported(b elf.SymBind, v elf.SymVis) bool {
 		(v == elf.STV_DEFAULT || v == elf.STV_PROTECTED)
 }
 
-// readSymbols fills the exported and undefined symbols from the decoded
-// .dynsym, syms, and the version nodes from ef.
-func (c *Corpus) readSymbols(ef *elf.File, syms []elf.Symbol) error {
+// readSymbols fills the exported and undefined symbols from .dynsym, and
+// the version nodes from ef.
+func (c *Corpus) readSymbols(ef *elf.File, dyn *symbolTable) error {
 	if hasSection(ef, elf.SHT_GNU_VERDEF) {
 		versions, err := ef.DynamicVersions()
 		if err != nil {
@@ -203,7 +203,15 @@ func (c *Corpus) readSymbols(ef *elf.File, syms []elf.Symbol) error {
 			}
 		}
 	}
-	for _, s := range syms {
+	n := 0
+	for i := 1; i < dyn.Len(); i++ {
+		if s := dyn.At(i); s.Section != elf.SHN_UNDEF {
+			n++
+		}
+	}
+	c.Symbols = make([]Symbol, 0, n)
+	for i := 1; i < dyn.Len(); i++ {
+		s := dyn.At(i)
 		sym := Symbol{
 			Name:       s.Name,
 			Type:       elf.ST_TYPE(s.Info),
@@ -212,17 +220,18 @@ func (c *Corpus) readSymbols(ef *elf.File, syms []elf.Symbol) error {
 			Size:       s.Size,
 			Value:      s.Value,
 		}
+		vi, version, hasVersion := dyn.Version(i)
 		if s.Section == elf.SHN_UNDEF {
-			sym.Version = s.Version
+			sym.Version = version
 			c.Undefined = append(c.Undefined, sym)
 			continue
 		}
 		if s.Name == "" || !exported(sym.Bind, sym.Visibility) {
 			continue
 		}
-		if s.HasVersion && s.VersionIndex.Index() > 1 { // 0 local, 1 global (unversioned)
-			sym.Version = s.Version
-			sym.Default = !s.VersionIndex.IsHidden()
+		if hasVersion && vi.Index() > 1 { // 0 local, 1 global (unversioned)
+			sym.Version = version
+			sym.Default = !vi.IsHidden()
 		}
 		if s.Section == elf.SHN_ABS && sym.Version != "" && s.Name == sym.Version {
 			continue // ld's marker for the version node itself, not an interface
@@ -232,14 +241,15 @@ func (c *Corpus) readSymbols(ef *elf.File, syms []elf.Symbol) error {
 	return nil
 }
 
-// hiddenSymbols returns the names the decoded .symtab, syms, defines
-// without exporting them; nil when there is no .symtab.
-func hiddenSymbols(syms []elf.Symbol) map[string]bool {
-	if len(syms) == 0 {
+// hiddenSymbols returns the names .symtab defines without exporting them;
+// nil when there is no .symtab.
+func hiddenSymbols(local *symbolTable) map[string]bool {
+	if local.Len() == 0 {
 		return nil
 	}
 	hidden := make(map[string]bool)
-	for _, s := range syms {
+	for i := 1; i < local.Len(); i++ {
+		s := local.At(i)
 		if s.Section == elf.SHN_UNDEF || s.Name == "" {
 			continue
 		}
@@ -249,7 +259,8 @@ func hiddenSymbols(syms []elf.Symbol) map[string]bool {
 		}
 		v := elf.ST_VISIBILITY(s.Other)
 		if elf.ST_BIND(s.Info) == elf.STB_LOCAL || v == elf.STV_HIDDEN || v == elf.STV_INTERNAL {
-			hidden[s.Name] = true
+			// A copy, so the map does not keep the whole string table.
+			hidden[strings.Clone(s.Name)] = true
 		}
 	}
 	return hidden

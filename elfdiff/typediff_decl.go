@@ -15,14 +15,15 @@ func diffDebug(old, new *Corpus) []Change {
 	d := newTypeDiffer()
 	d.elfVTables = vtableClasses(old, new)
 	for _, o := range old.Symbols {
-		n, ok := new.Lookup(o.Key())
+		j, ok := new.lookup(o.Key())
 		if !ok {
-			same := new.ByName(o.Name)
-			if len(same) == 0 {
+			first, end := new.byName(o.Name)
+			if first == end {
 				continue
 			}
-			n = preferDefault(same)
+			j = preferDefault(new.Symbols, first, end)
 		}
+		n := new.Symbols[j]
 		switch {
 		case isFunc(o) && isFunc(n):
 			of, nf := old.Debug.Func(o), new.Debug.Func(n)

@@ -73,7 +73,7 @@ func dataKeepsShape(in Input) []string {
 	}
 	// Findings of the check that reach exported data by type.
 	if in.Report != nil {
-		for _, f := range in.Report.Changes {
+		for f := range in.Report.Findings() {
 			if f.Severity == rules.Info {
 				continue
 			}

@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"golang.org/x/tools/txtar"
@@ -23,7 +24,7 @@ func TestGroundTruth(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if diff := casetest.Compare(c.Want, r.Changes); diff != "" {
+		if diff := casetest.Compare(c.Want, slices.Collect(r.Findings())); diff != "" {
 			t.Errorf("%d modules: findings differ from the ground truth (-missing +unexpected):\n%s", modules, diff)
 		}
 		if got := r.Verdict.ExitCode(); got != c.Exit {

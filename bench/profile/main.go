@@ -108,7 +108,7 @@ func run(cpuPath, heapPath, heapAfter string, debugDirs []string, oldPath, newPa
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	fmt.Printf("%s: %d findings, verdict %s, %.2f s, heap sys %.0f MiB, total alloc %.0f MiB, %d GCs\n",
-		newPath, len(r.Changes), r.Verdict, time.Since(start).Seconds(),
+		newPath, r.Len(), r.Verdict, time.Since(start).Seconds(),
 		float64(ms.HeapSys)/(1<<20), float64(ms.TotalAlloc)/(1<<20), ms.NumGC)
 	return nil
 }
