@@ -20,14 +20,14 @@ import (
 type Changes struct {
 	list     []Change
 	pairs    []symbolPair
-	old, new []Symbol // the symbols pairs index
+	old, new symbolList // the symbols pairs index
 }
 
 // A symbolPair is a change to one symbol both corpora export.
 type symbolPair struct {
 	kind pairKind
-	old  int32 // index in the old corpus's Symbols
-	new  int32 // index in the new corpus's Symbols
+	old  int32 // index in the old corpus's symbols
+	new  int32 // index in the new corpus's symbols
 }
 
 // A pairKind indexes pairKinds.
@@ -85,7 +85,7 @@ func (cs *Changes) At(i int) Change {
 	}
 	p := cs.pairs[i-len(cs.list)]
 	pk := pairKinds[p.kind]
-	o, n := cs.old[p.old], cs.new[p.new]
+	o, n := cs.old.At(int(p.old)), cs.new.At(int(p.new))
 	name := o.String()
 	c := Change{Kind: pk.kind, Symbol: name, SymbolType: symKind(o), Old: pk.old(o), New: pk.new(n),
 		Affected: []string{name}, Detail: pk.detail(o, n)}
@@ -122,7 +122,7 @@ func (cs *Changes) subject(i int) (typ string, symbol [3]string, where string) {
 		c := &cs.list[i]
 		return c.Type, [3]string{c.Symbol}, c.Where
 	}
-	o := cs.old[cs.pairs[i-len(cs.list)].old]
+	o := cs.old.At(int(cs.pairs[i-len(cs.list)].old))
 	switch {
 	case o.Version == "":
 		return "", [3]string{o.Name}, ""

@@ -34,19 +34,37 @@ func TestCompareJoined(t *testing.T) {
 	}
 }
 
+// corpusOf returns a 64-bit corpus that exports syms.
+func corpusOf(syms []Symbol) *Corpus {
+	var strs strings.Builder
+	strs.WriteByte(0)
+	offs := make([]uint32, len(syms))
+	for i, s := range syms {
+		offs[i] = uint32(strs.Len())
+		strs.WriteString(s.Name)
+		strs.WriteByte(0)
+	}
+	c := &Corpus{Class: elf.ELFCLASS64, symbols: newSymbolList(strs.String(), len(syms))}
+	for i, s := range syms {
+		c.symbols.add(s, offs[i])
+	}
+	c.symbols.sort()
+	return c
+}
+
 // changesCorpora returns two corpora whose symbols change in every way
 // Diff holds as a symbol pair, and in some it does not.
 func changesCorpora() (old, new *Corpus) {
-	old, new = &Corpus{Class: elf.ELFCLASS64}, &Corpus{Class: elf.ELFCLASS64}
+	var os, ns []Symbol
 	fn := func(name, version string, def bool) Symbol {
 		return Symbol{Name: name, Version: version, Default: def, Type: elf.STT_FUNC, Bind: elf.STB_GLOBAL}
 	}
 	for i := range 20 {
 		name := fmt.Sprintf("f%02d", i)
-		old.Symbols = append(old.Symbols, fn(name, "V1", true))
-		new.Symbols = append(new.Symbols, fn(name, "V2", true)) // version changed
+		os = append(os, fn(name, "V1", true))
+		ns = append(ns, fn(name, "V2", true)) // version changed
 	}
-	old.Symbols = append(old.Symbols,
+	os = append(os,
 		fn("plain", "", false),  // becomes versioned
 		fn("dflt", "V1", true),  // no longer the default
 		fn("typed", "V1", true), // becomes an object
@@ -61,14 +79,38 @@ func changesCorpora() (old, new *Corpus) {
 	weak.Bind = elf.STB_WEAK
 	prot := fn("prot", "V1", true)
 	prot.Visibility = elf.STV_PROTECTED
-	new.Symbols = append(new.Symbols,
+	ns = append(ns,
 		fn("plain", "V2", true), fn("dflt", "V1", false), fn("dflt", "V2", true), obj, weak, prot,
 		fn("added", "V2", true),
 		Symbol{Name: "data", Version: "V1", Default: true, Type: elf.STT_OBJECT, Bind: elf.STB_GLOBAL, Size: 8},
 	)
-	old.index()
-	new.index()
-	return old, new
+	return corpusOf(os), corpusOf(ns)
+}
+
+// TestSymbolList checks that a symbolList gives back the symbols added to
+// it, sorted, and finds them by name and version.
+func TestSymbolList(t *testing.T) {
+	old, _ := changesCorpora()
+	var prev Symbol
+	for i, s := range old.Symbols() {
+		if i > 0 && cmp.Or(strings.Compare(prev.Name, s.Name), strings.Compare(prev.Version, s.Version)) >= 0 {
+			t.Errorf("%s after %s: not sorted", s, prev)
+		}
+		prev = s
+		if got, ok := old.Lookup(s.Key()); !ok || got != s {
+			t.Errorf("Lookup(%q) = %+v, %v; want %+v", s.Key(), got, ok, s)
+		}
+	}
+	want := Symbol{Name: "data", Version: "V1", Default: true, Type: elf.STT_OBJECT, Bind: elf.STB_GLOBAL, Size: 4}
+	if got, ok := old.Lookup("data@V1"); !ok || got != want {
+		t.Errorf("Lookup(data@V1) = %+v, %v; want %+v", got, ok, want)
+	}
+	if _, ok := old.Lookup("data@V2"); ok {
+		t.Error("Lookup(data@V2) found a symbol")
+	}
+	if got := old.ByName("plain"); len(got) != 1 || got[0].String() != "plain" {
+		t.Errorf("ByName(plain) = %v", got)
+	}
 }
 
 // TestChangesPairs checks the changes Diff holds as symbol pairs: what

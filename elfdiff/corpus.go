@@ -5,10 +5,9 @@
 package elfdiff
 
 import (
-	"cmp"
 	"debug/elf"
 	"fmt"
-	"slices"
+	"iter"
 	"strings"
 )
 
@@ -21,9 +20,10 @@ type Corpus struct {
 	Needed  []string
 	BuildID string // lowercase hex of the NT_GNU_BUILD_ID note; empty when absent
 
-	// Symbols are the exported definitions of .dynsym: defined, GLOBAL, WEAK
-	// or GNU_UNIQUE binding, default or protected visibility. Sorted by Key.
-	Symbols []Symbol
+	// symbols are the exported definitions of .dynsym: defined, GLOBAL,
+	// WEAK or GNU_UNIQUE binding, default or protected visibility; see
+	// Symbols.
+	symbols symbolList
 	// Undefined are the symbols the library imports from others.
 	Undefined []Symbol
 	// Versions are the version nodes the library defines (.gnu.version_d),
@@ -85,61 +85,46 @@ func (s Symbol) String() string {
 	}
 }
 
+// NumSymbols returns the number of exported symbols.
+func (c *Corpus) NumSymbols() int { return c.symbols.Len() }
+
+// Symbol returns exported symbol i, 0 ≤ i < NumSymbols, in the order of
+// Symbols.
+func (c *Corpus) Symbol(i int) Symbol { return c.symbols.At(i) }
+
+// Symbols returns the exported definitions of .dynsym — defined, GLOBAL,
+// WEAK or GNU_UNIQUE binding, default or protected visibility — with their
+// indices, sorted by name, then version.
+func (c *Corpus) Symbols() iter.Seq2[int, Symbol] { return c.symbols.All() }
+
 // Lookup returns the exported symbol with the given key.
 func (c *Corpus) Lookup(key string) (Symbol, bool) {
 	if i, ok := c.lookup(key); ok {
-		return c.Symbols[i], true
+		return c.symbols.At(i), true
 	}
 	return Symbol{}, false
 }
 
-// lookup returns the index in Symbols of the symbol with the given key.
+// lookup returns the index of the symbol with the given key.
 func (c *Corpus) lookup(key string) (int, bool) {
-	if i, ok := c.find(key, ""); ok {
+	if i, ok := c.symbols.find(key, ""); ok {
 		return i, true
 	}
 	// Symbol names do not contain '@': the last one starts the version.
 	if at := strings.LastIndexByte(key, '@'); at > 0 {
-		return c.find(key[:at], key[at+1:])
+		return c.symbols.find(key[:at], key[at+1:])
 	}
 	return 0, false
 }
 
-// find returns the index of the symbol with the given name and version in
-// the sorted Symbols.
-func (c *Corpus) find(name, version string) (int, bool) {
-	return slices.BinarySearchFunc(c.Symbols, Symbol{Name: name, Version: version}, compareSymbols)
-}
-
 // ByName returns every exported symbol called name, in all its versions.
 func (c *Corpus) ByName(name string) []Symbol {
-	i, j := c.byName(name)
-	if i == j {
-		return nil
+	i, j := c.symbols.byName(name)
+	var out []Symbol
+	for ; i < j; i++ {
+		out = append(out, c.symbols.At(i))
 	}
-	return slices.Clone(c.Symbols[i:j])
-}
-
-// byName returns the range of Symbols called name.
-func (c *Corpus) byName(name string) (i, j int) {
-	i, _ = c.find(name, "")
-	j = i
-	for j < len(c.Symbols) && c.Symbols[j].Name == name {
-		j++
-	}
-	return i, j
-}
-
-// compareSymbols orders symbols by name, then version: the order of
-// Symbols, which Lookup and ByName search. Lookup tables would double the
-// memory a library of 50,000 symbols takes.
-func compareSymbols(a, b Symbol) int {
-	return cmp.Or(strings.Compare(a.Name, b.Name), strings.Compare(a.Version, b.Version))
-}
-
-// index sorts the symbols for Lookup and ByName.
-func (c *Corpus) index() {
-	slices.SortFunc(c.Symbols, compareSymbols)
+	return out
 }
 
 // A FormatError reports that a file is not a readable ELF shared object.

@@ -88,7 +88,7 @@ func inlineRemoved(old *Corpus, changes []Change) {
 		return
 	}
 	byName := make(map[string]Symbol)
-	for _, s := range old.Symbols {
+	for _, s := range old.Symbols() {
 		byName[s.String()] = s
 	}
 	for i, c := range changes {

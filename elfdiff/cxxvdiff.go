@@ -148,7 +148,7 @@ func diffVTables(old, new *Corpus, names cxxNames) []Change {
 // only the members of the classes asked for are kept.
 func classMembers(c *Corpus, need map[string]bool) map[string][]string {
 	m := make(map[string][]string)
-	for _, s := range c.Symbols {
+	for _, s := range c.Symbols() {
 		if !strings.HasPrefix(s.Name, "_Z") {
 			continue
 		}

@@ -86,9 +86,9 @@ type CXXTables struct {
 // library it cannot read at all yields nil and a note. dyn and local are
 // the library's .dynsym and .symtab, which name the targets of relocated
 // slots.
-func readCXXTables(ef *elf.File, syms []Symbol, dyn, local *symbolTable) (tables *CXXTables, note string) {
+func readCXXTables(ef *elf.File, syms *symbolList, dyn, local *symbolTable) (tables *CXXTables, note string) {
 	var objs []Symbol
-	for _, s := range syms {
+	for _, s := range syms.All() {
 		if (strings.HasPrefix(s.Name, "_ZTV") || strings.HasPrefix(s.Name, "_ZTI")) && s.Type == elf.STT_OBJECT {
 			objs = append(objs, s)
 		}

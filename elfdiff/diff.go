@@ -15,7 +15,7 @@ func Diff(old, new *Corpus) (*Changes, error) {
 		return nil, fmt.Errorf("cannot compare %s (%s) with %s (%s): different ELF classes",
 			old.Path, classBits(old), new.Path, classBits(new))
 	}
-	d := differ{cs: Changes{old: old.Symbols, new: new.Symbols}}
+	d := differ{cs: Changes{old: old.symbols, new: new.symbols}}
 	d.library(old, new)
 	d.symbols(old, new)
 	cs := &d.cs
@@ -75,22 +75,22 @@ func (d *differ) library(old, new *Corpus) {
 func (d *differ) symbols(old, new *Corpus) {
 	// accounted marks new symbols already explained by a change to an old
 	// one, so they are not reported again as added.
-	accounted := make([]bool, len(new.Symbols))
-	for i, o := range old.Symbols {
+	accounted := make([]bool, new.NumSymbols())
+	for i, o := range old.Symbols() {
 		if j, ok := new.lookup(o.Key()); ok {
 			accounted[j] = true
 			d.symbol(old, new, i, j)
 			continue
 		}
-		first, end := new.byName(o.Name)
+		first, end := new.symbols.byName(o.Name)
 		switch {
 		case first < end && o.Version == "":
-			j := preferDefault(new.Symbols, first, end)
+			j := preferDefault(&new.symbols, first, end)
 			accounted[j] = true
 			d.pair(pairVersioned, i, j)
 			d.symbol(old, new, i, j)
 		case first < end:
-			j := preferDefault(new.Symbols, first, end)
+			j := preferDefault(&new.symbols, first, end)
 			accounted[j] = true
 			d.pair(pairVersionChanged, i, j)
 		case new.Hidden[o.Name]:
@@ -100,7 +100,7 @@ func (d *differ) symbols(old, new *Corpus) {
 			d.add(symChange(SymbolRemoved, o, "", "", fmt.Sprintf("%s %s removed", symKind(o), o)))
 		}
 	}
-	for j, n := range new.Symbols {
+	for j, n := range new.Symbols() {
 		if !accounted[j] {
 			d.add(symChange(SymbolAdded, n, "", "", fmt.Sprintf("%s %s added", symKind(n), n)))
 		}
@@ -108,9 +108,9 @@ func (d *differ) symbols(old, new *Corpus) {
 }
 
 // symbol compares the attributes of one symbol present in both versions:
-// old.Symbols[i] and new.Symbols[j].
+// old.Symbol(i) and new.Symbol(j).
 func (d *differ) symbol(old, new *Corpus, i, j int) {
-	o, n := old.Symbols[i], new.Symbols[j]
+	o, n := old.Symbol(i), new.Symbol(j)
 	if o.Default && !n.Default && n.Version != "" {
 		d.pair(pairDefaultVersion, i, j)
 	}
@@ -139,11 +139,11 @@ func symChange(k Kind, s Symbol, old, new, detail string) Change {
 		Affected: []string{name}, Detail: detail}
 }
 
-// preferDefault returns the index of the default version among
-// syms[first:end], symbols of one name, or first.
-func preferDefault(syms []Symbol, first, end int) int {
+// preferDefault returns the index of the default version among the
+// symbols of one name first to end, or first.
+func preferDefault(syms *symbolList, first, end int) int {
 	for i := first; i < end; i++ {
-		if syms[i].Default {
+		if syms.syms[i].dflt {
 			return i
 		}
 	}

@@ -34,9 +34,9 @@ const minChunkBytes = 4 << 20
 // minBytes each, scanned in parallel up to workers at a time (GOMAXPROCS
 // when 0), and the results merged in unit order, so that they are those of
 // one scan in order.
-func (dr *dwarfReader) index(syms []Symbol, workers int, minBytes uint64) (*declIndex, error) {
+func (dr *dwarfReader) index(syms *symbolList, workers int, minBytes uint64) (*declIndex, error) {
 	w := wanted{funcAddr: make(map[uint64]bool), varAddr: make(map[uint64]bool), names: make(map[string]symClass)}
-	for _, s := range syms {
+	for _, s := range syms.All() {
 		switch s.Type {
 		case elf.STT_FUNC, elf.STT_GNU_IFUNC:
 			w.funcAddr[s.Value] = true

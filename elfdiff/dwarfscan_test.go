@@ -309,7 +309,7 @@ func TestParallelIndexMatchesSequential(t *testing.T) {
 	}
 	index := func(workers int, minBytes uint64) result {
 		dr := newDWARFReader(df)
-		idx, err := dr.index(c.Symbols, workers, minBytes)
+		idx, err := dr.index(&c.symbols, workers, minBytes)
 		if err != nil {
 			t.Fatal(err)
 		}

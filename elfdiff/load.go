@@ -81,9 +81,8 @@ func loadReaderWith(path string, r io.ReaderAt, opts LoadOptions, searchFiles bo
 	}
 	c.BuildID = buildID(ef)
 	c.Hidden = hiddenSymbols(local)
-	c.index()
-	c.ReadOnly = readOnlyData(ef, c.Symbols)
-	if t, note := readCXXTables(ef, c.Symbols, dyn, local); note != "" {
+	c.ReadOnly = readOnlyData(ef, &c.symbols)
+	if t, note := readCXXTables(ef, &c.symbols, dyn, local); note != "" {
 		c.Notes = append(c.Notes, path+": "+note)
 	} else {
 		c.CXX = t
@@ -121,7 +120,7 @@ func (c *Corpus) readDebug(ef *elf.File, r io.ReaderAt, path string, opts LoadOp
 	if source == "" {
 		source = path
 	}
-	info, err := readDebugInfo(df, c.Symbols, source)
+	info, err := readDebugInfo(df, &c.symbols, source)
 	if err != nil {
 		c.Notes = append(c.Notes, fmt.Sprintf("%s: debug information unreadable, types not checked: %v", source, err))
 		return
@@ -192,24 +191,25 @@ func exported(b elf.SymBind, v elf.SymVis) bool {
 // readSymbols fills the exported and undefined symbols from .dynsym, and
 // the version nodes from ef.
 func (c *Corpus) readSymbols(ef *elf.File, dyn *symbolTable) error {
-	if hasSection(ef, elf.SHT_GNU_VERDEF) {
-		versions, err := ef.DynamicVersions()
-		if err != nil {
-			return fmt.Errorf("version definitions: %w", err)
-		}
-		for _, v := range versions {
-			if v.Flags&elf.VER_FLG_BASE == 0 {
-				c.Versions = append(c.Versions, v.Name)
-			}
+	if dyn == nil {
+		return nil
+	}
+	defs, err := readVersionDefs(ef, dyn.strs)
+	if err != nil {
+		return err
+	}
+	for _, v := range defs {
+		if v.flags&elf.VER_FLG_BASE == 0 {
+			c.Versions = append(c.Versions, v.name)
 		}
 	}
 	n := 0
 	for i := 1; i < dyn.Len(); i++ {
-		if s := dyn.At(i); s.Section != elf.SHN_UNDEF {
+		if s := dyn.At(i); s.Section != elf.SHN_UNDEF && exported(elf.ST_BIND(s.Info), elf.ST_VISIBILITY(s.Other)) {
 			n++
 		}
 	}
-	c.Symbols = make([]Symbol, 0, n)
+	c.symbols = newSymbolList(dyn.strs, n)
 	for i := 1; i < dyn.Len(); i++ {
 		s := dyn.At(i)
 		sym := Symbol{
@@ -236,8 +236,9 @@ func (c *Corpus) readSymbols(ef *elf.File, dyn *symbolTable) error {
 		if s.Section == elf.SHN_ABS && sym.Version != "" && s.Name == sym.Version {
 			continue // ld's marker for the version node itself, not an interface
 		}
-		c.Symbols = append(c.Symbols, sym)
+		c.symbols.add(sym, s.NameOff)
 	}
+	c.symbols.sort()
 	return nil
 }
 
@@ -310,9 +311,9 @@ const maxConstSize = 64
 // readOnlyData returns the contents of the exported data objects of at most
 // maxConstSize bytes that live in .rodata: constants. Objects in
 // .data.rel.ro are left out, since they hold relocated addresses.
-func readOnlyData(ef *elf.File, syms []Symbol) map[string][]byte {
+func readOnlyData(ef *elf.File, syms *symbolList) map[string][]byte {
 	out := make(map[string][]byte)
-	for _, s := range syms {
+	for _, s := range syms.All() {
 		if s.Type != elf.STT_OBJECT || s.Size == 0 || s.Size > maxConstSize {
 			continue
 		}

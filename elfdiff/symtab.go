@@ -3,8 +3,8 @@ package elfdiff
 import (
 	"debug/elf"
 	"encoding/binary"
-	"errors"
 	"fmt"
+	"io"
 	"strings"
 )
 
@@ -29,6 +29,7 @@ type symbolTable struct {
 // A rawSymbol is one decoded entry of a symbolTable.
 type rawSymbol struct {
 	Name        string
+	NameOff     uint32 // st_name: Name's offset in the string table
 	Info, Other byte
 	Section     elf.SectionIndex
 	Value, Size uint64
@@ -55,11 +56,9 @@ func readSymbolTable(ef *elf.File, typ elf.SectionType) (*symbolTable, error) {
 	if sec.Link == 0 || int(sec.Link) >= len(ef.Sections) {
 		return nil, fmt.Errorf("%s: invalid string table link %d", sec.Name, sec.Link)
 	}
-	strs, err := ef.Sections[sec.Link].Data()
-	if err != nil {
+	if t.strs, err = sectionString(ef.Sections[sec.Link]); err != nil {
 		return nil, fmt.Errorf("reading %s's string table: %w", sec.Name, err)
 	}
-	t.strs = string(strs)
 	if typ == elf.SHT_DYNSYM {
 		if err := t.readVersions(ef); err != nil {
 			return nil, err
@@ -68,7 +67,9 @@ func readSymbolTable(ef *elf.File, typ elf.SectionType) (*symbolTable, error) {
 	return t, nil
 }
 
-// readVersions reads .gnu.version and the names of its indices.
+// readVersions reads .gnu.version and the names of its indices from
+// .gnu.version_d and .gnu.version_r. They are parsed here rather than by
+// debug/elf, whose DynamicVersions decodes the whole symbol table first.
 func (t *symbolTable) readVersions(ef *elf.File) error {
 	vs := ef.SectionByType(elf.SHT_GNU_VERSYM)
 	if vs == nil {
@@ -79,29 +80,136 @@ func (t *symbolTable) readVersions(ef *elf.File) error {
 		return fmt.Errorf("reading %s: %w", vs.Name, err)
 	}
 	t.versions = make(map[uint16]string)
-	if ef.SectionByType(elf.SHT_GNU_VERDEF) != nil {
-		defs, err := ef.DynamicVersions()
-		if err != nil {
-			return fmt.Errorf("version definitions: %w", err)
-		}
-		for _, d := range defs {
-			t.versions[d.Index] = d.Name
-		}
+	defs, err := readVersionDefs(ef, t.strs)
+	if err != nil {
+		return err
 	}
-	if ef.SectionByType(elf.SHT_GNU_VERNEED) != nil {
-		needs, err := ef.DynamicVersionNeeds()
-		if err != nil && !errors.Is(err, elf.ErrNoSymbols) {
-			return fmt.Errorf("version requirements: %w", err)
+	for _, d := range defs {
+		t.versions[d.index] = d.name
+	}
+	// A required version wins over a defined one with the same index, as
+	// in debug/elf.
+	return readVersionNeeds(ef, t.strs, func(index uint16, name string) { t.versions[index] = name })
+}
+
+// A versionDef is an entry of .gnu.version_d.
+type versionDef struct {
+	index uint16
+	flags elf.DynamicVersionFlag
+	name  string
+}
+
+// maxVersionEntries bounds the version entries read, so that a cycle of
+// next offsets in a corrupt file ends.
+const maxVersionEntries = 1 << 16
+
+// readVersionDefs returns the version definitions (Elf_Verdef, each named
+// by its first Elf_Verdaux), with names from strs, the dynamic string
+// table; none when the library defines no versions.
+func readVersionDefs(ef *elf.File, strs string) ([]versionDef, error) {
+	sec := ef.SectionByType(elf.SHT_GNU_VERDEF)
+	if sec == nil {
+		return nil, nil
+	}
+	d, err := sec.Data()
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", sec.Name, err)
+	}
+	bo := ef.ByteOrder
+	var out []versionDef
+	for off, n := 0, 0; n < maxVersionEntries; n++ {
+		if off < 0 || off+20 > len(d) {
+			return nil, fmt.Errorf("%s: entry at %d out of bounds", sec.Name, off)
 		}
-		// A required version wins over a defined one with the same index,
-		// as in debug/elf.
-		for _, n := range needs {
-			for _, d := range n.Needs {
-				t.versions[d.Index] = d.Dep
+		e := d[off:]
+		flags, index := bo.Uint16(e[2:]), bo.Uint16(e[4:])
+		aux, next := int(bo.Uint32(e[12:])), int(bo.Uint32(e[16:]))
+		if aux < 0 || off+aux+8 > len(d) {
+			return nil, fmt.Errorf("%s: auxiliary entry at %d out of bounds", sec.Name, off+aux)
+		}
+		name, ok := tableString(strs, bo.Uint32(d[off+aux:]))
+		if !ok {
+			return nil, fmt.Errorf("%s: bad version name offset", sec.Name)
+		}
+		out = append(out, versionDef{index: index, flags: elf.DynamicVersionFlag(flags), name: name})
+		if next == 0 {
+			return out, nil
+		}
+		off += next
+	}
+	return nil, fmt.Errorf("%s: more than %d entries", sec.Name, maxVersionEntries)
+}
+
+// readVersionNeeds calls f with the index and name of each version the
+// library requires from another (Elf_Vernaux of each Elf_Verneed).
+func readVersionNeeds(ef *elf.File, strs string, f func(index uint16, name string)) error {
+	sec := ef.SectionByType(elf.SHT_GNU_VERNEED)
+	if sec == nil {
+		return nil
+	}
+	d, err := sec.Data()
+	if err != nil {
+		return fmt.Errorf("reading %s: %w", sec.Name, err)
+	}
+	bo := ef.ByteOrder
+	n := 0
+	for off := 0; ; n++ {
+		if n >= maxVersionEntries || off < 0 || off+16 > len(d) {
+			return fmt.Errorf("%s: entry at %d out of bounds", sec.Name, off)
+		}
+		e := d[off:]
+		aux, next := int(bo.Uint32(e[8:])), int(bo.Uint32(e[12:]))
+		for a := off + aux; ; n++ {
+			if n >= maxVersionEntries || a < 0 || a+16 > len(d) {
+				return fmt.Errorf("%s: auxiliary entry at %d out of bounds", sec.Name, a)
 			}
+			x := d[a:]
+			name, ok := tableString(strs, bo.Uint32(x[8:]))
+			if !ok {
+				return fmt.Errorf("%s: bad version name offset", sec.Name)
+			}
+			f(bo.Uint16(x[6:]), name)
+			anext := int(bo.Uint32(x[12:]))
+			if anext == 0 {
+				break
+			}
+			a += anext
 		}
+		if next == 0 {
+			return nil
+		}
+		off += next
 	}
-	return nil
+}
+
+// tableString returns the NUL-terminated string at off in a string table.
+func tableString(strs string, off uint32) (string, bool) {
+	if int64(off) >= int64(len(strs)) {
+		return "", false
+	}
+	end := strings.IndexByte(strs[off:], 0)
+	if end < 0 {
+		return "", false
+	}
+	return strs[off : int(off)+end], true
+}
+
+// maxPresize bounds the memory reserved for a section from its declared
+// size, which a corrupt file may inflate.
+const maxPresize = 64 << 20
+
+// sectionString returns the contents of sec as a string, read into one
+// buffer: no []byte copy to convert.
+func sectionString(sec *elf.Section) (string, error) {
+	var b strings.Builder
+	b.Grow(int(min(sec.Size, maxPresize)))
+	if _, err := io.Copy(&b, sec.Open()); err != nil {
+		return "", err
+	}
+	if sec.Flags&elf.SHF_COMPRESSED == 0 && uint64(b.Len()) != sec.Size {
+		return "", io.ErrUnexpectedEOF
+	}
+	return b.String(), nil
 }
 
 // Len returns the number of entries, the null entry 0 included.
@@ -116,23 +224,18 @@ func (t *symbolTable) Len() int {
 func (t *symbolTable) At(i int) rawSymbol {
 	e := t.entries[i*t.size : (i+1)*t.size]
 	var s rawSymbol
-	var name uint32
+	name := t.bo.Uint32(e)
+	s.NameOff = name
 	if t.class == elf.ELFCLASS32 {
-		name = t.bo.Uint32(e)
 		s.Value, s.Size = uint64(t.bo.Uint32(e[4:])), uint64(t.bo.Uint32(e[8:]))
 		s.Info, s.Other, s.Section = e[12], e[13], elf.SectionIndex(t.bo.Uint16(e[14:]))
 	} else {
-		name = t.bo.Uint32(e)
 		s.Info, s.Other, s.Section = e[4], e[5], elf.SectionIndex(t.bo.Uint16(e[6:]))
 		s.Value, s.Size = t.bo.Uint64(e[8:]), t.bo.Uint64(e[16:])
 	}
-	if int64(name) < int64(len(t.strs)) {
-		// A name without its terminating NUL is read as empty, as by
-		// debug/elf.
-		if end := strings.IndexByte(t.strs[name:], 0); end >= 0 {
-			s.Name = t.strs[name : int(name)+end]
-		}
-	}
+	// A name without its terminating NUL is read as empty, as by
+	// debug/elf.
+	s.Name, _ = tableString(t.strs, name)
 	return s
 }
 

@@ -14,16 +14,16 @@ import (
 func diffDebug(old, new *Corpus) []Change {
 	d := newTypeDiffer()
 	d.elfVTables = vtableClasses(old, new)
-	for _, o := range old.Symbols {
+	for _, o := range old.Symbols() {
 		j, ok := new.lookup(o.Key())
 		if !ok {
-			first, end := new.byName(o.Name)
+			first, end := new.symbols.byName(o.Name)
 			if first == end {
 				continue
 			}
-			j = preferDefault(new.Symbols, first, end)
+			j = preferDefault(&new.symbols, first, end)
 		}
-		n := new.Symbols[j]
+		n := new.Symbol(j)
 		switch {
 		case isFunc(o) && isFunc(n):
 			of, nf := old.Debug.Func(o), new.Debug.Func(n)
