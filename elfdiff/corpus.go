@@ -35,7 +35,8 @@ type Corpus struct {
 	Hidden map[string]bool
 	// ReadOnly holds the contents of small exported data objects in
 	// read-only data (.rodata), by symbol key: constants whose values
-	// clients may have compiled in.
+	// clients may have compiled in. Nil when Debug is: without the
+	// declarations, nothing tells constants from other data.
 	ReadOnly map[string][]byte
 	// CXX holds the exported C++ virtual tables and typeinfo objects, read
 	// from the section data and the dynamic relocations; nil when there

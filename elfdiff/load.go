@@ -81,7 +81,6 @@ func loadReaderWith(path string, r io.ReaderAt, opts LoadOptions, searchFiles bo
 	}
 	c.BuildID = buildID(ef)
 	c.Hidden = hiddenSymbols(local)
-	c.ReadOnly = readOnlyData(ef, &c.symbols)
 	if t, note := readCXXTables(ef, &c.symbols, dyn, local); note != "" {
 		c.Notes = append(c.Notes, path+": "+note)
 	} else {
@@ -89,6 +88,11 @@ func loadReaderWith(path string, r io.ReaderAt, opts LoadOptions, searchFiles bo
 	}
 	if !opts.NoDebugInfo {
 		c.readDebug(ef, r, path, opts, searchFiles)
+	}
+	if c.Debug != nil {
+		// Only the declarations in the debug information say which
+		// objects are constants whose values matter.
+		c.ReadOnly = readOnlyData(ef, &c.symbols)
 	}
 	return c, nil
 }
