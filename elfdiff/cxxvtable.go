@@ -76,8 +76,8 @@ type reloc struct {
 // tables and typeinfo objects — read from its sections and dynamic
 // relocations, so that they are known without debug information.
 type CXXTables struct {
-	VTables  map[string]*VTable   // _ZTV… by symbol key
-	Typeinfo map[string]*Typeinfo // _ZTI… by symbol key
+	VTables  map[string]*VTable   // _ZTV… by symbol, spelled as Symbol.String()
+	Typeinfo map[string]*Typeinfo // _ZTI… by symbol, spelled as Symbol.String()
 }
 
 // readCXXTables reads every exported _ZTV and _ZTI object of a 64-bit
@@ -116,7 +116,7 @@ func readCXXTables(ef *elf.File, syms *symbolList, dyn, local *symbolTable) (tab
 			} else {
 				parseTypeinfo(ti, s.Value, words, relocs, names, ef.ByteOrder)
 			}
-			tables.Typeinfo[s.Key()] = ti
+			tables.Typeinfo[ti.Symbol] = ti
 			continue
 		}
 		vt := &VTable{Symbol: s.String(), Size: s.Size, Class: class}
@@ -125,7 +125,7 @@ func readCXXTables(ef *elf.File, syms *symbolList, dyn, local *symbolTable) (tab
 		} else {
 			vt.Tables = parseVTable(s.Value, words, relocs, names)
 		}
-		tables.VTables[s.Key()] = vt
+		tables.VTables[vt.Symbol] = vt
 	}
 	return tables, ""
 }
