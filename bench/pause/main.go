@@ -12,9 +12,18 @@
 // hijacks for dlopen, so the measured threads are only ever stopped, as in
 // the bare case. Each figure is the median over -rounds rounds.
 //
+// A stop of the process releases every thread at once, so their wake-ups
+// stay bunched for many periods afterwards, and where the bunch falls
+// against the next stop decides most of that stop's figure. Before every
+// window, the threads' wake-ups are therefore spread evenly over the period
+// again (-respread, on by default), so that every operation, the bare stop
+// included, meets the same even spread. The rounds alternate the order of
+// the bare stop and the apply/revert pair, and the table also gives the
+// median of the per-round ratios.
+//
 // Usage (as root, from the repository root):
 //
-//	go run ./bench/pause [-rounds 7] [-threads 1,100,1000] [-out FILE]
+//	go run ./bench/pause [-rounds 7] [-threads 1,100,1000] [-respread=true] [-out FILE]
 package main
 
 import (
@@ -43,6 +52,7 @@ func main() {
 	threads := flag.String("threads", "1,100,1000", "thread counts")
 	src := flag.String("src", "gate/inject/testdata", "directory with libver.c")
 	out := flag.String("out", "", "also write the table to this file")
+	respread := flag.Bool("respread", true, "spread the threads' wake-ups evenly over their period before every window")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	flag.Parse()
 	if *cpuprofile != "" {
@@ -54,7 +64,7 @@ func main() {
 		pprof.StartCPUProfile(f)
 		defer pprof.StopCPUProfile()
 	}
-	table, err := run(*rounds, *threads, *src)
+	table, err := run(*rounds, *threads, *src, *respread)
 	if err != nil {
 		pprof.StopCPUProfile()
 		fmt.Fprintf(os.Stderr, "pause: %v\n", err)
@@ -82,9 +92,10 @@ type row struct {
 	threads                     int
 	idle, bare, bareWall, apply int64
 	applyStopped, revert        int64
+	ratio                       float64 // median of the per-round apply/bare ratios
 }
 
-func run(rounds int, threads, src string) (string, error) {
+func run(rounds int, threads, src string, respread bool) (string, error) {
 	dir, err := os.MkdirTemp("", "pause-")
 	if err != nil {
 		return "", err
@@ -115,19 +126,23 @@ func run(rounds int, threads, src string) (string, error) {
 		if err != nil || n < 1 {
 			return "", fmt.Errorf("bad thread count %q", s)
 		}
-		r, err := measure(target, libs["1"], libs["2"], n, rounds, dir)
+		r, err := measure(target, libs["1"], libs["2"], n, rounds, dir, respread)
 		if err != nil {
 			return "", fmt.Errorf("%d threads: %w", n, err)
 		}
 		rows = append(rows, r)
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "Worst thread pause seen from inside the target (median of %d rounds), %s, %d CPUs:\n\n", rounds, runtime.GOARCH, runtime.NumCPU())
-	fmt.Fprintf(&b, "| threads | idle (noise) | bare stop-the-world: pause | bare: wall | apply: pause | apply: world stopped (engine) | revert: pause | apply pause / bare pause |\n")
-	fmt.Fprintf(&b, "|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	spread := "wake-ups spread again before every window"
+	if !respread {
+		spread = "wake-ups not spread again"
+	}
+	fmt.Fprintf(&b, "Worst thread pause seen from inside the target (median of %d rounds, %s), %s, %d CPUs:\n\n", rounds, spread, runtime.GOARCH, runtime.NumCPU())
+	fmt.Fprintf(&b, "| threads | idle (noise) | bare stop-the-world: pause | bare: wall | apply: pause | apply: world stopped (engine) | revert: pause | apply pause / bare pause | per-round apply / bare (median) |\n")
+	fmt.Fprintf(&b, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, r := range rows {
-		fmt.Fprintf(&b, "| %d | %d µs | %d µs | %d µs | %d µs | %d µs | %d µs | %.2f× |\n", r.threads, r.idle, r.bare, r.bareWall,
-			r.apply, r.applyStopped, r.revert, float64(r.apply)/float64(max(r.bare, 1)))
+		fmt.Fprintf(&b, "| %d | %d µs | %d µs | %d µs | %d µs | %d µs | %d µs | %.2f× | %.2f× |\n", r.threads, r.idle, r.bare, r.bareWall,
+			r.apply, r.applyStopped, r.revert, float64(r.apply)/float64(max(r.bare, 1)), r.ratio)
 	}
 	return b.String(), nil
 }
@@ -162,7 +177,17 @@ func median(xs []int64) int64 {
 	return xs[len(xs)/2]
 }
 
-func measure(target, v1, v2 string, n, rounds int, dir string) (row, error) {
+// medianRatio returns the median of the ratios num[i]/den[i].
+func medianRatio(num, den []int64) float64 {
+	rs := make([]float64, len(num))
+	for i := range num {
+		rs[i] = float64(num[i]) / float64(max(den[i], 1))
+	}
+	sort.Float64s(rs)
+	return rs[len(rs)/2]
+}
+
+func measure(target, v1, v2 string, n, rounds int, dir string, respread bool) (row, error) {
 	period := 1000 // µs: every thread wakes at least this often
 	if n >= 1000 {
 		period = 20000
@@ -188,8 +213,17 @@ func measure(target, v1, v2 string, n, rounds int, dir string) (row, error) {
 	}
 	settle := 3 * time.Duration(period) * time.Microsecond
 	// window runs op between a reset and, once every thread woke again, a
-	// reading of the worst lateness.
+	// reading of the worst lateness; first, with respread, the threads'
+	// wake-ups are spread evenly over the period again (each thread ends
+	// its current sleep, within a period, then sleeps a random part of
+	// one).
 	window := func(op func() error) (int64, error) {
+		if respread {
+			if _, err := p.ask("spread"); err != nil {
+				return 0, err
+			}
+			time.Sleep(5 * time.Duration(period) * time.Microsecond / 2)
+		}
 		if _, err := p.ask("reset"); err != nil {
 			return 0, err
 		}
@@ -208,16 +242,24 @@ func measure(target, v1, v2 string, n, rounds int, dir string) (row, error) {
 			return row{}, err
 		}
 		idle = append(idle, w)
-		var took time.Duration
-		if w, err = window(func() error {
-			start := time.Now()
-			err := stopTheWorld(cmd.Process.Pid)
-			took = time.Since(start)
+		bareRound := func() error {
+			var took time.Duration
+			w, err := window(func() error {
+				start := time.Now()
+				err := stopTheWorld(cmd.Process.Pid)
+				took = time.Since(start)
+				return err
+			})
+			bare, wall = append(bare, w), append(wall, took.Microseconds())
 			return err
-		}); err != nil {
-			return row{}, err
 		}
-		bare, wall = append(bare, w), append(wall, took.Microseconds())
+		// Odd rounds stop the process bare after the apply/revert pair,
+		// even ones before it.
+		if i%2 == 0 {
+			if err := bareRound(); err != nil {
+				return row{}, err
+			}
+		}
 		var res inject.Result
 		if w, err = window(func() error {
 			res = inject.Apply(context.Background(), cmd.Process.Pid, v1, v2, opt)
@@ -239,9 +281,15 @@ func measure(target, v1, v2 string, n, rounds int, dir string) (row, error) {
 			return row{}, err
 		}
 		revert = append(revert, w)
+		if i%2 == 1 {
+			if err := bareRound(); err != nil {
+				return row{}, err
+			}
+		}
 	}
+	ratio := medianRatio(apply, bare)
 	return row{threads: n, idle: median(idle), bare: median(bare), bareWall: median(wall),
-		apply: median(apply), applyStopped: median(stopped), revert: median(revert)}, nil
+		apply: median(apply), applyStopped: median(stopped), revert: median(revert), ratio: ratio}, nil
 }
 
 // stopTheWorld is the bare cost the engine is compared with: seize every

@@ -7,7 +7,10 @@ package main
 // worst lateness of a wake-up (time slept beyond PERIOD_US): what a stop of
 // the process costs a thread, seen from inside. The main thread serves
 // stdin: "reset" zeroes the records, "max" prints "max US" (the worst over
-// every thread since the last reset).
+// every thread since the last reset), "spread" makes every thread, at its
+// next wake-up, sleep once more a random part of PERIOD_US (not recorded),
+// which spreads the threads' wake-ups evenly over the period again after a
+// stop of the process released them all at once.
 const targetSource = `
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -21,6 +24,7 @@ int ver_get(void);
 static long period_ns;
 static _Atomic long worst_ns;
 static _Atomic int started;
+static _Atomic long spread_gen;
 
 static long now(void)
 {
@@ -31,10 +35,19 @@ static long now(void)
 
 static void *sleeper(void *arg)
 {
-	(void)arg;
-	struct timespec ts = {0, period_ns};
+	unsigned seed = (unsigned)(long)arg;
+	long gen = 0;
+	struct timespec ts = {period_ns / 1000000000L, period_ns % 1000000000L};
 	atomic_fetch_add(&started, 1);
 	for (;;) {
+		long g = atomic_load(&spread_gen);
+		if (g != gen) {
+			long d = rand_r(&seed) % period_ns;
+			struct timespec r = {d / 1000000000L, d % 1000000000L};
+			gen = g;
+			nanosleep(&r, NULL);
+			continue;
+		}
 		long t0 = now();
 		nanosleep(&ts, NULL);
 		long late = now() - t0 - period_ns;
@@ -58,7 +71,7 @@ int main(int argc, char **argv)
 	pthread_attr_setstacksize(&a, 64 << 10);
 	for (int i = 0; i < n; i++) {
 		pthread_t t;
-		if (pthread_create(&t, &a, sleeper, NULL) != 0)
+		if (pthread_create(&t, &a, sleeper, (void *)(long)(i + 1)) != 0)
 			return 1;
 	}
 	while (atomic_load(&started) < n)
@@ -70,6 +83,9 @@ int main(int argc, char **argv)
 		if (strncmp(line, "reset", 5) == 0) {
 			atomic_store(&worst_ns, 0);
 			printf("reset\n");
+		} else if (strncmp(line, "spread", 6) == 0) {
+			atomic_fetch_add(&spread_gen, 1);
+			printf("spread\n");
 		} else {
 			printf("max %ld\n", atomic_load(&worst_ns) / 1000);
 		}

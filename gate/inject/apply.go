@@ -260,7 +260,8 @@ func (o *op) applyTraced(sites []site, newPath string) (res Result) {
 		return o.finish(StatusError, "%v", err)
 	}
 	// The switch: the only time the world is stopped.
-	t.prepareScanBuf()
+	t.reader = newStackReader(t.pid, t.prepareScanBuf())
+	defer t.reader.close()
 	stopped := time.Now()
 	if err := t.stopAll(time.Now().Add(stopTimeout)); err != nil {
 		return o.fromErr("stopping the process", err)
@@ -284,6 +285,9 @@ func (o *op) applyTraced(sites []site, newPath string) (res Result) {
 	// status reports and revert completes.
 	derr := t.detachAll()
 	o.res.StoppedMicros = time.Since(stopped).Microseconds()
+	// The threads released all at once, late, run before the engine
+	// records the upgrade.
+	yieldCPU()
 	handle = 0 // applied: NEW stays
 	p := prep
 	prep = nil

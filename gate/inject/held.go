@@ -109,7 +109,7 @@ func (t *tracer) redeliver(th *thread) int {
 // delivered as they come. It reports whether th is in that stop.
 func (t *tracer) stopAtSignal(th *thread, sig, want int, deadline time.Time) bool {
 	for {
-		th.sig, th.stopped, th.kind = 0, false, stopNone
+		th.sig, th.stopped, th.kind, th.regs = 0, false, stopNone, nil
 		if err := ptrace(unix.PTRACE_CONT, th.tid, 0, uintptr(sig)); err != nil {
 			return false
 		}

@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -295,6 +296,27 @@ func TestThreadsApplyRevert(t *testing.T) {
 	}
 	if got := tg.ask("bump"); got != "bump 7 7" {
 		t.Fatalf("after revert: %q, want \"bump 7 7\"", got)
+	}
+}
+
+// TestManyThreadsApplyRevert upgrades and reverts, twice, a process
+// with enough threads calling OLD at full speed that their stacks are read
+// on two CPUs (see stackReader) and some are caught inside OLD when the
+// world is stopped.
+func TestManyThreadsApplyRevert(t *testing.T) {
+	f := setup(t)
+	tg := startTarget(t, f, "threads", strconv.Itoa(helpedThreads+8))
+	o := opts(t)
+	ctx := context.Background()
+	for i := 0; i < 2; i++ {
+		mustStatus(t, fmt.Sprintf("apply %d", i), Apply(ctx, tg.pid(), f.v1, f.v2, o), StatusOK)
+		if got, want := tg.ask("report"), "vmin=2 vmax=2 sleeper=2 eintr=0 errors=0"; !strings.Contains(got, want) {
+			t.Fatalf("after apply %d: %q, want %q", i, got, want)
+		}
+		mustStatus(t, fmt.Sprintf("revert %d", i), Revert(ctx, tg.pid(), f.v1, o), StatusOK)
+		if got, want := tg.ask("report"), "vmin=1 vmax=1 sleeper=1 eintr=0 errors=0"; !strings.Contains(got, want) {
+			t.Fatalf("after revert %d: %q, want %q", i, got, want)
+		}
 	}
 }
 

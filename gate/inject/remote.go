@@ -130,13 +130,14 @@ func (h *hijack) syscall(nr uint64, args ...uint64) (uint64, error) {
 	for i, a := range args {
 		*regs[i] = a
 	}
+	th.regs = nil
 	if err := unix.PtraceSetRegs(th.tid, &r); err != nil {
 		return 0, t.goneOr(fmt.Errorf("setting registers of thread %d: %w", th.tid, err))
 	}
 	deadline := time.Now().Add(5 * time.Second)
 	entered := false
 	for {
-		th.sig, th.stopped, th.kind = 0, false, stopNone
+		th.sig, th.stopped, th.kind, th.regs = 0, false, stopNone, nil
 		if err := ptrace(unix.PTRACE_SYSCALL, th.tid, 0, 0); err != nil {
 			return 0, t.goneOr(fmt.Errorf("resuming thread %d: %w", th.tid, err))
 		}
@@ -235,6 +236,7 @@ func (h *hijack) call(fn uint64, str string, args ...uint64) (uint64, error) {
 	}
 	// Registers first: should the engine die in between, the thread runs
 	// the call with its own FP state and still restores itself.
+	th.regs = nil
 	if err := unix.PtraceSetRegs(th.tid, &r); err != nil {
 		return 0, t.goneOr(fmt.Errorf("setting registers of thread %d: %w", th.tid, err))
 	}
@@ -247,7 +249,7 @@ func (h *hijack) call(fn uint64, str string, args ...uint64) (uint64, error) {
 	var result uint64
 	returned := false
 	for {
-		th.sig, th.stopped, th.kind = 0, false, stopNone
+		th.sig, th.stopped, th.kind, th.regs = 0, false, stopNone, nil
 		if err := ptrace(unix.PTRACE_SYSCALL, th.tid, 0, 0); err != nil {
 			return 0, t.goneOr(fmt.Errorf("resuming thread %d: %w", th.tid, err))
 		}
@@ -297,6 +299,7 @@ func (h *hijack) call(fn uint64, str string, args ...uint64) (uint64, error) {
 					return 0, err
 				}
 				cur.Orig_rax = noSyscall
+				th.regs = nil
 				if err := unix.PtraceSetRegs(th.tid, &cur); err != nil {
 					return 0, t.goneOr(fmt.Errorf("cancelling rt_sigreturn in thread %d: %w", th.tid, err))
 				}
@@ -341,6 +344,7 @@ func (h *hijack) restore() error {
 		// may wait long and be borrowed again (see tracer.restarting).
 		s.regs = h.scratch
 	}
+	h.th.regs = nil
 	if err := restoreRegs(h.th.tid, s); err != nil {
 		return h.t.goneOr(err)
 	}

@@ -96,10 +96,11 @@ func (o *op) revertTraced(gi int) (res Result) {
 	// outlive an engine that dies and kill the thread.
 	keepPages := false
 	for _, th := range t.threads {
-		var r unix.PtraceRegs
-		if err := unix.PtraceGetRegs(th.tid, &r); err != nil {
-			return o.fromErr("reading registers", t.goneOr(err))
+		cached, err := t.regsOf(th)
+		if err != nil {
+			return o.fromErr("reading registers", err)
 		}
+		r := *cached
 		moved := false
 		for _, q := range g.Pads {
 			if r.Rip != q {
@@ -117,6 +118,7 @@ func (o *op) revertTraced(gi int) (res Result) {
 		}
 		if !inTramp(r.Rip) {
 			if moved {
+				th.regs = nil
 				if err := unix.PtraceSetRegs(th.tid, &r); err != nil {
 					return o.fromErr("moving a thread out of a padding jump", t.goneOr(err))
 				}
@@ -132,6 +134,7 @@ func (o *op) revertTraced(gi int) (res Result) {
 			continue
 		}
 		r.Rip = binary.LittleEndian.Uint64(slot[6:])
+		th.regs = nil
 		if err := unix.PtraceSetRegs(th.tid, &r); err != nil {
 			return o.fromErr("moving a thread out of a trampoline", t.goneOr(err))
 		}
@@ -189,6 +192,7 @@ func (o *op) revertTraced(gi int) (res Result) {
 	}
 	derr := t.detachAll()
 	o.res.StoppedMicros = time.Since(start).Microseconds()
+	yieldCPU() // the threads released, late, run first (see Apply)
 	if derr != nil {
 		return o.finish(StatusError, "reverted, but releasing the process failed: %v", derr)
 	}

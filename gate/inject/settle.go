@@ -28,6 +28,7 @@ type scanner struct {
 	maps []mapping
 	rets map[uint64]bool // cache of looksLikeReturn by address
 	text ranges          // OLD's executable mappings
+	buf  []byte          // reused by scanAt for the stacks it reads
 	// fresh is true when maps were read with every thread stopped.
 	fresh bool
 }
@@ -131,7 +132,10 @@ func (s *scanner) scanAt(tid int, rip, rsp uint64) (scanResult, error) {
 	if !ok {
 		return s.check(tid, rip, rsp, nil), nil
 	}
-	buf := make([]byte, end-start)
+	if uint64(cap(s.buf)) < end-start {
+		s.buf = make([]byte, end-start)
+	}
+	buf := s.buf[:end-start]
 	if err := s.t.read(start, buf); err != nil {
 		return scanResult{}, err
 	}
@@ -143,11 +147,13 @@ func (s *scanner) scanAt(tid int, rip, rsp uint64) (scanResult, error) {
 // text, or, scanning conservatively every aligned word of the live stack,
 // a word that points into OLD's text just after a call instruction.
 func (s *scanner) check(tid int, rip, rsp uint64, stack []byte) scanResult {
-	if stack == nil {
-		return scanResult{busy: true, reason: fmt.Sprintf("thread %d: stack pointer %#x outside any mapping", tid, rsp)}
-	}
-	inOld := s.text.contains(rip)
-	hits := 0
+	return s.verdict(tid, rip, rsp, stack, s.candidates(stack, nil))
+}
+
+// candidates appends to out the aligned words of stack that point into
+// OLD's text, the only ones check looks at further. It reads nothing but
+// s.text: it may run on any goroutine.
+func (s *scanner) candidates(stack []byte, out []uint64) []uint64 {
 	// Every word is first tested against the overall bounds of OLD's
 	// text with a single comparison; only the rare word inside them is
 	// looked at further.
@@ -156,16 +162,32 @@ func (s *scanner) check(tid int, rip, rsp uint64, stack []byte) scanResult {
 	if uintptr(unsafe.Pointer(unsafe.SliceData(words)))%8 == 0 {
 		// amd64 is little-endian: the words as they are in memory.
 		for _, w := range unsafe.Slice((*uint64)(unsafe.Pointer(unsafe.SliceData(words))), len(words)/8) {
-			if w-lo < span && s.text.contains(w) && s.isReturn(w) {
-				hits++
+			if w-lo < span && s.text.contains(w) {
+				out = append(out, w)
 			}
 		}
 	} else {
 		for off := 0; off+8 <= len(words); off += 8 {
 			w := binary.LittleEndian.Uint64(words[off : off+8])
-			if w-lo < span && s.text.contains(w) && s.isReturn(w) {
-				hits++
+			if w-lo < span && s.text.contains(w) {
+				out = append(out, w)
 			}
+		}
+	}
+	return out
+}
+
+// verdict is check's answer for a thread whose live stack, read as stack,
+// held the words cands pointing into OLD's text (see candidates).
+func (s *scanner) verdict(tid int, rip, rsp uint64, stack []byte, cands []uint64) scanResult {
+	if stack == nil {
+		return scanResult{busy: true, reason: fmt.Sprintf("thread %d: stack pointer %#x outside any mapping", tid, rsp)}
+	}
+	inOld := s.text.contains(rip)
+	hits := 0
+	for _, w := range cands {
+		if s.isReturn(w) {
+			hits++
 		}
 	}
 	if !inOld && hits == 0 {
@@ -181,22 +203,26 @@ func (s *scanner) check(tid int, rip, rsp uint64, stack []byte) scanResult {
 }
 
 // scanAll checks every thread of ths (stopped) and returns the busy ones
-// and the first reason. The registers are read one thread at a time, the
-// stacks all at once with process_vm_readv (falling back to one read per
-// stack). before tells which threads were stopped before s.maps was read.
+// and the first reason. The registers are those read when each thread was
+// found stopped (see collectStops), or read now; the stacks are read all at
+// once with process_vm_readv, on two CPUs (see stackReader), falling back
+// to one read per stack. before tells which threads were stopped before
+// s.maps was read.
 func (s *scanner) scanAll(ths []*thread, before map[int]bool) ([]*thread, string, error) {
-	regs := make([]unix.PtraceRegs, len(ths))
+	regs := make([]*unix.PtraceRegs, len(ths))
 	type span struct{ start, end uint64 }
 	spans := make([]span, len(ths))
 	for i, th := range ths {
-		if err := unix.PtraceGetRegs(th.tid, &regs[i]); err != nil {
-			return nil, "", s.t.goneOr(fmt.Errorf("reading registers of thread %d: %w", th.tid, err))
+		r, err := s.t.regsOf(th)
+		if err != nil {
+			return nil, "", err
 		}
+		regs[i] = r
 	}
 	for pass := 0; ; pass++ {
 		stale := false
 		for i, th := range ths {
-			start, end, ok, fresh := s.threadStack(&regs[i], before[th.tid])
+			start, end, ok, fresh := s.threadStack(regs[i], before[th.tid])
 			if !fresh {
 				stale = true
 				break
@@ -233,44 +259,50 @@ func (s *scanner) scanAll(ths []*thread, before map[int]bool) ([]*thread, string
 			off += sp.end - sp.start
 		}
 	}
-	// Batches of at most IOV_MAX (1024) ranges.
-	for lo := 0; lo < len(ths); lo += 1024 {
-		hi := min(lo+1024, len(ths))
-		var local []unix.Iovec
-		var remote []unix.RemoteIovec
-		want := 0
-		for i := lo; i < hi; i++ {
-			if len(stacks[i]) > 0 {
-				local = append(local, unix.Iovec{Base: &stacks[i][0], Len: uint64(len(stacks[i]))})
-				remote = append(remote, unix.RemoteIovec{Base: uintptr(spans[i].start), Len: len(stacks[i])})
-				want += len(stacks[i])
+	// One range per non-empty stack; owner[k] is the thread of range k,
+	// cands[k] the words of its stack pointing into OLD's text, found by
+	// whichever goroutine read the range.
+	local := make([]unix.Iovec, 0, len(ths))
+	remote := make([]unix.RemoteIovec, 0, len(ths))
+	owner := make([]int, 0, len(ths))
+	for i := range ths {
+		if len(stacks[i]) > 0 {
+			local = append(local, unix.Iovec{Base: &stacks[i][0], Len: uint64(len(stacks[i]))})
+			remote = append(remote, unix.RemoteIovec{Base: uintptr(spans[i].start), Len: len(stacks[i])})
+			owner = append(owner, i)
+		}
+	}
+	cands := make([][]uint64, len(local))
+	found := func(lo, hi int) {
+		for k := lo; k < hi; k++ {
+			cands[k] = s.candidates(stacks[owner[k]], nil)
+		}
+	}
+	if !s.t.reader.read(s.t.pid, local, remote, found) {
+		for _, i := range owner {
+			if err := s.t.read(spans[i].start, stacks[i]); err != nil {
+				return nil, "", err
 			}
 		}
-		if len(local) == 0 {
-			continue
-		}
-		if n, err := unix.ProcessVMReadv(s.t.pid, local, remote, 0); err == nil && n == want {
-			continue
-		}
-		for i := lo; i < hi; i++ {
-			if len(stacks[i]) > 0 {
-				if err := s.t.read(spans[i].start, stacks[i]); err != nil {
-					return nil, "", err
-				}
-			}
-		}
+		found(0, len(local))
 	}
 	var busy []*thread
 	reason := ""
+	k := 0
 	for i, th := range ths {
 		var st []byte // nil: outside any mapping
+		var cs []uint64
 		if spans[i].end != 0 {
 			st = stacks[i][:len(stacks[i]):len(stacks[i])]
 			if st == nil {
 				st = []byte{}
 			}
 		}
-		res := s.check(th.tid, regs[i].Rip, regs[i].Rsp, st)
+		if k < len(owner) && owner[k] == i {
+			cs = cands[k]
+			k++
+		}
+		res := s.verdict(th.tid, regs[i].Rip, regs[i].Rsp, st, cs)
 		if res.busy {
 			busy = append(busy, th)
 			if reason == "" {
@@ -288,20 +320,21 @@ const scanBufPerThread = 4 << 10
 
 // prepareScanBuf makes sure, before the world is stopped, that t.scanBuf
 // can hold the live stacks of every thread in the usual case, with its
-// pages faulted in.
-func (t *tracer) prepareScanBuf() {
+// pages faulted in. It returns the number of threads it counted.
+func (t *tracer) prepareScanBuf() int {
 	n := len(t.threads)
 	if tids, err := listTasks(t.pid); err == nil {
 		n = max(n, len(tids))
 	}
 	want := (n + 32) * scanBufPerThread
 	if cap(t.scanBuf) >= want {
-		return
+		return n
 	}
 	t.scanBuf = make([]byte, want)
 	for i := 0; i < len(t.scanBuf); i += 4096 {
 		t.scanBuf[i] = 1
 	}
+	return n
 }
 
 // settle makes sure no thread has OLD code on its stack. The busy threads
@@ -356,6 +389,13 @@ func (t *tracer) settle(old loaded, deadline time.Time, pre []mapping, stoppedBe
 		}
 		frozen := true
 		for _, th := range busy {
+			if err := t.reap(th); err != nil {
+				return "", err
+			}
+			if t.threads[th.tid] != th {
+				frozen = false // exited: look again
+				continue
+			}
 			frozen = frozen && th.groupStop && th.kind == stopEvent
 		}
 		if frozen {

@@ -3,7 +3,6 @@
 package inject
 
 import (
-	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -43,9 +42,17 @@ type thread struct {
 	// the thread is never resumed by the engine from it, only listened to
 	// (PTRACE_LISTEN), so that it stays stopped as its owner wants.
 	groupStop bool
-	listening bool      // restarted with PTRACE_LISTEN: stopped, not reporting
-	seq       uint64    // order of the thread's last stop among all threads
-	held      []siginfo // signals held back during a remote call (see held.go)
+	listening bool   // restarted with PTRACE_LISTEN: stopped, not reporting
+	seq       uint64 // order of the thread's last stop among all threads
+	// pending is set when the thread was found stopped by a ptrace request
+	// (see collectStops) before its stop was collected with wait4: kind,
+	// sig and groupStop are not known yet; reap collects the stop.
+	pending bool
+	// regs holds the registers read when collectStops found the thread
+	// stopped, nil otherwise; it is dropped whenever the thread stops
+	// again, is resumed or has its registers written (see regsOf).
+	regs *unix.PtraceRegs
+	held []siginfo // signals held back during a remote call (see held.go)
 	// raw is the register state the thread was stopped in before the
 	// engine first borrowed it, for later signal frames (see session).
 	raw *unix.PtraceRegs
@@ -76,8 +83,11 @@ type tracer struct {
 	// apply stops it (see prepareScanBuf), so that the stop neither
 	// allocates a few hundred KiB nor takes page faults in fresh memory.
 	scanBuf []byte
-	// status is /proc/PID/status, opened before the stop (see threadCount).
-	status *os.File
+	// reader reads the stacks on two CPUs with the world stopped (see
+	// stackReader); nil when the operation does not check stacks.
+	reader *stackReader
+	// taskDir is /proc/PID/task, opened before the stop (see threadCount).
+	taskDir *os.File
 	// adopted is set when a thread was traced from a clone event rather
 	// than from a listing of /proc/PID/task: it may be another process
 	// (clone without CLONE_THREAD), so counting the traced threads proves
@@ -187,11 +197,14 @@ func (t *tracer) stopAll(deadline time.Time) error {
 				return t.goneOr(err)
 			}
 			t.preMaps = maps
-			if t.status == nil {
-				if f, err := os.Open(fmt.Sprintf("/proc/%d/status", t.pid)); err == nil {
-					t.status = f
+			if t.taskDir == nil {
+				if f, err := os.Open(fmt.Sprintf("/proc/%d/task", t.pid)); err == nil {
+					t.taskDir = f
 				}
 			}
+			// Threads that woke on this CPU while the engine was busy
+			// run before the stop, not after it.
+			yieldCPU()
 			t.stopStart = time.Now()
 		}
 		for _, th := range t.byStopOrder() {
@@ -203,6 +216,7 @@ func (t *tracer) stopAll(deadline time.Time) error {
 				return fmt.Errorf("interrupting thread %d: %w", th.tid, err)
 			}
 		}
+		t.reader.start()
 		if err := t.collectStops(deadline); err != nil {
 			return err
 		}
@@ -231,46 +245,28 @@ func (t *tracer) stopAll(deadline time.Time) error {
 	}
 }
 
-// threadCount returns the number of threads of the process: the Threads
-// line of /proc/PID/status, the kernel's count (a zombie leader included).
-// The file is opened before the stop (see stopAll) and read again from its
-// start, which makes the kernel generate it anew.
+// threadCount returns the number of threads of the process, the kernel's
+// count (a zombie leader included, as in the Threads line of
+// /proc/PID/status): the link count of the directory /proc/PID/task is 2
+// plus that count. The directory is opened before the stop (see stopAll);
+// an fstat of it costs a microsecond, where generating the status file
+// costs tens.
 func (t *tracer) threadCount() (int, error) {
-	if t.status == nil {
-		f, err := os.Open(fmt.Sprintf("/proc/%d/status", t.pid))
+	if t.taskDir == nil {
+		f, err := os.Open(fmt.Sprintf("/proc/%d/task", t.pid))
 		if err != nil {
 			return 0, err
 		}
-		t.status = f
+		t.taskDir = f
 	}
-	var buf [4096]byte
-	n, err := unix.Pread(int(t.status.Fd()), buf[:], 0)
-	if err != nil {
-		return 0, err
+	var st unix.Stat_t
+	if err := unix.Fstat(int(t.taskDir.Fd()), &st); err != nil {
+		return 0, fmt.Errorf("counting the threads of process %d: %w", t.pid, err)
 	}
-	data := buf[:n]
-	const key = "\nThreads:"
-	i := bytes.Index(data, []byte(key))
-	if i < 0 {
-		return 0, fmt.Errorf("no thread count in the status of process %d", t.pid)
+	if st.Nlink < 3 {
+		return 0, fmt.Errorf("counting the threads of process %d: %d links to its task directory", t.pid, st.Nlink)
 	}
-	count, digits := 0, 0
-	for _, c := range data[i+len(key):] {
-		if c == ' ' || c == '\t' {
-			if digits > 0 {
-				break
-			}
-			continue
-		}
-		if c < '0' || c > '9' {
-			break
-		}
-		count, digits = count*10+int(c-'0'), digits+1
-	}
-	if digits == 0 {
-		return 0, fmt.Errorf("no thread count in the status of process %d", t.pid)
-	}
-	return count, nil
+	return int(st.Nlink) - 2, nil
 }
 
 // seizeAll seizes every thread of the process not traced yet, without
@@ -288,9 +284,12 @@ func (t *tracer) seizeAll(deadline time.Time) error {
 			return errGone
 		}
 		added := false
-		for _, tid := range tids {
+		for i, tid := range tids {
 			if _, ok := t.threads[tid]; ok {
 				continue
+			}
+			if i%16 == 15 {
+				yieldCPU()
 			}
 			ok, err := t.seize(tid)
 			if err != nil {
@@ -368,6 +367,9 @@ func (t *tracer) allStopped() bool {
 // its owner): it is restarted with PTRACE_LISTEN, which keeps it stopped
 // and reports the end of the group-stop (SIGCONT) as a new stop.
 func (t *tracer) resume(th *thread) error {
+	if err := t.reap(th); err != nil {
+		return err
+	}
 	sig := 0
 	if th.kind == stopSignal {
 		sig = th.sig
@@ -377,7 +379,7 @@ func (t *tracer) resume(th *thread) error {
 		req = unix.PTRACE_LISTEN
 		th.listening = true
 	}
-	th.sig, th.stopped, th.kind = 0, false, stopNone
+	th.sig, th.stopped, th.kind, th.regs = 0, false, stopNone, nil
 	err := ptrace(req, th.tid, 0, uintptr(sig))
 	if err == unix.EIO && req == unix.PTRACE_LISTEN {
 		// The group-stop ended meanwhile (SIGCONT): run.
@@ -393,6 +395,9 @@ func (t *tracer) resume(th *thread) error {
 // detachOne detaches stopped thread th alone (delivering again the signals
 // held back from it) and forgets it.
 func (t *tracer) detachOne(th *thread) error {
+	if err := t.reap(th); err != nil {
+		return err
+	}
 	sig := t.redeliver(th)
 	delete(t.threads, th.tid)
 	err := ptrace(unix.PTRACE_DETACH, th.tid, 0, uintptr(sig))
@@ -455,7 +460,15 @@ func (t *tracer) detachAll() error {
 	var first error
 	// First stopped, first released: every thread is stopped about as
 	// long as the whole operation, not the sum of its phases plus skew.
+	// A stop not collected yet (see collectStops) is collected just
+	// before the thread is released.
 	for _, th := range t.byStopOrder() {
+		if err := t.reap(th); err != nil && first == nil {
+			first = err // released all the same, with no signal
+		}
+		if t.threads[th.tid] != th {
+			continue // exited
+		}
 		sig := t.redeliver(th)
 		if err := ptrace(unix.PTRACE_DETACH, th.tid, 0, uintptr(sig)); err != nil && err != unix.ESRCH && first == nil {
 			first = fmt.Errorf("detaching thread %d: %w", th.tid, err)
@@ -463,14 +476,15 @@ func (t *tracer) detachAll() error {
 	}
 	t.detached = true
 	t.mem.Close()
-	t.closeStatus()
+	t.closeTaskDir()
 	return first
 }
 
-func (t *tracer) closeStatus() {
-	if t.status != nil {
-		t.status.Close()
-		t.status = nil
+// closeTaskDir closes /proc/PID/task, if open (see threadCount).
+func (t *tracer) closeTaskDir() {
+	if t.taskDir != nil {
+		t.taskDir.Close()
+		t.taskDir = nil
 	}
 }
 
@@ -493,12 +507,17 @@ func (t *tracer) byStopOrder() []*thread {
 
 // collectStops waits until every traced thread is stopped, after they were
 // all interrupted. The threads are waited for one by one in the order they
-// were interrupted, each with wait4 on its own tid (the kernel finds it
-// directly, where a wait for any tracee walks the list of all of them:
-// quadratic at a thousand threads), spinning while it has not stopped yet,
-// as a blocking wait could not honour deadline. Events of other threads
-// wait in the kernel meanwhile; threads appearing are waited for in a
-// further pass.
+// were interrupted. Each is first asked for its registers: PTRACE_GETREGS
+// succeeds only on a thread in a ptrace stop, so one request both proves
+// the thread stopped and reads the registers the stack check needs (kept
+// in thread.regs); its stop is collected with wait4 only later, just before
+// it is resumed or released (see reap), outside the time every thread is
+// stopped for. A thread not stopped yet is waited for with wait4 on its
+// own tid (the kernel finds it directly, where a wait for any tracee walks
+// the list of all of them: quadratic at a thousand threads), spinning, as
+// a blocking wait could not honour deadline. Events of other threads wait
+// in the kernel meanwhile; threads appearing are waited for in a further
+// pass.
 func (t *tracer) collectStops(deadline time.Time) error {
 	for {
 		var order []*thread
@@ -512,6 +531,9 @@ func (t *tracer) collectStops(deadline time.Time) error {
 		}
 		for _, th := range order {
 			for spins := 0; !th.stopped && t.threads[th.tid] == th; spins++ {
+				if t.probe(th) {
+					break
+				}
 				got, err := t.waitOne(th)
 				if err != nil {
 					return err
@@ -529,7 +551,7 @@ func (t *tracer) collectStops(deadline time.Time) error {
 					return errTimeout
 				}
 				if spins < collectSpins {
-					unix.Syscall(unix.SYS_SCHED_YIELD, 0, 0, 0)
+					yieldCPU()
 				} else {
 					// A precise short sleep of this thread: the CPU goes
 					// to the threads that are on their way to the stop.
@@ -539,6 +561,69 @@ func (t *tracer) collectStops(deadline time.Time) error {
 			}
 		}
 	}
+}
+
+// probe reports whether th, not known to be stopped, is in a ptrace stop,
+// reading its registers: PTRACE_GETREGS fails (ESRCH) on a thread that
+// runs, is still on its way to the stop, or exited. A stopped thread is
+// marked stopped, with its stop pending (see reap) and its registers kept.
+// The thread-group leader is never probed: its exit must be observed
+// without being reaped (see waitOne).
+func (t *tracer) probe(th *thread) bool {
+	if th.tid == t.pid {
+		return false
+	}
+	var r unix.PtraceRegs
+	if unix.PtraceGetRegs(th.tid, &r) != nil {
+		return false
+	}
+	th.stopped, th.pending, th.regs = true, true, &r
+	th.kind, th.sig = stopNone, 0 // known once reaped
+	t.seq++
+	th.seq = t.seq
+	return true
+}
+
+// reap collects the stop of th found by probe, if not collected yet; th
+// stays stopped, its registers and stop order kept. th is forgotten when
+// it exited meanwhile (killed).
+func (t *tracer) reap(th *thread) error {
+	if !th.pending {
+		return nil
+	}
+	seq, regs := th.seq, th.regs
+	deadline := time.Now().Add(stopTimeout)
+	for spins := 0; th.pending && t.threads[th.tid] == th; spins++ {
+		got, err := t.waitOne(th)
+		if err != nil {
+			return err
+		}
+		if got {
+			break
+		}
+		if spins%64 == 63 && time.Now().After(deadline) {
+			return fmt.Errorf("collecting the stop of thread %d: %w", th.tid, errTimeout)
+		}
+		yieldCPU()
+	}
+	if t.threads[th.tid] == th && th.stopped {
+		th.seq, th.regs = seq, regs
+	}
+	return nil
+}
+
+// regsOf returns the registers of stopped thread th: those read when its
+// stop was found (see probe), else read now.
+func (t *tracer) regsOf(th *thread) (*unix.PtraceRegs, error) {
+	if th.regs != nil {
+		return th.regs, nil
+	}
+	var r unix.PtraceRegs
+	if err := unix.PtraceGetRegs(th.tid, &r); err != nil {
+		return nil, t.goneOr(fmt.Errorf("reading registers of thread %d: %w", th.tid, err))
+	}
+	th.regs = &r
+	return &r, nil
 }
 
 // waitOne collects a pending event of th, without blocking. The exit of
@@ -592,7 +677,7 @@ func (t *tracer) release() error {
 	}
 	t.detached = true
 	t.mem.Close()
-	t.closeStatus()
+	t.closeTaskDir()
 	return err
 }
 
@@ -648,7 +733,7 @@ func (t *tracer) waitUntil(deadline time.Time, cond func() bool) error {
 			idleSince = now
 		}
 		if now.Sub(idleSince) < spinFor {
-			unix.Syscall(unix.SYS_SCHED_YIELD, 0, 0, 0)
+			yieldCPU()
 			continue
 		}
 		if t.quiet {
@@ -667,6 +752,18 @@ func (t *tracer) waitUntil(deadline time.Time, cond func() bool) error {
 }
 
 var errTimeout = errors.New("timed out waiting for the process")
+
+// yieldCPU gives the calling thread's CPU to any thread waiting for it; the
+// engine's spin loops call it while they wait. The engine also yields
+// while it seizes the threads, just before it stops them and just after it
+// released them all at once: a thread of the process woken on the engine's
+// CPU otherwise waits until the engine blocks or the scheduler's tick, up
+// to milliseconds, and starts its pause late already, or ends it late. (Not
+// more often: on a CPU shared with threads that compute, each yield can
+// cost the engine a time slice of each of them.)
+func yieldCPU() {
+	unix.Syscall(unix.SYS_SCHED_YIELD, 0, 0, 0)
+}
 
 // collectSpins and collectSleep tune collectStops: how many times it
 // yields its CPU while a thread has not stopped yet, before it sleeps
@@ -746,6 +843,7 @@ func (t *tracer) event(th *thread, ws unix.WaitStatus) error {
 		}
 		return nil
 	}
+	th.pending, th.regs = false, nil
 	if !ws.Stopped() {
 		return nil
 	}

@@ -341,3 +341,32 @@ func TestPlanPad(t *testing.T) {
 		})
 	}
 }
+
+// TestThreadCount compares the count threadCount reads from the link count
+// of /proc/PID/task with a listing of the directory, for this process.
+func TestThreadCount(t *testing.T) {
+	tr := &tracer{pid: os.Getpid()}
+	defer tr.closeTaskDir()
+	for try := 0; try < 100; try++ {
+		before, err := listTasks(tr.pid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, err := tr.threadCount()
+		if err != nil {
+			t.Fatal(err)
+		}
+		after, err := listTasks(tr.pid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(before) != len(after) {
+			continue // the runtime started a thread meanwhile
+		}
+		if n != len(before) {
+			t.Fatalf("threadCount = %d, /proc/%d/task lists %d threads", n, tr.pid, len(before))
+		}
+		return
+	}
+	t.Skip("the number of threads kept changing")
+}
