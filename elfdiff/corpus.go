@@ -118,6 +118,13 @@ func (c *Corpus) lookup(key string) (int, bool) {
 	return 0, false
 }
 
+// exports reports whether the library exports a symbol called name, in
+// any version.
+func (c *Corpus) exports(name string) bool {
+	i, j := c.symbols.byName(name)
+	return i < j
+}
+
 // ByName returns every exported symbol called name, in all its versions.
 func (c *Corpus) ByName(name string) []Symbol {
 	i, j := c.symbols.byName(name)

@@ -89,13 +89,13 @@ func virtualTargets(c *Corpus) map[string]bool {
 // becameVirtual reports whether sym, called by a new slot, is a function
 // the old version exported without any vtable calling it.
 func (d *vdiffer) becameVirtual(sym string) bool {
-	return sym != "" && len(d.old.ByName(sym)) > 0 && !d.oldVirtual[sym]
+	return sym != "" && d.old.exports(sym) && !d.oldVirtual[sym]
 }
 
 // becameNonVirtual reports whether sym, called by an old slot, is still
 // exported by the new version but no vtable calls it.
 func (d *vdiffer) becameNonVirtual(sym string) bool {
-	return sym != "" && len(d.new.ByName(sym)) > 0 && !d.newVirtual[sym]
+	return sym != "" && d.new.exports(sym) && !d.newVirtual[sym]
 }
 
 // diffVTables compares the vtables present in both versions. Each change

@@ -76,9 +76,7 @@ func loadReaderWith(path string, r io.ReaderAt, opts LoadOptions, searchFiles bo
 		return nil, &FormatError{Path: path, Msg: "reading dynamic symbols", Err: err}
 	}
 	local, _ := readSymbolTable(ef, elf.SHT_SYMTAB) // optional: stripped libraries have none
-	if err := c.readSymbols(ef, dyn); err != nil {
-		return nil, &FormatError{Path: path, Msg: "reading dynamic symbols", Err: err}
-	}
+	c.readSymbols(dyn)
 	c.BuildID = buildID(ef)
 	c.Hidden = hiddenSymbols(local)
 	if t, note := readCXXTables(ef, &c.symbols, dyn, local); note != "" {
@@ -192,17 +190,13 @@ func exported(b elf.SymBind, v elf.SymVis) bool {
 		(v == elf.STV_DEFAULT || v == elf.STV_PROTECTED)
 }
 
-// readSymbols fills the exported and undefined symbols from .dynsym, and
-// the version nodes from ef.
-func (c *Corpus) readSymbols(ef *elf.File, dyn *symbolTable) error {
+// readSymbols fills the exported and undefined symbols and the version
+// nodes from .dynsym and its version sections.
+func (c *Corpus) readSymbols(dyn *symbolTable) {
 	if dyn == nil {
-		return nil
+		return
 	}
-	defs, err := readVersionDefs(ef, dyn.strs)
-	if err != nil {
-		return err
-	}
-	for _, v := range defs {
+	for _, v := range dyn.defs {
 		if v.flags&elf.VER_FLG_BASE == 0 {
 			c.Versions = append(c.Versions, v.name)
 		}
@@ -243,7 +237,6 @@ func (c *Corpus) readSymbols(ef *elf.File, dyn *symbolTable) error {
 		c.symbols.add(sym, s.NameOff)
 	}
 	c.symbols.sort()
-	return nil
 }
 
 // hiddenSymbols returns the names .symtab defines without exporting them;

@@ -53,9 +53,8 @@ func (l *symbolList) add(s Symbol, name uint32) {
 func (l *symbolList) Len() int { return len(l.syms) }
 
 // At returns symbol i, 0 ≤ i < Len.
-func (l *symbolList) At(i int) Symbol { return l.symbol(&l.syms[i]) }
-
-func (l *symbolList) symbol(p *packedSymbol) Symbol {
+func (l *symbolList) At(i int) Symbol {
+	p := &l.syms[i]
 	return Symbol{
 		Name:       l.strs[p.name : p.name+p.nameLen],
 		Version:    l.versions[p.version],

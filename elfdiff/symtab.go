@@ -24,6 +24,9 @@ type symbolTable struct {
 	// empty for .symtab and for unversioned libraries.
 	versym   []byte
 	versions map[uint16]string
+	// defs are the version definitions (.gnu.version_d), the library's
+	// own version nodes.
+	defs []versionDef
 }
 
 // A rawSymbol is one decoded entry of a symbolTable.
@@ -71,20 +74,19 @@ func readSymbolTable(ef *elf.File, typ elf.SectionType) (*symbolTable, error) {
 // .gnu.version_d and .gnu.version_r. They are parsed here rather than by
 // debug/elf, whose DynamicVersions decodes the whole symbol table first.
 func (t *symbolTable) readVersions(ef *elf.File) error {
+	var err error
+	if t.defs, err = readVersionDefs(ef, t.strs); err != nil {
+		return err
+	}
 	vs := ef.SectionByType(elf.SHT_GNU_VERSYM)
 	if vs == nil {
 		return nil
 	}
-	var err error
 	if t.versym, err = vs.Data(); err != nil {
 		return fmt.Errorf("reading %s: %w", vs.Name, err)
 	}
 	t.versions = make(map[uint16]string)
-	defs, err := readVersionDefs(ef, t.strs)
-	if err != nil {
-		return err
-	}
-	for _, d := range defs {
+	for _, d := range t.defs {
 		t.versions[d.index] = d.name
 	}
 	// A required version wins over a defined one with the same index, as
