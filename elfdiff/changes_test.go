@@ -108,8 +108,11 @@ func TestSymbolList(t *testing.T) {
 	if _, ok := old.Lookup("data@V2"); ok {
 		t.Error("Lookup(data@V2) found a symbol")
 	}
-	if got := old.ByName("plain"); len(got) != 1 || got[0].String() != "plain" {
-		t.Errorf("ByName(plain) = %v", got)
+	if i, j := old.symbols.byName("plain"); j-i != 1 || old.Symbol(i).String() != "plain" {
+		t.Errorf("byName(plain) = [%d, %d)", i, j)
+	}
+	if !old.exports("plain") || old.exports("plai") {
+		t.Errorf("exports(plain) = %v, exports(plai) = %v", old.exports("plain"), old.exports("plai"))
 	}
 }
 

@@ -125,16 +125,6 @@ func (c *Corpus) exports(name string) bool {
 	return i < j
 }
 
-// ByName returns every exported symbol called name, in all its versions.
-func (c *Corpus) ByName(name string) []Symbol {
-	i, j := c.symbols.byName(name)
-	var out []Symbol
-	for ; i < j; i++ {
-		out = append(out, c.symbols.At(i))
-	}
-	return out
-}
-
 // A FormatError reports that a file is not a readable ELF shared object.
 type FormatError struct {
 	Path string
