@@ -7,8 +7,12 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/compatgate/compatgate/compat"
+	"github.com/compatgate/compatgate/elfdiff"
 	"github.com/compatgate/compatgate/internal/casetest"
+	"github.com/compatgate/compatgate/rules"
 )
 
 // TestCases builds every case of testdata/ with gcc or g++ and checks that
@@ -43,8 +47,33 @@ func TestCases(t *testing.T) {
 			if got := r.Verdict.ExitCode(); got != c.Exit {
 				t.Errorf("%s: exit code = %d, want %d", path, got, c.Exit)
 			}
+			// Check loads small libraries at the same time; big ones are
+			// loaded one after the other, the second sharing the first's
+			// names. Both ways must find the same.
+			if diff := cmp.Diff(slices.Collect(r.Findings()), slices.Collect(checkSharing(t, oldSO, newSO).Findings())); diff != "" {
+				t.Errorf("%s: findings with shared names differ (-separate +shared):\n%s", path, diff)
+			}
 		})
 	}
+}
+
+// checkSharing checks two libraries as Check does for big ones: NEW is
+// loaded after OLD, with OLD's names.
+func checkSharing(t *testing.T, oldSO, newSO string) *compat.Report {
+	t.Helper()
+	old, err := elfdiff.Load(oldSO)
+	if err != nil {
+		t.Fatal(err)
+	}
+	new, err := elfdiff.LoadWith(newSO, elfdiff.LoadOptions{ShareNames: old})
+	if err != nil {
+		t.Fatal(err)
+	}
+	changes, err := elfdiff.Diff(old, new)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return compat.Judge(old, new, changes, rules.Default())
 }
 
 func requireCompiler(t *testing.T, c *casetest.Case) {

@@ -43,6 +43,7 @@ func CheckWith(oldPath, newPath string, opts Options) (*Report, error) {
 	} else {
 		old, oldErr = elfdiff.LoadWith(oldPath, lo)
 		if oldErr == nil {
+			lo.ShareNames = old
 			new, newErr = elfdiff.LoadWith(newPath, lo)
 		}
 	}

@@ -14,7 +14,7 @@ import (
 // offset 0, __vmi_class_type_info for anything else, listing every direct
 // base with its offset and flags.
 type Typeinfo struct {
-	Symbol string // the _ZTI symbol, as Symbol.String()
+	Symbol string // the _ZTI symbol's name, without version
 	Class  string // the demangled type
 	// Kind is "class", "si" or "vmi" for classes; for other types, the
 	// vtable the object points to (fundamental, pointer… type_info).
@@ -110,13 +110,6 @@ func diffTypeinfo(old, new *Corpus, names cxxNames) []Change {
 	if old.CXX == nil || new.CXX == nil {
 		return nil
 	}
-	byName := make(map[string]*Typeinfo, len(new.CXX.Typeinfo))
-	for _, ti := range new.CXX.Typeinfo {
-		name, _, _ := strings.Cut(ti.Symbol, "@")
-		if prev, ok := byName[name]; !ok || ti.Symbol < prev.Symbol {
-			byName[name] = ti
-		}
-	}
 	var keys []string
 	for k := range old.CXX.Typeinfo {
 		keys = append(keys, k)
@@ -124,9 +117,7 @@ func diffTypeinfo(old, new *Corpus, names cxxNames) []Change {
 	slices.Sort(keys)
 	var out []Change
 	for _, k := range keys {
-		o := old.CXX.Typeinfo[k]
-		name, _, _ := strings.Cut(o.Symbol, "@")
-		n := byName[name]
+		o, n := old.CXX.Typeinfo[k], new.CXX.Typeinfo[k]
 		if n == nil || o.Err != "" || n.Err != "" || !classKind(o.Kind) || !classKind(n.Kind) {
 			continue
 		}

@@ -98,32 +98,21 @@ func (d *vdiffer) becameNonVirtual(sym string) bool {
 	return sym != "" && d.new.exports(sym) && !d.newVirtual[sym]
 }
 
-// diffVTables compares the vtables present in both versions. Each change
-// names its class in Type; cxxPass fills in the affected members.
+// diffVTables compares the vtables both versions export under one name
+// (CXXTables). Each change names its class in Type; cxxPass fills in the
+// affected members.
 func diffVTables(old, new *Corpus, names cxxNames) []Change {
 	d := &vdiffer{names: names, old: old, new: new}
-	// Vtables are matched by symbol name, not key: a library that
-	// versions every symbol by release still has the same classes.
-	byName := make(map[string]*VTable, len(vtablesOf(new)))
-	for _, vt := range vtablesOf(new) {
-		name, _, _ := strings.Cut(vt.Symbol, "@")
-		if prev, ok := byName[name]; !ok || vt.Symbol < prev.Symbol {
-			byName[name] = vt
-		}
-	}
 	var keys []string
-	for k, vt := range vtablesOf(old) {
-		name, _, _ := strings.Cut(vt.Symbol, "@")
-		if _, ok := byName[name]; ok {
+	for k := range vtablesOf(old) {
+		if _, ok := vtablesOf(new)[k]; ok {
 			keys = append(keys, k)
 		}
 	}
 	sort.Strings(keys)
 	var out []Change
 	for _, k := range keys {
-		o := vtablesOf(old)[k]
-		name, _, _ := strings.Cut(o.Symbol, "@")
-		n := byName[name]
+		o, n := vtablesOf(old)[k], vtablesOf(new)[k]
 		if o.Err != "" || n.Err != "" {
 			continue
 		}
@@ -218,7 +207,11 @@ func (d *vdiffer) diffVTable(o, n *VTable) []Change {
 		if t > 0 && len(o.Tables) != len(n.Tables) {
 			continue // secondary tables no longer correspond
 		}
-		out = append(out, d.diffSlots(o.Class, where, slotIDs(ot.Slots, d.names), slotIDs(nt.Slots, d.names))...)
+		// The slots' names get a memo of their own, dropped after: the
+		// two versions' slots mostly call the same functions, but the
+		// names of every slot of a big library would take megabytes.
+		names := make(cxxNames)
+		out = append(out, d.diffSlots(o.Class, where, slotIDs(ot.Slots, names), slotIDs(nt.Slots, names))...)
 	}
 	return out
 }

@@ -13,7 +13,7 @@ import (
 // needed. A vtable group holds the primary vtable and one secondary vtable
 // per base subobject that needs one (Itanium C++ ABI §2.5.2).
 type VTable struct {
-	Symbol string // the _ZTV symbol, as Symbol.String()
+	Symbol string // the _ZTV symbol's name, without version
 	Class  string // the demangled class name
 	Size   uint64 // the symbol's size in bytes
 	Tables []SubTable
@@ -76,8 +76,12 @@ type reloc struct {
 // tables and typeinfo objects — read from its sections and dynamic
 // relocations, so that they are known without debug information.
 type CXXTables struct {
-	VTables  map[string]*VTable   // _ZTV… by symbol, spelled as Symbol.String()
-	Typeinfo map[string]*Typeinfo // _ZTI… by symbol, spelled as Symbol.String()
+	// The tables by symbol name, without version: versions of a
+	// library that version every symbol by release still have the same
+	// classes. Of a name exported in several versions, the one spelled
+	// first (Symbol.String) is read.
+	VTables  map[string]*VTable   // _ZTV…
+	Typeinfo map[string]*Typeinfo // _ZTI…
 }
 
 // readCXXTables reads every exported _ZTV and _ZTI object of a 64-bit
@@ -90,6 +94,14 @@ func readCXXTables(ef *elf.File, syms *symbolList, dyn, local *symbolTable) (tab
 	var objs []Symbol
 	for _, s := range syms.All() {
 		if (strings.HasPrefix(s.Name, "_ZTV") || strings.HasPrefix(s.Name, "_ZTI")) && s.Type == elf.STT_OBJECT {
+			// Of the versions of one name (all next to each other), the
+			// one spelled first: the default version, if any.
+			if n := len(objs); n > 0 && objs[n-1].Name == s.Name {
+				if s.String() < objs[n-1].String() {
+					objs[n-1] = s
+				}
+				continue
+			}
 			objs = append(objs, s)
 		}
 	}
@@ -100,17 +112,32 @@ func readCXXTables(ef *elf.File, syms *symbolList, dyn, local *symbolTable) (tab
 	if !ok || ef.Class != elf.ELFCLASS64 {
 		return nil, fmt.Sprintf("virtual tables and typeinfo not read: %s relocations are not supported", ef.Machine)
 	}
-	relocs, err := objectRelocs(ef, objs, dyn, kinds)
+	// The tables name their targets with the strings syms holds, or with
+	// a copy: never with a part of a whole string table, which they would
+	// keep in memory.
+	copies := make(map[string]string)
+	intern := func(name string) string {
+		if s, ok := syms.canonical(name); ok {
+			return s
+		}
+		s, ok := copies[name]
+		if !ok {
+			s = strings.Clone(name)
+			copies[name] = s
+		}
+		return s
+	}
+	relocs, err := objectRelocs(ef, objs, dyn, kinds, intern)
 	if err != nil {
 		return nil, fmt.Sprintf("virtual tables and typeinfo not read: %v", err)
 	}
-	names := addressNames(dyn, local, relocs)
+	names := addressNames(dyn, local, relocs, intern)
 	tables = &CXXTables{VTables: make(map[string]*VTable), Typeinfo: make(map[string]*Typeinfo)}
 	for _, s := range objs {
 		class := ParseCXXName(s.Name).Entity
 		words, err := readWords(ef, s.Value, s.Size)
 		if strings.HasPrefix(s.Name, "_ZTI") {
-			ti := &Typeinfo{Symbol: s.String(), Class: class}
+			ti := &Typeinfo{Symbol: s.Name, Class: class}
 			if err != nil {
 				ti.Err = err.Error()
 			} else {
@@ -119,7 +146,7 @@ func readCXXTables(ef *elf.File, syms *symbolList, dyn, local *symbolTable) (tab
 			tables.Typeinfo[ti.Symbol] = ti
 			continue
 		}
-		vt := &VTable{Symbol: s.String(), Size: s.Size, Class: class}
+		vt := &VTable{Symbol: s.Name, Size: s.Size, Class: class}
 		if err != nil {
 			vt.Err = err.Error()
 		} else {
@@ -134,7 +161,7 @@ func readCXXTables(ef *elf.File, syms *symbolList, dyn, local *symbolTable) (tab
 // objects, by address. The relocation sections are read a block at a time:
 // those of a big C++ library take megabytes, of which the objects need a
 // small part.
-func objectRelocs(ef *elf.File, vts []Symbol, dyn *symbolTable, k relocKinds) (map[uint64]reloc, error) {
+func objectRelocs(ef *elf.File, vts []Symbol, dyn *symbolTable, k relocKinds, intern func(string) string) (map[uint64]reloc, error) {
 	type span struct{ lo, hi uint64 }
 	spans := make([]span, 0, len(vts))
 	for _, s := range vts {
@@ -167,7 +194,7 @@ func objectRelocs(ef *elf.File, vts []Symbol, dyn *symbolTable, k relocKinds) (m
 					out[off] = reloc{addr: addend}
 				case k.abs, k.globDat:
 					if sym >= 1 && sym < uint64(dyn.Len()) {
-						out[off] = reloc{sym: dyn.At(int(sym)).Name, addend: int64(addend)}
+						out[off] = reloc{sym: intern(dyn.At(int(sym)).Name), addend: int64(addend)}
 					}
 				}
 			}
@@ -186,8 +213,9 @@ func objectRelocs(ef *elf.File, vts []Symbol, dyn *symbolTable, k relocKinds) (m
 // for each, a function or object defined at that address, preferring an
 // exported one, then the complete-object variant of constructor and
 // destructor aliases (C1, D1, which vtables use), then the lexically
-// smallest, so the choice is deterministic.
-func addressNames(dyn, local *symbolTable, relocs map[uint64]reloc) map[uint64]string {
+// smallest, so the choice is deterministic. intern gives the string the
+// result holds for a name.
+func addressNames(dyn, local *symbolTable, relocs map[uint64]reloc, intern func(string) string) map[uint64]string {
 	type cand struct {
 		name     string
 		exported bool
@@ -221,10 +249,6 @@ func addressNames(dyn, local *symbolTable, relocs map[uint64]reloc) map[uint64]s
 				continue
 			}
 			if c := (cand{s.Name, dynamic && exported(elf.ST_BIND(s.Info), elf.ST_VISIBILITY(s.Other))}); better(c, old) {
-				if !dynamic {
-					// A copy, so the tables do not keep the whole .strtab.
-					c.name = strings.Clone(c.name)
-				}
 				best[s.Value] = c
 			}
 		}
@@ -234,7 +258,7 @@ func addressNames(dyn, local *symbolTable, relocs map[uint64]reloc) map[uint64]s
 	out := make(map[uint64]string, len(best))
 	for a, c := range best {
 		if c.name != "" {
-			out[a] = c.name
+			out[a] = intern(c.name)
 		}
 	}
 	return out

@@ -24,6 +24,11 @@ type LoadOptions struct {
 	DebugDirs []string
 	// NoDebugInfo skips DWARF: only the symbol tables are read.
 	NoDebugInfo bool
+	// ShareNames is a corpus already loaded, of another version of the
+	// library, whose memory the new corpus uses for the symbol names
+	// both export. A check that holds both then keeps one copy of each
+	// such name: on a big C++ library, most of its string table.
+	ShareNames *Corpus
 }
 
 // A dwarfFile is the DWARF of a library and where it came from. Close it

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"strings"
 )
@@ -67,16 +68,19 @@ func loadReaderWith(path string, r io.ReaderAt, opts LoadOptions, searchFiles bo
 		return nil, &FormatError{Path: path, Msg: fmt.Sprintf("not a shared object (ELF type %s)", ef.Type)}
 	}
 	c := &Corpus{Path: path, Class: ef.Class, Machine: ef.Machine}
-	if err := c.readDynamic(ef); err != nil {
-		return nil, &FormatError{Path: path, Msg: "reading dynamic section", Err: err}
-	}
 	// Each symbol table is read once, here, for all its readers.
 	dyn, err := readSymbolTable(ef, elf.SHT_DYNSYM)
 	if err != nil {
 		return nil, &FormatError{Path: path, Msg: "reading dynamic symbols", Err: err}
 	}
+	if err := c.readDynamic(ef, dyn); err != nil {
+		return nil, &FormatError{Path: path, Msg: "reading dynamic section", Err: err}
+	}
 	local, _ := readSymbolTable(ef, elf.SHT_SYMTAB) // optional: stripped libraries have none
 	c.readSymbols(dyn)
+	if opts.ShareNames != nil {
+		c.symbols.share(&opts.ShareNames.symbols)
+	}
 	c.BuildID = buildID(ef)
 	c.Hidden = hiddenSymbols(local)
 	if t, note := readCXXTables(ef, &c.symbols, dyn, local); note != "" {
@@ -145,18 +149,41 @@ func formatError(path string, err error) error {
 	}
 }
 
-func (c *Corpus) readDynamic(ef *elf.File) error {
+// readDynamic reads SONAME and NEEDED. Their names are in the string
+// table of dyn, the dynamic symbol table, in any library a linker made:
+// they are looked up there rather than by debug/elf's DynString, which
+// reads the whole table again for each tag.
+func (c *Corpus) readDynamic(ef *elf.File, dyn *symbolTable) error {
 	if ef.Section(".dynamic") == nil && progType(ef, elf.PT_DYNAMIC) == nil {
 		return errors.New("no dynamic section")
 	}
-	sonames, err := ef.DynString(elf.DT_SONAME)
+	names := func(tag elf.DynTag) ([]string, error) {
+		ds := ef.SectionByType(elf.SHT_DYNAMIC)
+		if ds == nil || dyn == nil || ds.Link != dyn.link {
+			return ef.DynString(tag)
+		}
+		offs, err := ef.DynValue(tag)
+		if err != nil {
+			return nil, err
+		}
+		var out []string
+		for _, off := range offs {
+			s, ok := tableString(dyn.strs, uint32(off))
+			if !ok || off > math.MaxUint32 {
+				return nil, fmt.Errorf("%s: string offset %#x out of range", tag, off)
+			}
+			out = append(out, strings.Clone(s))
+		}
+		return out, nil
+	}
+	sonames, err := names(elf.DT_SONAME)
 	if err != nil {
 		return err
 	}
 	if len(sonames) > 0 {
 		c.SONAME = sonames[0]
 	}
-	c.Needed, err = ef.DynString(elf.DT_NEEDED)
+	c.Needed, err = names(elf.DT_NEEDED)
 	return err
 }
 
@@ -198,7 +225,9 @@ func (c *Corpus) readSymbols(dyn *symbolTable) {
 	}
 	for _, v := range dyn.defs {
 		if v.flags&elf.VER_FLG_BASE == 0 {
-			c.Versions = append(c.Versions, v.name)
+			// Copies, as all the corpus keeps: share can then free the
+			// string table.
+			c.Versions = append(c.Versions, strings.Clone(v.name))
 		}
 	}
 	n := 0
@@ -220,7 +249,7 @@ func (c *Corpus) readSymbols(dyn *symbolTable) {
 		}
 		vi, version, hasVersion := dyn.Version(i)
 		if s.Section == elf.SHN_UNDEF {
-			sym.Version = version
+			sym.Name, sym.Version = strings.Clone(sym.Name), strings.Clone(version)
 			c.Undefined = append(c.Undefined, sym)
 			continue
 		}

@@ -15,14 +15,21 @@ import (
 // machine word for each ELF attribute, the 50,000 symbols of a big C++
 // library would take 80 bytes each.
 type symbolList struct {
-	syms     []packedSymbol
-	strs     string   // the string table the names are in
+	syms []packedSymbol
+	strs string // the string table the names are in
+	// shared is another list's string table, which the names marked
+	// sharedName are in (see share).
+	shared   string
 	versions []string // version names; versions[0] is ""
 }
 
+// sharedName marks a packedSymbol's name offset as one into the list's
+// shared string table.
+const sharedName = 1 << 31
+
 // A packedSymbol is a Symbol as a symbolList holds it.
 type packedSymbol struct {
-	name, nameLen uint32 // the name is strs[name:name+nameLen]
+	name, nameLen uint32 // the name is strs[name:name+nameLen], or shared's (see sharedName)
 	value, size   uint64
 	version       uint16 // index in versions
 	info, other   uint8  // st_info and st_other
@@ -49,6 +56,63 @@ func (l *symbolList) add(s Symbol, name uint32) {
 	})
 }
 
+// name returns the name of p, a symbol of the list.
+func (l *symbolList) name(p *packedSymbol) string {
+	if p.name&sharedName != 0 {
+		off := p.name &^ sharedName
+		return l.shared[off : off+p.nameLen]
+	}
+	return l.strs[p.name : p.name+p.nameLen]
+}
+
+// share makes the list hold no reference to the string table it was read
+// from: the names base also has are taken from base's table, and the
+// others copied into one string of the list's own. Checking two versions
+// of a library, whose names are mostly the same, then keeps one copy of
+// each name instead of both string tables. Both lists must be sorted.
+func (l *symbolList) share(base *symbolList) {
+	if len(base.strs) >= sharedName || len(l.strs) >= sharedName {
+		return // offsets would not fit beside the mark
+	}
+	// First the names base has; the others, still offsets into strs,
+	// are copied after, into a string of their exact size.
+	ownLen, b := 0, 0
+	for i := range l.syms {
+		p := &l.syms[i]
+		name := l.name(p)
+		for b < len(base.syms) && base.name(&base.syms[b]) < name {
+			b++
+		}
+		if b < len(base.syms) && base.syms[b].name&sharedName == 0 && base.name(&base.syms[b]) == name {
+			p.name = base.syms[b].name | sharedName
+			continue
+		}
+		ownLen += int(p.nameLen)
+	}
+	var own strings.Builder
+	own.Grow(ownLen)
+	for i := range l.syms {
+		if p := &l.syms[i]; p.name&sharedName == 0 {
+			name := l.name(p)
+			p.name = uint32(own.Len())
+			own.WriteString(name)
+		}
+	}
+	l.strs, l.shared = own.String(), base.strs
+	for i, v := range l.versions {
+		l.versions[i] = strings.Clone(v)
+	}
+}
+
+// canonical returns name as the list holds it when the list has a
+// symbol of that name, and "" and false otherwise.
+func (l *symbolList) canonical(name string) (string, bool) {
+	if i, j := l.byName(name); i < j {
+		return l.name(&l.syms[i]), true
+	}
+	return "", false
+}
+
 // Len returns the number of symbols.
 func (l *symbolList) Len() int { return len(l.syms) }
 
@@ -56,7 +120,7 @@ func (l *symbolList) Len() int { return len(l.syms) }
 func (l *symbolList) At(i int) Symbol {
 	p := &l.syms[i]
 	return Symbol{
-		Name:       l.strs[p.name : p.name+p.nameLen],
+		Name:       l.name(p),
 		Version:    l.versions[p.version],
 		Default:    p.dflt,
 		Type:       elf.ST_TYPE(p.info),
@@ -82,7 +146,7 @@ func (l *symbolList) All() iter.Seq2[int, Symbol] {
 // byName search.
 func (l *symbolList) sort() {
 	slices.SortFunc(l.syms, func(a, b packedSymbol) int {
-		return cmp.Or(strings.Compare(l.strs[a.name:a.name+a.nameLen], l.strs[b.name:b.name+b.nameLen]),
+		return cmp.Or(strings.Compare(l.name(&a), l.name(&b)),
 			strings.Compare(l.versions[a.version], l.versions[b.version]))
 	})
 }
@@ -90,7 +154,7 @@ func (l *symbolList) sort() {
 // find returns the index of the symbol with the given name and version.
 func (l *symbolList) find(name, version string) (int, bool) {
 	return slices.BinarySearchFunc(l.syms, struct{}{}, func(p packedSymbol, _ struct{}) int {
-		return cmp.Or(strings.Compare(l.strs[p.name:p.name+p.nameLen], name),
+		return cmp.Or(strings.Compare(l.name(&p), name),
 			strings.Compare(l.versions[p.version], version))
 	})
 }
@@ -99,7 +163,7 @@ func (l *symbolList) find(name, version string) (int, bool) {
 func (l *symbolList) byName(name string) (i, j int) {
 	i, _ = l.find(name, "")
 	j = i
-	for j < len(l.syms) && l.strs[l.syms[j].name:l.syms[j].name+l.syms[j].nameLen] == name {
+	for j < len(l.syms) && l.name(&l.syms[j]) == name {
 		j++
 	}
 	return i, j

@@ -17,6 +17,7 @@ type symbolTable struct {
 	entries []byte // entry 0, the null symbol, included
 	size    int    // bytes per entry
 	strs    string
+	link    uint32 // the section index of the string table
 	bo      binary.ByteOrder
 	class   elf.Class
 	// versym is .gnu.version: an elf.VersionIndex per entry; versions
@@ -59,6 +60,7 @@ func readSymbolTable(ef *elf.File, typ elf.SectionType) (*symbolTable, error) {
 	if sec.Link == 0 || int(sec.Link) >= len(ef.Sections) {
 		return nil, fmt.Errorf("%s: invalid string table link %d", sec.Name, sec.Link)
 	}
+	t.link = sec.Link
 	if t.strs, err = sectionString(ef.Sections[sec.Link]); err != nil {
 		return nil, fmt.Errorf("reading %s's string table: %w", sec.Name, err)
 	}

@@ -21,6 +21,8 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"syscall"
+
+	"github.com/olekukonko/tablewriter/pkg/twwidth"
 )
 
 // Exit status bits shared by every command.
@@ -73,6 +75,10 @@ func main() {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(gcPercent)
 	}
+	// The table writer allocates a 2 MiB cache of string widths when it
+	// starts; compatgate's tables are small, and a check's memory is
+	// measured.
+	twwidth.SetCacheCapacity(0)
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(env{ctx: ctx, args: os.Args[1:], stdout: os.Stdout, stderr: os.Stderr})
 	stop()

@@ -1,0 +1,146 @@
+package elfdiff
+
+import (
+	"debug/elf"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+	"unsafe"
+)
+
+// buildCXXLib compiles C++ src into a shared object in dir.
+func buildCXXLib(t *testing.T, dir, src string) string {
+	t.Helper()
+	if _, err := exec.LookPath("g++"); err != nil {
+		t.Skip("g++ not installed")
+	}
+	cc := filepath.Join(dir, "lib.cc")
+	if err := os.WriteFile(cc, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	so := filepath.Join(dir, "lib.so")
+	if out, err := exec.Command("g++", "-shared", "-fPIC", "-O1", "-o", so, cc).CombinedOutput(); err != nil {
+		t.Fatalf("g++: %v\n%s", err, out)
+	}
+	return so
+}
+
+// manyClasses returns C++ source with n classes in a namespace with a
+// long name, so that the string table is big: each class has a vtable,
+// typeinfo and virtual methods. extra is appended.
+func manyClasses(n int, extra string) string {
+	var b strings.Builder
+	ns := "namespace_" + strings.Repeat("long", 40)
+	fmt.Fprintf(&b, "namespace %s {\n", ns)
+	for i := range n {
+		fmt.Fprintf(&b, "struct Base%d { virtual ~Base%d(); virtual int f(int); virtual int g(long); };\n", i, i)
+		fmt.Fprintf(&b, "Base%d::~Base%d() {}\nint Base%d::f(int x) { return x + %d; }\nint Base%d::g(long x) { return int(x) - %d; }\n", i, i, i, i, i, i)
+	}
+	b.WriteString(extra)
+	b.WriteString("}\n")
+	return b.String()
+}
+
+// TestShareNames loads a library's new version with ShareNames: the
+// names both versions export are the old corpus's strings, the others
+// the new corpus's own, and the vtables and typeinfo read are the same.
+func TestShareNames(t *testing.T) {
+	oldSO := buildCXXLib(t, t.TempDir(), manyClasses(20, "int removed() { return 1; }\n"))
+	newSO := buildCXXLib(t, t.TempDir(), manyClasses(20, "int added() { return 2; }\n"))
+	old, err := Load(oldSO)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, err := Load(newSO)
+	if err != nil {
+		t.Fatal(err)
+	}
+	shared, err := LoadWith(newSO, LoadOptions{ShareNames: old})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if plain.NumSymbols() != shared.NumSymbols() {
+		t.Fatalf("%d symbols shared, %d not", shared.NumSymbols(), plain.NumSymbols())
+	}
+	own := 0
+	for i, s := range shared.Symbols() {
+		if p := plain.Symbol(i); p != s {
+			t.Errorf("symbol %d: %+v shared, %+v not", i, s, p)
+		}
+		o, ok := old.Lookup(s.Key())
+		switch {
+		case ok && unsafe.StringData(o.Name) != unsafe.StringData(s.Name):
+			t.Errorf("%s: not the old corpus's string", s.Name)
+		case !ok:
+			own++
+		}
+	}
+	if own == 0 {
+		t.Errorf("no symbol of the new version only: the test does not test copying")
+	}
+	if fmt.Sprint(plain.CXX) == fmt.Sprint(&CXXTables{}) || !sameCXX(plain.CXX, shared.CXX) {
+		t.Errorf("C++ tables differ with shared names")
+	}
+}
+
+func sameCXX(a, b *CXXTables) bool {
+	if a == nil || b == nil || len(a.VTables) != len(b.VTables) || len(a.Typeinfo) != len(b.Typeinfo) {
+		return false
+	}
+	for k, v := range a.VTables {
+		if fmt.Sprintf("%+v", v) != fmt.Sprintf("%+v", b.VTables[k]) {
+			return false
+		}
+	}
+	for k, v := range a.Typeinfo {
+		if fmt.Sprintf("%+v", v) != fmt.Sprintf("%+v", b.Typeinfo[k]) {
+			return false
+		}
+	}
+	return true
+}
+
+// TestShareNamesFreesStringTable checks that a corpus loaded with
+// ShareNames keeps no part of its own string table: it keeps less memory
+// than one loaded alone by at least the size of that table.
+func TestShareNamesFreesStringTable(t *testing.T) {
+	so := buildCXXLib(t, t.TempDir(), manyClasses(400, ""))
+	old, err := Load(so)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ef, err := elf.Open(so)
+	if err != nil {
+		t.Fatal(err)
+	}
+	table := int64(ef.Section(".dynstr").Size)
+	ef.Close()
+	kept := func(opts LoadOptions) int64 {
+		before := liveHeap()
+		c, err := LoadWith(so, opts)
+		if err != nil {
+			t.Fatal(err)
+		}
+		after := liveHeap()
+		runtime.KeepAlive(c)
+		return after - before
+	}
+	alone, shared := kept(LoadOptions{}), kept(LoadOptions{ShareNames: old})
+	t.Logf("string table %d bytes; the corpus keeps %d bytes alone, %d with shared names", table, alone, shared)
+	if alone-shared < table*9/10 {
+		t.Errorf("shared names save %d bytes of a %d-byte string table", alone-shared, table)
+	}
+	runtime.KeepAlive(old)
+}
+
+// liveHeap returns the bytes of live heap objects.
+func liveHeap() int64 {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return int64(m.HeapAlloc)
+}
