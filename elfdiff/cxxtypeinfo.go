@@ -50,8 +50,8 @@ const (
 const maxBases = 4096
 
 // parseTypeinfo fills ti from the words of the object at base.
-func parseTypeinfo(ti *Typeinfo, base uint64, words []uint64, relocs map[uint64]reloc, names map[uint64]string, bo binary.ByteOrder) {
-	at := func(i int) (reloc, bool) { r, ok := relocs[base+8*uint64(i)]; return r, ok }
+func parseTypeinfo(ti *Typeinfo, base uint64, words []uint64, relocs relocs, names map[uint64]string, bo binary.ByteOrder) {
+	at := func(i int) (reloc, bool) { return relocs.at(base + 8*uint64(i)) }
 	vt, ok := at(0)
 	if !ok || vt.sym == "" {
 		ti.Err = "typeinfo does not point to a type_info vtable"

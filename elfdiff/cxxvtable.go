@@ -1,9 +1,11 @@
 package elfdiff
 
 import (
+	"cmp"
 	"debug/elf"
 	"fmt"
 	"io"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -67,9 +69,24 @@ func relocKindsFor(m elf.Machine) (relocKinds, bool) {
 
 // A reloc is a resolved dynamic relocation of one word.
 type reloc struct {
+	off    uint64 // the address of the word
 	sym    string // symbolic target, or ""
 	addend int64  // added to the symbol's address
 	addr   uint64 // relative target address
+}
+
+// relocs are the relocations of words, sorted by address: 40 bytes each,
+// where a map would take twice as much for the tens of thousands of
+// vtable slots of a big C++ library.
+type relocs []reloc
+
+// at returns the relocation of the word at address a.
+func (rs relocs) at(a uint64) (reloc, bool) {
+	i, ok := slices.BinarySearchFunc(rs, a, func(r reloc, a uint64) int { return cmp.Compare(r.off, a) })
+	if !ok {
+		return reloc{}, false
+	}
+	return rs[i], true
 }
 
 // CXXTables are the C++ run-time tables a library exports — virtual
@@ -161,7 +178,7 @@ func readCXXTables(ef *elf.File, syms *symbolList, dyn, local *symbolTable) (tab
 // objects, by address. The relocation sections are read a block at a time:
 // those of a big C++ library take megabytes, of which the objects need a
 // small part.
-func objectRelocs(ef *elf.File, vts []Symbol, dyn *symbolTable, k relocKinds, intern func(string) string) (map[uint64]reloc, error) {
+func objectRelocs(ef *elf.File, vts []Symbol, dyn *symbolTable, k relocKinds, intern func(string) string) (relocs, error) {
 	type span struct{ lo, hi uint64 }
 	spans := make([]span, 0, len(vts))
 	for _, s := range vts {
@@ -172,7 +189,7 @@ func objectRelocs(ef *elf.File, vts []Symbol, dyn *symbolTable, k relocKinds, in
 		i := sort.Search(len(spans), func(i int) bool { return spans[i].hi > a })
 		return i < len(spans) && spans[i].lo <= a
 	}
-	out := make(map[uint64]reloc)
+	var out relocs
 	const entry = 24 // an Elf64_Rela
 	block := make([]byte, 4096*entry)
 	bo := ef.ByteOrder
@@ -191,10 +208,10 @@ func objectRelocs(ef *elf.File, vts []Symbol, dyn *symbolTable, k relocKinds, in
 				typ, sym := uint32(info), info>>32
 				switch typ {
 				case k.relative:
-					out[off] = reloc{addr: addend}
+					out = append(out, reloc{off: off, addr: addend})
 				case k.abs, k.globDat:
 					if sym >= 1 && sym < uint64(dyn.Len()) {
-						out[off] = reloc{sym: intern(dyn.At(int(sym)).Name), addend: int64(addend)}
+						out = append(out, reloc{off: off, sym: intern(dyn.At(int(sym)).Name), addend: int64(addend)})
 					}
 				}
 			}
@@ -206,7 +223,22 @@ func objectRelocs(ef *elf.File, vts []Symbol, dyn *symbolTable, k relocKinds, in
 			}
 		}
 	}
-	return out, nil
+	return sortRelocs(out), nil
+}
+
+// sortRelocs sorts relocations read in file order by address. Of two
+// relocations of one word, the later one holds, as for the dynamic loader.
+func sortRelocs(rs relocs) relocs {
+	slices.SortStableFunc(rs, func(a, b reloc) int { return cmp.Compare(a.off, b.off) })
+	n := 0
+	for i, r := range rs {
+		if i+1 < len(rs) && rs[i+1].off == r.off {
+			continue
+		}
+		rs[n] = r
+		n++
+	}
+	return rs[:n]
 }
 
 // addressNames names the targets of the relative relocations in relocs:
@@ -215,7 +247,7 @@ func objectRelocs(ef *elf.File, vts []Symbol, dyn *symbolTable, k relocKinds, in
 // destructor aliases (C1, D1, which vtables use), then the lexically
 // smallest, so the choice is deterministic. intern gives the string the
 // result holds for a name.
-func addressNames(dyn, local *symbolTable, relocs map[uint64]reloc, intern func(string) string) map[uint64]string {
+func addressNames(dyn, local *symbolTable, relocs relocs, intern func(string) string) map[uint64]string {
 	type cand struct {
 		name     string
 		exported bool
@@ -304,12 +336,12 @@ func (w vword) isRTTI() bool { return strings.HasPrefix(w.target, "_ZTI") }
 // pointer. In a library built with -fno-rtti the RTTI word is 0, so a run
 // of two or more integers starts a vtable (the last two being
 // offset-to-top and the null RTTI pointer).
-func parseVTable(base uint64, raw []uint64, relocs map[uint64]reloc, names map[uint64]string) []SubTable {
+func parseVTable(base uint64, raw []uint64, relocs relocs, names map[uint64]string) []SubTable {
 	words := make([]vword, len(raw))
 	hasRTTI := false
 	for i, v := range raw {
 		w := vword{value: int64(v)}
-		if r, ok := relocs[base+8*uint64(i)]; ok {
+		if r, ok := relocs.at(base + 8*uint64(i)); ok {
 			w.reloc = true
 			switch {
 			case r.sym != "" && r.addend != 0:

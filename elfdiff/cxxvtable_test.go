@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -129,7 +130,7 @@ func TestReadVTables(t *testing.T) {
 // TestParseVTableMalformed feeds arbitrary words and relocations to the
 // parser: it must never panic, and every word ends up somewhere.
 func TestParseVTableMalformed(t *testing.T) {
-	rel := map[uint64]reloc{8: {sym: "_ZTI1A"}, 24: {sym: "_ZTI1A"}, 32: {addr: 0x99}}
+	rel := relocs{{off: 8, sym: "_ZTI1A"}, {off: 24, sym: "_ZTI1A"}, {off: 32, addr: 0x99}}
 	for n := 0; n <= 6; n++ {
 		words := make([]uint64, n)
 		for i := range words {
@@ -188,4 +189,23 @@ func FuzzCXXTables(f *testing.F) {
 			t.Fatalf("Diff: %v", err)
 		}
 	})
+}
+
+// TestSortRelocs orders relocations by address, the later of two for one
+// word holding, and finds them by address.
+func TestSortRelocs(t *testing.T) {
+	rs := sortRelocs(relocs{{off: 24, sym: "b"}, {off: 8, sym: "a"}, {off: 24, sym: "c"}, {off: 16, addr: 7}, {off: 8, sym: "d"}})
+	want := relocs{{off: 8, sym: "d"}, {off: 16, addr: 7}, {off: 24, sym: "c"}}
+	if !slices.Equal(rs, want) {
+		t.Fatalf("sorted %+v, want %+v", rs, want)
+	}
+	for _, tt := range []struct {
+		addr uint64
+		sym  string
+		ok   bool
+	}{{8, "d", true}, {16, "", true}, {24, "c", true}, {0, "", false}, {12, "", false}, {32, "", false}} {
+		if r, ok := rs.at(tt.addr); ok != tt.ok || r.sym != tt.sym {
+			t.Errorf("at(%d) = %+v, %v; want sym %q, %v", tt.addr, r, ok, tt.sym, tt.ok)
+		}
+	}
 }
