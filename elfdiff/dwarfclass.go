@@ -5,6 +5,7 @@ package elfdiff
 
 import (
 	"debug/dwarf"
+	"slices"
 	"strings"
 
 	"github.com/ianlancetaylor/demangle"
@@ -24,19 +25,23 @@ const (
 
 // classChild decodes one child DIE of a C++ class. It reports done when
 // the child was consumed (not a non-static data member).
-func (dr *dwarfReader) classChild(t *Type, k *dwarf.Entry, kids []*dwarf.Entry) (done bool, err error) {
+func (dr *dwarfReader) classChild(t *Type, k *typeDIE) (done bool, err error) {
 	c := t.Class
-	name, _ := k.Val(dwarf.AttrName).(string)
 	acc := access(t, k)
-	switch k.Tag {
+	var name string
+	switch k.tag {
+	case dwarf.TagMember, dwarf.TagVariable, dwarf.TagSubprogram:
+		name, _ = k.str(slotName)
+	}
+	switch k.tag {
 	case dwarf.TagInheritance:
 		b := Base{Access: acc, Offset: -1}
-		v, _ := k.Val(dwarf.AttrVirtuality).(int64)
+		v, _ := k.int(slotVirtuality)
 		b.Virtual = v != dwVirtualityNone
 		if !b.Virtual {
 			b.Offset = memberOffset(k)
 		}
-		if b.Type, err = dr.typeOf(k.Val(dwarf.AttrType)); err != nil {
+		if b.Type, err = dr.typeOf(k); err != nil {
 			return true, err
 		}
 		c.Bases = append(c.Bases, b)
@@ -45,13 +50,11 @@ func (dr *dwarfReader) classChild(t *Type, k *dwarf.Entry, kids []*dwarf.Entry) 
 		}
 		return true, nil
 	case dwarf.TagMember:
-		art, _ := k.Val(dwarf.AttrArtificial).(bool)
-		if art && strings.HasPrefix(name, "_vptr") {
+		if k.flag(slotArtificial) && strings.HasPrefix(name, "_vptr") {
 			c.VPtr = true
 			return true, nil
 		}
-		ext, _ := k.Val(dwarf.AttrExternal).(bool)
-		if isDeclaration(k) || ext { // DWARF 4 static data member
+		if k.isDeclaration() || k.flag(slotExternal) { // DWARF 4 static data member
 			return true, dr.static(c, k, name)
 		}
 		if acc != AccessPublic && name != "" {
@@ -61,11 +64,11 @@ func (dr *dwarfReader) classChild(t *Type, k *dwarf.Entry, kids []*dwarf.Entry) 
 	case dwarf.TagVariable: // DWARF 5 static data member
 		return true, dr.static(c, k, name)
 	case dwarf.TagSubprogram:
-		m, err := dr.method(k, kids, name, acc, t)
+		m, err := dr.method(k, name, acc, t)
 		if err != nil {
 			return true, err
 		}
-		c.Methods = append(c.Methods, m)
+		dr.methodStack = append(dr.methodStack, m)
 		if acc != AccessPublic && !m.Artificial {
 			c.setAccess(m.key(), acc)
 		}
@@ -89,8 +92,8 @@ func (c *ClassInfo) setAccess(key string, a Access) {
 }
 
 // static decodes a static data member.
-func (dr *dwarfReader) static(c *ClassInfo, k *dwarf.Entry, name string) error {
-	mt, err := dr.typeOf(k.Val(dwarf.AttrType))
+func (dr *dwarfReader) static(c *ClassInfo, k *typeDIE, name string) error {
+	mt, err := dr.typeOf(k)
 	if err != nil {
 		return err
 	}
@@ -100,8 +103,8 @@ func (dr *dwarfReader) static(c *ClassInfo, k *dwarf.Entry, name string) error {
 
 // access returns the access of a class child: DW_AT_accessibility, or
 // the default of its class (private in a class, public otherwise).
-func access(t *Type, k *dwarf.Entry) Access {
-	if a, ok := k.Val(dwarf.AttrAccessibility).(int64); ok && a >= 1 && a <= 3 {
+func access(t *Type, k *typeDIE) Access {
+	if a, ok := k.int(slotAccessibility); ok && a >= 1 && a <= 3 {
 		return Access(a)
 	}
 	if t.Kind == ClassType {
@@ -111,14 +114,12 @@ func access(t *Type, k *dwarf.Entry) Access {
 }
 
 // memberOffset decodes DW_AT_data_member_location.
-func memberOffset(k *dwarf.Entry) int64 {
-	switch loc := k.Val(dwarf.AttrDataMemberLoc).(type) {
-	case int64:
+func memberOffset(k *typeDIE) int64 {
+	if loc, ok := k.int(slotDataMemberLoc); ok {
 		return loc
-	case []byte: // DW_OP_plus_uconst n
-		if len(loc) > 1 && loc[0] == 0x23 {
-			return int64(uleb(loc[1:]))
-		}
+	}
+	if loc, ok := k.block(slotDataMemberLoc); ok && len(loc) > 1 && loc[0] == 0x23 { // DW_OP_plus_uconst n
+		return int64(uleb(loc[1:]))
 	}
 	return 0
 }
@@ -129,43 +130,59 @@ func memberOffset(k *dwarf.Entry) int64 {
 // (to find copy and move constructors) and methods without a linkage name
 // (to tell overloads apart) — so that reading a class does not pull in
 // the type graph of every method it declares.
-func (dr *dwarfReader) method(k *dwarf.Entry, kids []*dwarf.Entry, name string, acc Access, class *Type) (Method, error) {
+func (dr *dwarfReader) method(k *typeDIE, name string, acc Access, class *Type) (Method, error) {
 	m := Method{Name: name, Access: acc, Slot: -1}
-	m.Linkage, _ = k.Val(dwarf.AttrLinkageName).(string)
-	m.Virtuality, _ = k.Val(dwarf.AttrVirtuality).(int64)
-	if loc, ok := k.Val(dwarf.AttrVtableElemLoc).([]byte); ok && len(loc) > 1 && loc[0] == opConstu {
+	m.Linkage, _ = k.str(slotLinkageName)
+	m.Virtuality, _ = k.int(slotVirtuality)
+	if loc, ok := k.block(slotVtableElemLoc); ok && len(loc) > 1 && loc[0] == opConstu {
 		m.Slot = int64(uleb(loc[1:]))
-	} else if n, ok := k.Val(dwarf.AttrVtableElemLoc).(int64); ok {
+	} else if n, ok := k.int(slotVtableElemLoc); ok {
 		m.Slot = n
 	}
-	m.Artificial, _ = k.Val(dwarf.AttrArtificial).(bool)
-	m.Deleted, _ = k.Val(attrDeleted).(bool)
-	if d, _ := k.Val(attrDefaulted).(int64); d == dwDefaultedInClass {
+	m.Artificial = k.flag(slotArtificial)
+	m.Deleted = k.flag(slotDeleted)
+	if d, _ := k.int(slotDefaulted); d == dwDefaultedInClass {
 		m.Artificial = true // trivial unless its members say otherwise
 	}
-	in, _ := k.Val(dwarf.AttrInline).(int64)
+	in, _ := k.int(slotInline)
 	m.Inline = in == dwInlDeclaredInlined || in == dwInlDeclaredNotInlined
 	m.Static = true
 	needParams := m.Linkage == "" || name == simpleName(class.Name)
-	for i, p := range kids {
-		if p.Tag != dwarf.TagFormalParameter {
+	// The parameters go on dr.paramStack, above those of the methods
+	// being read further up, and leave it in one slice.
+	base := len(dr.paramStack)
+	var p typeDIE
+	c := childrenOf(k)
+	for i := 0; ; i++ {
+		ok, err := dr.dies.next(&c, &p)
+		if err != nil {
+			return m, err
+		}
+		if !ok {
+			break
+		}
+		if p.tag != dwarf.TagFormalParameter {
 			continue
 		}
-		if art, _ := p.Val(dwarf.AttrArtificial).(bool); art {
+		if p.flag(slotArtificial) {
 			if i == 0 {
 				m.Static = false
 			}
 			continue
 		}
 		if !needParams {
-			m.Params = append(m.Params, nil)
+			dr.paramStack = append(dr.paramStack, nil)
 			continue
 		}
-		pt, err := dr.typeOf(p.Val(dwarf.AttrType))
+		pt, err := dr.typeOf(&p)
 		if err != nil {
 			return m, err
 		}
-		m.Params = append(m.Params, pt)
+		dr.paramStack = append(dr.paramStack, pt)
+	}
+	if len(dr.paramStack) > base {
+		m.Params = slices.Clone(dr.paramStack[base:])
+		dr.paramStack = dr.paramStack[:base]
 	}
 	return m, nil
 }
@@ -210,10 +227,10 @@ func (m Method) signature() string {
 
 // finishClass decides what depends on the whole class: how it is passed,
 // and whether clients can create it.
-func (dr *dwarfReader) finishClass(t *Type, e *dwarf.Entry) {
+func (dr *dwarfReader) finishClass(t *Type, e *typeDIE) {
 	c := t.Class
 	if !t.Declaration && !c.Internal && reservedName(t.Name) {
-		c.Internal = isSourceFile(dr.declFile(e))
+		c.Internal = dr.declaredInSource(e)
 	}
 	simple := simpleName(t.Name)
 	ctors, open := 0, 0
@@ -250,7 +267,7 @@ func (dr *dwarfReader) finishClass(t *Type, e *dwarf.Entry) {
 			nonTrivial = true
 		}
 	}
-	switch cc, _ := e.Val(attrCallingConvention).(int64); cc {
+	switch cc, _ := e.int(slotCallingConvention); cc {
 	case dwCCPassByReference:
 		c.PassByRef = true
 	case dwCCPassByValue:
@@ -299,21 +316,27 @@ func refersTo(p, t *Type) bool {
 // in them and the templates instantiated on them, which the decoder may
 // have met first.
 func markInternal(types map[dwarf.Offset]*Type) {
-	var names []string
+	// The patterns that name an internal class n inside another name:
+	// "n::", "<n", " n". A class reached by several offsets, or defined
+	// in several units, gives its patterns once.
+	type patterns struct{ scope, arg, word string }
+	seen := make(map[string]bool)
+	var pats []patterns
 	for _, t := range types {
-		if t.Class != nil && t.Class.Internal && t.Name != "" {
-			names = append(names, t.Name)
+		if t.Class != nil && t.Class.Internal && t.Name != "" && !seen[t.Name] {
+			seen[t.Name] = true
+			pats = append(pats, patterns{t.Name + "::", "<" + t.Name, " " + t.Name})
 		}
 	}
-	if len(names) == 0 {
+	if len(pats) == 0 {
 		return
 	}
 	for _, t := range types {
 		if t.Class == nil || t.Class.Internal || t.Name == "" {
 			continue
 		}
-		for _, n := range names {
-			if strings.HasPrefix(t.Name, n+"::") || strings.Contains(t.Name, "<"+n) || strings.Contains(t.Name, " "+n) {
+		for _, p := range pats {
+			if strings.HasPrefix(t.Name, p.scope) || strings.Contains(t.Name, p.arg) || strings.Contains(t.Name, p.word) {
 				t.Class.Internal = true
 				break
 			}

@@ -68,6 +68,7 @@ func (dr *dwarfReader) index(syms *symbolList, workers int, minBytes uint64) (*d
 	}
 	named := [2]namedDIEs{make(namedDIEs), make(namedDIEs)}
 	var fixups []scopeFixup
+	var headers []scanUnit
 	for _, p := range parts {
 		firstWins(idx.funcAt, p.funcAt)
 		firstWins(idx.varAt, p.varAt)
@@ -82,7 +83,9 @@ func (dr *dwarfReader) index(syms *symbolList, workers int, minBytes uint64) (*d
 		dr.methods = append(dr.methods, p.methods...)
 		dr.units = append(dr.units, p.units...)
 		fixups = append(fixups, p.fixups...)
+		headers = append(headers, p.headers...)
 	}
+	dr.dies = newDIEDecoder(dr.sec, headers)
 	for name, n := range named[0] {
 		idx.funcNamed[name] = n.off
 	}
@@ -129,6 +132,7 @@ type indexPart struct {
 	methods             []dwarf.Offset
 	units               []*unitInfo
 	fixups              []scopeFixup
+	headers             []scanUnit // of every unit scanned, for the DIE decoder
 }
 
 // namedDIE is a DIE found by its symbol's name only.
@@ -325,6 +329,7 @@ func (dr *dwarfReader) indexChunk(w *wanted, start, end uint64) (*indexPart, err
 			}
 		}
 	}
+	part.headers = s.headers
 	return part, nil
 }
 
@@ -392,20 +397,4 @@ func varAddress(loc []byte) (uint64, bool) {
 		return 0, false
 	}
 	return binary.LittleEndian.Uint64(loc[1:]), true
-}
-
-// linkageName returns the name a DIE gives its symbol: the linkage name
-// when there is one (C++), else the source name.
-func linkageName(e *dwarf.Entry) string {
-	for _, a := range []dwarf.Attr{dwarf.AttrLinkageName, dwarf.AttrName} {
-		if s, ok := e.Val(a).(string); ok && s != "" {
-			return s
-		}
-	}
-	return ""
-}
-
-func isDeclaration(e *dwarf.Entry) bool {
-	b, _ := e.Val(dwarf.AttrDeclaration).(bool)
-	return b
 }

@@ -84,7 +84,8 @@ func readDebugInfo(df *dwarfFile, syms *symbolList, source string) (info *DebugI
 type dwarfReader struct {
 	d     *dwarf.Data
 	r     *dwarf.Reader
-	sec   *dwarfSections // the raw sections of d, for the index pass
+	sec   *dwarfSections // the raw sections of d
+	dies  *dieDecoder    // the decoder of the DIEs, set by the index pass
 	types map[dwarf.Offset]*Type
 	void  *Type
 	depth int
@@ -106,6 +107,11 @@ type dwarfReader struct {
 	methods []dwarf.Offset
 	// units are the compilation units, in offset order.
 	units []*unitInfo
+	// methodStack and paramStack hold the methods of the classes, and
+	// the parameters of the methods, being read: each class or method
+	// pushes its own above those of the ones that are reading it.
+	methodStack []Method
+	paramStack  []*Type
 }
 
 // newDWARFReader returns a reader of the DWARF of df.
@@ -121,9 +127,9 @@ type defKey struct {
 	name string
 }
 
-// entry reads the DIE at off.
-func (dr *dwarfReader) entry(off dwarf.Offset) (*dwarf.Entry, error) {
-	return readEntry(dr.r, off)
+// entry reads the DIE at off into d.
+func (dr *dwarfReader) entry(off dwarf.Offset, d *typeDIE) error {
+	return dr.dies.read(off, d)
 }
 
 // readEntry reads the DIE at off with r.
@@ -139,110 +145,60 @@ func readEntry(r *dwarf.Reader, off dwarf.Offset) (*dwarf.Entry, error) {
 	return e, nil
 }
 
-// children reads the direct children of the DIE at off.
-func (dr *dwarfReader) children(off dwarf.Offset) ([]*dwarf.Entry, error) {
-	e, err := dr.entry(off)
-	if err != nil || !e.Children {
-		return nil, err
-	}
-	var out []*dwarf.Entry
-	for {
-		c, err := dr.r.Next()
-		if err != nil {
-			return nil, fmt.Errorf("reading children of DIE %#x: %w", off, err)
-		}
-		if c == nil || c.Tag == 0 {
-			return out, nil
-		}
-		out = append(out, c)
-		if c.Children {
-			dr.r.SkipChildren()
+// origin reads into o the DIE that e completes: its abstract origin
+// (inlined or out-of-line instance) or its specification (out-of-class
+// definition). It reports whether e has one.
+func (dr *dwarfReader) origin(e, o *typeDIE) (bool, error) {
+	for _, s := range [...]dieSlot{slotAbstractOrigin, slotSpecification} {
+		if off, ok := e.ref(s); ok {
+			return true, dr.entry(off, o)
 		}
 	}
+	return false, nil
 }
 
-// classChildren reads the direct children of the class DIE at off and,
-// for each member function among them, its own children (parameters), in
-// one pass: methods[i] holds the children of out[i].
-func (dr *dwarfReader) classChildren(off dwarf.Offset) (out []*dwarf.Entry, methods map[int][]*dwarf.Entry, err error) {
-	e, err := dr.entry(off)
-	if err != nil || !e.Children {
-		return nil, nil, err
-	}
-	methods = make(map[int][]*dwarf.Entry)
-	for {
-		c, err := dr.r.Next()
-		if err != nil {
-			return nil, nil, fmt.Errorf("reading children of DIE %#x: %w", off, err)
-		}
-		if c == nil || c.Tag == 0 {
-			return out, methods, nil
-		}
-		out = append(out, c)
-		if !c.Children {
-			continue
-		}
-		if c.Tag != dwarf.TagSubprogram {
-			dr.r.SkipChildren()
-			continue
-		}
-		var kids []*dwarf.Entry
-		for {
-			g, err := dr.r.Next()
-			if err != nil {
-				return nil, nil, fmt.Errorf("reading children of DIE %#x: %w", c.Offset, err)
-			}
-			if g == nil || g.Tag == 0 {
-				break
-			}
-			kids = append(kids, g)
-			if g.Children {
-				dr.r.SkipChildren()
-			}
-		}
-		methods[len(out)-1] = kids
-	}
-}
+// maxDeclChain bounds the chains of DIEs completing one another.
+const maxDeclChain = 8
 
-// origin returns the DIE a DIE completes: its abstract origin (inlined or
-// out-of-line instance) or its specification (out-of-class definition).
-func (dr *dwarfReader) origin(e *dwarf.Entry) (*dwarf.Entry, error) {
-	for _, a := range []dwarf.Attr{dwarf.AttrAbstractOrigin, dwarf.AttrSpecification} {
-		if off, ok := e.Val(a).(dwarf.Offset); ok {
-			return dr.entry(off)
-		}
+// declChain reads the DIE at off and the DIEs it completes, most concrete
+// first, into chain, and returns how many it read.
+func (dr *dwarfReader) declChain(off dwarf.Offset, chain *[maxDeclChain]typeDIE) (int, error) {
+	if err := dr.entry(off, &chain[0]); err != nil {
+		return 0, err
 	}
-	return nil, nil
-}
-
-// declChain returns a DIE and the DIEs it completes, most concrete first.
-func (dr *dwarfReader) declChain(off dwarf.Offset) ([]*dwarf.Entry, error) {
-	e, err := dr.entry(off)
-	if err != nil {
-		return nil, err
-	}
-	chain := []*dwarf.Entry{e}
-	for len(chain) < 8 {
-		o, err := dr.origin(chain[len(chain)-1])
+	n := 1
+	for n < maxDeclChain {
+		ok, err := dr.origin(&chain[n-1], &chain[n])
 		if err != nil {
-			return nil, err
+			return 0, err
 		}
-		if o == nil {
+		if !ok {
 			break
 		}
-		chain = append(chain, o)
+		n++
 	}
-	return chain, nil
+	return n, nil
 }
 
-// attr returns the first value of a along chain.
-func attr(chain []*dwarf.Entry, a dwarf.Attr) any {
-	for _, e := range chain {
-		if v := e.Val(a); v != nil {
-			return v
+// first returns the first DIE of chain that has the attribute of slot s,
+// or nil.
+func first(chain []typeDIE, s dieSlot) *typeDIE {
+	for i := range chain {
+		if chain[i].has(s) {
+			return &chain[i]
 		}
 	}
 	return nil
+}
+
+// chainStr returns the first value of the attribute of slot s along
+// chain, when it is a string.
+func chainStr(chain []typeDIE, s dieSlot) string {
+	if d := first(chain, s); d != nil {
+		v, _ := d.str(s)
+		return v
+	}
+	return ""
 }
 
 // DW_AT_inline values for functions declared inline.
@@ -253,58 +209,67 @@ const (
 
 // function decodes the subprogram at off.
 func (dr *dwarfReader) function(off dwarf.Offset) (*Func, error) {
-	chain, err := dr.declChain(off)
+	var buf [maxDeclChain]typeDIE
+	n, err := dr.declChain(off, &buf)
 	if err != nil {
 		return nil, err
 	}
+	chain := buf[:n]
 	f := &Func{}
-	f.Name, _ = attr(chain, dwarf.AttrName).(string)
-	f.Linkage, _ = attr(chain, dwarf.AttrLinkageName).(string)
-	if f.Return, err = dr.typeOf(attr(chain, dwarf.AttrType)); err != nil {
+	f.Name = chainStr(chain, slotName)
+	f.Linkage = chainStr(chain, slotLinkageName)
+	if f.Return, err = dr.typeOf(first(chain, slotType)); err != nil {
 		return nil, err
 	}
-	for _, e := range chain {
-		if dr.isMethod(e.Offset) {
+	for i := range chain {
+		e := &chain[i]
+		if dr.isMethod(e.off) {
 			f.Method = true
 		}
-		if in, _ := e.Val(dwarf.AttrInline).(int64); in == dwInlDeclaredNotInlined || in == dwInlDeclaredInlined {
+		if in, _ := e.int(slotInline); in == dwInlDeclaredNotInlined || in == dwInlDeclaredInlined {
 			f.Inline = true
 		}
 	}
 	// The parameters: of the most concrete DIE that lists any, resolving
 	// each one's own abstract origin for its name and type.
-	for _, e := range chain {
-		kids, err := dr.children(e.Offset)
-		if err != nil {
-			return nil, err
-		}
+	var pc [2]typeDIE // a parameter and its origin
+	for i := range chain {
 		found := false
-		for _, k := range kids {
-			switch k.Tag {
+		for c := childrenOf(&chain[i]); ; {
+			ok, err := dr.dies.next(&c, &pc[0])
+			if err != nil {
+				return nil, err
+			}
+			if !ok {
+				break
+			}
+			switch pc[0].tag {
 			case dwarf.TagFormalParameter:
 				found = true
-				pc := []*dwarf.Entry{k}
-				if o, err := dr.origin(k); err != nil {
+				hasOrigin, err := dr.origin(&pc[0], &pc[1])
+				if err != nil {
 					return nil, err
-				} else if o != nil {
-					pc = append(pc, o)
 				}
-				if art, _ := attr(pc, dwarf.AttrArtificial).(bool); art {
+				p := pc[:1]
+				if hasOrigin {
+					p = pc[:2]
+				}
+				if d := first(p, slotArtificial); d != nil && d.flag(slotArtificial) {
 					// this, or __vtt_parm and __in_chrg of constructors
 					// and destructors of classes with virtual bases.
 					if len(f.Params) == 0 && f.This == nil {
-						if f.This, err = dr.typeOf(attr(pc, dwarf.AttrType)); err != nil {
+						if f.This, err = dr.typeOf(first(p, slotType)); err != nil {
 							return nil, err
 						}
 					}
 					continue
 				}
-				p := Param{}
-				p.Name, _ = attr(pc, dwarf.AttrName).(string)
-				if p.Type, err = dr.typeOf(attr(pc, dwarf.AttrType)); err != nil {
+				var param Param
+				param.Name = chainStr(p, slotName)
+				if param.Type, err = dr.typeOf(first(p, slotType)); err != nil {
 					return nil, err
 				}
-				f.Params = append(f.Params, p)
+				f.Params = append(f.Params, param)
 			case dwarf.TagUnspecifiedParameters:
 				found = true
 				f.Variadic = true
@@ -319,13 +284,15 @@ func (dr *dwarfReader) function(off dwarf.Offset) (*Func, error) {
 
 // variable decodes the variable at off.
 func (dr *dwarfReader) variable(off dwarf.Offset) (*Var, error) {
-	chain, err := dr.declChain(off)
+	var buf [maxDeclChain]typeDIE
+	n, err := dr.declChain(off, &buf)
 	if err != nil {
 		return nil, err
 	}
+	chain := buf[:n]
 	v := &Var{}
-	v.Name, _ = attr(chain, dwarf.AttrName).(string)
-	v.Linkage, _ = attr(chain, dwarf.AttrLinkageName).(string)
-	v.Type, err = dr.typeOf(attr(chain, dwarf.AttrType))
+	v.Name = chainStr(chain, slotName)
+	v.Linkage = chainStr(chain, slotLinkageName)
+	v.Type, err = dr.typeOf(first(chain, slotType))
 	return v, err
 }

@@ -6,9 +6,12 @@ package elfdiff
 // libraries (13 s of 22 on libjvm). The scanner reads the abbreviation
 // tables itself, skips the attributes it is not asked for by their form,
 // jumps over subtrees by DW_AT_sibling, and allocates nothing per DIE.
-// Everything past the index still goes through debug/dwarf.
+// The declarations and types the index leads to are decoded by the DIE
+// decoder (dwarfdie.go), from the units and abbreviation tables the index
+// read.
 
 import (
+	"bytes"
 	"debug/dwarf"
 	"encoding/binary"
 	"errors"
@@ -78,9 +81,14 @@ const (
 // abbrevAttr is one attribute specification of an abbreviation.
 type abbrevAttr struct {
 	attr     dwarf.Attr
-	form     uint32
-	implicit int64 // the value of a DW_FORM_implicit_const
+	form     uint16  // formUnknown for a form beyond 16 bits, which no DWARF version defines
+	slot     dieSlot // where a typeDIE keeps the attribute; noSlot when it does not
+	implicit int64   // the value of a DW_FORM_implicit_const
 }
+
+// formUnknown stands for the attribute forms that do not fit an
+// abbrevAttr: none is known, and all fail to decode.
+const formUnknown = 0xffff
 
 // abbrev is one abbreviation: the shape of the DIEs that use its code.
 type abbrev struct {
@@ -98,7 +106,9 @@ type scanUnit struct {
 	unitType uint8
 	addrSize int
 	offSize  int // 4, or 8 in 64-bit DWARF
-	abbrevs  []abbrev
+	// abbrevs is the abbreviation table, at abbrevOff in .debug_abbrev.
+	abbrevs   []abbrev
+	abbrevOff uint64
 	// From the unit DIE: bases of DW_FORM_strx and DW_FORM_addrx.
 	strOffsetsBase, addrBase uint64
 	hasStrBase, hasAddrBase  bool
@@ -135,11 +145,26 @@ type dieScanner struct {
 	unit    scanUnit
 	started bool
 	die     scannedDIE
-	// The last abbreviation table parsed, and its offset: compilers give
-	// each unit its own table, or share one among consecutive units.
+	// The abbreviation table of the unit being read, and its offset.
 	table    []abbrev
 	tableOff uint64
+	// tables keeps the abbreviation tables parsed, by offset, up to
+	// maxCachedAbbrevs entries: for the units that share them (PETSc's
+	// 7,708 units use 221 tables, in no order: 3,274 parses with only the
+	// last one kept), and for the DIE decoder, which reads them again. The
+	// tables of every unit of a big library take tens of megabytes
+	// (libjvm's): those past the bound are parsed for their units only.
+	tables map[uint64][]abbrev
+	cached int // the abbreviations and attribute specifications in tables
+	// headers are the units read so far, in order, with their
+	// abbreviation tables when they are kept.
+	headers []scanUnit
 }
+
+// maxCachedAbbrevs bounds the abbreviations and attribute specifications
+// a dieScanner keeps parsed (16 or 32 bytes each): 2 to 3 MiB, enough for
+// the tables of libstdc++ (132,000) split among two scanners.
+const maxCachedAbbrevs = 128 << 10
 
 func newDIEScanner(sec *dwarfSections) *dieScanner {
 	return &dieScanner{sec: sec}
@@ -203,7 +228,7 @@ func (s *dieScanner) next() (*scannedDIE, error) {
 func (s *dieScanner) readBases(b scanBuf, ab *abbrev) error {
 	for i := range ab.attrs {
 		a := &ab.attrs[i]
-		form := a.form
+		form := uint32(a.form)
 		if form == formIndirect {
 			form = uint32(b.uleb())
 		}
@@ -247,7 +272,7 @@ func (s *dieScanner) skipChildren() error {
 			}
 			ab := &s.unit.abbrevs[code]
 			for i := range ab.attrs {
-				if err := s.skip(&b, ab.attrs[i].form); err != nil {
+				if err := s.skip(&b, uint32(ab.attrs[i].form)); err != nil {
 					return fmt.Errorf("DIE at %#x: %w", s.pos, err)
 				}
 			}
@@ -307,18 +332,49 @@ func (s *dieScanner) readUnitHeader() error {
 	if u.addrSize != 4 && u.addrSize != 8 {
 		return fmt.Errorf("unit at %#x: unsupported address size %d", u.off, u.addrSize)
 	}
-	if s.table == nil || s.tableOff != abbrevOff {
-		tab, err := parseAbbrevs(s.sec.abbrev, abbrevOff)
-		if err != nil {
-			return fmt.Errorf("unit at %#x: %w", u.off, err)
-		}
-		s.table, s.tableOff = tab, abbrevOff
+	kept, err := s.useTable(abbrevOff)
+	if err != nil {
+		return fmt.Errorf("unit at %#x: %w", u.off, err)
 	}
-	u.abbrevs = s.table
+	u.abbrevOff = abbrevOff
 	u.first = b.pos
+	if kept {
+		u.abbrevs = s.table
+	}
+	s.headers = append(s.headers, u)
+	u.abbrevs = s.table
 	s.unit = u
 	s.pos = b.pos
 	return nil
+}
+
+// useTable makes the abbreviation table at off that of the unit being
+// read. It reports whether the table is kept in tables.
+func (s *dieScanner) useTable(off uint64) (kept bool, err error) {
+	if tab, ok := s.tables[off]; ok {
+		s.table, s.tableOff = tab, off
+		return true, nil
+	}
+	if s.table != nil && s.tableOff == off {
+		return false, nil
+	}
+	tab, err := parseAbbrevs(s.sec.abbrev, off)
+	if err != nil {
+		return false, err
+	}
+	s.table, s.tableOff = tab, off
+	n := len(tab)
+	for i := range tab {
+		n += len(tab[i].attrs)
+	}
+	if s.cached+n > maxCachedAbbrevs {
+		return false, nil
+	}
+	if s.tables == nil {
+		s.tables = make(map[uint64][]abbrev)
+	}
+	s.tables[off], s.cached = tab, s.cached+n
+	return true, nil
 }
 
 // maxAbbrevCode bounds the abbreviation codes the scanner accepts: they
@@ -326,48 +382,78 @@ func (s *dieScanner) readUnitHeader() error {
 const maxAbbrevCode = 1 << 20
 
 // parseAbbrevs reads the abbreviation table at off in .debug_abbrev into
-// a slice indexed by code.
+// a slice indexed by code. The attribute specifications of all the
+// abbreviations share one slice. A first pass sizes the slices.
 func parseAbbrevs(data []byte, off uint64) ([]abbrev, error) {
 	if off >= uint64(len(data)) {
 		return nil, fmt.Errorf("abbreviation table offset %#x out of range", off)
 	}
+	maxCode, nattrs, err := countAbbrevs(data, off)
+	if err != nil {
+		return nil, err
+	}
+	tab := make([]abbrev, maxCode+1)
+	attrs := make([]abbrevAttr, 0, nattrs)
 	b := scanBuf{data: data, pos: off}
-	var tab []abbrev
 	for {
 		code := b.uleb()
-		if b.err != nil {
-			return nil, fmt.Errorf("abbreviation table at %#x: %w", off, b.err)
-		}
 		if code == 0 {
 			return tab, nil
 		}
-		if code >= maxAbbrevCode {
-			return nil, fmt.Errorf("abbreviation table at %#x: code %d too large", off, code)
+		ab := abbrev{tag: dwarf.Tag(b.uleb()), children: b.u8() != 0}
+		start := len(attrs)
+		for {
+			attr, form := b.uleb(), b.uleb()
+			if attr == 0 && form == 0 {
+				break
+			}
+			a := abbrevAttr{attr: dwarf.Attr(attr), form: uint16(min(form, formUnknown)), slot: slotOf(dwarf.Attr(attr))}
+			if form == formImplicitConst {
+				a.implicit = b.sleb()
+			}
+			attrs = append(attrs, a)
 		}
-		var ab abbrev
-		ab.tag = dwarf.Tag(b.uleb())
-		ab.children = b.u8() != 0
+		if len(attrs) > start {
+			ab.attrs = attrs[start:len(attrs):len(attrs)]
+		}
+		tab[code] = ab
+	}
+}
+
+// countAbbrevs checks the abbreviation table at off in .debug_abbrev and
+// returns its largest code and how many attribute specifications it has.
+func countAbbrevs(data []byte, off uint64) (maxCode uint64, nattrs int, err error) {
+	b := scanBuf{data: data, pos: off}
+	for {
+		code := b.uleb()
+		if b.err != nil {
+			return 0, 0, fmt.Errorf("abbreviation table at %#x: %w", off, b.err)
+		}
+		if code == 0 {
+			return maxCode, nattrs, nil
+		}
+		if code >= maxAbbrevCode {
+			return 0, 0, fmt.Errorf("abbreviation table at %#x: code %d too large", off, code)
+		}
+		maxCode = max(maxCode, code)
+		tag := b.uleb()
+		b.u8()
 		for {
 			attr, form := b.uleb(), b.uleb()
 			if b.err != nil {
-				return nil, fmt.Errorf("abbreviation table at %#x: %w", off, b.err)
+				return 0, 0, fmt.Errorf("abbreviation table at %#x: %w", off, b.err)
 			}
 			if attr == 0 && form == 0 {
 				break
 			}
-			a := abbrevAttr{attr: dwarf.Attr(attr), form: uint32(form)}
 			if form == formImplicitConst {
-				a.implicit = b.sleb()
+				b.sleb()
 			}
-			ab.attrs = append(ab.attrs, a)
+			nattrs++
 		}
-		if ab.tag == 0 {
-			return nil, fmt.Errorf("abbreviation table at %#x: code %d has no tag", off, code)
+		if tag == 0 {
+			return 0, 0, fmt.Errorf("abbreviation table at %#x: code %d has no tag", off, code)
 		}
-		if int(code) >= len(tab) {
-			tab = append(tab, make([]abbrev, int(code)+1-len(tab))...)
-		}
-		tab[code] = ab
 	}
 }
 
@@ -375,7 +461,7 @@ func parseAbbrevs(data []byte, off uint64) ([]abbrev, error) {
 // name, linkage name, low_pc, ranges, location, declaration,
 // specification, language), and skips it otherwise.
 func (s *dieScanner) attr(b *scanBuf, d *scannedDIE, a *abbrevAttr) error {
-	form := a.form
+	form := uint32(a.form)
 	if form == formIndirect {
 		form = uint32(b.uleb())
 	}
@@ -546,7 +632,10 @@ func (s *dieScanner) constant(b *scanBuf, form uint32, implicit int64) (int64, b
 }
 
 // skip moves b past an attribute value of the given form.
-func (s *dieScanner) skip(b *scanBuf, form uint32) error {
+func (s *dieScanner) skip(b *scanBuf, form uint32) error { return skipForm(b, &s.unit, form) }
+
+// skipForm moves b past an attribute value of the given form in unit u.
+func skipForm(b *scanBuf, u *scanUnit, form uint32) error {
 	switch form {
 	case formFlagPresent, formImplicitConst:
 	case formData1, formRef1, formFlag, formStrx1, formAddrx1:
@@ -562,14 +651,14 @@ func (s *dieScanner) skip(b *scanBuf, form uint32) error {
 	case formData16:
 		b.advance(16)
 	case formAddr:
-		b.advance(uint64(s.unit.addrSize))
+		b.advance(uint64(u.addrSize))
 	case formStrp, formLineStrp, formSecOffset, formStrpSup, formGNURefAlt, formGNUStrpAlt:
-		b.advance(uint64(s.unit.offSize))
+		b.advance(uint64(u.offSize))
 	case formRefAddr:
-		if s.unit.version == 2 {
-			b.advance(uint64(s.unit.addrSize))
+		if u.version == 2 {
+			b.advance(uint64(u.addrSize))
 		} else {
-			b.advance(uint64(s.unit.offSize))
+			b.advance(uint64(u.offSize))
 		}
 	case formSdata, formUdata, formRefUdata, formStrx, formAddrx, formLoclistx, formRnglistx,
 		formGNUAddrIndex, formGNUStrIndex:
@@ -585,7 +674,7 @@ func (s *dieScanner) skip(b *scanBuf, form uint32) error {
 	case formBlock4:
 		b.advance(uint64(b.u32()))
 	case formIndirect:
-		return s.skip(b, uint32(b.uleb()))
+		return skipForm(b, u, uint32(b.uleb()))
 	default:
 		return fmt.Errorf("unknown attribute form %#x", form)
 	}
@@ -748,12 +837,11 @@ func (b *scanBuf) cstring() []byte {
 		return nil
 	}
 	rest := b.data[b.pos:]
-	for i, c := range rest {
-		if c == 0 {
-			b.pos += uint64(i) + 1
-			return rest[:i:i]
-		}
+	i := bytes.IndexByte(rest, 0)
+	if i < 0 {
+		b.err = errScanTruncated
+		return nil
 	}
-	b.err = errScanTruncated
-	return nil
+	b.pos += uint64(i) + 1
+	return rest[:i:i]
 }

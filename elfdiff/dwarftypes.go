@@ -5,27 +5,31 @@ package elfdiff
 import (
 	"debug/dwarf"
 	"errors"
+	"slices"
 )
 
-// typeOf decodes the type a DW_AT_type value refers to; void when absent.
-func (dr *dwarfReader) typeOf(v any) (*Type, error) {
-	switch off := v.(type) {
-	case nil:
+// typeOf decodes the type the DW_AT_type of d refers to; void when d is
+// nil or has none.
+func (dr *dwarfReader) typeOf(d *typeDIE) (*Type, error) {
+	if d == nil {
 		return dr.void, nil
-	case dwarf.Offset:
-		return dr.typeAt(off)
 	}
-	// DW_FORM_ref_sig8 into a type unit (-fdebug-types-section). DWARF 5
-	// type units are in .debug_info, where the reader can seek; DWARF 4's
-	// .debug_types is not exposed by debug/dwarf.
-	if sig, ok := v.(uint64); ok {
+	switch d.kinds[slotType] {
+	case valNone:
+		return dr.void, nil
+	case valOffset:
+		return dr.typeAt(dwarf.Offset(d.vals[slotType]))
+	case valUint:
+		// DW_FORM_ref_sig8 into a type unit (-fdebug-types-section).
+		// DWARF 5 type units are in .debug_info, where the reader can
+		// seek; DWARF 4's .debug_types is not exposed by debug/dwarf.
 		if dr.sigs == nil && dr.typeUnits != nil {
 			dr.sigs = dr.typeUnits()
 			if dr.sigs == nil {
 				dr.sigs = map[uint64]dwarf.Offset{}
 			}
 		}
-		if off, ok := dr.sigs[sig]; ok {
+		if off, ok := dr.sigs[d.vals[slotType]]; ok {
 			return dr.typeAt(off)
 		}
 	}
@@ -43,14 +47,15 @@ func (dr *dwarfReader) typeAt(off dwarf.Offset) (*Type, error) {
 	}
 	dr.depth++
 	defer func() { dr.depth-- }()
-	e, err := dr.entry(off)
-	if err != nil {
+	var die typeDIE
+	e := &die
+	if err := dr.entry(off, e); err != nil {
 		return nil, err
 	}
-	if isDeclaration(e) {
+	if e.isDeclaration() {
 		// struct S; here, struct S { … } in another compilation unit.
-		if name, ok := e.Val(dwarf.AttrName).(string); ok {
-			if def, ok := dr.defs[defKey{e.Tag, dr.scope.get(off) + name}]; ok && def != off {
+		if name, ok := e.str(slotName); ok {
+			if def, ok := dr.defs[defKey{e.tag, dr.scope.get(off) + name}]; ok && def != off {
 				t, err := dr.typeAt(def)
 				if err == nil {
 					dr.types[off] = t
@@ -61,15 +66,15 @@ func (dr *dwarfReader) typeAt(off dwarf.Offset) (*Type, error) {
 	}
 	t := &Type{Size: -1, Count: -1}
 	dr.types[off] = t // before recursing: recursive types terminate here
-	t.Name, _ = e.Val(dwarf.AttrName).(string)
-	if s, ok := e.Val(dwarf.AttrByteSize).(int64); ok {
+	t.Name, _ = e.str(slotName)
+	if s, ok := e.int(slotByteSize); ok {
 		t.Size = s
 	}
-	if a, ok := e.Val(dwarf.AttrAlignment).(int64); ok {
+	if a, ok := e.int(slotAlignment); ok {
 		t.Align = a
 	}
-	t.Declaration = isDeclaration(e)
-	switch e.Tag {
+	t.Declaration = e.isDeclaration()
+	switch e.tag {
 	case dwarf.TagStructType, dwarf.TagClassType, dwarf.TagUnionType, dwarf.TagEnumerationType, dwarf.TagTypedef:
 		if u := dr.unitOf(off); u != nil && u.cxx {
 			t.CXX = true
@@ -78,33 +83,54 @@ func (dr *dwarfReader) typeAt(off dwarf.Offset) (*Type, error) {
 			}
 		}
 	}
+	var err error
 	elem := func() error {
-		t.Elem, err = dr.typeOf(e.Val(dwarf.AttrType))
+		t.Elem, err = dr.typeOf(e)
 		return err
 	}
-	switch e.Tag {
+	switch e.tag {
 	case dwarf.TagBaseType:
 		t.Kind = BaseType
-		t.Encoding, _ = e.Val(dwarf.AttrEncoding).(int64)
+		t.Encoding, _ = e.int(slotEncoding)
 	case dwarf.TagUnspecifiedType:
 		t.Kind = VoidType
 	case dwarf.TagPointerType, dwarf.TagReferenceType, dwarf.TagRvalueReferenceType:
-		t.Kind = map[dwarf.Tag]TypeKind{dwarf.TagPointerType: PointerType,
-			dwarf.TagReferenceType: ReferenceType, dwarf.TagRvalueReferenceType: RvalueRefType}[e.Tag]
+		switch e.tag {
+		case dwarf.TagPointerType:
+			t.Kind = PointerType
+		case dwarf.TagReferenceType:
+			t.Kind = ReferenceType
+		default:
+			t.Kind = RvalueRefType
+		}
 		if t.Size < 0 {
 			t.Size = int64(dr.addrSize())
 		}
 		err = elem()
 	case dwarf.TagConstType, dwarf.TagVolatileType, dwarf.TagRestrictType, dwarf.TagAtomicType:
-		t.Kind = map[dwarf.Tag]TypeKind{dwarf.TagConstType: ConstType, dwarf.TagVolatileType: VolatileType,
-			dwarf.TagRestrictType: RestrictType, dwarf.TagAtomicType: AtomicType}[e.Tag]
+		switch e.tag {
+		case dwarf.TagConstType:
+			t.Kind = ConstType
+		case dwarf.TagVolatileType:
+			t.Kind = VolatileType
+		case dwarf.TagRestrictType:
+			t.Kind = RestrictType
+		default:
+			t.Kind = AtomicType
+		}
 		err = elem()
 	case dwarf.TagTypedef:
 		t.Kind = TypedefType
 		err = elem()
 	case dwarf.TagStructType, dwarf.TagUnionType, dwarf.TagClassType:
-		t.Kind = map[dwarf.Tag]TypeKind{dwarf.TagStructType: StructType, dwarf.TagUnionType: UnionType,
-			dwarf.TagClassType: ClassType}[e.Tag]
+		switch e.tag {
+		case dwarf.TagStructType:
+			t.Kind = StructType
+		case dwarf.TagUnionType:
+			t.Kind = UnionType
+		default:
+			t.Kind = ClassType
+		}
 		if t.CXX {
 			t.Class = &ClassInfo{}
 		}
@@ -134,7 +160,7 @@ func (dr *dwarfReader) typeAt(off dwarf.Offset) (*Type, error) {
 		err = elem()
 	default:
 		t.Kind = VoidType
-		t.Name = "<" + e.Tag.String() + ">"
+		t.Name = "<" + e.tag.String() + ">"
 	}
 	if err != nil {
 		return nil, err
@@ -169,24 +195,25 @@ func (dr *dwarfReader) addrSize() int {
 }
 
 // members decodes the data members of a struct, union or class.
-func (dr *dwarfReader) members(t *Type, e *dwarf.Entry) error {
-	if !e.Children {
-		return nil
-	}
-	var kids []*dwarf.Entry
-	var methodKids map[int][]*dwarf.Entry
-	var err error
-	if t.Class != nil {
-		kids, methodKids, err = dr.classChildren(e.Offset)
-	} else {
-		kids, err = dr.children(e.Offset)
-	}
-	if err != nil {
-		return err
-	}
-	for i, k := range kids {
+func (dr *dwarfReader) members(t *Type, e *typeDIE) error {
+	// A class's methods go on dr.methodStack, above those of the classes
+	// being read further up, and leave it in one slice.
+	base := len(dr.methodStack)
+	var k typeDIE
+	for c := childrenOf(e); ; {
+		ok, err := dr.dies.next(&c, &k)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			if len(dr.methodStack) > base {
+				t.Class.Methods = slices.Clone(dr.methodStack[base:])
+				dr.methodStack = dr.methodStack[:base]
+			}
+			return nil
+		}
 		if t.Class != nil {
-			done, err := dr.classChild(t, k, methodKids[i])
+			done, err := dr.classChild(t, &k)
 			if err != nil {
 				return err
 			}
@@ -194,31 +221,24 @@ func (dr *dwarfReader) members(t *Type, e *dwarf.Entry) error {
 				continue
 			}
 		}
-		if k.Tag != dwarf.TagMember || isDeclaration(k) {
+		if k.tag != dwarf.TagMember || k.isDeclaration() {
 			continue // methods, static members, nested types, bases: classChild
 		}
-		if ext, _ := k.Val(dwarf.AttrExternal).(bool); ext {
+		if k.flag(slotExternal) {
 			continue
 		}
 		m := Member{}
-		m.Name, _ = k.Val(dwarf.AttrName).(string)
-		switch loc := k.Val(dwarf.AttrDataMemberLoc).(type) {
-		case int64:
-			m.Offset = loc
-		case []byte: // DWARF 2 style: DW_OP_plus_uconst n
-			if len(loc) > 1 && loc[0] == 0x23 {
-				m.Offset = int64(uleb(loc[1:]))
-			}
-		}
-		m.BitSize, _ = k.Val(dwarf.AttrBitSize).(int64)
+		m.Name, _ = k.str(slotName)
+		m.Offset = memberOffset(&k)
+		m.BitSize, _ = k.int(slotBitSize)
 		if m.BitSize > 0 {
-			if dbo, ok := k.Val(dwarf.AttrDataBitOffset).(int64); ok {
+			if dbo, ok := k.int(slotDataBitOffset); ok {
 				m.BitOffset = dbo
 				m.Offset = dbo / 8
-			} else if bo, ok := k.Val(dwarf.AttrBitOffset).(int64); ok {
+			} else if bo, ok := k.int(slotBitOffset); ok {
 				// DWARF 2/3: bit_offset counts from the most significant
 				// bit of a storage unit of byte_size bytes.
-				bs, _ := k.Val(dwarf.AttrByteSize).(int64)
+				bs, _ := k.int(slotByteSize)
 				m.BitOffset = m.Offset*8 + bs*8 - bo - m.BitSize
 			} else {
 				m.BitOffset = m.Offset * 8
@@ -226,68 +246,62 @@ func (dr *dwarfReader) members(t *Type, e *dwarf.Entry) error {
 		} else {
 			m.BitOffset = m.Offset * 8
 		}
-		if m.Type, err = dr.typeOf(k.Val(dwarf.AttrType)); err != nil {
+		if m.Type, err = dr.typeOf(&k); err != nil {
 			return err
 		}
 		t.Members = append(t.Members, m)
 	}
-	return nil
 }
 
 // enumerators decodes the constants of an enum.
-func (dr *dwarfReader) enumerators(t *Type, e *dwarf.Entry) error {
-	if !e.Children {
-		return nil
-	}
-	kids, err := dr.children(e.Offset)
-	if err != nil {
-		return err
-	}
-	for _, k := range kids {
-		if k.Tag != dwarf.TagEnumerator {
+func (dr *dwarfReader) enumerators(t *Type, e *typeDIE) error {
+	var k typeDIE
+	for c := childrenOf(e); ; {
+		ok, err := dr.dies.next(&c, &k)
+		if err != nil || !ok {
+			return err
+		}
+		if k.tag != dwarf.TagEnumerator {
 			continue
 		}
 		en := Enumerator{}
-		en.Name, _ = k.Val(dwarf.AttrName).(string)
-		switch v := k.Val(dwarf.AttrConstValue).(type) {
-		case int64:
-			en.Value = v
-		case uint64:
-			en.Value = int64(v)
+		en.Name, _ = k.str(slotName)
+		if kind := k.kinds[slotConstValue]; kind == valInt || kind == valUint {
+			en.Value = int64(k.vals[slotConstValue])
 		}
 		t.Enumerators = append(t.Enumerators, en)
 	}
-	return nil
 }
 
 // array decodes an array type; each DW_TAG_subrange_type is a dimension,
 // the first the outermost.
-func (dr *dwarfReader) array(t *Type, e *dwarf.Entry) error {
-	elem, err := dr.typeOf(e.Val(dwarf.AttrType))
+func (dr *dwarfReader) array(t *Type, e *typeDIE) error {
+	elem, err := dr.typeOf(e)
 	if err != nil {
 		return err
 	}
-	const attrGNUVector = dwarf.Attr(0x2107)
-	t.Vector, _ = e.Val(attrGNUVector).(bool)
+	t.Vector = e.flag(slotGNUVector)
 	var dims []int64
-	if e.Children {
-		kids, err := dr.children(e.Offset)
+	var k typeDIE
+	for c := childrenOf(e); ; {
+		ok, err := dr.dies.next(&c, &k)
 		if err != nil {
 			return err
 		}
-		for _, k := range kids {
-			if k.Tag != dwarf.TagSubrangeType {
-				continue
-			}
-			n := int64(-1)
-			if c, ok := k.Val(dwarf.AttrCount).(int64); ok {
-				n = c
-			} else if ub, ok := k.Val(dwarf.AttrUpperBound).(int64); ok {
-				lb, _ := k.Val(dwarf.AttrLowerBound).(int64)
-				n = ub - lb + 1
-			}
-			dims = append(dims, n)
+		if !ok {
+			break
 		}
+		if k.tag != dwarf.TagSubrangeType {
+			continue
+		}
+		n := int64(-1)
+		if c, ok := k.int(slotCount); ok {
+			n = c
+		} else if ub, ok := k.int(slotUpperBound); ok {
+			lb, _ := k.int(slotLowerBound)
+			n = ub - lb + 1
+		}
+		dims = append(dims, n)
 	}
 	if len(dims) == 0 {
 		dims = []int64{-1}
@@ -302,18 +316,16 @@ func (dr *dwarfReader) array(t *Type, e *dwarf.Entry) error {
 }
 
 // params decodes the parameters of a function type.
-func (dr *dwarfReader) params(t *Type, e *dwarf.Entry) error {
-	if !e.Children {
-		return nil
-	}
-	kids, err := dr.children(e.Offset)
-	if err != nil {
-		return err
-	}
-	for _, k := range kids {
-		switch k.Tag {
+func (dr *dwarfReader) params(t *Type, e *typeDIE) error {
+	var k typeDIE
+	for c := childrenOf(e); ; {
+		ok, err := dr.dies.next(&c, &k)
+		if err != nil || !ok {
+			return err
+		}
+		switch k.tag {
 		case dwarf.TagFormalParameter:
-			p, err := dr.typeOf(k.Val(dwarf.AttrType))
+			p, err := dr.typeOf(&k)
 			if err != nil {
 				return err
 			}
@@ -322,7 +334,6 @@ func (dr *dwarfReader) params(t *Type, e *dwarf.Entry) error {
 			t.Variadic = true
 		}
 	}
-	return nil
 }
 
 // uleb decodes an unsigned LEB128 number.

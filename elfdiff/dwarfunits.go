@@ -14,10 +14,16 @@ import (
 
 // unitInfo is one compilation unit.
 type unitInfo struct {
-	off   dwarf.Offset
-	cxx   bool     // DW_AT_language is a C++ dialect
-	files []string // the line table's file names, read on first use
-	read  bool
+	off dwarf.Offset
+	cxx bool // DW_AT_language is a C++ dialect
+	// files are the line table's file names, unjoined to their
+	// directories (aliasing the sections: the unit is dropped with its
+	// reader), read on first use; joined are the names as debug/dwarf
+	// joins them, read only for a name whose extension the join could
+	// change.
+	files  [][]byte
+	joined []string
+	read   bool
 }
 
 // DWARF language codes of C++ dialects.
@@ -86,34 +92,71 @@ func (dr *dwarfReader) unitOf(off dwarf.Offset) *unitInfo {
 	return dr.units[i-1]
 }
 
-// declFile returns the name of the file a DIE was declared in
-// (DW_AT_decl_file), or "".
-func (dr *dwarfReader) declFile(e *dwarf.Entry) string {
-	n, ok := e.Val(dwarf.AttrDeclFile).(int64)
-	u := dr.unitOf(e.Offset)
+// declaredInSource reports whether a DIE was declared (DW_AT_decl_file)
+// in a C or C++ source file, not a header.
+func (dr *dwarfReader) declaredInSource(e *typeDIE) bool {
+	n, ok := e.int(slotDeclFile)
+	u := dr.unitOf(e.off)
 	if !ok || u == nil || n < 0 {
-		return ""
+		return false
 	}
 	if !u.read {
 		u.read = true
-		cu, err := dr.entry(u.off)
-		if err != nil {
-			return ""
-		}
-		if lr, err := dr.d.LineReader(cu); err == nil && lr != nil {
-			for _, f := range lr.Files() {
-				name := ""
-				if f != nil {
-					name = f.Name
-				}
-				u.files = append(u.files, name)
-			}
-		}
+		u.files = dr.lineFiles(u)
 	}
-	if int(n) >= len(u.files) {
-		return ""
+	if n >= int64(len(u.files)) {
+		return false
 	}
-	return u.files[n]
+	if name := u.files[n]; extensionKnown(name) {
+		return isSourceFile(string(name))
+	}
+	if u.joined == nil {
+		u.joined = dr.joinedFiles(u)
+	}
+	return n < int64(len(u.joined)) && isSourceFile(u.joined[n])
+}
+
+// lineFiles returns the file names of the line table of u, unjoined, or
+// nil when it has none or debug/dwarf could not read it.
+func (dr *dwarfReader) lineFiles(u *unitInfo) [][]byte {
+	if dr.sec.line == nil {
+		return nil
+	}
+	cu, err := readEntry(dr.r, u.off)
+	if err != nil {
+		return nil
+	}
+	off, ok := cu.Val(dwarf.AttrStmtList).(int64)
+	if !ok {
+		return nil
+	}
+	files, err := lineFileNames(dr.sec.line, dr.sec.str, dr.sec.lineStr, dr.sec.order, off)
+	if err != nil {
+		return nil
+	}
+	return files
+}
+
+// joinedFiles returns the file names of the line table of u as
+// debug/dwarf reads them, joined to their directories.
+func (dr *dwarfReader) joinedFiles(u *unitInfo) []string {
+	cu, err := readEntry(dr.r, u.off)
+	if err != nil {
+		return []string{}
+	}
+	lr, err := dr.d.LineReader(cu)
+	if err != nil || lr == nil {
+		return []string{}
+	}
+	out := []string{}
+	for _, f := range lr.Files() {
+		name := ""
+		if f != nil {
+			name = f.Name
+		}
+		out = append(out, name)
+	}
+	return out
 }
 
 // isSourceFile reports whether name is a C or C++ source file rather than

@@ -1,0 +1,632 @@
+package elfdiff
+
+// This file decodes single DIEs, and walks the children of one, for the
+// declaration and type decoders. debug/dwarf's Reader builds an Entry, a
+// slice of fields and an interface value for every attribute of every DIE
+// it reads; reading the functions and classes of a C++ library with it
+// was most of the check's time (70% of libstdc++'s, with the garbage
+// collection that followed). A typeDIE holds only the attributes the
+// decoders use, each with the value debug/dwarf would give it: the same
+// Go type (int64, uint64, bool, Offset, []byte, string), so that every
+// test the decoders make on a value gives the answer it gave on
+// debug/dwarf's. TestTypeDIEMatchesDebugDWARF checks this DIE by DIE, and
+// TestTypeDIEForms form by form. The decoder fails where debug/dwarf
+// fails, and on a sibling reference out of its unit; a list of children
+// that runs to the end of its unit ends there, where debug/dwarf would
+// read on into the next unit.
+
+import (
+	"debug/dwarf"
+	"errors"
+	"fmt"
+	"slices"
+)
+
+// dieSlot names an attribute a typeDIE keeps.
+type dieSlot uint8
+
+// The attributes a typeDIE keeps.
+const (
+	slotName dieSlot = iota
+	slotLinkageName
+	slotType
+	slotAbstractOrigin
+	slotSpecification
+	slotSibling
+	slotInline
+	slotArtificial
+	slotExternal
+	slotDeclaration
+	slotAccessibility
+	slotVirtuality
+	slotDataMemberLoc
+	slotVtableElemLoc
+	slotDeleted
+	slotDefaulted
+	slotCallingConvention
+	slotByteSize
+	slotAlignment
+	slotEncoding
+	slotBitSize
+	slotDataBitOffset
+	slotBitOffset
+	slotConstValue
+	slotCount
+	slotUpperBound
+	slotLowerBound
+	slotGNUVector
+	slotDeclFile
+	numSlots
+	noSlot = numSlots // an attribute no decoder reads
+)
+
+// attrGNUVector is DW_AT_GNU_vector, set on the array type of a GCC
+// vector (vector_size).
+const attrGNUVector = dwarf.Attr(0x2107)
+
+// slotOf returns the slot of attribute a, or noSlot.
+func slotOf(a dwarf.Attr) dieSlot {
+	switch a {
+	case dwarf.AttrName:
+		return slotName
+	case dwarf.AttrLinkageName:
+		return slotLinkageName
+	case dwarf.AttrType:
+		return slotType
+	case dwarf.AttrAbstractOrigin:
+		return slotAbstractOrigin
+	case dwarf.AttrSpecification:
+		return slotSpecification
+	case dwarf.AttrSibling:
+		return slotSibling
+	case dwarf.AttrInline:
+		return slotInline
+	case dwarf.AttrArtificial:
+		return slotArtificial
+	case dwarf.AttrExternal:
+		return slotExternal
+	case dwarf.AttrDeclaration:
+		return slotDeclaration
+	case dwarf.AttrAccessibility:
+		return slotAccessibility
+	case dwarf.AttrVirtuality:
+		return slotVirtuality
+	case dwarf.AttrDataMemberLoc:
+		return slotDataMemberLoc
+	case dwarf.AttrVtableElemLoc:
+		return slotVtableElemLoc
+	case attrDeleted:
+		return slotDeleted
+	case attrDefaulted:
+		return slotDefaulted
+	case attrCallingConvention:
+		return slotCallingConvention
+	case dwarf.AttrByteSize:
+		return slotByteSize
+	case dwarf.AttrAlignment:
+		return slotAlignment
+	case dwarf.AttrEncoding:
+		return slotEncoding
+	case dwarf.AttrBitSize:
+		return slotBitSize
+	case dwarf.AttrDataBitOffset:
+		return slotDataBitOffset
+	case dwarf.AttrBitOffset:
+		return slotBitOffset
+	case dwarf.AttrConstValue:
+		return slotConstValue
+	case dwarf.AttrCount:
+		return slotCount
+	case dwarf.AttrUpperBound:
+		return slotUpperBound
+	case dwarf.AttrLowerBound:
+		return slotLowerBound
+	case attrGNUVector:
+		return slotGNUVector
+	case dwarf.AttrDeclFile:
+		return slotDeclFile
+	}
+	return noSlot
+}
+
+// valueKind is the Go type debug/dwarf gives an attribute's value, which
+// follows from its form.
+type valueKind uint8
+
+// Value kinds.
+const (
+	valNone   valueKind = iota // the attribute is absent
+	valInt                     // int64: constants, section offsets
+	valUint                    // uint64: addresses, type signatures, list indexes
+	valUint32                  // uint32: DW_FORM_ref_sup4, 32-bit DW_FORM_strp_sup
+	valBool                    // bool: flags
+	valOffset                  // dwarf.Offset: references into .debug_info
+	valBytes                   // []byte: blocks, expressions, DW_FORM_data16
+	valString                  // string
+)
+
+// typeDIE is one DIE as the declaration and type decoders read it. The
+// byte slices alias the DWARF sections, which are released once the
+// library is read: what outlives the reading is copied into strings.
+type typeDIE struct {
+	off      dwarf.Offset
+	tag      dwarf.Tag // 0 for the null entry that ends a list of children
+	children bool
+	unit     *dieUnit
+	next     uint64 // the offset past the attributes: the first child or the next sibling
+	kinds    [numSlots]valueKind
+	vals     [numSlots]uint64 // integers, offsets, flags (1 for true)
+	// The bytes of the string and block values of the attributes that
+	// may hold them.
+	name, linkage, memberLoc, vtableLoc []byte
+}
+
+// has reports whether the DIE has the attribute of slot s.
+func (d *typeDIE) has(s dieSlot) bool { return d.kinds[s] != valNone }
+
+// str returns the attribute of slot s (slotName or slotLinkageName) when
+// it is a string.
+func (d *typeDIE) str(s dieSlot) (string, bool) {
+	if d.kinds[s] != valString {
+		return "", false
+	}
+	if s == slotName {
+		return string(d.name), true
+	}
+	return string(d.linkage), true
+}
+
+// int returns the attribute of slot s when it is an int64 constant.
+func (d *typeDIE) int(s dieSlot) (int64, bool) {
+	if d.kinds[s] != valInt {
+		return 0, false
+	}
+	return int64(d.vals[s]), true
+}
+
+// flag returns the attribute of slot s when it is a flag, and false
+// otherwise.
+func (d *typeDIE) flag(s dieSlot) bool { return d.kinds[s] == valBool && d.vals[s] != 0 }
+
+// ref returns the attribute of slot s when it is a reference into
+// .debug_info.
+func (d *typeDIE) ref(s dieSlot) (dwarf.Offset, bool) {
+	if d.kinds[s] != valOffset {
+		return 0, false
+	}
+	return dwarf.Offset(d.vals[s]), true
+}
+
+// block returns the attribute of slot s (slotDataMemberLoc or
+// slotVtableElemLoc) when it is a block or an expression.
+func (d *typeDIE) block(s dieSlot) ([]byte, bool) {
+	if d.kinds[s] != valBytes {
+		return nil, false
+	}
+	if s == slotDataMemberLoc {
+		return d.memberLoc, true
+	}
+	return d.vtableLoc, true
+}
+
+// isDeclaration reports whether the DIE declares what another DIE
+// defines (DW_AT_declaration).
+func (d *typeDIE) isDeclaration() bool { return d.flag(slotDeclaration) }
+
+// dieUnit is a unit of .debug_info as the DIE decoder reads it.
+type dieUnit struct {
+	scanUnit
+	// ready says the abbreviation table and the bases are read.
+	ready bool
+	// The bases of DWARF 5 units, from their unit DIE, as debug/dwarf
+	// reads them: zero when absent, and for older units.
+	strBase, addrBase, rnglistsBase uint64
+}
+
+// dieDecoder decodes the DIEs of .debug_info.
+type dieDecoder struct {
+	sec   *dwarfSections
+	units []dieUnit // in offset order
+	last  *dieUnit  // the unit of the last DIE read, most often that of the next
+	// tables are the abbreviation tables the decoder parsed, by offset:
+	// those of the units it reads whose tables the index did not keep.
+	tables map[uint64][]abbrev
+}
+
+// newDIEDecoder returns a decoder of the units with the given headers, in
+// offset order.
+func newDIEDecoder(sec *dwarfSections, headers []scanUnit) *dieDecoder {
+	d := &dieDecoder{sec: sec, units: make([]dieUnit, len(headers)), tables: make(map[uint64][]abbrev)}
+	for i, h := range headers {
+		d.units[i].scanUnit = h
+	}
+	return d
+}
+
+// unitAt returns the unit whose DIEs span off.
+func (dd *dieDecoder) unitAt(off dwarf.Offset) (*dieUnit, error) {
+	if u := dd.last; u != nil && u.first <= uint64(off) && uint64(off) < u.end {
+		return u, nil
+	}
+	i, _ := slices.BinarySearchFunc(dd.units, uint64(off)+1, func(u dieUnit, t uint64) int {
+		switch {
+		case u.first < t:
+			return -1
+		case u.first > t:
+			return 1
+		}
+		return 0
+	})
+	if i == 0 || uint64(off) >= dd.units[i-1].end {
+		return nil, fmt.Errorf("no DIE at %#x: offset out of range", off)
+	}
+	u := &dd.units[i-1]
+	if !u.ready {
+		if err := dd.prepare(u); err != nil {
+			return nil, err
+		}
+	}
+	dd.last = u
+	return u, nil
+}
+
+// prepare reads the abbreviation table of u, unless the index kept it,
+// and, for DWARF 5, its bases.
+func (dd *dieDecoder) prepare(u *dieUnit) error {
+	tab, ok := dd.tables[u.abbrevOff]
+	if u.abbrevs != nil {
+		tab, ok = u.abbrevs, true
+	}
+	if !ok {
+		var err error
+		if tab, err = parseAbbrevs(dd.sec.abbrev, u.abbrevOff); err != nil {
+			return fmt.Errorf("unit at %#x: %w", u.off, err)
+		}
+		dd.tables[u.abbrevOff] = tab
+	}
+	u.abbrevs = tab
+	if u.version >= 5 {
+		if err := dd.readBases(u); err != nil {
+			return err
+		}
+	}
+	u.ready = true
+	return nil
+}
+
+// readBases reads the string offsets, address and range list bases of a
+// DWARF 5 unit from its unit DIE.
+func (dd *dieDecoder) readBases(u *dieUnit) error {
+	b := scanBuf{data: dd.sec.info[:u.end], pos: u.first, order: dd.sec.order}
+	ab, err := dd.abbrevAt(u, &b)
+	if err != nil || ab == nil {
+		return err
+	}
+	for i := range ab.attrs {
+		a := &ab.attrs[i]
+		kind, v, _, err := dd.value(u, &b, uint32(a.form), a.implicit)
+		if err != nil {
+			return fmt.Errorf("unit DIE at %#x: %w", u.first, err)
+		}
+		if kind != valInt {
+			continue
+		}
+		switch a.attr {
+		case dwarf.AttrStrOffsetsBase:
+			u.strBase = v
+		case dwarf.AttrAddrBase:
+			u.addrBase = v
+		case dwarf.AttrRnglistsBase:
+			u.rnglistsBase = v
+		}
+	}
+	return nil
+}
+
+// abbrevAt reads the abbreviation code at b and returns its abbreviation,
+// or nil for the null entry.
+func (dd *dieDecoder) abbrevAt(u *dieUnit, b *scanBuf) (*abbrev, error) {
+	code := uint64(uint32(b.uleb())) // as debug/dwarf truncates it
+	if b.err != nil {
+		return nil, b.err
+	}
+	if code == 0 {
+		return nil, nil
+	}
+	if code >= uint64(len(u.abbrevs)) || u.abbrevs[code].tag == 0 {
+		return nil, fmt.Errorf("unknown abbreviation code %d", code)
+	}
+	return &u.abbrevs[code], nil
+}
+
+// read decodes the DIE at off into d. The null entry is an error, as it
+// is for readEntry.
+func (dd *dieDecoder) read(off dwarf.Offset, d *typeDIE) error {
+	u, err := dd.unitAt(off)
+	if err != nil {
+		return err
+	}
+	if err := dd.decode(u, uint64(off), d); err != nil {
+		return err
+	}
+	if d.tag == 0 {
+		return fmt.Errorf("no DIE at %#x", off)
+	}
+	return nil
+}
+
+// decode decodes the DIE at pos, in unit u, into d.
+func (dd *dieDecoder) decode(u *dieUnit, pos uint64, d *typeDIE) error {
+	// Only the kinds need clearing: a value is read after its kind.
+	d.off, d.tag, d.children, d.unit = dwarf.Offset(pos), 0, false, u
+	d.kinds = [numSlots]valueKind{}
+	b := scanBuf{data: dd.sec.info[:u.end], pos: pos, order: dd.sec.order}
+	ab, err := dd.abbrevAt(u, &b)
+	if err != nil {
+		return fmt.Errorf("reading DIE at %#x: %w", pos, err)
+	}
+	if ab == nil {
+		d.next = b.pos
+		return nil
+	}
+	d.tag, d.children = ab.tag, ab.children
+	for i := range ab.attrs {
+		a := &ab.attrs[i]
+		kind, v, bytes, err := dd.value(u, &b, uint32(a.form), a.implicit)
+		if err != nil {
+			return fmt.Errorf("reading DIE at %#x: %w", pos, err)
+		}
+		s := a.slot
+		if s == noSlot || d.kinds[s] != valNone { // debug/dwarf's Val returns the first
+			continue
+		}
+		d.kinds[s], d.vals[s] = kind, v
+		switch s {
+		case slotName:
+			d.name = bytes
+		case slotLinkageName:
+			d.linkage = bytes
+		case slotDataMemberLoc:
+			d.memberLoc = bytes
+		case slotVtableElemLoc:
+			d.vtableLoc = bytes
+		}
+	}
+	d.next = b.pos
+	return nil
+}
+
+// value decodes an attribute value of the given form at b as debug/dwarf
+// does, and fails where it fails.
+func (dd *dieDecoder) value(u *dieUnit, b *scanBuf, form uint32, implicit int64) (kind valueKind, v uint64, bytes []byte, err error) {
+	if form == formIndirect {
+		form = uint32(b.uleb())
+	}
+	switch form {
+	case formAddr:
+		kind, v = valUint, b.addr(u.addrSize)
+	case formAddrx, formAddrx1, formAddrx2, formAddrx3, formAddrx4:
+		idx := dd.index(b, form)
+		if dd.sec.addr == nil {
+			return 0, 0, nil, errors.New("DW_FORM_addrx with no .debug_addr section")
+		}
+		ab := scanBuf{data: dd.sec.addr, order: dd.sec.order}
+		ab.advance(idx*uint64(u.addrSize) + u.addrBase)
+		kind, v = valUint, ab.addr(u.addrSize)
+		if ab.err != nil {
+			return 0, 0, nil, fmt.Errorf("DW_FORM_addrx: %w", ab.err)
+		}
+	case formBlock1:
+		kind, bytes = valBytes, b.bytes(uint64(b.u8()))
+	case formBlock2:
+		kind, bytes = valBytes, b.bytes(uint64(b.u16()))
+	case formBlock4:
+		kind, bytes = valBytes, b.bytes(uint64(b.u32()))
+	case formBlock, formExprloc:
+		kind, bytes = valBytes, b.bytes(b.uleb())
+	case formData16:
+		kind, bytes = valBytes, b.bytes(16)
+	case formData1:
+		kind, v = valInt, uint64(b.u8())
+	case formData2:
+		kind, v = valInt, uint64(b.u16())
+	case formData4:
+		kind, v = valInt, uint64(b.u32())
+	case formData8:
+		kind, v = valInt, b.u64()
+	case formSdata:
+		kind, v = valInt, uint64(b.sleb())
+	case formUdata:
+		kind, v = valInt, b.uleb()
+	case formImplicitConst:
+		kind, v = valInt, uint64(implicit)
+	case formFlag:
+		kind = valBool
+		if b.u8() == 1 {
+			v = 1
+		}
+	case formFlagPresent:
+		kind, v = valBool, 1
+	case formRefAddr:
+		if u.version == 2 {
+			kind, v = valOffset, uint64(dwarf.Offset(b.addr(u.addrSize)))
+		} else {
+			kind, v = valOffset, uint64(dwarf.Offset(b.offset(u.offSize)))
+		}
+	case formRef1, formRef2, formRef4, formRef8, formRefUdata:
+		var rel uint64
+		switch form {
+		case formRef1:
+			rel = uint64(b.u8())
+		case formRef2:
+			rel = uint64(b.u16())
+		case formRef4:
+			rel = uint64(b.u32())
+		case formRef8:
+			rel = b.u64()
+		default:
+			rel = b.uleb()
+		}
+		// Offsets are 32 bits in debug/dwarf, and wrap as they do there.
+		kind, v = valOffset, uint64(dwarf.Offset(rel)+dwarf.Offset(u.off))
+	case formString:
+		kind, bytes = valString, b.cstring()
+	case formStrp:
+		kind = valString
+		bytes, err = stringAt(dd.sec.str, b.offset(u.offSize))
+	case formLineStrp:
+		off := b.offset(u.offSize)
+		if b.err == nil && len(dd.sec.lineStr) == 0 {
+			return 0, 0, nil, errors.New("DW_FORM_line_strp with no .debug_line_str section")
+		}
+		kind = valString
+		bytes, err = stringAt(dd.sec.lineStr, off)
+	case formStrx, formStrx1, formStrx2, formStrx3, formStrx4:
+		idx := dd.index(b, form)
+		if b.err == nil && len(dd.sec.strOffsets) == 0 {
+			return 0, 0, nil, errors.New("DW_FORM_strx with no .debug_str_offsets section")
+		}
+		ob := scanBuf{data: dd.sec.strOffsets, order: dd.sec.order}
+		ob.advance(idx*uint64(u.offSize) + u.strBase)
+		off := ob.offset(u.offSize)
+		if ob.err != nil {
+			return 0, 0, nil, fmt.Errorf("DW_FORM_strx: %w", ob.err)
+		}
+		kind = valString
+		bytes, err = stringAt(dd.sec.str, off)
+	case formStrpSup:
+		if u.offSize == 8 {
+			kind, v = valUint, b.u64()
+		} else {
+			kind, v = valUint32, uint64(b.u32())
+		}
+	case formSecOffset, formGNURefAlt, formGNUStrpAlt:
+		kind, v = valInt, b.offset(u.offSize)
+	case formRefSig8, formRefSup8:
+		kind, v = valUint, b.u64()
+	case formRefSup4:
+		kind, v = valUint32, uint64(b.u32())
+	case formLoclistx:
+		kind, v = valUint, b.uleb()
+	case formRnglistx:
+		idx := b.uleb()
+		rb := scanBuf{data: dd.sec.rnglists, order: dd.sec.order}
+		rb.advance(idx*uint64(u.offSize) + u.rnglistsBase)
+		off := rb.offset(u.offSize)
+		if rb.err != nil {
+			return 0, 0, nil, fmt.Errorf("DW_FORM_rnglistx: %w", rb.err)
+		}
+		kind, v = valUint, u.rnglistsBase+off
+	default:
+		return 0, 0, nil, fmt.Errorf("unknown attribute form %#x", form)
+	}
+	if b.err != nil {
+		return 0, 0, nil, b.err
+	}
+	if err != nil {
+		return 0, 0, nil, err
+	}
+	return kind, v, bytes, nil
+}
+
+// index reads the operand of an strx or addrx form.
+func (dd *dieDecoder) index(b *scanBuf, form uint32) uint64 {
+	switch form {
+	case formStrx1, formAddrx1:
+		return uint64(b.u8())
+	case formStrx2, formAddrx2:
+		return uint64(b.u16())
+	case formStrx3, formAddrx3:
+		return b.u24()
+	case formStrx4, formAddrx4:
+		return uint64(b.u32())
+	}
+	return b.uleb()
+}
+
+// stringAt returns the NUL-terminated string at off in data.
+func stringAt(data []byte, off uint64) ([]byte, error) {
+	b := scanBuf{data: data}
+	b.advance(off)
+	s := b.cstring()
+	return s, b.err
+}
+
+// dieCursor walks a list of sibling DIEs.
+type dieCursor struct {
+	unit *dieUnit
+	pos  uint64 // the next DIE; the list ends at a null entry
+	done bool
+}
+
+// childrenOf returns a cursor over the children of d.
+func childrenOf(d *typeDIE) dieCursor {
+	return dieCursor{unit: d.unit, pos: d.next, done: !d.children}
+}
+
+// next decodes the next DIE of the list into d and moves past its
+// children. It returns false at the end of the list.
+func (dd *dieDecoder) next(c *dieCursor, d *typeDIE) (bool, error) {
+	if c.done {
+		return false, nil
+	}
+	if c.pos >= c.unit.end { // the null entries that end the unit left out
+		c.done = true
+		return false, nil
+	}
+	if err := dd.decode(c.unit, c.pos, d); err != nil {
+		return false, err
+	}
+	if d.tag == 0 {
+		c.done = true
+		return false, nil
+	}
+	pos, err := dd.skipChildren(d)
+	if err != nil {
+		return false, err
+	}
+	c.pos = pos
+	return true, nil
+}
+
+// skipChildren returns the offset past the children of d: its
+// DW_AT_sibling, as debug/dwarf's SkipChildren takes it, or the end of
+// its subtree, found by walking it.
+func (dd *dieDecoder) skipChildren(d *typeDIE) (uint64, error) {
+	if !d.children {
+		return d.next, nil
+	}
+	u := d.unit
+	if sib, ok := d.ref(slotSibling); ok && uint64(sib) >= d.next {
+		if uint64(sib) >= u.end {
+			return 0, fmt.Errorf("DIE at %#x: sibling %#x out of its unit", d.off, sib)
+		}
+		return uint64(sib), nil
+	}
+	b := scanBuf{data: dd.sec.info[:u.end], pos: d.next, order: dd.sec.order}
+	for depth := 1; depth > 0; {
+		if b.pos >= u.end { // the null entries that end the unit left out
+			return u.end, nil
+		}
+		ab, err := dd.abbrevAt(u, &b)
+		if err != nil {
+			return 0, fmt.Errorf("children of DIE at %#x: %w", d.off, err)
+		}
+		if ab == nil {
+			depth--
+			continue
+		}
+		for i := range ab.attrs {
+			if err := skipForm(&b, &u.scanUnit, uint32(ab.attrs[i].form)); err != nil {
+				return 0, fmt.Errorf("children of DIE at %#x: %w", d.off, err)
+			}
+		}
+		if b.err != nil {
+			return 0, fmt.Errorf("children of DIE at %#x: %w", d.off, b.err)
+		}
+		if ab.children {
+			depth++
+		}
+	}
+	return b.pos, nil
+}
