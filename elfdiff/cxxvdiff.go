@@ -207,11 +207,7 @@ func (d *vdiffer) diffVTable(o, n *VTable) []Change {
 		if t > 0 && len(o.Tables) != len(n.Tables) {
 			continue // secondary tables no longer correspond
 		}
-		// The slots' names get a memo of their own, dropped after: the
-		// two versions' slots mostly call the same functions, but the
-		// names of every slot of a big library would take megabytes.
-		names := make(cxxNames)
-		out = append(out, d.diffSlots(o.Class, where, slotIDs(ot.Slots, names), slotIDs(nt.Slots, names))...)
+		out = append(out, d.diffSlots(o.Class, where, slotIDs(ot.Slots, d.names), slotIDs(nt.Slots, d.names))...)
 	}
 	return out
 }
