@@ -406,7 +406,7 @@ func (dd *dieDecoder) value(u *dieUnit, b *scanBuf, form uint32, implicit int64)
 	case formAddr:
 		kind, v = valUint, b.addr(u.addrSize)
 	case formAddrx, formAddrx1, formAddrx2, formAddrx3, formAddrx4:
-		idx := dd.index(b, form)
+		idx := b.index(form)
 		if dd.sec.addr == nil {
 			return 0, 0, nil, errors.New("DW_FORM_addrx with no .debug_addr section")
 		}
@@ -447,28 +447,10 @@ func (dd *dieDecoder) value(u *dieUnit, b *scanBuf, form uint32, implicit int64)
 		}
 	case formFlagPresent:
 		kind, v = valBool, 1
-	case formRefAddr:
-		if u.version == 2 {
-			kind, v = valOffset, uint64(dwarf.Offset(b.addr(u.addrSize)))
-		} else {
-			kind, v = valOffset, uint64(dwarf.Offset(b.offset(u.offSize)))
-		}
-	case formRef1, formRef2, formRef4, formRef8, formRefUdata:
-		var rel uint64
-		switch form {
-		case formRef1:
-			rel = uint64(b.u8())
-		case formRef2:
-			rel = uint64(b.u16())
-		case formRef4:
-			rel = uint64(b.u32())
-		case formRef8:
-			rel = b.u64()
-		default:
-			rel = b.uleb()
-		}
+	case formRefAddr, formRef1, formRef2, formRef4, formRef8, formRefUdata:
+		off, _ := u.ref(b, form)
 		// Offsets are 32 bits in debug/dwarf, and wrap as they do there.
-		kind, v = valOffset, uint64(dwarf.Offset(rel)+dwarf.Offset(u.off))
+		kind, v = valOffset, uint64(dwarf.Offset(off))
 	case formString:
 		kind, bytes = valString, b.cstring()
 	case formStrp:
@@ -482,7 +464,7 @@ func (dd *dieDecoder) value(u *dieUnit, b *scanBuf, form uint32, implicit int64)
 		kind = valString
 		bytes, err = stringAt(dd.sec.lineStr, off)
 	case formStrx, formStrx1, formStrx2, formStrx3, formStrx4:
-		idx := dd.index(b, form)
+		idx := b.index(form)
 		if b.err == nil && len(dd.sec.strOffsets) == 0 {
 			return 0, 0, nil, errors.New("DW_FORM_strx with no .debug_str_offsets section")
 		}
@@ -527,21 +509,6 @@ func (dd *dieDecoder) value(u *dieUnit, b *scanBuf, form uint32, implicit int64)
 		return 0, 0, nil, err
 	}
 	return kind, v, bytes, nil
-}
-
-// index reads the operand of an strx or addrx form.
-func (dd *dieDecoder) index(b *scanBuf, form uint32) uint64 {
-	switch form {
-	case formStrx1, formAddrx1:
-		return uint64(b.u8())
-	case formStrx2, formAddrx2:
-		return uint64(b.u16())
-	case formStrx3, formAddrx3:
-		return b.u24()
-	case formStrx4, formAddrx4:
-		return uint64(b.u32())
-	}
-	return b.uleb()
 }
 
 // stringAt returns the NUL-terminated string at off in data.

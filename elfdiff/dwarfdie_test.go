@@ -5,10 +5,7 @@ import (
 	"debug/dwarf"
 	"debug/elf"
 	"encoding/binary"
-	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -18,22 +15,7 @@ import (
 // DIE decoder and with debug/dwarf, and compares every attribute the
 // decoders read, and the children of every DIE.
 func TestTypeDIEMatchesDebugDWARF(t *testing.T) {
-	cases := []struct {
-		name, compiler, src string
-		flags               []string
-	}{
-		{"c-dwarf5", "gcc", scanCSrc, []string{"-gdwarf-5"}},
-		{"c-dwarf4", "gcc", scanCSrc, []string{"-gdwarf-4", "-O2"}},
-		{"c-dwarf3", "gcc", scanCSrc, []string{"-gdwarf-3"}},
-		{"c-dwarf2-strict", "gcc", scanCSrc, []string{"-gdwarf-2", "-gstrict-dwarf"}},
-		{"c-zlib", "gcc", scanCSrc, []string{"-gdwarf-5", "-O2", "-gz=zlib"}},
-		{"c-split", "gcc", scanCSrc, []string{"-gdwarf-5", "-gsplit-dwarf"}},
-		{"cxx-dwarf5", "g++", scanCXXSrc, []string{"-gdwarf-5", "-O1"}},
-		{"cxx-dwarf4-no-sibling", "g++", scanCXXSrc, []string{"-gdwarf-4", "-O2", "-fno-eliminate-unused-debug-types"}},
-		{"cxx-type-units5", "g++", scanCXXSrc, []string{"-gdwarf-5", "-fdebug-types-section"}},
-		{"cxx-type-units4", "g++", scanCXXSrc, []string{"-gdwarf-4", "-fdebug-types-section"}},
-		{"cxx-zlib", "g++", scanCXXSrc, []string{"-gdwarf-4", "-gz=zlib"}},
-	}
+	cases := dwarfBuilds()
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			df := openScanLib(t, buildScanLib(t, tc.compiler, tc.src, tc.flags...))
@@ -526,23 +508,10 @@ std::unique_ptr<Store> make() { return std::make_unique<Store>(); }
 // BenchmarkReadDebugInfo decodes the declarations and types of the
 // exported symbols of a C++ library built in two units.
 func BenchmarkReadDebugInfo(b *testing.B) {
-	if _, err := exec.LookPath("g++"); err != nil {
-		b.Skip("g++ not installed")
-	}
-	dir := b.TempDir()
-	var srcs []string
-	for i, src := range []string{benchCXXSrc, strings.Replace(benchCXXSrc, "namespace bench", "namespace bench2", 1)} {
-		f := filepath.Join(dir, fmt.Sprintf("u%d.cc", i))
-		if err := os.WriteFile(f, []byte(src), 0o644); err != nil {
-			b.Fatal(err)
-		}
-		srcs = append(srcs, f)
-	}
-	so := filepath.Join(dir, "lib.so")
-	args := append([]string{"-shared", "-fPIC", "-g", "-O1", "-o", so}, srcs...)
-	if out, err := exec.Command("g++", args...).CombinedOutput(); err != nil {
-		b.Fatalf("g++: %v\n%s", err, out)
-	}
+	so := buildUnitsLib(b, map[string]string{
+		"u0.cc": benchCXXSrc,
+		"u1.cc": strings.Replace(benchCXXSrc, "namespace bench", "namespace bench2", 1),
+	})
 	c, err := LoadWith(so, LoadOptions{NoDebugInfo: true})
 	if err != nil {
 		b.Fatal(err)

@@ -19,19 +19,9 @@ int ns::use(_Impl *x) { return x->a; }
 // of every unit of libraries built with each DWARF version, unjoined, and
 // compares them with those of debug/dwarf's LineReader.
 func TestLineFileNamesMatchDebugDWARF(t *testing.T) {
-	cases := []struct {
-		name, compiler, src string
-		flags               []string
-	}{
-		{"c-dwarf5", "gcc", scanCSrc, []string{"-gdwarf-5"}},
-		{"c-dwarf4", "gcc", scanCSrc, []string{"-gdwarf-4", "-O2"}},
-		{"c-dwarf3", "gcc", scanCSrc, []string{"-gdwarf-3"}},
-		{"c-dwarf2-strict", "gcc", scanCSrc, []string{"-gdwarf-2", "-gstrict-dwarf"}},
-		{"cxx-dwarf5", "g++", scanCXXSrc, []string{"-gdwarf-5", "-O1"}},
-		{"cxx-dwarf4", "g++", scanCXXSrc, []string{"-gdwarf-4"}},
-		{"cxx-odd-file-dwarf5", "g++", oddFileSrc, []string{"-gdwarf-5"}},
-		{"cxx-odd-file-dwarf4", "g++", oddFileSrc, []string{"-gdwarf-4"}},
-	}
+	cases := append(dwarfBuilds(),
+		dwarfBuild{"cxx-odd-file-dwarf5", "g++", oddFileSrc, []string{"-gdwarf-5"}},
+		dwarfBuild{"cxx-odd-file-dwarf4", "g++", oddFileSrc, []string{"-gdwarf-4"}})
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			df := openScanLib(t, buildScanLib(t, tc.compiler, tc.src, tc.flags...))

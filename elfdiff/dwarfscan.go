@@ -482,7 +482,7 @@ func (s *dieScanner) attr(b *scanBuf, d *scannedDIE, a *abbrevAttr) error {
 			d.lowPC, d.hasLowPC = b.addr(s.unit.addrSize), true
 			return nil
 		case formAddrx, formGNUAddrIndex, formAddrx1, formAddrx2, formAddrx3, formAddrx4:
-			idx := s.index(b, form)
+			idx := b.index(form)
 			if !s.unit.hasAddrBase {
 				d.indirect = true
 				return nil
@@ -522,7 +522,7 @@ func (s *dieScanner) attr(b *scanBuf, d *scannedDIE, a *abbrevAttr) error {
 			return nil
 		}
 	case dwarf.AttrSpecification, dwarf.AttrSibling:
-		if off, ok := s.ref(b, form); ok {
+		if off, ok := s.unit.ref(b, form); ok {
 			if a.attr == dwarf.AttrSibling {
 				d.sibling = off
 			} else {
@@ -550,7 +550,7 @@ func (s *dieScanner) str(b *scanBuf, d *scannedDIE, form uint32) (v []byte, ok b
 	case formLineStrp:
 		return cstringAt(s.sec.lineStr, b.offset(s.unit.offSize)), true
 	case formStrx, formGNUStrIndex, formStrx1, formStrx2, formStrx3, formStrx4:
-		idx := s.index(b, form)
+		idx := b.index(form)
 		if !s.unit.hasStrBase {
 			d.indirect = true
 			return nil, true
@@ -567,7 +567,7 @@ func (s *dieScanner) str(b *scanBuf, d *scannedDIE, form uint32) (v []byte, ok b
 }
 
 // index reads the operand of an strx or addrx form.
-func (s *dieScanner) index(b *scanBuf, form uint32) uint64 {
+func (b *scanBuf) index(form uint32) uint64 {
 	switch form {
 	case formStrx1, formAddrx1:
 		return uint64(b.u8())
@@ -582,10 +582,10 @@ func (s *dieScanner) index(b *scanBuf, form uint32) uint64 {
 	}
 }
 
-// ref decodes a reference into .debug_info; ok is false for references
-// elsewhere (type signatures, supplementary files), which the caller
-// skips.
-func (s *dieScanner) ref(b *scanBuf, form uint32) (uint64, bool) {
+// ref decodes a reference of the unit's into .debug_info; ok is false for
+// references elsewhere (type signatures, supplementary files), which the
+// caller skips.
+func (u *scanUnit) ref(b *scanBuf, form uint32) (uint64, bool) {
 	var rel uint64
 	switch form {
 	case formRef1:
@@ -599,14 +599,14 @@ func (s *dieScanner) ref(b *scanBuf, form uint32) (uint64, bool) {
 	case formRefUdata:
 		rel = b.uleb()
 	case formRefAddr:
-		if s.unit.version == 2 {
-			return b.addr(s.unit.addrSize), true
+		if u.version == 2 {
+			return b.addr(u.addrSize), true
 		}
-		return b.offset(s.unit.offSize), true
+		return b.offset(u.offSize), true
 	default:
 		return 0, false
 	}
-	return s.unit.off + rel, true
+	return u.off + rel, true
 }
 
 // constant decodes a constant attribute as debug/dwarf does: the data

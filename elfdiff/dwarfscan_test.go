@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"debug/dwarf"
 	"debug/elf"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -47,14 +49,17 @@ int use(const Box<int> &b, std::vector<int> &v) { v.push_back(b.get()); return H
 int global_var = 3;
 `
 
-// TestDIEScannerMatchesDebugDWARF walks every DIE of libraries built with
-// each DWARF version, compression, split DWARF and type units, with the
-// scanner and with debug/dwarf, and compares what both decode.
-func TestDIEScannerMatchesDebugDWARF(t *testing.T) {
-	cases := []struct {
-		name, compiler, src string
-		flags               []string
-	}{
+// A dwarfBuild is a library built from src with compiler and flags.
+type dwarfBuild struct {
+	name, compiler, src string
+	flags               []string
+}
+
+// dwarfBuilds are the libraries the DWARF readers are checked against
+// debug/dwarf on: each DWARF version, optimisation, compression, split
+// DWARF and type units.
+func dwarfBuilds() []dwarfBuild {
+	return []dwarfBuild{
 		{"c-dwarf5", "gcc", scanCSrc, []string{"-gdwarf-5"}},
 		{"c-dwarf5-O2", "gcc", scanCSrc, []string{"-gdwarf-5", "-O2"}},
 		{"c-dwarf4", "gcc", scanCSrc, []string{"-gdwarf-4", "-O2"}},
@@ -63,10 +68,19 @@ func TestDIEScannerMatchesDebugDWARF(t *testing.T) {
 		{"c-zlib", "gcc", scanCSrc, []string{"-gdwarf-5", "-O2", "-gz=zlib"}},
 		{"c-split", "gcc", scanCSrc, []string{"-gdwarf-5", "-gsplit-dwarf"}},
 		{"cxx-dwarf5", "g++", scanCXXSrc, []string{"-gdwarf-5", "-O1"}},
+		{"cxx-dwarf4", "g++", scanCXXSrc, []string{"-gdwarf-4"}},
+		{"cxx-dwarf4-no-sibling", "g++", scanCXXSrc, []string{"-gdwarf-4", "-O2", "-fno-eliminate-unused-debug-types"}},
 		{"cxx-type-units5", "g++", scanCXXSrc, []string{"-gdwarf-5", "-fdebug-types-section"}},
 		{"cxx-type-units4", "g++", scanCXXSrc, []string{"-gdwarf-4", "-fdebug-types-section"}},
 		{"cxx-zlib", "g++", scanCXXSrc, []string{"-gdwarf-4", "-gz=zlib"}},
 	}
+}
+
+// TestDIEScannerMatchesDebugDWARF walks every DIE of libraries built with
+// each DWARF version, compression, split DWARF and type units, with the
+// scanner and with debug/dwarf, and compares what both decode.
+func TestDIEScannerMatchesDebugDWARF(t *testing.T) {
+	cases := dwarfBuilds()
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			so := buildScanLib(t, tc.compiler, tc.src, tc.flags...)
@@ -81,6 +95,30 @@ func TestDIEScannerMatchesDebugDWARF(t *testing.T) {
 			compareWalk(t, df, true)
 		})
 	}
+}
+
+// buildUnitsLib compiles the named sources, one compilation unit each, into
+// one shared object with g++ -g -O1.
+func buildUnitsLib(tb testing.TB, srcs map[string]string) string {
+	tb.Helper()
+	if _, err := exec.LookPath("g++"); err != nil {
+		tb.Skip("g++ not installed")
+	}
+	dir := tb.TempDir()
+	var files []string
+	for _, name := range slices.Sorted(maps.Keys(srcs)) {
+		f := filepath.Join(dir, name)
+		if err := os.WriteFile(f, []byte(srcs[name]), 0o644); err != nil {
+			tb.Fatal(err)
+		}
+		files = append(files, f)
+	}
+	so := filepath.Join(dir, "lib.so")
+	args := append([]string{"-shared", "-fPIC", "-g", "-O1", "-o", so}, files...)
+	if out, err := exec.Command("g++", args...).CombinedOutput(); err != nil {
+		tb.Fatalf("g++: %v\n%s", err, out)
+	}
+	return so
 }
 
 func buildScanLib(t *testing.T, compiler, src string, flags ...string) string {
@@ -266,11 +304,7 @@ func TestDIEScannerMalformed(t *testing.T) {
 // compilation units in one run and split into runs of one unit each, and
 // compares everything the index finds.
 func TestParallelIndexMatchesSequential(t *testing.T) {
-	if _, err := exec.LookPath("g++"); err != nil {
-		t.Skip("g++ not installed")
-	}
-	dir := t.TempDir()
-	srcs := map[string]string{
+	so := buildUnitsLib(t, map[string]string{
 		"a.cc": "namespace ns { struct Outer { struct Inner; int f(); static int count; }; }\n" +
 			"struct ns::Outer::Inner { long v; };\nint ns::Outer::f() { return 1; }\nint ns::Outer::count = 2;\n" +
 			"extern \"C\" int c_api(ns::Outer::Inner *p) { return (int)p->v; }\n",
@@ -278,20 +312,7 @@ func TestParallelIndexMatchesSequential(t *testing.T) {
 			"struct ns::Outer::Inner { long v; };\nint use_inner(ns::Outer::Inner &i) { return (int)i.v; }\n" +
 			"template <class T> struct Box { T t; T get() const { return t; } };\nint boxed(Box<int> b) { return b.get(); }\n",
 		"c.c": "struct point { int x, y; };\nint norm(struct point p) { return p.x + p.y; }\nextern int counter;\nint counter = 7;\n",
-	}
-	var files []string
-	for name, src := range srcs {
-		f := filepath.Join(dir, name)
-		if err := os.WriteFile(f, []byte(src), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		files = append(files, f)
-	}
-	so := filepath.Join(dir, "lib.so")
-	args := append([]string{"-shared", "-fPIC", "-g", "-O1", "-o", so}, files...)
-	if out, err := exec.Command("g++", args...).CombinedOutput(); err != nil {
-		t.Fatalf("g++: %v\n%s", err, out)
-	}
+	})
 	c, err := LoadWith(so, LoadOptions{NoDebugInfo: true})
 	if err != nil {
 		t.Fatal(err)

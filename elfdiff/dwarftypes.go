@@ -94,43 +94,16 @@ func (dr *dwarfReader) typeAt(off dwarf.Offset) (*Type, error) {
 		t.Encoding, _ = e.int(slotEncoding)
 	case dwarf.TagUnspecifiedType:
 		t.Kind = VoidType
-	case dwarf.TagPointerType, dwarf.TagReferenceType, dwarf.TagRvalueReferenceType:
-		switch e.tag {
-		case dwarf.TagPointerType:
-			t.Kind = PointerType
-		case dwarf.TagReferenceType:
-			t.Kind = ReferenceType
-		default:
-			t.Kind = RvalueRefType
-		}
-		if t.Size < 0 {
+	case dwarf.TagPointerType, dwarf.TagReferenceType, dwarf.TagRvalueReferenceType,
+		dwarf.TagConstType, dwarf.TagVolatileType, dwarf.TagRestrictType, dwarf.TagAtomicType,
+		dwarf.TagTypedef:
+		t.Kind = tagKinds[e.tag]
+		if t.Size < 0 && (t.Kind == PointerType || t.Kind == ReferenceType || t.Kind == RvalueRefType) {
 			t.Size = int64(dr.addrSize())
 		}
 		err = elem()
-	case dwarf.TagConstType, dwarf.TagVolatileType, dwarf.TagRestrictType, dwarf.TagAtomicType:
-		switch e.tag {
-		case dwarf.TagConstType:
-			t.Kind = ConstType
-		case dwarf.TagVolatileType:
-			t.Kind = VolatileType
-		case dwarf.TagRestrictType:
-			t.Kind = RestrictType
-		default:
-			t.Kind = AtomicType
-		}
-		err = elem()
-	case dwarf.TagTypedef:
-		t.Kind = TypedefType
-		err = elem()
 	case dwarf.TagStructType, dwarf.TagUnionType, dwarf.TagClassType:
-		switch e.tag {
-		case dwarf.TagStructType:
-			t.Kind = StructType
-		case dwarf.TagUnionType:
-			t.Kind = UnionType
-		default:
-			t.Kind = ClassType
-		}
+		t.Kind = tagKinds[e.tag]
 		if t.CXX {
 			t.Class = &ClassInfo{}
 		}
@@ -169,6 +142,21 @@ func (dr *dwarfReader) typeAt(off dwarf.Offset) (*Type, error) {
 		t.Elem = dr.void // malformed: a typedef or qualifier of itself
 	}
 	return t, nil
+}
+
+// tagKinds are the kinds of the types whose tag alone says their kind.
+var tagKinds = map[dwarf.Tag]TypeKind{
+	dwarf.TagPointerType:         PointerType,
+	dwarf.TagReferenceType:       ReferenceType,
+	dwarf.TagRvalueReferenceType: RvalueRefType,
+	dwarf.TagConstType:           ConstType,
+	dwarf.TagVolatileType:        VolatileType,
+	dwarf.TagRestrictType:        RestrictType,
+	dwarf.TagAtomicType:          AtomicType,
+	dwarf.TagTypedef:             TypedefType,
+	dwarf.TagStructType:          StructType,
+	dwarf.TagUnionType:           UnionType,
+	dwarf.TagClassType:           ClassType,
 }
 
 // aliasCycle reports whether following t's typedefs, qualifiers and array
