@@ -3,31 +3,11 @@ package elfdiff
 import (
 	"debug/elf"
 	"fmt"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"runtime"
 	"strings"
 	"testing"
 	"unsafe"
 )
-
-// buildCXXLib compiles C++ src into a shared object in dir.
-func buildCXXLib(t *testing.T, dir, src string) string {
-	t.Helper()
-	if _, err := exec.LookPath("g++"); err != nil {
-		t.Skip("g++ not installed")
-	}
-	cc := filepath.Join(dir, "lib.cc")
-	if err := os.WriteFile(cc, []byte(src), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	so := filepath.Join(dir, "lib.so")
-	if out, err := exec.Command("g++", "-shared", "-fPIC", "-O1", "-o", so, cc).CombinedOutput(); err != nil {
-		t.Fatalf("g++: %v\n%s", err, out)
-	}
-	return so
-}
 
 // manyClasses returns C++ source with n classes in a namespace with a
 // long name, so that the string table is big: each class has a vtable,
@@ -49,8 +29,8 @@ func manyClasses(n int, extra string) string {
 // names both versions export are the old corpus's strings, the others
 // the new corpus's own, and the vtables and typeinfo read are the same.
 func TestShareNames(t *testing.T) {
-	oldSO := buildCXXLib(t, t.TempDir(), manyClasses(20, "int removed() { return 1; }\n"))
-	newSO := buildCXXLib(t, t.TempDir(), manyClasses(20, "int added() { return 2; }\n"))
+	oldSO := buildScanLib(t, "g++", manyClasses(20, "int removed() { return 1; }\n"), "-O1")
+	newSO := buildScanLib(t, "g++", manyClasses(20, "int added() { return 2; }\n"), "-O1")
 	old, err := Load(oldSO)
 	if err != nil {
 		t.Fatal(err)
@@ -108,7 +88,7 @@ func sameCXX(a, b *CXXTables) bool {
 // ShareNames keeps no part of its own string table: it keeps less memory
 // than one loaded alone by at least the size of that table.
 func TestShareNamesFreesStringTable(t *testing.T) {
-	so := buildCXXLib(t, t.TempDir(), manyClasses(400, ""))
+	so := buildScanLib(t, "g++", manyClasses(400, ""), "-O1")
 	old, err := Load(so)
 	if err != nil {
 		t.Fatal(err)
