@@ -10,7 +10,7 @@ import (
 
 // FuzzLoad feeds mutated shared objects to the loader and to Diff: they
 // must return an error or a corpus, never panic. The seeds are small
-// libraries compiled by gcc: plain, versioned, and 32-bit.
+// libraries compiled by gcc: plain, versioned, 32-bit, and with DWARF.
 func FuzzLoad(f *testing.F) {
 	for _, seed := range fuzzSeeds(f) {
 		f.Add(seed)
@@ -35,12 +35,15 @@ func fuzzSeeds(f *testing.F) [][]byte {
 	dir := f.TempDir()
 	src := filepath.Join(dir, "lib.c")
 	script := filepath.Join(dir, "lib.map")
-	must(f, os.WriteFile(src, []byte("int api(int x) { return x; }\nint lib_v = 1;\n__thread int lib_t;\n"), 0o644))
+	must(f, os.WriteFile(src, []byte("struct pt { int x; char tag[4]; struct pt *next; };\n"+
+		"int api(int x) { return x; }\nint walk(const struct pt *p) { return p ? p->x : 0; }\n"+
+		"int lib_v = 1;\n__thread int lib_t;\n"), 0o644))
 	must(f, os.WriteFile(script, []byte("V_1 { global: api; local: *; };\nV_2 { global: lib_v; lib_t; } V_1;\n"), 0o644))
 	builds := [][]string{
 		{"-shared", "-fPIC", "-Wl,-soname,libfuzz.so.1"},
 		{"-shared", "-fPIC", "-g0", "-Wl,--version-script," + script},
 		{"-shared", "-fPIC", "-m32", "-nostdlib"},
+		{"-shared", "-fPIC", "-g", "-O1"},
 	}
 	var seeds [][]byte
 	for i, args := range builds {
