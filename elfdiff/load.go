@@ -168,11 +168,10 @@ func (c *Corpus) readDynamic(ef *elf.File, dyn *symbolTable) error {
 		}
 		var out []string
 		for _, off := range offs {
-			s, ok := tableString(dyn.strs, uint32(off))
-			if !ok || off > math.MaxUint32 {
-				return nil, fmt.Errorf("%s: string offset %#x out of range", tag, off)
+			// An offset out of the table is skipped, as DynString does.
+			if s, ok := tableString(dyn.strs, uint32(off)); ok && off <= math.MaxUint32 {
+				out = append(out, strings.Clone(s))
 			}
-			out = append(out, strings.Clone(s))
 		}
 		return out, nil
 	}
@@ -225,8 +224,8 @@ func (c *Corpus) readSymbols(dyn *symbolTable) {
 	}
 	for _, v := range dyn.defs {
 		if v.flags&elf.VER_FLG_BASE == 0 {
-			// Copies, as all the corpus keeps: share can then free the
-			// string table.
+			// A copy: nothing the corpus keeps may point into the
+			// string table, which share frees.
 			c.Versions = append(c.Versions, strings.Clone(v.name))
 		}
 	}
