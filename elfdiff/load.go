@@ -157,9 +157,10 @@ func (c *Corpus) readDynamic(ef *elf.File, dyn *symbolTable) error {
 	if ef.Section(".dynamic") == nil && progType(ef, elf.PT_DYNAMIC) == nil {
 		return errors.New("no dynamic section")
 	}
+	ds := ef.SectionByType(elf.SHT_DYNAMIC)
+	inDyn := ds != nil && dyn != nil && ds.Link == dyn.link
 	names := func(tag elf.DynTag) ([]string, error) {
-		ds := ef.SectionByType(elf.SHT_DYNAMIC)
-		if ds == nil || dyn == nil || ds.Link != dyn.link {
+		if !inDyn {
 			return ef.DynString(tag)
 		}
 		offs, err := ef.DynValue(tag)
