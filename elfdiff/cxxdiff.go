@@ -7,20 +7,13 @@ import (
 	"strings"
 )
 
-// cxxNames memoises the demangled identity of symbol names, so each name
-// is demangled once per Diff.
-type cxxNames map[string]CXXName
-
-func (m cxxNames) get(name string) CXXName {
-	if i := strings.IndexByte(name, '@'); i >= 0 {
-		name = name[:i]
+// cxxNameOf returns the identity of a symbol spelled with or without its
+// version.
+func cxxNameOf(sym string) CXXName {
+	if i := strings.IndexByte(sym, '@'); i >= 0 {
+		sym = sym[:i]
 	}
-	n, ok := m[name]
-	if !ok {
-		n = ParseCXXName(name)
-		m[name] = n
-	}
-	return n
+	return ParseCXXName(sym)
 }
 
 // cxxPass refines the symbol-level changes of a C++ library: a removed
@@ -29,21 +22,20 @@ func (m cxxNames) get(name string) CXXName {
 // destructor become one change; removed or resized vtables and typeinfo
 // get their own kinds; and the exported vtables are compared slot by slot.
 func cxxPass(old, new *Corpus, changes []Change) []Change {
-	names := make(cxxNames)
-	changes = pairRenamed(changes, names)
-	changes = classifySpecials(changes, names)
-	changes = groupVariants(changes, names)
+	changes = pairRenamed(changes)
+	changes = classifySpecials(changes)
+	changes = groupVariants(changes)
 	// The changes to vtables and typeinfo affect every member of their
 	// class: the classes are collected first, so that the members of
 	// only those are kept.
-	vtables, typeinfo := diffVTables(old, new, names), diffTypeinfo(old, new, names)
+	vtables, typeinfo := diffVTables(old, new), diffTypeinfo(old, new)
 	need := make(map[string]bool)
 	for _, c := range changes {
 		switch c.Kind {
 		case TypeinfoRemoved, TypeinfoNameRemoved, VTableRemoved, TypeinfoSizeChanged, VTableSizeChanged:
 			need[c.Type] = true
 		case SymbolAdded:
-			if n := names.get(c.Symbol); n.Special == CXXVTable {
+			if n := cxxNameOf(c.Symbol); n.Special == CXXVTable {
 				need[n.Entity] = true
 			}
 		}
@@ -60,12 +52,12 @@ func cxxPass(old, new *Corpus, changes []Change) []Change {
 	for i, c := range changes {
 		switch c.Kind {
 		case TypeinfoRemoved, TypeinfoNameRemoved, VTableRemoved, TypeinfoSizeChanged, VTableSizeChanged, SymbolAdded:
-			if c.Kind == SymbolAdded && names.get(c.Symbol).Special != CXXVTable {
+			if c.Kind == SymbolAdded && cxxNameOf(c.Symbol).Special != CXXVTable {
 				continue
 			}
 			if c.Kind == SymbolAdded {
 				// A vtable for a class that already had exported members.
-				class := names.get(c.Symbol).Entity
+				class := cxxNameOf(c.Symbol).Entity
 				if len(members[class]) == 0 {
 					continue
 				}
@@ -145,7 +137,7 @@ func symVersion(s string) string {
 // overloads changed at once, or an overload only removed — stays removed
 // and added, since a guess would name the wrong cause. A function that
 // moved to another class or namespace is another entity: removed + added.
-func pairRenamed(changes []Change, names cxxNames) []Change {
+func pairRenamed(changes []Change) []Change {
 	type group struct{ removed, added []int }
 	groups := make(map[string]*group)
 	var order []string
@@ -153,7 +145,7 @@ func pairRenamed(changes []Change, names cxxNames) []Change {
 		if (c.Kind != SymbolRemoved && c.Kind != SymbolAdded) || c.SymbolType != "FUNC" {
 			continue
 		}
-		n := names.get(c.Symbol)
+		n := cxxNameOf(c.Symbol)
 		var key string
 		switch {
 		case n.Special == CXXPlain && n.Func:
@@ -189,22 +181,22 @@ func pairRenamed(changes []Change, names cxxNames) []Change {
 		// function of the group.
 		removedBy := make(map[string][]int)
 		for _, r := range g.removed {
-			pl := names.get(changes[r].Symbol).ParamList()
+			pl := cxxNameOf(changes[r].Symbol).ParamList()
 			removedBy[pl] = append(removedBy[pl], r)
 		}
 		addedBy := make(map[string][]int)
 		for _, a := range g.added {
-			pl := names.get(changes[a].Symbol).ParamList()
+			pl := cxxNameOf(changes[a].Symbol).ParamList()
 			addedBy[pl] = append(addedBy[pl], a)
 		}
 		for _, r := range g.removed {
-			pl := names.get(changes[r].Symbol).ParamList()
+			pl := cxxNameOf(changes[r].Symbol).ParamList()
 			if len(removedBy[pl]) != 1 || len(addedBy[pl]) != 1 {
 				continue
 			}
 			match := addedBy[pl][0]
 			used[match], used[r] = true, true
-			changes[r] = pairedChange(changes[r], changes[match], names)
+			changes[r] = pairedChange(changes[r], changes[match])
 			drop[match] = true
 		}
 		var rs, as []int
@@ -219,7 +211,7 @@ func pairRenamed(changes []Change, names cxxNames) []Change {
 			}
 		}
 		if len(rs) == 1 && len(as) == 1 {
-			changes[rs[0]] = pairedChange(changes[rs[0]], changes[as[0]], names)
+			changes[rs[0]] = pairedChange(changes[rs[0]], changes[as[0]])
 			drop[as[0]] = true
 		}
 	}
@@ -236,8 +228,8 @@ func pairRenamed(changes []Change, names cxxNames) []Change {
 }
 
 // pairedChange describes why removed symbol r was replaced by added a.
-func pairedChange(r, a Change, names cxxNames) Change {
-	on, nn := names.get(r.Symbol), names.get(a.Symbol)
+func pairedChange(r, a Change) Change {
+	on, nn := cxxNameOf(r.Symbol), cxxNameOf(a.Symbol)
 	c := Change{Symbol: r.Symbol, SymbolType: r.SymbolType, Affected: []string{r.Symbol}}
 	oldSig, newSig := on.Signature(), nn.Signature()
 	switch {
@@ -291,12 +283,12 @@ func paramWhere(o, n []string) string {
 
 // classifySpecials gives removed and resized vtables and typeinfo objects
 // their own kinds, attached to their class.
-func classifySpecials(changes []Change, names cxxNames) []Change {
+func classifySpecials(changes []Change) []Change {
 	for i, c := range changes {
 		if c.Kind != SymbolRemoved && c.Kind != SymbolSizeChanged {
 			continue
 		}
-		n := names.get(c.Symbol)
+		n := cxxNameOf(c.Symbol)
 		k := c.Kind
 		switch {
 		case c.Kind == SymbolRemoved && n.Special == CXXTypeinfo:
@@ -355,14 +347,14 @@ func maybeCtorDtor(name string) bool {
 // destructor (C1 and C2, D0, D1 and D2…) into one change whose Affected
 // lists every variant and whose Symbol is the complete-object variant.
 // A removed constructor or destructor gets its own kind.
-func groupVariants(changes []Change, names cxxNames) []Change {
+func groupVariants(changes []Change) []Change {
 	first := make(map[string]int)
 	drop := make(map[int]bool)
 	for i, c := range changes {
 		if c.Symbol == "" || c.Type != "" || !maybeCtorDtor(c.Symbol) {
 			continue
 		}
-		n := names.get(c.Symbol)
+		n := cxxNameOf(c.Symbol)
 		if n.CtorDtor == 0 || n.Special != CXXPlain {
 			continue
 		}
@@ -381,7 +373,7 @@ func groupVariants(changes []Change, names cxxNames) []Change {
 		}
 		g := &changes[j]
 		g.Affected = append(g.Affected, c.Affected...)
-		if variantRank(n.Variant) < variantRank(names.get(g.Symbol).Variant) {
+		if variantRank(n.Variant) < variantRank(cxxNameOf(g.Symbol).Variant) {
 			g.Symbol = c.Symbol
 		}
 		drop[i] = true
@@ -391,36 +383,36 @@ func groupVariants(changes []Change, names cxxNames) []Change {
 		if drop[i] {
 			continue
 		}
-		if len(c.Affected) > 1 && maybeCtorDtor(c.Symbol) && hasKey(first, variantKey(c, names)) {
+		if len(c.Affected) > 1 && maybeCtorDtor(c.Symbol) && hasKey(first, variantKey(c)) {
 			slices.Sort(c.Affected)
 			c.Affected = slices.Compact(c.Affected)
-			c.Detail = variantDetail(c, names)
+			c.Detail = variantDetail(c)
 		} else if c.Kind == CXXCtorRemoved || c.Kind == CXXDtorRemoved {
-			c.Detail = variantDetail(c, names)
+			c.Detail = variantDetail(c)
 		}
 		out = append(out, c)
 	}
 	return out
 }
 
-func variantKey(c Change, names cxxNames) string {
+func variantKey(c Change) string {
 	if c.Symbol == "" {
 		return ""
 	}
-	n := names.get(c.Symbol)
+	n := cxxNameOf(c.Symbol)
 	return string(c.Kind) + "\x00" + n.Entity + n.ParamList() + "\x00" + symVersion(c.Symbol) + "\x00" + c.Old + "\x00" + c.New
 }
 
 // variantDetail describes a grouped change with its variants.
-func variantDetail(c Change, names cxxNames) string {
-	n := names.get(c.Symbol)
+func variantDetail(c Change) string {
+	n := cxxNameOf(c.Symbol)
 	what := "constructor"
 	if n.CtorDtor == 'D' {
 		what = "destructor"
 	}
 	var vs []string
 	for _, s := range c.Affected {
-		vs = append(vs, names.get(s).Variant)
+		vs = append(vs, cxxNameOf(s).Variant)
 	}
 	slices.SortFunc(vs, func(a, b string) int { return cmp.Compare(variantRank(a), variantRank(b)) })
 	variants := strings.Join(vs, ", ")

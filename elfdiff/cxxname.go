@@ -165,8 +165,14 @@ func entity(a demangle.AST) CXXName {
 func splitName(a demangle.AST) (scope, base string, cd byte) {
 	switch a := a.(type) {
 	case *demangle.Qualified:
-		_, base, cd = splitName(a.Name)
-		return demangle.ASTToString(a.Scope), base, cd
+		// The name of a local entity may itself be qualified:
+		// f()::Local::g is f() then Local::g.
+		inner, base, cd := splitName(a.Name)
+		scope = demangle.ASTToString(a.Scope)
+		if inner != "" {
+			scope += "::" + inner
+		}
+		return scope, base, cd
 	case *demangle.Template:
 		scope, _, cd = splitName(a.Name)
 		// The base keeps its template arguments: f<int> and f<long>

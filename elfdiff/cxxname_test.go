@@ -31,6 +31,8 @@ func TestParseCXXName(t *testing.T) {
 		{name: "_ZN4XC1EC2Ev", entity: "XC1E::XC1E", scope: "XC1E", variant: "C2"},
 		{name: "_ZN1AIiEC2Ev", entity: "A<int>::A", scope: "A<int>", variant: "C2"},
 		{name: "_ZN1AC1B5cxx11Ev", entity: "A::A[abi:cxx11]", scope: "A", variant: "C1"},
+		{name: "_ZZN2ns1fEvEN5Local1gEi", entity: "ns::f()::Local::g", scope: "ns::f()::Local", params: []string{"int"},
+			sig: "ns::f()::Local::g(int)", methodKey: "g(int)"}, // a method of a local class
 		{name: "_ZTV1A", special: CXXVTable, entity: "A", scope: "A"},
 		{name: "_ZTIN2ns1AE", special: CXXTypeinfo, entity: "ns::A", scope: "ns::A"},
 		{name: "_ZTS1A", special: CXXTypeinfoName, entity: "A", scope: "A"},
@@ -87,7 +89,7 @@ func TestPairRenamedAmbiguous(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			out := pairRenamed(slices.Clone(tt.in), make(cxxNames))
+			out := pairRenamed(slices.Clone(tt.in))
 			var got []Kind
 			for _, c := range out {
 				got = append(got, c.Kind)

@@ -50,7 +50,7 @@ const (
 const maxBases = 4096
 
 // parseTypeinfo fills ti from the words of the object at base.
-func parseTypeinfo(ti *Typeinfo, base uint64, words []uint64, relocs relocs, names map[uint64]string, bo binary.ByteOrder) {
+func parseTypeinfo(ti *Typeinfo, base uint64, words []uint64, relocs relocs, names map[uint64]string, classes classNames, bo binary.ByteOrder) {
 	at := func(i int) (reloc, bool) { return relocs.at(base + 8*uint64(i)) }
 	vt, ok := at(0)
 	if !ok || vt.sym == "" {
@@ -63,9 +63,9 @@ func parseTypeinfo(ti *Typeinfo, base uint64, words []uint64, relocs relocs, nam
 		case !ok:
 			return "(null)"
 		case r.sym != "":
-			return ParseCXXName(r.sym).Entity
+			return classes.of(r.sym)
 		case names[r.addr] != "":
-			return ParseCXXName(names[r.addr]).Entity
+			return classes.of(names[r.addr])
 		}
 		return ""
 	}
@@ -106,7 +106,7 @@ func parseTypeinfo(ti *Typeinfo, base uint64, words []uint64, relocs relocs, nam
 // diffTypeinfo compares the bases recorded in the typeinfo objects both
 // versions export for a class, matched by symbol name. Each change names
 // its class in Type; cxxPass fills in the affected members.
-func diffTypeinfo(old, new *Corpus, names cxxNames) []Change {
+func diffTypeinfo(old, new *Corpus) []Change {
 	if old.CXX == nil || new.CXX == nil {
 		return nil
 	}

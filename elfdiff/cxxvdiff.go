@@ -15,46 +15,72 @@ const maxLCSCells = 1 << 20
 // function's identity, independent of the class that implements it, and
 // its implementation.
 type slotID struct {
-	key  string // "f(int) const", "~(D1)", "<pure>#0", "?#1"
-	impl string // the implementing function, demangled: "Base::f(int) const"
-	sym  string // the target symbol, "" when unnamed
-	pure bool   // __cxa_pure_virtual
-	null bool   // a null pointer: GCC leaves the destructor slots of abstract classes empty
+	key string // "f(int) const", "~(D1)", "<pure>#0", "?#1"
+	sym string // the target symbol, "" when unnamed
+	// text describes a slot whose target is not a C++ function: "a null
+	// pointer", "unnamed function at 0x…", the symbol; "" for a C++
+	// function, which impl demangles when a message names it.
+	text string
+	pure bool // __cxa_pure_virtual
+	null bool // a null pointer: GCC leaves the destructor slots of abstract classes empty
 }
 
-func slotIDs(slots []Slot, names cxxNames) []slotID {
+// impl names the implementing function, demangled: "Base::f(int) const".
+func (s slotID) impl() string {
+	if s.text != "" {
+		return s.text
+	}
+	n := cxxNameOf(s.sym)
+	impl := n.Signature()
+	switch n.Variant {
+	case "D0":
+		impl += " [deleting]"
+	case "D1":
+		impl += " [complete]"
+	}
+	return impl
+}
+
+// sameImpl reports whether two slots call the same function.
+func sameImpl(a, b slotID) bool {
+	return a.sym == b.sym && a.text == b.text || a.impl() == b.impl()
+}
+
+// slotIDs returns the identities of a vtable's slots. The identity of a
+// named function is kept in d.slots, and the method keys in d.keys:
+// derived classes' vtables call the same functions again and again, and
+// override the same methods. The demangled implementation is not kept:
+// only the few slots a change names need it.
+func (d *vdiffer) slotIDs(slots []Slot) []slotID {
 	out := make([]slotID, len(slots))
 	pure, deleted, unknown := 0, 0, 0
 	for i, s := range slots {
 		switch {
 		case s.Target == "" && s.Addr == 0:
-			out[i] = slotID{key: fmt.Sprintf("<null>#%d", i), impl: "a null pointer", null: true}
+			out[i] = slotID{key: fmt.Sprintf("<null>#%d", i), text: "a null pointer", null: true}
 		case s.Target == "":
-			out[i] = slotID{key: fmt.Sprintf("?#%d", unknown), impl: fmt.Sprintf("unnamed function at %#x", s.Addr)}
+			out[i] = slotID{key: fmt.Sprintf("?#%d", unknown), text: fmt.Sprintf("unnamed function at %#x", s.Addr)}
 			unknown++
 		case s.Target == "__cxa_pure_virtual":
-			out[i] = slotID{key: fmt.Sprintf("<pure>#%d", pure), impl: "__cxa_pure_virtual", sym: s.Target, pure: true}
+			out[i] = slotID{key: fmt.Sprintf("<pure>#%d", pure), text: "__cxa_pure_virtual", sym: s.Target, pure: true}
 			pure++
 		case s.Target == "__cxa_deleted_virtual":
-			out[i] = slotID{key: fmt.Sprintf("<deleted>#%d", deleted), impl: "__cxa_deleted_virtual"}
+			out[i] = slotID{key: fmt.Sprintf("<deleted>#%d", deleted), text: "__cxa_deleted_virtual"}
 			deleted++
 		default:
-			n := names.get(s.Target)
-			if !n.Mangled() {
-				out[i] = slotID{key: s.Target, impl: s.Target}
-				continue
-			}
-			impl := n.Signature()
-			switch n.Variant {
-			case "D0":
-				impl += " [deleting]"
-			case "D1":
-				impl += " [complete]"
-			}
-			out[i] = slotID{key: n.MethodKey(), impl: impl, sym: s.Target}
+			out[i] = namedSlot(s.Target)
 		}
 	}
 	return out
+}
+
+// namedSlot returns the identity of a slot that calls the function target.
+func namedSlot(target string) slotID {
+	n := cxxNameOf(target)
+	if !n.Mangled() {
+		return slotID{key: target, text: target}
+	}
+	return slotID{key: n.MethodKey(), sym: target}
 }
 
 func vtablesOf(c *Corpus) map[string]*VTable {
@@ -66,7 +92,6 @@ func vtablesOf(c *Corpus) map[string]*VTable {
 
 // A vdiffer compares the vtables of two versions.
 type vdiffer struct {
-	names    cxxNames
 	old, new *Corpus
 	// virtual holds, per version, the symbols some vtable slot calls.
 	oldVirtual, newVirtual map[string]bool
@@ -86,6 +111,10 @@ func virtualTargets(c *Corpus) map[string]bool {
 	return m
 }
 
+func newVDiffer(old, new *Corpus) *vdiffer {
+	return &vdiffer{old: old, new: new}
+}
+
 // becameVirtual reports whether sym, called by a new slot, is a function
 // the old version exported without any vtable calling it.
 func (d *vdiffer) becameVirtual(sym string) bool {
@@ -101,8 +130,8 @@ func (d *vdiffer) becameNonVirtual(sym string) bool {
 // diffVTables compares the vtables both versions export under one name
 // (CXXTables). Each change names its class in Type; cxxPass fills in the
 // affected members.
-func diffVTables(old, new *Corpus, names cxxNames) []Change {
-	d := &vdiffer{names: names, old: old, new: new}
+func diffVTables(old, new *Corpus) []Change {
+	d := newVDiffer(old, new)
 	var keys []string
 	for k := range vtablesOf(old) {
 		if _, ok := vtablesOf(new)[k]; ok {
@@ -133,27 +162,159 @@ func diffVTables(old, new *Corpus, names cxxNames) []Change {
 
 // classMembers maps each class of need to the exported symbols of c that
 // belong to it: its member functions, constructors, destructors, static
-// data members, vtable, VTT and typeinfo. Every name is demangled, but
-// only the members of the classes asked for are kept.
+// data members, vtable, VTT and typeinfo. Only the names a memberFilter
+// passes are demangled, and only the members of the classes asked for are
+// kept.
 func classMembers(c *Corpus, need map[string]bool) map[string][]string {
+	filter := newMemberFilter(need)
 	m := make(map[string][]string)
 	for _, s := range c.Symbols() {
-		if !strings.HasPrefix(s.Name, "_Z") {
+		if !strings.HasPrefix(s.Name, "_Z") || !filter.pass(s.Name) {
 			continue
 		}
-		n := ParseCXXName(s.Name)
-		class := ""
-		switch n.Special {
-		case CXXPlain, CXXThunk, CXXVirtualThunk, CXXCovariant:
-			class = n.Scope
-		case CXXVTable, CXXVTT, CXXTypeinfo, CXXTypeinfoName:
-			class = n.Entity
-		}
-		if class != "" && need[class] {
+		if class := memberOf(s.Name); class != "" && need[class] {
 			m[class] = append(m[class], s.String())
 		}
 	}
 	return m
+}
+
+// memberOf returns the class the symbol name is a member of: the class of
+// a method, a static data member or a thunk, the class of a vtable, VTT or
+// typeinfo; "" for other names.
+func memberOf(name string) string {
+	n := ParseCXXName(name)
+	switch n.Special {
+	case CXXPlain, CXXThunk, CXXVirtualThunk, CXXCovariant:
+		return n.Scope
+	case CXXVTable, CXXVTT, CXXTypeinfo, CXXTypeinfoName:
+		return n.Entity
+	}
+	return ""
+}
+
+// A memberFilter tells, from a mangled name alone, whether the symbol may
+// be a member of one of a set of classes, so that only those names are
+// demangled. Each class is recognised by what the mangled name of any of
+// its members must contain:
+//
+//   - a class whose last component is an identifier, "C" of
+//     "ns::A<int>::C<long>": that identifier as a <source-name> ("1C"),
+//     since a substitution only repeats what the name spelled before;
+//   - std, std::allocator, std::basic_string, std::string and the
+//     iostreams, which the standard abbreviations St, Sa, Sb, Ss, Si, So
+//     and Sd name without spelling: one of those;
+//   - a lambda or an unnamed class: its <closure-type-name> or
+//     <unnamed-type-name>, Ul or Ut;
+//   - a type that is not a class (a pointer, a reference, an array, a
+//     function): nothing, since its only members are its typeinfo, and
+//     the typeinfo, vtable and thunk names (_ZT…) always pass.
+//
+// A class none of those describe passes every name.
+type memberFilter struct {
+	idents           map[string]bool
+	abbrevs, unnamed bool
+	all              bool
+}
+
+// abbreviated are the identifiers the demangler prints for the standard
+// abbreviations: St is std; Sa, Sb, Ss, Si, So and Sd print as
+// std::allocator, std::basic_string, std::string, std::istream,
+// std::ostream and std::iostream, and in full (std::basic_istream<char,
+// std::char_traits<char> >) where they name a constructor's class.
+var abbreviated = map[string]bool{
+	"std": true, "allocator": true, "basic_string": true, "string": true,
+	"istream": true, "ostream": true, "iostream": true,
+	"basic_istream": true, "basic_ostream": true, "basic_iostream": true,
+}
+
+func newMemberFilter(classes map[string]bool) memberFilter {
+	f := memberFilter{idents: make(map[string]bool, len(classes))}
+	for class := range classes {
+		if class == "" {
+			continue
+		}
+		id, last := lastIdentifier(class), class[len(class)-1:]
+		switch {
+		case abbreviated[id]:
+			f.abbrevs = true
+		case id != "":
+			f.idents[id] = true
+		case strings.HasSuffix(class, "}"):
+			f.unnamed = true // {lambda(…)#1}, {unnamed type#1}
+		case last == ")" || last == "*" || last == "&" || last == "]":
+			// not a class
+		default:
+			f.all = true
+		}
+	}
+	return f
+}
+
+// pass reports whether the symbol name may be a member of the classes.
+func (f memberFilter) pass(name string) bool {
+	switch {
+	case f.all || strings.HasPrefix(name, "_ZT") || spellsIdentifier(name, f.idents):
+		return true
+	case f.unnamed && (strings.Contains(name, "Ul") || strings.Contains(name, "Ut")):
+		return true
+	case f.abbrevs:
+		for _, a := range []string{"St", "Sa", "Sb", "Ss", "Si", "So", "Sd"} {
+			if strings.Contains(name, a) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// lastIdentifier returns the identifier of the last component of a
+// demangled name, without template arguments or ABI tags; "" when that
+// component is not a plain identifier.
+func lastIdentifier(name string) string {
+	depth, start := 0, 0
+	for i := 0; i < len(name); i++ {
+		switch name[i] {
+		case '<', '(', '[', '{':
+			depth++
+		case '>', ')', ']', '}':
+			depth--
+		case ':':
+			if depth == 0 && i+1 < len(name) && name[i+1] == ':' {
+				start = i + 2
+				i++
+			}
+		}
+	}
+	last := name[start:]
+	if i := strings.IndexAny(last, "<["); i >= 0 {
+		last = last[:i]
+	}
+	for i := 0; i < len(last); i++ {
+		c := last[i]
+		if !(c == '_' || c == '$' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || i > 0 && c >= '0' && c <= '9') {
+			return ""
+		}
+	}
+	return last
+}
+
+// spellsIdentifier reports whether the mangled name contains a
+// <source-name> (a length, then that many characters) whose identifier is
+// in idents. A length may follow other digits, so it is read from every
+// digit on.
+func spellsIdentifier(name string, idents map[string]bool) bool {
+	for i := 0; i < len(name); i++ {
+		n, j := 0, i
+		for j < len(name) && name[j] >= '0' && name[j] <= '9' && n <= len(name) {
+			n = n*10 + int(name[j]-'0')
+			j++
+		}
+		if n > 0 && j+n <= len(name) && idents[name[j:j+n]] {
+			return true
+		}
+	}
+	return false
 }
 
 // sameTables reports whether two vtable groups have identical contents
@@ -207,7 +368,7 @@ func (d *vdiffer) diffVTable(o, n *VTable) []Change {
 		if t > 0 && len(o.Tables) != len(n.Tables) {
 			continue // secondary tables no longer correspond
 		}
-		out = append(out, d.diffSlots(o.Class, where, slotIDs(ot.Slots, d.names), slotIDs(nt.Slots, d.names))...)
+		out = append(out, d.diffSlots(o.Class, where, d.slotIDs(ot.Slots), d.slotIDs(nt.Slots))...)
 	}
 	return out
 }
@@ -266,34 +427,34 @@ func (d *vdiffer) diffSlots(class, where string, o, n []slotID) []Change {
 		case j >= 0:
 			// Unnamed targets (local functions of a stripped library)
 			// have no identity to compare beyond their position.
-			if s.impl != n[j].impl && !s.pure && !n[j].pure && s.sym != "" && n[j].sym != "" {
-				out = append(out, Change{Kind: VirtualOverridden, Where: slot(j), Old: s.impl, New: n[j].impl,
-					Detail: fmt.Sprintf("%s of %s now calls %s instead of %s", slot(j), class, n[j].impl, s.impl)})
+			if !s.pure && !n[j].pure && s.sym != "" && n[j].sym != "" && !sameImpl(s, n[j]) {
+				out = append(out, Change{Kind: VirtualOverridden, Where: slot(j), Old: s.impl(), New: n[j].impl(),
+					Detail: fmt.Sprintf("%s of %s now calls %s instead of %s", slot(j), class, n[j].impl(), s.impl())})
 			}
 		case hasKey(inNew, s.key):
 			j := inNew[s.key]
 			consumed[j] = true
 			out = append(out, Change{Kind: VirtualMoved, Where: slot(i), Old: slot(i), New: slot(j),
-				Detail: fmt.Sprintf("virtual %s of %s moved from %s to %s", s.impl, class, slot(i), slot(j))})
+				Detail: fmt.Sprintf("virtual %s of %s moved from %s to %s", s.impl(), class, slot(i), slot(j))})
 		case i < len(n) && !newAligned[i] && !consumed[i] && !hasKey(inOld, n[i].key):
 			consumed[i] = true
 			k := VirtualReplaced
-			detail := fmt.Sprintf("%s of %s now holds %s instead of %s", slot(i), class, n[i].impl, s.impl)
+			detail := fmt.Sprintf("%s of %s now holds %s instead of %s", slot(i), class, n[i].impl(), s.impl())
 			switch {
 			case n[i].pure && !s.pure:
 				k = VirtualBecamePure
-				detail = fmt.Sprintf("virtual %s of %s became pure (%s)", s.impl, class, slot(i))
+				detail = fmt.Sprintf("virtual %s of %s became pure (%s)", s.impl(), class, slot(i))
 			case s.pure && !n[i].pure:
 				k = VirtualBecameConcrete
-				detail = fmt.Sprintf("pure virtual %s of %s is now implemented by %s", slot(i), class, n[i].impl)
+				detail = fmt.Sprintf("pure virtual %s of %s is now implemented by %s", slot(i), class, n[i].impl())
 			}
-			out = append(out, Change{Kind: k, Where: slot(i), Old: s.impl, New: n[i].impl, Detail: detail})
+			out = append(out, Change{Kind: k, Where: slot(i), Old: s.impl(), New: n[i].impl(), Detail: detail})
 		case d.becameNonVirtual(s.sym):
-			out = append(out, Change{Kind: MethodBecameNonVirtual, Where: slot(i), Old: s.impl,
-				Detail: fmt.Sprintf("%s is no longer virtual: %s of %s is gone", s.impl, slot(i), class)})
+			out = append(out, Change{Kind: MethodBecameNonVirtual, Where: slot(i), Old: s.impl(),
+				Detail: fmt.Sprintf("%s is no longer virtual: %s of %s is gone", s.impl(), slot(i), class)})
 		default:
-			out = append(out, Change{Kind: VirtualRemoved, Where: slot(i), Old: s.impl,
-				Detail: fmt.Sprintf("virtual %s removed from %s (%s)", s.impl, class, slot(i))})
+			out = append(out, Change{Kind: VirtualRemoved, Where: slot(i), Old: s.impl(),
+				Detail: fmt.Sprintf("virtual %s removed from %s (%s)", s.impl(), class, slot(i))})
 		}
 	}
 	for j, s := range n {
@@ -301,17 +462,17 @@ func (d *vdiffer) diffSlots(class, where string, o, n []slotID) []Change {
 			continue
 		}
 		if d.becameVirtual(s.sym) {
-			out = append(out, Change{Kind: MethodBecameVirtual, Where: slot(j), New: s.impl,
-				Detail: fmt.Sprintf("%s became virtual, in %s of %s", s.impl, slot(j), class)})
+			out = append(out, Change{Kind: MethodBecameVirtual, Where: slot(j), New: s.impl(),
+				Detail: fmt.Sprintf("%s became virtual, in %s of %s", s.impl(), slot(j), class)})
 			continue
 		}
 		if prefixKept && j >= len(o) {
-			out = append(out, Change{Kind: VirtualAppended, Where: slot(j), New: s.impl,
-				Detail: fmt.Sprintf("virtual %s added to %s after its last slot (%s)", s.impl, class, slot(j))})
+			out = append(out, Change{Kind: VirtualAppended, Where: slot(j), New: s.impl(),
+				Detail: fmt.Sprintf("virtual %s added to %s after its last slot (%s)", s.impl(), class, slot(j))})
 			continue
 		}
-		out = append(out, Change{Kind: VirtualInserted, Where: slot(j), New: s.impl,
-			Detail: fmt.Sprintf("virtual %s inserted into %s at %s", s.impl, class, slot(j))})
+		out = append(out, Change{Kind: VirtualInserted, Where: slot(j), New: s.impl(),
+			Detail: fmt.Sprintf("virtual %s inserted into %s at %s", s.impl(), class, slot(j))})
 	}
 	if onlyKinds(out, VirtualMoved, VirtualOverridden) {
 		// A pure permutation: slots the alignment kept also changed place,
@@ -319,7 +480,7 @@ func (d *vdiffer) diffSlots(class, where string, o, n []slotID) []Change {
 		for i, j := range match {
 			if j >= 0 && j != i {
 				out = append(out, Change{Kind: VirtualMoved, Where: slot(i), Old: slot(i), New: slot(j),
-					Detail: fmt.Sprintf("virtual %s of %s moved from %s to %s", o[i].impl, class, slot(i), slot(j))})
+					Detail: fmt.Sprintf("virtual %s of %s moved from %s to %s", o[i].impl(), class, slot(i), slot(j))})
 			}
 		}
 	}

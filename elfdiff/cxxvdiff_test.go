@@ -38,8 +38,7 @@ func TestDiffSlots(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			names := make(cxxNames)
-			d := &vdiffer{names: names, old: &Corpus{}, new: &Corpus{}}
+			d := newVDiffer(&Corpus{}, &Corpus{})
 			slots := func(ts []string, addr uint64) []Slot {
 				var out []Slot
 				for i, s := range ts {
@@ -54,7 +53,7 @@ func TestDiffSlots(t *testing.T) {
 				}
 				return out
 			}
-			cs := d.diffSlots("A", "", slotIDs(slots(tt.old, 0x1000), names), slotIDs(slots(tt.new, 0x2000), names))
+			cs := d.diffSlots("A", "", d.slotIDs(slots(tt.old, 0x1000)), d.slotIDs(slots(tt.new, 0x2000)))
 			var got []string
 			for _, c := range cs {
 				got = append(got, string(c.Kind)+" "+c.Where)

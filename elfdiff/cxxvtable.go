@@ -107,7 +107,10 @@ type CXXTables struct {
 // library it cannot read at all yields nil and a note. dyn and local are
 // the library's .dynsym and .symtab, which name the targets of relocated
 // slots.
-func readCXXTables(ef *elf.File, syms *symbolList, dyn, local *symbolTable) (tables *CXXTables, note string) {
+// The tables name their targets with the strings intern gives (see
+// interner), never with a part of a whole string table, which they would
+// keep in memory.
+func readCXXTables(ef *elf.File, syms *symbolList, dyn, local *symbolTable, base *CXXTables, intern func(string) string) (tables *CXXTables, note string) {
 	var objs []Symbol
 	for _, s := range syms.All() {
 		if (strings.HasPrefix(s.Name, "_ZTV") || strings.HasPrefix(s.Name, "_ZTI")) && s.Type == elf.STT_OBJECT {
@@ -129,36 +132,22 @@ func readCXXTables(ef *elf.File, syms *symbolList, dyn, local *symbolTable) (tab
 	if !ok || ef.Class != elf.ELFCLASS64 {
 		return nil, fmt.Sprintf("virtual tables and typeinfo not read: %s relocations are not supported", ef.Machine)
 	}
-	// The tables name their targets with the strings syms holds, or with
-	// a copy: never with a part of a whole string table, which they would
-	// keep in memory.
-	copies := make(map[string]string)
-	intern := func(name string) string {
-		if s, ok := syms.canonical(name); ok {
-			return s
-		}
-		s, ok := copies[name]
-		if !ok {
-			s = strings.Clone(name)
-			copies[name] = s
-		}
-		return s
-	}
 	relocs, err := objectRelocs(ef, objs, dyn, kinds, intern)
 	if err != nil {
 		return nil, fmt.Sprintf("virtual tables and typeinfo not read: %v", err)
 	}
 	names := addressNames(dyn, local, relocs, intern)
+	classes := newClassNames(base)
 	tables = &CXXTables{VTables: make(map[string]*VTable), Typeinfo: make(map[string]*Typeinfo)}
 	for _, s := range objs {
-		class := ParseCXXName(s.Name).Entity
+		class := classes.of(s.Name)
 		words, err := readWords(ef, s.Value, s.Size)
 		if strings.HasPrefix(s.Name, "_ZTI") {
 			ti := &Typeinfo{Symbol: s.Name, Class: class}
 			if err != nil {
 				ti.Err = err.Error()
 			} else {
-				parseTypeinfo(ti, s.Value, words, relocs, names, ef.ByteOrder)
+				parseTypeinfo(ti, s.Value, words, relocs, names, classes, ef.ByteOrder)
 			}
 			tables.Typeinfo[ti.Symbol] = ti
 			continue
@@ -174,6 +163,46 @@ func readCXXTables(ef *elf.File, syms *symbolList, dyn, local *symbolTable) (tab
 	return tables, ""
 }
 
+// classNames demangles the classes of _ZTV and _ZTI symbols once each:
+// the vtable and the typeinfo of a class, and the typeinfo of the classes
+// derived from it, name it alike, and the other version's tables, when
+// given, have most of the classes already. It maps the mangled type to the
+// class.
+type classNames map[string]string
+
+// newClassNames returns classNames that start with the classes of base,
+// which may be nil.
+func newClassNames(base *CXXTables) classNames {
+	cn := make(classNames)
+	if base == nil {
+		return cn
+	}
+	for _, vt := range base.VTables {
+		cn[vt.Symbol[len("_ZTV"):]] = vt.Class
+	}
+	for _, ti := range base.Typeinfo {
+		cn[ti.Symbol[len("_ZTI"):]] = ti.Class
+	}
+	return cn
+}
+
+// of returns the class the symbol name is for: the entity of a vtable,
+// a typeinfo or any other C++ name.
+func (cn classNames) of(name string) string {
+	if i := strings.IndexByte(name, '@'); i >= 0 {
+		name = name[:i]
+	}
+	if !strings.HasPrefix(name, "_ZTV") && !strings.HasPrefix(name, "_ZTI") {
+		return ParseCXXName(name).Entity
+	}
+	class, ok := cn[name[len("_ZTV"):]]
+	if !ok {
+		class = ParseCXXName(name).Entity
+		cn[name[len("_ZTV"):]] = class
+	}
+	return class
+}
+
 // objectRelocs returns the word relocations that fall inside the given
 // objects, by address. The relocation sections are read a block at a time:
 // those of a big C++ library take megabytes, of which the objects need a
@@ -181,16 +210,27 @@ func readCXXTables(ef *elf.File, syms *symbolList, dyn, local *symbolTable) (tab
 func objectRelocs(ef *elf.File, vts []Symbol, dyn *symbolTable, k relocKinds, intern func(string) string) (relocs, error) {
 	type span struct{ lo, hi uint64 }
 	spans := make([]span, 0, len(vts))
+	words := uint64(0) // a relocation per word at most
 	for _, s := range vts {
 		spans = append(spans, span{s.Value, s.Value + s.Size})
+		words += s.Size / 8
 	}
 	sort.Slice(spans, func(i, j int) bool { return spans[i].lo < spans[j].lo })
 	inside := func(a uint64) bool {
 		i := sort.Search(len(spans), func(i int) bool { return spans[i].hi > a })
 		return i < len(spans) && spans[i].lo <= a
 	}
-	var out relocs
 	const entry = 24 // an Elf64_Rela
+	entries := uint64(0)
+	for _, sec := range ef.Sections {
+		if sec.Type == elf.SHT_RELA && sec.Flags&elf.SHF_ALLOC != 0 {
+			entries += sec.Size / entry
+		}
+	}
+	// The relocations of a big C++ library's vtables take a megabyte or
+	// more: sized once, they are not copied as they grow. The bound
+	// keeps a corrupt size from allocating much.
+	out := make(relocs, 0, min(words, entries, 1<<16))
 	block := make([]byte, 4096*entry)
 	bo := ef.ByteOrder
 	for _, sec := range ef.Sections {

@@ -26,8 +26,9 @@ type LoadOptions struct {
 	NoDebugInfo bool
 	// ShareNames is a corpus already loaded, of another version of the
 	// library, whose memory the new corpus uses for the symbol names
-	// both export. A check that holds both then keeps one copy of each
-	// such name: on a big C++ library, most of its string table.
+	// both export and for the names of the C++ classes both have vtables
+	// or typeinfo for. A check that holds both then keeps one copy of
+	// each such name: on a big C++ library, most of its string table.
 	ShareNames *Corpus
 }
 

@@ -78,12 +78,16 @@ func loadReaderWith(path string, r io.ReaderAt, opts LoadOptions, searchFiles bo
 	}
 	local, _ := readSymbolTable(ef, elf.SHT_SYMTAB) // optional: stripped libraries have none
 	c.readSymbols(dyn)
-	if opts.ShareNames != nil {
-		c.symbols.share(&opts.ShareNames.symbols)
+	intern := newInterner(&c.symbols).intern
+	var baseCXX *CXXTables
+	if base := opts.ShareNames; base != nil {
+		c.symbols.share(&base.symbols)
+		dyn.detach(intern)
+		baseCXX = base.CXX
 	}
 	c.BuildID = buildID(ef)
 	c.Hidden = hiddenSymbols(local)
-	if t, note := readCXXTables(ef, &c.symbols, dyn, local); note != "" {
+	if t, note := readCXXTables(ef, &c.symbols, dyn, local, baseCXX, intern); note != "" {
 		c.Notes = append(c.Notes, path+": "+note)
 	} else {
 		c.CXX = t

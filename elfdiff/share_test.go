@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 	"unsafe"
+	"weak"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -111,4 +112,54 @@ func liveHeap() int64 {
 	var m runtime.MemStats
 	runtime.ReadMemStats(&m)
 	return int64(m.HeapAlloc)
+}
+
+// TestDetachFreesStringTable checks that a symbol table detached from its
+// string table, as the loader does once a corpus shares another's names,
+// names every entry as before and holds no part of the table, even
+// through the names it had to copy (those of undefined symbols).
+func TestDetachFreesStringTable(t *testing.T) {
+	so := buildScanLib(t, "g++", manyClasses(50, ""), "-O1")
+	base, err := Load(so)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ef, err := elf.Open(so)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ef.Close()
+	dyn, err := readSymbolTable(ef, elf.SHT_DYNSYM)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c Corpus
+	c.readSymbols(dyn)
+	c.symbols.share(&base.symbols)
+	var want []string
+	undefined := 0
+	for i := range dyn.Len() {
+		s := dyn.At(i)
+		want = append(want, strings.Clone(s.Name))
+		if s.Section == elf.SHN_UNDEF && s.Name != "" {
+			undefined++
+		}
+	}
+	if undefined == 0 {
+		t.Fatal("no undefined symbol: the test does not test copied names")
+	}
+	table := weak.Make(unsafe.StringData(dyn.strs))
+	in := newInterner(&c.symbols) // the loader goes on using it
+	dyn.detach(in.intern)
+	runtime.GC()
+	if table.Value() != nil {
+		t.Error("the string table is still reachable after detach")
+	}
+	for i := range dyn.Len() {
+		if got := dyn.At(i).Name; got != want[i] {
+			t.Errorf("entry %d: %q after detach, %q before", i, got, want[i])
+		}
+	}
+	runtime.KeepAlive(base)
+	runtime.KeepAlive(in)
 }

@@ -113,6 +113,30 @@ func (l *symbolList) canonical(name string) (string, bool) {
 	return "", false
 }
 
+// An interner gives, for a name, the string a corpus keeps for it: its
+// symbol list's own when the list has a symbol of that name, else one
+// copy, shared by every use.
+type interner struct {
+	syms   *symbolList
+	copies map[string]string
+}
+
+func newInterner(syms *symbolList) *interner {
+	return &interner{syms: syms, copies: make(map[string]string)}
+}
+
+func (in *interner) intern(name string) string {
+	if s, ok := in.syms.canonical(name); ok {
+		return s
+	}
+	s, ok := in.copies[name]
+	if !ok {
+		s = strings.Clone(name)
+		in.copies[s] = s // the copy is the key too: name may be part of a string table
+	}
+	return s
+}
+
 // Len returns the number of symbols.
 func (l *symbolList) Len() int { return len(l.syms) }
 

@@ -17,9 +17,12 @@ type symbolTable struct {
 	entries []byte // entry 0, the null symbol, included
 	size    int    // bytes per entry
 	strs    string
-	link    uint32 // the section index of the string table
-	bo      binary.ByteOrder
-	class   elf.Class
+	// names, once the table is detached, are the entries' names in
+	// place of strs (see detach).
+	names []string
+	link  uint32 // the section index of the string table
+	bo    binary.ByteOrder
+	class elf.Class
 	// versym is .gnu.version: an elf.VersionIndex per entry; versions
 	// names the indices (.gnu.version_d and .gnu.version_r). Both are
 	// empty for .symtab and for unversioned libraries.
@@ -237,10 +240,34 @@ func (t *symbolTable) At(i int) rawSymbol {
 		s.Info, s.Other, s.Section = e[4], e[5], elf.SectionIndex(t.bo.Uint16(e[6:]))
 		s.Value, s.Size = t.bo.Uint64(e[8:]), t.bo.Uint64(e[16:])
 	}
+	if t.names != nil {
+		s.Name = t.names[i]
+		return s
+	}
 	// A name without its terminating NUL is read as empty, as by
 	// debug/elf.
 	s.Name, _ = tableString(t.strs, name)
 	return s
+}
+
+// detach makes the table hold each entry's name as intern gives it, and
+// no longer its string table: a library loaded beside another version
+// then keeps the other's copy of the names both have, and the megabytes
+// of its own string table are free while the rest of it is read.
+func (t *symbolTable) detach(intern func(string) string) {
+	t.names = make([]string, t.Len())
+	for i := 1; i < t.Len(); i++ {
+		if name, _ := tableString(t.strs, t.bo.Uint32(t.entries[i*t.size:])); name != "" {
+			t.names[i] = intern(name)
+		}
+	}
+	for ndx, v := range t.versions {
+		t.versions[ndx] = strings.Clone(v)
+	}
+	for i := range t.defs {
+		t.defs[i].name = strings.Clone(t.defs[i].name)
+	}
+	t.strs = ""
 }
 
 // Version returns the version index of entry i and the name of its

@@ -4,13 +4,16 @@
 //
 // Usage:
 //
-//	go run ./bench/profile [-cpu FILE] [-heap FILE] [-debug-dir DIR]... OLD NEW
+//	go run ./bench/profile [-cpu FILE] [-heap FILE] [-heap-after STAGE] [-rate BYTES] [-debug-dir DIR]... OLD NEW
 //
 // The check runs in its stages (load old, load new, diff, judge, write the
-// JSON report into io.Discard), each timed; the two loads run one after
-// the other, unlike in compatgate check, so that each is measured alone. The heap profile is taken once
-// both libraries are loaded, before they are compared. The last line gives
-// the total time, the number of findings and the Go heap's size.
+// JSON report into io.Discard), each timed. The two loads run one after
+// the other, the new library sharing the old one's names, as compatgate
+// check reads libraries over 128 MiB together; smaller pairs, which check
+// reads at the same time, are profiled this way too, so that each load is
+// measured alone. The heap profile is taken after the stage -heap-after
+// names; -rate 1 records every allocation instead of a sample. The last
+// line gives the total time, the number of findings and the Go heap's size.
 package main
 
 import (
@@ -36,9 +39,11 @@ func main() {
 	cpu := flag.String("cpu", "", "write a CPU profile to `FILE`")
 	heap := flag.String("heap", "", "write a heap profile to `FILE` after the stage -heap-after names")
 	heapAfter := flag.String("heap-after", "load", "the stage after which the heap profile is taken: load, diff or judge")
+	rate := flag.Int("rate", runtime.MemProfileRate, "record one heap sample per `BYTES` allocated (1: every allocation)")
 	var debugDirs dirs
 	flag.Var(&debugDirs, "debug-dir", "also look for separate debug files in `DIR` (repeatable)")
 	flag.Parse()
+	runtime.MemProfileRate = *rate
 	if flag.NArg() != 2 {
 		fmt.Fprintln(os.Stderr, "usage: profile [-cpu FILE] [-heap FILE] [-debug-dir DIR]... OLD NEW")
 		os.Exit(2)
@@ -81,6 +86,7 @@ func run(cpuPath, heapPath, heapAfter string, debugDirs []string, oldPath, newPa
 	if err := stage("load old", ""); err != nil {
 		return err
 	}
+	lo.ShareNames = old // as compatgate check does when it reads the two in turn
 	new, err := elfdiff.LoadWith(newPath, lo)
 	if err != nil {
 		return err
