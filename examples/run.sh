@@ -6,7 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${TMPDIR:-/tmp}/compatgate-example
 mkdir -p "$out"
-go build -o "$out/compatgate" ./cmd/compatgate
+CGO_ENABLED=0 go build -o "$out/compatgate" ./cmd/compatgate # static, as released
 for v in v1 v2; do
 	gcc -shared -fPIC -g -O2 -Wl,-soname,libshapes.so.1 -o "$out/libshapes-$v.so" examples/shapes/$v/shapes.c -lm
 done

@@ -48,7 +48,7 @@ fi
 
 mkdir -p "$cache/debs" "$cache/x" "$cache/runs"
 cg="$cache/compatgate"
-(cd "$root" && go build -o "$cg" ./cmd/compatgate)
+(cd "$root" && CGO_ENABLED=0 go build -o "$cg" ./cmd/compatgate) # static, as released
 
 # extract PKGSPEC... into a directory named after them; prints the directory.
 extract() {

@@ -24,7 +24,7 @@ sizes=("$@")
 [ ${#sizes[@]} -gt 0 ] || sizes=(1000 2000 4000)
 root=$(cd "$(dirname "$0")/../.." && pwd)
 mkdir -p "$work"
-(cd "$root" && go build -o "$work/compatgate" ./cmd/compatgate && go build -o "$work/gen" ./bench/gen)
+(cd "$root" && CGO_ENABLED=0 go build -o "$work/compatgate" ./cmd/compatgate && go build -o "$work/gen" ./bench/gen)
 
 build() { # build DIR VERSION
 	local src=$1/$2 objs=$1/obj-$2

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"os"
 
 	"github.com/compatgate/compatgate/compat"
 )
@@ -32,7 +33,14 @@ func runCheck(e env) int {
 		fmt.Fprintf(e.stderr, "compatgate check: --max-details must be 0 or more\n")
 		return exitUsage
 	}
+	// The check's peak is while it loads and compares; the report's
+	// rendering keeps less.
+	stop := func() {}
+	if os.Getenv("GOGC") == "" {
+		stop = tuneGC(smallHeap, smallHeapGCPercent, gcPercent)
+	}
 	report, err := compat.CheckWith(fs.Arg(0), fs.Arg(1), compat.Options{DebugDirs: debugDirs})
+	stop()
 	if err != nil {
 		fmt.Fprintf(e.stderr, "compatgate check: %v\n", err)
 		return exitError

@@ -64,13 +64,6 @@ func commands() []command {
 	}, gateCommands()...)
 }
 
-// gcPercent is the garbage collector's target unless GOGC says otherwise.
-// A check's live heap is mostly the two type graphs, built once, beside
-// several times as much short-lived garbage; a 30% headroom instead of
-// the default 100% costs about 10% more CPU and lowers the peak memory by
-// a quarter (bench/RESULTS.md).
-const gcPercent = 30
-
 func main() {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(gcPercent)
