@@ -38,7 +38,7 @@ func TestDiffSlots(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			d := newVDiffer(&Corpus{}, &Corpus{})
+			d := &vdiffer{old: &Corpus{}, new: &Corpus{}}
 			slots := func(ts []string, addr uint64) []Slot {
 				var out []Slot
 				for i, s := range ts {
@@ -53,7 +53,7 @@ func TestDiffSlots(t *testing.T) {
 				}
 				return out
 			}
-			cs := d.diffSlots("A", "", d.slotIDs(slots(tt.old, 0x1000)), d.slotIDs(slots(tt.new, 0x2000)))
+			cs := d.diffSlots("A", "", slotIDs(slots(tt.old, 0x1000)), slotIDs(slots(tt.new, 0x2000)))
 			var got []string
 			for _, c := range cs {
 				got = append(got, string(c.Kind)+" "+c.Where)

@@ -178,10 +178,14 @@ func newClassNames(base *CXXTables) classNames {
 		return cn
 	}
 	for _, vt := range base.VTables {
-		cn[vt.Symbol[len("_ZTV"):]] = vt.Class
+		if t, ok := mangledType(vt.Symbol); ok {
+			cn[t] = vt.Class
+		}
 	}
 	for _, ti := range base.Typeinfo {
-		cn[ti.Symbol[len("_ZTI"):]] = ti.Class
+		if t, ok := mangledType(ti.Symbol); ok {
+			cn[t] = ti.Class
+		}
 	}
 	return cn
 }
@@ -192,15 +196,24 @@ func (cn classNames) of(name string) string {
 	if i := strings.IndexByte(name, '@'); i >= 0 {
 		name = name[:i]
 	}
-	if !strings.HasPrefix(name, "_ZTV") && !strings.HasPrefix(name, "_ZTI") {
+	t, ok := mangledType(name)
+	if !ok {
 		return ParseCXXName(name).Entity
 	}
-	class, ok := cn[name[len("_ZTV"):]]
+	class, ok := cn[t]
 	if !ok {
 		class = ParseCXXName(name).Entity
-		cn[name[len("_ZTV"):]] = class
+		cn[t] = class
 	}
 	return class
+}
+
+// mangledType returns the mangled type a _ZTV or _ZTI symbol is for.
+func mangledType(sym string) (string, bool) {
+	if strings.HasPrefix(sym, "_ZTV") || strings.HasPrefix(sym, "_ZTI") {
+		return sym[len("_ZTV"):], true
+	}
+	return "", false
 }
 
 // objectRelocs returns the word relocations that fall inside the given
