@@ -45,7 +45,7 @@ func main() {
 	flag.Parse()
 	runtime.MemProfileRate = *rate
 	if flag.NArg() != 2 {
-		fmt.Fprintln(os.Stderr, "usage: profile [-cpu FILE] [-heap FILE] [-debug-dir DIR]... OLD NEW")
+		fmt.Fprintln(os.Stderr, "usage: profile [-cpu FILE] [-heap FILE] [-heap-after STAGE] [-rate BYTES] [-debug-dir DIR]... OLD NEW")
 		os.Exit(2)
 	}
 	if err := run(*cpu, *heap, *heapAfter, debugDirs, flag.Arg(0), flag.Arg(1)); err != nil {
