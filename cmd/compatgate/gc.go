@@ -17,8 +17,8 @@ const gcPercent = 30
 // While a check's live heap is under smallHeap, the collector's headroom
 // is smallHeapGCPercent. A check without DWARF holds little — the symbol
 // tables and C++ tables of a library with 50,000 exported symbols take
-// about 14 MiB — beside the process's fixed 10 MiB (the binary's pages and
-// the runtime's), and a 30% headroom would be a sixth of its peak; a
+// about 14 MiB — beside the process's fixed 9 MiB (the binary's pages and
+// the runtime's), and a 30% headroom would be an eighth of its peak; a
 // collection of a small heap is cheap. Big heaps, those of the type graphs,
 // keep gcPercent: their collections are not.
 const (
