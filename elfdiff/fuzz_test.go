@@ -20,8 +20,22 @@ func FuzzLoad(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if _, err := Diff(c, c); err != nil {
+		self, err := Diff(c, c)
+		if err != nil {
 			t.Fatalf("Diff of a corpus with itself: %v", err)
+		}
+		// The same bytes loaded again sharing the first corpus's names,
+		// as check loads big pairs: they load, and compare as the first.
+		shared, err := loadReaderWith("fuzz.so", bytes.NewReader(data), LoadOptions{ShareNames: c}, false)
+		if err != nil {
+			t.Fatalf("loaded alone, but not sharing names: %v", err)
+		}
+		cs, err := Diff(c, shared)
+		if err != nil {
+			t.Fatalf("Diff with the corpus sharing its names: %v", err)
+		}
+		if cs.Len() != self.Len() {
+			t.Fatalf("%d changes against the corpus sharing its names, %d against itself", cs.Len(), self.Len())
 		}
 	})
 }
@@ -55,6 +69,21 @@ func fuzzSeeds(f *testing.F) [][]byte {
 		data, err := os.ReadFile(out)
 		must(f, err)
 		seeds = append(seeds, data)
+	}
+	// A C++ library: vtables, typeinfo and their relocations.
+	if _, err := exec.LookPath("g++"); err == nil {
+		cc := filepath.Join(dir, "lib.cc")
+		must(f, os.WriteFile(cc, []byte("struct B { virtual ~B(); virtual int f(int); };\nB::~B() {}\nint B::f(int x) { return x; }\n"+
+			"struct D : B { int f(int) override; virtual long g(); };\nint D::f(int x) { return 2 * x; }\nlong D::g() { return 1; }\n"+
+			"namespace { struct L : D { long g() override { return 3; } }; }\nB *make() { return new L; }\n"), 0o644))
+		out := filepath.Join(dir, "seedcc.so")
+		if b, err := exec.Command("g++", "-shared", "-fPIC", "-O1", "-o", out, cc).CombinedOutput(); err != nil {
+			f.Logf("C++ seed not built: %v\n%s", err, b)
+		} else {
+			data, err := os.ReadFile(out)
+			must(f, err)
+			seeds = append(seeds, data)
+		}
 	}
 	return seeds
 }

@@ -255,6 +255,9 @@ func (t *symbolTable) At(i int) rawSymbol {
 // then keeps the other's copy of the names both have, and the megabytes
 // of its own string table are free while the rest of it is read.
 func (t *symbolTable) detach(intern func(string) string) {
+	if t == nil {
+		return // no .dynsym
+	}
 	t.names = make([]string, t.Len())
 	for i := 1; i < t.Len(); i++ {
 		if name, _ := tableString(t.strs, t.bo.Uint32(t.entries[i*t.size:])); name != "" {
