@@ -30,13 +30,18 @@ func cxxPass(old, new *Corpus, changes []Change) []Change {
 	// only those are kept.
 	vtables, typeinfo := diffVTables(old, new), diffTypeinfo(old, new)
 	need := make(map[string]bool)
-	for _, c := range changes {
+	addedVTables := make(map[int]string) // change index → class
+	for i, c := range changes {
 		switch c.Kind {
 		case TypeinfoRemoved, TypeinfoNameRemoved, VTableRemoved, TypeinfoSizeChanged, VTableSizeChanged:
 			need[c.Type] = true
 		case SymbolAdded:
+			if !strings.HasPrefix(c.Symbol, "_ZTV") {
+				continue // not a vtable: spared demangling
+			}
 			if n := cxxNameOf(c.Symbol); n.Special == CXXVTable {
 				need[n.Entity] = true
+				addedVTables[i] = n.Entity
 			}
 		}
 	}
@@ -52,12 +57,12 @@ func cxxPass(old, new *Corpus, changes []Change) []Change {
 	for i, c := range changes {
 		switch c.Kind {
 		case TypeinfoRemoved, TypeinfoNameRemoved, VTableRemoved, TypeinfoSizeChanged, VTableSizeChanged, SymbolAdded:
-			if c.Kind == SymbolAdded && cxxNameOf(c.Symbol).Special != CXXVTable {
+			class, vtable := addedVTables[i]
+			if c.Kind == SymbolAdded && !vtable {
 				continue
 			}
 			if c.Kind == SymbolAdded {
 				// A vtable for a class that already had exported members.
-				class := cxxNameOf(c.Symbol).Entity
 				if len(members[class]) == 0 {
 					continue
 				}
@@ -179,9 +184,11 @@ func pairRenamed(changes []Change) []Change {
 		// Same parameters: qualifiers or the return type changed. The
 		// parameter list must name exactly one removed and one added
 		// function of the group.
+		params := make(map[int]string) // change index → parameter list
 		removedBy := make(map[string][]int)
 		for _, r := range g.removed {
 			pl := cxxNameOf(changes[r].Symbol).ParamList()
+			params[r] = pl
 			removedBy[pl] = append(removedBy[pl], r)
 		}
 		addedBy := make(map[string][]int)
@@ -190,7 +197,7 @@ func pairRenamed(changes []Change) []Change {
 			addedBy[pl] = append(addedBy[pl], a)
 		}
 		for _, r := range g.removed {
-			pl := cxxNameOf(changes[r].Symbol).ParamList()
+			pl := params[r]
 			if len(removedBy[pl]) != 1 || len(addedBy[pl]) != 1 {
 				continue
 			}
@@ -285,7 +292,9 @@ func paramWhere(o, n []string) string {
 // their own kinds, attached to their class.
 func classifySpecials(changes []Change) []Change {
 	for i, c := range changes {
-		if c.Kind != SymbolRemoved && c.Kind != SymbolSizeChanged {
+		// Only _ZTV, _ZTI and _ZTS names are vtables and typeinfo: the
+		// others are spared demangling.
+		if c.Kind != SymbolRemoved && c.Kind != SymbolSizeChanged || !strings.HasPrefix(c.Symbol, "_ZT") {
 			continue
 		}
 		n := cxxNameOf(c.Symbol)

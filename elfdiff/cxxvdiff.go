@@ -41,11 +41,6 @@ func (s slotID) impl() string {
 	return impl
 }
 
-// sameImpl reports whether two slots call the same function.
-func sameImpl(a, b slotID) bool {
-	return a.sym == b.sym && a.text == b.text || a.impl() == b.impl()
-}
-
 // slotIDs returns the identities of a vtable's slots. Nothing demangled is
 // kept between vtables: a memo of the names the vtables of a big library
 // call held megabytes through the whole comparison, for a tenth of its
@@ -427,9 +422,12 @@ func (d *vdiffer) diffSlots(class, where string, o, n []slotID) []Change {
 		case j >= 0:
 			// Unnamed targets (local functions of a stripped library)
 			// have no identity to compare beyond their position.
-			if !s.pure && !n[j].pure && s.sym != "" && n[j].sym != "" && !sameImpl(s, n[j]) {
-				out = append(out, Change{Kind: VirtualOverridden, Where: slot(j), Old: s.impl(), New: n[j].impl(),
-					Detail: fmt.Sprintf("%s of %s now calls %s instead of %s", slot(j), class, n[j].impl(), s.impl())})
+			if s.pure || n[j].pure || s.sym == "" || n[j].sym == "" || s.sym == n[j].sym && s.text == n[j].text {
+				continue
+			}
+			if was, now := s.impl(), n[j].impl(); was != now {
+				out = append(out, Change{Kind: VirtualOverridden, Where: slot(j), Old: was, New: now,
+					Detail: fmt.Sprintf("%s of %s now calls %s instead of %s", slot(j), class, now, was)})
 			}
 		case hasKey(inNew, s.key):
 			j := inNew[s.key]
@@ -438,41 +436,44 @@ func (d *vdiffer) diffSlots(class, where string, o, n []slotID) []Change {
 				Detail: fmt.Sprintf("virtual %s of %s moved from %s to %s", s.impl(), class, slot(i), slot(j))})
 		case i < len(n) && !newAligned[i] && !consumed[i] && !hasKey(inOld, n[i].key):
 			consumed[i] = true
+			was, now := s.impl(), n[i].impl()
 			k := VirtualReplaced
-			detail := fmt.Sprintf("%s of %s now holds %s instead of %s", slot(i), class, n[i].impl(), s.impl())
+			detail := fmt.Sprintf("%s of %s now holds %s instead of %s", slot(i), class, now, was)
 			switch {
 			case n[i].pure && !s.pure:
 				k = VirtualBecamePure
-				detail = fmt.Sprintf("virtual %s of %s became pure (%s)", s.impl(), class, slot(i))
+				detail = fmt.Sprintf("virtual %s of %s became pure (%s)", was, class, slot(i))
 			case s.pure && !n[i].pure:
 				k = VirtualBecameConcrete
-				detail = fmt.Sprintf("pure virtual %s of %s is now implemented by %s", slot(i), class, n[i].impl())
+				detail = fmt.Sprintf("pure virtual %s of %s is now implemented by %s", slot(i), class, now)
 			}
-			out = append(out, Change{Kind: k, Where: slot(i), Old: s.impl(), New: n[i].impl(), Detail: detail})
+			out = append(out, Change{Kind: k, Where: slot(i), Old: was, New: now, Detail: detail})
 		case d.becameNonVirtual(s.sym):
-			out = append(out, Change{Kind: MethodBecameNonVirtual, Where: slot(i), Old: s.impl(),
-				Detail: fmt.Sprintf("%s is no longer virtual: %s of %s is gone", s.impl(), slot(i), class)})
+			was := s.impl()
+			out = append(out, Change{Kind: MethodBecameNonVirtual, Where: slot(i), Old: was,
+				Detail: fmt.Sprintf("%s is no longer virtual: %s of %s is gone", was, slot(i), class)})
 		default:
-			out = append(out, Change{Kind: VirtualRemoved, Where: slot(i), Old: s.impl(),
-				Detail: fmt.Sprintf("virtual %s removed from %s (%s)", s.impl(), class, slot(i))})
+			was := s.impl()
+			out = append(out, Change{Kind: VirtualRemoved, Where: slot(i), Old: was,
+				Detail: fmt.Sprintf("virtual %s removed from %s (%s)", was, class, slot(i))})
 		}
 	}
 	for j, s := range n {
 		if newAligned[j] || consumed[j] || hasKey(inOld, s.key) {
 			continue
 		}
-		if d.becameVirtual(s.sym) {
-			out = append(out, Change{Kind: MethodBecameVirtual, Where: slot(j), New: s.impl(),
-				Detail: fmt.Sprintf("%s became virtual, in %s of %s", s.impl(), slot(j), class)})
-			continue
+		now := s.impl()
+		switch {
+		case d.becameVirtual(s.sym):
+			out = append(out, Change{Kind: MethodBecameVirtual, Where: slot(j), New: now,
+				Detail: fmt.Sprintf("%s became virtual, in %s of %s", now, slot(j), class)})
+		case prefixKept && j >= len(o):
+			out = append(out, Change{Kind: VirtualAppended, Where: slot(j), New: now,
+				Detail: fmt.Sprintf("virtual %s added to %s after its last slot (%s)", now, class, slot(j))})
+		default:
+			out = append(out, Change{Kind: VirtualInserted, Where: slot(j), New: now,
+				Detail: fmt.Sprintf("virtual %s inserted into %s at %s", now, class, slot(j))})
 		}
-		if prefixKept && j >= len(o) {
-			out = append(out, Change{Kind: VirtualAppended, Where: slot(j), New: s.impl(),
-				Detail: fmt.Sprintf("virtual %s added to %s after its last slot (%s)", s.impl(), class, slot(j))})
-			continue
-		}
-		out = append(out, Change{Kind: VirtualInserted, Where: slot(j), New: s.impl(),
-			Detail: fmt.Sprintf("virtual %s inserted into %s at %s", s.impl(), class, slot(j))})
 	}
 	if onlyKinds(out, VirtualMoved, VirtualOverridden) {
 		// A pure permutation: slots the alignment kept also changed place,
