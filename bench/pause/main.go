@@ -45,6 +45,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/compatgate/compatgate/gate/inject"
+	"github.com/compatgate/compatgate/internal/osthread"
 )
 
 func main() {
@@ -297,9 +298,9 @@ func measure(target, v1, v2 string, n, rounds int, dir string, respread bool) (r
 // from one OS thread.
 func stopTheWorld(pid int) error {
 	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		defer runtime.UnlockOSThread()
+	// The thread ends with the function, detaching whatever a failure left
+	// traced.
+	osthread.Go(func() {
 		errc <- func() error {
 			ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
 			if err != nil {
@@ -331,6 +332,6 @@ func stopTheWorld(pid int) error {
 			}
 			return nil
 		}()
-	}()
+	})
 	return <-errc
 }

@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -18,6 +17,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/compatgate/compatgate/internal/osthread"
 )
 
 // fixture is the set of programs and libraries the tests run, compiled
@@ -141,12 +142,11 @@ func ptraceAllowed() error {
 	defer cmd.Wait()
 	defer cmd.Process.Kill()
 	errc := make(chan error, 1)
-	go func() {
-		// The goroutine exits locked: its thread ends and the kernel
-		// detaches the tracee.
-		runtime.LockOSThread()
+	// The thread ends with the function, and the kernel detaches the
+	// tracee.
+	osthread.Go(func() {
 		errc <- ptrace(unix.PTRACE_SEIZE, cmd.Process.Pid, 0, 0)
-	}()
+	})
 	return <-errc
 }
 

@@ -4,10 +4,11 @@ package inject
 
 import (
 	"fmt"
-	"runtime"
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/compatgate/compatgate/internal/osthread"
 )
 
 // ptraceThread runs closures on one goroutine locked to its OS thread. Linux
@@ -16,23 +17,22 @@ import (
 // all of them through here (delve's native backend does the same).
 //
 // The goroutine never unlocks its thread: when stop is called the goroutine
-// returns while locked, the Go runtime terminates the OS thread, and the
-// kernel detaches any tracee the engine could not detach itself.
+// returns while locked, its thread ends (see osthread.Go), and the kernel
+// detaches any tracee the engine could not detach itself.
 type ptraceThread struct {
 	fns chan func()
 }
 
 func startPtraceThread() *ptraceThread {
 	pt := &ptraceThread{fns: make(chan func())}
-	go func() {
-		runtime.LockOSThread()
+	osthread.Go(func() {
 		// Sleeps of this thread end on time (see tracer.waitUntil); it is
 		// never unlocked, so the setting dies with it.
 		unix.Prctl(unix.PR_SET_TIMERSLACK, 1, 0, 0, 0)
 		for fn := range pt.fns {
 			fn()
 		}
-	}()
+	})
 	return pt
 }
 
