@@ -10,7 +10,10 @@
 // each wake-up is; the worst lateness after an operation, less nothing, is
 // the pause. The main thread (blocked in read) is the one the engine
 // hijacks for dlopen, so the measured threads are only ever stopped, as in
-// the bare case. Each figure is the median over -rounds rounds.
+// the bare case. Each figure is the median over -rounds rounds. At 15
+// rounds the bare stop's figure moves by a third from run to run, and the
+// ratio of two such medians further; 61 rounds, the default, narrow it
+// (see bench/RESULTS.md).
 //
 // A stop of the process releases every thread at once, so their wake-ups
 // stay bunched for many periods afterwards, and where the bunch falls
@@ -23,7 +26,7 @@
 //
 // Usage (as root, from the repository root):
 //
-//	go run ./bench/pause [-rounds 7] [-threads 1,100,1000] [-respread=true] [-out FILE]
+//	go run ./bench/pause [-rounds 61] [-threads 1,100,1000] [-respread=true] [-out FILE]
 package main
 
 import (
@@ -49,7 +52,7 @@ import (
 )
 
 func main() {
-	rounds := flag.Int("rounds", 7, "rounds per figure (the median is reported)")
+	rounds := flag.Int("rounds", 61, "rounds per figure (the median is reported)")
 	threads := flag.String("threads", "1,100,1000", "thread counts")
 	src := flag.String("src", "gate/inject/testdata", "directory with libver.c")
 	out := flag.String("out", "", "also write the table to this file")
