@@ -3,6 +3,7 @@
 package osthread
 
 import (
+	"errors"
 	"os"
 	"runtime"
 	"testing"
@@ -28,26 +29,22 @@ func TestMain(m *testing.M) {
 // on another thread, which then ended.
 func runOnMainThread() error {
 	if unix.Gettid() != unix.Getpid() {
-		return errorString("TestMain does not run on the main thread")
+		return errors.New("TestMain does not run on the main thread")
 	}
 	tids := make(chan int, 1)
 	run(func() { tids <- unix.Gettid() })
 	tid := <-tids
 	if tid == unix.Getpid() {
-		return errorString("run ran fn on the main thread")
+		return errors.New("run ran fn on the main thread")
 	}
 	if err := waitGone(tid); err != nil {
 		return err
 	}
 	if unix.Gettid() != unix.Getpid() {
-		return errorString("the main goroutine left the main thread")
+		return errors.New("the main goroutine left the main thread")
 	}
 	return nil
 }
-
-type errorString string
-
-func (e errorString) Error() string { return string(e) }
 
 // waitGone waits until thread tid of this process has exited.
 func waitGone(tid int) error {
@@ -56,7 +53,7 @@ func waitGone(tid int) error {
 			return nil
 		}
 	}
-	return errorString("the thread did not exit")
+	return errors.New("the thread did not exit")
 }
 
 // TestGoEndsThread checks that each fn runs on a thread of its own, not the
