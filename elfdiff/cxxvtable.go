@@ -1,6 +1,8 @@
 package elfdiff
 
 import (
+	"github.com/compatgate/compatgate/elfdiff/elfsym"
+
 	"cmp"
 	"debug/elf"
 	"fmt"
@@ -110,8 +112,8 @@ type CXXTables struct {
 // The tables name their targets with the strings intern gives (see
 // interner), never with a part of a whole string table, which they would
 // keep in memory.
-func readCXXTables(ef *elf.File, syms *symbolList, dyn, local *symbolTable, base *CXXTables, intern func(string) string) (tables *CXXTables, note string) {
-	var objs []Symbol
+func readCXXTables(ef *elf.File, syms *elfsym.SymbolList, dyn, local *elfsym.SymbolTable, base *CXXTables, intern func(string) string) (tables *CXXTables, note string) {
+	var objs []elfsym.Symbol
 	for _, s := range syms.All() {
 		if (strings.HasPrefix(s.Name, "_ZTV") || strings.HasPrefix(s.Name, "_ZTI")) && s.Type == elf.STT_OBJECT {
 			// Of the versions of one name (all next to each other), the
@@ -220,7 +222,7 @@ func mangledType(sym string) (string, bool) {
 // objects, by address. The relocation sections are read a block at a time:
 // those of a big C++ library take megabytes, of which the objects need a
 // small part.
-func objectRelocs(ef *elf.File, vts []Symbol, dyn *symbolTable, k relocKinds, intern func(string) string) (relocs, error) {
+func objectRelocs(ef *elf.File, vts []Symbol, dyn *elfsym.SymbolTable, k relocKinds, intern func(string) string) (relocs, error) {
 	type span struct{ lo, hi uint64 }
 	spans := make([]span, 0, len(vts))
 	words := uint64(0) // a relocation per word at most
@@ -300,7 +302,7 @@ func sortRelocs(rs relocs) relocs {
 // destructor aliases (C1, D1, which vtables use), then the lexically
 // smallest, so the choice is deterministic. intern gives the string the
 // result holds for a name.
-func addressNames(dyn, local *symbolTable, relocs relocs, intern func(string) string) map[uint64]string {
+func addressNames(dyn, local *elfsym.SymbolTable, relocs relocs, intern func(string) string) map[uint64]string {
 	type cand struct {
 		name     string
 		exported bool
@@ -322,7 +324,7 @@ func addressNames(dyn, local *symbolTable, relocs relocs, intern func(string) st
 		}
 		return a.name < b.name
 	}
-	add := func(syms *symbolTable, dynamic bool) {
+	add := func(syms *elfsym.SymbolTable, dynamic bool) {
 		for i := 1; i < syms.Len(); i++ {
 			s := syms.At(i)
 			t := elf.ST_TYPE(s.Info)

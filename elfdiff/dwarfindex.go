@@ -4,6 +4,8 @@ package elfdiff
 // the compilation units, split among goroutines.
 
 import (
+	"github.com/compatgate/compatgate/elfdiff/elfsym"
+
 	"debug/dwarf"
 	"debug/elf"
 	"encoding/binary"
@@ -34,7 +36,7 @@ const minChunkBytes = 4 << 20
 // minBytes each, scanned in parallel up to workers at a time (GOMAXPROCS
 // when 0), and the results merged in unit order, so that they are those of
 // one scan in order.
-func (dr *dwarfReader) index(syms *symbolList, workers int, minBytes uint64) (*declIndex, error) {
+func (dr *dwarfReader) index(syms *elfsym.SymbolList, workers int, minBytes uint64) (*declIndex, error) {
 	w := wanted{funcAddr: make(map[uint64]bool), varAddr: make(map[uint64]bool), names: make(map[string]symClass)}
 	for _, s := range syms.All() {
 		switch s.Type {

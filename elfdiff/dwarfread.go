@@ -1,6 +1,8 @@
 package elfdiff
 
 import (
+	"github.com/compatgate/compatgate/elfdiff/elfsym"
+
 	"debug/dwarf"
 	"fmt"
 )
@@ -15,7 +17,7 @@ const maxTypeDepth = 512
 // never a panic.
 //
 // The DWARF 5 type units are indexed at the first reference into one.
-func readDebugInfo(df *dwarfFile, syms *symbolList, source string) (info *DebugInfo, err error) {
+func readDebugInfo(df *dwarfFile, syms *elfsym.SymbolList, source string) (info *DebugInfo, err error) {
 	defer func() {
 		if v := recover(); v != nil {
 			info, err = nil, fmt.Errorf("malformed DWARF (%v)", v)

@@ -1,6 +1,8 @@
 package elfdiff
 
 import (
+	"github.com/compatgate/compatgate/elfdiff/elfsym"
+
 	"debug/elf"
 	"encoding/binary"
 	"encoding/hex"
@@ -69,20 +71,20 @@ func loadReaderWith(path string, r io.ReaderAt, opts LoadOptions, searchFiles bo
 	}
 	c := &Corpus{Path: path, Class: ef.Class, Machine: ef.Machine}
 	// Each symbol table is read once, here, for all its readers.
-	dyn, err := readSymbolTable(ef, elf.SHT_DYNSYM)
+	dyn, err := elfsym.ReadSymbolTable(ef, elf.SHT_DYNSYM)
 	if err != nil {
 		return nil, &FormatError{Path: path, Msg: "reading dynamic symbols", Err: err}
 	}
 	if err := c.readDynamic(ef, dyn); err != nil {
 		return nil, &FormatError{Path: path, Msg: "reading dynamic section", Err: err}
 	}
-	local, _ := readSymbolTable(ef, elf.SHT_SYMTAB) // optional: stripped libraries have none
+	local, _ := elfsym.ReadSymbolTable(ef, elf.SHT_SYMTAB) // optional: stripped libraries have none
 	c.readSymbols(dyn)
-	intern := newInterner(&c.symbols).intern
+	intern := elfsym.NewInterner(&c.symbols).Intern
 	var baseCXX *CXXTables
 	if base := opts.ShareNames; base != nil {
-		c.symbols.share(&base.symbols)
-		dyn.detach(intern)
+		c.symbols.Share(&base.symbols)
+		dyn.Detach(intern)
 		baseCXX = base.CXX
 	}
 	c.BuildID = buildID(ef)
@@ -157,12 +159,12 @@ func formatError(path string, err error) error {
 // table of dyn, the dynamic symbol table, in any library a linker made:
 // they are looked up there rather than by debug/elf's DynString, which
 // reads the whole table again for each tag.
-func (c *Corpus) readDynamic(ef *elf.File, dyn *symbolTable) error {
+func (c *Corpus) readDynamic(ef *elf.File, dyn *elfsym.SymbolTable) error {
 	if ef.Section(".dynamic") == nil && progType(ef, elf.PT_DYNAMIC) == nil {
 		return errors.New("no dynamic section")
 	}
 	ds := ef.SectionByType(elf.SHT_DYNAMIC)
-	inDyn := ds != nil && dyn != nil && ds.Link == dyn.link
+	inDyn := ds != nil && dyn != nil && ds.Link == dyn.Link
 	names := func(tag elf.DynTag) ([]string, error) {
 		if !inDyn {
 			return ef.DynString(tag)
@@ -174,7 +176,7 @@ func (c *Corpus) readDynamic(ef *elf.File, dyn *symbolTable) error {
 		var out []string
 		for _, off := range offs {
 			// An offset out of the table is skipped, as DynString does.
-			if s, ok := tableString(dyn.strs, uint32(off)); ok && off <= math.MaxUint32 {
+			if s, ok := elfsym.TableString(dyn.Strings, uint32(off)); ok && off <= math.MaxUint32 {
 				out = append(out, strings.Clone(s))
 			}
 		}
@@ -209,29 +211,24 @@ func progType(ef *elf.File, t elf.ProgType) *elf.Prog {
 	return nil
 }
 
-// STB_GNU_UNIQUE is the GNU binding for symbols unique across the whole
-// process (C++ inline statics and template statics); debug/elf names it
-// only as STB_LOOS.
-const STB_GNU_UNIQUE = elf.STB_LOOS
-
 // exported reports whether a definition with this binding and visibility is
 // visible to other objects.
 func exported(b elf.SymBind, v elf.SymVis) bool {
-	return (b == elf.STB_GLOBAL || b == elf.STB_WEAK || b == STB_GNU_UNIQUE) &&
+	return (b == elf.STB_GLOBAL || b == elf.STB_WEAK || b == elfsym.STB_GNU_UNIQUE) &&
 		(v == elf.STV_DEFAULT || v == elf.STV_PROTECTED)
 }
 
 // readSymbols fills the exported and undefined symbols and the version
 // nodes from .dynsym and its version sections.
-func (c *Corpus) readSymbols(dyn *symbolTable) {
+func (c *Corpus) readSymbols(dyn *elfsym.SymbolTable) {
 	if dyn == nil {
 		return
 	}
-	for _, v := range dyn.defs {
-		if v.flags&elf.VER_FLG_BASE == 0 {
+	for _, v := range dyn.Defs {
+		if v.Flags&elf.VER_FLG_BASE == 0 {
 			// A copy: nothing the corpus keeps may point into the
 			// string table, which share frees.
-			c.Versions = append(c.Versions, strings.Clone(v.name))
+			c.Versions = append(c.Versions, strings.Clone(v.Name))
 		}
 	}
 	n := 0
@@ -240,7 +237,7 @@ func (c *Corpus) readSymbols(dyn *symbolTable) {
 			n++
 		}
 	}
-	c.symbols = newSymbolList(dyn.strs, n)
+	c.symbols = elfsym.NewSymbolList(dyn.Strings, n)
 	for i := 1; i < dyn.Len(); i++ {
 		s := dyn.At(i)
 		sym := Symbol{
@@ -267,14 +264,14 @@ func (c *Corpus) readSymbols(dyn *symbolTable) {
 		if s.Section == elf.SHN_ABS && sym.Version != "" && s.Name == sym.Version {
 			continue // ld's marker for the version node itself, not an interface
 		}
-		c.symbols.add(sym, s.NameOff)
+		c.symbols.Add(sym, s.NameOff)
 	}
-	c.symbols.sort()
+	c.symbols.Sort()
 }
 
 // hiddenSymbols returns the names .symtab defines without exporting them;
 // nil when there is no .symtab.
-func hiddenSymbols(local *symbolTable) map[string]bool {
+func hiddenSymbols(local *elfsym.SymbolTable) map[string]bool {
 	if local.Len() == 0 {
 		return nil
 	}
@@ -341,7 +338,7 @@ const maxConstSize = 64
 // readOnlyData returns the contents of the exported data objects of at most
 // maxConstSize bytes that live in .rodata: constants. Objects in
 // .data.rel.ro are left out, since they hold relocated addresses.
-func readOnlyData(ef *elf.File, syms *symbolList) map[string][]byte {
+func readOnlyData(ef *elf.File, syms *elfsym.SymbolList) map[string][]byte {
 	out := make(map[string][]byte)
 	for _, s := range syms.All() {
 		if s.Type != elf.STT_OBJECT || s.Size == 0 || s.Size > maxConstSize {

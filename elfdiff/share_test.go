@@ -1,6 +1,8 @@
 package elfdiff
 
 import (
+	"github.com/compatgate/compatgate/elfdiff/elfsym"
+
 	"debug/elf"
 	"fmt"
 	"runtime"
@@ -129,13 +131,13 @@ func TestDetachFreesStringTable(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ef.Close()
-	dyn, err := readSymbolTable(ef, elf.SHT_DYNSYM)
+	dyn, err := elfsym.ReadSymbolTable(ef, elf.SHT_DYNSYM)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var c Corpus
 	c.readSymbols(dyn)
-	c.symbols.share(&base.symbols)
+	c.symbols.Share(&base.symbols)
 	var want []string
 	undefined := 0
 	for i := range dyn.Len() {
@@ -148,9 +150,9 @@ func TestDetachFreesStringTable(t *testing.T) {
 	if undefined == 0 {
 		t.Fatal("no undefined symbol: the test does not test copied names")
 	}
-	table := weak.Make(unsafe.StringData(dyn.strs))
-	in := newInterner(&c.symbols) // the loader goes on using it
-	dyn.detach(in.intern)
+	table := weak.Make(unsafe.StringData(dyn.Strings))
+	in := elfsym.NewInterner(&c.symbols) // the loader goes on using it
+	dyn.Detach(in.Intern)
 	runtime.GC()
 	if table.Value() != nil {
 		t.Error("the string table is still reachable after detach")

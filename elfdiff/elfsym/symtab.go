@@ -1,4 +1,4 @@
-package elfdiff
+package elfsym
 
 import (
 	"debug/elf"
@@ -8,19 +8,20 @@ import (
 	"strings"
 )
 
-// A symbolTable is an ELF symbol table (.dynsym or .symtab) held as the
+// A SymbolTable is an ELF symbol table (.dynsym or .symtab) held as the
 // bytes of its section and one copy of its string table. Entries are
 // decoded when they are read, and their names are substrings of the string
 // table: a table of 50,000 symbols costs its two sections, where
 // debug/elf's Symbols allocates every name and a decoded slice besides.
-type symbolTable struct {
+type SymbolTable struct {
 	entries []byte // entry 0, the null symbol, included
 	size    int    // bytes per entry
-	strs    string
+	// Strings is the string table the names are in.
+	Strings string
 	// names, once the table is detached, are the entries' names in
 	// place of strs (see detach).
 	names []string
-	link  uint32 // the section index of the string table
+	Link  uint32 // Link is the section index of the string table
 	bo    binary.ByteOrder
 	class elf.Class
 	// versym is .gnu.version: an elf.VersionIndex per entry; versions
@@ -28,9 +29,9 @@ type symbolTable struct {
 	// empty for .symtab and for unversioned libraries.
 	versym   []byte
 	versions map[uint16]string
-	// defs are the version definitions (.gnu.version_d), the library's
+	// Defs are the version definitions (.gnu.version_d), the library's
 	// own version nodes.
-	defs []versionDef
+	Defs []VersionDef
 }
 
 // A rawSymbol is one decoded entry of a symbolTable.
@@ -42,14 +43,14 @@ type rawSymbol struct {
 	Value, Size uint64
 }
 
-// readSymbolTable reads the symbol table of the given type (SHT_DYNSYM or
+// ReadSymbolTable reads the symbol table of the given type (SHT_DYNSYM or
 // SHT_SYMTAB); nil when the library has none.
-func readSymbolTable(ef *elf.File, typ elf.SectionType) (*symbolTable, error) {
+func ReadSymbolTable(ef *elf.File, typ elf.SectionType) (*SymbolTable, error) {
 	sec := ef.SectionByType(typ)
 	if sec == nil {
 		return nil, nil
 	}
-	t := &symbolTable{bo: ef.ByteOrder, class: ef.Class, size: elf.Sym64Size}
+	t := &SymbolTable{bo: ef.ByteOrder, class: ef.Class, size: elf.Sym64Size}
 	if ef.Class == elf.ELFCLASS32 {
 		t.size = elf.Sym32Size
 	}
@@ -63,8 +64,8 @@ func readSymbolTable(ef *elf.File, typ elf.SectionType) (*symbolTable, error) {
 	if sec.Link == 0 || int(sec.Link) >= len(ef.Sections) {
 		return nil, fmt.Errorf("%s: invalid string table link %d", sec.Name, sec.Link)
 	}
-	t.link = sec.Link
-	if t.strs, err = sectionString(ef.Sections[sec.Link]); err != nil {
+	t.Link = sec.Link
+	if t.Strings, err = sectionString(ef.Sections[sec.Link]); err != nil {
 		return nil, fmt.Errorf("reading %s's string table: %w", sec.Name, err)
 	}
 	if typ == elf.SHT_DYNSYM {
@@ -78,9 +79,9 @@ func readSymbolTable(ef *elf.File, typ elf.SectionType) (*symbolTable, error) {
 // readVersions reads .gnu.version and the names of its indices from
 // .gnu.version_d and .gnu.version_r. They are parsed here rather than by
 // debug/elf, whose DynamicVersions decodes the whole symbol table first.
-func (t *symbolTable) readVersions(ef *elf.File) error {
+func (t *SymbolTable) readVersions(ef *elf.File) error {
 	var err error
-	if t.defs, err = readVersionDefs(ef, t.strs); err != nil {
+	if t.Defs, err = readVersionDefs(ef, t.Strings); err != nil {
 		return err
 	}
 	vs := ef.SectionByType(elf.SHT_GNU_VERSYM)
@@ -91,19 +92,20 @@ func (t *symbolTable) readVersions(ef *elf.File) error {
 		return fmt.Errorf("reading %s: %w", vs.Name, err)
 	}
 	t.versions = make(map[uint16]string)
-	for _, d := range t.defs {
-		t.versions[d.index] = d.name
+	for _, d := range t.Defs {
+		t.versions[d.index] = d.Name
 	}
 	// A required version wins over a defined one with the same index, as
 	// in debug/elf.
-	return readVersionNeeds(ef, t.strs, func(index uint16, name string) { t.versions[index] = name })
+	return readVersionNeeds(ef, t.Strings, func(index uint16, name string) { t.versions[index] = name })
 }
 
-// A versionDef is an entry of .gnu.version_d.
-type versionDef struct {
+// A VersionDef is an entry of .gnu.version_d.
+type VersionDef struct {
+	// index is the vd_ndx of the node; Flags its vd_flags and Name its name.
 	index uint16
-	flags elf.DynamicVersionFlag
-	name  string
+	Flags elf.DynamicVersionFlag
+	Name  string
 }
 
 // maxVersionEntries bounds the version entries read, so that a cycle of
@@ -113,7 +115,7 @@ const maxVersionEntries = 1 << 16
 // readVersionDefs returns the version definitions (Elf_Verdef, each named
 // by its first Elf_Verdaux), with names from strs, the dynamic string
 // table; none when the library defines no versions.
-func readVersionDefs(ef *elf.File, strs string) ([]versionDef, error) {
+func readVersionDefs(ef *elf.File, strs string) ([]VersionDef, error) {
 	sec := ef.SectionByType(elf.SHT_GNU_VERDEF)
 	if sec == nil {
 		return nil, nil
@@ -123,7 +125,7 @@ func readVersionDefs(ef *elf.File, strs string) ([]versionDef, error) {
 		return nil, fmt.Errorf("reading %s: %w", sec.Name, err)
 	}
 	bo := ef.ByteOrder
-	var out []versionDef
+	var out []VersionDef
 	for off, n := 0, 0; n < maxVersionEntries; n++ {
 		if off < 0 || off+20 > len(d) {
 			return nil, fmt.Errorf("%s: entry at %d out of bounds", sec.Name, off)
@@ -134,11 +136,11 @@ func readVersionDefs(ef *elf.File, strs string) ([]versionDef, error) {
 		if aux < 0 || off+aux+8 > len(d) {
 			return nil, fmt.Errorf("%s: auxiliary entry at %d out of bounds", sec.Name, off+aux)
 		}
-		name, ok := tableString(strs, bo.Uint32(d[off+aux:]))
+		name, ok := TableString(strs, bo.Uint32(d[off+aux:]))
 		if !ok {
 			return nil, fmt.Errorf("%s: bad version name offset", sec.Name)
 		}
-		out = append(out, versionDef{index: index, flags: elf.DynamicVersionFlag(flags), name: name})
+		out = append(out, VersionDef{index: index, Flags: elf.DynamicVersionFlag(flags), Name: name})
 		if next == 0 {
 			return out, nil
 		}
@@ -171,7 +173,7 @@ func readVersionNeeds(ef *elf.File, strs string, f func(index uint16, name strin
 				return fmt.Errorf("%s: auxiliary entry at %d out of bounds", sec.Name, a)
 			}
 			x := d[a:]
-			name, ok := tableString(strs, bo.Uint32(x[8:]))
+			name, ok := TableString(strs, bo.Uint32(x[8:]))
 			if !ok {
 				return fmt.Errorf("%s: bad version name offset", sec.Name)
 			}
@@ -189,8 +191,8 @@ func readVersionNeeds(ef *elf.File, strs string, f func(index uint16, name strin
 	}
 }
 
-// tableString returns the NUL-terminated string at off in a string table.
-func tableString(strs string, off uint32) (string, bool) {
+// TableString returns the NUL-terminated string at off in a string table.
+func TableString(strs string, off uint32) (string, bool) {
 	if int64(off) >= int64(len(strs)) {
 		return "", false
 	}
@@ -220,7 +222,7 @@ func sectionString(sec *elf.Section) (string, error) {
 }
 
 // Len returns the number of entries, the null entry 0 included.
-func (t *symbolTable) Len() int {
+func (t *SymbolTable) Len() int {
 	if t == nil {
 		return 0
 	}
@@ -228,7 +230,7 @@ func (t *symbolTable) Len() int {
 }
 
 // At decodes entry i, 0 ≤ i < Len.
-func (t *symbolTable) At(i int) rawSymbol {
+func (t *SymbolTable) At(i int) rawSymbol {
 	e := t.entries[i*t.size : (i+1)*t.size]
 	var s rawSymbol
 	name := t.bo.Uint32(e)
@@ -246,36 +248,36 @@ func (t *symbolTable) At(i int) rawSymbol {
 	}
 	// A name without its terminating NUL is read as empty, as by
 	// debug/elf.
-	s.Name, _ = tableString(t.strs, name)
+	s.Name, _ = TableString(t.Strings, name)
 	return s
 }
 
-// detach makes the table hold each entry's name as intern gives it, and
+// Detach makes the table hold each entry's name as intern gives it, and
 // no longer its string table: a library loaded beside another version
 // then keeps the other's copy of the names both have, and the megabytes
 // of its own string table are free while the rest of it is read.
-func (t *symbolTable) detach(intern func(string) string) {
+func (t *SymbolTable) Detach(intern func(string) string) {
 	if t == nil {
 		return // no .dynsym
 	}
 	t.names = make([]string, t.Len())
 	for i := 1; i < t.Len(); i++ {
-		if name, _ := tableString(t.strs, t.bo.Uint32(t.entries[i*t.size:])); name != "" {
+		if name, _ := TableString(t.Strings, t.bo.Uint32(t.entries[i*t.size:])); name != "" {
 			t.names[i] = intern(name)
 		}
 	}
 	for ndx, v := range t.versions {
 		t.versions[ndx] = strings.Clone(v)
 	}
-	for i := range t.defs {
-		t.defs[i].name = strings.Clone(t.defs[i].name)
+	for i := range t.Defs {
+		t.Defs[i].Name = strings.Clone(t.Defs[i].Name)
 	}
-	t.strs = ""
+	t.Strings = ""
 }
 
 // Version returns the version index of entry i and the name of its
 // version; ok is false when the table has no version for it.
-func (t *symbolTable) Version(i int) (vi elf.VersionIndex, name string, ok bool) {
+func (t *SymbolTable) Version(i int) (vi elf.VersionIndex, name string, ok bool) {
 	if 2*i+2 > len(t.versym) {
 		return 0, "", false
 	}

@@ -1,4 +1,4 @@
-package elfdiff
+package elfsym
 
 import (
 	"cmp"
@@ -8,13 +8,13 @@ import (
 	"strings"
 )
 
-// A symbolList holds the exported symbols of a library, sorted by name
+// A SymbolList holds the exported symbols of a library, sorted by name
 // and version, in 32 bytes each: a name is its place in the string table,
 // which the list keeps one copy of, and a version its index in versions.
 // As Symbol values, with a string header each for name and version and a
 // machine word for each ELF attribute, the 50,000 symbols of a big C++
 // library would take 80 bytes each.
-type symbolList struct {
+type SymbolList struct {
 	syms []packedSymbol
 	strs string // the string table the names are in
 	// shared is another list's string table, which the names marked
@@ -36,15 +36,15 @@ type packedSymbol struct {
 	dflt          bool   // the version is the default one
 }
 
-// newSymbolList returns an empty list of symbols whose names are in strs,
+// NewSymbolList returns an empty list of symbols whose names are in strs,
 // with room for n.
-func newSymbolList(strs string, n int) symbolList {
-	return symbolList{syms: make([]packedSymbol, 0, n), strs: strs, versions: []string{""}}
+func NewSymbolList(strs string, n int) SymbolList {
+	return SymbolList{syms: make([]packedSymbol, 0, n), strs: strs, versions: []string{""}}
 }
 
-// add appends s, whose name must be a substring of the list's string
+// Add appends s, whose name must be a substring of the list's string
 // table starting at offset name.
-func (l *symbolList) add(s Symbol, name uint32) {
+func (l *SymbolList) Add(s Symbol, name uint32) {
 	v := slices.Index(l.versions, s.Version)
 	if v < 0 {
 		v = len(l.versions)
@@ -57,7 +57,7 @@ func (l *symbolList) add(s Symbol, name uint32) {
 }
 
 // name returns the name of p, a symbol of the list.
-func (l *symbolList) name(p *packedSymbol) string {
+func (l *SymbolList) name(p *packedSymbol) string {
 	if p.name&sharedName != 0 {
 		off := p.name &^ sharedName
 		return l.shared[off : off+p.nameLen]
@@ -65,12 +65,12 @@ func (l *symbolList) name(p *packedSymbol) string {
 	return l.strs[p.name : p.name+p.nameLen]
 }
 
-// share makes the list hold no reference to the string table it was read
+// Share makes the list hold no reference to the string table it was read
 // from: the names base also has are taken from base's table, and the
 // others copied into one string of the list's own. Checking two versions
 // of a library, whose names are mostly the same, then keeps one copy of
 // each name instead of both string tables. Both lists must be sorted.
-func (l *symbolList) share(base *symbolList) {
+func (l *SymbolList) Share(base *SymbolList) {
 	if len(base.strs) >= sharedName || len(l.strs) >= sharedName {
 		return // offsets would not fit beside the mark
 	}
@@ -106,26 +106,26 @@ func (l *symbolList) share(base *symbolList) {
 
 // canonical returns name as the list holds it when the list has a
 // symbol of that name, and "" and false otherwise.
-func (l *symbolList) canonical(name string) (string, bool) {
-	if i, j := l.byName(name); i < j {
+func (l *SymbolList) canonical(name string) (string, bool) {
+	if i, j := l.ByName(name); i < j {
 		return l.name(&l.syms[i]), true
 	}
 	return "", false
 }
 
-// An interner gives, for a name, the string a corpus keeps for it: its
+// An Interner gives, for a name, the string a corpus keeps for it: its
 // symbol list's own when the list has a symbol of that name, else one
 // copy, shared by every use.
-type interner struct {
-	syms   *symbolList
+type Interner struct {
+	syms   *SymbolList
 	copies map[string]string
 }
 
-func newInterner(syms *symbolList) *interner {
-	return &interner{syms: syms, copies: make(map[string]string)}
+func NewInterner(syms *SymbolList) *Interner {
+	return &Interner{syms: syms, copies: make(map[string]string)}
 }
 
-func (in *interner) intern(name string) string {
+func (in *Interner) Intern(name string) string {
 	if s, ok := in.syms.canonical(name); ok {
 		return s
 	}
@@ -138,10 +138,10 @@ func (in *interner) intern(name string) string {
 }
 
 // Len returns the number of symbols.
-func (l *symbolList) Len() int { return len(l.syms) }
+func (l *SymbolList) Len() int { return len(l.syms) }
 
 // At returns symbol i, 0 ≤ i < Len.
-func (l *symbolList) At(i int) Symbol {
+func (l *SymbolList) At(i int) Symbol {
 	p := &l.syms[i]
 	return Symbol{
 		Name:       l.name(p),
@@ -156,7 +156,7 @@ func (l *symbolList) At(i int) Symbol {
 }
 
 // All returns the symbols with their indices, in order.
-func (l *symbolList) All() iter.Seq2[int, Symbol] {
+func (l *SymbolList) All() iter.Seq2[int, Symbol] {
 	return func(yield func(int, Symbol) bool) {
 		for i := range l.syms {
 			if !yield(i, l.At(i)) {
@@ -166,29 +166,32 @@ func (l *symbolList) All() iter.Seq2[int, Symbol] {
 	}
 }
 
-// sort orders the symbols by name, then version: the order find and
+// Sort orders the symbols by name, then version: the order find and
 // byName search.
-func (l *symbolList) sort() {
+func (l *SymbolList) Sort() {
 	slices.SortFunc(l.syms, func(a, b packedSymbol) int {
 		return cmp.Or(strings.Compare(l.name(&a), l.name(&b)),
 			strings.Compare(l.versions[a.version], l.versions[b.version]))
 	})
 }
 
-// find returns the index of the symbol with the given name and version.
-func (l *symbolList) find(name, version string) (int, bool) {
+// Find returns the index of the symbol with the given name and version.
+func (l *SymbolList) Find(name, version string) (int, bool) {
 	return slices.BinarySearchFunc(l.syms, struct{}{}, func(p packedSymbol, _ struct{}) int {
 		return cmp.Or(strings.Compare(l.name(&p), name),
 			strings.Compare(l.versions[p.version], version))
 	})
 }
 
-// byName returns the range of symbols called name.
-func (l *symbolList) byName(name string) (i, j int) {
-	i, _ = l.find(name, "")
+// ByName returns the range of symbols called name.
+func (l *SymbolList) ByName(name string) (i, j int) {
+	i, _ = l.Find(name, "")
 	j = i
 	for j < len(l.syms) && l.name(&l.syms[j]) == name {
 		j++
 	}
 	return i, j
 }
+
+// IsDefault reports whether symbol i's version is the default one.
+func (l *SymbolList) IsDefault(i int) bool { return l.syms[i].dflt }
