@@ -4,6 +4,8 @@ package elfdiff
 // pointer, static data members, methods and access.
 
 import (
+	"github.com/compatgate/compatgate/elfdiff/dwarfdec"
+
 	"debug/dwarf"
 	"slices"
 	"strings"
@@ -11,32 +13,28 @@ import (
 	"github.com/ianlancetaylor/demangle"
 )
 
-// DWARF attributes debug/dwarf does not name.
+// DWARF constants of C++ classes.
 const (
-	attrCallingConvention = dwarf.Attr(0x36) // DW_AT_calling_convention
-	attrDeleted           = dwarf.Attr(0x8a) // DW_AT_deleted
-	attrDefaulted         = dwarf.Attr(0x8b) // DW_AT_defaulted
-	dwCCPassByReference   = 4
-	dwCCPassByValue       = 5
-	dwVirtualityNone      = 0
-	dwDefaultedInClass    = 1
-	opConstu              = 0x10
+	dwCCPassByReference = 4
+	dwCCPassByValue     = 5
+	dwVirtualityNone    = 0
+	dwDefaultedInClass  = 1
 )
 
 // classChild decodes one child DIE of a C++ class. It reports done when
 // the child was consumed (not a non-static data member).
-func (dr *dwarfReader) classChild(t *Type, k *typeDIE) (done bool, err error) {
+func (dr *dwarfReader) classChild(t *Type, k *dwarfdec.DIE) (done bool, err error) {
 	c := t.Class
 	acc := access(t, k)
 	var name string
-	switch k.tag {
+	switch k.Tag {
 	case dwarf.TagMember, dwarf.TagVariable, dwarf.TagSubprogram:
-		name, _ = k.str(slotName)
+		name, _ = k.Str(dwarfdec.SlotName)
 	}
-	switch k.tag {
+	switch k.Tag {
 	case dwarf.TagInheritance:
 		b := Base{Access: acc, Offset: -1}
-		v, _ := k.int(slotVirtuality)
+		v, _ := k.Int(dwarfdec.SlotVirtuality)
 		b.Virtual = v != dwVirtualityNone
 		if !b.Virtual {
 			b.Offset = memberOffset(k)
@@ -50,11 +48,11 @@ func (dr *dwarfReader) classChild(t *Type, k *typeDIE) (done bool, err error) {
 		}
 		return true, nil
 	case dwarf.TagMember:
-		if k.flag(slotArtificial) && strings.HasPrefix(name, "_vptr") {
+		if k.Flag(dwarfdec.SlotArtificial) && strings.HasPrefix(name, "_vptr") {
 			c.VPtr = true
 			return true, nil
 		}
-		if k.isDeclaration() || k.flag(slotExternal) { // DWARF 4 static data member
+		if k.IsDeclaration() || k.Flag(dwarfdec.SlotExternal) { // DWARF 4 static data member
 			return true, dr.static(c, k, name)
 		}
 		if acc != AccessPublic && name != "" {
@@ -92,7 +90,7 @@ func (c *ClassInfo) setAccess(key string, a Access) {
 }
 
 // static decodes a static data member.
-func (dr *dwarfReader) static(c *ClassInfo, k *typeDIE, name string) error {
+func (dr *dwarfReader) static(c *ClassInfo, k *dwarfdec.DIE, name string) error {
 	mt, err := dr.typeOf(k)
 	if err != nil {
 		return err
@@ -103,8 +101,8 @@ func (dr *dwarfReader) static(c *ClassInfo, k *typeDIE, name string) error {
 
 // access returns the access of a class child: DW_AT_accessibility, or
 // the default of its class (private in a class, public otherwise).
-func access(t *Type, k *typeDIE) Access {
-	if a, ok := k.int(slotAccessibility); ok && a >= 1 && a <= 3 {
+func access(t *Type, k *dwarfdec.DIE) Access {
+	if a, ok := k.Int(dwarfdec.SlotAccessibility); ok && a >= 1 && a <= 3 {
 		return Access(a)
 	}
 	if t.Kind == ClassType {
@@ -114,11 +112,11 @@ func access(t *Type, k *typeDIE) Access {
 }
 
 // memberOffset decodes DW_AT_data_member_location.
-func memberOffset(k *typeDIE) int64 {
-	if loc, ok := k.int(slotDataMemberLoc); ok {
+func memberOffset(k *dwarfdec.DIE) int64 {
+	if loc, ok := k.Int(dwarfdec.SlotDataMemberLoc); ok {
 		return loc
 	}
-	if loc, ok := k.block(slotDataMemberLoc); ok && len(loc) > 1 && loc[0] == 0x23 { // DW_OP_plus_uconst n
+	if loc, ok := k.Block(dwarfdec.SlotDataMemberLoc); ok && len(loc) > 1 && loc[0] == 0x23 { // DW_OP_plus_uconst n
 		return int64(uleb(loc[1:]))
 	}
 	return 0
@@ -130,41 +128,41 @@ func memberOffset(k *typeDIE) int64 {
 // (to find copy and move constructors) and methods without a linkage name
 // (to tell overloads apart) — so that reading a class does not pull in
 // the type graph of every method it declares.
-func (dr *dwarfReader) method(k *typeDIE, name string, acc Access, class *Type) (Method, error) {
+func (dr *dwarfReader) method(k *dwarfdec.DIE, name string, acc Access, class *Type) (Method, error) {
 	m := Method{Name: name, Access: acc, Slot: -1}
-	m.Linkage, _ = k.str(slotLinkageName)
-	m.Virtuality, _ = k.int(slotVirtuality)
-	if loc, ok := k.block(slotVtableElemLoc); ok && len(loc) > 1 && loc[0] == opConstu {
+	m.Linkage, _ = k.Str(dwarfdec.SlotLinkageName)
+	m.Virtuality, _ = k.Int(dwarfdec.SlotVirtuality)
+	if loc, ok := k.Block(dwarfdec.SlotVtableElemLoc); ok && len(loc) > 1 && loc[0] == dwarfdec.OpConstu {
 		m.Slot = int64(uleb(loc[1:]))
-	} else if n, ok := k.int(slotVtableElemLoc); ok {
+	} else if n, ok := k.Int(dwarfdec.SlotVtableElemLoc); ok {
 		m.Slot = n
 	}
-	m.Artificial = k.flag(slotArtificial)
-	m.Deleted = k.flag(slotDeleted)
-	if d, _ := k.int(slotDefaulted); d == dwDefaultedInClass {
+	m.Artificial = k.Flag(dwarfdec.SlotArtificial)
+	m.Deleted = k.Flag(dwarfdec.SlotDeleted)
+	if d, _ := k.Int(dwarfdec.SlotDefaulted); d == dwDefaultedInClass {
 		m.Artificial = true // trivial unless its members say otherwise
 	}
-	in, _ := k.int(slotInline)
+	in, _ := k.Int(dwarfdec.SlotInline)
 	m.Inline = in == dwInlDeclaredInlined || in == dwInlDeclaredNotInlined
 	m.Static = true
 	needParams := m.Linkage == "" || name == simpleName(class.Name)
 	// The parameters go on dr.paramStack, above those of the methods
 	// being read further up, and leave it in one slice.
 	base := len(dr.paramStack)
-	var p typeDIE
-	c := childrenOf(k)
+	var p dwarfdec.DIE
+	c := dwarfdec.ChildrenOf(k)
 	for i := 0; ; i++ {
-		ok, err := dr.dies.next(&c, &p)
+		ok, err := dr.dies.Next(&c, &p)
 		if err != nil {
 			return m, err
 		}
 		if !ok {
 			break
 		}
-		if p.tag != dwarf.TagFormalParameter {
+		if p.Tag != dwarf.TagFormalParameter {
 			continue
 		}
-		if p.flag(slotArtificial) {
+		if p.Flag(dwarfdec.SlotArtificial) {
 			if i == 0 {
 				m.Static = false
 			}
@@ -227,7 +225,7 @@ func (m Method) signature() string {
 
 // finishClass decides what depends on the whole class: how it is passed,
 // and whether clients can create it.
-func (dr *dwarfReader) finishClass(t *Type, e *typeDIE) {
+func (dr *dwarfReader) finishClass(t *Type, e *dwarfdec.DIE) {
 	c := t.Class
 	if !t.Declaration && !c.Internal && reservedName(t.Name) {
 		c.Internal = dr.declaredInSource(e)
@@ -267,7 +265,7 @@ func (dr *dwarfReader) finishClass(t *Type, e *typeDIE) {
 			nonTrivial = true
 		}
 	}
-	switch cc, _ := e.int(slotCallingConvention); cc {
+	switch cc, _ := e.Int(dwarfdec.SlotCallingConvention); cc {
 	case dwCCPassByReference:
 		c.PassByRef = true
 	case dwCCPassByValue:

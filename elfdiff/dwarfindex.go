@@ -4,6 +4,8 @@ package elfdiff
 // the compilation units, split among goroutines.
 
 import (
+	"github.com/compatgate/compatgate/elfdiff/dwarfdec"
+
 	"github.com/compatgate/compatgate/elfdiff/elfsym"
 
 	"debug/dwarf"
@@ -70,7 +72,7 @@ func (dr *dwarfReader) index(syms *elfsym.SymbolList, workers int, minBytes uint
 	}
 	named := [2]namedDIEs{make(namedDIEs), make(namedDIEs)}
 	var fixups []scopeFixup
-	var headers []scanUnit
+	var headers []dwarfdec.ScanUnit
 	for _, p := range parts {
 		firstWins(idx.funcAt, p.funcAt)
 		firstWins(idx.varAt, p.varAt)
@@ -87,7 +89,7 @@ func (dr *dwarfReader) index(syms *elfsym.SymbolList, workers int, minBytes uint
 		fixups = append(fixups, p.fixups...)
 		headers = append(headers, p.headers...)
 	}
-	dr.dies = newDIEDecoder(dr.sec, headers)
+	dr.dies = dwarfdec.NewDecoder(dr.sec, headers)
 	for name, n := range named[0] {
 		idx.funcNamed[name] = n.off
 	}
@@ -102,21 +104,21 @@ func (dr *dwarfReader) index(syms *elfsym.SymbolList, workers int, minBytes uint
 // consecutive units, of about equal size and at least minBytes each (but
 // for the last): [start, end) offsets. A malformed unit header ends the
 // last run at the end of the section, for the scanner to report.
-func splitUnits(sec *dwarfSections, n int, minBytes uint64) [][2]uint64 {
-	size := uint64(len(sec.info))
+func splitUnits(sec *dwarfdec.Sections, n int, minBytes uint64) [][2]uint64 {
+	size := uint64(len(sec.Info))
 	target := max(size/uint64(max(n, 1)), minBytes)
 	var out [][2]uint64
 	start := uint64(0)
 	for off := uint64(0); off < size; {
-		b := scanBuf{data: sec.info, pos: off, order: sec.order}
-		length := uint64(b.u32())
+		b := dwarfdec.ScanBuf{Data: sec.Info, Pos: off, Order: sec.Order}
+		length := uint64(b.U32())
 		if length == 0xffffffff {
-			length = b.u64()
+			length = b.U64()
 		}
-		if b.err != nil || length > size-b.pos {
+		if b.Err != nil || length > size-b.Pos {
 			break
 		}
-		off = b.pos + length
+		off = b.Pos + length
 		if off-start >= target && off < size {
 			out = append(out, [2]uint64{start, off})
 			start = off
@@ -134,7 +136,7 @@ type indexPart struct {
 	methods             []dwarf.Offset
 	units               []*unitInfo
 	fixups              []scopeFixup
-	headers             []scanUnit // of every unit scanned, for the DIE decoder
+	headers             []dwarfdec.ScanUnit // of every unit scanned, for the DIE decoder
 }
 
 // namedDIE is a DIE found by its symbol's name only.
@@ -207,18 +209,18 @@ func (dr *dwarfReader) indexChunk(w *wanted, start, end uint64) (*indexPart, err
 	// its own debug/dwarf reader.
 	r := dr.d.Reader()
 	// namedDecl records DIEs found only by name.
-	namedDecl := func(m namedDIEs, e *scannedDIE, class symClass) {
-		name := e.linkage
+	namedDecl := func(m namedDIEs, e *dwarfdec.ScannedDIE, class symClass) {
+		name := e.Linkage
 		if len(name) == 0 {
-			name = e.name
+			name = e.Name
 		}
 		if len(name) == 0 || w.names[string(name)]&class == 0 {
 			return
 		}
-		m.add(string(name), namedDIE{e.off, e.declaration})
+		m.add(string(name), namedDIE{e.Off, e.Declaration})
 	}
-	s := newDIEScanner(dr.sec)
-	s.pos, s.limit = start, end
+	s := dwarfdec.NewScanner(dr.sec)
+	s.Pos, s.Limit = start, end
 	// scopes is the stack of enclosing scope prefixes ("ns::S::") of the
 	// DIEs being read, one per DIE whose children are being read.
 	var scopes []scopeLevel
@@ -231,36 +233,36 @@ func (dr *dwarfReader) indexChunk(w *wanted, start, end uint64) (*indexPart, err
 	inClass := func() bool { return len(scopes) > 0 && scopes[len(scopes)-1].class }
 	unitCXX := func() bool { return len(part.units) > 0 && part.units[len(part.units)-1].cxx }
 	for {
-		e, err := s.next()
+		e, err := s.Next()
 		if err != nil {
 			return nil, fmt.Errorf("reading DWARF: %w", err)
 		}
 		if e == nil {
 			break
 		}
-		if e.indirect {
+		if e.Indirect {
 			// A value the scanner cannot resolve alone: let debug/dwarf
 			// decode this DIE.
 			if err := rescan(r, e); err != nil {
 				return nil, err
 			}
 		}
-		skip := e.children
-		switch e.tag {
+		skip := e.Children
+		switch e.Tag {
 		case 0:
 			if len(scopes) > 0 {
 				scopes = scopes[:len(scopes)-1]
 			}
 			continue
 		case dwarf.TagCompileUnit, dwarf.TagPartialUnit:
-			part.units = append(part.units, newUnitInfo(e.off, e.language))
-			if e.children {
+			part.units = append(part.units, newUnitInfo(e.Off, e.Language))
+			if e.Children {
 				scopes = append(scopes[:0], scopeLevel{})
 			}
 			continue
 		case dwarf.TagNamespace, dwarf.TagModule:
-			if e.children {
-				name := string(e.name)
+			if e.Children {
+				name := string(e.Name)
 				if name == "" {
 					name = "(anonymous namespace)"
 				}
@@ -269,7 +271,7 @@ func (dr *dwarfReader) indexChunk(w *wanted, start, end uint64) (*indexPart, err
 			continue
 		case dwarf.TagSubprogram:
 			if inClass() {
-				part.methods = append(part.methods, e.off)
+				part.methods = append(part.methods, e.Off)
 			}
 			matched := false
 			addrs, err := dr.entryAddrs(r, e)
@@ -279,7 +281,7 @@ func (dr *dwarfReader) indexChunk(w *wanted, start, end uint64) (*indexPart, err
 			for _, a := range addrs {
 				if w.funcAddr[a] {
 					if _, ok := part.funcAt[a]; !ok {
-						part.funcAt[a] = e.off
+						part.funcAt[a] = e.Off
 					}
 					matched = true
 				}
@@ -288,57 +290,57 @@ func (dr *dwarfReader) indexChunk(w *wanted, start, end uint64) (*indexPart, err
 				namedDecl(part.funcNamed, e, funcClass)
 			}
 		case dwarf.TagVariable:
-			if a, ok := varAddress(e.location); ok && w.varAddr[a] {
+			if a, ok := varAddress(e.Location); ok && w.varAddr[a] {
 				if _, ok := part.varAt[a]; !ok {
-					part.varAt[a] = e.off
+					part.varAt[a] = e.Off
 				}
 				break
 			}
 			namedDecl(part.varNamed, e, varClass)
 		case dwarf.TagStructType, dwarf.TagUnionType, dwarf.TagClassType, dwarf.TagEnumerationType, dwarf.TagTypedef:
 			p := prefix()
-			if p == "" && e.hasSpec {
+			if p == "" && e.HasSpec {
 				// An out-of-class definition (struct A::B {…}) takes the
 				// scope of its declaration.
-				if uint64(e.spec) < start {
-					part.fixups = append(part.fixups, scopeFixup{e.off, e.spec, e.tag, string(e.name), e.declaration})
+				if uint64(e.Spec) < start {
+					part.fixups = append(part.fixups, scopeFixup{e.Off, e.Spec, e.Tag, string(e.Name), e.Declaration})
 				} else {
-					p = part.scope.get(e.spec)
+					p = part.scope.get(e.Spec)
 				}
 			}
 			if p != "" {
-				part.scope.add(e.off, p)
+				part.scope.add(e.Off, p)
 			}
-			if len(e.name) > 0 && !e.declaration && e.tag != dwarf.TagTypedef {
-				k := defKey{e.tag, p + string(e.name)}
+			if len(e.Name) > 0 && !e.Declaration && e.Tag != dwarf.TagTypedef {
+				k := defKey{e.Tag, p + string(e.Name)}
 				if _, ok := part.defs[k]; !ok {
-					part.defs[k] = e.off
+					part.defs[k] = e.Off
 				}
 			}
 			// Nested types and method declarations of C++ classes are
 			// read for their scope; C types have no scope.
-			if e.children && e.tag != dwarf.TagEnumerationType && e.tag != dwarf.TagTypedef && unitCXX() {
-				if len(e.name) > 0 {
-					p += string(e.name) + "::"
+			if e.Children && e.Tag != dwarf.TagEnumerationType && e.Tag != dwarf.TagTypedef && unitCXX() {
+				if len(e.Name) > 0 {
+					p += string(e.Name) + "::"
 				}
 				scopes = append(scopes, scopeLevel{prefix: p, class: true})
 				skip = false
 			}
 		}
 		if skip {
-			if err := s.skipChildren(); err != nil {
+			if err := s.SkipChildren(); err != nil {
 				return nil, fmt.Errorf("reading DWARF: %w", err)
 			}
 		}
 	}
-	part.headers = s.headers
+	part.headers = s.Headers
 	return part, nil
 }
 
 // rescan decodes with debug/dwarf, through r, the attributes of e that the
 // scanner could not resolve itself.
-func rescan(r *dwarf.Reader, e *scannedDIE) error {
-	full, err := readEntry(r, e.off)
+func rescan(r *dwarf.Reader, e *dwarfdec.ScannedDIE) error {
+	full, err := readEntry(r, e.Off)
 	if err != nil {
 		return err
 	}
@@ -346,8 +348,8 @@ func rescan(r *dwarf.Reader, e *scannedDIE) error {
 		v, _ := full.Val(a).(string)
 		return []byte(v)
 	}
-	e.name, e.linkage = str(dwarf.AttrName), str(dwarf.AttrLinkageName)
-	e.lowPC, e.hasLowPC = full.Val(dwarf.AttrLowpc).(uint64)
+	e.Name, e.Linkage = str(dwarf.AttrName), str(dwarf.AttrLinkageName)
+	e.LowPC, e.HasLowPC = full.Val(dwarf.AttrLowpc).(uint64)
 	return nil
 }
 
@@ -369,14 +371,14 @@ const (
 
 // entryAddrs returns the entry addresses of a subprogram: DW_AT_low_pc, or
 // the starts of its DW_AT_ranges, read through debug/dwarf with r.
-func (dr *dwarfReader) entryAddrs(r *dwarf.Reader, e *scannedDIE) ([]uint64, error) {
-	if e.hasLowPC {
-		return []uint64{e.lowPC}, nil
+func (dr *dwarfReader) entryAddrs(r *dwarf.Reader, e *dwarfdec.ScannedDIE) ([]uint64, error) {
+	if e.HasLowPC {
+		return []uint64{e.LowPC}, nil
 	}
-	if !e.hasRanges {
+	if !e.HasRanges {
 		return nil, nil
 	}
-	full, err := readEntry(r, e.off)
+	full, err := readEntry(r, e.Off)
 	if err != nil {
 		return nil, err
 	}

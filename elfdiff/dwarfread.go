@@ -1,6 +1,8 @@
 package elfdiff
 
 import (
+	"github.com/compatgate/compatgate/elfdiff/dwarfdec"
+
 	"github.com/compatgate/compatgate/elfdiff/elfsym"
 
 	"debug/dwarf"
@@ -17,7 +19,7 @@ const maxTypeDepth = 512
 // never a panic.
 //
 // The DWARF 5 type units are indexed at the first reference into one.
-func readDebugInfo(df *dwarfFile, syms *elfsym.SymbolList, source string) (info *DebugInfo, err error) {
+func readDebugInfo(df *dwarfdec.File, syms *elfsym.SymbolList, source string) (info *DebugInfo, err error) {
 	defer func() {
 		if v := recover(); v != nil {
 			info, err = nil, fmt.Errorf("malformed DWARF (%v)", v)
@@ -86,8 +88,8 @@ func readDebugInfo(df *dwarfFile, syms *elfsym.SymbolList, source string) (info 
 type dwarfReader struct {
 	d     *dwarf.Data
 	r     *dwarf.Reader
-	sec   *dwarfSections // the raw sections of d
-	dies  *dieDecoder    // the decoder of the DIEs, set by the index pass
+	sec   *dwarfdec.Sections // the raw sections of d
+	dies  *dwarfdec.Decoder  // the decoder of the DIEs, set by the index pass
 	types map[dwarf.Offset]*Type
 	void  *Type
 	depth int
@@ -117,9 +119,9 @@ type dwarfReader struct {
 }
 
 // newDWARFReader returns a reader of the DWARF of df.
-func newDWARFReader(df *dwarfFile) *dwarfReader {
-	return &dwarfReader{d: df.data, r: df.data.Reader(), sec: df.sec, types: make(map[dwarf.Offset]*Type),
-		defs: make(map[defKey]dwarf.Offset), typeUnits: df.typeUnits,
+func newDWARFReader(df *dwarfdec.File) *dwarfReader {
+	return &dwarfReader{d: df.Data, r: df.Data.Reader(), sec: df.Sec, types: make(map[dwarf.Offset]*Type),
+		defs: make(map[defKey]dwarf.Offset), typeUnits: df.TypeUnits,
 		void: &Type{Kind: VoidType, Size: -1, Count: -1}}
 }
 
@@ -130,8 +132,8 @@ type defKey struct {
 }
 
 // entry reads the DIE at off into d.
-func (dr *dwarfReader) entry(off dwarf.Offset, d *typeDIE) error {
-	return dr.dies.read(off, d)
+func (dr *dwarfReader) entry(off dwarf.Offset, d *dwarfdec.DIE) error {
+	return dr.dies.Read(off, d)
 }
 
 // readEntry reads the DIE at off with r.
@@ -150,9 +152,9 @@ func readEntry(r *dwarf.Reader, off dwarf.Offset) (*dwarf.Entry, error) {
 // origin reads into o the DIE that e completes: its abstract origin
 // (inlined or out-of-line instance) or its specification (out-of-class
 // definition). It reports whether e has one.
-func (dr *dwarfReader) origin(e, o *typeDIE) (bool, error) {
-	for _, s := range [...]dieSlot{slotAbstractOrigin, slotSpecification} {
-		if off, ok := e.ref(s); ok {
+func (dr *dwarfReader) origin(e, o *dwarfdec.DIE) (bool, error) {
+	for _, s := range [...]dwarfdec.Slot{dwarfdec.SlotAbstractOrigin, dwarfdec.SlotSpecification} {
+		if off, ok := e.Ref(s); ok {
 			return true, dr.entry(off, o)
 		}
 	}
@@ -164,7 +166,7 @@ const maxDeclChain = 8
 
 // declChain reads the DIE at off and the DIEs it completes, most concrete
 // first, into chain, and returns how many it read.
-func (dr *dwarfReader) declChain(off dwarf.Offset, chain *[maxDeclChain]typeDIE) (int, error) {
+func (dr *dwarfReader) declChain(off dwarf.Offset, chain *[maxDeclChain]dwarfdec.DIE) (int, error) {
 	if err := dr.entry(off, &chain[0]); err != nil {
 		return 0, err
 	}
@@ -184,9 +186,9 @@ func (dr *dwarfReader) declChain(off dwarf.Offset, chain *[maxDeclChain]typeDIE)
 
 // first returns the first DIE of chain that has the attribute of slot s,
 // or nil.
-func first(chain []typeDIE, s dieSlot) *typeDIE {
+func first(chain []dwarfdec.DIE, s dwarfdec.Slot) *dwarfdec.DIE {
 	for i := range chain {
-		if chain[i].has(s) {
+		if chain[i].Has(s) {
 			return &chain[i]
 		}
 	}
@@ -195,9 +197,9 @@ func first(chain []typeDIE, s dieSlot) *typeDIE {
 
 // chainStr returns the first value of the attribute of slot s along
 // chain, when it is a string.
-func chainStr(chain []typeDIE, s dieSlot) string {
+func chainStr(chain []dwarfdec.DIE, s dwarfdec.Slot) string {
 	if d := first(chain, s); d != nil {
-		v, _ := d.str(s)
+		v, _ := d.Str(s)
 		return v
 	}
 	return ""
@@ -211,41 +213,41 @@ const (
 
 // function decodes the subprogram at off.
 func (dr *dwarfReader) function(off dwarf.Offset) (*Func, error) {
-	var buf [maxDeclChain]typeDIE
+	var buf [maxDeclChain]dwarfdec.DIE
 	n, err := dr.declChain(off, &buf)
 	if err != nil {
 		return nil, err
 	}
 	chain := buf[:n]
 	f := &Func{}
-	f.Name = chainStr(chain, slotName)
-	f.Linkage = chainStr(chain, slotLinkageName)
-	if f.Return, err = dr.typeOf(first(chain, slotType)); err != nil {
+	f.Name = chainStr(chain, dwarfdec.SlotName)
+	f.Linkage = chainStr(chain, dwarfdec.SlotLinkageName)
+	if f.Return, err = dr.typeOf(first(chain, dwarfdec.SlotType)); err != nil {
 		return nil, err
 	}
 	for i := range chain {
 		e := &chain[i]
-		if dr.isMethod(e.off) {
+		if dr.isMethod(e.Off) {
 			f.Method = true
 		}
-		if in, _ := e.int(slotInline); in == dwInlDeclaredNotInlined || in == dwInlDeclaredInlined {
+		if in, _ := e.Int(dwarfdec.SlotInline); in == dwInlDeclaredNotInlined || in == dwInlDeclaredInlined {
 			f.Inline = true
 		}
 	}
 	// The parameters: of the most concrete DIE that lists any, resolving
 	// each one's own abstract origin for its name and type.
-	var pc [2]typeDIE // a parameter and its origin
+	var pc [2]dwarfdec.DIE // a parameter and its origin
 	for i := range chain {
 		found := false
-		for c := childrenOf(&chain[i]); ; {
-			ok, err := dr.dies.next(&c, &pc[0])
+		for c := dwarfdec.ChildrenOf(&chain[i]); ; {
+			ok, err := dr.dies.Next(&c, &pc[0])
 			if err != nil {
 				return nil, err
 			}
 			if !ok {
 				break
 			}
-			switch pc[0].tag {
+			switch pc[0].Tag {
 			case dwarf.TagFormalParameter:
 				found = true
 				hasOrigin, err := dr.origin(&pc[0], &pc[1])
@@ -256,19 +258,19 @@ func (dr *dwarfReader) function(off dwarf.Offset) (*Func, error) {
 				if hasOrigin {
 					p = pc[:2]
 				}
-				if d := first(p, slotArtificial); d != nil && d.flag(slotArtificial) {
+				if d := first(p, dwarfdec.SlotArtificial); d != nil && d.Flag(dwarfdec.SlotArtificial) {
 					// this, or __vtt_parm and __in_chrg of constructors
 					// and destructors of classes with virtual bases.
 					if len(f.Params) == 0 && f.This == nil {
-						if f.This, err = dr.typeOf(first(p, slotType)); err != nil {
+						if f.This, err = dr.typeOf(first(p, dwarfdec.SlotType)); err != nil {
 							return nil, err
 						}
 					}
 					continue
 				}
 				var param Param
-				param.Name = chainStr(p, slotName)
-				if param.Type, err = dr.typeOf(first(p, slotType)); err != nil {
+				param.Name = chainStr(p, dwarfdec.SlotName)
+				if param.Type, err = dr.typeOf(first(p, dwarfdec.SlotType)); err != nil {
 					return nil, err
 				}
 				f.Params = append(f.Params, param)
@@ -286,15 +288,15 @@ func (dr *dwarfReader) function(off dwarf.Offset) (*Func, error) {
 
 // variable decodes the variable at off.
 func (dr *dwarfReader) variable(off dwarf.Offset) (*Var, error) {
-	var buf [maxDeclChain]typeDIE
+	var buf [maxDeclChain]dwarfdec.DIE
 	n, err := dr.declChain(off, &buf)
 	if err != nil {
 		return nil, err
 	}
 	chain := buf[:n]
 	v := &Var{}
-	v.Name = chainStr(chain, slotName)
-	v.Linkage = chainStr(chain, slotLinkageName)
-	v.Type, err = dr.typeOf(first(chain, slotType))
+	v.Name = chainStr(chain, dwarfdec.SlotName)
+	v.Linkage = chainStr(chain, dwarfdec.SlotLinkageName)
+	v.Type, err = dr.typeOf(first(chain, dwarfdec.SlotType))
 	return v, err
 }

@@ -3,6 +3,8 @@ package elfdiff
 // This file decodes type DIEs into Types.
 
 import (
+	"github.com/compatgate/compatgate/elfdiff/dwarfdec"
+
 	"debug/dwarf"
 	"errors"
 	"slices"
@@ -10,16 +12,16 @@ import (
 
 // typeOf decodes the type the DW_AT_type of d refers to; void when d is
 // nil or has none.
-func (dr *dwarfReader) typeOf(d *typeDIE) (*Type, error) {
+func (dr *dwarfReader) typeOf(d *dwarfdec.DIE) (*Type, error) {
 	if d == nil {
 		return dr.void, nil
 	}
-	switch d.kinds[slotType] {
-	case valNone:
+	switch d.Kinds[dwarfdec.SlotType] {
+	case dwarfdec.ValNone:
 		return dr.void, nil
-	case valOffset:
-		return dr.typeAt(dwarf.Offset(d.vals[slotType]))
-	case valUint:
+	case dwarfdec.ValOffset:
+		return dr.typeAt(dwarf.Offset(d.Vals[dwarfdec.SlotType]))
+	case dwarfdec.ValUint:
 		// DW_FORM_ref_sig8 into a type unit (-fdebug-types-section).
 		// DWARF 5 type units are in .debug_info, where the reader can
 		// seek; DWARF 4's .debug_types is not exposed by debug/dwarf.
@@ -29,7 +31,7 @@ func (dr *dwarfReader) typeOf(d *typeDIE) (*Type, error) {
 				dr.sigs = map[uint64]dwarf.Offset{}
 			}
 		}
-		if off, ok := dr.sigs[d.vals[slotType]]; ok {
+		if off, ok := dr.sigs[d.Vals[dwarfdec.SlotType]]; ok {
 			return dr.typeAt(off)
 		}
 	}
@@ -47,15 +49,15 @@ func (dr *dwarfReader) typeAt(off dwarf.Offset) (*Type, error) {
 	}
 	dr.depth++
 	defer func() { dr.depth-- }()
-	var die typeDIE
+	var die dwarfdec.DIE
 	e := &die
 	if err := dr.entry(off, e); err != nil {
 		return nil, err
 	}
-	if e.isDeclaration() {
+	if e.IsDeclaration() {
 		// struct S; here, struct S { … } in another compilation unit.
-		if name, ok := e.str(slotName); ok {
-			if def, ok := dr.defs[defKey{e.tag, dr.scope.get(off) + name}]; ok && def != off {
+		if name, ok := e.Str(dwarfdec.SlotName); ok {
+			if def, ok := dr.defs[defKey{e.Tag, dr.scope.get(off) + name}]; ok && def != off {
 				t, err := dr.typeAt(def)
 				if err == nil {
 					dr.types[off] = t
@@ -66,15 +68,15 @@ func (dr *dwarfReader) typeAt(off dwarf.Offset) (*Type, error) {
 	}
 	t := &Type{Size: -1, Count: -1}
 	dr.types[off] = t // before recursing: recursive types terminate here
-	t.Name, _ = e.str(slotName)
-	if s, ok := e.int(slotByteSize); ok {
+	t.Name, _ = e.Str(dwarfdec.SlotName)
+	if s, ok := e.Int(dwarfdec.SlotByteSize); ok {
 		t.Size = s
 	}
-	if a, ok := e.int(slotAlignment); ok {
+	if a, ok := e.Int(dwarfdec.SlotAlignment); ok {
 		t.Align = a
 	}
-	t.Declaration = e.isDeclaration()
-	switch e.tag {
+	t.Declaration = e.IsDeclaration()
+	switch e.Tag {
 	case dwarf.TagStructType, dwarf.TagClassType, dwarf.TagUnionType, dwarf.TagEnumerationType, dwarf.TagTypedef:
 		if u := dr.unitOf(off); u != nil && u.cxx {
 			t.CXX = true
@@ -88,22 +90,22 @@ func (dr *dwarfReader) typeAt(off dwarf.Offset) (*Type, error) {
 		t.Elem, err = dr.typeOf(e)
 		return err
 	}
-	switch e.tag {
+	switch e.Tag {
 	case dwarf.TagBaseType:
 		t.Kind = BaseType
-		t.Encoding, _ = e.int(slotEncoding)
+		t.Encoding, _ = e.Int(dwarfdec.SlotEncoding)
 	case dwarf.TagUnspecifiedType:
 		t.Kind = VoidType
 	case dwarf.TagPointerType, dwarf.TagReferenceType, dwarf.TagRvalueReferenceType,
 		dwarf.TagConstType, dwarf.TagVolatileType, dwarf.TagRestrictType, dwarf.TagAtomicType,
 		dwarf.TagTypedef:
-		t.Kind = tagKinds[e.tag]
+		t.Kind = tagKinds[e.Tag]
 		if t.Size < 0 && (t.Kind == PointerType || t.Kind == ReferenceType || t.Kind == RvalueRefType) {
 			t.Size = int64(dr.addrSize())
 		}
 		err = elem()
 	case dwarf.TagStructType, dwarf.TagUnionType, dwarf.TagClassType:
-		t.Kind = tagKinds[e.tag]
+		t.Kind = tagKinds[e.Tag]
 		if t.CXX {
 			t.Class = &ClassInfo{}
 		}
@@ -133,7 +135,7 @@ func (dr *dwarfReader) typeAt(off dwarf.Offset) (*Type, error) {
 		err = elem()
 	default:
 		t.Kind = VoidType
-		t.Name = "<" + e.tag.String() + ">"
+		t.Name = "<" + e.Tag.String() + ">"
 	}
 	if err != nil {
 		return nil, err
@@ -183,13 +185,13 @@ func (dr *dwarfReader) addrSize() int {
 }
 
 // members decodes the data members of a struct, union or class.
-func (dr *dwarfReader) members(t *Type, e *typeDIE) error {
+func (dr *dwarfReader) members(t *Type, e *dwarfdec.DIE) error {
 	// A class's methods go on dr.methodStack, above those of the classes
 	// being read further up, and leave it in one slice.
 	base := len(dr.methodStack)
-	var k typeDIE
-	for c := childrenOf(e); ; {
-		ok, err := dr.dies.next(&c, &k)
+	var k dwarfdec.DIE
+	for c := dwarfdec.ChildrenOf(e); ; {
+		ok, err := dr.dies.Next(&c, &k)
 		if err != nil {
 			return err
 		}
@@ -209,24 +211,24 @@ func (dr *dwarfReader) members(t *Type, e *typeDIE) error {
 				continue
 			}
 		}
-		if k.tag != dwarf.TagMember || k.isDeclaration() {
+		if k.Tag != dwarf.TagMember || k.IsDeclaration() {
 			continue // methods, static members, nested types, bases: classChild
 		}
-		if k.flag(slotExternal) {
+		if k.Flag(dwarfdec.SlotExternal) {
 			continue
 		}
 		m := Member{}
-		m.Name, _ = k.str(slotName)
+		m.Name, _ = k.Str(dwarfdec.SlotName)
 		m.Offset = memberOffset(&k)
-		m.BitSize, _ = k.int(slotBitSize)
+		m.BitSize, _ = k.Int(dwarfdec.SlotBitSize)
 		if m.BitSize > 0 {
-			if dbo, ok := k.int(slotDataBitOffset); ok {
+			if dbo, ok := k.Int(dwarfdec.SlotDataBitOffset); ok {
 				m.BitOffset = dbo
 				m.Offset = dbo / 8
-			} else if bo, ok := k.int(slotBitOffset); ok {
+			} else if bo, ok := k.Int(dwarfdec.SlotBitOffset); ok {
 				// DWARF 2/3: bit_offset counts from the most significant
 				// bit of a storage unit of byte_size bytes.
-				bs, _ := k.int(slotByteSize)
+				bs, _ := k.Int(dwarfdec.SlotByteSize)
 				m.BitOffset = m.Offset*8 + bs*8 - bo - m.BitSize
 			} else {
 				m.BitOffset = m.Offset * 8
@@ -242,20 +244,20 @@ func (dr *dwarfReader) members(t *Type, e *typeDIE) error {
 }
 
 // enumerators decodes the constants of an enum.
-func (dr *dwarfReader) enumerators(t *Type, e *typeDIE) error {
-	var k typeDIE
-	for c := childrenOf(e); ; {
-		ok, err := dr.dies.next(&c, &k)
+func (dr *dwarfReader) enumerators(t *Type, e *dwarfdec.DIE) error {
+	var k dwarfdec.DIE
+	for c := dwarfdec.ChildrenOf(e); ; {
+		ok, err := dr.dies.Next(&c, &k)
 		if err != nil || !ok {
 			return err
 		}
-		if k.tag != dwarf.TagEnumerator {
+		if k.Tag != dwarf.TagEnumerator {
 			continue
 		}
 		en := Enumerator{}
-		en.Name, _ = k.str(slotName)
-		if kind := k.kinds[slotConstValue]; kind == valInt || kind == valUint {
-			en.Value = int64(k.vals[slotConstValue])
+		en.Name, _ = k.Str(dwarfdec.SlotName)
+		if kind := k.Kinds[dwarfdec.SlotConstValue]; kind == dwarfdec.ValInt || kind == dwarfdec.ValUint {
+			en.Value = int64(k.Vals[dwarfdec.SlotConstValue])
 		}
 		t.Enumerators = append(t.Enumerators, en)
 	}
@@ -263,30 +265,30 @@ func (dr *dwarfReader) enumerators(t *Type, e *typeDIE) error {
 
 // array decodes an array type; each DW_TAG_subrange_type is a dimension,
 // the first the outermost.
-func (dr *dwarfReader) array(t *Type, e *typeDIE) error {
+func (dr *dwarfReader) array(t *Type, e *dwarfdec.DIE) error {
 	elem, err := dr.typeOf(e)
 	if err != nil {
 		return err
 	}
-	t.Vector = e.flag(slotGNUVector)
+	t.Vector = e.Flag(dwarfdec.SlotGNUVector)
 	var dims []int64
-	var k typeDIE
-	for c := childrenOf(e); ; {
-		ok, err := dr.dies.next(&c, &k)
+	var k dwarfdec.DIE
+	for c := dwarfdec.ChildrenOf(e); ; {
+		ok, err := dr.dies.Next(&c, &k)
 		if err != nil {
 			return err
 		}
 		if !ok {
 			break
 		}
-		if k.tag != dwarf.TagSubrangeType {
+		if k.Tag != dwarf.TagSubrangeType {
 			continue
 		}
 		n := int64(-1)
-		if c, ok := k.int(slotCount); ok {
+		if c, ok := k.Int(dwarfdec.SlotCount); ok {
 			n = c
-		} else if ub, ok := k.int(slotUpperBound); ok {
-			lb, _ := k.int(slotLowerBound)
+		} else if ub, ok := k.Int(dwarfdec.SlotUpperBound); ok {
+			lb, _ := k.Int(dwarfdec.SlotLowerBound)
 			n = ub - lb + 1
 		}
 		dims = append(dims, n)
@@ -304,14 +306,14 @@ func (dr *dwarfReader) array(t *Type, e *typeDIE) error {
 }
 
 // params decodes the parameters of a function type.
-func (dr *dwarfReader) params(t *Type, e *typeDIE) error {
-	var k typeDIE
-	for c := childrenOf(e); ; {
-		ok, err := dr.dies.next(&c, &k)
+func (dr *dwarfReader) params(t *Type, e *dwarfdec.DIE) error {
+	var k dwarfdec.DIE
+	for c := dwarfdec.ChildrenOf(e); ; {
+		ok, err := dr.dies.Next(&c, &k)
 		if err != nil || !ok {
 			return err
 		}
-		switch k.tag {
+		switch k.Tag {
 		case dwarf.TagFormalParameter:
 			p, err := dr.typeOf(&k)
 			if err != nil {

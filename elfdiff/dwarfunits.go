@@ -4,6 +4,8 @@ package elfdiff
 // their language, and the file names of their line tables.
 
 import (
+	"github.com/compatgate/compatgate/elfdiff/dwarfdec"
+
 	"cmp"
 	"debug/dwarf"
 	"path"
@@ -94,9 +96,9 @@ func (dr *dwarfReader) unitOf(off dwarf.Offset) *unitInfo {
 
 // declaredInSource reports whether a DIE was declared (DW_AT_decl_file)
 // in a C or C++ source file, not a header.
-func (dr *dwarfReader) declaredInSource(e *typeDIE) bool {
-	n, ok := e.int(slotDeclFile)
-	u := dr.unitOf(e.off)
+func (dr *dwarfReader) declaredInSource(e *dwarfdec.DIE) bool {
+	n, ok := e.Int(dwarfdec.SlotDeclFile)
+	u := dr.unitOf(e.Off)
 	if !ok || u == nil || n < 0 {
 		return false
 	}
@@ -107,7 +109,7 @@ func (dr *dwarfReader) declaredInSource(e *typeDIE) bool {
 	if n >= int64(len(u.files)) {
 		return false
 	}
-	if name := u.files[n]; extensionKnown(name) {
+	if name := u.files[n]; dwarfdec.ExtensionKnown(name) {
 		return isSourceFile(string(name))
 	}
 	if u.joined == nil {
@@ -119,7 +121,7 @@ func (dr *dwarfReader) declaredInSource(e *typeDIE) bool {
 // lineFiles returns the file names of the line table of u, unjoined, or
 // nil when it has none or debug/dwarf could not read it.
 func (dr *dwarfReader) lineFiles(u *unitInfo) [][]byte {
-	if dr.sec.line == nil {
+	if dr.sec.Line == nil {
 		return nil
 	}
 	cu, err := readEntry(dr.r, u.off)
@@ -130,7 +132,7 @@ func (dr *dwarfReader) lineFiles(u *unitInfo) [][]byte {
 	if !ok {
 		return nil
 	}
-	files, err := lineFileNames(dr.sec.line, dr.sec.str, dr.sec.lineStr, dr.sec.order, off)
+	files, err := dwarfdec.LineFileNames(dr.sec.Line, dr.sec.Str, dr.sec.LineStr, dr.sec.Order, off)
 	if err != nil {
 		return nil
 	}

@@ -1,11 +1,11 @@
 package elfdiff
 
 import (
+	"github.com/compatgate/compatgate/elfdiff/dwarfdec"
+
 	"github.com/compatgate/compatgate/elfdiff/elfsym"
 
 	"debug/elf"
-	"encoding/binary"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +13,22 @@ import (
 	"os"
 	"strings"
 )
+
+// LoadOptions tune how Load finds debug information.
+type LoadOptions struct {
+	// DebugDirs are searched for separate debug files before
+	// DefaultDebugDir, by build-id (DIR/.build-id/xx/yyyy.debug) and by
+	// .gnu_debuglink name (DIR/NAME and DIR/<library's directory>/NAME).
+	DebugDirs []string
+	// NoDebugInfo skips DWARF: only the symbol tables are read.
+	NoDebugInfo bool
+	// ShareNames is a corpus already loaded, of another version of the
+	// library, whose memory the new corpus uses for the symbol names
+	// both export and for the names of the C++ classes both have vtables
+	// or typeinfo for. A check that holds both then keeps one copy of
+	// each such name: on a big C++ library, most of its string table.
+	ShareNames *Corpus
+}
 
 // Load reads the shared object at path into a Corpus, with the DWARF of
 // the library or of its separate debug file found in the default places.
@@ -87,7 +103,7 @@ func loadReaderWith(path string, r io.ReaderAt, opts LoadOptions, searchFiles bo
 		dyn.Detach(intern)
 		baseCXX = base.CXX
 	}
-	c.BuildID = buildID(ef)
+	c.BuildID = elfsym.BuildID(ef)
 	c.Hidden = hiddenSymbols(local)
 	if t, note := readCXXTables(ef, &c.symbols, dyn, local, baseCXX, intern); note != "" {
 		c.Notes = append(c.Notes, path+": "+note)
@@ -119,7 +135,7 @@ func (c *Corpus) readDebug(ef *elf.File, r io.ReaderAt, path string, opts LoadOp
 	if !searchFiles {
 		filePath = ""
 	}
-	df, err := openDWARF(ef, r, filePath, c.BuildID, opts)
+	df, err := dwarfdec.Open(ef, r, filePath, c.BuildID, opts.DebugDirs)
 	if err != nil {
 		c.Notes = append(c.Notes, fmt.Sprintf("%s: debug information unreadable, types not checked: %v", path, err))
 		return
@@ -128,7 +144,7 @@ func (c *Corpus) readDebug(ef *elf.File, r io.ReaderAt, path string, opts LoadOp
 		return
 	}
 	defer df.Close()
-	source := df.path
+	source := df.Path
 	if source == "" {
 		source = path
 	}
@@ -293,44 +309,6 @@ func hiddenSymbols(local *elfsym.SymbolTable) map[string]bool {
 	}
 	return hidden
 }
-
-// buildID returns the GNU build-id note in hex, or "".
-func buildID(ef *elf.File) string {
-	for _, s := range ef.Sections {
-		if s.Type != elf.SHT_NOTE {
-			continue
-		}
-		data, err := s.Data()
-		if err != nil {
-			continue
-		}
-		if id := findBuildID(data, ef.ByteOrder); id != "" {
-			return id
-		}
-	}
-	return ""
-}
-
-// findBuildID scans a note section's contents for NT_GNU_BUILD_ID.
-func findBuildID(data []byte, bo binary.ByteOrder) string {
-	const ntGNUBuildID = 3
-	for len(data) >= 12 {
-		namesz, descsz, typ := bo.Uint32(data), bo.Uint32(data[4:]), bo.Uint32(data[8:])
-		data = data[12:]
-		nameEnd := align4(uint64(namesz))
-		descEnd := nameEnd + align4(uint64(descsz))
-		if descEnd > uint64(len(data)) {
-			return ""
-		}
-		if typ == ntGNUBuildID && namesz == 4 && string(data[:3]) == "GNU" {
-			return hex.EncodeToString(data[nameEnd : nameEnd+uint64(descsz)])
-		}
-		data = data[descEnd:]
-	}
-	return ""
-}
-
-func align4(n uint64) uint64 { return (n + 3) &^ 3 }
 
 // maxConstSize bounds the size of the constants whose contents are kept.
 const maxConstSize = 64

@@ -121,10 +121,12 @@ type Interner struct {
 	copies map[string]string
 }
 
+// NewInterner returns an Interner that prefers the names of syms.
 func NewInterner(syms *SymbolList) *Interner {
 	return &Interner{syms: syms, copies: make(map[string]string)}
 }
 
+// Intern returns the string kept for name.
 func (in *Interner) Intern(name string) string {
 	if s, ok := in.syms.canonical(name); ok {
 		return s

@@ -1,4 +1,4 @@
-package elfdiff
+package dwarfdec
 
 // This file reads the DWARF sections the checker needs, decompressing them
 // in parallel, instead of elf.File.DWARF, which inflates every .debug_*
@@ -17,25 +17,25 @@ import (
 	"sync"
 )
 
-// dwarfSections are the contents of the DWARF sections of one file, as
+// Sections are the contents of the DWARF sections of one file, as
 // the checker reads them; absent sections are nil. They live outside the
 // Go heap (see offHeap) until release: nothing decoded from them may keep
 // a slice of them.
-type dwarfSections struct {
-	order                                  binary.ByteOrder
-	info, abbrev, str, lineStr, strOffsets []byte
-	addr, line, ranges, rnglists           []byte
+type Sections struct {
+	Order                                  binary.ByteOrder
+	Info, abbrev, Str, LineStr, strOffsets []byte
+	addr, Line, ranges, rnglists           []byte
 	types                                  [][]byte // DWARF 4 .debug_types, one per section
 	releases                               []func()
 }
 
 // release frees the sections' memory. The sections must not be used
 // after.
-func (sec *dwarfSections) release() {
+func (sec *Sections) release() {
 	for _, f := range sec.releases {
 		f()
 	}
-	*sec = dwarfSections{}
+	*sec = Sections{}
 }
 
 // heapBuffer returns n bytes on the Go heap, and a release that leaves
@@ -45,22 +45,22 @@ func heapBuffer(n uint64) ([]byte, func()) { return make([]byte, n), func() {} }
 // slot returns where the section with the given suffix (after .debug_ or
 // .zdebug_) goes, or nil for a section the checker never reads: location
 // lists, call frames, address ranges of units, name indexes, macros.
-func (sec *dwarfSections) slot(suffix string) *[]byte {
+func (sec *Sections) slot(suffix string) *[]byte {
 	switch suffix {
 	case "info":
-		return &sec.info
+		return &sec.Info
 	case "abbrev":
 		return &sec.abbrev
 	case "str":
-		return &sec.str
+		return &sec.Str
 	case "line_str":
-		return &sec.lineStr
+		return &sec.LineStr
 	case "str_offsets":
 		return &sec.strOffsets
 	case "addr":
 		return &sec.addr
 	case "line":
-		return &sec.line
+		return &sec.Line
 	case "ranges":
 		return &sec.ranges
 	case "rnglists":
@@ -82,8 +82,8 @@ func dwarfSuffix(name string) string {
 
 // readDWARFSections reads the DWARF sections of ef, whose bytes r holds,
 // decompressing them in parallel.
-func readDWARFSections(ef *elf.File, r io.ReaderAt) (*dwarfSections, error) {
-	sec := &dwarfSections{order: ef.ByteOrder}
+func readDWARFSections(ef *elf.File, r io.ReaderAt) (*Sections, error) {
+	sec := &Sections{Order: ef.ByteOrder}
 	type job struct {
 		s   *elf.Section
 		dst *[]byte
@@ -141,8 +141,8 @@ func readDWARFSections(ef *elf.File, r io.ReaderAt) (*dwarfSections, error) {
 }
 
 // data returns the debug/dwarf view of the sections.
-func (sec *dwarfSections) data() (*dwarf.Data, error) {
-	d, err := dwarf.New(sec.abbrev, nil, nil, sec.info, sec.line, nil, sec.ranges, sec.str)
+func (sec *Sections) data() (*dwarf.Data, error) {
+	d, err := dwarf.New(sec.abbrev, nil, nil, sec.Info, sec.Line, nil, sec.ranges, sec.Str)
 	if err != nil {
 		return nil, err
 	}
@@ -155,7 +155,7 @@ func (sec *dwarfSections) data() (*dwarf.Data, error) {
 		name string
 		data []byte
 	}{
-		{".debug_addr", sec.addr}, {".debug_line_str", sec.lineStr},
+		{".debug_addr", sec.addr}, {".debug_line_str", sec.LineStr},
 		{".debug_rnglists", sec.rnglists}, {".debug_str_offsets", sec.strOffsets},
 	} {
 		if len(s.data) > 0 {

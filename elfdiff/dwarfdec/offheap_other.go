@@ -1,6 +1,6 @@
 //go:build !unix
 
-package elfdiff
+package dwarfdec
 
 // offHeap returns n zeroed bytes and the function that releases them: on
 // the heap, where the platform has no anonymous mappings.

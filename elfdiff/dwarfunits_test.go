@@ -1,8 +1,14 @@
 package elfdiff
 
 import (
+	"github.com/compatgate/compatgate/elfdiff/dwarfdec"
+
+	"debug/elf"
+	"os"
 	"path"
 	"testing"
+
+	"github.com/compatgate/compatgate/elfdiff/internal/testlib"
 )
 
 // oddFileSrc declares an internal class in a file whose name gcc splits
@@ -19,15 +25,15 @@ int ns::use(_Impl *x) { return x->a; }
 // of every unit of libraries built with each DWARF version, unjoined, and
 // compares them with those of debug/dwarf's LineReader.
 func TestLineFileNamesMatchDebugDWARF(t *testing.T) {
-	cases := append(dwarfBuilds(),
-		dwarfBuild{"cxx-odd-file-dwarf5", "g++", oddFileSrc, []string{"-gdwarf-5"}},
-		dwarfBuild{"cxx-odd-file-dwarf4", "g++", oddFileSrc, []string{"-gdwarf-4"}})
+	cases := append(testlib.Builds(),
+		testlib.Build{Name: "cxx-odd-file-dwarf5", Compiler: "g++", Src: oddFileSrc, Flags: []string{"-gdwarf-5"}},
+		testlib.Build{Name: "cxx-odd-file-dwarf4", Compiler: "g++", Src: oddFileSrc, Flags: []string{"-gdwarf-4"}})
 	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			df := openScanLib(t, buildScanLib(t, tc.compiler, tc.src, tc.flags...))
+		t.Run(tc.Name, func(t *testing.T) {
+			df := openTestDWARF(t, testlib.BuildLib(t, tc.Compiler, tc.Src, tc.Flags...))
 			dr := newDWARFReader(df)
 			units, files := 0, 0
-			for r := df.data.Reader(); ; {
+			for r := df.Data.Reader(); ; {
 				cu, err := r.Next()
 				if err != nil {
 					t.Fatal(err)
@@ -48,7 +54,7 @@ func TestLineFileNamesMatchDebugDWARF(t *testing.T) {
 						}
 						continue
 					}
-					if !extensionKnown(name) {
+					if !dwarfdec.ExtensionKnown(name) {
 						continue
 					}
 					files++
@@ -69,7 +75,7 @@ func TestLineFileNamesMatchDebugDWARF(t *testing.T) {
 // whose name alone does not give its extension is read as declared in a
 // source file, as the name joined to its directory says.
 func TestInternalFromJoinedFileName(t *testing.T) {
-	so := buildScanLib(t, "g++", oddFileSrc, "-gdwarf-5")
+	so := testlib.BuildLib(t, "g++", oddFileSrc, "-gdwarf-5")
 	c, err := Load(so)
 	if err != nil {
 		t.Fatal(err)
@@ -94,54 +100,27 @@ func TestInternalFromJoinedFileName(t *testing.T) {
 		t.Errorf("ns::_Impl declared in src/impl.cc is not internal")
 	}
 	// The name alone, ".", would not say so.
-	if extensionKnown([]byte(".")) || isSourceFile(".") {
+	if dwarfdec.ExtensionKnown([]byte(".")) || isSourceFile(".") {
 		t.Errorf(`the extension of "." is taken as known`)
 	}
 }
 
-func TestExtensionKnown(t *testing.T) {
-	for name, want := range map[string]bool{
-		"a.cc": true, "dir/a.h": true, "a/../b.c": true, "vector": true, "": true, `c:\x\y.cc`: true,
-		".": false, "..": false, "dir/.": false, "x.cc/..": false, "dir/": false,
-	} {
-		if got := extensionKnown([]byte(name)); got != want {
-			t.Errorf("extensionKnown(%q) = %v, want %v", name, got, want)
-		}
-	}
-}
-
-// TestLineFileNamesMalformed cuts and corrupts a line table header: the
-// reader must fail, or agree with debug/dwarf, never panic.
-func TestLineFileNamesMalformed(t *testing.T) {
-	df := openScanLib(t, buildScanLib(t, "g++", scanCXXSrc, "-gdwarf-5"))
-	cu, err := df.data.Reader().Next()
-	if err != nil || cu == nil {
+// openTestDWARF opens the DWARF of the library so.
+func openTestDWARF(t *testing.T, so string) *dwarfdec.File {
+	t.Helper()
+	f, err := os.Open(so)
+	if err != nil {
 		t.Fatal(err)
 	}
-	line := df.sec.line
-	for _, n := range []int{0, 3, 10, 30, len(line) / 2, len(line)} {
-		for _, corrupt := range []bool{false, true} {
-			cut := append([]byte(nil), line[:n]...)
-			if corrupt {
-				for i := 4; i < n; i += 5 {
-					cut[i] ^= 0x81
-				}
-			}
-			sec := *df.sec
-			sec.line = cut
-			d, err := sec.data()
-			if err != nil {
-				t.Fatal(err)
-			}
-			raw, rawErr := lineFileNames(sec.line, sec.str, sec.lineStr, sec.order, 0)
-			lr, err := d.LineReader(cu)
-			if (rawErr == nil) != (err == nil && lr != nil) {
-				t.Errorf("cut at %d (corrupt %v): error %v, debug/dwarf's %v", n, corrupt, rawErr, err)
-				continue
-			}
-			if rawErr == nil && len(raw) != len(lr.Files()) {
-				t.Errorf("cut at %d (corrupt %v): %d files, debug/dwarf reads %d", n, corrupt, len(raw), len(lr.Files()))
-			}
-		}
+	t.Cleanup(func() { f.Close() })
+	ef, err := elf.NewFile(f)
+	if err != nil {
+		t.Fatal(err)
 	}
+	df, err := dwarfdec.NewFile(ef, f, so)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(df.Close)
+	return df
 }

@@ -1,4 +1,4 @@
-package elfdiff
+package dwarfdec
 
 // This file decodes single DIEs, and walks the children of one, for the
 // declaration and type decoders. debug/dwarf's Reader builds an Entry, a
@@ -22,40 +22,40 @@ import (
 	"slices"
 )
 
-// dieSlot names an attribute a typeDIE keeps.
-type dieSlot uint8
+// Slot names an attribute a typeDIE keeps.
+type Slot uint8
 
 // The attributes a typeDIE keeps.
 const (
-	slotName dieSlot = iota
-	slotLinkageName
-	slotType
-	slotAbstractOrigin
-	slotSpecification
+	SlotName Slot = iota
+	SlotLinkageName
+	SlotType
+	SlotAbstractOrigin
+	SlotSpecification
 	slotSibling
-	slotInline
-	slotArtificial
-	slotExternal
+	SlotInline
+	SlotArtificial
+	SlotExternal
 	slotDeclaration
-	slotAccessibility
-	slotVirtuality
-	slotDataMemberLoc
-	slotVtableElemLoc
-	slotDeleted
-	slotDefaulted
-	slotCallingConvention
-	slotByteSize
-	slotAlignment
-	slotEncoding
-	slotBitSize
-	slotDataBitOffset
-	slotBitOffset
-	slotConstValue
-	slotCount
-	slotUpperBound
-	slotLowerBound
-	slotGNUVector
-	slotDeclFile
+	SlotAccessibility
+	SlotVirtuality
+	SlotDataMemberLoc
+	SlotVtableElemLoc
+	SlotDeleted
+	SlotDefaulted
+	SlotCallingConvention
+	SlotByteSize
+	SlotAlignment
+	SlotEncoding
+	SlotBitSize
+	SlotDataBitOffset
+	SlotBitOffset
+	SlotConstValue
+	SlotCount
+	SlotUpperBound
+	SlotLowerBound
+	SlotGNUVector
+	SlotDeclFile
 	numSlots
 	noSlot = numSlots // an attribute no decoder reads
 )
@@ -64,67 +64,75 @@ const (
 // vector (vector_size).
 const attrGNUVector = dwarf.Attr(0x2107)
 
+// DWARF attributes and operations debug/dwarf does not name.
+const (
+	attrCallingConvention = dwarf.Attr(0x36) // DW_AT_calling_convention
+	attrDeleted           = dwarf.Attr(0x8a) // DW_AT_deleted
+	attrDefaulted         = dwarf.Attr(0x8b) // DW_AT_defaulted
+	OpConstu              = 0x10             // DW_OP_constu
+)
+
 // slotOf returns the slot of attribute a, or noSlot.
-func slotOf(a dwarf.Attr) dieSlot {
+func slotOf(a dwarf.Attr) Slot {
 	switch a {
 	case dwarf.AttrName:
-		return slotName
+		return SlotName
 	case dwarf.AttrLinkageName:
-		return slotLinkageName
+		return SlotLinkageName
 	case dwarf.AttrType:
-		return slotType
+		return SlotType
 	case dwarf.AttrAbstractOrigin:
-		return slotAbstractOrigin
+		return SlotAbstractOrigin
 	case dwarf.AttrSpecification:
-		return slotSpecification
+		return SlotSpecification
 	case dwarf.AttrSibling:
 		return slotSibling
 	case dwarf.AttrInline:
-		return slotInline
+		return SlotInline
 	case dwarf.AttrArtificial:
-		return slotArtificial
+		return SlotArtificial
 	case dwarf.AttrExternal:
-		return slotExternal
+		return SlotExternal
 	case dwarf.AttrDeclaration:
 		return slotDeclaration
 	case dwarf.AttrAccessibility:
-		return slotAccessibility
+		return SlotAccessibility
 	case dwarf.AttrVirtuality:
-		return slotVirtuality
+		return SlotVirtuality
 	case dwarf.AttrDataMemberLoc:
-		return slotDataMemberLoc
+		return SlotDataMemberLoc
 	case dwarf.AttrVtableElemLoc:
-		return slotVtableElemLoc
+		return SlotVtableElemLoc
 	case attrDeleted:
-		return slotDeleted
+		return SlotDeleted
 	case attrDefaulted:
-		return slotDefaulted
+		return SlotDefaulted
 	case attrCallingConvention:
-		return slotCallingConvention
+		return SlotCallingConvention
 	case dwarf.AttrByteSize:
-		return slotByteSize
+		return SlotByteSize
 	case dwarf.AttrAlignment:
-		return slotAlignment
+		return SlotAlignment
 	case dwarf.AttrEncoding:
-		return slotEncoding
+		return SlotEncoding
 	case dwarf.AttrBitSize:
-		return slotBitSize
+		return SlotBitSize
 	case dwarf.AttrDataBitOffset:
-		return slotDataBitOffset
+		return SlotDataBitOffset
 	case dwarf.AttrBitOffset:
-		return slotBitOffset
+		return SlotBitOffset
 	case dwarf.AttrConstValue:
-		return slotConstValue
+		return SlotConstValue
 	case dwarf.AttrCount:
-		return slotCount
+		return SlotCount
 	case dwarf.AttrUpperBound:
-		return slotUpperBound
+		return SlotUpperBound
 	case dwarf.AttrLowerBound:
-		return slotLowerBound
+		return SlotLowerBound
 	case attrGNUVector:
-		return slotGNUVector
+		return SlotGNUVector
 	case dwarf.AttrDeclFile:
-		return slotDeclFile
+		return SlotDeclFile
 	}
 	return noSlot
 }
@@ -135,87 +143,87 @@ type valueKind uint8
 
 // Value kinds.
 const (
-	valNone   valueKind = iota // the attribute is absent
-	valInt                     // int64: constants, section offsets
-	valUint                    // uint64: addresses, type signatures, list indexes
+	ValNone   valueKind = iota // the attribute is absent
+	ValInt                     // int64: constants, section offsets
+	ValUint                    // uint64: addresses, type signatures, list indexes
 	valUint32                  // uint32: DW_FORM_ref_sup4, 32-bit DW_FORM_strp_sup
 	valBool                    // bool: flags
-	valOffset                  // dwarf.Offset: references into .debug_info
+	ValOffset                  // dwarf.Offset: references into .debug_info
 	valBytes                   // []byte: blocks, expressions, DW_FORM_data16
 	valString                  // string
 )
 
-// typeDIE is one DIE as the declaration and type decoders read it. The
+// DIE is one DIE as the declaration and type decoders read it. The
 // byte slices alias the DWARF sections, which are released once the
 // library is read: what outlives the reading is copied into strings.
-type typeDIE struct {
-	off      dwarf.Offset
-	tag      dwarf.Tag // 0 for the null entry that ends a list of children
+type DIE struct {
+	Off      dwarf.Offset
+	Tag      dwarf.Tag // 0 for the null entry that ends a list of children
 	children bool
 	unit     *dieUnit
 	next     uint64 // the offset past the attributes: the first child or the next sibling
-	kinds    [numSlots]valueKind
-	vals     [numSlots]uint64 // integers, offsets, flags (1 for true)
+	Kinds    [numSlots]valueKind
+	Vals     [numSlots]uint64 // integers, offsets, flags (1 for true)
 	// The bytes of the string and block values of the attributes that
 	// may hold them.
 	name, linkage, memberLoc, vtableLoc []byte
 }
 
-// has reports whether the DIE has the attribute of slot s.
-func (d *typeDIE) has(s dieSlot) bool { return d.kinds[s] != valNone }
+// Has reports whether the DIE has the attribute of slot s.
+func (d *DIE) Has(s Slot) bool { return d.Kinds[s] != ValNone }
 
-// str returns the attribute of slot s (slotName or slotLinkageName) when
+// Str returns the attribute of slot s (slotName or slotLinkageName) when
 // it is a string.
-func (d *typeDIE) str(s dieSlot) (string, bool) {
-	if d.kinds[s] != valString {
+func (d *DIE) Str(s Slot) (string, bool) {
+	if d.Kinds[s] != valString {
 		return "", false
 	}
-	if s == slotName {
+	if s == SlotName {
 		return string(d.name), true
 	}
 	return string(d.linkage), true
 }
 
-// int returns the attribute of slot s when it is an int64 constant.
-func (d *typeDIE) int(s dieSlot) (int64, bool) {
-	if d.kinds[s] != valInt {
+// Int returns the attribute of slot s when it is an int64 constant.
+func (d *DIE) Int(s Slot) (int64, bool) {
+	if d.Kinds[s] != ValInt {
 		return 0, false
 	}
-	return int64(d.vals[s]), true
+	return int64(d.Vals[s]), true
 }
 
-// flag returns the attribute of slot s when it is a flag, and false
+// Flag returns the attribute of slot s when it is a flag, and false
 // otherwise.
-func (d *typeDIE) flag(s dieSlot) bool { return d.kinds[s] == valBool && d.vals[s] != 0 }
+func (d *DIE) Flag(s Slot) bool { return d.Kinds[s] == valBool && d.Vals[s] != 0 }
 
-// ref returns the attribute of slot s when it is a reference into
+// Ref returns the attribute of slot s when it is a reference into
 // .debug_info.
-func (d *typeDIE) ref(s dieSlot) (dwarf.Offset, bool) {
-	if d.kinds[s] != valOffset {
+func (d *DIE) Ref(s Slot) (dwarf.Offset, bool) {
+	if d.Kinds[s] != ValOffset {
 		return 0, false
 	}
-	return dwarf.Offset(d.vals[s]), true
+	return dwarf.Offset(d.Vals[s]), true
 }
 
-// block returns the attribute of slot s (slotDataMemberLoc or
+// Block returns the attribute of slot s (slotDataMemberLoc or
 // slotVtableElemLoc) when it is a block or an expression.
-func (d *typeDIE) block(s dieSlot) ([]byte, bool) {
-	if d.kinds[s] != valBytes {
+func (d *DIE) Block(s Slot) ([]byte, bool) {
+	if d.Kinds[s] != valBytes {
 		return nil, false
 	}
-	if s == slotDataMemberLoc {
+	if s == SlotDataMemberLoc {
 		return d.memberLoc, true
 	}
 	return d.vtableLoc, true
 }
 
-// isDeclaration reports whether the DIE declares what another DIE
+// IsDeclaration reports whether the DIE declares what another DIE
 // defines (DW_AT_declaration).
-func (d *typeDIE) isDeclaration() bool { return d.flag(slotDeclaration) }
+func (d *DIE) IsDeclaration() bool { return d.Flag(slotDeclaration) }
 
 // dieUnit is a unit of .debug_info as the DIE decoder reads it.
 type dieUnit struct {
-	scanUnit
+	ScanUnit
 	// ready says the abbreviation table and the bases are read.
 	ready bool
 	// The bases of DWARF 5 units, from their unit DIE, as debug/dwarf
@@ -223,9 +231,9 @@ type dieUnit struct {
 	strBase, addrBase, rnglistsBase uint64
 }
 
-// dieDecoder decodes the DIEs of .debug_info.
-type dieDecoder struct {
-	sec   *dwarfSections
+// Decoder decodes the DIEs of .debug_info.
+type Decoder struct {
+	sec   *Sections
 	units []dieUnit // in offset order
 	last  *dieUnit  // the unit of the last DIE read, most often that of the next
 	// tables are the abbreviation tables the decoder parsed, by offset:
@@ -233,18 +241,18 @@ type dieDecoder struct {
 	tables map[uint64][]abbrev
 }
 
-// newDIEDecoder returns a decoder of the units with the given headers, in
+// NewDecoder returns a decoder of the units with the given headers, in
 // offset order.
-func newDIEDecoder(sec *dwarfSections, headers []scanUnit) *dieDecoder {
-	d := &dieDecoder{sec: sec, units: make([]dieUnit, len(headers)), tables: make(map[uint64][]abbrev)}
+func NewDecoder(sec *Sections, headers []ScanUnit) *Decoder {
+	d := &Decoder{sec: sec, units: make([]dieUnit, len(headers)), tables: make(map[uint64][]abbrev)}
 	for i, h := range headers {
-		d.units[i].scanUnit = h
+		d.units[i].ScanUnit = h
 	}
 	return d
 }
 
 // unitAt returns the unit whose DIEs span off.
-func (dd *dieDecoder) unitAt(off dwarf.Offset) (*dieUnit, error) {
+func (dd *Decoder) unitAt(off dwarf.Offset) (*dieUnit, error) {
 	if u := dd.last; u != nil && u.first <= uint64(off) && uint64(off) < u.end {
 		return u, nil
 	}
@@ -272,7 +280,7 @@ func (dd *dieDecoder) unitAt(off dwarf.Offset) (*dieUnit, error) {
 
 // prepare reads the abbreviation table of u, unless the index kept it,
 // and, for DWARF 5, its bases.
-func (dd *dieDecoder) prepare(u *dieUnit) error {
+func (dd *Decoder) prepare(u *dieUnit) error {
 	tab, ok := dd.tables[u.abbrevOff]
 	if u.abbrevs != nil {
 		tab, ok = u.abbrevs, true
@@ -296,8 +304,8 @@ func (dd *dieDecoder) prepare(u *dieUnit) error {
 
 // readBases reads the string offsets, address and range list bases of a
 // DWARF 5 unit from its unit DIE.
-func (dd *dieDecoder) readBases(u *dieUnit) error {
-	b := scanBuf{data: dd.sec.info[:u.end], pos: u.first, order: dd.sec.order}
+func (dd *Decoder) readBases(u *dieUnit) error {
+	b := ScanBuf{Data: dd.sec.Info[:u.end], Pos: u.first, Order: dd.sec.Order}
 	ab, err := dd.abbrevAt(u, &b)
 	if err != nil || ab == nil {
 		return err
@@ -308,7 +316,7 @@ func (dd *dieDecoder) readBases(u *dieUnit) error {
 		if err != nil {
 			return fmt.Errorf("unit DIE at %#x: %w", u.first, err)
 		}
-		if kind != valInt {
+		if kind != ValInt {
 			continue
 		}
 		switch a.attr {
@@ -325,10 +333,10 @@ func (dd *dieDecoder) readBases(u *dieUnit) error {
 
 // abbrevAt reads the abbreviation code at b and returns its abbreviation,
 // or nil for the null entry.
-func (dd *dieDecoder) abbrevAt(u *dieUnit, b *scanBuf) (*abbrev, error) {
+func (dd *Decoder) abbrevAt(u *dieUnit, b *ScanBuf) (*abbrev, error) {
 	code := uint64(uint32(b.uleb())) // as debug/dwarf truncates it
-	if b.err != nil {
-		return nil, b.err
+	if b.Err != nil {
+		return nil, b.Err
 	}
 	if code == 0 {
 		return nil, nil
@@ -339,9 +347,9 @@ func (dd *dieDecoder) abbrevAt(u *dieUnit, b *scanBuf) (*abbrev, error) {
 	return &u.abbrevs[code], nil
 }
 
-// read decodes the DIE at off into d. The null entry is an error, as it
+// Read decodes the DIE at off into d. The null entry is an error, as it
 // is for readEntry.
-func (dd *dieDecoder) read(off dwarf.Offset, d *typeDIE) error {
+func (dd *Decoder) Read(off dwarf.Offset, d *DIE) error {
 	u, err := dd.unitAt(off)
 	if err != nil {
 		return err
@@ -349,27 +357,27 @@ func (dd *dieDecoder) read(off dwarf.Offset, d *typeDIE) error {
 	if err := dd.decode(u, uint64(off), d); err != nil {
 		return err
 	}
-	if d.tag == 0 {
+	if d.Tag == 0 {
 		return fmt.Errorf("no DIE at %#x", off)
 	}
 	return nil
 }
 
 // decode decodes the DIE at pos, in unit u, into d.
-func (dd *dieDecoder) decode(u *dieUnit, pos uint64, d *typeDIE) error {
+func (dd *Decoder) decode(u *dieUnit, pos uint64, d *DIE) error {
 	// Only the kinds need clearing: a value is read after its kind.
-	d.off, d.tag, d.children, d.unit = dwarf.Offset(pos), 0, false, u
-	d.kinds = [numSlots]valueKind{}
-	b := scanBuf{data: dd.sec.info[:u.end], pos: pos, order: dd.sec.order}
+	d.Off, d.Tag, d.children, d.unit = dwarf.Offset(pos), 0, false, u
+	d.Kinds = [numSlots]valueKind{}
+	b := ScanBuf{Data: dd.sec.Info[:u.end], Pos: pos, Order: dd.sec.Order}
 	ab, err := dd.abbrevAt(u, &b)
 	if err != nil {
 		return fmt.Errorf("reading DIE at %#x: %w", pos, err)
 	}
 	if ab == nil {
-		d.next = b.pos
+		d.next = b.Pos
 		return nil
 	}
-	d.tag, d.children = ab.tag, ab.children
+	d.Tag, d.children = ab.tag, ab.children
 	for i := range ab.attrs {
 		a := &ab.attrs[i]
 		kind, v, bytes, err := dd.value(u, &b, uint32(a.form), a.implicit)
@@ -377,69 +385,69 @@ func (dd *dieDecoder) decode(u *dieUnit, pos uint64, d *typeDIE) error {
 			return fmt.Errorf("reading DIE at %#x: %w", pos, err)
 		}
 		s := a.slot
-		if s == noSlot || d.kinds[s] != valNone { // debug/dwarf's Val returns the first
+		if s == noSlot || d.Kinds[s] != ValNone { // debug/dwarf's Val returns the first
 			continue
 		}
-		d.kinds[s], d.vals[s] = kind, v
+		d.Kinds[s], d.Vals[s] = kind, v
 		switch s {
-		case slotName:
+		case SlotName:
 			d.name = bytes
-		case slotLinkageName:
+		case SlotLinkageName:
 			d.linkage = bytes
-		case slotDataMemberLoc:
+		case SlotDataMemberLoc:
 			d.memberLoc = bytes
-		case slotVtableElemLoc:
+		case SlotVtableElemLoc:
 			d.vtableLoc = bytes
 		}
 	}
-	d.next = b.pos
+	d.next = b.Pos
 	return nil
 }
 
 // value decodes an attribute value of the given form at b as debug/dwarf
 // does, and fails where it fails.
-func (dd *dieDecoder) value(u *dieUnit, b *scanBuf, form uint32, implicit int64) (kind valueKind, v uint64, bytes []byte, err error) {
+func (dd *Decoder) value(u *dieUnit, b *ScanBuf, form uint32, implicit int64) (kind valueKind, v uint64, bytes []byte, err error) {
 	if form == formIndirect {
 		form = uint32(b.uleb())
 	}
 	switch form {
 	case formAddr:
-		kind, v = valUint, b.addr(u.addrSize)
+		kind, v = ValUint, b.addr(u.addrSize)
 	case formAddrx, formAddrx1, formAddrx2, formAddrx3, formAddrx4:
 		idx := b.index(form)
 		if dd.sec.addr == nil {
 			return 0, 0, nil, errors.New("DW_FORM_addrx with no .debug_addr section")
 		}
-		ab := scanBuf{data: dd.sec.addr, order: dd.sec.order}
+		ab := ScanBuf{Data: dd.sec.addr, Order: dd.sec.Order}
 		ab.advance(idx*uint64(u.addrSize) + u.addrBase)
-		kind, v = valUint, ab.addr(u.addrSize)
-		if ab.err != nil {
-			return 0, 0, nil, fmt.Errorf("DW_FORM_addrx: %w", ab.err)
+		kind, v = ValUint, ab.addr(u.addrSize)
+		if ab.Err != nil {
+			return 0, 0, nil, fmt.Errorf("DW_FORM_addrx: %w", ab.Err)
 		}
 	case formBlock1:
 		kind, bytes = valBytes, b.bytes(uint64(b.u8()))
 	case formBlock2:
 		kind, bytes = valBytes, b.bytes(uint64(b.u16()))
 	case formBlock4:
-		kind, bytes = valBytes, b.bytes(uint64(b.u32()))
+		kind, bytes = valBytes, b.bytes(uint64(b.U32()))
 	case formBlock, formExprloc:
 		kind, bytes = valBytes, b.bytes(b.uleb())
 	case formData16:
 		kind, bytes = valBytes, b.bytes(16)
 	case formData1:
-		kind, v = valInt, uint64(b.u8())
+		kind, v = ValInt, uint64(b.u8())
 	case formData2:
-		kind, v = valInt, uint64(b.u16())
+		kind, v = ValInt, uint64(b.u16())
 	case formData4:
-		kind, v = valInt, uint64(b.u32())
+		kind, v = ValInt, uint64(b.U32())
 	case formData8:
-		kind, v = valInt, b.u64()
+		kind, v = ValInt, b.U64()
 	case formSdata:
-		kind, v = valInt, uint64(b.sleb())
+		kind, v = ValInt, uint64(b.sleb())
 	case formUdata:
-		kind, v = valInt, b.uleb()
+		kind, v = ValInt, b.uleb()
 	case formImplicitConst:
-		kind, v = valInt, uint64(implicit)
+		kind, v = ValInt, uint64(implicit)
 	case formFlag:
 		kind = valBool
 		if b.u8() == 1 {
@@ -450,60 +458,60 @@ func (dd *dieDecoder) value(u *dieUnit, b *scanBuf, form uint32, implicit int64)
 	case formRefAddr, formRef1, formRef2, formRef4, formRef8, formRefUdata:
 		off, _ := u.ref(b, form)
 		// Offsets are 32 bits in debug/dwarf, and wrap as they do there.
-		kind, v = valOffset, uint64(dwarf.Offset(off))
+		kind, v = ValOffset, uint64(dwarf.Offset(off))
 	case formString:
 		kind, bytes = valString, b.cstring()
 	case formStrp:
 		kind = valString
-		bytes, err = stringAt(dd.sec.str, b.offset(u.offSize))
+		bytes, err = stringAt(dd.sec.Str, b.offset(u.offSize))
 	case formLineStrp:
 		off := b.offset(u.offSize)
-		if b.err == nil && len(dd.sec.lineStr) == 0 {
+		if b.Err == nil && len(dd.sec.LineStr) == 0 {
 			return 0, 0, nil, errors.New("DW_FORM_line_strp with no .debug_line_str section")
 		}
 		kind = valString
-		bytes, err = stringAt(dd.sec.lineStr, off)
+		bytes, err = stringAt(dd.sec.LineStr, off)
 	case formStrx, formStrx1, formStrx2, formStrx3, formStrx4:
 		idx := b.index(form)
-		if b.err == nil && len(dd.sec.strOffsets) == 0 {
+		if b.Err == nil && len(dd.sec.strOffsets) == 0 {
 			return 0, 0, nil, errors.New("DW_FORM_strx with no .debug_str_offsets section")
 		}
-		ob := scanBuf{data: dd.sec.strOffsets, order: dd.sec.order}
+		ob := ScanBuf{Data: dd.sec.strOffsets, Order: dd.sec.Order}
 		ob.advance(idx*uint64(u.offSize) + u.strBase)
 		off := ob.offset(u.offSize)
-		if ob.err != nil {
-			return 0, 0, nil, fmt.Errorf("DW_FORM_strx: %w", ob.err)
+		if ob.Err != nil {
+			return 0, 0, nil, fmt.Errorf("DW_FORM_strx: %w", ob.Err)
 		}
 		kind = valString
-		bytes, err = stringAt(dd.sec.str, off)
+		bytes, err = stringAt(dd.sec.Str, off)
 	case formStrpSup:
 		if u.offSize == 8 {
-			kind, v = valUint, b.u64()
+			kind, v = ValUint, b.U64()
 		} else {
-			kind, v = valUint32, uint64(b.u32())
+			kind, v = valUint32, uint64(b.U32())
 		}
 	case formSecOffset, formGNURefAlt, formGNUStrpAlt:
-		kind, v = valInt, b.offset(u.offSize)
+		kind, v = ValInt, b.offset(u.offSize)
 	case formRefSig8, formRefSup8:
-		kind, v = valUint, b.u64()
+		kind, v = ValUint, b.U64()
 	case formRefSup4:
-		kind, v = valUint32, uint64(b.u32())
+		kind, v = valUint32, uint64(b.U32())
 	case formLoclistx:
-		kind, v = valUint, b.uleb()
+		kind, v = ValUint, b.uleb()
 	case formRnglistx:
 		idx := b.uleb()
-		rb := scanBuf{data: dd.sec.rnglists, order: dd.sec.order}
+		rb := ScanBuf{Data: dd.sec.rnglists, Order: dd.sec.Order}
 		rb.advance(idx*uint64(u.offSize) + u.rnglistsBase)
 		off := rb.offset(u.offSize)
-		if rb.err != nil {
-			return 0, 0, nil, fmt.Errorf("DW_FORM_rnglistx: %w", rb.err)
+		if rb.Err != nil {
+			return 0, 0, nil, fmt.Errorf("DW_FORM_rnglistx: %w", rb.Err)
 		}
-		kind, v = valUint, u.rnglistsBase+off
+		kind, v = ValUint, u.rnglistsBase+off
 	default:
 		return 0, 0, nil, fmt.Errorf("unknown attribute form %#x", form)
 	}
-	if b.err != nil {
-		return 0, 0, nil, b.err
+	if b.Err != nil {
+		return 0, 0, nil, b.Err
 	}
 	if err != nil {
 		return 0, 0, nil, err
@@ -513,10 +521,10 @@ func (dd *dieDecoder) value(u *dieUnit, b *scanBuf, form uint32, implicit int64)
 
 // stringAt returns the NUL-terminated string at off in data.
 func stringAt(data []byte, off uint64) ([]byte, error) {
-	b := scanBuf{data: data}
+	b := ScanBuf{Data: data}
 	b.advance(off)
 	s := b.cstring()
-	return s, b.err
+	return s, b.Err
 }
 
 // dieCursor walks a list of sibling DIEs.
@@ -526,14 +534,14 @@ type dieCursor struct {
 	done bool
 }
 
-// childrenOf returns a cursor over the children of d.
-func childrenOf(d *typeDIE) dieCursor {
+// ChildrenOf returns a cursor over the children of d.
+func ChildrenOf(d *DIE) dieCursor {
 	return dieCursor{unit: d.unit, pos: d.next, done: !d.children}
 }
 
-// next decodes the next DIE of the list into d and moves past its
+// Next decodes the next DIE of the list into d and moves past its
 // children. It returns false at the end of the list.
-func (dd *dieDecoder) next(c *dieCursor, d *typeDIE) (bool, error) {
+func (dd *Decoder) Next(c *dieCursor, d *DIE) (bool, error) {
 	if c.done {
 		return false, nil
 	}
@@ -544,7 +552,7 @@ func (dd *dieDecoder) next(c *dieCursor, d *typeDIE) (bool, error) {
 	if err := dd.decode(c.unit, c.pos, d); err != nil {
 		return false, err
 	}
-	if d.tag == 0 {
+	if d.Tag == 0 {
 		c.done = true
 		return false, nil
 	}
@@ -559,41 +567,41 @@ func (dd *dieDecoder) next(c *dieCursor, d *typeDIE) (bool, error) {
 // skipChildren returns the offset past the children of d: its
 // DW_AT_sibling, as debug/dwarf's SkipChildren takes it, or the end of
 // its subtree, found by walking it.
-func (dd *dieDecoder) skipChildren(d *typeDIE) (uint64, error) {
+func (dd *Decoder) skipChildren(d *DIE) (uint64, error) {
 	if !d.children {
 		return d.next, nil
 	}
 	u := d.unit
-	if sib, ok := d.ref(slotSibling); ok && uint64(sib) >= d.next {
+	if sib, ok := d.Ref(slotSibling); ok && uint64(sib) >= d.next {
 		if uint64(sib) >= u.end {
-			return 0, fmt.Errorf("DIE at %#x: sibling %#x out of its unit", d.off, sib)
+			return 0, fmt.Errorf("DIE at %#x: sibling %#x out of its unit", d.Off, sib)
 		}
 		return uint64(sib), nil
 	}
-	b := scanBuf{data: dd.sec.info[:u.end], pos: d.next, order: dd.sec.order}
+	b := ScanBuf{Data: dd.sec.Info[:u.end], Pos: d.next, Order: dd.sec.Order}
 	for depth := 1; depth > 0; {
-		if b.pos >= u.end { // the null entries that end the unit left out
+		if b.Pos >= u.end { // the null entries that end the unit left out
 			return u.end, nil
 		}
 		ab, err := dd.abbrevAt(u, &b)
 		if err != nil {
-			return 0, fmt.Errorf("children of DIE at %#x: %w", d.off, err)
+			return 0, fmt.Errorf("children of DIE at %#x: %w", d.Off, err)
 		}
 		if ab == nil {
 			depth--
 			continue
 		}
 		for i := range ab.attrs {
-			if err := skipForm(&b, &u.scanUnit, uint32(ab.attrs[i].form)); err != nil {
-				return 0, fmt.Errorf("children of DIE at %#x: %w", d.off, err)
+			if err := skipForm(&b, &u.ScanUnit, uint32(ab.attrs[i].form)); err != nil {
+				return 0, fmt.Errorf("children of DIE at %#x: %w", d.Off, err)
 			}
 		}
-		if b.err != nil {
-			return 0, fmt.Errorf("children of DIE at %#x: %w", d.off, b.err)
+		if b.Err != nil {
+			return 0, fmt.Errorf("children of DIE at %#x: %w", d.Off, b.Err)
 		}
 		if ab.children {
 			depth++
 		}
 	}
-	return b.pos, nil
+	return b.Pos, nil
 }

@@ -1,4 +1,4 @@
-package elfdiff
+package dwarfdec
 
 import (
 	"bytes"
@@ -11,52 +11,39 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+
+	"github.com/compatgate/compatgate/elfdiff/elfsym"
 )
 
 // DefaultDebugDir is where distributions install separate debug files.
 const DefaultDebugDir = "/usr/lib/debug"
 
-// LoadOptions tune how Load finds debug information.
-type LoadOptions struct {
-	// DebugDirs are searched for separate debug files before
-	// DefaultDebugDir, by build-id (DIR/.build-id/xx/yyyy.debug) and by
-	// .gnu_debuglink name (DIR/NAME and DIR/<library's directory>/NAME).
-	DebugDirs []string
-	// NoDebugInfo skips DWARF: only the symbol tables are read.
-	NoDebugInfo bool
-	// ShareNames is a corpus already loaded, of another version of the
-	// library, whose memory the new corpus uses for the symbol names
-	// both export and for the names of the C++ classes both have vtables
-	// or typeinfo for. A check that holds both then keeps one copy of
-	// each such name: on a big C++ library, most of its string table.
-	ShareNames *Corpus
-}
-
-// A dwarfFile is the DWARF of a library and where it came from. Close it
+// A File is the DWARF of a library and where it came from. Close it
 // when done: it may hold a separate debug file open.
-type dwarfFile struct {
-	data   *dwarf.Data
-	sec    *dwarfSections // the sections data decodes
-	path   string
+type File struct {
+	Data   *dwarf.Data
+	Sec    *Sections // the sections data decodes
+	Path   string
 	ef     *elf.File // the file holding the DWARF
 	closer io.Closer // nil when the file is the library itself
 }
 
-func (f *dwarfFile) Close() {
-	f.sec.release()
+// Close releases the sections and closes the separate debug file, if any.
+func (f *File) Close() {
+	f.Sec.release()
 	if f.closer != nil {
 		f.closer.Close()
 	}
 }
 
-// typeUnits returns where the type unit of each signature puts its type,
+// TypeUnits returns where the type unit of each signature puts its type,
 // for DW_FORM_ref_sig8 references (DWARF 5 type units in .debug_info).
-func (f *dwarfFile) typeUnits() map[uint64]dwarf.Offset {
-	return typeSignatures(f.sec.info, f.ef.ByteOrder)
+func (f *File) TypeUnits() map[uint64]dwarf.Offset {
+	return typeSignatures(f.Sec.Info, f.ef.ByteOrder)
 }
 
-// newDWARFFile reads the DWARF sections of ef, whose bytes r holds.
-func newDWARFFile(ef *elf.File, r io.ReaderAt, path string) (*dwarfFile, error) {
+// NewFile reads the DWARF sections of ef, whose bytes r holds.
+func NewFile(ef *elf.File, r io.ReaderAt, path string) (*File, error) {
 	sec, err := readDWARFSections(ef, r)
 	if err != nil {
 		return nil, fmt.Errorf("reading DWARF of %s: %w", path, err)
@@ -66,20 +53,20 @@ func newDWARFFile(ef *elf.File, r io.ReaderAt, path string) (*dwarfFile, error) 
 		sec.release()
 		return nil, fmt.Errorf("reading DWARF of %s: %w", path, err)
 	}
-	return &dwarfFile{data: d, sec: sec, path: path, ef: ef}, nil
+	return &File{Data: d, Sec: sec, Path: path, ef: ef}, nil
 }
 
-// openDWARF returns the DWARF describing the library ef read from path
+// Open returns the DWARF describing the library ef read from path
 // (through r): its own sections when it has them, else those of its
 // separate debug file. It returns nil when there is none.
-func openDWARF(ef *elf.File, r io.ReaderAt, path, buildID string, opts LoadOptions) (*dwarfFile, error) {
+func Open(ef *elf.File, r io.ReaderAt, path, buildID string, dirs []string) (*File, error) {
 	if hasDebugInfo(ef) {
-		return newDWARFFile(ef, r, path)
+		return NewFile(ef, r, path)
 	}
 	if path == "" {
 		return nil, nil
 	}
-	for _, cand := range debugFileCandidates(ef, path, buildID, opts.DebugDirs) {
+	for _, cand := range debugFileCandidates(ef, path, buildID, dirs) {
 		df, err := openDebugFile(cand.path, buildID, cand.crc, cand.checkCRC)
 		if errors.Is(err, os.ErrNotExist) || errors.Is(err, errMismatch) {
 			continue
@@ -174,7 +161,7 @@ var errMismatch = errors.New("debug file does not match the library")
 // openDebugFile opens a candidate debug file and returns its DWARF, after
 // checking it belongs to the library: same build-id, or the CRC the debug
 // link records.
-func openDebugFile(path, buildID string, crc uint32, checkCRC bool) (df *dwarfFile, err error) {
+func openDebugFile(path, buildID string, crc uint32, checkCRC bool) (df *File, err error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -188,7 +175,7 @@ func openDebugFile(path, buildID string, crc uint32, checkCRC bool) (df *dwarfFi
 	if err != nil {
 		return nil, fmt.Errorf("debug file %s: %w", path, err)
 	}
-	if id := elfBuildID(ef); buildID != "" && id != "" {
+	if id := elfsym.BuildID(ef); buildID != "" && id != "" {
 		if id != buildID {
 			return nil, errMismatch
 		}
@@ -207,7 +194,7 @@ func openDebugFile(path, buildID string, crc uint32, checkCRC bool) (df *dwarfFi
 	if !hasDebugInfo(ef) {
 		return nil, errMismatch
 	}
-	df, err = newDWARFFile(ef, f, path)
+	df, err = NewFile(ef, f, path)
 	if err != nil {
 		return nil, err
 	}
@@ -257,6 +244,3 @@ func typeSignatures(data []byte, bo binary.ByteOrder) map[uint64]dwarf.Offset {
 	}
 	return sigs
 }
-
-// elfBuildID returns the build-id of an ELF file, or "".
-func elfBuildID(ef *elf.File) string { return buildID(ef) }

@@ -1,4 +1,4 @@
-package elfdiff
+package dwarfdec
 
 // This file walks .debug_info for the index pass without decoding every
 // DIE. debug/dwarf's Reader decodes each attribute of each DIE into an
@@ -81,9 +81,9 @@ const (
 // abbrevAttr is one attribute specification of an abbreviation.
 type abbrevAttr struct {
 	attr     dwarf.Attr
-	form     uint16  // formUnknown for a form beyond 16 bits, which no DWARF version defines
-	slot     dieSlot // where a typeDIE keeps the attribute; noSlot when it does not
-	implicit int64   // the value of a DW_FORM_implicit_const
+	form     uint16 // formUnknown for a form beyond 16 bits, which no DWARF version defines
+	slot     Slot   // where a typeDIE keeps the attribute; noSlot when it does not
+	implicit int64  // the value of a DW_FORM_implicit_const
 }
 
 // formUnknown stands for the attribute forms that do not fit an
@@ -97,8 +97,8 @@ type abbrev struct {
 	attrs    []abbrevAttr
 }
 
-// scanUnit is the header of the unit being scanned.
-type scanUnit struct {
+// ScanUnit is the header of the unit being scanned.
+type ScanUnit struct {
 	off      uint64 // the unit header's offset in .debug_info
 	first    uint64 // the offset of the unit DIE
 	end      uint64 // the offset just past the unit
@@ -114,37 +114,37 @@ type scanUnit struct {
 	hasStrBase, hasAddrBase  bool
 }
 
-// scannedDIE is what the scanner decodes of a DIE. Names alias the
+// ScannedDIE is what the scanner decodes of a DIE. Names alias the
 // section data; the struct is reused from one DIE to the next.
-type scannedDIE struct {
-	off         dwarf.Offset
-	tag         dwarf.Tag // 0 for the null entry that ends a list of children
-	children    bool
-	name        []byte
-	linkage     []byte
-	lowPC       uint64
-	hasLowPC    bool
-	hasRanges   bool
-	location    []byte // DW_AT_location as an expression (exprloc or block)
-	declaration bool
-	spec        dwarf.Offset
-	hasSpec     bool
-	language    int64
+type ScannedDIE struct {
+	Off         dwarf.Offset
+	Tag         dwarf.Tag // 0 for the null entry that ends a list of children
+	Children    bool
+	Name        []byte
+	Linkage     []byte
+	LowPC       uint64
+	HasLowPC    bool
+	HasRanges   bool
+	Location    []byte // DW_AT_location as an expression (exprloc or block)
+	Declaration bool
+	Spec        dwarf.Offset
+	HasSpec     bool
+	Language    int64
 	sibling     uint64 // 0 when absent
-	// indirect is set when a wanted attribute uses a form whose value the
+	// Indirect is set when a wanted attribute uses a form whose value the
 	// scanner cannot resolve alone (an index with no base): the caller
 	// must read the DIE with debug/dwarf.
-	indirect bool
+	Indirect bool
 }
 
-// dieScanner walks the DIEs of .debug_info in order.
-type dieScanner struct {
-	sec     *dwarfSections
-	pos     uint64 // the next DIE, or the next unit header at unit.end
-	limit   uint64 // where to stop: the end of .debug_info when 0
-	unit    scanUnit
+// Scanner walks the DIEs of .debug_info in order.
+type Scanner struct {
+	sec     *Sections
+	Pos     uint64 // the next DIE, or the next unit header at unit.end
+	Limit   uint64 // where to stop: the end of .debug_info when 0
+	unit    ScanUnit
 	started bool
-	die     scannedDIE
+	die     ScannedDIE
 	// The abbreviation table of the unit being read, and its offset.
 	table    []abbrev
 	tableOff uint64
@@ -156,31 +156,32 @@ type dieScanner struct {
 	// (libjvm's): those past the bound are parsed for their units only.
 	tables map[uint64][]abbrev
 	cached int // the abbreviations and attribute specifications in tables
-	// headers are the units read so far, in order, with their
+	// Headers are the units read so far, in order, with their
 	// abbreviation tables when they are kept.
-	headers []scanUnit
+	Headers []ScanUnit
 }
 
 // maxCachedAbbrevs bounds the abbreviations and attribute specifications
-// a dieScanner keeps parsed (16 or 32 bytes each): 2 to 3 MiB, enough for
+// a Scanner keeps parsed (16 or 32 bytes each): 2 to 3 MiB, enough for
 // the tables of libstdc++ (132,000) split among two scanners.
 const maxCachedAbbrevs = 128 << 10
 
-func newDIEScanner(sec *dwarfSections) *dieScanner {
-	return &dieScanner{sec: sec}
+// NewScanner returns a Scanner of the units of sec.
+func NewScanner(sec *Sections) *Scanner {
+	return &Scanner{sec: sec}
 }
 
 var errScanTruncated = errors.New("truncated DIE")
 
-// next returns the next DIE, or nil at the end of .debug_info. The DIE is
+// Next returns the next DIE, or nil at the end of .debug_info. The DIE is
 // valid until the next call.
-func (s *dieScanner) next() (*scannedDIE, error) {
-	info := s.sec.info
-	for !s.started || s.pos >= s.unit.end {
+func (s *Scanner) Next() (*ScannedDIE, error) {
+	info := s.sec.Info
+	for !s.started || s.Pos >= s.unit.end {
 		if s.started {
-			s.pos = s.unit.end
+			s.Pos = s.unit.end
 		}
-		if s.pos >= uint64(len(info)) || (s.limit > 0 && s.pos >= s.limit) {
+		if s.Pos >= uint64(len(info)) || (s.Limit > 0 && s.Pos >= s.Limit) {
 			return nil, nil
 		}
 		if err := s.readUnitHeader(); err != nil {
@@ -189,43 +190,43 @@ func (s *dieScanner) next() (*scannedDIE, error) {
 		s.started = true
 	}
 	d := &s.die
-	*d = scannedDIE{off: dwarf.Offset(s.pos)}
-	b := scanBuf{data: info[:s.unit.end], pos: s.pos, order: s.sec.order}
+	*d = ScannedDIE{Off: dwarf.Offset(s.Pos)}
+	b := ScanBuf{Data: info[:s.unit.end], Pos: s.Pos, Order: s.sec.Order}
 	code := b.uleb()
-	if b.err != nil {
-		return nil, fmt.Errorf("DIE at %#x: %w", s.pos, b.err)
+	if b.Err != nil {
+		return nil, fmt.Errorf("DIE at %#x: %w", s.Pos, b.Err)
 	}
 	if code == 0 {
-		s.pos = b.pos
+		s.Pos = b.Pos
 		return d, nil
 	}
 	if code >= uint64(len(s.unit.abbrevs)) || s.unit.abbrevs[code].tag == 0 {
-		return nil, fmt.Errorf("DIE at %#x: unknown abbreviation code %d", s.pos, code)
+		return nil, fmt.Errorf("DIE at %#x: unknown abbreviation code %d", s.Pos, code)
 	}
 	ab := &s.unit.abbrevs[code]
-	d.tag, d.children = ab.tag, ab.children
-	if s.pos == s.unit.first {
+	d.Tag, d.Children = ab.tag, ab.children
+	if s.Pos == s.unit.first {
 		// The unit DIE: its string and address bases may follow the
 		// attributes that need them.
 		if err := s.readBases(b, ab); err != nil {
-			return nil, fmt.Errorf("DIE at %#x: %w", s.pos, err)
+			return nil, fmt.Errorf("DIE at %#x: %w", s.Pos, err)
 		}
 	}
 	for i := range ab.attrs {
 		if err := s.attr(&b, d, &ab.attrs[i]); err != nil {
-			return nil, fmt.Errorf("DIE at %#x: %w", s.pos, err)
+			return nil, fmt.Errorf("DIE at %#x: %w", s.Pos, err)
 		}
 	}
-	if b.err != nil {
-		return nil, fmt.Errorf("DIE at %#x: %w", s.pos, b.err)
+	if b.Err != nil {
+		return nil, fmt.Errorf("DIE at %#x: %w", s.Pos, b.Err)
 	}
-	s.pos = b.pos
+	s.Pos = b.Pos
 	return d, nil
 }
 
 // readBases reads DW_AT_str_offsets_base and DW_AT_addr_base of a unit
 // DIE, whose attributes start at b, into the unit.
-func (s *dieScanner) readBases(b scanBuf, ab *abbrev) error {
+func (s *Scanner) readBases(b ScanBuf, ab *abbrev) error {
 	for i := range ab.attrs {
 		a := &ab.attrs[i]
 		form := uint32(a.form)
@@ -245,66 +246,66 @@ func (s *dieScanner) readBases(b scanBuf, ab *abbrev) error {
 			return err
 		}
 	}
-	return b.err
+	return b.Err
 }
 
-// skipChildren moves past the children of the DIE next just returned.
-func (s *dieScanner) skipChildren() error {
+// SkipChildren moves past the children of the DIE next just returned.
+func (s *Scanner) SkipChildren() error {
 	d := &s.die
-	if !d.children {
+	if !d.Children {
 		return nil
 	}
-	if d.sibling > s.pos && d.sibling <= s.unit.end {
-		s.pos = d.sibling
+	if d.sibling > s.Pos && d.sibling <= s.unit.end {
+		s.Pos = d.sibling
 		return nil
 	}
 	for depth := 1; depth > 0; {
-		if s.pos >= s.unit.end {
-			return fmt.Errorf("children of DIE at %#x run past their unit", d.off)
+		if s.Pos >= s.unit.end {
+			return fmt.Errorf("children of DIE at %#x run past their unit", d.Off)
 		}
-		b := scanBuf{data: s.sec.info[:s.unit.end], pos: s.pos, order: s.sec.order}
+		b := ScanBuf{Data: s.sec.Info[:s.unit.end], Pos: s.Pos, Order: s.sec.Order}
 		code := b.uleb()
 		if code == 0 {
 			depth--
 		} else {
 			if code >= uint64(len(s.unit.abbrevs)) || s.unit.abbrevs[code].tag == 0 {
-				return fmt.Errorf("DIE at %#x: unknown abbreviation code %d", s.pos, code)
+				return fmt.Errorf("DIE at %#x: unknown abbreviation code %d", s.Pos, code)
 			}
 			ab := &s.unit.abbrevs[code]
 			for i := range ab.attrs {
 				if err := s.skip(&b, uint32(ab.attrs[i].form)); err != nil {
-					return fmt.Errorf("DIE at %#x: %w", s.pos, err)
+					return fmt.Errorf("DIE at %#x: %w", s.Pos, err)
 				}
 			}
 			if ab.children {
 				depth++
 			}
 		}
-		if b.err != nil {
-			return fmt.Errorf("DIE at %#x: %w", s.pos, b.err)
+		if b.Err != nil {
+			return fmt.Errorf("DIE at %#x: %w", s.Pos, b.Err)
 		}
-		s.pos = b.pos
+		s.Pos = b.Pos
 	}
 	return nil
 }
 
 // readUnitHeader reads the unit header at s.pos and leaves s.pos at its
 // first DIE.
-func (s *dieScanner) readUnitHeader() error {
-	info, bo := s.sec.info, s.sec.order
-	b := scanBuf{data: info, pos: s.pos, order: bo}
-	u := scanUnit{off: s.pos, offSize: 4}
-	length := uint64(b.u32())
+func (s *Scanner) readUnitHeader() error {
+	info, bo := s.sec.Info, s.sec.Order
+	b := ScanBuf{Data: info, Pos: s.Pos, Order: bo}
+	u := ScanUnit{off: s.Pos, offSize: 4}
+	length := uint64(b.U32())
 	if length == 0xffffffff {
-		length, u.offSize = b.u64(), 8
+		length, u.offSize = b.U64(), 8
 	} else if length >= 0xfffffff0 {
 		return fmt.Errorf("unit at %#x: reserved unit length %#x", u.off, length)
 	}
-	if b.err != nil || length > uint64(len(info))-b.pos {
+	if b.Err != nil || length > uint64(len(info))-b.Pos {
 		return fmt.Errorf("unit at %#x: length %#x runs past .debug_info", u.off, length)
 	}
-	u.end = b.pos + length
-	b.data = info[:u.end]
+	u.end = b.Pos + length
+	b.Data = info[:u.end]
 	u.version = b.u16()
 	var abbrevOff uint64
 	switch {
@@ -318,16 +319,16 @@ func (s *dieScanner) readUnitHeader() error {
 		abbrevOff = b.offset(u.offSize)
 		switch u.unitType {
 		case utSkeleton, utSplitCompile:
-			b.u64() // dwo_id
+			b.U64() // dwo_id
 		case utType, utSplitType:
-			b.u64() // type signature
+			b.U64() // type signature
 			b.offset(u.offSize)
 		}
 	default:
 		return fmt.Errorf("unit at %#x: unsupported DWARF version %d", u.off, u.version)
 	}
-	if b.err != nil {
-		return fmt.Errorf("unit at %#x: %w", u.off, b.err)
+	if b.Err != nil {
+		return fmt.Errorf("unit at %#x: %w", u.off, b.Err)
 	}
 	if u.addrSize != 4 && u.addrSize != 8 {
 		return fmt.Errorf("unit at %#x: unsupported address size %d", u.off, u.addrSize)
@@ -337,20 +338,20 @@ func (s *dieScanner) readUnitHeader() error {
 		return fmt.Errorf("unit at %#x: %w", u.off, err)
 	}
 	u.abbrevOff = abbrevOff
-	u.first = b.pos
+	u.first = b.Pos
 	if kept {
 		u.abbrevs = s.table
 	}
-	s.headers = append(s.headers, u)
+	s.Headers = append(s.Headers, u)
 	u.abbrevs = s.table
 	s.unit = u
-	s.pos = b.pos
+	s.Pos = b.Pos
 	return nil
 }
 
 // useTable makes the abbreviation table at off that of the unit being
 // read. It reports whether the table is kept in tables.
-func (s *dieScanner) useTable(off uint64) (kept bool, err error) {
+func (s *Scanner) useTable(off uint64) (kept bool, err error) {
 	if tab, ok := s.tables[off]; ok {
 		s.table, s.tableOff = tab, off
 		return true, nil
@@ -394,7 +395,7 @@ func parseAbbrevs(data []byte, off uint64) ([]abbrev, error) {
 	}
 	tab := make([]abbrev, maxCode+1)
 	attrs := make([]abbrevAttr, 0, nattrs)
-	b := scanBuf{data: data, pos: off}
+	b := ScanBuf{Data: data, Pos: off}
 	for {
 		code := b.uleb()
 		if code == 0 {
@@ -423,11 +424,11 @@ func parseAbbrevs(data []byte, off uint64) ([]abbrev, error) {
 // countAbbrevs checks the abbreviation table at off in .debug_abbrev and
 // returns its largest code and how many attribute specifications it has.
 func countAbbrevs(data []byte, off uint64) (maxCode uint64, nattrs int, err error) {
-	b := scanBuf{data: data, pos: off}
+	b := ScanBuf{Data: data, Pos: off}
 	for {
 		code := b.uleb()
-		if b.err != nil {
-			return 0, 0, fmt.Errorf("abbreviation table at %#x: %w", off, b.err)
+		if b.Err != nil {
+			return 0, 0, fmt.Errorf("abbreviation table at %#x: %w", off, b.Err)
 		}
 		if code == 0 {
 			return maxCode, nattrs, nil
@@ -440,8 +441,8 @@ func countAbbrevs(data []byte, off uint64) (maxCode uint64, nattrs int, err erro
 		b.u8()
 		for {
 			attr, form := b.uleb(), b.uleb()
-			if b.err != nil {
-				return 0, 0, fmt.Errorf("abbreviation table at %#x: %w", off, b.err)
+			if b.Err != nil {
+				return 0, 0, fmt.Errorf("abbreviation table at %#x: %w", off, b.Err)
 			}
 			if attr == 0 && form == 0 {
 				break
@@ -460,7 +461,7 @@ func countAbbrevs(data []byte, off uint64) (maxCode uint64, nattrs int, err erro
 // attr decodes one attribute of d when it is one the index uses (sibling,
 // name, linkage name, low_pc, ranges, location, declaration,
 // specification, language), and skips it otherwise.
-func (s *dieScanner) attr(b *scanBuf, d *scannedDIE, a *abbrevAttr) error {
+func (s *Scanner) attr(b *ScanBuf, d *ScannedDIE, a *abbrevAttr) error {
 	form := uint32(a.form)
 	if form == formIndirect {
 		form = uint32(b.uleb())
@@ -470,55 +471,55 @@ func (s *dieScanner) attr(b *scanBuf, d *scannedDIE, a *abbrevAttr) error {
 		v, ok := s.str(b, d, form)
 		if ok {
 			if a.attr == dwarf.AttrName {
-				d.name = v
+				d.Name = v
 			} else {
-				d.linkage = v
+				d.Linkage = v
 			}
 			return nil
 		}
 	case dwarf.AttrLowpc:
 		switch form {
 		case formAddr:
-			d.lowPC, d.hasLowPC = b.addr(s.unit.addrSize), true
+			d.LowPC, d.HasLowPC = b.addr(s.unit.addrSize), true
 			return nil
 		case formAddrx, formGNUAddrIndex, formAddrx1, formAddrx2, formAddrx3, formAddrx4:
 			idx := b.index(form)
 			if !s.unit.hasAddrBase {
-				d.indirect = true
+				d.Indirect = true
 				return nil
 			}
 			p := s.unit.addrBase + idx*uint64(s.unit.addrSize)
-			ab := scanBuf{data: s.sec.addr, pos: p, order: s.sec.order}
-			d.lowPC, d.hasLowPC = ab.addr(s.unit.addrSize), true
-			if ab.err != nil {
-				d.indirect, d.hasLowPC = true, false
+			ab := ScanBuf{Data: s.sec.addr, Pos: p, Order: s.sec.Order}
+			d.LowPC, d.HasLowPC = ab.addr(s.unit.addrSize), true
+			if ab.Err != nil {
+				d.Indirect, d.HasLowPC = true, false
 			}
 			return nil
 		}
 	case dwarf.AttrRanges:
-		d.hasRanges = true
+		d.HasRanges = true
 	case dwarf.AttrLocation:
 		switch form {
 		case formExprloc, formBlock:
-			d.location = b.bytes(b.uleb())
+			d.Location = b.bytes(b.uleb())
 			return nil
 		case formBlock1:
-			d.location = b.bytes(uint64(b.u8()))
+			d.Location = b.bytes(uint64(b.u8()))
 			return nil
 		case formBlock2:
-			d.location = b.bytes(uint64(b.u16()))
+			d.Location = b.bytes(uint64(b.u16()))
 			return nil
 		case formBlock4:
-			d.location = b.bytes(uint64(b.u32()))
+			d.Location = b.bytes(uint64(b.U32()))
 			return nil
 		}
 	case dwarf.AttrDeclaration:
 		switch form {
 		case formFlagPresent:
-			d.declaration = true
+			d.Declaration = true
 			return nil
 		case formFlag:
-			d.declaration = b.u8() != 0
+			d.Declaration = b.u8() != 0
 			return nil
 		}
 	case dwarf.AttrSpecification, dwarf.AttrSibling:
@@ -526,13 +527,13 @@ func (s *dieScanner) attr(b *scanBuf, d *scannedDIE, a *abbrevAttr) error {
 			if a.attr == dwarf.AttrSibling {
 				d.sibling = off
 			} else {
-				d.spec, d.hasSpec = dwarf.Offset(off), true
+				d.Spec, d.HasSpec = dwarf.Offset(off), true
 			}
 			return nil
 		}
 	case dwarf.AttrLanguage:
 		if v, ok := s.constant(b, form, a.implicit); ok {
-			d.language = v
+			d.Language = v
 			return nil
 		}
 	}
@@ -541,33 +542,33 @@ func (s *dieScanner) attr(b *scanBuf, d *scannedDIE, a *abbrevAttr) error {
 
 // str decodes a string attribute; ok is false for forms that are not
 // strings here (they are skipped by the caller).
-func (s *dieScanner) str(b *scanBuf, d *scannedDIE, form uint32) (v []byte, ok bool) {
+func (s *Scanner) str(b *ScanBuf, d *ScannedDIE, form uint32) (v []byte, ok bool) {
 	switch form {
 	case formString:
 		return b.cstring(), true
 	case formStrp:
-		return cstringAt(s.sec.str, b.offset(s.unit.offSize)), true
+		return cstringAt(s.sec.Str, b.offset(s.unit.offSize)), true
 	case formLineStrp:
-		return cstringAt(s.sec.lineStr, b.offset(s.unit.offSize)), true
+		return cstringAt(s.sec.LineStr, b.offset(s.unit.offSize)), true
 	case formStrx, formGNUStrIndex, formStrx1, formStrx2, formStrx3, formStrx4:
 		idx := b.index(form)
 		if !s.unit.hasStrBase {
-			d.indirect = true
+			d.Indirect = true
 			return nil, true
 		}
-		ob := scanBuf{data: s.sec.strOffsets, pos: s.unit.strOffsetsBase + idx*uint64(s.unit.offSize), order: s.sec.order}
+		ob := ScanBuf{Data: s.sec.strOffsets, Pos: s.unit.strOffsetsBase + idx*uint64(s.unit.offSize), Order: s.sec.Order}
 		off := ob.offset(s.unit.offSize)
-		if ob.err != nil {
-			d.indirect = true
+		if ob.Err != nil {
+			d.Indirect = true
 			return nil, true
 		}
-		return cstringAt(s.sec.str, off), true
+		return cstringAt(s.sec.Str, off), true
 	}
 	return nil, false
 }
 
 // index reads the operand of an strx or addrx form.
-func (b *scanBuf) index(form uint32) uint64 {
+func (b *ScanBuf) index(form uint32) uint64 {
 	switch form {
 	case formStrx1, formAddrx1:
 		return uint64(b.u8())
@@ -576,7 +577,7 @@ func (b *scanBuf) index(form uint32) uint64 {
 	case formStrx3, formAddrx3:
 		return b.u24()
 	case formStrx4, formAddrx4:
-		return uint64(b.u32())
+		return uint64(b.U32())
 	default:
 		return b.uleb()
 	}
@@ -585,7 +586,7 @@ func (b *scanBuf) index(form uint32) uint64 {
 // ref decodes a reference of the unit's into .debug_info; ok is false for
 // references elsewhere (type signatures, supplementary files), which the
 // caller skips.
-func (u *scanUnit) ref(b *scanBuf, form uint32) (uint64, bool) {
+func (u *ScanUnit) ref(b *ScanBuf, form uint32) (uint64, bool) {
 	var rel uint64
 	switch form {
 	case formRef1:
@@ -593,9 +594,9 @@ func (u *scanUnit) ref(b *scanBuf, form uint32) (uint64, bool) {
 	case formRef2:
 		rel = uint64(b.u16())
 	case formRef4:
-		rel = uint64(b.u32())
+		rel = uint64(b.U32())
 	case formRef8:
-		rel = b.u64()
+		rel = b.U64()
 	case formRefUdata:
 		rel = b.uleb()
 	case formRefAddr:
@@ -611,16 +612,16 @@ func (u *scanUnit) ref(b *scanBuf, form uint32) (uint64, bool) {
 
 // constant decodes a constant attribute as debug/dwarf does: the data
 // forms zero-extended, sdata and implicit_const signed.
-func (s *dieScanner) constant(b *scanBuf, form uint32, implicit int64) (int64, bool) {
+func (s *Scanner) constant(b *ScanBuf, form uint32, implicit int64) (int64, bool) {
 	switch form {
 	case formData1:
 		return int64(b.u8()), true
 	case formData2:
 		return int64(b.u16()), true
 	case formData4:
-		return int64(b.u32()), true
+		return int64(b.U32()), true
 	case formData8:
-		return int64(b.u64()), true
+		return int64(b.U64()), true
 	case formUdata:
 		return int64(b.uleb()), true
 	case formSdata:
@@ -632,10 +633,10 @@ func (s *dieScanner) constant(b *scanBuf, form uint32, implicit int64) (int64, b
 }
 
 // skip moves b past an attribute value of the given form.
-func (s *dieScanner) skip(b *scanBuf, form uint32) error { return skipForm(b, &s.unit, form) }
+func (s *Scanner) skip(b *ScanBuf, form uint32) error { return skipForm(b, &s.unit, form) }
 
 // skipForm moves b past an attribute value of the given form in unit u.
-func skipForm(b *scanBuf, u *scanUnit, form uint32) error {
+func skipForm(b *ScanBuf, u *ScanUnit, form uint32) error {
 	switch form {
 	case formFlagPresent, formImplicitConst:
 	case formData1, formRef1, formFlag, formStrx1, formAddrx1:
@@ -672,7 +673,7 @@ func skipForm(b *scanBuf, u *scanUnit, form uint32) error {
 	case formBlock2:
 		b.advance(uint64(b.u16()))
 	case formBlock4:
-		b.advance(uint64(b.u32()))
+		b.advance(uint64(b.U32()))
 	case formIndirect:
 		return skipForm(b, u, uint32(b.uleb()))
 	default:
@@ -687,119 +688,121 @@ func cstringAt(data []byte, off uint64) []byte {
 	if off >= uint64(len(data)) {
 		return nil
 	}
-	b := scanBuf{data: data, pos: off}
+	b := ScanBuf{Data: data, Pos: off}
 	return b.cstring()
 }
 
-// scanBuf reads DWARF encodings from data at pos; the first error sticks
+// ScanBuf reads DWARF encodings from data at pos; the first error sticks
 // and every later read returns zero.
-type scanBuf struct {
-	data  []byte
-	pos   uint64
-	order binary.ByteOrder
-	err   error
+type ScanBuf struct {
+	Data  []byte
+	Pos   uint64
+	Order binary.ByteOrder
+	Err   error
 }
 
-func (b *scanBuf) need(n uint64) bool {
-	if b.err != nil {
+func (b *ScanBuf) need(n uint64) bool {
+	if b.Err != nil {
 		return false
 	}
-	if n > uint64(len(b.data)) || b.pos > uint64(len(b.data))-n {
-		b.err = errScanTruncated
+	if n > uint64(len(b.Data)) || b.Pos > uint64(len(b.Data))-n {
+		b.Err = errScanTruncated
 		return false
 	}
 	return true
 }
 
-func (b *scanBuf) advance(n uint64) {
+func (b *ScanBuf) advance(n uint64) {
 	if b.need(n) {
-		b.pos += n
+		b.Pos += n
 	}
 }
 
-func (b *scanBuf) bytes(n uint64) []byte {
+func (b *ScanBuf) bytes(n uint64) []byte {
 	if !b.need(n) {
 		return nil
 	}
-	v := b.data[b.pos : b.pos+n : b.pos+n]
-	b.pos += n
+	v := b.Data[b.Pos : b.Pos+n : b.Pos+n]
+	b.Pos += n
 	return v
 }
 
-func (b *scanBuf) u8() uint8 {
+func (b *ScanBuf) u8() uint8 {
 	if !b.need(1) {
 		return 0
 	}
-	v := b.data[b.pos]
-	b.pos++
+	v := b.Data[b.Pos]
+	b.Pos++
 	return v
 }
 
-func (b *scanBuf) u16() uint16 {
+func (b *ScanBuf) u16() uint16 {
 	if !b.need(2) {
 		return 0
 	}
-	v := b.byteOrder().Uint16(b.data[b.pos:])
-	b.pos += 2
+	v := b.byteOrder().Uint16(b.Data[b.Pos:])
+	b.Pos += 2
 	return v
 }
 
-func (b *scanBuf) u24() uint64 {
+func (b *ScanBuf) u24() uint64 {
 	if !b.need(3) {
 		return 0
 	}
-	p := b.data[b.pos:]
-	b.pos += 3
+	p := b.Data[b.Pos:]
+	b.Pos += 3
 	if b.byteOrder() == binary.ByteOrder(binary.BigEndian) {
 		return uint64(p[0])<<16 | uint64(p[1])<<8 | uint64(p[2])
 	}
 	return uint64(p[0]) | uint64(p[1])<<8 | uint64(p[2])<<16
 }
 
-func (b *scanBuf) u32() uint32 {
+// U32 reads a 4-byte value.
+func (b *ScanBuf) U32() uint32 {
 	if !b.need(4) {
 		return 0
 	}
-	v := b.byteOrder().Uint32(b.data[b.pos:])
-	b.pos += 4
+	v := b.byteOrder().Uint32(b.Data[b.Pos:])
+	b.Pos += 4
 	return v
 }
 
-func (b *scanBuf) u64() uint64 {
+// U64 reads an 8-byte value.
+func (b *ScanBuf) U64() uint64 {
 	if !b.need(8) {
 		return 0
 	}
-	v := b.byteOrder().Uint64(b.data[b.pos:])
-	b.pos += 8
+	v := b.byteOrder().Uint64(b.Data[b.Pos:])
+	b.Pos += 8
 	return v
 }
 
 // offset reads a section offset of size 4 or 8.
-func (b *scanBuf) offset(size int) uint64 {
+func (b *ScanBuf) offset(size int) uint64 {
 	if size == 8 {
-		return b.u64()
+		return b.U64()
 	}
-	return uint64(b.u32())
+	return uint64(b.U32())
 }
 
 // addr reads an address of size 4 or 8.
-func (b *scanBuf) addr(size int) uint64 { return b.offset(size) }
+func (b *ScanBuf) addr(size int) uint64 { return b.offset(size) }
 
-func (b *scanBuf) byteOrder() binary.ByteOrder {
-	if b.order == nil {
+func (b *ScanBuf) byteOrder() binary.ByteOrder {
+	if b.Order == nil {
 		return binary.LittleEndian
 	}
-	return b.order
+	return b.Order
 }
 
-func (b *scanBuf) uleb() uint64 {
+func (b *ScanBuf) uleb() uint64 {
 	var v uint64
 	for shift := uint(0); ; shift += 7 {
 		if !b.need(1) {
 			return 0
 		}
-		c := b.data[b.pos]
-		b.pos++
+		c := b.Data[b.Pos]
+		b.Pos++
 		if shift < 64 {
 			v |= uint64(c&0x7f) << shift
 		}
@@ -809,15 +812,15 @@ func (b *scanBuf) uleb() uint64 {
 	}
 }
 
-func (b *scanBuf) sleb() int64 {
+func (b *ScanBuf) sleb() int64 {
 	var v int64
 	shift := uint(0)
 	for {
 		if !b.need(1) {
 			return 0
 		}
-		c := b.data[b.pos]
-		b.pos++
+		c := b.Data[b.Pos]
+		b.Pos++
 		if shift < 64 {
 			v |= int64(c&0x7f) << shift
 		}
@@ -832,16 +835,16 @@ func (b *scanBuf) sleb() int64 {
 }
 
 // cstring reads a NUL-terminated string, without the NUL.
-func (b *scanBuf) cstring() []byte {
-	if b.err != nil {
+func (b *ScanBuf) cstring() []byte {
+	if b.Err != nil {
 		return nil
 	}
-	rest := b.data[b.pos:]
+	rest := b.Data[b.Pos:]
 	i := bytes.IndexByte(rest, 0)
 	if i < 0 {
-		b.err = errScanTruncated
+		b.Err = errScanTruncated
 		return nil
 	}
-	b.pos += uint64(i) + 1
+	b.Pos += uint64(i) + 1
 	return rest[:i:i]
 }

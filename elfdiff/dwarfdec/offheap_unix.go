@@ -1,6 +1,6 @@
 //go:build unix
 
-package elfdiff
+package dwarfdec
 
 import "golang.org/x/sys/unix"
 

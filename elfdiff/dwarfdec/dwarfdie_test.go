@@ -1,13 +1,12 @@
-package elfdiff
+package dwarfdec
 
 import (
 	"bytes"
 	"debug/dwarf"
-	"debug/elf"
 	"encoding/binary"
-	"os"
-	"strings"
 	"testing"
+
+	"github.com/compatgate/compatgate/elfdiff/internal/testlib"
 )
 
 // TestTypeDIEMatchesDebugDWARF decodes every DIE of libraries built with
@@ -15,11 +14,11 @@ import (
 // DIE decoder and with debug/dwarf, and compares every attribute the
 // decoders read, and the children of every DIE.
 func TestTypeDIEMatchesDebugDWARF(t *testing.T) {
-	cases := dwarfBuilds()
+	cases := testlib.Builds()
 	for _, tc := range cases {
-		t.Run(tc.name, func(t *testing.T) {
-			df := openScanLib(t, buildScanLib(t, tc.compiler, tc.src, tc.flags...))
-			if n := compareDecoder(t, df); n < 20 && tc.name != "c-split" {
+		t.Run(tc.Name, func(t *testing.T) {
+			df := openScanLib(t, testlib.BuildLib(t, tc.Compiler, tc.Src, tc.Flags...))
+			if n := compareDecoder(t, df); n < 20 && tc.Name != "c-split" {
 				t.Fatalf("only %d DIEs read", n)
 			}
 		})
@@ -28,11 +27,11 @@ func TestTypeDIEMatchesDebugDWARF(t *testing.T) {
 
 // compareDecoder decodes every DIE of df with the DIE decoder and with
 // debug/dwarf and compares them; it returns how many DIEs it compared.
-func compareDecoder(t *testing.T, df *dwarfFile) int {
+func compareDecoder(t *testing.T, df *File) int {
 	t.Helper()
-	s := newDIEScanner(df.sec)
+	s := NewScanner(df.Sec)
 	for {
-		d, err := s.next()
+		d, err := s.Next()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -40,8 +39,8 @@ func compareDecoder(t *testing.T, df *dwarfFile) int {
 			break
 		}
 	}
-	dd := newDIEDecoder(df.sec, s.headers)
-	r := df.data.Reader()
+	dd := NewDecoder(df.Sec, s.Headers)
+	r := df.Data.Reader()
 	n := 0
 	for {
 		want, err := r.Next()
@@ -55,25 +54,25 @@ func compareDecoder(t *testing.T, df *dwarfFile) int {
 			continue
 		}
 		n++
-		var got typeDIE
-		if err := dd.read(want.Offset, &got); err != nil {
+		var got DIE
+		if err := dd.Read(want.Offset, &got); err != nil {
 			t.Fatalf("DIE at %#x: %v", want.Offset, err)
 		}
 		compareTypeDIE(t, want, &got)
 		if want.Children && want.Tag != dwarf.TagCompileUnit && want.Tag != dwarf.TagTypeUnit {
-			compareChildren(t, df.data, dd, &got)
+			compareChildren(t, df.Data, dd, &got)
 		}
 	}
 }
 
 // compareTypeDIE compares what the decoder read of a DIE with debug/dwarf's
 // Entry.
-func compareTypeDIE(t *testing.T, want *dwarf.Entry, got *typeDIE) {
+func compareTypeDIE(t *testing.T, want *dwarf.Entry, got *DIE) {
 	t.Helper()
 	at := want.Offset
-	if got.off != at || got.tag != want.Tag || got.children != want.Children {
+	if got.Off != at || got.Tag != want.Tag || got.children != want.Children {
 		t.Fatalf("DIE at %#x: decoded at %#x tag %v children %v, want tag %v children %v",
-			at, got.off, got.tag, got.children, want.Tag, want.Children)
+			at, got.Off, got.Tag, got.children, want.Tag, want.Children)
 	}
 	for i := range want.Field {
 		f := &want.Field[i]
@@ -82,34 +81,34 @@ func compareTypeDIE(t *testing.T, want *dwarf.Entry, got *typeDIE) {
 			continue
 		}
 		kind, v, b := entryValue(want.Val(f.Attr))
-		if got.kinds[slot] != kind {
-			t.Errorf("DIE at %#x: %v is of kind %d, want %d (%T)", at, f.Attr, got.kinds[slot], kind, f.Val)
+		if got.Kinds[slot] != kind {
+			t.Errorf("DIE at %#x: %v is of kind %d, want %d (%T)", at, f.Attr, got.Kinds[slot], kind, f.Val)
 			continue
 		}
 		switch kind {
 		case valString:
-			s, _ := got.str(slot)
-			if slot != slotName && slot != slotLinkageName {
+			s, _ := got.Str(slot)
+			if slot != SlotName && slot != SlotLinkageName {
 				break
 			}
 			if s != string(b) {
 				t.Errorf("DIE at %#x: %v = %q, want %q", at, f.Attr, s, b)
 			}
 		case valBytes:
-			if slot != slotDataMemberLoc && slot != slotVtableElemLoc {
+			if slot != SlotDataMemberLoc && slot != SlotVtableElemLoc {
 				break
 			}
-			if g, _ := got.block(slot); !bytes.Equal(g, b) {
+			if g, _ := got.Block(slot); !bytes.Equal(g, b) {
 				t.Errorf("DIE at %#x: %v = %x, want %x", at, f.Attr, g, b)
 			}
 		default:
-			if got.vals[slot] != v {
-				t.Errorf("DIE at %#x: %v = %#x, want %#x", at, f.Attr, got.vals[slot], v)
+			if got.Vals[slot] != v {
+				t.Errorf("DIE at %#x: %v = %#x, want %#x", at, f.Attr, got.Vals[slot], v)
 			}
 		}
 	}
 	for slot := range numSlots {
-		if got.kinds[slot] == valNone {
+		if got.Kinds[slot] == ValNone {
 			continue
 		}
 		found := false
@@ -128,11 +127,11 @@ func compareTypeDIE(t *testing.T, want *dwarf.Entry, got *typeDIE) {
 func entryValue(v any) (valueKind, uint64, []byte) {
 	switch v := v.(type) {
 	case nil:
-		return valNone, 0, nil
+		return ValNone, 0, nil
 	case int64:
-		return valInt, uint64(v), nil
+		return ValInt, uint64(v), nil
 	case uint64:
-		return valUint, v, nil
+		return ValUint, v, nil
 	case uint32:
 		return valUint32, uint64(v), nil
 	case bool:
@@ -141,7 +140,7 @@ func entryValue(v any) (valueKind, uint64, []byte) {
 		}
 		return valBool, 0, nil
 	case dwarf.Offset:
-		return valOffset, uint64(v), nil
+		return ValOffset, uint64(v), nil
 	case []byte:
 		return valBytes, 0, v
 	case string:
@@ -152,23 +151,23 @@ func entryValue(v any) (valueKind, uint64, []byte) {
 
 // compareChildren compares the children of d, as the decoder's cursor
 // walks them, with those debug/dwarf's Reader returns.
-func compareChildren(t *testing.T, data *dwarf.Data, dd *dieDecoder, d *typeDIE) {
+func compareChildren(t *testing.T, data *dwarf.Data, dd *Decoder, d *DIE) {
 	t.Helper()
 	var got []dwarf.Offset
-	var k typeDIE
-	for c := childrenOf(d); ; {
-		ok, err := dd.next(&c, &k)
+	var k DIE
+	for c := ChildrenOf(d); ; {
+		ok, err := dd.Next(&c, &k)
 		if err != nil {
-			t.Fatalf("children of DIE at %#x: %v", d.off, err)
+			t.Fatalf("children of DIE at %#x: %v", d.Off, err)
 		}
 		if !ok {
 			break
 		}
-		got = append(got, k.off)
+		got = append(got, k.Off)
 	}
 	var want []dwarf.Offset
 	r := data.Reader()
-	r.Seek(d.off)
+	r.Seek(d.Off)
 	if _, err := r.Next(); err != nil {
 		t.Fatal(err)
 	}
@@ -184,11 +183,11 @@ func compareChildren(t *testing.T, data *dwarf.Data, dd *dieDecoder, d *typeDIE)
 		r.SkipChildren()
 	}
 	if len(got) != len(want) {
-		t.Fatalf("DIE at %#x: %d children, want %d", d.off, len(got), len(want))
+		t.Fatalf("DIE at %#x: %d children, want %d", d.Off, len(got), len(want))
 	}
 	for i := range got {
 		if got[i] != want[i] {
-			t.Fatalf("DIE at %#x: child %d at %#x, want %#x", d.off, i, got[i], want[i])
+			t.Fatalf("DIE at %#x: child %d at %#x, want %#x", d.Off, i, got[i], want[i])
 		}
 	}
 }
@@ -289,7 +288,7 @@ func TestTypeDIEForms(t *testing.T) {
 		{dwarf.AttrAccessibility, formSdata, 0, w(func(b *dwarfBuilder) { b.sleb(-3) })},
 		{dwarf.AttrVirtuality, formUdata, 0, w(func(b *dwarfBuilder) { b.uleb(300) })},
 		{dwarf.AttrDataMemberLoc, formBlock1, 0, w(func(b *dwarfBuilder) { b.u8(2); b.u8(0x23); b.u8(8) })},
-		{dwarf.AttrVtableElemLoc, formExprloc, 0, w(func(b *dwarfBuilder) { b.uleb(2); b.u8(opConstu); b.u8(2) })},
+		{dwarf.AttrVtableElemLoc, formExprloc, 0, w(func(b *dwarfBuilder) { b.uleb(2); b.u8(OpConstu); b.u8(2) })},
 		{attrDeleted, formIndirect, 0, w(func(b *dwarfBuilder) { b.uleb(formFlagPresent) })},
 		{attrDefaulted, formImplicitConst, -7, w(func(b *dwarfBuilder) {})},
 		{attrCallingConvention, formData2, 0, w(func(b *dwarfBuilder) { b.u16(0xbeef) })},
@@ -406,13 +405,13 @@ func TestTypeDIEForms(t *testing.T) {
 	build()
 	info := build()
 
-	sec := &dwarfSections{order: binary.LittleEndian, info: info, abbrev: abbrev.Bytes(), str: str.Bytes(),
-		lineStr: lineStr.Bytes(), strOffsets: strOffs.Bytes(), addr: addr.Bytes(), rnglists: rngl.Bytes()}
+	sec := &Sections{Order: binary.LittleEndian, Info: info, abbrev: abbrev.Bytes(), Str: str.Bytes(),
+		LineStr: lineStr.Bytes(), strOffsets: strOffs.Bytes(), addr: addr.Bytes(), rnglists: rngl.Bytes()}
 	data, err := sec.data()
 	if err != nil {
 		t.Fatal(err)
 	}
-	df := &dwarfFile{data: data, sec: sec}
+	df := &File{Data: data, Sec: sec}
 	if n := compareDecoder(t, df); n != 8 {
 		t.Fatalf("%d DIEs compared, want 8", n)
 	}
@@ -422,17 +421,17 @@ func TestTypeDIEForms(t *testing.T) {
 	// do for debug/dwarf at the end of .debug_info.
 	cut := append([]byte(nil), info[:len(info)-7]...) // 0 0 {5 "m"} 0 0
 	binary.LittleEndian.PutUint32(cut, uint32(len(cut)-4))
-	sec.info = cut
+	sec.Info = cut
 	if data, err = sec.data(); err != nil {
 		t.Fatal(err)
 	}
-	s := newDIEScanner(sec)
-	if _, err := s.next(); err != nil {
+	s := NewScanner(sec)
+	if _, err := s.Next(); err != nil {
 		t.Fatal(err)
 	}
-	dd := newDIEDecoder(sec, s.headers)
-	var cu typeDIE
-	if err := dd.read(dwarf.Offset(s.headers[0].first), &cu); err != nil {
+	dd := NewDecoder(sec, s.Headers)
+	var cu DIE
+	if err := dd.Read(dwarf.Offset(s.Headers[0].first), &cu); err != nil {
 		t.Fatal(err)
 	}
 	compareChildren(t, data, dd, &cu)
@@ -442,102 +441,39 @@ func TestTypeDIEForms(t *testing.T) {
 // and its children, at every offset: the decoder must fail with an error,
 // never a panic or an endless loop.
 func TestDIEDecoderMalformed(t *testing.T) {
-	so := buildScanLib(t, "g++", scanCXXSrc, "-gdwarf-5", "-O1")
+	so := testlib.BuildLib(t, "g++", testlib.CXXSrc, "-gdwarf-5", "-O1")
 	df := openScanLib(t, so)
-	info := df.sec.info
+	info := df.Sec.Info
 	for _, n := range []int{len(info) / 3, len(info) - 1, len(info)} {
 		for _, corrupt := range []bool{false, true} {
-			sec := *df.sec
-			sec.info = append([]byte(nil), info[:n]...)
+			sec := *df.Sec
+			sec.Info = append([]byte(nil), info[:n]...)
 			if corrupt {
 				for i := 20; i < n; i += 13 {
-					sec.info[i] ^= 0x5a
+					sec.Info[i] ^= 0x5a
 				}
 			}
-			s := newDIEScanner(&sec)
+			s := NewScanner(&sec)
 			for {
-				if d, err := s.next(); err != nil || d == nil {
+				if d, err := s.Next(); err != nil || d == nil {
 					break
 				}
 			}
-			dd := newDIEDecoder(&sec, s.headers)
-			var d, k typeDIE
+			dd := NewDecoder(&sec, s.Headers)
+			var d, k DIE
 			for off := range n {
-				if dd.read(dwarf.Offset(off), &d) != nil {
+				if dd.Read(dwarf.Offset(off), &d) != nil {
 					continue
 				}
-				for c, steps := childrenOf(&d), 0; ; steps++ {
+				for c, steps := ChildrenOf(&d), 0; ; steps++ {
 					if steps > n {
 						t.Fatalf("cut at %d (corrupt %v): the children of %#x do not end", n, corrupt, off)
 					}
-					if ok, err := dd.next(&c, &k); !ok || err != nil {
+					if ok, err := dd.Next(&c, &k); !ok || err != nil {
 						break
 					}
 				}
 			}
-		}
-	}
-}
-
-// benchCXXSrc is a C++ library whose exported functions reach the
-// standard containers: their classes are defined again in each unit that
-// uses them, as in libstdc++ itself.
-const benchCXXSrc = `
-#include <functional>
-#include <map>
-#include <memory>
-#include <string>
-#include <unordered_map>
-#include <vector>
-namespace bench {
-struct Item { std::string name; std::vector<int> values; std::shared_ptr<Item> next; };
-class Store {
-public:
-	virtual ~Store();
-	std::map<std::string, Item> items;
-	std::unordered_map<int, std::function<int(const Item &)>> hooks;
-	int count(const std::string &key) const;
-};
-Store::~Store() {}
-int Store::count(const std::string &key) const { return int(items.count(key)); }
-std::vector<Item> all(const Store &s) { std::vector<Item> v; for (auto &p : s.items) v.push_back(p.second); return v; }
-std::unique_ptr<Store> make() { return std::make_unique<Store>(); }
-}
-`
-
-// BenchmarkReadDebugInfo decodes the declarations and types of the
-// exported symbols of a C++ library built in two units.
-func BenchmarkReadDebugInfo(b *testing.B) {
-	so := buildUnitsLib(b, map[string]string{
-		"u0.cc": benchCXXSrc,
-		"u1.cc": strings.Replace(benchCXXSrc, "namespace bench", "namespace bench2", 1),
-	})
-	c, err := LoadWith(so, LoadOptions{NoDebugInfo: true})
-	if err != nil {
-		b.Fatal(err)
-	}
-	f, err := os.Open(so)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer f.Close()
-	ef, err := elf.NewFile(f)
-	if err != nil {
-		b.Fatal(err)
-	}
-	df, err := newDWARFFile(ef, f, so)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer df.Close()
-	b.ReportAllocs()
-	for b.Loop() {
-		info, err := readDebugInfo(df, &c.symbols, so)
-		if err != nil {
-			b.Fatal(err)
-		}
-		if info.Types < 100 {
-			b.Fatalf("only %d types decoded", info.Types)
 		}
 	}
 }

@@ -1,4 +1,4 @@
-package elfdiff
+package dwarfdec
 
 // This file reads the file names of a line table header, which say where
 // the types of a unit were declared. debug/dwarf's LineReader joins every
@@ -112,12 +112,12 @@ func (b *lineBuf) cstring() []byte {
 	return v
 }
 
-// lineFileNames returns the file names of the line table at off in
+// LineFileNames returns the file names of the line table at off in
 // .debug_line, unjoined to their directories, indexed as debug/dwarf's
 // LineReader.Files indexes its files (nil where it has none). It fails
 // where LineReader fails. str and lineStr are .debug_str and
 // .debug_line_str.
-func lineFileNames(line, str, lineStr []byte, order binary.ByteOrder, off int64) ([][]byte, error) {
+func LineFileNames(line, str, lineStr []byte, order binary.ByteOrder, off int64) ([][]byte, error) {
 	if off < 0 || off > int64(len(line)) {
 		return nil, errLineHeader
 	}
@@ -330,11 +330,11 @@ func pathIsAbs(name []byte) bool {
 	return len(name) > 0 && (name[0] == '/' || name[0] == '\\')
 }
 
-// extensionKnown reports whether the extension of a file name is that of
+// ExtensionKnown reports whether the extension of a file name is that of
 // the name debug/dwarf makes of it by joining it to its directory: when
 // its last element is not empty, "." or "..", which path.Join would
 // remove.
-func extensionKnown(name []byte) bool {
+func ExtensionKnown(name []byte) bool {
 	last := name[bytes.LastIndexByte(name, '/')+1:]
 	return len(name) == 0 || len(last) > 0 && !bytes.Equal(last, []byte(".")) && !bytes.Equal(last, []byte(".."))
 }
