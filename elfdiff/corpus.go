@@ -5,6 +5,8 @@
 package elfdiff
 
 import (
+	"github.com/compatgate/compatgate/elfdiff/abi"
+
 	"github.com/compatgate/compatgate/elfdiff/elfsym"
 
 	"debug/elf"
@@ -47,7 +49,7 @@ type Corpus struct {
 
 	// Debug is the DWARF-derived interface, nil when the library carries no
 	// debug information (neither inline nor in a separate debug file).
-	Debug *DebugInfo
+	Debug *abi.DebugInfo
 	// Notes explain what could not be read, such as unreadable DWARF; the
 	// report shows them.
 	Notes []string

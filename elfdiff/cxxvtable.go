@@ -335,7 +335,7 @@ func addressNames(dyn, local *elfsym.SymbolTable, relocs relocs, intern func(str
 			if !wanted {
 				continue
 			}
-			if c := (cand{s.Name, dynamic && exported(elf.ST_BIND(s.Info), elf.ST_VISIBILITY(s.Other))}); better(c, old) {
+			if c := (cand{s.Name, dynamic && elfsym.Exported(elf.ST_BIND(s.Info), elf.ST_VISIBILITY(s.Other))}); better(c, old) {
 				best[s.Value] = c
 			}
 		}

@@ -1,6 +1,8 @@
 package elfdiff
 
 import (
+	"github.com/compatgate/compatgate/elfdiff/abi"
+
 	"github.com/compatgate/compatgate/elfdiff/dwarfdec"
 
 	"github.com/compatgate/compatgate/elfdiff/elfsym"
@@ -95,7 +97,7 @@ func loadReaderWith(path string, r io.ReaderAt, opts LoadOptions, searchFiles bo
 		return nil, &FormatError{Path: path, Msg: "reading dynamic section", Err: err}
 	}
 	local, _ := elfsym.ReadSymbolTable(ef, elf.SHT_SYMTAB) // optional: stripped libraries have none
-	c.readSymbols(dyn)
+	c.symbols, c.Undefined, c.Versions = elfsym.ReadExports(dyn)
 	intern := elfsym.NewInterner(&c.symbols).Intern
 	var baseCXX *CXXTables
 	if base := opts.ShareNames; base != nil {
@@ -148,7 +150,7 @@ func (c *Corpus) readDebug(ef *elf.File, r io.ReaderAt, path string, opts LoadOp
 	if source == "" {
 		source = path
 	}
-	info, err := readDebugInfo(df, &c.symbols, source)
+	info, err := abi.Read(df, &c.symbols, source)
 	if err != nil {
 		c.Notes = append(c.Notes, fmt.Sprintf("%s: debug information unreadable, types not checked: %v", source, err))
 		return
@@ -225,64 +227,6 @@ func progType(ef *elf.File, t elf.ProgType) *elf.Prog {
 		}
 	}
 	return nil
-}
-
-// exported reports whether a definition with this binding and visibility is
-// visible to other objects.
-func exported(b elf.SymBind, v elf.SymVis) bool {
-	return (b == elf.STB_GLOBAL || b == elf.STB_WEAK || b == elfsym.STB_GNU_UNIQUE) &&
-		(v == elf.STV_DEFAULT || v == elf.STV_PROTECTED)
-}
-
-// readSymbols fills the exported and undefined symbols and the version
-// nodes from .dynsym and its version sections.
-func (c *Corpus) readSymbols(dyn *elfsym.SymbolTable) {
-	if dyn == nil {
-		return
-	}
-	for _, v := range dyn.Defs {
-		if v.Flags&elf.VER_FLG_BASE == 0 {
-			// A copy: nothing the corpus keeps may point into the
-			// string table, which share frees.
-			c.Versions = append(c.Versions, strings.Clone(v.Name))
-		}
-	}
-	n := 0
-	for i := 1; i < dyn.Len(); i++ {
-		if s := dyn.At(i); s.Section != elf.SHN_UNDEF && exported(elf.ST_BIND(s.Info), elf.ST_VISIBILITY(s.Other)) {
-			n++
-		}
-	}
-	c.symbols = elfsym.NewSymbolList(dyn.Strings, n)
-	for i := 1; i < dyn.Len(); i++ {
-		s := dyn.At(i)
-		sym := Symbol{
-			Name:       s.Name,
-			Type:       elf.ST_TYPE(s.Info),
-			Bind:       elf.ST_BIND(s.Info),
-			Visibility: elf.ST_VISIBILITY(s.Other),
-			Size:       s.Size,
-			Value:      s.Value,
-		}
-		vi, version, hasVersion := dyn.Version(i)
-		if s.Section == elf.SHN_UNDEF {
-			sym.Name, sym.Version = strings.Clone(sym.Name), strings.Clone(version)
-			c.Undefined = append(c.Undefined, sym)
-			continue
-		}
-		if s.Name == "" || !exported(sym.Bind, sym.Visibility) {
-			continue
-		}
-		if hasVersion && vi.Index() > 1 { // 0 local, 1 global (unversioned)
-			sym.Version = version
-			sym.Default = !vi.IsHidden()
-		}
-		if s.Section == elf.SHN_ABS && sym.Version != "" && s.Name == sym.Version {
-			continue // ld's marker for the version node itself, not an interface
-		}
-		c.symbols.Add(sym, s.NameOff)
-	}
-	c.symbols.Sort()
 }
 
 // hiddenSymbols returns the names .symtab defines without exporting them;

@@ -137,7 +137,7 @@ func TestDetachFreesStringTable(t *testing.T) {
 		t.Fatal(err)
 	}
 	var c Corpus
-	c.readSymbols(dyn)
+	c.symbols, c.Undefined, c.Versions = elfsym.ReadExports(dyn)
 	c.symbols.Share(&base.symbols)
 	var want []string
 	undefined := 0

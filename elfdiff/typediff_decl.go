@@ -3,6 +3,8 @@ package elfdiff
 // This file compares the declarations of exported functions and variables.
 
 import (
+	"github.com/compatgate/compatgate/elfdiff/abi"
+
 	"github.com/compatgate/compatgate/elfdiff/elfsym"
 
 	"bytes"
@@ -45,7 +47,7 @@ func diffDebug(old, new *Corpus) []Change {
 func isFunc(s Symbol) bool { return s.Type == elf.STT_FUNC || s.Type == elf.STT_GNU_IFUNC }
 
 // function compares the declarations of one exported function.
-func (d *typeDiffer) function(s Symbol, of, nf *Func) {
+func (d *typeDiffer) function(s Symbol, of, nf *abi.Func) {
 	sym := s.String()
 	r := root{symbol: sym}
 	l := &loc{kind: ReturnTypeChanged, where: "return type", symbol: sym, symType: elfsym.SymKind(s), isReturn: true}
@@ -123,7 +125,7 @@ func paramLabel(i int, name string) string {
 
 // variable compares the declarations of one exported variable and, for a
 // constant, its value.
-func (d *typeDiffer) variable(s Symbol, ov, nv *Var, oldVal, newVal []byte) {
+func (d *typeDiffer) variable(s Symbol, ov, nv *abi.Var, oldVal, newVal []byte) {
 	sym := s.String()
 	l := &loc{kind: VarTypeChanged, where: "type", symbol: sym, symType: elfsym.SymKind(s)}
 	edges := label(d.at(ov.Type, nv.Type, l, 0), "variable", nv.Type)
@@ -137,17 +139,17 @@ func (d *typeDiffer) variable(s Symbol, ov, nv *Var, oldVal, newVal []byte) {
 
 // hasPointer reports whether a value of type t holds addresses, which
 // differ between builds without meaning anything.
-func hasPointer(t *Type, depth int) bool {
-	t = t.strip()
+func hasPointer(t *abi.Type, depth int) bool {
+	t = t.Strip()
 	if t == nil || depth > 16 {
 		return false
 	}
 	switch t.Kind {
-	case PointerType, ReferenceType, RvalueRefType, PtrToMemberType, FuncType:
+	case abi.PointerType, abi.ReferenceType, abi.RvalueRefType, abi.PtrToMemberType, abi.FuncType:
 		return true
-	case ArrayType:
+	case abi.ArrayType:
 		return hasPointer(t.Elem, depth+1)
-	case StructType, UnionType, ClassType:
+	case abi.StructType, abi.UnionType, abi.ClassType:
 		for _, m := range t.Members {
 			if hasPointer(m.Type, depth+1) {
 				return true
@@ -174,15 +176,15 @@ func constText(b []byte) string {
 // passing reports a value of one type that the ABI now passes another
 // way: a struct that grew out of registers into memory, or whose members
 // moved between integer and SSE registers.
-func (d *typeDiffer) passing(l *loc, kind Kind, o, n *Type) {
+func (d *typeDiffer) passing(l *loc, kind Kind, o, n *abi.Type) {
 	if l.emitted > 0 {
 		return // the type itself changed; that finding says it
 	}
-	os, ns := o.strip(), n.strip()
-	if os == nil || ns == nil || !os.Kind.isAggregate() || !ns.Kind.isAggregate() {
+	os, ns := o.Strip(), n.Strip()
+	if os == nil || ns == nil || !os.Kind.IsAggregate() || !ns.Kind.IsAggregate() {
 		return
 	}
-	co, cn := Classification(o, l.isReturn), Classification(n, l.isReturn)
+	co, cn := abi.Classification(o, l.isReturn), abi.Classification(n, l.isReturn)
 	if co == cn {
 		return
 	}
@@ -216,7 +218,7 @@ func passWords(c string) string {
 func (d *typeDiffer) decl(c *Change) { d.decls = append(d.decls, c) }
 
 // label sets the path label of edges found at one location.
-func label(es []edge, where string, t *Type) []edge {
+func label(es []edge, where string, t *abi.Type) []edge {
 	for i := range es {
 		if es[i].label == "" {
 			es[i].label = where + " → " + t.String()

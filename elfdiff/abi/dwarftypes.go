@@ -1,4 +1,4 @@
-package elfdiff
+package abi
 
 // This file decodes type DIEs into Types.
 
@@ -168,7 +168,7 @@ func aliasCycle(t *Type) bool {
 		return false
 	}
 	u := t.Elem
-	for i := 0; u != nil && i < maxAliasChain; i++ {
+	for i := 0; u != nil && i < MaxAliasChain; i++ {
 		if u == t {
 			return true
 		}

@@ -1,4 +1,4 @@
-package elfdiff
+package abi
 
 import "strings"
 
@@ -20,14 +20,14 @@ var abiClassNames = [...]string{"NO_CLASS", "INTEGER", "SSE", "SSEUP", "X87", "X
 
 // DWARF base type encodings used by the classification.
 const (
-	ateBoolean      = 0x02
-	ateComplexFloat = 0x03
-	ateFloat        = 0x04
-	ateSigned       = 0x05
-	ateSignedChar   = 0x06
-	ateUnsigned     = 0x07
-	ateUnsignedChar = 0x08
-	ateUTF          = 0x10
+	AteBoolean      = 0x02
+	AteComplexFloat = 0x03
+	AteFloat        = 0x04
+	AteSigned       = 0x05
+	AteSignedChar   = 0x06
+	AteUnsigned     = 0x07
+	AteUnsignedChar = 0x08
+	AteUTF          = 0x10
 )
 
 // Classification returns how the x86-64 System V ABI passes a value of
@@ -55,7 +55,7 @@ func inMemory(t *Type, isReturn bool) bool { return Classification(t, isReturn) 
 
 // classify returns the classes of the eightbytes of t.
 func classify(t *Type) []abiClass {
-	t = t.strip()
+	t = t.Strip()
 	if t == nil || t.Kind == VoidType {
 		return nil
 	}
@@ -107,7 +107,7 @@ func vectorClasses(size int64) []abiClass {
 func scalarClasses(t *Type, size int64) []abiClass {
 	if t.Kind == BaseType {
 		switch t.Encoding {
-		case ateFloat:
+		case AteFloat:
 			switch {
 			case size <= 8:
 				return []abiClass{clsSSE}
@@ -116,7 +116,7 @@ func scalarClasses(t *Type, size int64) []abiClass {
 			default: // __float128, _Float128
 				return []abiClass{clsSSE, clsSSEUp}
 			}
-		case ateComplexFloat:
+		case AteComplexFloat:
 			switch size {
 			case 8:
 				return []abiClass{clsSSE}
@@ -137,7 +137,7 @@ func scalarClasses(t *Type, size int64) []abiClass {
 // off, into cls. It returns false when t must go in memory (an unaligned
 // field).
 func mergeInto(cls []abiClass, t *Type, off int64, depth int) bool {
-	t = t.strip()
+	t = t.Strip()
 	if t == nil || depth > 32 {
 		return true
 	}

@@ -1,4 +1,4 @@
-package elfdiff
+package abi
 
 // This file keeps what the reader needs to know about compilation units:
 // their language, and the file names of their line tables.

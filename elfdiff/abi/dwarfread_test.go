@@ -1,4 +1,4 @@
-package elfdiff
+package abi
 
 import (
 	"github.com/compatgate/compatgate/elfdiff/dwarfdec"
@@ -44,10 +44,7 @@ func BenchmarkReadDebugInfo(b *testing.B) {
 		"u0.cc": benchCXXSrc,
 		"u1.cc": strings.Replace(benchCXXSrc, "namespace bench", "namespace bench2", 1),
 	})
-	c, err := LoadWith(so, LoadOptions{NoDebugInfo: true})
-	if err != nil {
-		b.Fatal(err)
-	}
+	syms := exportsOf(b, so)
 	f, err := os.Open(so)
 	if err != nil {
 		b.Fatal(err)
@@ -64,7 +61,7 @@ func BenchmarkReadDebugInfo(b *testing.B) {
 	defer df.Close()
 	b.ReportAllocs()
 	for b.Loop() {
-		info, err := readDebugInfo(df, &c.symbols, so)
+		info, err := Read(df, syms, so)
 		if err != nil {
 			b.Fatal(err)
 		}

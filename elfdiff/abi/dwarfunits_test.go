@@ -1,7 +1,8 @@
-package elfdiff
+package abi
 
 import (
 	"github.com/compatgate/compatgate/elfdiff/dwarfdec"
+	"github.com/compatgate/compatgate/elfdiff/elfsym"
 
 	"debug/elf"
 	"os"
@@ -76,15 +77,12 @@ func TestLineFileNamesMatchDebugDWARF(t *testing.T) {
 // source file, as the name joined to its directory says.
 func TestInternalFromJoinedFileName(t *testing.T) {
 	so := testlib.BuildLib(t, "g++", oddFileSrc, "-gdwarf-5")
-	c, err := Load(so)
+	info, err := Read(openTestDWARF(t, so), exportsOf(t, so), so)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if c.Debug == nil {
-		t.Fatalf("no debug information read: %v", c.Notes)
-	}
-	f := c.Debug.FuncsByName["_ZN2ns3useEPNS_5_ImplE"]
-	for _, g := range c.Debug.Funcs {
+	f := info.FuncsByName["_ZN2ns3useEPNS_5_ImplE"]
+	for _, g := range info.Funcs {
 		if g.Linkage == "_ZN2ns3useEPNS_5_ImplE" {
 			f = g
 		}
@@ -123,4 +121,20 @@ func openTestDWARF(t *testing.T, so string) *dwarfdec.File {
 	}
 	t.Cleanup(df.Close)
 	return df
+}
+
+// exportsOf reads the exported symbols of the library so.
+func exportsOf(tb testing.TB, so string) *elfsym.SymbolList {
+	tb.Helper()
+	ef, err := elf.Open(so)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer ef.Close()
+	dyn, err := elfsym.ReadSymbolTable(ef, elf.SHT_DYNSYM)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	syms, _, _ := elfsym.ReadExports(dyn)
+	return &syms
 }

@@ -1,4 +1,4 @@
-package elfdiff
+package abi
 
 // This file decodes what C++ adds to a class: base classes, the vtable
 // pointer, static data members, methods and access.
@@ -17,7 +17,7 @@ import (
 const (
 	dwCCPassByReference = 4
 	dwCCPassByValue     = 5
-	dwVirtualityNone    = 0
+	VirtualityNone      = 0 // DW_VIRTUALITY_none
 	dwDefaultedInClass  = 1
 )
 
@@ -35,7 +35,7 @@ func (dr *dwarfReader) classChild(t *Type, k *dwarfdec.DIE) (done bool, err erro
 	case dwarf.TagInheritance:
 		b := Base{Access: acc, Offset: -1}
 		v, _ := k.Int(dwarfdec.SlotVirtuality)
-		b.Virtual = v != dwVirtualityNone
+		b.Virtual = v != VirtualityNone
 		if !b.Virtual {
 			b.Offset = memberOffset(k)
 		}
@@ -44,7 +44,7 @@ func (dr *dwarfReader) classChild(t *Type, k *dwarfdec.DIE) (done bool, err erro
 		}
 		c.Bases = append(c.Bases, b)
 		if acc != AccessPublic {
-			c.setAccess("base "+b.Type.strip().baseNameOrVoid(), acc)
+			c.setAccess("base "+b.Type.Strip().BaseNameOrVoid(), acc)
 		}
 		return true, nil
 	case dwarf.TagMember:
@@ -68,18 +68,19 @@ func (dr *dwarfReader) classChild(t *Type, k *dwarfdec.DIE) (done bool, err erro
 		}
 		dr.methodStack = append(dr.methodStack, m)
 		if acc != AccessPublic && !m.Artificial {
-			c.setAccess(m.key(), acc)
+			c.setAccess(m.Key(), acc)
 		}
 		return true, nil
 	}
 	return true, nil
 }
 
-func (t *Type) baseNameOrVoid() string {
+// BaseNameOrVoid returns the base name of t, or "void" when t is nil.
+func (t *Type) BaseNameOrVoid() string {
 	if t == nil {
 		return "void"
 	}
-	return t.baseName()
+	return t.BaseName()
 }
 
 func (c *ClassInfo) setAccess(key string, a Access) {
@@ -185,9 +186,9 @@ func (dr *dwarfReader) method(k *dwarfdec.DIE, name string, acc Access, class *T
 	return m, nil
 }
 
-// key identifies a method among its class's: its mangled name, or its
+// Key identifies a method among its class's: its mangled name, or its
 // name and parameter types.
-func (m Method) key() string {
+func (m Method) Key() string {
 	if m.Linkage != "" {
 		return m.Linkage
 	}
@@ -203,9 +204,9 @@ func (m Method) key() string {
 	return b.String()
 }
 
-// signature shows a method for reports: its demangled linkage name
+// Signature shows a method for reports: its demangled linkage name
 // ("ns::S::get(int)"), else its name and parameter types ("get(int)").
-func (m Method) signature() string {
+func (m Method) Signature() string {
 	if m.Linkage != "" {
 		if d := demangle.Filter(m.Linkage, demangle.NoClones); d != m.Linkage {
 			return d
@@ -241,7 +242,7 @@ func (dr *dwarfReader) finishClass(t *Type, e *dwarfdec.DIE) {
 				open++
 			}
 		}
-		if m.Virtuality != dwVirtualityNone {
+		if m.Virtuality != VirtualityNone {
 			nonTrivial = true
 		}
 		if m.Artificial || m.Deleted {
@@ -256,12 +257,12 @@ func (dr *dwarfReader) finishClass(t *Type, e *dwarfdec.DIE) {
 		if b.Virtual {
 			nonTrivial = true
 		}
-		if bt := b.Type.strip(); bt != nil && bt.Class != nil && bt.Class.PassByRef {
+		if bt := b.Type.Strip(); bt != nil && bt.Class != nil && bt.Class.PassByRef {
 			nonTrivial = true
 		}
 	}
 	for _, m := range t.Members {
-		if mt := m.Type.strip(); mt != nil && mt.Class != nil && mt.Class.PassByRef {
+		if mt := m.Type.Strip(); mt != nil && mt.Class != nil && mt.Class.PassByRef {
 			nonTrivial = true
 		}
 	}
@@ -305,8 +306,8 @@ func refersTo(p, t *Type) bool {
 	if p == nil || (p.Kind != ReferenceType && p.Kind != RvalueRefType) {
 		return false
 	}
-	_, e := qualifiers(p.Elem)
-	return e == t || e != nil && e.Name == t.Name && e.Kind.isAggregate()
+	_, e := Qualifiers(p.Elem)
+	return e == t || e != nil && e.Name == t.Name && e.Kind.IsAggregate()
 }
 
 // markInternal extends internality from the classes found internal

@@ -1,13 +1,13 @@
-package elfdiff
+package abi
 
 import "testing"
 
 func TestClassification(t *testing.T) {
-	i32 := &Type{Kind: BaseType, Name: "int", Size: 4, Encoding: ateSigned}
-	i64 := &Type{Kind: BaseType, Name: "long int", Size: 8, Encoding: ateSigned}
-	f32 := &Type{Kind: BaseType, Name: "float", Size: 4, Encoding: ateFloat}
-	f64 := &Type{Kind: BaseType, Name: "double", Size: 8, Encoding: ateFloat}
-	f80 := &Type{Kind: BaseType, Name: "long double", Size: 16, Encoding: ateFloat}
+	i32 := &Type{Kind: BaseType, Name: "int", Size: 4, Encoding: AteSigned}
+	i64 := &Type{Kind: BaseType, Name: "long int", Size: 8, Encoding: AteSigned}
+	f32 := &Type{Kind: BaseType, Name: "float", Size: 4, Encoding: AteFloat}
+	f64 := &Type{Kind: BaseType, Name: "double", Size: 8, Encoding: AteFloat}
+	f80 := &Type{Kind: BaseType, Name: "long double", Size: 16, Encoding: AteFloat}
 	ptr := &Type{Kind: PointerType, Size: 8, Elem: i32}
 	st := func(size int64, ms ...Member) *Type {
 		return &Type{Kind: StructType, Name: "s", Size: size, Members: ms}

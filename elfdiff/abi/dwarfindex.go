@@ -1,4 +1,4 @@
-package elfdiff
+package abi
 
 // This file finds the DIEs that declare exported symbols, in one pass over
 // the compilation units, split among goroutines.

@@ -1,9 +1,11 @@
-package elfdiff
+package abi
 
 import (
 	"debug/elf"
 	"strconv"
 	"strings"
+
+	"github.com/compatgate/compatgate/elfdiff/elfsym"
 )
 
 // DebugInfo is the part of a Corpus read from DWARF: the declaration of
@@ -32,7 +34,7 @@ type DebugInfo struct {
 // Func returns the declaration of the exported function s, or nil. An
 // IFUNC symbol's address is its resolver's, so it is looked up by name
 // first.
-func (d *DebugInfo) Func(s Symbol) *Func {
+func (d *DebugInfo) Func(s elfsym.Symbol) *Func {
 	if d == nil {
 		return nil
 	}
@@ -48,7 +50,7 @@ func (d *DebugInfo) Func(s Symbol) *Func {
 }
 
 // Var returns the declaration of the exported variable s, or nil.
-func (d *DebugInfo) Var(s Symbol) *Var {
+func (d *DebugInfo) Var(s elfsym.Symbol) *Var {
 	if d == nil {
 		return nil
 	}
@@ -136,13 +138,13 @@ func (k TypeKind) isQualifier() bool {
 	return k == ConstType || k == VolatileType || k == RestrictType || k == AtomicType
 }
 
-// isAggregate reports whether k is a struct, union or class.
-func (k TypeKind) isAggregate() bool {
+// IsAggregate reports whether k is a struct, union or class.
+func (k TypeKind) IsAggregate() bool {
 	return k == StructType || k == UnionType || k == ClassType
 }
 
 // isTagged reports whether types of kind k are named by a tag.
-func (k TypeKind) isTagged() bool { return k.isAggregate() || k == EnumType }
+func (k TypeKind) isTagged() bool { return k.IsAggregate() || k == EnumType }
 
 // A Type is one node of a type graph decoded from DWARF. Graphs may be
 // cyclic (a struct holding a pointer to itself).
@@ -286,7 +288,7 @@ type Enumerator struct {
 // qualifiers; -1 when unknown.
 func (t *Type) Sizeof() int64 {
 	n := int64(1) // product of the array lengths crossed so far
-	for i := 0; t != nil && i < maxAliasChain; i++ {
+	for i := 0; t != nil && i < MaxAliasChain; i++ {
 		switch {
 		case t.Kind == TypedefType || t.Kind.isQualifier():
 			t = t.Elem
@@ -307,9 +309,9 @@ func (t *Type) Sizeof() int64 {
 	return -1
 }
 
-// maxAliasChain bounds walks through typedefs, qualifiers and arrays: only
+// MaxAliasChain bounds walks through typedefs, qualifiers and arrays: only
 // malformed DWARF makes them longer (or cyclic).
-const maxAliasChain = 64
+const MaxAliasChain = 64
 
 // Alignof returns the alignment of t in bytes, as the x86-64 System V ABI
 // computes it; 0 when unknown.
@@ -356,10 +358,10 @@ func (t *Type) alignof(depth int) int64 {
 	return 0
 }
 
-// strip returns t without typedefs and qualifiers.
-func (t *Type) strip() *Type {
+// Strip returns t without typedefs and qualifiers.
+func (t *Type) Strip() *Type {
 	for i := 0; t != nil && (t.Kind == TypedefType || t.Kind.isQualifier()); i++ {
-		if i == maxAliasChain {
+		if i == MaxAliasChain {
 			return nil
 		}
 		t = t.Elem
@@ -367,10 +369,10 @@ func (t *Type) strip() *Type {
 	return t
 }
 
-// stripTypedefs returns t without typedefs (qualifiers stay).
-func (t *Type) stripTypedefs() *Type {
+// StripTypedefs returns t without typedefs (qualifiers stay).
+func (t *Type) StripTypedefs() *Type {
 	for i := 0; t != nil && t.Kind == TypedefType; i++ {
-		if i == maxAliasChain {
+		if i == MaxAliasChain {
 			return nil
 		}
 		t = t.Elem
@@ -402,7 +404,7 @@ func writeType(b *strings.Builder, t *Type, inner string, depth int) {
 	switch t.Kind {
 	case PointerType, ReferenceType, RvalueRefType:
 		op := map[TypeKind]string{PointerType: "*", ReferenceType: "&", RvalueRefType: "&&"}[t.Kind]
-		e := t.Elem.stripTypedefs()
+		e := t.Elem.StripTypedefs()
 		if e != nil && (e.Kind == FuncType || e.Kind == ArrayType) && t.Elem.Kind != TypedefType {
 			writeType(b, t.Elem, "("+op+inner+")", depth+1)
 			return
@@ -443,7 +445,7 @@ func writeType(b *strings.Builder, t *Type, inner string, depth int) {
 		p.WriteString(")")
 		writeType(b, t.Elem, p.String(), depth+1)
 	default:
-		b.WriteString(t.baseName())
+		b.WriteString(t.BaseName())
 		if inner != "" {
 			if inner[0] == '[' || inner[0] == '(' && !strings.HasPrefix(inner, "(*") {
 				b.WriteString(inner)
@@ -462,9 +464,9 @@ func inner0(q, inner string) string {
 	return q + " " + inner
 }
 
-// baseName names a type that is not built from another: base types,
+// BaseName names a type that is not built from another: base types,
 // typedefs, tagged types.
-func (t *Type) baseName() string {
+func (t *Type) BaseName() string {
 	switch t.Kind {
 	case VoidType:
 		if t.Name != "" {

@@ -1,4 +1,4 @@
-package elfdiff
+package abi
 
 import (
 	"github.com/compatgate/compatgate/elfdiff/dwarfdec"
@@ -13,13 +13,13 @@ import (
 // type graph is far shallower (cycles go through the cache, not the stack).
 const maxTypeDepth = 512
 
-// readDebugInfo decodes the declarations of the exported symbols syms, and
+// Read decodes the declarations of the exported symbols syms, and
 // the types reachable from them, from d. Only what is reachable from an
 // exported symbol is decoded. A malformed DWARF section yields an error,
 // never a panic.
 //
 // The DWARF 5 type units are indexed at the first reference into one.
-func readDebugInfo(df *dwarfdec.File, syms *elfsym.SymbolList, source string) (info *DebugInfo, err error) {
+func Read(df *dwarfdec.File, syms *elfsym.SymbolList, source string) (info *DebugInfo, err error) {
 	defer func() {
 		if v := recover(); v != nil {
 			info, err = nil, fmt.Errorf("malformed DWARF (%v)", v)

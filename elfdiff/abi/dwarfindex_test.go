@@ -1,4 +1,4 @@
-package elfdiff
+package abi
 
 import (
 	"debug/dwarf"
@@ -22,10 +22,7 @@ func TestParallelIndexMatchesSequential(t *testing.T) {
 			"template <class T> struct Box { T t; T get() const { return t; } };\nint boxed(Box<int> b) { return b.get(); }\n",
 		"c.c": "struct point { int x, y; };\nint norm(struct point p) { return p.x + p.y; }\nextern int counter;\nint counter = 7;\n",
 	})
-	c, err := LoadWith(so, LoadOptions{NoDebugInfo: true})
-	if err != nil {
-		t.Fatal(err)
-	}
+	syms := exportsOf(t, so)
 	df := openTestDWARF(t, so)
 	if chunks := splitUnits(df.Sec, 8, 1); len(chunks) < 3 {
 		t.Fatalf("%d runs of units, want one per unit (3)", len(chunks))
@@ -39,7 +36,7 @@ func TestParallelIndexMatchesSequential(t *testing.T) {
 	}
 	index := func(workers int, minBytes uint64) result {
 		dr := newDWARFReader(df)
-		idx, err := dr.index(&c.symbols, workers, minBytes)
+		idx, err := dr.index(syms, workers, minBytes)
 		if err != nil {
 			t.Fatal(err)
 		}

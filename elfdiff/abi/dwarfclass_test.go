@@ -1,8 +1,7 @@
-package elfdiff
+package abi
 
 import (
 	"debug/dwarf"
-	"slices"
 	"testing"
 )
 
@@ -64,7 +63,7 @@ func TestIsEmptyClass(t *testing.T) {
 		{empty, true}, {derivedEmpty, true}, {withMember, false}, {poly, false}, {cStruct, false}, {nil, false},
 	}
 	for _, tt := range tests {
-		if got := isEmptyClass(tt.t); got != tt.want {
+		if got := IsEmptyClass(tt.t); got != tt.want {
 			t.Errorf("isEmptyClass(%v) = %v, want %v", tt.t, got, tt.want)
 		}
 	}
@@ -86,31 +85,6 @@ func TestMarkInternal(t *testing.T) {
 	}
 }
 
-func TestDedupCXX(t *testing.T) {
-	el := []Change{
-		{Kind: TypeinfoBaseAdded, Type: "D", Where: "base B", Affected: []string{"_ZTI1D"}},
-		{Kind: VTableAdded, Type: "F", Symbol: "_ZTV1F"},
-		{Kind: VTableAdded, Type: "G", Symbol: "_ZTV1G"},
-	}
-	dw := []Change{
-		{Kind: TypeinfoBaseAdded, Type: "D", Where: "base B", Affected: []string{"_ZN1D1fEv"}},
-		{Kind: TypeinfoBaseAdded, Type: "N", Where: "base B"}, // not polymorphic: DWARF only
-		{Kind: ClassVPtrAdded, Type: "F", Where: "vptr"},
-	}
-	got := dedupCXX(el, dw)
-	var kinds []string
-	for _, c := range got {
-		kinds = append(kinds, string(c.Kind)+" "+c.Type)
-	}
-	want := []string{"typeinfo-base-added D", "vtable-added G", "typeinfo-base-added N", "class-vptr-added F"}
-	if !slices.Equal(kinds, want) {
-		t.Errorf("dedupCXX: got %q, want %q", kinds, want)
-	}
-	if !slices.Equal(got[0].Affected, []string{"_ZN1D1fEv", "_ZTI1D"}) {
-		t.Errorf("merged affected = %q", got[0].Affected)
-	}
-}
-
 func TestCompleteSlots(t *testing.T) {
 	v := func(name string, slot int64) Method { return Method{Name: name, Virtuality: 1, Slot: slot} }
 	tests := []struct {
@@ -125,7 +99,7 @@ func TestCompleteSlots(t *testing.T) {
 		{"non-virtual ignored", []Method{{Name: "g", Slot: -1}, v("a", 0)}, true},
 	}
 	for _, tt := range tests {
-		if got := completeSlots(&ClassInfo{Methods: tt.ms}); got != tt.want {
+		if got := CompleteSlots(&ClassInfo{Methods: tt.ms}); got != tt.want {
 			t.Errorf("%s: completeSlots = %v, want %v", tt.name, got, tt.want)
 		}
 	}
