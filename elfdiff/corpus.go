@@ -5,6 +5,8 @@
 package elfdiff
 
 import (
+	"github.com/compatgate/compatgate/elfdiff/cxx"
+
 	"github.com/compatgate/compatgate/elfdiff/abi"
 
 	"github.com/compatgate/compatgate/elfdiff/elfsym"
@@ -45,7 +47,7 @@ type Corpus struct {
 	// CXX holds the exported C++ virtual tables and typeinfo objects, read
 	// from the section data and the dynamic relocations; nil when there
 	// are none.
-	CXX *CXXTables
+	CXX *cxx.Tables
 
 	// Debug is the DWARF-derived interface, nil when the library carries no
 	// debug information (neither inline nor in a separate debug file).

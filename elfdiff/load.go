@@ -1,6 +1,8 @@
 package elfdiff
 
 import (
+	"github.com/compatgate/compatgate/elfdiff/cxx"
+
 	"github.com/compatgate/compatgate/elfdiff/abi"
 
 	"github.com/compatgate/compatgate/elfdiff/dwarfdec"
@@ -99,7 +101,7 @@ func loadReaderWith(path string, r io.ReaderAt, opts LoadOptions, searchFiles bo
 	local, _ := elfsym.ReadSymbolTable(ef, elf.SHT_SYMTAB) // optional: stripped libraries have none
 	c.symbols, c.Undefined, c.Versions = elfsym.ReadExports(dyn)
 	intern := elfsym.NewInterner(&c.symbols).Intern
-	var baseCXX *CXXTables
+	var baseCXX *cxx.Tables
 	if base := opts.ShareNames; base != nil {
 		c.symbols.Share(&base.symbols)
 		dyn.Detach(intern)
@@ -107,7 +109,7 @@ func loadReaderWith(path string, r io.ReaderAt, opts LoadOptions, searchFiles bo
 	}
 	c.BuildID = elfsym.BuildID(ef)
 	c.Hidden = hiddenSymbols(local)
-	if t, note := readCXXTables(ef, &c.symbols, dyn, local, baseCXX, intern); note != "" {
+	if t, note := cxx.ReadTables(ef, &c.symbols, dyn, local, baseCXX, intern); note != "" {
 		c.Notes = append(c.Notes, path+": "+note)
 	} else {
 		c.CXX = t

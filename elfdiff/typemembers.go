@@ -29,9 +29,9 @@ func (d *typeDiffer) aggregate(nd *node) {
 	if clientsCanCreate(o) && clientsCanCreate(n) {
 		allocatable = FactAllocatable
 	}
-	var cxx Facts
+	var cxxFact Facts
 	if o.Class != nil && n.Class != nil {
-		cxx = FactCXXClass
+		cxxFact = FactCXXClass
 	}
 	if o.Class != nil && n.Class != nil {
 		d.class(nd)
@@ -41,7 +41,7 @@ func (d *typeDiffer) aggregate(nd *node) {
 	}
 	so, sn := o.Sizeof(), n.Sizeof()
 	if so != sn {
-		f := FactSize | allocatable | unionFact | cxx
+		f := FactSize | allocatable | unionFact | cxxFact
 		if sn > so {
 			f |= FactGrew
 		} else {

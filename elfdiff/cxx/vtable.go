@@ -1,4 +1,4 @@
-package elfdiff
+package cxx
 
 import (
 	"github.com/compatgate/compatgate/elfdiff/elfsym"
@@ -91,10 +91,10 @@ func (rs relocs) at(a uint64) (reloc, bool) {
 	return rs[i], true
 }
 
-// CXXTables are the C++ run-time tables a library exports — virtual
+// Tables are the C++ run-time tables a library exports — virtual
 // tables and typeinfo objects — read from its sections and dynamic
 // relocations, so that they are known without debug information.
-type CXXTables struct {
+type Tables struct {
 	// The tables by symbol name, without version: versions of a
 	// library that version every symbol by release still have the same
 	// classes. Of a name exported in several versions, the one spelled
@@ -103,7 +103,7 @@ type CXXTables struct {
 	Typeinfo map[string]*Typeinfo // _ZTI…
 }
 
-// readCXXTables reads every exported _ZTV and _ZTI object of a 64-bit
+// ReadTables reads every exported _ZTV and _ZTI object of a 64-bit
 // library whose relocations it understands (x86-64, AArch64). It never
 // fails: a table that cannot be read carries its reason in Err, and a
 // library it cannot read at all yields nil and a note. dyn and local are
@@ -112,7 +112,7 @@ type CXXTables struct {
 // The tables name their targets with the strings intern gives (see
 // interner), never with a part of a whole string table, which they would
 // keep in memory.
-func readCXXTables(ef *elf.File, syms *elfsym.SymbolList, dyn, local *elfsym.SymbolTable, base *CXXTables, intern func(string) string) (tables *CXXTables, note string) {
+func ReadTables(ef *elf.File, syms *elfsym.SymbolList, dyn, local *elfsym.SymbolTable, base *Tables, intern func(string) string) (tables *Tables, note string) {
 	var objs []elfsym.Symbol
 	for _, s := range syms.All() {
 		if (strings.HasPrefix(s.Name, "_ZTV") || strings.HasPrefix(s.Name, "_ZTI")) && s.Type == elf.STT_OBJECT {
@@ -140,7 +140,7 @@ func readCXXTables(ef *elf.File, syms *elfsym.SymbolList, dyn, local *elfsym.Sym
 	}
 	names := addressNames(dyn, local, relocs, intern)
 	classes := newClassNames(base)
-	tables = &CXXTables{VTables: make(map[string]*VTable), Typeinfo: make(map[string]*Typeinfo)}
+	tables = &Tables{VTables: make(map[string]*VTable), Typeinfo: make(map[string]*Typeinfo)}
 	for _, s := range objs {
 		class := classes.of(s.Name)
 		words, err := readWords(ef, s.Value, s.Size)
@@ -174,7 +174,7 @@ type classNames map[string]string
 
 // newClassNames returns classNames that start with the classes of base,
 // which may be nil.
-func newClassNames(base *CXXTables) classNames {
+func newClassNames(base *Tables) classNames {
 	cn := make(classNames)
 	if base == nil {
 		return cn
@@ -200,11 +200,11 @@ func (cn classNames) of(name string) string {
 	}
 	t, ok := mangledType(name)
 	if !ok {
-		return ParseCXXName(name).Entity
+		return ParseName(name).Entity
 	}
 	class, ok := cn[t]
 	if !ok {
-		class = ParseCXXName(name).Entity
+		class = ParseName(name).Entity
 		cn[t] = class
 	}
 	return class
@@ -222,7 +222,7 @@ func mangledType(sym string) (string, bool) {
 // objects, by address. The relocation sections are read a block at a time:
 // those of a big C++ library take megabytes, of which the objects need a
 // small part.
-func objectRelocs(ef *elf.File, vts []Symbol, dyn *elfsym.SymbolTable, k relocKinds, intern func(string) string) (relocs, error) {
+func objectRelocs(ef *elf.File, vts []elfsym.Symbol, dyn *elfsym.SymbolTable, k relocKinds, intern func(string) string) (relocs, error) {
 	type span struct{ lo, hi uint64 }
 	spans := make([]span, 0, len(vts))
 	words := uint64(0) // a relocation per word at most

@@ -1,4 +1,4 @@
-package elfdiff
+package cxx
 
 import (
 	"strings"
@@ -6,30 +6,30 @@ import (
 	"github.com/ianlancetaylor/demangle"
 )
 
-// A CXXSpecial says what kind of entity a C++ symbol names when it is not
+// A Special says what kind of entity a C++ symbol names when it is not
 // an ordinary function or variable.
-type CXXSpecial string
+type Special string
 
 // Special C++ symbols (Itanium C++ ABI §5.1.4).
 const (
-	CXXPlain        CXXSpecial = ""                // a function or variable
-	CXXVTable       CXXSpecial = "vtable"          // _ZTV: virtual table
-	CXXVTT          CXXSpecial = "vtt"             // _ZTT: table of construction vtables
-	CXXTypeinfo     CXXSpecial = "typeinfo"        // _ZTI: std::type_info object
-	CXXTypeinfoName CXXSpecial = "typeinfo-name"   // _ZTS: the type's mangled-name string
-	CXXGuard        CXXSpecial = "guard"           // _ZGV: guard variable of a static
-	CXXThunk        CXXSpecial = "thunk"           // _ZTh: non-virtual this-adjusting thunk
-	CXXVirtualThunk CXXSpecial = "virtual-thunk"   // _ZTv: virtual this-adjusting thunk
-	CXXCovariant    CXXSpecial = "covariant"       // _ZTc: covariant-return thunk
-	CXXOtherSpecial CXXSpecial = "other-special"   // construction vtables, TLS wrappers…
-	CXXUnparsed     CXXSpecial = "unparsed-c++"    // _Z… that the demangler rejects
-	CXXNotMangled   CXXSpecial = "not-c++-mangled" // a C or otherwise unmangled name
+	Plain              Special = ""                // a function or variable
+	VTableSymbol       Special = "vtable"          // _ZTV: virtual table
+	VTTSymbol          Special = "vtt"             // _ZTT: table of construction vtables
+	TypeinfoSymbol     Special = "typeinfo"        // _ZTI: std::type_info object
+	TypeinfoNameSymbol Special = "typeinfo-name"   // _ZTS: the type's mangled-name string
+	GuardVariable      Special = "guard"           // _ZGV: guard variable of a static
+	Thunk              Special = "thunk"           // _ZTh: non-virtual this-adjusting thunk
+	VirtualThunk       Special = "virtual-thunk"   // _ZTv: virtual this-adjusting thunk
+	CovariantThunk     Special = "covariant"       // _ZTc: covariant-return thunk
+	OtherSpecial       Special = "other-special"   // construction vtables, TLS wrappers…
+	Unparsed           Special = "unparsed-c++"    // _Z… that the demangler rejects
+	NotMangled         Special = "not-c++-mangled" // a C or otherwise unmangled name
 )
 
-// A CXXName is the identity of a C++ symbol, read from the demangler's
+// A Name is the identity of a C++ symbol, read from the demangler's
 // syntax tree of its mangled name.
-type CXXName struct {
-	Special CXXSpecial
+type Name struct {
+	Special Special
 	// Entity is the qualified name of the function or variable with its
 	// template arguments but without parameters: "ns::A::f", "A<int>::A",
 	// "f<int>". For vtables, typeinfo and guard variables it names the
@@ -57,31 +57,31 @@ type CXXName struct {
 	Variant  string
 }
 
-// ParseCXXName returns the identity of the symbol name (without an
+// ParseName returns the identity of the symbol name (without an
 // @VERSION suffix). Names that are not C++-mangled give Special
 // CXXNotMangled, and names the demangler rejects CXXUnparsed; neither
 // is an error, since a library exports all kinds of names.
-func ParseCXXName(name string) CXXName {
+func ParseName(name string) Name {
 	if !strings.HasPrefix(name, "_Z") {
-		return CXXName{Special: CXXNotMangled, Entity: name, Base: name}
+		return Name{Special: NotMangled, Entity: name, Base: name}
 	}
 	a, err := demangle.ToAST(name, demangle.NoClones)
 	if err != nil {
-		return CXXName{Special: CXXUnparsed, Entity: name, Base: name}
+		return Name{Special: Unparsed, Entity: name, Base: name}
 	}
-	var n CXXName
+	var n Name
 	switch a := a.(type) {
 	case *demangle.Special:
 		n.Special = specialKind(a.Prefix)
 		switch n.Special {
-		case CXXThunk, CXXVirtualThunk, CXXCovariant:
+		case Thunk, VirtualThunk, CovariantThunk:
 			inner := entity(a.Val)
 			inner.Special = n.Special
 			if inner.CtorDtor != 0 {
 				inner.Variant = ctorDtorVariant(name, inner.CtorDtor)
 			}
 			return inner
-		case CXXVTable, CXXVTT, CXXTypeinfo, CXXTypeinfoName:
+		case VTableSymbol, VTTSymbol, TypeinfoSymbol, TypeinfoNameSymbol:
 			n.Entity = demangle.ASTToString(a.Val)
 			n.Scope = n.Entity
 			n.Base = n.Entity
@@ -91,7 +91,7 @@ func ParseCXXName(name string) CXXName {
 		inner.Special = n.Special
 		return inner
 	case *demangle.Special2:
-		return CXXName{Special: CXXOtherSpecial, Entity: demangle.ASTToString(a), Base: name}
+		return Name{Special: OtherSpecial, Entity: demangle.ASTToString(a), Base: name}
 	}
 	n = entity(a)
 	if n.CtorDtor != 0 {
@@ -100,31 +100,31 @@ func ParseCXXName(name string) CXXName {
 	return n
 }
 
-func specialKind(prefix string) CXXSpecial {
+func specialKind(prefix string) Special {
 	switch prefix {
 	case "vtable for ":
-		return CXXVTable
+		return VTableSymbol
 	case "VTT for ":
-		return CXXVTT
+		return VTTSymbol
 	case "typeinfo for ":
-		return CXXTypeinfo
+		return TypeinfoSymbol
 	case "typeinfo name for ":
-		return CXXTypeinfoName
+		return TypeinfoNameSymbol
 	case "guard variable for ":
-		return CXXGuard
+		return GuardVariable
 	case "non-virtual thunk to ":
-		return CXXThunk
+		return Thunk
 	case "virtual thunk to ":
-		return CXXVirtualThunk
+		return VirtualThunk
 	case "covariant return thunk to ":
-		return CXXCovariant
+		return CovariantThunk
 	}
-	return CXXOtherSpecial
+	return OtherSpecial
 }
 
 // entity reads a function (Typed) or variable (a name) node.
-func entity(a demangle.AST) CXXName {
-	var n CXXName
+func entity(a demangle.AST) Name {
+	var n Name
 	name := a
 	if t, ok := a.(*demangle.Typed); ok {
 		name = t.Name
@@ -245,7 +245,7 @@ func ctorDtorVariant(name string, cd byte) string {
 
 // Signature returns the function's name and parameters with its
 // qualifiers — what tells overloads apart — or the entity of a variable.
-func (n CXXName) Signature() string {
+func (n Name) Signature() string {
 	if !n.Func {
 		return n.Entity
 	}
@@ -253,9 +253,9 @@ func (n CXXName) Signature() string {
 }
 
 // ParamList returns the parameters in parentheses: "(int, char const*)".
-func (n CXXName) ParamList() string { return "(" + strings.Join(n.Params, ", ") + ")" }
+func (n Name) ParamList() string { return "(" + strings.Join(n.Params, ", ") + ")" }
 
-func (n CXXName) qualSuffix() string {
+func (n Name) qualSuffix() string {
 	s := ""
 	if n.Quals != "" {
 		s += " " + n.Quals
@@ -268,13 +268,13 @@ func (n CXXName) qualSuffix() string {
 
 // Qualifiers returns the cv- and ref-qualifiers as one string:
 // "const &"; empty when there are none.
-func (n CXXName) Qualifiers() string { return strings.TrimSpace(n.qualSuffix()) }
+func (n Name) Qualifiers() string { return strings.TrimSpace(n.qualSuffix()) }
 
 // MethodKey identifies a virtual function independently of the class that
 // implements it, so a vtable slot filled by Base::f and by Derived::f
 // compares equal: "f(int) const"; destructors are "~(D1)" and "~(D0)",
 // since each class's destructor has another name.
-func (n CXXName) MethodKey() string {
+func (n Name) MethodKey() string {
 	if n.CtorDtor == 'D' {
 		return "~(" + n.Variant + ")"
 	}
@@ -282,4 +282,4 @@ func (n CXXName) MethodKey() string {
 }
 
 // Mangled reports whether the name is a C++ name the demangler read.
-func (n CXXName) Mangled() bool { return n.Special != CXXNotMangled && n.Special != CXXUnparsed }
+func (n Name) Mangled() bool { return n.Special != NotMangled && n.Special != Unparsed }

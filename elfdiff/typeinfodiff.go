@@ -1,107 +1,11 @@
 package elfdiff
 
 import (
-	"encoding/binary"
+	"github.com/compatgate/compatgate/elfdiff/cxx"
+
 	"fmt"
 	"slices"
-	"strings"
 )
-
-// A Typeinfo is the contents of an exported std::type_info object (_ZTI…)
-// of a class, read without debug information. Its dynamic type says how
-// the class derives (Itanium C++ ABI §2.9.5): __class_type_info for a class
-// without bases, __si_class_type_info for one public, non-virtual base at
-// offset 0, __vmi_class_type_info for anything else, listing every direct
-// base with its offset and flags.
-type Typeinfo struct {
-	Symbol string // the _ZTI symbol's name, without version
-	Class  string // the demangled type
-	// Kind is "class", "si" or "vmi" for classes; for other types, the
-	// vtable the object points to (fundamental, pointer… type_info).
-	Kind  string
-	Flags uint32 // __vmi_class_type_info flags: 1 non-diamond repeat, 2 diamond-shaped
-	Bases []BaseClass
-	// Err says why the object could not be read completely.
-	Err string
-}
-
-// A BaseClass is one direct base class as __si_ or __vmi_class_type_info
-// records it.
-type BaseClass struct {
-	// Name is the demangled base class; empty when no symbol names its
-	// typeinfo (a local class in a stripped library).
-	Name    string
-	Virtual bool
-	Public  bool
-	// Offset is the base subobject's offset in the class for a
-	// non-virtual base; for a virtual base, the (negative) offset in the
-	// vtable of the slot holding its virtual-base offset.
-	Offset int64
-}
-
-// The cxxabiv1 vtables of the class type_info kinds.
-const (
-	classTypeinfoVT = "_ZTVN10__cxxabiv117__class_type_infoE"
-	siTypeinfoVT    = "_ZTVN10__cxxabiv120__si_class_type_infoE"
-	vmiTypeinfoVT   = "_ZTVN10__cxxabiv121__vmi_class_type_infoE"
-)
-
-// maxBases bounds the base count read from a __vmi_class_type_info.
-const maxBases = 4096
-
-// parseTypeinfo fills ti from the words of the object at base.
-func parseTypeinfo(ti *Typeinfo, base uint64, words []uint64, relocs relocs, names map[uint64]string, classes classNames, bo binary.ByteOrder) {
-	at := func(i int) (reloc, bool) { return relocs.at(base + 8*uint64(i)) }
-	vt, ok := at(0)
-	if !ok || vt.sym == "" {
-		ti.Err = "typeinfo does not point to a type_info vtable"
-		return
-	}
-	baseName := func(i int) string {
-		r, ok := at(i)
-		switch {
-		case !ok:
-			return "(null)"
-		case r.sym != "":
-			return classes.of(r.sym)
-		case names[r.addr] != "":
-			return classes.of(names[r.addr])
-		}
-		return ""
-	}
-	switch strings.SplitN(vt.sym, "@", 2)[0] {
-	case classTypeinfoVT:
-		ti.Kind = "class"
-	case siTypeinfoVT:
-		ti.Kind = "si"
-		if len(words) < 3 {
-			ti.Err = "__si_class_type_info too short"
-			return
-		}
-		ti.Bases = []BaseClass{{Name: baseName(2), Public: true}}
-	case vmiTypeinfoVT:
-		ti.Kind = "vmi"
-		if len(words) < 3 {
-			ti.Err = "__vmi_class_type_info too short"
-			return
-		}
-		var b [8]byte
-		bo.PutUint64(b[:], words[2])
-		ti.Flags = bo.Uint32(b[:4])
-		n := int(bo.Uint32(b[4:]))
-		if n > maxBases || 3+2*n > len(words) {
-			ti.Err = fmt.Sprintf("__vmi_class_type_info claims %d bases in %d bytes", n, 8*len(words))
-			return
-		}
-		for i := 0; i < n; i++ {
-			of := int64(words[4+2*i])
-			ti.Bases = append(ti.Bases, BaseClass{Name: baseName(3 + 2*i),
-				Virtual: of&1 != 0, Public: of&2 != 0, Offset: of >> 8})
-		}
-	default:
-		ti.Kind = strings.SplitN(vt.sym, "@", 2)[0]
-	}
-}
 
 // diffTypeinfo compares the bases recorded in the typeinfo objects both
 // versions export for a class, matched by symbol name. Each change names
@@ -118,7 +22,7 @@ func diffTypeinfo(old, new *Corpus) []Change {
 	var out []Change
 	for _, k := range keys {
 		o, n := old.CXX.Typeinfo[k], new.CXX.Typeinfo[k]
-		if n == nil || o.Err != "" || n.Err != "" || !classKind(o.Kind) || !classKind(n.Kind) {
+		if n == nil || o.Err != "" || n.Err != "" || !cxx.ClassKind(o.Kind) || !cxx.ClassKind(n.Kind) {
 			continue
 		}
 		cs := diffBases(o, n)
@@ -133,11 +37,9 @@ func diffTypeinfo(old, new *Corpus) []Change {
 	return out
 }
 
-func classKind(k string) bool { return k == "class" || k == "si" || k == "vmi" }
-
 // baseKey identifies a base within its list: by name, or by position
 // when no symbol names it.
-func baseKey(b BaseClass, i int) string {
+func baseKey(b cxx.BaseClass, i int) string {
 	if b.Name == "" {
 		return fmt.Sprintf("#%d", i+1)
 	}
@@ -145,7 +47,7 @@ func baseKey(b BaseClass, i int) string {
 }
 
 // baseName spells a base for a report.
-func baseName(b BaseClass, i int) string {
+func baseName(b cxx.BaseClass, i int) string {
 	if b.Name == "" {
 		return fmt.Sprintf("unnamed base %d", i+1)
 	}
@@ -155,9 +57,9 @@ func baseName(b BaseClass, i int) string {
 // diffBases compares two lists of direct bases by base name (by position
 // for unnamed ones). A base removed and another added in the same position
 // with the same offset and flags is one replacement.
-func diffBases(o, n *Typeinfo) []Change {
+func diffBases(o, n *cxx.Typeinfo) []Change {
 	var out []Change
-	inNew := make(map[string]BaseClass, len(n.Bases))
+	inNew := make(map[string]cxx.BaseClass, len(n.Bases))
 	for i, b := range n.Bases {
 		inNew[baseKey(b, i)] = b
 	}
