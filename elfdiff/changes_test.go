@@ -89,7 +89,7 @@ func changesCorpora() (old, new *Corpus) {
 	return corpusOf(os), corpusOf(ns)
 }
 
-// TestSymbolList checks that a symbolList gives back the symbols added to
+// TestSymbolList checks that an elfsym.SymbolList gives back the symbols added to
 // it, sorted, and finds them by name and version.
 func TestSymbolList(t *testing.T) {
 	old, _ := changesCorpora()

@@ -121,7 +121,7 @@ func (d *vdiffer) becameNonVirtual(sym string) bool {
 }
 
 // diffVTables compares the vtables both versions export under one name
-// (CXXTables). Each change names its class in Type; cxxPass fills in the
+// (cxx.Tables). Each change names its class in Type; cxxPass fills in the
 // affected members.
 func diffVTables(old, new *Corpus) []Change {
 	d := &vdiffer{old: old, new: new}

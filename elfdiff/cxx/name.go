@@ -59,7 +59,7 @@ type Name struct {
 
 // ParseName returns the identity of the symbol name (without an
 // @VERSION suffix). Names that are not C++-mangled give Special
-// CXXNotMangled, and names the demangler rejects CXXUnparsed; neither
+// NotMangled, and names the demangler rejects Unparsed; neither
 // is an error, since a library exports all kinds of names.
 func ParseName(name string) Name {
 	if !strings.HasPrefix(name, "_Z") {

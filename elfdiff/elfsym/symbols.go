@@ -27,7 +27,7 @@ type SymbolList struct {
 // shared string table.
 const sharedName = 1 << 31
 
-// A packedSymbol is a Symbol as a symbolList holds it.
+// A packedSymbol is a Symbol as a SymbolList holds it.
 type packedSymbol struct {
 	name, nameLen uint32 // the name is strs[name:name+nameLen], or shared's (see sharedName)
 	value, size   uint64

@@ -34,8 +34,8 @@ type SymbolTable struct {
 	Defs []VersionDef
 }
 
-// A rawSymbol is one decoded entry of a symbolTable.
-type rawSymbol struct {
+// A RawSymbol is one decoded entry of a SymbolTable.
+type RawSymbol struct {
 	Name        string
 	NameOff     uint32 // st_name: Name's offset in the string table
 	Info, Other byte
@@ -230,9 +230,9 @@ func (t *SymbolTable) Len() int {
 }
 
 // At decodes entry i, 0 ≤ i < Len.
-func (t *SymbolTable) At(i int) rawSymbol {
+func (t *SymbolTable) At(i int) RawSymbol {
 	e := t.entries[i*t.size : (i+1)*t.size]
-	var s rawSymbol
+	var s RawSymbol
 	name := t.bo.Uint32(e)
 	s.NameOff = name
 	if t.class == elf.ELFCLASS32 {

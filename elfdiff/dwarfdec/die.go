@@ -5,7 +5,7 @@ package dwarfdec
 // slice of fields and an interface value for every attribute of every DIE
 // it reads; reading the functions and classes of a C++ library with it
 // was most of the check's time (70% of libstdc++'s, with the garbage
-// collection that followed). A typeDIE holds only the attributes the
+// collection that followed). A DIE holds only the attributes the
 // decoders use, each with the value debug/dwarf would give it: the same
 // Go type (int64, uint64, bool, Offset, []byte, string), so that every
 // test the decoders make on a value gives the answer it gave on
@@ -22,10 +22,10 @@ import (
 	"slices"
 )
 
-// Slot names an attribute a typeDIE keeps.
+// Slot names an attribute a DIE keeps.
 type Slot uint8
 
-// The attributes a typeDIE keeps.
+// The attributes a DIE keeps.
 const (
 	SlotName Slot = iota
 	SlotLinkageName
@@ -525,83 +525,4 @@ func stringAt(data []byte, off uint64) ([]byte, error) {
 	b.advance(off)
 	s := b.cstring()
 	return s, b.Err
-}
-
-// dieCursor walks a list of sibling DIEs.
-type dieCursor struct {
-	unit *dieUnit
-	pos  uint64 // the next DIE; the list ends at a null entry
-	done bool
-}
-
-// ChildrenOf returns a cursor over the children of d.
-func ChildrenOf(d *DIE) dieCursor {
-	return dieCursor{unit: d.unit, pos: d.next, done: !d.children}
-}
-
-// Next decodes the next DIE of the list into d and moves past its
-// children. It returns false at the end of the list.
-func (dd *Decoder) Next(c *dieCursor, d *DIE) (bool, error) {
-	if c.done {
-		return false, nil
-	}
-	if c.pos >= c.unit.end { // the null entries that end the unit left out
-		c.done = true
-		return false, nil
-	}
-	if err := dd.decode(c.unit, c.pos, d); err != nil {
-		return false, err
-	}
-	if d.Tag == 0 {
-		c.done = true
-		return false, nil
-	}
-	pos, err := dd.skipChildren(d)
-	if err != nil {
-		return false, err
-	}
-	c.pos = pos
-	return true, nil
-}
-
-// skipChildren returns the offset past the children of d: its
-// DW_AT_sibling, as debug/dwarf's SkipChildren takes it, or the end of
-// its subtree, found by walking it.
-func (dd *Decoder) skipChildren(d *DIE) (uint64, error) {
-	if !d.children {
-		return d.next, nil
-	}
-	u := d.unit
-	if sib, ok := d.Ref(slotSibling); ok && uint64(sib) >= d.next {
-		if uint64(sib) >= u.end {
-			return 0, fmt.Errorf("DIE at %#x: sibling %#x out of its unit", d.Off, sib)
-		}
-		return uint64(sib), nil
-	}
-	b := ScanBuf{Data: dd.sec.Info[:u.end], Pos: d.next, Order: dd.sec.Order}
-	for depth := 1; depth > 0; {
-		if b.Pos >= u.end { // the null entries that end the unit left out
-			return u.end, nil
-		}
-		ab, err := dd.abbrevAt(u, &b)
-		if err != nil {
-			return 0, fmt.Errorf("children of DIE at %#x: %w", d.Off, err)
-		}
-		if ab == nil {
-			depth--
-			continue
-		}
-		for i := range ab.attrs {
-			if err := skipForm(&b, &u.ScanUnit, uint32(ab.attrs[i].form)); err != nil {
-				return 0, fmt.Errorf("children of DIE at %#x: %w", d.Off, err)
-			}
-		}
-		if b.Err != nil {
-			return 0, fmt.Errorf("children of DIE at %#x: %w", d.Off, b.Err)
-		}
-		if ab.children {
-			depth++
-		}
-	}
-	return b.Pos, nil
 }
