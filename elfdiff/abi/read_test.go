@@ -1,10 +1,6 @@
 package abi
 
 import (
-	"github.com/compatgate/compatgate/elfdiff/dwarfdec"
-
-	"debug/elf"
-	"os"
 	"strings"
 	"testing"
 
@@ -45,20 +41,7 @@ func BenchmarkReadDebugInfo(b *testing.B) {
 		"u1.cc": strings.Replace(benchCXXSrc, "namespace bench", "namespace bench2", 1),
 	})
 	syms := exportsOf(b, so)
-	f, err := os.Open(so)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer f.Close()
-	ef, err := elf.NewFile(f)
-	if err != nil {
-		b.Fatal(err)
-	}
-	df, err := dwarfdec.NewFile(ef, f, so)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer df.Close()
+	df := openTestDWARF(b, so)
 	b.ReportAllocs()
 	for b.Loop() {
 		info, err := Read(df, syms, so)

@@ -104,7 +104,7 @@ func TestInternalFromJoinedFileName(t *testing.T) {
 }
 
 // openTestDWARF opens the DWARF of the library so.
-func openTestDWARF(t *testing.T, so string) *dwarfdec.File {
+func openTestDWARF(t testing.TB, so string) *dwarfdec.File {
 	t.Helper()
 	f, err := os.Open(so)
 	if err != nil {
