@@ -1,7 +1,3 @@
-// Package elfdiff reads ELF shared objects into a Corpus — the exported
-// interface of a library as its clients see it — and compares two corpora
-// into neutral Change values. It judges nothing: package rules says what a
-// change means, package compat applies the rules.
 package elfdiff
 
 import (

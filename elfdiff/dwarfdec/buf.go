@@ -18,10 +18,10 @@ func cstringAt(data []byte, off uint64) []byte {
 // ScanBuf reads DWARF encodings from data at pos; the first error sticks
 // and every later read returns zero.
 type ScanBuf struct {
-	Data  []byte
-	Pos   uint64
-	Order binary.ByteOrder
-	Err   error
+	Data  []byte           // the bytes read
+	Pos   uint64           // the offset of the next read in Data
+	Order binary.ByteOrder // the byte order of multi-byte values
+	Err   error            // the first error, if any
 }
 
 func (b *ScanBuf) need(n uint64) bool {

@@ -21,11 +21,11 @@ const DefaultDebugDir = "/usr/lib/debug"
 // A File is the DWARF of a library and where it came from. Close it
 // when done: it may hold a separate debug file open.
 type File struct {
-	Data   *dwarf.Data
-	Sec    *Sections // the sections data decodes
-	Path   string
-	ef     *elf.File // the file holding the DWARF
-	closer io.Closer // nil when the file is the library itself
+	Data   *dwarf.Data // the DWARF, as debug/dwarf decodes it
+	Sec    *Sections   // the sections Data decodes
+	Path   string      // the file the DWARF was read from
+	ef     *elf.File   // the file holding the DWARF
+	closer io.Closer   // nil when the file is the library itself
 }
 
 // Close releases the sections and closes the separate debug file, if any.

@@ -137,13 +137,13 @@ func slotOf(a dwarf.Attr) Slot {
 	return noSlot
 }
 
-// valueKind is the Go type debug/dwarf gives an attribute's value, which
+// A ValueKind is the Go type debug/dwarf gives an attribute's value, which
 // follows from its form.
-type valueKind uint8
+type ValueKind uint8
 
 // Value kinds.
 const (
-	ValNone   valueKind = iota // the attribute is absent
+	ValNone   ValueKind = iota // the attribute is absent
 	ValInt                     // int64: constants, section offsets
 	ValUint                    // uint64: addresses, type signatures, list indexes
 	valUint32                  // uint32: DW_FORM_ref_sup4, 32-bit DW_FORM_strp_sup
@@ -157,13 +157,15 @@ const (
 // byte slices alias the DWARF sections, which are released once the
 // library is read: what outlives the reading is copied into strings.
 type DIE struct {
-	Off      dwarf.Offset
-	Tag      dwarf.Tag // 0 for the null entry that ends a list of children
+	Off      dwarf.Offset // where the DIE is in .debug_info
+	Tag      dwarf.Tag    // 0 for the null entry that ends a list of children
 	children bool
 	unit     *dieUnit
 	next     uint64 // the offset past the attributes: the first child or the next sibling
-	Kinds    [numSlots]valueKind
-	Vals     [numSlots]uint64 // integers, offsets, flags (1 for true)
+	// Kinds and Vals hold the value of each kept attribute by Slot:
+	// integers, offsets, flags (1 for true).
+	Kinds [numSlots]ValueKind
+	Vals  [numSlots]uint64
 	// The bytes of the string and block values of the attributes that
 	// may hold them.
 	name, linkage, memberLoc, vtableLoc []byte
@@ -367,7 +369,7 @@ func (dd *Decoder) Read(off dwarf.Offset, d *DIE) error {
 func (dd *Decoder) decode(u *dieUnit, pos uint64, d *DIE) error {
 	// Only the kinds need clearing: a value is read after its kind.
 	d.Off, d.Tag, d.children, d.unit = dwarf.Offset(pos), 0, false, u
-	d.Kinds = [numSlots]valueKind{}
+	d.Kinds = [numSlots]ValueKind{}
 	b := ScanBuf{Data: dd.sec.Info[:u.end], Pos: pos, Order: dd.sec.Order}
 	ab, err := dd.abbrevAt(u, &b)
 	if err != nil {
@@ -406,7 +408,7 @@ func (dd *Decoder) decode(u *dieUnit, pos uint64, d *DIE) error {
 
 // value decodes an attribute value of the given form at b as debug/dwarf
 // does, and fails where it fails.
-func (dd *Decoder) value(u *dieUnit, b *ScanBuf, form uint32, implicit int64) (kind valueKind, v uint64, bytes []byte, err error) {
+func (dd *Decoder) value(u *dieUnit, b *ScanBuf, form uint32, implicit int64) (kind ValueKind, v uint64, bytes []byte, err error) {
 	if form == formIndirect {
 		form = uint32(b.uleb())
 	}

@@ -124,7 +124,7 @@ func compareTypeDIE(t *testing.T, want *dwarf.Entry, got *DIE) {
 }
 
 // entryValue returns the kind and value of a value of debug/dwarf.
-func entryValue(v any) (valueKind, uint64, []byte) {
+func entryValue(v any) (ValueKind, uint64, []byte) {
 	switch v := v.(type) {
 	case nil:
 		return ValNone, 0, nil

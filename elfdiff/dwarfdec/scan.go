@@ -36,19 +36,19 @@ type ScanUnit struct {
 // ScannedDIE is what the scanner decodes of a DIE. Names alias the
 // section data; the struct is reused from one DIE to the next.
 type ScannedDIE struct {
-	Off         dwarf.Offset
-	Tag         dwarf.Tag // 0 for the null entry that ends a list of children
-	Children    bool
-	Name        []byte
-	Linkage     []byte
-	LowPC       uint64
+	Off         dwarf.Offset // where the DIE is in .debug_info
+	Tag         dwarf.Tag    // 0 for the null entry that ends a list of children
+	Children    bool         // the DIE has children
+	Name        []byte       // DW_AT_name
+	Linkage     []byte       // DW_AT_linkage_name
+	LowPC       uint64       // DW_AT_low_pc, when HasLowPC
 	HasLowPC    bool
-	HasRanges   bool
-	Location    []byte // DW_AT_location as an expression (exprloc or block)
-	Declaration bool
-	Spec        dwarf.Offset
+	HasRanges   bool         // the DIE has DW_AT_ranges
+	Location    []byte       // DW_AT_location as an expression (exprloc or block)
+	Declaration bool         // DW_AT_declaration
+	Spec        dwarf.Offset // DW_AT_specification, when HasSpec
 	HasSpec     bool
-	Language    int64
+	Language    int64  // DW_AT_language of a unit DIE
 	sibling     uint64 // 0 when absent
 	// Indirect is set when a wanted attribute uses a form whose value the
 	// scanner cannot resolve alone (an index with no base): the caller
