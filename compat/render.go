@@ -11,7 +11,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/compatgate/compatgate/elfdiff"
+	"github.com/compatgate/compatgate/elfdiff/cxx"
 	"github.com/compatgate/compatgate/internal/table"
 	"github.com/compatgate/compatgate/rules"
 )
@@ -176,7 +176,7 @@ func subjectOf(f Finding) subject {
 		return subject{subjectLibrary, "the library"}
 	}
 	name, _, _ := strings.Cut(f.Symbol, "@")
-	if n := elfdiff.ParseCXXName(name); n.Mangled() && n.Scope != "" {
+	if n := cxx.ParseName(name); n.Mangled() && n.Scope != "" {
 		return subject{subjectScope, n.Scope}
 	}
 	return subject{subjectSymbols, "symbols"}

@@ -1,6 +1,8 @@
 package elfdiff
 
 import (
+	"github.com/compatgate/compatgate/elfdiff/elfsym"
+
 	"cmp"
 	"fmt"
 	"iter"
@@ -20,7 +22,7 @@ import (
 type Changes struct {
 	list     []Change
 	pairs    []symbolPair
-	old, new symbolList // the symbols pairs index
+	old, new elfsym.SymbolList // the symbols pairs index
 }
 
 // A symbolPair is a change to one symbol both corpora export.
@@ -61,14 +63,14 @@ var pairKinds = [...]struct {
 	pairDefaultVersion: {SymbolDefaultVersion, Symbol.String, Symbol.String, func(o, n Symbol) string {
 		return fmt.Sprintf("%s is no longer the default version; it remains as %s", o, n)
 	}},
-	pairTypeChanged: {SymbolTypeChanged, symKind, symKind, func(o, n Symbol) string {
-		return fmt.Sprintf("%s changed from %s to %s", o, symKind(o), symKind(n))
+	pairTypeChanged: {SymbolTypeChanged, elfsym.SymKind, elfsym.SymKind, func(o, n Symbol) string {
+		return fmt.Sprintf("%s changed from %s to %s", o, elfsym.SymKind(o), elfsym.SymKind(n))
 	}},
-	pairBindingChanged: {SymbolBindingChanged, bindName, bindName, func(o, n Symbol) string {
-		return fmt.Sprintf("binding of %s changed from %s to %s", o, bindName(o), bindName(n))
+	pairBindingChanged: {SymbolBindingChanged, elfsym.BindName, elfsym.BindName, func(o, n Symbol) string {
+		return fmt.Sprintf("binding of %s changed from %s to %s", o, elfsym.BindName(o), elfsym.BindName(n))
 	}},
-	pairVisibilityMoved: {SymbolVisibilityMoved, visName, visName, func(o, n Symbol) string {
-		return fmt.Sprintf("visibility of %s changed from %s to %s", o, visName(o), visName(n))
+	pairVisibilityMoved: {SymbolVisibilityMoved, elfsym.VisName, elfsym.VisName, func(o, n Symbol) string {
+		return fmt.Sprintf("visibility of %s changed from %s to %s", o, elfsym.VisName(o), elfsym.VisName(n))
 	}},
 }
 
@@ -87,7 +89,7 @@ func (cs *Changes) At(i int) Change {
 	pk := pairKinds[p.kind]
 	o, n := cs.old.At(int(p.old)), cs.new.At(int(p.new))
 	name := o.String()
-	c := Change{Kind: pk.kind, Symbol: name, SymbolType: symKind(o), Old: pk.old(o), New: pk.new(n),
+	c := Change{Kind: pk.kind, Symbol: name, SymbolType: elfsym.SymKind(o), Old: pk.old(o), New: pk.new(n),
 		Affected: []string{name}, Detail: pk.detail(o, n)}
 	if c.Old == name {
 		c.Old = name // one copy of the name, not two

@@ -1,6 +1,8 @@
 package elfdiff
 
 import (
+	"github.com/compatgate/compatgate/elfdiff/elfsym"
+
 	"cmp"
 	"debug/elf"
 	"fmt"
@@ -44,18 +46,18 @@ func corpusOf(syms []Symbol) *Corpus {
 		strs.WriteString(s.Name)
 		strs.WriteByte(0)
 	}
-	c := &Corpus{Class: elf.ELFCLASS64, symbols: newSymbolList(strs.String(), len(syms))}
+	c := &Corpus{Class: elf.ELFCLASS64, symbols: elfsym.NewSymbolList(strs.String(), len(syms))}
 	for i, s := range syms {
-		c.symbols.add(s, offs[i])
+		c.symbols.Add(s, offs[i])
 	}
-	c.symbols.sort()
+	c.symbols.Sort()
 	return c
 }
 
 // changesCorpora returns two corpora whose symbols change in every way
 // Diff holds as a symbol pair, and in some it does not.
 func changesCorpora() (old, new *Corpus) {
-	var os, ns []Symbol
+	var os, ns []elfsym.Symbol
 	fn := func(name, version string, def bool) Symbol {
 		return Symbol{Name: name, Version: version, Default: def, Type: elf.STT_FUNC, Bind: elf.STB_GLOBAL}
 	}
@@ -87,11 +89,11 @@ func changesCorpora() (old, new *Corpus) {
 	return corpusOf(os), corpusOf(ns)
 }
 
-// TestSymbolList checks that a symbolList gives back the symbols added to
+// TestSymbolList checks that an elfsym.SymbolList gives back the symbols added to
 // it, sorted, and finds them by name and version.
 func TestSymbolList(t *testing.T) {
 	old, _ := changesCorpora()
-	var prev Symbol
+	var prev elfsym.Symbol
 	for i, s := range old.Symbols() {
 		if i > 0 && cmp.Or(strings.Compare(prev.Name, s.Name), strings.Compare(prev.Version, s.Version)) >= 0 {
 			t.Errorf("%s after %s: not sorted", s, prev)
@@ -108,7 +110,7 @@ func TestSymbolList(t *testing.T) {
 	if _, ok := old.Lookup("data@V2"); ok {
 		t.Error("Lookup(data@V2) found a symbol")
 	}
-	if i, j := old.symbols.byName("plain"); j-i != 1 || old.Symbol(i).String() != "plain" {
+	if i, j := old.symbols.ByName("plain"); j-i != 1 || old.Symbol(i).String() != "plain" {
 		t.Errorf("byName(plain) = [%d, %d)", i, j)
 	}
 	if !old.exports("plain") || old.exports("plai") {

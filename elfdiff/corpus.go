@@ -1,10 +1,12 @@
-// Package elfdiff reads ELF shared objects into a Corpus — the exported
-// interface of a library as its clients see it — and compares two corpora
-// into neutral Change values. It judges nothing: package rules says what a
-// change means, package compat applies the rules.
 package elfdiff
 
 import (
+	"github.com/compatgate/compatgate/elfdiff/cxx"
+
+	"github.com/compatgate/compatgate/elfdiff/abi"
+
+	"github.com/compatgate/compatgate/elfdiff/elfsym"
+
 	"debug/elf"
 	"fmt"
 	"iter"
@@ -23,9 +25,9 @@ type Corpus struct {
 	// symbols are the exported definitions of .dynsym: defined, GLOBAL,
 	// WEAK or GNU_UNIQUE binding, default or protected visibility; see
 	// Symbols.
-	symbols symbolList
+	symbols elfsym.SymbolList
 	// Undefined are the symbols the library imports from others.
-	Undefined []Symbol
+	Undefined []elfsym.Symbol
 	// Versions are the version nodes the library defines (.gnu.version_d),
 	// excluding the base node that names the file itself.
 	Versions []string
@@ -41,49 +43,14 @@ type Corpus struct {
 	// CXX holds the exported C++ virtual tables and typeinfo objects, read
 	// from the section data and the dynamic relocations; nil when there
 	// are none.
-	CXX *CXXTables
+	CXX *cxx.Tables
 
 	// Debug is the DWARF-derived interface, nil when the library carries no
 	// debug information (neither inline nor in a separate debug file).
-	Debug *DebugInfo
+	Debug *abi.DebugInfo
 	// Notes explain what could not be read, such as unreadable DWARF; the
 	// report shows them.
 	Notes []string
-}
-
-// A Symbol is one entry of the dynamic symbol table.
-type Symbol struct {
-	Name       string
-	Version    string // GNU symbol version; empty when unversioned
-	Default    bool   // the version is the default one (name@@VERSION)
-	Type       elf.SymType
-	Bind       elf.SymBind
-	Visibility elf.SymVis
-	Size       uint64
-	Value      uint64
-}
-
-// Key identifies a symbol across versions of a library: its name and, when
-// versioned, its version node. A default and a non-default definition of the
-// same version are the same symbol to a client that bound to it.
-func (s Symbol) Key() string {
-	if s.Version == "" {
-		return s.Name
-	}
-	return s.Name + "@" + s.Version
-}
-
-// String returns the symbol as readelf and abidiff spell it:
-// name, name@VERSION or name@@VERSION.
-func (s Symbol) String() string {
-	switch {
-	case s.Version == "":
-		return s.Name
-	case s.Default:
-		return s.Name + "@@" + s.Version
-	default:
-		return s.Name + "@" + s.Version
-	}
 }
 
 // NumSymbols returns the number of exported symbols.
@@ -108,12 +75,12 @@ func (c *Corpus) Lookup(key string) (Symbol, bool) {
 
 // lookup returns the index of the symbol with the given key.
 func (c *Corpus) lookup(key string) (int, bool) {
-	if i, ok := c.symbols.find(key, ""); ok {
+	if i, ok := c.symbols.Find(key, ""); ok {
 		return i, true
 	}
 	// Symbol names do not contain '@': the last one starts the version.
 	if at := strings.LastIndexByte(key, '@'); at > 0 {
-		return c.symbols.find(key[:at], key[at+1:])
+		return c.symbols.Find(key[:at], key[at+1:])
 	}
 	return 0, false
 }
@@ -121,7 +88,7 @@ func (c *Corpus) lookup(key string) (int, bool) {
 // exports reports whether the library exports a symbol called name, in
 // any version.
 func (c *Corpus) exports(name string) bool {
-	i, j := c.symbols.byName(name)
+	i, j := c.symbols.ByName(name)
 	return i < j
 }
 
@@ -140,3 +107,6 @@ func (e *FormatError) Error() string {
 }
 
 func (e *FormatError) Unwrap() error { return e.Err }
+
+// A Symbol is one entry of the dynamic symbol table (see elfsym.Symbol).
+type Symbol = elfsym.Symbol

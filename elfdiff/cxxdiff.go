@@ -1,6 +1,8 @@
 package elfdiff
 
 import (
+	"github.com/compatgate/compatgate/elfdiff/cxx"
+
 	"cmp"
 	"fmt"
 	"slices"
@@ -9,11 +11,11 @@ import (
 
 // cxxNameOf returns the identity of a symbol spelled with or without its
 // version.
-func cxxNameOf(sym string) CXXName {
+func cxxNameOf(sym string) cxx.Name {
 	if i := strings.IndexByte(sym, '@'); i >= 0 {
 		sym = sym[:i]
 	}
-	return ParseCXXName(sym)
+	return cxx.ParseName(sym)
 }
 
 // cxxPass refines the symbol-level changes of a C++ library: a removed
@@ -39,7 +41,7 @@ func cxxPass(old, new *Corpus, changes []Change) []Change {
 			if !strings.HasPrefix(c.Symbol, "_ZTV") {
 				continue // not a vtable: spared demangling
 			}
-			if n := cxxNameOf(c.Symbol); n.Special == CXXVTable {
+			if n := cxxNameOf(c.Symbol); n.Special == cxx.VTableSymbol {
 				need[n.Entity] = true
 				addedVTables[i] = n.Entity
 			}
@@ -153,9 +155,9 @@ func pairRenamed(changes []Change) []Change {
 		n := cxxNameOf(c.Symbol)
 		var key string
 		switch {
-		case n.Special == CXXPlain && n.Func:
+		case n.Special == cxx.Plain && n.Func:
 			key = n.Entity + "\x00" + n.Variant
-		case n.Special == CXXThunk || n.Special == CXXVirtualThunk:
+		case n.Special == cxx.Thunk || n.Special == cxx.VirtualThunk:
 			// A thunk to the same function with another adjustment:
 			// paired only with a thunk to exactly that function.
 			key = string(n.Special) + "\x00" + n.Signature() + "\x00" + n.Variant
@@ -240,7 +242,7 @@ func pairedChange(r, a Change) Change {
 	c := Change{Symbol: r.Symbol, SymbolType: r.SymbolType, Affected: []string{r.Symbol}}
 	oldSig, newSig := on.Signature(), nn.Signature()
 	switch {
-	case on.Special == CXXThunk || on.Special == CXXVirtualThunk:
+	case on.Special == cxx.Thunk || on.Special == cxx.VirtualThunk:
 		c.Kind = CXXThunkChanged
 		c.Old, c.New = thunkAdjustment(r.Symbol), thunkAdjustment(a.Symbol)
 		if on.Variant != "" {
@@ -248,7 +250,7 @@ func pairedChange(r, a Change) Change {
 		}
 		c.Detail = fmt.Sprintf("the non-virtual thunk to %s now adjusts this by %s instead of %s (%s)",
 			oldSig, c.New, c.Old, a.Symbol)
-		if on.Special == CXXVirtualThunk {
+		if on.Special == cxx.VirtualThunk {
 			c.Detail = fmt.Sprintf("the virtual thunk to %s now uses %s instead of %s (%s)", oldSig, c.New, c.Old, a.Symbol)
 		}
 	case on.ParamList() != nn.ParamList():
@@ -300,17 +302,17 @@ func classifySpecials(changes []Change) []Change {
 		n := cxxNameOf(c.Symbol)
 		k := c.Kind
 		switch {
-		case c.Kind == SymbolRemoved && n.Special == CXXTypeinfo:
+		case c.Kind == SymbolRemoved && n.Special == cxx.TypeinfoSymbol:
 			k = TypeinfoRemoved
-		case c.Kind == SymbolRemoved && n.Special == CXXTypeinfoName:
+		case c.Kind == SymbolRemoved && n.Special == cxx.TypeinfoNameSymbol:
 			k = TypeinfoNameRemoved
-		case c.Kind == SymbolRemoved && n.Special == CXXVTable:
+		case c.Kind == SymbolRemoved && n.Special == cxx.VTableSymbol:
 			k = VTableRemoved
-		case c.Kind == SymbolSizeChanged && n.Special == CXXVTable:
+		case c.Kind == SymbolSizeChanged && n.Special == cxx.VTableSymbol:
 			k = VTableSizeChanged
-		case c.Kind == SymbolSizeChanged && (n.Special == CXXTypeinfo || n.Special == CXXTypeinfoName):
+		case c.Kind == SymbolSizeChanged && (n.Special == cxx.TypeinfoSymbol || n.Special == cxx.TypeinfoNameSymbol):
 			k = TypeinfoSizeChanged
-			if n.Special == CXXTypeinfoName {
+			if n.Special == cxx.TypeinfoNameSymbol {
 				changes[i].Where = "typeinfo name"
 			}
 		}
@@ -364,7 +366,7 @@ func groupVariants(changes []Change) []Change {
 			continue
 		}
 		n := cxxNameOf(c.Symbol)
-		if n.CtorDtor == 0 || n.Special != CXXPlain {
+		if n.CtorDtor == 0 || n.Special != cxx.Plain {
 			continue
 		}
 		if c.Kind == SymbolRemoved {

@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/compatgate/compatgate/elfdiff/internal/testlib"
 )
 
 func TestLastIdentifier(t *testing.T) {
@@ -105,7 +107,7 @@ std::string greet(const std::string& s) { return s + "!"; }
 // have abbreviated names): a member it rejects would be missing from the
 // symbols a vtable change affects.
 func TestMemberFilter(t *testing.T) {
-	libs := []string{buildScanLib(t, "g++", memberFilterSrc, "-O1", "-std=c++17")}
+	libs := []string{testlib.BuildLib(t, "g++", memberFilterSrc, "-O1", "-std=c++17")}
 	if out, err := exec.Command("g++", "-print-file-name=libstdc++.so.6").Output(); err == nil {
 		if p := strings.TrimSpace(string(out)); filepath.IsAbs(p) {
 			libs = append(libs, p)

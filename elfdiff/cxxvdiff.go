@@ -1,6 +1,8 @@
 package elfdiff
 
 import (
+	"github.com/compatgate/compatgate/elfdiff/cxx"
+
 	"fmt"
 	"slices"
 	"sort"
@@ -46,7 +48,7 @@ func (s slotID) impl() string {
 // call held megabytes through the whole comparison, for a tenth of its
 // CPU. The demangled implementation is not kept at all: only the few
 // slots a change names need it.
-func slotIDs(slots []Slot) []slotID {
+func slotIDs(slots []cxx.Slot) []slotID {
 	out := make([]slotID, len(slots))
 	pure, deleted, unknown := 0, 0, 0
 	for i, s := range slots {
@@ -78,7 +80,7 @@ func namedSlot(target string) slotID {
 	return slotID{key: n.MethodKey(), sym: target}
 }
 
-func vtablesOf(c *Corpus) map[string]*VTable {
+func vtablesOf(c *Corpus) map[string]*cxx.VTable {
 	if c.CXX == nil {
 		return nil
 	}
@@ -119,7 +121,7 @@ func (d *vdiffer) becameNonVirtual(sym string) bool {
 }
 
 // diffVTables compares the vtables both versions export under one name
-// (CXXTables). Each change names its class in Type; cxxPass fills in the
+// (cxx.Tables). Each change names its class in Type; cxxPass fills in the
 // affected members.
 func diffVTables(old, new *Corpus) []Change {
 	d := &vdiffer{old: old, new: new}
@@ -174,11 +176,11 @@ func classMembers(c *Corpus, need map[string]bool) map[string][]string {
 // a method, a static data member or a thunk, the class of a vtable, VTT or
 // typeinfo; "" for other names.
 func memberOf(name string) string {
-	n := ParseCXXName(name)
+	n := cxx.ParseName(name)
 	switch n.Special {
-	case CXXPlain, CXXThunk, CXXVirtualThunk, CXXCovariant:
+	case cxx.Plain, cxx.Thunk, cxx.VirtualThunk, cxx.CovariantThunk:
 		return n.Scope
-	case CXXVTable, CXXVTT, CXXTypeinfo, CXXTypeinfoName:
+	case cxx.VTableSymbol, cxx.VTTSymbol, cxx.TypeinfoSymbol, cxx.TypeinfoNameSymbol:
 		return n.Entity
 	}
 	return ""
@@ -314,7 +316,7 @@ func spellsIdentifier(name string, idents map[string]bool) bool {
 
 // sameTables reports whether two vtable groups have identical contents
 // (by symbol: the common case, decided without demangling).
-func sameTables(o, n *VTable) bool {
+func sameTables(o, n *cxx.VTable) bool {
 	if len(o.Tables) != len(n.Tables) {
 		return false
 	}
@@ -333,7 +335,7 @@ func sameTables(o, n *VTable) bool {
 }
 
 // diffVTable compares one class's vtable group.
-func (d *vdiffer) diffVTable(o, n *VTable) []Change {
+func (d *vdiffer) diffVTable(o, n *cxx.VTable) []Change {
 	if sameTables(o, n) {
 		return nil
 	}

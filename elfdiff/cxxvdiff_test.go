@@ -1,6 +1,8 @@
 package elfdiff
 
 import (
+	"github.com/compatgate/compatgate/elfdiff/cxx"
+
 	"slices"
 	"strings"
 	"testing"
@@ -39,16 +41,16 @@ func TestDiffSlots(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			d := &vdiffer{old: &Corpus{}, new: &Corpus{}}
-			slots := func(ts []string, addr uint64) []Slot {
-				var out []Slot
+			slots := func(ts []string, addr uint64) []cxx.Slot {
+				var out []cxx.Slot
 				for i, s := range ts {
 					switch s {
 					case "null":
-						out = append(out, Slot{})
+						out = append(out, cxx.Slot{})
 					case "":
-						out = append(out, Slot{Addr: addr + uint64(i)})
+						out = append(out, cxx.Slot{Addr: addr + uint64(i)})
 					default:
-						out = append(out, Slot{Target: s})
+						out = append(out, cxx.Slot{Target: s})
 					}
 				}
 				return out

@@ -1,6 +1,8 @@
 package elfdiff
 
 import (
+	"github.com/compatgate/compatgate/elfdiff/elfsym"
+
 	"debug/elf"
 	"fmt"
 	"slices"
@@ -82,7 +84,7 @@ func (d *differ) symbols(old, new *Corpus) {
 			d.symbol(old, new, i, j)
 			continue
 		}
-		first, end := new.symbols.byName(o.Name)
+		first, end := new.symbols.ByName(o.Name)
 		switch {
 		case first < end && o.Version == "":
 			j := preferDefault(&new.symbols, first, end)
@@ -97,12 +99,12 @@ func (d *differ) symbols(old, new *Corpus) {
 			d.add(symChange(SymbolHidden, o, "", "",
 				fmt.Sprintf("%s is still defined but no longer exported (hidden or local)", o)))
 		default:
-			d.add(symChange(SymbolRemoved, o, "", "", fmt.Sprintf("%s %s removed", symKind(o), o)))
+			d.add(symChange(SymbolRemoved, o, "", "", fmt.Sprintf("%s %s removed", elfsym.SymKind(o), o)))
 		}
 	}
 	for j, n := range new.Symbols() {
 		if !accounted[j] {
-			d.add(symChange(SymbolAdded, n, "", "", fmt.Sprintf("%s %s added", symKind(n), n)))
+			d.add(symChange(SymbolAdded, n, "", "", fmt.Sprintf("%s %s added", elfsym.SymKind(n), n)))
 		}
 	}
 }
@@ -118,7 +120,7 @@ func (d *differ) symbol(old, new *Corpus, i, j int) {
 		d.pair(pairTypeChanged, i, j)
 		return // size and the rest are not comparable across kinds
 	}
-	if isData(o) && o.Size != n.Size {
+	if elfsym.IsData(o) && o.Size != n.Size {
 		d.add(symChange(SymbolSizeChanged, o, fmt.Sprint(o.Size), fmt.Sprint(n.Size),
 			fmt.Sprintf("size of %s changed from %d to %d bytes", o, o.Size, n.Size)))
 	}
@@ -135,15 +137,15 @@ func symChange(k Kind, s Symbol, old, new, detail string) Change {
 	if old == name {
 		old = name // one copy of the name, not two, in each of 50,000 findings
 	}
-	return Change{Kind: k, Symbol: name, SymbolType: symKind(s), Old: old, New: new,
+	return Change{Kind: k, Symbol: name, SymbolType: elfsym.SymKind(s), Old: old, New: new,
 		Affected: []string{name}, Detail: detail}
 }
 
 // preferDefault returns the index of the default version among the
 // symbols of one name first to end, or first.
-func preferDefault(syms *symbolList, first, end int) int {
+func preferDefault(syms *elfsym.SymbolList, first, end int) int {
 	for i := first; i < end; i++ {
-		if syms.syms[i].dflt {
+		if syms.IsDefault(i) {
 			return i
 		}
 	}

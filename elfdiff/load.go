@@ -1,9 +1,15 @@
 package elfdiff
 
 import (
+	"github.com/compatgate/compatgate/elfdiff/cxx"
+
+	"github.com/compatgate/compatgate/elfdiff/abi"
+
+	"github.com/compatgate/compatgate/elfdiff/dwarfdec"
+
+	"github.com/compatgate/compatgate/elfdiff/elfsym"
+
 	"debug/elf"
-	"encoding/binary"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +17,22 @@ import (
 	"os"
 	"strings"
 )
+
+// LoadOptions tune how Load finds debug information.
+type LoadOptions struct {
+	// DebugDirs are searched for separate debug files before
+	// DefaultDebugDir, by build-id (DIR/.build-id/xx/yyyy.debug) and by
+	// .gnu_debuglink name (DIR/NAME and DIR/<library's directory>/NAME).
+	DebugDirs []string
+	// NoDebugInfo skips DWARF: only the symbol tables are read.
+	NoDebugInfo bool
+	// ShareNames is a corpus already loaded, of another version of the
+	// library, whose memory the new corpus uses for the symbol names
+	// both export and for the names of the C++ classes both have vtables
+	// or typeinfo for. A check that holds both then keeps one copy of
+	// each such name: on a big C++ library, most of its string table.
+	ShareNames *Corpus
+}
 
 // Load reads the shared object at path into a Corpus, with the DWARF of
 // the library or of its separate debug file found in the default places.
@@ -69,25 +91,25 @@ func loadReaderWith(path string, r io.ReaderAt, opts LoadOptions, searchFiles bo
 	}
 	c := &Corpus{Path: path, Class: ef.Class, Machine: ef.Machine}
 	// Each symbol table is read once, here, for all its readers.
-	dyn, err := readSymbolTable(ef, elf.SHT_DYNSYM)
+	dyn, err := elfsym.ReadSymbolTable(ef, elf.SHT_DYNSYM)
 	if err != nil {
 		return nil, &FormatError{Path: path, Msg: "reading dynamic symbols", Err: err}
 	}
 	if err := c.readDynamic(ef, dyn); err != nil {
 		return nil, &FormatError{Path: path, Msg: "reading dynamic section", Err: err}
 	}
-	local, _ := readSymbolTable(ef, elf.SHT_SYMTAB) // optional: stripped libraries have none
-	c.readSymbols(dyn)
-	intern := newInterner(&c.symbols).intern
-	var baseCXX *CXXTables
+	local, _ := elfsym.ReadSymbolTable(ef, elf.SHT_SYMTAB) // optional: stripped libraries have none
+	c.symbols, c.Undefined, c.Versions = elfsym.ReadExports(dyn)
+	intern := elfsym.NewInterner(&c.symbols).Intern
+	var baseCXX *cxx.Tables
 	if base := opts.ShareNames; base != nil {
-		c.symbols.share(&base.symbols)
-		dyn.detach(intern)
+		c.symbols.Share(&base.symbols)
+		dyn.Detach(intern)
 		baseCXX = base.CXX
 	}
-	c.BuildID = buildID(ef)
+	c.BuildID = elfsym.BuildID(ef)
 	c.Hidden = hiddenSymbols(local)
-	if t, note := readCXXTables(ef, &c.symbols, dyn, local, baseCXX, intern); note != "" {
+	if t, note := cxx.ReadTables(ef, &c.symbols, dyn, local, baseCXX, intern); note != "" {
 		c.Notes = append(c.Notes, path+": "+note)
 	} else {
 		c.CXX = t
@@ -117,7 +139,7 @@ func (c *Corpus) readDebug(ef *elf.File, r io.ReaderAt, path string, opts LoadOp
 	if !searchFiles {
 		filePath = ""
 	}
-	df, err := openDWARF(ef, r, filePath, c.BuildID, opts)
+	df, err := dwarfdec.Open(ef, r, filePath, c.BuildID, opts.DebugDirs)
 	if err != nil {
 		c.Notes = append(c.Notes, fmt.Sprintf("%s: debug information unreadable, types not checked: %v", path, err))
 		return
@@ -126,11 +148,11 @@ func (c *Corpus) readDebug(ef *elf.File, r io.ReaderAt, path string, opts LoadOp
 		return
 	}
 	defer df.Close()
-	source := df.path
+	source := df.Path
 	if source == "" {
 		source = path
 	}
-	info, err := readDebugInfo(df, &c.symbols, source)
+	info, err := abi.Read(df, &c.symbols, source)
 	if err != nil {
 		c.Notes = append(c.Notes, fmt.Sprintf("%s: debug information unreadable, types not checked: %v", source, err))
 		return
@@ -157,12 +179,12 @@ func formatError(path string, err error) error {
 // table of dyn, the dynamic symbol table, in any library a linker made:
 // they are looked up there rather than by debug/elf's DynString, which
 // reads the whole table again for each tag.
-func (c *Corpus) readDynamic(ef *elf.File, dyn *symbolTable) error {
+func (c *Corpus) readDynamic(ef *elf.File, dyn *elfsym.SymbolTable) error {
 	if ef.Section(".dynamic") == nil && progType(ef, elf.PT_DYNAMIC) == nil {
 		return errors.New("no dynamic section")
 	}
 	ds := ef.SectionByType(elf.SHT_DYNAMIC)
-	inDyn := ds != nil && dyn != nil && ds.Link == dyn.link
+	inDyn := ds != nil && dyn != nil && ds.Link == dyn.Link
 	names := func(tag elf.DynTag) ([]string, error) {
 		if !inDyn {
 			return ef.DynString(tag)
@@ -174,7 +196,7 @@ func (c *Corpus) readDynamic(ef *elf.File, dyn *symbolTable) error {
 		var out []string
 		for _, off := range offs {
 			// An offset out of the table is skipped, as DynString does.
-			if s, ok := tableString(dyn.strs, uint32(off)); ok && off <= math.MaxUint32 {
+			if s, ok := elfsym.TableString(dyn.Strings, uint32(off)); ok && off <= math.MaxUint32 {
 				out = append(out, strings.Clone(s))
 			}
 		}
@@ -209,72 +231,9 @@ func progType(ef *elf.File, t elf.ProgType) *elf.Prog {
 	return nil
 }
 
-// STB_GNU_UNIQUE is the GNU binding for symbols unique across the whole
-// process (C++ inline statics and template statics); debug/elf names it
-// only as STB_LOOS.
-const STB_GNU_UNIQUE = elf.STB_LOOS
-
-// exported reports whether a definition with this binding and visibility is
-// visible to other objects.
-func exported(b elf.SymBind, v elf.SymVis) bool {
-	return (b == elf.STB_GLOBAL || b == elf.STB_WEAK || b == STB_GNU_UNIQUE) &&
-		(v == elf.STV_DEFAULT || v == elf.STV_PROTECTED)
-}
-
-// readSymbols fills the exported and undefined symbols and the version
-// nodes from .dynsym and its version sections.
-func (c *Corpus) readSymbols(dyn *symbolTable) {
-	if dyn == nil {
-		return
-	}
-	for _, v := range dyn.defs {
-		if v.flags&elf.VER_FLG_BASE == 0 {
-			// A copy: nothing the corpus keeps may point into the
-			// string table, which share frees.
-			c.Versions = append(c.Versions, strings.Clone(v.name))
-		}
-	}
-	n := 0
-	for i := 1; i < dyn.Len(); i++ {
-		if s := dyn.At(i); s.Section != elf.SHN_UNDEF && exported(elf.ST_BIND(s.Info), elf.ST_VISIBILITY(s.Other)) {
-			n++
-		}
-	}
-	c.symbols = newSymbolList(dyn.strs, n)
-	for i := 1; i < dyn.Len(); i++ {
-		s := dyn.At(i)
-		sym := Symbol{
-			Name:       s.Name,
-			Type:       elf.ST_TYPE(s.Info),
-			Bind:       elf.ST_BIND(s.Info),
-			Visibility: elf.ST_VISIBILITY(s.Other),
-			Size:       s.Size,
-			Value:      s.Value,
-		}
-		vi, version, hasVersion := dyn.Version(i)
-		if s.Section == elf.SHN_UNDEF {
-			sym.Name, sym.Version = strings.Clone(sym.Name), strings.Clone(version)
-			c.Undefined = append(c.Undefined, sym)
-			continue
-		}
-		if s.Name == "" || !exported(sym.Bind, sym.Visibility) {
-			continue
-		}
-		if hasVersion && vi.Index() > 1 { // 0 local, 1 global (unversioned)
-			sym.Version = version
-			sym.Default = !vi.IsHidden()
-		}
-		if s.Section == elf.SHN_ABS && sym.Version != "" && s.Name == sym.Version {
-			continue // ld's marker for the version node itself, not an interface
-		}
-		c.symbols.add(sym, s.NameOff)
-	}
-	c.symbols.sort()
-}
-
 // hiddenSymbols returns the names .symtab defines without exporting them;
 // nil when there is no .symtab.
-func hiddenSymbols(local *symbolTable) map[string]bool {
+func hiddenSymbols(local *elfsym.SymbolTable) map[string]bool {
 	if local.Len() == 0 {
 		return nil
 	}
@@ -297,51 +256,13 @@ func hiddenSymbols(local *symbolTable) map[string]bool {
 	return hidden
 }
 
-// buildID returns the GNU build-id note in hex, or "".
-func buildID(ef *elf.File) string {
-	for _, s := range ef.Sections {
-		if s.Type != elf.SHT_NOTE {
-			continue
-		}
-		data, err := s.Data()
-		if err != nil {
-			continue
-		}
-		if id := findBuildID(data, ef.ByteOrder); id != "" {
-			return id
-		}
-	}
-	return ""
-}
-
-// findBuildID scans a note section's contents for NT_GNU_BUILD_ID.
-func findBuildID(data []byte, bo binary.ByteOrder) string {
-	const ntGNUBuildID = 3
-	for len(data) >= 12 {
-		namesz, descsz, typ := bo.Uint32(data), bo.Uint32(data[4:]), bo.Uint32(data[8:])
-		data = data[12:]
-		nameEnd := align4(uint64(namesz))
-		descEnd := nameEnd + align4(uint64(descsz))
-		if descEnd > uint64(len(data)) {
-			return ""
-		}
-		if typ == ntGNUBuildID && namesz == 4 && string(data[:3]) == "GNU" {
-			return hex.EncodeToString(data[nameEnd : nameEnd+uint64(descsz)])
-		}
-		data = data[descEnd:]
-	}
-	return ""
-}
-
-func align4(n uint64) uint64 { return (n + 3) &^ 3 }
-
 // maxConstSize bounds the size of the constants whose contents are kept.
 const maxConstSize = 64
 
 // readOnlyData returns the contents of the exported data objects of at most
 // maxConstSize bytes that live in .rodata: constants. Objects in
 // .data.rel.ro are left out, since they hold relocated addresses.
-func readOnlyData(ef *elf.File, syms *symbolList) map[string][]byte {
+func readOnlyData(ef *elf.File, syms *elfsym.SymbolList) map[string][]byte {
 	out := make(map[string][]byte)
 	for _, s := range syms.All() {
 		if s.Type != elf.STT_OBJECT || s.Size == 0 || s.Size > maxConstSize {

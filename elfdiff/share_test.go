@@ -1,6 +1,9 @@
 package elfdiff
 
 import (
+	"github.com/compatgate/compatgate/elfdiff/elfsym"
+	"github.com/compatgate/compatgate/elfdiff/internal/testlib"
+
 	"debug/elf"
 	"fmt"
 	"runtime"
@@ -32,8 +35,8 @@ func manyClasses(n int, extra string) string {
 // names both versions export are the old corpus's strings, the others
 // the new corpus's own, and the vtables and typeinfo read are the same.
 func TestShareNames(t *testing.T) {
-	oldSO := buildScanLib(t, "g++", manyClasses(20, "int removed() { return 1; }\n"), "-O1")
-	newSO := buildScanLib(t, "g++", manyClasses(20, "int added() { return 2; }\n"), "-O1")
+	oldSO := testlib.BuildLib(t, "g++", manyClasses(20, "int removed() { return 1; }\n"), "-O1")
+	newSO := testlib.BuildLib(t, "g++", manyClasses(20, "int added() { return 2; }\n"), "-O1")
 	old, err := Load(oldSO)
 	if err != nil {
 		t.Fatal(err)
@@ -77,7 +80,7 @@ func TestShareNames(t *testing.T) {
 // ShareNames keeps no part of its own string table: it keeps less memory
 // than one loaded alone by at least the size of that table.
 func TestShareNamesFreesStringTable(t *testing.T) {
-	so := buildScanLib(t, "g++", manyClasses(400, ""), "-O1")
+	so := testlib.BuildLib(t, "g++", manyClasses(400, ""), "-O1")
 	old, err := Load(so)
 	if err != nil {
 		t.Fatal(err)
@@ -119,7 +122,7 @@ func liveHeap() int64 {
 // names every entry as before and holds no part of the table, even
 // through the names it had to copy (those of undefined symbols).
 func TestDetachFreesStringTable(t *testing.T) {
-	so := buildScanLib(t, "g++", manyClasses(50, ""), "-O1")
+	so := testlib.BuildLib(t, "g++", manyClasses(50, ""), "-O1")
 	base, err := Load(so)
 	if err != nil {
 		t.Fatal(err)
@@ -129,13 +132,13 @@ func TestDetachFreesStringTable(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ef.Close()
-	dyn, err := readSymbolTable(ef, elf.SHT_DYNSYM)
+	dyn, err := elfsym.ReadSymbolTable(ef, elf.SHT_DYNSYM)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var c Corpus
-	c.readSymbols(dyn)
-	c.symbols.share(&base.symbols)
+	c.symbols, c.Undefined, c.Versions = elfsym.ReadExports(dyn)
+	c.symbols.Share(&base.symbols)
 	var want []string
 	undefined := 0
 	for i := range dyn.Len() {
@@ -148,9 +151,9 @@ func TestDetachFreesStringTable(t *testing.T) {
 	if undefined == 0 {
 		t.Fatal("no undefined symbol: the test does not test copied names")
 	}
-	table := weak.Make(unsafe.StringData(dyn.strs))
-	in := newInterner(&c.symbols) // the loader goes on using it
-	dyn.detach(in.intern)
+	table := weak.Make(unsafe.StringData(dyn.Strings))
+	in := elfsym.NewInterner(&c.symbols) // the loader goes on using it
+	dyn.Detach(in.Intern)
 	runtime.GC()
 	if table.Value() != nil {
 		t.Error("the string table is still reachable after detach")

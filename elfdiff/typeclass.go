@@ -5,6 +5,8 @@ package elfdiff
 // whose vtable neither library exports — virtual methods by their slots.
 
 import (
+	"github.com/compatgate/compatgate/elfdiff/abi"
+
 	"fmt"
 	"slices"
 	"strings"
@@ -46,15 +48,15 @@ func (d *typeDiffer) class(nd *node) {
 }
 
 // bases compares the direct base classes, matched by name.
-func (d *typeDiffer) bases(nd *node, oc, nc *ClassInfo) {
+func (d *typeDiffer) bases(nd *node, oc, nc *abi.ClassInfo) {
 	newAt := make(map[string]int, len(nc.Bases))
 	for j, b := range nc.Bases {
-		newAt[b.Type.strip().baseNameOrVoid()] = j
+		newAt[b.Type.Strip().BaseNameOrVoid()] = j
 	}
 	seen := make(map[string]bool, len(oc.Bases))
-	var removed []Base
+	var removed []abi.Base
 	for _, ob := range oc.Bases {
-		name := ob.Type.strip().baseNameOrVoid()
+		name := ob.Type.Strip().BaseNameOrVoid()
 		seen[name] = true
 		w := "base " + name
 		j, ok := newAt[name]
@@ -71,17 +73,17 @@ func (d *typeDiffer) bases(nd *node, oc, nc *ClassInfo) {
 			nd.add(TypeinfoBaseMoved, w, fmt.Sprint(ob.Offset), fmt.Sprint(nb.Offset), 0,
 				fmt.Sprintf("base %s of %s moved from offset %d to %d", name, nd.name, ob.Offset, nb.Offset))
 		}
-		if (ob.Access == AccessPublic) != (nb.Access == AccessPublic) {
+		if (ob.Access == abi.AccessPublic) != (nb.Access == abi.AccessPublic) {
 			nd.add(TypeinfoBaseAccess, w, ob.Access.String(), nb.Access.String(), 0,
 				fmt.Sprintf("base %s of %s became %s", name, nd.name, nb.Access))
 		}
-		if os, ns := ob.Type.strip(), nb.Type.strip(); os != nil && ns != nil {
+		if os, ns := ob.Type.Strip(), nb.Type.Strip(); os != nil && ns != nil {
 			d.link(nd, []edge{{to: d.node(os, ns, name), label: w}})
 		}
 	}
-	var added []Base
+	var added []abi.Base
 	for _, nb := range nc.Bases {
-		if !seen[nb.Type.strip().baseNameOrVoid()] {
+		if !seen[nb.Type.Strip().BaseNameOrVoid()] {
 			added = append(added, nb)
 		}
 	}
@@ -91,17 +93,17 @@ func (d *typeDiffer) bases(nd *node, oc, nc *ClassInfo) {
 	// __gnu_cxx::new_allocator<T> became std::__new_allocator<T>) changes
 	// nothing in the layout.
 	for _, ob := range removed {
-		name := ob.Type.strip().baseNameOrVoid()
-		j := slices.IndexFunc(added, func(nb Base) bool { return nb.Offset == ob.Offset && nb.Virtual == ob.Virtual })
+		name := ob.Type.Strip().BaseNameOrVoid()
+		j := slices.IndexFunc(added, func(nb abi.Base) bool { return nb.Offset == ob.Offset && nb.Virtual == ob.Virtual })
 		if j < 0 {
 			nd.add(TypeinfoBaseRemoved, "base "+name, name, "", 0, fmt.Sprintf("%s no longer derives from %s", nd.name, name))
 			continue
 		}
 		nb := added[j]
 		added = slices.Delete(added, j, j+1)
-		nn := nb.Type.strip().baseNameOrVoid()
+		nn := nb.Type.Strip().BaseNameOrVoid()
 		var f Facts
-		if isEmptyClass(ob.Type) && isEmptyClass(nb.Type) && sameTemplateArgs(name, nn) {
+		if abi.IsEmptyClass(ob.Type) && abi.IsEmptyClass(nb.Type) && sameTemplateArgs(name, nn) {
 			f = FactSameRepr
 		}
 		nd.add(TypeinfoBaseReplaced, "base "+name, name, nn, f,
@@ -109,7 +111,7 @@ func (d *typeDiffer) bases(nd *node, oc, nc *ClassInfo) {
 	}
 	_, holders := hoistedMembers(nd.o, nd.n)
 	for _, nb := range added {
-		name := nb.Type.strip().baseNameOrVoid()
+		name := nb.Type.Strip().BaseNameOrVoid()
 		var f Facts
 		detail := fmt.Sprintf("%s now derives from %s", nd.name, name)
 		if holders[name] {
@@ -125,11 +127,11 @@ func (d *typeDiffer) bases(nd *node, oc, nc *ClassInfo) {
 // the size did not change: the members were moved into a base class and
 // the layout is what it was. It returns the names of those members, and
 // the new bases every member of which is such a member.
-func hoistedMembers(o, n *Type) (members, bases map[string]bool) {
+func hoistedMembers(o, n *abi.Type) (members, bases map[string]bool) {
 	if o.Class == nil || n.Class == nil || o.Sizeof() != n.Sizeof() {
 		return nil, nil
 	}
-	old := make(map[string]Member, len(o.Members))
+	old := make(map[string]abi.Member, len(o.Members))
 	for _, m := range o.Members {
 		if m.Name != "" {
 			old[m.Name] = m
@@ -137,11 +139,11 @@ func hoistedMembers(o, n *Type) (members, bases map[string]bool) {
 	}
 	inOld := make(map[string]bool, len(o.Class.Bases))
 	for _, b := range o.Class.Bases {
-		inOld[b.Type.strip().baseNameOrVoid()] = true
+		inOld[b.Type.Strip().BaseNameOrVoid()] = true
 	}
 	for _, b := range n.Class.Bases {
-		bt := b.Type.strip()
-		if b.Virtual || bt == nil || inOld[bt.baseNameOrVoid()] || len(bt.Members) == 0 {
+		bt := b.Type.Strip()
+		if b.Virtual || bt == nil || inOld[bt.BaseNameOrVoid()] || len(bt.Members) == 0 {
 			continue
 		}
 		all := true
@@ -157,7 +159,7 @@ func hoistedMembers(o, n *Type) (members, bases map[string]bool) {
 			members[bm.Name] = true
 		}
 		if all && bases != nil {
-			bases[bt.baseNameOrVoid()] = true
+			bases[bt.BaseNameOrVoid()] = true
 		}
 	}
 	return members, bases
@@ -170,25 +172,8 @@ func sameTemplateArgs(a, b string) bool {
 	return i > 0 && j > 0 && a[i:] == b[j:]
 }
 
-// isEmptyClass reports whether t is a class without data: no members, no
-// vptr, and only empty bases.
-func isEmptyClass(t *Type) bool { return isEmpty(t, 0) }
-
-func isEmpty(t *Type, depth int) bool {
-	t = t.strip()
-	if t == nil || t.Class == nil || len(t.Members) > 0 || t.Class.VPtr || t.Size > 1 || depth > 32 {
-		return false // depth: only malformed DWARF nests bases this deep (or in a cycle)
-	}
-	for _, b := range t.Class.Bases {
-		if b.Virtual || !isEmpty(b.Type, depth+1) {
-			return false
-		}
-	}
-	return true
-}
-
-func (d *typeDiffer) access(nd *node, oc, nc *ClassInfo) {
-	exists := func(c *ClassInfo, t *Type) map[string]bool {
+func (d *typeDiffer) access(nd *node, oc, nc *abi.ClassInfo) {
+	exists := func(c *abi.ClassInfo, t *abi.Type) map[string]bool {
 		m := make(map[string]bool)
 		for _, x := range t.Members {
 			if x.Name != "" {
@@ -197,17 +182,17 @@ func (d *typeDiffer) access(nd *node, oc, nc *ClassInfo) {
 		}
 		for _, x := range c.Methods {
 			if !x.Artificial {
-				m[x.key()] = true
+				m[x.Key()] = true
 			}
 		}
 		return m
 	}
 	inOld, inNew := exists(oc, nd.o), exists(nc, nd.n)
-	get := func(c *ClassInfo, k string) Access {
+	get := func(c *abi.ClassInfo, k string) abi.Access {
 		if a, ok := c.Access[k]; ok {
 			return a
 		}
-		return AccessPublic
+		return abi.AccessPublic
 	}
 	keys := make(map[string]bool)
 	for k := range oc.Access {
@@ -231,10 +216,10 @@ func (d *typeDiffer) access(nd *node, oc, nc *ClassInfo) {
 	}
 }
 
-func methodLabel(c *ClassInfo, key string) string {
+func methodLabel(c *abi.ClassInfo, key string) string {
 	for _, m := range c.Methods {
-		if m.key() == key {
-			return m.signature()
+		if m.Key() == key {
+			return m.Signature()
 		}
 	}
 	return key
@@ -249,16 +234,16 @@ func methodLabel(c *ClassInfo, key string) string {
 // there, so a method missing on one side is not proof of its removal: the
 // slots are compared only when both sides list every slot up to their
 // last one.
-func (d *typeDiffer) virtuals(nd *node, oc, nc *ClassInfo) {
-	if !completeSlots(oc) || !completeSlots(nc) {
+func (d *typeDiffer) virtuals(nd *node, oc, nc *abi.ClassInfo) {
+	if !abi.CompleteSlots(oc) || !abi.CompleteSlots(nc) {
 		return
 	}
-	index := func(c *ClassInfo) (map[string]Method, int64) {
-		byKey := make(map[string]Method)
+	index := func(c *abi.ClassInfo) (map[string]abi.Method, int64) {
+		byKey := make(map[string]abi.Method)
 		var slots int64
 		for _, m := range c.Methods {
-			byKey[m.key()] = m
-			if m.Virtuality != dwVirtualityNone && m.Slot+1 > slots {
+			byKey[m.Key()] = m
+			if m.Virtuality != abi.VirtualityNone && m.Slot+1 > slots {
 				slots = m.Slot + 1
 			}
 		}
@@ -266,78 +251,50 @@ func (d *typeDiffer) virtuals(nd *node, oc, nc *ClassInfo) {
 	}
 	om, oslots := index(oc)
 	nm, _ := index(nc)
-	isVirt := func(m Method) bool { return m.Virtuality != dwVirtualityNone }
+	isVirt := func(m abi.Method) bool { return m.Virtuality != abi.VirtualityNone }
 	for _, o := range oc.Methods {
-		n, ok := nm[o.key()]
+		n, ok := nm[o.Key()]
 		if !ok && !isVirt(o) || ok && o.Virtuality == n.Virtuality && o.Slot == n.Slot {
 			continue // the common case: nothing to report, no name to build
 		}
-		where := "method " + o.signature()
+		where := "method " + o.Signature()
 		switch {
 		case !ok && isVirt(o) && o.Slot >= 0:
-			nd.add(VirtualRemoved, fmt.Sprintf("slot %d", o.Slot), o.signature(), "", 0,
-				fmt.Sprintf("virtual %s removed from %s (slot %d)", o.signature(), nd.name, o.Slot))
+			nd.add(VirtualRemoved, fmt.Sprintf("slot %d", o.Slot), o.Signature(), "", 0,
+				fmt.Sprintf("virtual %s removed from %s (slot %d)", o.Signature(), nd.name, o.Slot))
 		case !ok:
 		case isVirt(o) && !isVirt(n):
 			nd.add(MethodBecameNonVirtual, where, "virtual", "non-virtual", 0,
-				fmt.Sprintf("%s::%s is no longer virtual", nd.name, o.signature()))
+				fmt.Sprintf("%s::%s is no longer virtual", nd.name, o.Signature()))
 		case !isVirt(o) && isVirt(n):
 			nd.add(MethodBecameVirtual, where, "non-virtual", "virtual", 0,
-				fmt.Sprintf("%s::%s became virtual", nd.name, o.signature()))
+				fmt.Sprintf("%s::%s became virtual", nd.name, o.Signature()))
 		case isVirt(o) && o.Slot >= 0 && n.Slot >= 0 && o.Slot != n.Slot:
 			nd.add(VirtualMoved, fmt.Sprintf("slot %d", o.Slot), fmt.Sprint(o.Slot), fmt.Sprint(n.Slot), 0,
-				fmt.Sprintf("virtual %s of %s moved from slot %d to slot %d", o.signature(), nd.name, o.Slot, n.Slot))
-		case o.Virtuality != n.Virtuality && n.Virtuality == dwVirtualityPure:
-			nd.add(VirtualBecamePure, fmt.Sprintf("slot %d", n.Slot), o.signature(), "__cxa_pure_virtual", 0,
-				fmt.Sprintf("virtual %s of %s became pure (slot %d)", o.signature(), nd.name, n.Slot))
+				fmt.Sprintf("virtual %s of %s moved from slot %d to slot %d", o.Signature(), nd.name, o.Slot, n.Slot))
+		case o.Virtuality != n.Virtuality && n.Virtuality == abi.VirtualityPure:
+			nd.add(VirtualBecamePure, fmt.Sprintf("slot %d", n.Slot), o.Signature(), "__cxa_pure_virtual", 0,
+				fmt.Sprintf("virtual %s of %s became pure (slot %d)", o.Signature(), nd.name, n.Slot))
 		case o.Virtuality != n.Virtuality:
-			nd.add(VirtualBecameConcrete, fmt.Sprintf("slot %d", n.Slot), "__cxa_pure_virtual", n.signature(), 0,
-				fmt.Sprintf("pure virtual %s of %s is no longer pure (slot %d)", n.signature(), nd.name, n.Slot))
+			nd.add(VirtualBecameConcrete, fmt.Sprintf("slot %d", n.Slot), "__cxa_pure_virtual", n.Signature(), 0,
+				fmt.Sprintf("pure virtual %s of %s is no longer pure (slot %d)", n.Signature(), nd.name, n.Slot))
 		}
 	}
 	for _, n := range nc.Methods {
-		if _, ok := om[n.key()]; ok || !isVirt(n) || n.Slot < 0 {
+		if _, ok := om[n.Key()]; ok || !isVirt(n) || n.Slot < 0 {
 			continue
 		}
 		var f Facts
-		if n.Virtuality == dwVirtualityPure {
+		if n.Virtuality == abi.VirtualityPure {
 			f = FactPure
 		}
 		k, how := VirtualAppended, "added after its last slot"
 		if n.Slot < oslots {
 			k, how = VirtualInserted, "inserted"
 		}
-		nd.add(k, fmt.Sprintf("slot %d", n.Slot), "", n.signature(), f,
-			fmt.Sprintf("virtual %s %s into %s (slot %d)", n.signature(), how, nd.name, n.Slot))
+		nd.add(k, fmt.Sprintf("slot %d", n.Slot), "", n.Signature(), f,
+			fmt.Sprintf("virtual %s %s into %s (slot %d)", n.Signature(), how, nd.name, n.Slot))
 	}
-}
-
-const dwVirtualityPure = 2
-
-// completeSlots reports whether the class's virtual methods fill every
-// vtable slot from 0 to the last (a virtual destructor fills two: the
-// complete and the deleting one).
-func completeSlots(c *ClassInfo) bool {
-	filled := make(map[int64]bool)
-	var last int64 = -1
-	for _, m := range c.Methods {
-		if m.Virtuality == dwVirtualityNone || m.Slot < 0 {
-			continue
-		}
-		filled[m.Slot] = true
-		end := m.Slot
-		if strings.HasPrefix(m.Name, "~") {
-			filled[m.Slot+1] = true
-			end++
-		}
-		last = max(last, end)
-	}
-	for i := int64(0); i <= last; i++ {
-		if !filled[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // sortedKeys returns the keys of m, sorted.

@@ -1,6 +1,8 @@
 package elfdiff
 
 import (
+	"github.com/compatgate/compatgate/elfdiff/abi"
+
 	"fmt"
 	"strings"
 )
@@ -16,7 +18,7 @@ import (
 // them, attaching itself to their changes with the strongest way it
 // reaches them (by value or through pointers).
 type typeDiffer struct {
-	nodes map[[2]*Type]*node
+	nodes map[[2]*abi.Type]*node
 	all   []*node
 	decls []*Change // declaration-level changes, in order
 	roots []root
@@ -28,7 +30,7 @@ type typeDiffer struct {
 
 // A node is one compared pair of named types.
 type node struct {
-	o, n  *Type
+	o, n  *abi.Type
 	name  string // how reports name the type: "struct config", "handle_t"
 	local []*Change
 	edges []edge
@@ -64,18 +66,18 @@ type loc struct {
 	emitted  int  // changes emitted at this location
 	// ro and rn are the whole types at the location, which messages show
 	// when the difference is deeper (behind a pointer).
-	ro, rn *Type
+	ro, rn *abi.Type
 }
 
 func newTypeDiffer() *typeDiffer {
-	return &typeDiffer{nodes: make(map[[2]*Type]*node)}
+	return &typeDiffer{nodes: make(map[[2]*abi.Type]*node)}
 }
 
 // at compares the types o and n found at location l, depth pointers below
 // it, reports how they differ and returns the edges to the named pairs
 // they use.
-func (d *typeDiffer) at(o, n *Type, l *loc, depth int) []edge {
-	if o == nil || n == nil || depth > maxAliasChain {
+func (d *typeDiffer) at(o, n *abi.Type, l *loc, depth int) []edge {
+	if o == nil || n == nil || depth > abi.MaxAliasChain {
 		return nil
 	}
 	if depth == 0 && l.ro == nil {
@@ -83,8 +85,8 @@ func (d *typeDiffer) at(o, n *Type, l *loc, depth int) []edge {
 	}
 	// A typedef of one name on both sides (under the same or other
 	// qualifiers) is a named type of its own.
-	if oq, ot := topQualifiers(o); ot != nil && ot.Kind == TypedefType {
-		if nq, nt := topQualifiers(n); nt != nil && nt.Kind == TypedefType && ot.Name == nt.Name {
+	if oq, ot := abi.TopQualifiers(o); ot != nil && ot.Kind == abi.TypedefType {
+		if nq, nt := abi.TopQualifiers(n); nt != nil && nt.Kind == abi.TypedefType && ot.Name == nt.Name {
 			if oq != nq {
 				d.emit(l, l.kind, o, n, qualFacts(oq, nq, depth))
 			}
@@ -92,8 +94,8 @@ func (d *typeDiffer) at(o, n *Type, l *loc, depth int) []edge {
 		}
 	}
 	// Otherwise typedefs are spelling: compare what they name.
-	oq, oc := qualifiers(o)
-	nq, nc := qualifiers(n)
+	oq, oc := abi.Qualifiers(o)
+	nq, nc := abi.Qualifiers(n)
 	if !sameIdentity(oc, nc) {
 		d.emit(l, l.kind, o, n, d.facts(o, n, depth, l))
 		return nil
@@ -102,9 +104,9 @@ func (d *typeDiffer) at(o, n *Type, l *loc, depth int) []edge {
 		d.emit(l, l.kind, o, n, qualFacts(oq, nq, depth))
 	}
 	switch oc.Kind {
-	case PointerType, ReferenceType, RvalueRefType, PtrToMemberType:
+	case abi.PointerType, abi.ReferenceType, abi.RvalueRefType, abi.PtrToMemberType:
 		return d.at(oc.Elem, nc.Elem, l, depth+1)
-	case ArrayType:
+	case abi.ArrayType:
 		if oc.Count != nc.Count {
 			f := Facts(0)
 			if oc.Count < 0 || nc.Count < 0 {
@@ -122,7 +124,7 @@ func (d *typeDiffer) at(o, n *Type, l *loc, depth int) []edge {
 				fmt.Sprintf("length of the array %s changed from %s to %s", l.describe(), count(oc.Count), count(nc.Count)))
 		}
 		return d.at(oc.Elem, nc.Elem, l, depth)
-	case FuncType:
+	case abi.FuncType:
 		if !sameSignature(oc, nc) {
 			d.emitKind(l, FuncPtrChanged, oc.String(), nc.String(), FactPointee,
 				fmt.Sprintf("function type of %s changed from %s to %s", l.describe(), oc, nc))
@@ -134,8 +136,8 @@ func (d *typeDiffer) at(o, n *Type, l *loc, depth int) []edge {
 			es = append(es, d.at(oc.Params[i], nc.Params[i], quiet, depth+1)...)
 		}
 		return es
-	case StructType, UnionType, ClassType, EnumType:
-		name := oc.baseName()
+	case abi.StructType, abi.UnionType, abi.ClassType, abi.EnumType:
+		name := oc.BaseName()
 		if oc.Name == "" {
 			name = d.anonName(l, oc)
 		}
@@ -153,7 +155,7 @@ func count(n int64) string {
 }
 
 // anonName names an anonymous struct, union or enum after where it is.
-func (d *typeDiffer) anonName(l *loc, t *Type) string {
+func (d *typeDiffer) anonName(l *loc, t *abi.Type) string {
 	switch {
 	case l.owner != nil && l.kind == TypedefRetargeted:
 		return l.owner.name // typedef struct {…} name;
@@ -179,7 +181,7 @@ func (l *loc) describe() string {
 }
 
 // emit reports that the types at l differ, as the location's own kind.
-func (d *typeDiffer) emit(l *loc, kind Kind, o, n *Type, f Facts) {
+func (d *typeDiffer) emit(l *loc, kind Kind, o, n *abi.Type, f Facts) {
 	if l.silent {
 		return // a silent location has no owner or symbol to describe
 	}
@@ -201,7 +203,7 @@ func (d *typeDiffer) emit(l *loc, kind Kind, o, n *Type, f Facts) {
 		detail = fmt.Sprintf("%s changed from %s to %s", l.describe(), os, ns)
 	}
 	if l.owner == nil && f.Has(FactClass) && !f.Any(FactFromVoid|FactToVoid) {
-		co, cn := Classification(o, l.isReturn), Classification(n, l.isReturn)
+		co, cn := abi.Classification(o, l.isReturn), abi.Classification(n, l.isReturn)
 		verb := "passed"
 		if l.isReturn {
 			verb = "returned"
@@ -231,8 +233,8 @@ func (d *typeDiffer) emitKind(l *loc, kind Kind, old, new string, f Facts, detai
 }
 
 // node returns the node of the pair (o, n), comparing them the first time.
-func (d *typeDiffer) node(o, n *Type, name string) *node {
-	key := [2]*Type{o, n}
+func (d *typeDiffer) node(o, n *abi.Type, name string) *node {
+	key := [2]*abi.Type{o, n}
 	if nd, ok := d.nodes[key]; ok {
 		return nd
 	}
@@ -240,12 +242,12 @@ func (d *typeDiffer) node(o, n *Type, name string) *node {
 	d.nodes[key] = nd
 	d.all = append(d.all, nd)
 	switch o.Kind {
-	case TypedefType:
+	case abi.TypedefType:
 		l := &loc{kind: TypedefRetargeted, owner: nd}
 		d.link(nd, d.at(o.Elem, n.Elem, l, 0)) // no label: the path names the typedef already
-	case StructType, UnionType, ClassType:
+	case abi.StructType, abi.UnionType, abi.ClassType:
 		d.aggregate(nd)
-	case EnumType:
+	case abi.EnumType:
 		d.enum(nd)
 	}
 	return nd

@@ -3,6 +3,10 @@ package elfdiff
 // This file compares the declarations of exported functions and variables.
 
 import (
+	"github.com/compatgate/compatgate/elfdiff/abi"
+
+	"github.com/compatgate/compatgate/elfdiff/elfsym"
+
 	"bytes"
 	"debug/elf"
 	"fmt"
@@ -17,7 +21,7 @@ func diffDebug(old, new *Corpus) []Change {
 	for _, o := range old.Symbols() {
 		j, ok := new.lookup(o.Key())
 		if !ok {
-			first, end := new.symbols.byName(o.Name)
+			first, end := new.symbols.ByName(o.Name)
 			if first == end {
 				continue
 			}
@@ -30,7 +34,7 @@ func diffDebug(old, new *Corpus) []Change {
 			if of != nil && nf != nil {
 				d.function(o, of, nf)
 			}
-		case isData(o) && isData(n):
+		case elfsym.IsData(o) && elfsym.IsData(n):
 			ov, nv := old.Debug.Var(o), new.Debug.Var(n)
 			if ov != nil && nv != nil {
 				d.variable(o, ov, nv, old.ReadOnly[o.Key()], new.ReadOnly[n.Key()])
@@ -43,10 +47,10 @@ func diffDebug(old, new *Corpus) []Change {
 func isFunc(s Symbol) bool { return s.Type == elf.STT_FUNC || s.Type == elf.STT_GNU_IFUNC }
 
 // function compares the declarations of one exported function.
-func (d *typeDiffer) function(s Symbol, of, nf *Func) {
+func (d *typeDiffer) function(s Symbol, of, nf *abi.Func) {
 	sym := s.String()
 	r := root{symbol: sym}
-	l := &loc{kind: ReturnTypeChanged, where: "return type", symbol: sym, symType: symKind(s), isReturn: true}
+	l := &loc{kind: ReturnTypeChanged, where: "return type", symbol: sym, symType: elfsym.SymKind(s), isReturn: true}
 	r.edges = append(r.edges, label(d.at(of.Return, nf.Return, l, 0), "return", nf.Return)...)
 	d.passing(l, ReturnPassingChanged, of.Return, nf.Return)
 	if of.This != nil && nf.This != nil {
@@ -54,7 +58,7 @@ func (d *typeDiffer) function(s Symbol, of, nf *Func) {
 		quiet := &loc{kind: ParamTypeChanged, silent: true}
 		r.edges = append(r.edges, label(d.at(of.This, nf.This, quiet, 0), "this", nf.This)...)
 	} else if of.Method && nf.Method && (of.This == nil) != (nf.This == nil) {
-		c := &Change{Kind: MethodStaticChanged, Symbol: sym, SymbolType: symKind(s), Where: "this",
+		c := &Change{Kind: MethodStaticChanged, Symbol: sym, SymbolType: elfsym.SymKind(s), Where: "this",
 			Old: staticWord(of.This == nil), New: staticWord(nf.This == nil), Affected: []string{sym}, Reach: ReachValue}
 		c.Detail = fmt.Sprintf("%s is now a %s member function (was %s): the implicit object argument appeared or disappeared",
 			sym, c.New, c.Old)
@@ -64,12 +68,12 @@ func (d *typeDiffer) function(s Symbol, of, nf *Func) {
 		switch {
 		case i >= len(nf.Params):
 			p := of.Params[i]
-			d.decl(&Change{Kind: ParamRemoved, Symbol: sym, SymbolType: symKind(s), Where: paramLabel(i, p.Name),
+			d.decl(&Change{Kind: ParamRemoved, Symbol: sym, SymbolType: elfsym.SymKind(s), Where: paramLabel(i, p.Name),
 				Old: p.Type.String(), Affected: []string{sym}, Reach: ReachValue,
 				Detail: fmt.Sprintf("%s of %s removed", paramLabel(i, p.Name), sym)})
 		case i >= len(of.Params):
 			p := nf.Params[i]
-			d.decl(&Change{Kind: ParamAdded, Symbol: sym, SymbolType: symKind(s), Where: paramLabel(i, p.Name),
+			d.decl(&Change{Kind: ParamAdded, Symbol: sym, SymbolType: elfsym.SymKind(s), Where: paramLabel(i, p.Name),
 				New: p.Type.String(), Affected: []string{sym}, Reach: ReachValue,
 				Detail: fmt.Sprintf("%s added to %s", paramLabel(i, p.Name), sym)})
 		default:
@@ -79,13 +83,13 @@ func (d *typeDiffer) function(s Symbol, of, nf *Func) {
 				name = op.Name
 			}
 			w := paramLabel(i, name)
-			l := &loc{kind: ParamTypeChanged, where: w, symbol: sym, symType: symKind(s)}
+			l := &loc{kind: ParamTypeChanged, where: w, symbol: sym, symType: elfsym.SymKind(s)}
 			r.edges = append(r.edges, label(d.at(op.Type, np.Type, l, 0), w, np.Type)...)
 			d.passing(l, ParamPassingChanged, op.Type, np.Type)
 		}
 	}
 	if of.Variadic != nf.Variadic {
-		c := &Change{Kind: VariadicChanged, Symbol: sym, SymbolType: symKind(s), Old: variadicWord(of.Variadic),
+		c := &Change{Kind: VariadicChanged, Symbol: sym, SymbolType: elfsym.SymKind(s), Old: variadicWord(of.Variadic),
 			New: variadicWord(nf.Variadic), Affected: []string{sym}, Reach: ReachValue}
 		if nf.Variadic {
 			c.Facts, c.Detail = FactBecameVariadic, sym+" now takes a variable argument list"
@@ -121,13 +125,13 @@ func paramLabel(i int, name string) string {
 
 // variable compares the declarations of one exported variable and, for a
 // constant, its value.
-func (d *typeDiffer) variable(s Symbol, ov, nv *Var, oldVal, newVal []byte) {
+func (d *typeDiffer) variable(s Symbol, ov, nv *abi.Var, oldVal, newVal []byte) {
 	sym := s.String()
-	l := &loc{kind: VarTypeChanged, where: "type", symbol: sym, symType: symKind(s)}
+	l := &loc{kind: VarTypeChanged, where: "type", symbol: sym, symType: elfsym.SymKind(s)}
 	edges := label(d.at(ov.Type, nv.Type, l, 0), "variable", nv.Type)
 	d.roots = append(d.roots, root{symbol: sym, edges: edges})
 	if l.emitted == 0 && oldVal != nil && newVal != nil && !bytes.Equal(oldVal, newVal) && !hasPointer(nv.Type, 0) {
-		d.decl(&Change{Kind: ConstValueChanged, Symbol: sym, SymbolType: symKind(s), Where: "value",
+		d.decl(&Change{Kind: ConstValueChanged, Symbol: sym, SymbolType: elfsym.SymKind(s), Where: "value",
 			Old: constText(oldVal), New: constText(newVal), Affected: []string{sym}, Reach: ReachValue,
 			Detail: fmt.Sprintf("value of constant %s changed from %s to %s", sym, constText(oldVal), constText(newVal))})
 	}
@@ -135,17 +139,17 @@ func (d *typeDiffer) variable(s Symbol, ov, nv *Var, oldVal, newVal []byte) {
 
 // hasPointer reports whether a value of type t holds addresses, which
 // differ between builds without meaning anything.
-func hasPointer(t *Type, depth int) bool {
-	t = t.strip()
+func hasPointer(t *abi.Type, depth int) bool {
+	t = t.Strip()
 	if t == nil || depth > 16 {
 		return false
 	}
 	switch t.Kind {
-	case PointerType, ReferenceType, RvalueRefType, PtrToMemberType, FuncType:
+	case abi.PointerType, abi.ReferenceType, abi.RvalueRefType, abi.PtrToMemberType, abi.FuncType:
 		return true
-	case ArrayType:
+	case abi.ArrayType:
 		return hasPointer(t.Elem, depth+1)
-	case StructType, UnionType, ClassType:
+	case abi.StructType, abi.UnionType, abi.ClassType:
 		for _, m := range t.Members {
 			if hasPointer(m.Type, depth+1) {
 				return true
@@ -172,15 +176,15 @@ func constText(b []byte) string {
 // passing reports a value of one type that the ABI now passes another
 // way: a struct that grew out of registers into memory, or whose members
 // moved between integer and SSE registers.
-func (d *typeDiffer) passing(l *loc, kind Kind, o, n *Type) {
+func (d *typeDiffer) passing(l *loc, kind Kind, o, n *abi.Type) {
 	if l.emitted > 0 {
 		return // the type itself changed; that finding says it
 	}
-	os, ns := o.strip(), n.strip()
-	if os == nil || ns == nil || !os.Kind.isAggregate() || !ns.Kind.isAggregate() {
+	os, ns := o.Strip(), n.Strip()
+	if os == nil || ns == nil || !os.Kind.IsAggregate() || !ns.Kind.IsAggregate() {
 		return
 	}
-	co, cn := Classification(o, l.isReturn), Classification(n, l.isReturn)
+	co, cn := abi.Classification(o, l.isReturn), abi.Classification(n, l.isReturn)
 	if co == cn {
 		return
 	}
@@ -214,7 +218,7 @@ func passWords(c string) string {
 func (d *typeDiffer) decl(c *Change) { d.decls = append(d.decls, c) }
 
 // label sets the path label of edges found at one location.
-func label(es []edge, where string, t *Type) []edge {
+func label(es []edge, where string, t *abi.Type) []edge {
 	for i := range es {
 		if es[i].label == "" {
 			es[i].label = where + " → " + t.String()

@@ -4,65 +4,11 @@ package elfdiff
 // the rules judge by.
 
 import (
+	"github.com/compatgate/compatgate/elfdiff/abi"
+
 	"fmt"
 	"strings"
 )
-
-// Qualifier bits.
-const (
-	qualConst = 1 << iota
-	qualVolatile
-	qualRestrict
-	qualAtomic
-)
-
-// qualifiers returns the qualifiers on t and the type beneath them (and
-// beneath any typedef between them).
-func qualifiers(t *Type) (int, *Type) {
-	q := 0
-	for i := 0; t != nil; i++ {
-		if i == maxAliasChain {
-			return q, nil
-		}
-		switch {
-		case t.Kind.isQualifier():
-			q |= qualBit(t.Kind)
-		case t.Kind != TypedefType:
-			return q, t
-		}
-		t = t.Elem
-	}
-	return q, t
-}
-
-// qualBit returns the qualifier bit of a qualifier kind, 0 for other kinds.
-func qualBit(k TypeKind) int {
-	switch k {
-	case ConstType:
-		return qualConst
-	case VolatileType:
-		return qualVolatile
-	case RestrictType:
-		return qualRestrict
-	case AtomicType:
-		return qualAtomic
-	}
-	return 0
-}
-
-// topQualifiers returns the qualifiers at the top of t, above any typedef,
-// and the type beneath them.
-func topQualifiers(t *Type) (int, *Type) {
-	q := 0
-	for i := 0; t != nil && t.Kind.isQualifier(); i++ {
-		if i == maxAliasChain {
-			return q, nil
-		}
-		q |= qualBit(t.Kind)
-		t = t.Elem
-	}
-	return q, t
-}
 
 // qualFacts describes a change of qualifiers from oq to nq, depth
 // pointers below the location.
@@ -71,10 +17,10 @@ func qualFacts(oq, nq, depth int) Facts {
 	if depth > 0 {
 		f = FactPointeeQual
 	}
-	if nq&qualConst != 0 && oq&qualConst == 0 {
+	if nq&abi.QualConst != 0 && oq&abi.QualConst == 0 {
 		f |= FactBecameConst
 	}
-	if oq&qualConst != 0 && nq&qualConst == 0 {
+	if oq&abi.QualConst != 0 && nq&abi.QualConst == 0 {
 		f |= FactLostConst
 	}
 	return f
@@ -82,26 +28,26 @@ func qualFacts(oq, nq, depth int) Facts {
 
 // sameIdentity reports whether two unqualified types are the same type
 // constructor with the same name, so that their insides can be compared.
-func sameIdentity(o, n *Type) bool {
+func sameIdentity(o, n *abi.Type) bool {
 	if o == nil || n == nil {
 		return o == n
 	}
 	ok, nk := o.Kind, n.Kind
-	if ok == ClassType {
-		ok = StructType
+	if ok == abi.ClassType {
+		ok = abi.StructType
 	}
-	if nk == ClassType {
-		nk = StructType
+	if nk == abi.ClassType {
+		nk = abi.StructType
 	}
 	if ok != nk {
 		return false
 	}
 	switch o.Kind {
-	case BaseType:
+	case abi.BaseType:
 		return o.Name == n.Name && o.Size == n.Size
-	case VoidType:
+	case abi.VoidType:
 		return o.Name == n.Name
-	case StructType, UnionType, ClassType, EnumType:
+	case abi.StructType, abi.UnionType, abi.ClassType, abi.EnumType:
 		// An anonymous type that gained a tag (typedef struct {…} T became
 		// typedef struct T {…} T), or lost it, is the same type: its
 		// insides decide.
@@ -114,7 +60,7 @@ func sameIdentity(o, n *Type) bool {
 // same number of parameters, variadic flag, and types of the same
 // spelling once typedefs are looked through. Named types are compared by
 // name only; their insides are compared as nodes.
-func sameSignature(o, n *Type) bool {
+func sameSignature(o, n *abi.Type) bool {
 	if o.Variadic != n.Variadic || len(o.Params) != len(n.Params) {
 		return false
 	}
@@ -130,12 +76,12 @@ func sameSignature(o, n *Type) bool {
 }
 
 // sameShape compares two types down to named types.
-func sameShape(o, n *Type, depth int) bool {
+func sameShape(o, n *abi.Type, depth int) bool {
 	if depth > 32 {
 		return true
 	}
-	oq, oc := qualifiers(o.stripTypedefs())
-	nq, nc := qualifiers(n.stripTypedefs())
+	oq, oc := abi.Qualifiers(o.StripTypedefs())
+	nq, nc := abi.Qualifiers(n.StripTypedefs())
 	if oq != nq || !sameIdentity(oc, nc) {
 		return false
 	}
@@ -143,11 +89,11 @@ func sameShape(o, n *Type, depth int) bool {
 		return true
 	}
 	switch oc.Kind {
-	case PointerType, ReferenceType, RvalueRefType, PtrToMemberType:
+	case abi.PointerType, abi.ReferenceType, abi.RvalueRefType, abi.PtrToMemberType:
 		return sameShape(oc.Elem, nc.Elem, depth+1)
-	case ArrayType:
+	case abi.ArrayType:
 		return oc.Count == nc.Count && sameShape(oc.Elem, nc.Elem, depth+1)
-	case FuncType:
+	case abi.FuncType:
 		if oc.Variadic != nc.Variadic || len(oc.Params) != len(nc.Params) || !sameShape(oc.Elem, nc.Elem, depth+1) {
 			return false
 		}
@@ -161,12 +107,12 @@ func sameShape(o, n *Type, depth int) bool {
 }
 
 // facts describes how the types o and n at a location differ.
-func (d *typeDiffer) facts(o, n *Type, depth int, l *loc) Facts {
+func (d *typeDiffer) facts(o, n *abi.Type, depth int, l *loc) Facts {
 	var f Facts
 	if pointerLevel(o) != pointerLevel(n) {
 		f |= FactPointerLevel
 	}
-	os, ns := o.strip(), n.strip()
+	os, ns := o.Strip(), n.Strip()
 	if depth > 0 {
 		f |= FactPointee
 		if isVoid(os) || isVoid(ns) {
@@ -195,7 +141,7 @@ func (d *typeDiffer) facts(o, n *Type, depth int, l *loc) Facts {
 	if isVoid(ns) {
 		f |= FactToVoid
 	}
-	co, cn := Classification(o, l.isReturn), Classification(n, l.isReturn)
+	co, cn := abi.Classification(o, l.isReturn), abi.Classification(n, l.isReturn)
 	if co != cn {
 		f |= FactClass
 		if !isVoid(os) && !isVoid(ns) && (co == "MEMORY") != (cn == "MEMORY") {
@@ -218,13 +164,13 @@ func (d *typeDiffer) facts(o, n *Type, depth int, l *loc) Facts {
 	return f
 }
 
-func isVoid(t *Type) bool { return t == nil || t.Kind == VoidType }
+func isVoid(t *abi.Type) bool { return t == nil || t.Kind == abi.VoidType }
 
 // pointerLevel counts the pointers (and references) at the top of t.
-func pointerLevel(t *Type) int {
+func pointerLevel(t *abi.Type) int {
 	n := 0
-	for t = t.strip(); t != nil && n < 64; t = t.Elem.strip() {
-		if t.Kind != PointerType && t.Kind != ReferenceType && t.Kind != RvalueRefType {
+	for t = t.Strip(); t != nil && n < 64; t = t.Elem.Strip() {
+		if t.Kind != abi.PointerType && t.Kind != abi.ReferenceType && t.Kind != abi.RvalueRefType {
 			break
 		}
 		n++
@@ -234,14 +180,14 @@ func pointerLevel(t *Type) int {
 
 // kindClass groups types by what they are to the ABI: a scalar, a struct,
 // a union, an array, a function, void.
-func kindClass(t *Type) string {
+func kindClass(t *abi.Type) string {
 	if t == nil {
 		return "void"
 	}
 	switch t.Kind {
-	case BaseType, EnumType, PointerType, ReferenceType, RvalueRefType, PtrToMemberType:
+	case abi.BaseType, abi.EnumType, abi.PointerType, abi.ReferenceType, abi.RvalueRefType, abi.PtrToMemberType:
 		return "scalar"
-	case StructType, ClassType:
+	case abi.StructType, abi.ClassType:
 		return "struct"
 	}
 	return t.Kind.String()
@@ -250,16 +196,16 @@ func kindClass(t *Type) string {
 // scalarRepr describes how a scalar is represented: "int signed 4",
 // "float 8", "pointer 8"; "" for non-scalars. Two types with the same
 // representation are interchangeable in the ABI.
-func scalarRepr(t *Type) string {
+func scalarRepr(t *abi.Type) string {
 	if t == nil {
 		return ""
 	}
 	switch t.Kind {
-	case PointerType, ReferenceType, RvalueRefType:
+	case abi.PointerType, abi.ReferenceType, abi.RvalueRefType:
 		return fmt.Sprintf("pointer %d", t.Size)
-	case EnumType:
+	case abi.EnumType:
 		signed := "unsigned"
-		if u := t.Elem.strip(); u != nil && (u.Encoding == ateSigned || u.Encoding == ateSignedChar) {
+		if u := t.Elem.Strip(); u != nil && (u.Encoding == abi.AteSigned || u.Encoding == abi.AteSignedChar) {
 			signed = "signed"
 		} else if u == nil {
 			for _, e := range t.Enumerators {
@@ -269,17 +215,17 @@ func scalarRepr(t *Type) string {
 			}
 		}
 		return fmt.Sprintf("int %s %d", signed, t.Size)
-	case BaseType:
+	case abi.BaseType:
 		switch t.Encoding {
-		case ateSigned, ateSignedChar:
+		case abi.AteSigned, abi.AteSignedChar:
 			return fmt.Sprintf("int signed %d", t.Size)
-		case ateUnsigned, ateUnsignedChar, ateUTF:
+		case abi.AteUnsigned, abi.AteUnsignedChar, abi.AteUTF:
 			return fmt.Sprintf("int unsigned %d", t.Size)
-		case ateBoolean:
+		case abi.AteBoolean:
 			return fmt.Sprintf("bool %d", t.Size)
-		case ateFloat:
+		case abi.AteFloat:
 			return fmt.Sprintf("float %s %d", t.Name, t.Size)
-		case ateComplexFloat:
+		case abi.AteComplexFloat:
 			return fmt.Sprintf("complex %s %d", t.Name, t.Size)
 		}
 		return fmt.Sprintf("%s %d", t.Name, t.Size)

@@ -4,6 +4,8 @@ package elfdiff
 // structs and unions, the enumerators of enums.
 
 import (
+	"github.com/compatgate/compatgate/elfdiff/abi"
+
 	"fmt"
 	"slices"
 	"strings"
@@ -20,16 +22,16 @@ func (d *typeDiffer) aggregate(nd *node) {
 		return
 	}
 	var unionFact Facts
-	if o.Kind == UnionType {
+	if o.Kind == abi.UnionType {
 		unionFact = FactUnion
 	}
 	var allocatable Facts
 	if clientsCanCreate(o) && clientsCanCreate(n) {
 		allocatable = FactAllocatable
 	}
-	var cxx Facts
+	var cxxFact Facts
 	if o.Class != nil && n.Class != nil {
-		cxx = FactCXXClass
+		cxxFact = FactCXXClass
 	}
 	if o.Class != nil && n.Class != nil {
 		d.class(nd)
@@ -39,7 +41,7 @@ func (d *typeDiffer) aggregate(nd *node) {
 	}
 	so, sn := o.Sizeof(), n.Sizeof()
 	if so != sn {
-		f := FactSize | allocatable | unionFact | cxx
+		f := FactSize | allocatable | unionFact | cxxFact
 		if sn > so {
 			f |= FactGrew
 		} else {
@@ -130,14 +132,14 @@ func (nd *node) markInternal() {
 // themselves (on the stack, statically, embedded, with new): any C struct;
 // a C++ class unless it is defined in a source file (not a header) or all
 // its constructors are private or deleted.
-func clientsCanCreate(t *Type) bool {
+func clientsCanCreate(t *abi.Type) bool {
 	return t.Class == nil || !t.Class.Internal && !t.Class.NoPublicCtor
 }
 
 // matchMembers pairs the members of two aggregates: by name, and anonymous
 // members by their order among anonymous members. It returns the pairs
 // (old index, new index) and the unmatched indexes of each side.
-func matchMembers(om, nm []Member) (pairs [][2]int, removed, added []int) {
+func matchMembers(om, nm []abi.Member) (pairs [][2]int, removed, added []int) {
 	byName := make(map[string]int, len(nm))
 	var anonNew []int
 	for j, m := range nm {
@@ -175,7 +177,7 @@ func matchMembers(om, nm []Member) (pairs [][2]int, removed, added []int) {
 }
 
 // overlaps reports whether m occupies bytes of any of members.
-func overlaps(members []Member, m Member) bool {
+func overlaps(members []abi.Member, m abi.Member) bool {
 	start, end := bitRange(m)
 	for _, o := range members {
 		s, e := bitRange(o)
@@ -186,7 +188,7 @@ func overlaps(members []Member, m Member) bool {
 	return false
 }
 
-func bitRange(m Member) (int64, int64) {
+func bitRange(m abi.Member) (int64, int64) {
 	if m.BitSize > 0 {
 		return m.BitOffset, m.BitOffset + m.BitSize
 	}
@@ -197,16 +199,16 @@ func bitRange(m Member) (int64, int64) {
 	return m.Offset * 8, (m.Offset + size) * 8
 }
 
-func memberName(m Member, i int) string {
+func memberName(m abi.Member, i int) string {
 	if m.Name == "" {
-		return fmt.Sprintf("(anonymous %s #%d)", m.Type.strip().Kind, i+1)
+		return fmt.Sprintf("(anonymous %s #%d)", m.Type.Strip().Kind, i+1)
 	}
 	return m.Name
 }
 
-func memberWhere(m Member, i int) string { return "member " + memberName(m, i) }
+func memberWhere(m abi.Member, i int) string { return "member " + memberName(m, i) }
 
-func bits(m Member) string {
+func bits(m abi.Member) string {
 	if m.BitSize == 0 {
 		return fmt.Sprintf("offset %d", m.Offset)
 	}

@@ -1,0 +1,302 @@
+package abi
+
+import (
+	"github.com/compatgate/compatgate/elfdiff/dwarfdec"
+
+	"github.com/compatgate/compatgate/elfdiff/elfsym"
+
+	"debug/dwarf"
+	"fmt"
+)
+
+// maxTypeDepth bounds the recursion of the type decoder: a well-formed
+// type graph is far shallower (cycles go through the cache, not the stack).
+const maxTypeDepth = 512
+
+// Read decodes the declarations of the exported symbols syms, and
+// the types reachable from them, from d. Only what is reachable from an
+// exported symbol is decoded. A malformed DWARF section yields an error,
+// never a panic.
+//
+// The DWARF 5 type units are indexed at the first reference into one.
+func Read(df *dwarfdec.File, syms *elfsym.SymbolList, source string) (info *DebugInfo, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			info, err = nil, fmt.Errorf("malformed DWARF (%v)", v)
+		}
+	}()
+	dr := newDWARFReader(df)
+	idx, err := dr.index(syms, 0, minChunkBytes)
+	if err != nil {
+		return nil, err
+	}
+	info = &DebugInfo{
+		Source:      source,
+		Funcs:       make(map[uint64]*Func, len(idx.funcAt)),
+		Vars:        make(map[uint64]*Var, len(idx.varAt)),
+		FuncsByName: make(map[string]*Func),
+		VarsByName:  make(map[string]*Var),
+	}
+	// One declaration may be reached both by address and by name; decode
+	// it once.
+	funcs := make(map[dwarf.Offset]*Func)
+	vars := make(map[dwarf.Offset]*Var)
+	fn := func(off dwarf.Offset) (*Func, error) {
+		if f, ok := funcs[off]; ok {
+			return f, nil
+		}
+		f, err := dr.function(off)
+		funcs[off] = f
+		return f, err
+	}
+	vr := func(off dwarf.Offset) (*Var, error) {
+		if v, ok := vars[off]; ok {
+			return v, nil
+		}
+		v, err := dr.variable(off)
+		vars[off] = v
+		return v, err
+	}
+	for addr, off := range idx.funcAt {
+		if info.Funcs[addr], err = fn(off); err != nil {
+			return nil, err
+		}
+	}
+	for name, off := range idx.funcNamed {
+		if info.FuncsByName[name], err = fn(off); err != nil {
+			return nil, err
+		}
+	}
+	for addr, off := range idx.varAt {
+		if info.Vars[addr], err = vr(off); err != nil {
+			return nil, err
+		}
+	}
+	for name, off := range idx.varNamed {
+		if info.VarsByName[name], err = vr(off); err != nil {
+			return nil, err
+		}
+	}
+	markInternal(dr.types)
+	info.Types = len(dr.types)
+	info.TypeUnitRefs = dr.typeUnitRefs
+	return info, nil
+}
+
+// dwarfReader decodes DIEs into Funcs, Vars and Types, caching types by
+// offset so shared and recursive types are decoded once.
+type dwarfReader struct {
+	d     *dwarf.Data
+	r     *dwarf.Reader
+	sec   *dwarfdec.Sections // the raw sections of d
+	dies  *dwarfdec.Decoder  // the decoder of the DIEs, set by the index pass
+	types map[dwarf.Offset]*Type
+	void  *Type
+	depth int
+	// typeUnits finds DWARF 5 type units by signature; sigs caches it.
+	typeUnits func() map[uint64]dwarf.Offset
+	sigs      map[uint64]dwarf.Offset
+	// typeUnitRefs counts references into type units that could not be
+	// followed (DWARF 4 .debug_types).
+	typeUnitRefs int
+	// defs locates the first complete definition of each named struct,
+	// union, class and enum, so that a declaration (struct S;) in one
+	// compilation unit resolves to the definition in another.
+	defs map[defKey]dwarf.Offset
+	// scope qualifies the C++ types declared in namespaces and classes:
+	// "ns::Outer::" by the type DIE's offset.
+	scope offsetStrings
+	// methods holds the subprogram DIEs declared inside a class, in
+	// increasing offset order.
+	methods []dwarf.Offset
+	// units are the compilation units, in offset order.
+	units []*unitInfo
+	// methodStack and paramStack hold the methods of the classes, and
+	// the parameters of the methods, being read: each class or method
+	// pushes its own above those of the ones that are reading it.
+	methodStack []Method
+	paramStack  []*Type
+}
+
+// newDWARFReader returns a reader of the DWARF of df.
+func newDWARFReader(df *dwarfdec.File) *dwarfReader {
+	return &dwarfReader{d: df.Data, r: df.Data.Reader(), sec: df.Sec, types: make(map[dwarf.Offset]*Type),
+		defs: make(map[defKey]dwarf.Offset), typeUnits: df.TypeUnits,
+		void: &Type{Kind: VoidType, Size: -1, Count: -1}}
+}
+
+// defKey names a tagged type: its DWARF tag and name.
+type defKey struct {
+	tag  dwarf.Tag
+	name string
+}
+
+// entry reads the DIE at off into d.
+func (dr *dwarfReader) entry(off dwarf.Offset, d *dwarfdec.DIE) error {
+	return dr.dies.Read(off, d)
+}
+
+// readEntry reads the DIE at off with r.
+func readEntry(r *dwarf.Reader, off dwarf.Offset) (*dwarf.Entry, error) {
+	r.Seek(off)
+	e, err := r.Next()
+	if err != nil {
+		return nil, fmt.Errorf("reading DIE at %#x: %w", off, err)
+	}
+	if e == nil || e.Offset != off {
+		return nil, fmt.Errorf("no DIE at %#x", off)
+	}
+	return e, nil
+}
+
+// origin reads into o the DIE that e completes: its abstract origin
+// (inlined or out-of-line instance) or its specification (out-of-class
+// definition). It reports whether e has one.
+func (dr *dwarfReader) origin(e, o *dwarfdec.DIE) (bool, error) {
+	for _, s := range [...]dwarfdec.Slot{dwarfdec.SlotAbstractOrigin, dwarfdec.SlotSpecification} {
+		if off, ok := e.Ref(s); ok {
+			return true, dr.entry(off, o)
+		}
+	}
+	return false, nil
+}
+
+// maxDeclChain bounds the chains of DIEs completing one another.
+const maxDeclChain = 8
+
+// declChain reads the DIE at off and the DIEs it completes, most concrete
+// first, into chain, and returns how many it read.
+func (dr *dwarfReader) declChain(off dwarf.Offset, chain *[maxDeclChain]dwarfdec.DIE) (int, error) {
+	if err := dr.entry(off, &chain[0]); err != nil {
+		return 0, err
+	}
+	n := 1
+	for n < maxDeclChain {
+		ok, err := dr.origin(&chain[n-1], &chain[n])
+		if err != nil {
+			return 0, err
+		}
+		if !ok {
+			break
+		}
+		n++
+	}
+	return n, nil
+}
+
+// first returns the first DIE of chain that has the attribute of slot s,
+// or nil.
+func first(chain []dwarfdec.DIE, s dwarfdec.Slot) *dwarfdec.DIE {
+	for i := range chain {
+		if chain[i].Has(s) {
+			return &chain[i]
+		}
+	}
+	return nil
+}
+
+// chainStr returns the first value of the attribute of slot s along
+// chain, when it is a string.
+func chainStr(chain []dwarfdec.DIE, s dwarfdec.Slot) string {
+	if d := first(chain, s); d != nil {
+		v, _ := d.Str(s)
+		return v
+	}
+	return ""
+}
+
+// DW_AT_inline values for functions declared inline.
+const (
+	dwInlDeclaredNotInlined = 2
+	dwInlDeclaredInlined    = 3
+)
+
+// function decodes the subprogram at off.
+func (dr *dwarfReader) function(off dwarf.Offset) (*Func, error) {
+	var buf [maxDeclChain]dwarfdec.DIE
+	n, err := dr.declChain(off, &buf)
+	if err != nil {
+		return nil, err
+	}
+	chain := buf[:n]
+	f := &Func{}
+	f.Name = chainStr(chain, dwarfdec.SlotName)
+	f.Linkage = chainStr(chain, dwarfdec.SlotLinkageName)
+	if f.Return, err = dr.typeOf(first(chain, dwarfdec.SlotType)); err != nil {
+		return nil, err
+	}
+	for i := range chain {
+		e := &chain[i]
+		if dr.isMethod(e.Off) {
+			f.Method = true
+		}
+		if in, _ := e.Int(dwarfdec.SlotInline); in == dwInlDeclaredNotInlined || in == dwInlDeclaredInlined {
+			f.Inline = true
+		}
+	}
+	// The parameters: of the most concrete DIE that lists any, resolving
+	// each one's own abstract origin for its name and type.
+	var pc [2]dwarfdec.DIE // a parameter and its origin
+	for i := range chain {
+		found := false
+		for c := dwarfdec.ChildrenOf(&chain[i]); ; {
+			ok, err := dr.dies.Next(&c, &pc[0])
+			if err != nil {
+				return nil, err
+			}
+			if !ok {
+				break
+			}
+			switch pc[0].Tag {
+			case dwarf.TagFormalParameter:
+				found = true
+				hasOrigin, err := dr.origin(&pc[0], &pc[1])
+				if err != nil {
+					return nil, err
+				}
+				p := pc[:1]
+				if hasOrigin {
+					p = pc[:2]
+				}
+				if d := first(p, dwarfdec.SlotArtificial); d != nil && d.Flag(dwarfdec.SlotArtificial) {
+					// this, or __vtt_parm and __in_chrg of constructors
+					// and destructors of classes with virtual bases.
+					if len(f.Params) == 0 && f.This == nil {
+						if f.This, err = dr.typeOf(first(p, dwarfdec.SlotType)); err != nil {
+							return nil, err
+						}
+					}
+					continue
+				}
+				var param Param
+				param.Name = chainStr(p, dwarfdec.SlotName)
+				if param.Type, err = dr.typeOf(first(p, dwarfdec.SlotType)); err != nil {
+					return nil, err
+				}
+				f.Params = append(f.Params, param)
+			case dwarf.TagUnspecifiedParameters:
+				found = true
+				f.Variadic = true
+			}
+		}
+		if found {
+			break
+		}
+	}
+	return f, nil
+}
+
+// variable decodes the variable at off.
+func (dr *dwarfReader) variable(off dwarf.Offset) (*Var, error) {
+	var buf [maxDeclChain]dwarfdec.DIE
+	n, err := dr.declChain(off, &buf)
+	if err != nil {
+		return nil, err
+	}
+	chain := buf[:n]
+	v := &Var{}
+	v.Name = chainStr(chain, dwarfdec.SlotName)
+	v.Linkage = chainStr(chain, dwarfdec.SlotLinkageName)
+	v.Type, err = dr.typeOf(first(chain, dwarfdec.SlotType))
+	return v, err
+}

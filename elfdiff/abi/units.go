@@ -1,0 +1,172 @@
+package abi
+
+// This file keeps what the reader needs to know about compilation units:
+// their language, and the file names of their line tables.
+
+import (
+	"github.com/compatgate/compatgate/elfdiff/dwarfdec"
+
+	"cmp"
+	"debug/dwarf"
+	"path"
+	"slices"
+	"sort"
+	"strings"
+)
+
+// unitInfo is one compilation unit.
+type unitInfo struct {
+	off dwarf.Offset
+	cxx bool // DW_AT_language is a C++ dialect
+	// files are the line table's file names, unjoined to their
+	// directories (aliasing the sections: the unit is dropped with its
+	// reader), read on first use; joined are the names as debug/dwarf
+	// joins them, read only for a name whose extension the join could
+	// change.
+	files  [][]byte
+	joined []string
+	read   bool
+}
+
+// DWARF language codes of C++ dialects.
+const (
+	langCPlusPlus   = 0x04
+	langCPlusPlus03 = 0x19
+	langCPlusPlus11 = 0x1a
+	langCPlusPlus14 = 0x21
+)
+
+// newUnitInfo returns the compilation unit whose DIE is at off, of
+// language lang (DW_AT_language).
+func newUnitInfo(off dwarf.Offset, lang int64) *unitInfo {
+	cxx := lang == langCPlusPlus || lang == langCPlusPlus03 || lang == langCPlusPlus11 || lang == langCPlusPlus14
+	return &unitInfo{off: off, cxx: cxx}
+}
+
+// offsetStrings maps DIE offsets to strings: appended in increasing
+// offset order by the index pass, searched by binary search.
+type offsetStrings struct {
+	offs []dwarf.Offset
+	vals []string
+}
+
+// add records v for off, which must be above every offset added before.
+func (m *offsetStrings) add(off dwarf.Offset, v string) {
+	m.offs = append(m.offs, off)
+	m.vals = append(m.vals, v)
+}
+
+// sort restores the offset order after out-of-order additions.
+func (m *offsetStrings) sort() {
+	idx := make([]int, len(m.offs))
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortFunc(idx, func(a, b int) int { return cmp.Compare(m.offs[a], m.offs[b]) })
+	offs, vals := make([]dwarf.Offset, len(idx)), make([]string, len(idx))
+	for i, j := range idx {
+		offs[i], vals[i] = m.offs[j], m.vals[j]
+	}
+	m.offs, m.vals = offs, vals
+}
+
+// get returns the string recorded for off, or "".
+func (m *offsetStrings) get(off dwarf.Offset) string {
+	if i, ok := slices.BinarySearch(m.offs, off); ok {
+		return m.vals[i]
+	}
+	return ""
+}
+
+// isMethod reports whether the subprogram DIE at off is declared inside a
+// class.
+func (dr *dwarfReader) isMethod(off dwarf.Offset) bool {
+	_, ok := slices.BinarySearch(dr.methods, off)
+	return ok
+}
+
+// unitOf returns the compilation unit holding the DIE at off, or nil.
+func (dr *dwarfReader) unitOf(off dwarf.Offset) *unitInfo {
+	i := sort.Search(len(dr.units), func(i int) bool { return dr.units[i].off > off })
+	if i == 0 {
+		return nil
+	}
+	return dr.units[i-1]
+}
+
+// declaredInSource reports whether a DIE was declared (DW_AT_decl_file)
+// in a C or C++ source file, not a header.
+func (dr *dwarfReader) declaredInSource(e *dwarfdec.DIE) bool {
+	n, ok := e.Int(dwarfdec.SlotDeclFile)
+	u := dr.unitOf(e.Off)
+	if !ok || u == nil || n < 0 {
+		return false
+	}
+	if !u.read {
+		u.read = true
+		u.files = dr.lineFiles(u)
+	}
+	if n >= int64(len(u.files)) {
+		return false
+	}
+	if name := u.files[n]; dwarfdec.ExtensionKnown(name) {
+		return isSourceFile(string(name))
+	}
+	if u.joined == nil {
+		u.joined = dr.joinedFiles(u)
+	}
+	return n < int64(len(u.joined)) && isSourceFile(u.joined[n])
+}
+
+// lineFiles returns the file names of the line table of u, unjoined, or
+// nil when it has none or debug/dwarf could not read it.
+func (dr *dwarfReader) lineFiles(u *unitInfo) [][]byte {
+	if dr.sec.Line == nil {
+		return nil
+	}
+	cu, err := readEntry(dr.r, u.off)
+	if err != nil {
+		return nil
+	}
+	off, ok := cu.Val(dwarf.AttrStmtList).(int64)
+	if !ok {
+		return nil
+	}
+	files, err := dwarfdec.LineFileNames(dr.sec.Line, dr.sec.Str, dr.sec.LineStr, dr.sec.Order, off)
+	if err != nil {
+		return nil
+	}
+	return files
+}
+
+// joinedFiles returns the file names of the line table of u as
+// debug/dwarf reads them, joined to their directories.
+func (dr *dwarfReader) joinedFiles(u *unitInfo) []string {
+	cu, err := readEntry(dr.r, u.off)
+	if err != nil {
+		return []string{}
+	}
+	lr, err := dr.d.LineReader(cu)
+	if err != nil || lr == nil {
+		return []string{}
+	}
+	out := []string{}
+	for _, f := range lr.Files() {
+		name := ""
+		if f != nil {
+			name = f.Name
+		}
+		out = append(out, name)
+	}
+	return out
+}
+
+// isSourceFile reports whether name is a C or C++ source file rather than
+// a header: what is declared there is invisible to clients.
+func isSourceFile(name string) bool {
+	switch strings.ToLower(path.Ext(name)) {
+	case ".c", ".cc", ".cpp", ".cxx", ".c++", ".cp":
+		return true
+	}
+	return false
+}

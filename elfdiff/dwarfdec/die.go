@@ -1,0 +1,530 @@
+package dwarfdec
+
+// This file decodes single DIEs, and walks the children of one, for the
+// declaration and type decoders. debug/dwarf's Reader builds an Entry, a
+// slice of fields and an interface value for every attribute of every DIE
+// it reads; reading the functions and classes of a C++ library with it
+// was most of the check's time (70% of libstdc++'s, with the garbage
+// collection that followed). A DIE holds only the attributes the
+// decoders use, each with the value debug/dwarf would give it: the same
+// Go type (int64, uint64, bool, Offset, []byte, string), so that every
+// test the decoders make on a value gives the answer it gave on
+// debug/dwarf's. TestTypeDIEMatchesDebugDWARF checks this DIE by DIE, and
+// TestTypeDIEForms form by form. The decoder fails where debug/dwarf
+// fails, and on a sibling reference out of its unit; a list of children
+// that runs to the end of its unit ends there, where debug/dwarf would
+// read on into the next unit.
+
+import (
+	"debug/dwarf"
+	"errors"
+	"fmt"
+	"slices"
+)
+
+// Slot names an attribute a DIE keeps.
+type Slot uint8
+
+// The attributes a DIE keeps.
+const (
+	SlotName Slot = iota
+	SlotLinkageName
+	SlotType
+	SlotAbstractOrigin
+	SlotSpecification
+	slotSibling
+	SlotInline
+	SlotArtificial
+	SlotExternal
+	slotDeclaration
+	SlotAccessibility
+	SlotVirtuality
+	SlotDataMemberLoc
+	SlotVtableElemLoc
+	SlotDeleted
+	SlotDefaulted
+	SlotCallingConvention
+	SlotByteSize
+	SlotAlignment
+	SlotEncoding
+	SlotBitSize
+	SlotDataBitOffset
+	SlotBitOffset
+	SlotConstValue
+	SlotCount
+	SlotUpperBound
+	SlotLowerBound
+	SlotGNUVector
+	SlotDeclFile
+	numSlots
+	noSlot = numSlots // an attribute no decoder reads
+)
+
+// attrGNUVector is DW_AT_GNU_vector, set on the array type of a GCC
+// vector (vector_size).
+const attrGNUVector = dwarf.Attr(0x2107)
+
+// DWARF attributes and operations debug/dwarf does not name.
+const (
+	attrCallingConvention = dwarf.Attr(0x36) // DW_AT_calling_convention
+	attrDeleted           = dwarf.Attr(0x8a) // DW_AT_deleted
+	attrDefaulted         = dwarf.Attr(0x8b) // DW_AT_defaulted
+	OpConstu              = 0x10             // DW_OP_constu
+)
+
+// slotOf returns the slot of attribute a, or noSlot.
+func slotOf(a dwarf.Attr) Slot {
+	switch a {
+	case dwarf.AttrName:
+		return SlotName
+	case dwarf.AttrLinkageName:
+		return SlotLinkageName
+	case dwarf.AttrType:
+		return SlotType
+	case dwarf.AttrAbstractOrigin:
+		return SlotAbstractOrigin
+	case dwarf.AttrSpecification:
+		return SlotSpecification
+	case dwarf.AttrSibling:
+		return slotSibling
+	case dwarf.AttrInline:
+		return SlotInline
+	case dwarf.AttrArtificial:
+		return SlotArtificial
+	case dwarf.AttrExternal:
+		return SlotExternal
+	case dwarf.AttrDeclaration:
+		return slotDeclaration
+	case dwarf.AttrAccessibility:
+		return SlotAccessibility
+	case dwarf.AttrVirtuality:
+		return SlotVirtuality
+	case dwarf.AttrDataMemberLoc:
+		return SlotDataMemberLoc
+	case dwarf.AttrVtableElemLoc:
+		return SlotVtableElemLoc
+	case attrDeleted:
+		return SlotDeleted
+	case attrDefaulted:
+		return SlotDefaulted
+	case attrCallingConvention:
+		return SlotCallingConvention
+	case dwarf.AttrByteSize:
+		return SlotByteSize
+	case dwarf.AttrAlignment:
+		return SlotAlignment
+	case dwarf.AttrEncoding:
+		return SlotEncoding
+	case dwarf.AttrBitSize:
+		return SlotBitSize
+	case dwarf.AttrDataBitOffset:
+		return SlotDataBitOffset
+	case dwarf.AttrBitOffset:
+		return SlotBitOffset
+	case dwarf.AttrConstValue:
+		return SlotConstValue
+	case dwarf.AttrCount:
+		return SlotCount
+	case dwarf.AttrUpperBound:
+		return SlotUpperBound
+	case dwarf.AttrLowerBound:
+		return SlotLowerBound
+	case attrGNUVector:
+		return SlotGNUVector
+	case dwarf.AttrDeclFile:
+		return SlotDeclFile
+	}
+	return noSlot
+}
+
+// A ValueKind is the Go type debug/dwarf gives an attribute's value, which
+// follows from its form.
+type ValueKind uint8
+
+// Value kinds.
+const (
+	ValNone   ValueKind = iota // the attribute is absent
+	ValInt                     // int64: constants, section offsets
+	ValUint                    // uint64: addresses, type signatures, list indexes
+	valUint32                  // uint32: DW_FORM_ref_sup4, 32-bit DW_FORM_strp_sup
+	valBool                    // bool: flags
+	ValOffset                  // dwarf.Offset: references into .debug_info
+	valBytes                   // []byte: blocks, expressions, DW_FORM_data16
+	valString                  // string
+)
+
+// DIE is one DIE as the declaration and type decoders read it. The
+// byte slices alias the DWARF sections, which are released once the
+// library is read: what outlives the reading is copied into strings.
+type DIE struct {
+	Off      dwarf.Offset // where the DIE is in .debug_info
+	Tag      dwarf.Tag    // 0 for the null entry that ends a list of children
+	children bool
+	unit     *dieUnit
+	next     uint64 // the offset past the attributes: the first child or the next sibling
+	// Kinds and Vals hold the value of each kept attribute by Slot:
+	// integers, offsets, flags (1 for true).
+	Kinds [numSlots]ValueKind
+	Vals  [numSlots]uint64
+	// The bytes of the string and block values of the attributes that
+	// may hold them.
+	name, linkage, memberLoc, vtableLoc []byte
+}
+
+// Has reports whether the DIE has the attribute of slot s.
+func (d *DIE) Has(s Slot) bool { return d.Kinds[s] != ValNone }
+
+// Str returns the attribute of slot s (slotName or slotLinkageName) when
+// it is a string.
+func (d *DIE) Str(s Slot) (string, bool) {
+	if d.Kinds[s] != valString {
+		return "", false
+	}
+	if s == SlotName {
+		return string(d.name), true
+	}
+	return string(d.linkage), true
+}
+
+// Int returns the attribute of slot s when it is an int64 constant.
+func (d *DIE) Int(s Slot) (int64, bool) {
+	if d.Kinds[s] != ValInt {
+		return 0, false
+	}
+	return int64(d.Vals[s]), true
+}
+
+// Flag returns the attribute of slot s when it is a flag, and false
+// otherwise.
+func (d *DIE) Flag(s Slot) bool { return d.Kinds[s] == valBool && d.Vals[s] != 0 }
+
+// Ref returns the attribute of slot s when it is a reference into
+// .debug_info.
+func (d *DIE) Ref(s Slot) (dwarf.Offset, bool) {
+	if d.Kinds[s] != ValOffset {
+		return 0, false
+	}
+	return dwarf.Offset(d.Vals[s]), true
+}
+
+// Block returns the attribute of slot s (slotDataMemberLoc or
+// slotVtableElemLoc) when it is a block or an expression.
+func (d *DIE) Block(s Slot) ([]byte, bool) {
+	if d.Kinds[s] != valBytes {
+		return nil, false
+	}
+	if s == SlotDataMemberLoc {
+		return d.memberLoc, true
+	}
+	return d.vtableLoc, true
+}
+
+// IsDeclaration reports whether the DIE declares what another DIE
+// defines (DW_AT_declaration).
+func (d *DIE) IsDeclaration() bool { return d.Flag(slotDeclaration) }
+
+// dieUnit is a unit of .debug_info as the DIE decoder reads it.
+type dieUnit struct {
+	ScanUnit
+	// ready says the abbreviation table and the bases are read.
+	ready bool
+	// The bases of DWARF 5 units, from their unit DIE, as debug/dwarf
+	// reads them: zero when absent, and for older units.
+	strBase, addrBase, rnglistsBase uint64
+}
+
+// Decoder decodes the DIEs of .debug_info.
+type Decoder struct {
+	sec   *Sections
+	units []dieUnit // in offset order
+	last  *dieUnit  // the unit of the last DIE read, most often that of the next
+	// tables are the abbreviation tables the decoder parsed, by offset:
+	// those of the units it reads whose tables the index did not keep.
+	tables map[uint64][]abbrev
+}
+
+// NewDecoder returns a decoder of the units with the given headers, in
+// offset order.
+func NewDecoder(sec *Sections, headers []ScanUnit) *Decoder {
+	d := &Decoder{sec: sec, units: make([]dieUnit, len(headers)), tables: make(map[uint64][]abbrev)}
+	for i, h := range headers {
+		d.units[i].ScanUnit = h
+	}
+	return d
+}
+
+// unitAt returns the unit whose DIEs span off.
+func (dd *Decoder) unitAt(off dwarf.Offset) (*dieUnit, error) {
+	if u := dd.last; u != nil && u.first <= uint64(off) && uint64(off) < u.end {
+		return u, nil
+	}
+	i, _ := slices.BinarySearchFunc(dd.units, uint64(off)+1, func(u dieUnit, t uint64) int {
+		switch {
+		case u.first < t:
+			return -1
+		case u.first > t:
+			return 1
+		}
+		return 0
+	})
+	if i == 0 || uint64(off) >= dd.units[i-1].end {
+		return nil, fmt.Errorf("no DIE at %#x: offset out of range", off)
+	}
+	u := &dd.units[i-1]
+	if !u.ready {
+		if err := dd.prepare(u); err != nil {
+			return nil, err
+		}
+	}
+	dd.last = u
+	return u, nil
+}
+
+// prepare reads the abbreviation table of u, unless the index kept it,
+// and, for DWARF 5, its bases.
+func (dd *Decoder) prepare(u *dieUnit) error {
+	tab, ok := dd.tables[u.abbrevOff]
+	if u.abbrevs != nil {
+		tab, ok = u.abbrevs, true
+	}
+	if !ok {
+		var err error
+		if tab, err = parseAbbrevs(dd.sec.abbrev, u.abbrevOff); err != nil {
+			return fmt.Errorf("unit at %#x: %w", u.off, err)
+		}
+		dd.tables[u.abbrevOff] = tab
+	}
+	u.abbrevs = tab
+	if u.version >= 5 {
+		if err := dd.readBases(u); err != nil {
+			return err
+		}
+	}
+	u.ready = true
+	return nil
+}
+
+// readBases reads the string offsets, address and range list bases of a
+// DWARF 5 unit from its unit DIE.
+func (dd *Decoder) readBases(u *dieUnit) error {
+	b := ScanBuf{Data: dd.sec.Info[:u.end], Pos: u.first, Order: dd.sec.Order}
+	ab, err := dd.abbrevAt(u, &b)
+	if err != nil || ab == nil {
+		return err
+	}
+	for i := range ab.attrs {
+		a := &ab.attrs[i]
+		kind, v, _, err := dd.value(u, &b, uint32(a.form), a.implicit)
+		if err != nil {
+			return fmt.Errorf("unit DIE at %#x: %w", u.first, err)
+		}
+		if kind != ValInt {
+			continue
+		}
+		switch a.attr {
+		case dwarf.AttrStrOffsetsBase:
+			u.strBase = v
+		case dwarf.AttrAddrBase:
+			u.addrBase = v
+		case dwarf.AttrRnglistsBase:
+			u.rnglistsBase = v
+		}
+	}
+	return nil
+}
+
+// abbrevAt reads the abbreviation code at b and returns its abbreviation,
+// or nil for the null entry.
+func (dd *Decoder) abbrevAt(u *dieUnit, b *ScanBuf) (*abbrev, error) {
+	code := uint64(uint32(b.uleb())) // as debug/dwarf truncates it
+	if b.Err != nil {
+		return nil, b.Err
+	}
+	if code == 0 {
+		return nil, nil
+	}
+	if code >= uint64(len(u.abbrevs)) || u.abbrevs[code].tag == 0 {
+		return nil, fmt.Errorf("unknown abbreviation code %d", code)
+	}
+	return &u.abbrevs[code], nil
+}
+
+// Read decodes the DIE at off into d. The null entry is an error, as it
+// is for readEntry.
+func (dd *Decoder) Read(off dwarf.Offset, d *DIE) error {
+	u, err := dd.unitAt(off)
+	if err != nil {
+		return err
+	}
+	if err := dd.decode(u, uint64(off), d); err != nil {
+		return err
+	}
+	if d.Tag == 0 {
+		return fmt.Errorf("no DIE at %#x", off)
+	}
+	return nil
+}
+
+// decode decodes the DIE at pos, in unit u, into d.
+func (dd *Decoder) decode(u *dieUnit, pos uint64, d *DIE) error {
+	// Only the kinds need clearing: a value is read after its kind.
+	d.Off, d.Tag, d.children, d.unit = dwarf.Offset(pos), 0, false, u
+	d.Kinds = [numSlots]ValueKind{}
+	b := ScanBuf{Data: dd.sec.Info[:u.end], Pos: pos, Order: dd.sec.Order}
+	ab, err := dd.abbrevAt(u, &b)
+	if err != nil {
+		return fmt.Errorf("reading DIE at %#x: %w", pos, err)
+	}
+	if ab == nil {
+		d.next = b.Pos
+		return nil
+	}
+	d.Tag, d.children = ab.tag, ab.children
+	for i := range ab.attrs {
+		a := &ab.attrs[i]
+		kind, v, bytes, err := dd.value(u, &b, uint32(a.form), a.implicit)
+		if err != nil {
+			return fmt.Errorf("reading DIE at %#x: %w", pos, err)
+		}
+		s := a.slot
+		if s == noSlot || d.Kinds[s] != ValNone { // debug/dwarf's Val returns the first
+			continue
+		}
+		d.Kinds[s], d.Vals[s] = kind, v
+		switch s {
+		case SlotName:
+			d.name = bytes
+		case SlotLinkageName:
+			d.linkage = bytes
+		case SlotDataMemberLoc:
+			d.memberLoc = bytes
+		case SlotVtableElemLoc:
+			d.vtableLoc = bytes
+		}
+	}
+	d.next = b.Pos
+	return nil
+}
+
+// value decodes an attribute value of the given form at b as debug/dwarf
+// does, and fails where it fails.
+func (dd *Decoder) value(u *dieUnit, b *ScanBuf, form uint32, implicit int64) (kind ValueKind, v uint64, bytes []byte, err error) {
+	if form == formIndirect {
+		form = uint32(b.uleb())
+	}
+	switch form {
+	case formAddr:
+		kind, v = ValUint, b.addr(u.addrSize)
+	case formAddrx, formAddrx1, formAddrx2, formAddrx3, formAddrx4:
+		idx := b.index(form)
+		if dd.sec.addr == nil {
+			return 0, 0, nil, errors.New("DW_FORM_addrx with no .debug_addr section")
+		}
+		ab := ScanBuf{Data: dd.sec.addr, Order: dd.sec.Order}
+		ab.advance(idx*uint64(u.addrSize) + u.addrBase)
+		kind, v = ValUint, ab.addr(u.addrSize)
+		if ab.Err != nil {
+			return 0, 0, nil, fmt.Errorf("DW_FORM_addrx: %w", ab.Err)
+		}
+	case formBlock1:
+		kind, bytes = valBytes, b.bytes(uint64(b.u8()))
+	case formBlock2:
+		kind, bytes = valBytes, b.bytes(uint64(b.u16()))
+	case formBlock4:
+		kind, bytes = valBytes, b.bytes(uint64(b.U32()))
+	case formBlock, formExprloc:
+		kind, bytes = valBytes, b.bytes(b.uleb())
+	case formData16:
+		kind, bytes = valBytes, b.bytes(16)
+	case formData1:
+		kind, v = ValInt, uint64(b.u8())
+	case formData2:
+		kind, v = ValInt, uint64(b.u16())
+	case formData4:
+		kind, v = ValInt, uint64(b.U32())
+	case formData8:
+		kind, v = ValInt, b.U64()
+	case formSdata:
+		kind, v = ValInt, uint64(b.sleb())
+	case formUdata:
+		kind, v = ValInt, b.uleb()
+	case formImplicitConst:
+		kind, v = ValInt, uint64(implicit)
+	case formFlag:
+		kind = valBool
+		if b.u8() == 1 {
+			v = 1
+		}
+	case formFlagPresent:
+		kind, v = valBool, 1
+	case formRefAddr, formRef1, formRef2, formRef4, formRef8, formRefUdata:
+		off, _ := u.ref(b, form)
+		// Offsets are 32 bits in debug/dwarf, and wrap as they do there.
+		kind, v = ValOffset, uint64(dwarf.Offset(off))
+	case formString:
+		kind, bytes = valString, b.cstring()
+	case formStrp:
+		kind = valString
+		bytes, err = stringAt(dd.sec.Str, b.offset(u.offSize))
+	case formLineStrp:
+		off := b.offset(u.offSize)
+		if b.Err == nil && len(dd.sec.LineStr) == 0 {
+			return 0, 0, nil, errors.New("DW_FORM_line_strp with no .debug_line_str section")
+		}
+		kind = valString
+		bytes, err = stringAt(dd.sec.LineStr, off)
+	case formStrx, formStrx1, formStrx2, formStrx3, formStrx4:
+		idx := b.index(form)
+		if b.Err == nil && len(dd.sec.strOffsets) == 0 {
+			return 0, 0, nil, errors.New("DW_FORM_strx with no .debug_str_offsets section")
+		}
+		ob := ScanBuf{Data: dd.sec.strOffsets, Order: dd.sec.Order}
+		ob.advance(idx*uint64(u.offSize) + u.strBase)
+		off := ob.offset(u.offSize)
+		if ob.Err != nil {
+			return 0, 0, nil, fmt.Errorf("DW_FORM_strx: %w", ob.Err)
+		}
+		kind = valString
+		bytes, err = stringAt(dd.sec.Str, off)
+	case formStrpSup:
+		if u.offSize == 8 {
+			kind, v = ValUint, b.U64()
+		} else {
+			kind, v = valUint32, uint64(b.U32())
+		}
+	case formSecOffset, formGNURefAlt, formGNUStrpAlt:
+		kind, v = ValInt, b.offset(u.offSize)
+	case formRefSig8, formRefSup8:
+		kind, v = ValUint, b.U64()
+	case formRefSup4:
+		kind, v = valUint32, uint64(b.U32())
+	case formLoclistx:
+		kind, v = ValUint, b.uleb()
+	case formRnglistx:
+		idx := b.uleb()
+		rb := ScanBuf{Data: dd.sec.rnglists, Order: dd.sec.Order}
+		rb.advance(idx*uint64(u.offSize) + u.rnglistsBase)
+		off := rb.offset(u.offSize)
+		if rb.Err != nil {
+			return 0, 0, nil, fmt.Errorf("DW_FORM_rnglistx: %w", rb.Err)
+		}
+		kind, v = ValUint, u.rnglistsBase+off
+	default:
+		return 0, 0, nil, fmt.Errorf("unknown attribute form %#x", form)
+	}
+	if b.Err != nil {
+		return 0, 0, nil, b.Err
+	}
+	if err != nil {
+		return 0, 0, nil, err
+	}
+	return kind, v, bytes, nil
+}
+
+// stringAt returns the NUL-terminated string at off in data.
+func stringAt(data []byte, off uint64) ([]byte, error) {
+	b := ScanBuf{Data: data}
+	b.advance(off)
+	s := b.cstring()
+	return s, b.Err
+}

@@ -1,0 +1,54 @@
+package dwarfdec
+
+import (
+	"testing"
+
+	"github.com/compatgate/compatgate/elfdiff/internal/testlib"
+)
+
+func TestExtensionKnown(t *testing.T) {
+	for name, want := range map[string]bool{
+		"a.cc": true, "dir/a.h": true, "a/../b.c": true, "vector": true, "": true, `c:\x\y.cc`: true,
+		".": false, "..": false, "dir/.": false, "x.cc/..": false, "dir/": false,
+	} {
+		if got := ExtensionKnown([]byte(name)); got != want {
+			t.Errorf("extensionKnown(%q) = %v, want %v", name, got, want)
+		}
+	}
+}
+
+// TestLineFileNamesMalformed cuts and corrupts a line table header: the
+// reader must fail, or agree with debug/dwarf, never panic.
+func TestLineFileNamesMalformed(t *testing.T) {
+	df := openScanLib(t, testlib.BuildLib(t, "g++", testlib.CXXSrc, "-gdwarf-5"))
+	cu, err := df.Data.Reader().Next()
+	if err != nil || cu == nil {
+		t.Fatal(err)
+	}
+	line := df.Sec.Line
+	for _, n := range []int{0, 3, 10, 30, len(line) / 2, len(line)} {
+		for _, corrupt := range []bool{false, true} {
+			cut := append([]byte(nil), line[:n]...)
+			if corrupt {
+				for i := 4; i < n; i += 5 {
+					cut[i] ^= 0x81
+				}
+			}
+			sec := *df.Sec
+			sec.Line = cut
+			d, err := sec.data()
+			if err != nil {
+				t.Fatal(err)
+			}
+			raw, rawErr := LineFileNames(sec.Line, sec.Str, sec.LineStr, sec.Order, 0)
+			lr, err := d.LineReader(cu)
+			if (rawErr == nil) != (err == nil && lr != nil) {
+				t.Errorf("cut at %d (corrupt %v): error %v, debug/dwarf's %v", n, corrupt, rawErr, err)
+				continue
+			}
+			if rawErr == nil && len(raw) != len(lr.Files()) {
+				t.Errorf("cut at %d (corrupt %v): %d files, debug/dwarf reads %d", n, corrupt, len(raw), len(lr.Files()))
+			}
+		}
+	}
+}

@@ -1,0 +1,241 @@
+package dwarfdec
+
+// This file reads the DWARF sections the checker needs, decompressing them
+// in parallel, instead of elf.File.DWARF, which inflates every .debug_*
+// section one after the other (location lists and call frames too) into
+// buffers grown 10 MB at a time.
+
+import (
+	"bytes"
+	"compress/zlib"
+	"debug/dwarf"
+	"debug/elf"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+)
+
+// Sections are the contents of the DWARF sections of one file, as
+// the checker reads them; absent sections are nil. They live outside the
+// Go heap (see offHeap) until release: nothing decoded from them may keep
+// a slice of them.
+type Sections struct {
+	Order                                  binary.ByteOrder
+	Info, abbrev, Str, LineStr, strOffsets []byte
+	addr, Line, ranges, rnglists           []byte
+	types                                  [][]byte // DWARF 4 .debug_types, one per section
+	releases                               []func()
+}
+
+// release frees the sections' memory. The sections must not be used
+// after.
+func (sec *Sections) release() {
+	for _, f := range sec.releases {
+		f()
+	}
+	*sec = Sections{}
+}
+
+// heapBuffer returns n bytes on the Go heap, and a release that leaves
+// them to the garbage collector.
+func heapBuffer(n uint64) ([]byte, func()) { return make([]byte, n), func() {} }
+
+// slot returns where the section with the given suffix (after .debug_ or
+// .zdebug_) goes, or nil for a section the checker never reads: location
+// lists, call frames, address ranges of units, name indexes, macros.
+func (sec *Sections) slot(suffix string) *[]byte {
+	switch suffix {
+	case "info":
+		return &sec.Info
+	case "abbrev":
+		return &sec.abbrev
+	case "str":
+		return &sec.Str
+	case "line_str":
+		return &sec.LineStr
+	case "str_offsets":
+		return &sec.strOffsets
+	case "addr":
+		return &sec.addr
+	case "line":
+		return &sec.Line
+	case "ranges":
+		return &sec.ranges
+	case "rnglists":
+		return &sec.rnglists
+	}
+	return nil
+}
+
+// dwarfSuffix returns what follows .debug_ or .zdebug_ in a section name,
+// or "".
+func dwarfSuffix(name string) string {
+	for _, p := range []string{".debug_", ".zdebug_"} {
+		if s, ok := strings.CutPrefix(name, p); ok {
+			return s
+		}
+	}
+	return ""
+}
+
+// readDWARFSections reads the DWARF sections of ef, whose bytes r holds,
+// decompressing them in parallel.
+func readDWARFSections(ef *elf.File, r io.ReaderAt) (*Sections, error) {
+	sec := &Sections{Order: ef.ByteOrder}
+	type job struct {
+		s   *elf.Section
+		dst *[]byte
+	}
+	var jobs []job
+	for _, s := range ef.Sections {
+		suffix := dwarfSuffix(s.Name)
+		if suffix == "" || s.Type == elf.SHT_NOBITS {
+			continue
+		}
+		if suffix == "types" {
+			sec.types = append(sec.types, nil)
+			jobs = append(jobs, job{s, nil})
+			continue
+		}
+		if dst := sec.slot(suffix); dst != nil {
+			jobs = append(jobs, job{s, dst})
+		}
+	}
+	// .debug_types entries are filled in order after the others.
+	types := 0
+	for i := range jobs {
+		if jobs[i].dst == nil {
+			jobs[i].dst = &sec.types[types]
+			types++
+		}
+	}
+	plain := ef.Class == elf.ELFCLASS64 && ef.ByteOrder == binary.ByteOrder(binary.LittleEndian)
+	errs := make([]error, len(jobs))
+	releases := make([]func(), len(jobs))
+	var wg sync.WaitGroup
+	for i, j := range jobs {
+		wg.Go(func() {
+			data, release, err := sectionBytes(j.s, r, plain)
+			if err != nil {
+				errs[i] = fmt.Errorf("reading %s: %w", j.s.Name, err)
+				return
+			}
+			*j.dst, releases[i] = data, release
+		})
+	}
+	wg.Wait()
+	for _, f := range releases {
+		if f != nil {
+			sec.releases = append(sec.releases, f)
+		}
+	}
+	for _, err := range errs {
+		if err != nil {
+			sec.release()
+			return nil, err
+		}
+	}
+	return sec, nil
+}
+
+// data returns the debug/dwarf view of the sections.
+func (sec *Sections) data() (*dwarf.Data, error) {
+	d, err := dwarf.New(sec.abbrev, nil, nil, sec.Info, sec.Line, nil, sec.ranges, sec.Str)
+	if err != nil {
+		return nil, err
+	}
+	for i, t := range sec.types {
+		if err := d.AddTypes(fmt.Sprintf("types-%d", i), t); err != nil {
+			return nil, err
+		}
+	}
+	for _, s := range []struct {
+		name string
+		data []byte
+	}{
+		{".debug_addr", sec.addr}, {".debug_line_str", sec.LineStr},
+		{".debug_rnglists", sec.rnglists}, {".debug_str_offsets", sec.strOffsets},
+	} {
+		if len(s.data) > 0 {
+			if err := d.AddSection(s.name, s.data); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return d, nil
+}
+
+// maxInflateRatio bounds the size a compressed section may claim, as a
+// multiple of its compressed size, before its buffer is allocated in one
+// piece; a larger claim is believed only as far as the data goes. DWARF
+// compresses 3 to 6 times.
+const maxInflateRatio = 16
+
+// sectionBytes returns the contents of s and the function that frees
+// them. Plain sections are read, and zlib-compressed sections
+// (SHF_COMPRESSED) of a little-endian 64-bit file (elf64LE) inflated, into
+// a buffer allocated once, at its final size, outside the Go heap. Other
+// encodings go through debug/elf.
+func sectionBytes(s *elf.Section, r io.ReaderAt, elf64LE bool) ([]byte, func(), error) {
+	const chdr64Size = 24
+	if s.Flags&elf.SHF_COMPRESSED == 0 {
+		if s.Size == 0 || !strings.HasPrefix(s.Name, ".debug_") {
+			return fromHeap(s.Data()) // .zdebug_ sections: debug/elf inflates them
+		}
+		// The last byte must be in the file before the buffer is sized.
+		var last [1]byte
+		if _, err := s.ReadAt(last[:], int64(s.Size-1)); err != nil {
+			return nil, nil, fmt.Errorf("section runs past the end of the file: %w", err)
+		}
+		out, release := offHeap(s.Size)
+		if _, err := s.ReadAt(out, 0); err != nil {
+			release()
+			return nil, nil, err
+		}
+		return out, release, nil
+	}
+	if !elf64LE || r == nil || s.FileSize < chdr64Size {
+		return fromHeap(s.Data())
+	}
+	var hdr [chdr64Size]byte
+	if _, err := r.ReadAt(hdr[:], int64(s.Offset)); err != nil {
+		return nil, nil, err
+	}
+	// s.Size is the inflated size debug/elf read from the same header.
+	if elf.CompressionType(binary.LittleEndian.Uint32(hdr[:])) != elf.COMPRESS_ZLIB ||
+		binary.LittleEndian.Uint64(hdr[8:]) != s.Size {
+		return fromHeap(s.Data()) // zstd: debug/elf knows it
+	}
+	raw := io.NewSectionReader(r, int64(s.Offset)+chdr64Size, int64(s.FileSize)-chdr64Size)
+	zr, err := zlib.NewReader(raw)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer zr.Close()
+	if s.Size/maxInflateRatio > s.FileSize {
+		var b bytes.Buffer
+		if _, err := io.Copy(&b, io.LimitReader(zr, int64(s.Size))); err != nil {
+			return nil, nil, err
+		}
+		if uint64(b.Len()) != s.Size {
+			return nil, nil, io.ErrUnexpectedEOF
+		}
+		return b.Bytes(), func() {}, nil
+	}
+	out, release := offHeap(s.Size)
+	if _, err := io.ReadFull(zr, out); err != nil {
+		release()
+		return nil, nil, err
+	}
+	return out, release, nil
+}
+
+// fromHeap adapts a heap result of debug/elf to sectionBytes.
+func fromHeap(b []byte, err error) ([]byte, func(), error) {
+	if err != nil {
+		return nil, nil, err
+	}
+	return b, func() {}, nil
+}
