@@ -15,7 +15,6 @@
 package debuginfod
 
 import (
-	"bytes"
 	"context"
 	"debug/elf"
 	"errors"
@@ -29,6 +28,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/compatgate/compatgate/elfdiff/elfsym"
 )
 
 // DefaultTimeout is the connect-and-first-byte timeout without DEBUGINFOD_TIMEOUT.
@@ -171,45 +172,8 @@ func fileBuildID(path string) (string, error) {
 		return "", fmt.Errorf("not an ELF file: %w", err)
 	}
 	defer f.Close()
-	for _, p := range f.Progs {
-		if p.Type != elf.PT_NOTE {
-			continue
-		}
-		if id := noteBuildID(p.Open(), f.ByteOrder); id != "" {
-			return id, nil
-		}
-	}
-	for _, s := range f.Sections {
-		if s.Type != elf.SHT_NOTE {
-			continue
-		}
-		if id := noteBuildID(s.Open(), f.ByteOrder); id != "" {
-			return id, nil
-		}
+	if id := elfsym.BuildID(f); id != "" {
+		return id, nil
 	}
 	return "", errors.New("the file has no build-id")
 }
-
-// noteBuildID returns the build-id in a note segment or section, or "".
-func noteBuildID(r io.Reader, bo interface{ Uint32([]byte) uint32 }) string {
-	data, err := io.ReadAll(io.LimitReader(r, 1<<20))
-	if err != nil {
-		return ""
-	}
-	for len(data) >= 12 {
-		namesz, descsz, typ := bo.Uint32(data), bo.Uint32(data[4:]), bo.Uint32(data[8:])
-		name := align4(uint64(namesz))
-		desc := align4(uint64(descsz))
-		if uint64(len(data)-12) < name+desc {
-			return ""
-		}
-		body := data[12:]
-		if typ == 3 && namesz == 4 && bytes.Equal(body[:4], []byte("GNU\x00")) {
-			return fmt.Sprintf("%x", body[name:name+uint64(descsz)])
-		}
-		data = body[name+desc:]
-	}
-	return ""
-}
-
-func align4(n uint64) uint64 { return (n + 3) &^ 3 }
