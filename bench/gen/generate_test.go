@@ -41,12 +41,18 @@ const benchModules = 200
 // builds it.
 func buildCase(tb testing.TB, modules int) (c *casetest.Case, oldSO, newSO string) {
 	tb.Helper()
+	return buildArchive(tb, generate(modules))
+}
+
+// buildArchive writes a generated case and builds it.
+func buildArchive(tb testing.TB, ar *txtar.Archive) (c *casetest.Case, oldSO, newSO string) {
+	tb.Helper()
 	if _, err := exec.LookPath("gcc"); err != nil {
 		tb.Skip("gcc not installed")
 	}
 	dir := tb.TempDir()
 	path := filepath.Join(dir, "gen.txtar")
-	if err := os.WriteFile(path, txtar.Format(generate(modules)), 0o644); err != nil {
+	if err := os.WriteFile(path, txtar.Format(ar), 0o644); err != nil {
 		tb.Fatal(err)
 	}
 	c, err := casetest.Load(path)
