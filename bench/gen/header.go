@@ -21,6 +21,11 @@ import (
 // (2% of them) changes, alternately in a member's type (double weight
 // becomes float: same size and offsets) and by a trailing member (the
 // struct grows).
+//
+// With Owner set, every struct also points back to the world, so that the
+// whole type graph is one strongly connected component: every function then
+// reaches every struct. libabigail's time depends on it more than on the
+// size (bench/RESULTS.md).
 
 const (
 	groupSize   = 10 // structs per ring
@@ -31,6 +36,7 @@ const (
 // A headerShape is the size of a library of the header shape.
 type headerShape struct {
 	Structs, Functions, Units int
+	Owner                     bool // every struct points back to the world
 }
 
 // check reports whether the shape can be generated: every struct is taken
@@ -79,7 +85,7 @@ func generateHeader(s headerShape) *txtar.Archive {
 	changed := s.changed()
 	for _, version := range []string{"v1", "v2"} {
 		var h strings.Builder
-		h.WriteString("/* every struct of the library; included by every unit */\n#ifndef TYPES_H\n#define TYPES_H\n\n")
+		h.WriteString("/* every struct of the library; included by every unit */\n#ifndef TYPES_H\n#define TYPES_H\n\nstruct world;\n\n")
 		for i := 0; i < s.Structs; i++ {
 			h.WriteString(s.structDef(i, version == "v2" && slices.Contains(changed, i)))
 		}
@@ -118,8 +124,11 @@ func generateHeader(s headerShape) *txtar.Archive {
 func (s headerShape) structDef(i int, change bool) string {
 	first, size := s.groupOf(i)
 	weight, tail := "double", ""
+	if s.Owner {
+		tail = "\tstruct world *owner;\n"
+	}
 	if change && grows(i) {
-		tail = "\tlong generation;\n"
+		tail += "\tlong generation;\n"
 	} else if change {
 		weight = "float"
 	}
@@ -130,11 +139,15 @@ func (s headerShape) structDef(i int, change bool) string {
 
 // groundTruth returns the want file, derived from the generator's
 // structure: a changed struct is reached by the functions taking a struct
-// of its ring and by every unit's init function.
+// of its ring and by every unit's init function; with Owner, by every
+// function.
 func (s headerShape) groundTruth() string {
 	var b strings.Builder
 	for _, c := range s.changed() {
 		first, size := s.groupOf(c)
+		if s.Owner {
+			first, size = 0, s.Structs
+		}
 		var affected []string
 		for u := 0; u < s.Units; u++ {
 			affected = append(affected, fmt.Sprintf("u%d_init", u))

@@ -16,9 +16,10 @@ import (
 // every unit's DWARF defines every struct: the repetition the shape is for.
 func TestHeaderGroundTruth(t *testing.T) {
 	for _, s := range []headerShape{
-		{Structs: 10, Functions: 10, Units: 1},   // one ring, one unit, one change
-		{Structs: 23, Functions: 40, Units: 3},   // a short last ring
-		{Structs: 100, Functions: 250, Units: 7}, // 2%: both kinds of change
+		{Structs: 10, Functions: 10, Units: 1},                // one ring, one unit, one change
+		{Structs: 23, Functions: 40, Units: 3},                // a short last ring
+		{Structs: 100, Functions: 250, Units: 7},              // 2%: both kinds of change
+		{Structs: 100, Functions: 130, Units: 4, Owner: true}, // one SCC: every function reaches every change
 	} {
 		c, oldSO, newSO := buildArchive(t, generateHeader(s))
 		r, err := compat.Check(oldSO, newSO, nil)

@@ -9,13 +9,14 @@
 // exported functions, and a fixed set of changes. The header shape: one
 // header defines all the structs and every unit includes it, so the DWARF
 // repeats each struct once per unit; the functions are spread over the
-// units, and 2% of the structs change.
+// units, and 2% of the structs change; -owner links every struct back to
+// one that points to all, so that the type graph is strongly connected.
 //
 // Usage:
 //
 //	go run ./bench/gen [-modules N] -o case.txtar
 //	go run ./bench/gen -modules N -dir DIR   # a source tree: DIR/v1, DIR/v2, DIR/want
-//	go run ./bench/gen -shape header -structs 400 -functions 4000 -units 40 -dir DIR
+//	go run ./bench/gen -shape header -structs 400 -functions 4000 -units 40 [-owner] -dir DIR
 package main
 
 import (
@@ -34,11 +35,12 @@ func main() {
 	flag.IntVar(&hs.Structs, "structs", 400, "header shape: number of structs in the header")
 	flag.IntVar(&hs.Functions, "functions", 4000, "header shape: number of exported functions")
 	flag.IntVar(&hs.Units, "units", 40, "header shape: number of compilation units")
+	flag.BoolVar(&hs.Owner, "owner", false, "header shape: every struct points back to a struct that points to all: one strongly connected type graph")
 	out := flag.String("o", "", "write the case as a txtar archive to this file")
 	dir := flag.String("dir", "", "write the case as a source tree under this directory")
 	flag.Parse()
 	usage := func(msg string) {
-		fmt.Fprintf(os.Stderr, "gen: %s\nusage: gen [-modules N≥%d | -shape header -structs S -functions F -units U] (-o case.txtar | -dir DIR)\n",
+		fmt.Fprintf(os.Stderr, "gen: %s\nusage: gen [-modules N≥%d | -shape header -structs S -functions F -units U [-owner]] (-o case.txtar | -dir DIR)\n",
 			msg, minModules)
 		os.Exit(2)
 	}

@@ -12,7 +12,8 @@
 # scaling keeps the last two flat).
 #
 # Header shape (-H): each size S/F/U is S structs in one header included by
-# each of U units, F functions (bench/gen -shape header); default: a sweep over
+# each of U units, F functions (bench/gen -shape header; S/F/U/owner adds
+# -owner: one strongly connected type graph); default: a sweep over
 # units at 400 structs, 4000 functions (10, 40, 200 units), then 2000/20000/200.
 # Runs compatgate check RUNS times and abidiff RUNS times (-a, default 1; at
 # most -t seconds each, default 3600) in turn under /usr/bin/time -v, and
@@ -94,9 +95,10 @@ if [ -n "$header" ]; then
 	printf '|---|---|---|---|---|---|---|---|---|---|---|---|---|\n'
 	declare -A base
 	for size in "${sizes[@]}"; do
-		IFS=/ read -r s f u <<<"$size"
-		d=$work/h$s-$f-$u
-		generate "$d" -shape header -structs "$s" -functions "$f" -units "$u"
+		IFS=/ read -r s f u o <<<"$size"
+		d=$work/h$s-$f-$u${o:+-$o} flags=()
+		[ "${o:-}" != owner ] || flags=(-owner)
+		generate "$d" -shape header -structs "$s" -functions "$f" -units "$u" "${flags[@]}"
 		measure "$runs" "$d/compatgate.json" "$work/compatgate" check --format json "$d/v1.so" "$d/v2.so"
 		cgw=$wall cgr=$rss cgv=$(json_verdict "$d/compatgate.json")
 		[ -n "$cgv" ] || cgv="error($rc)"
@@ -105,10 +107,10 @@ if [ -n "$header" ]; then
 		case $rc in
 		0) abv=compatible ;; 4) abv=review ;; 12) abv=incompatible ;; 124) abv=timeout ;; *) abv="error($rc)" ;;
 		esac
-		[ -n "${base[$s/$f]:-}" ] || base[$s/$f]=$cgr
-		awk -v s="$s" -v f="$f" -v u="$u" -v d="$(dwarf_mib "$d/v2.so")" -v cw="$cgw" -v aw="$abw" -v cr="$cgr" -v ar="$abr" \
-			-v b="${base[$s/$f]}" -v cv="$cgv" -v av="$abv" 'BEGIN {
-			printf "| %d | %d | %d | %.2f | %.2f | %.2f | %.1f× | %.0f | %.0f | %.2f× | %.2f× | %s | %s |\n",
+		[ -n "${base[$s/$f/${o:-}]:-}" ] || base[$s/$f/${o:-}]=$cgr
+		awk -v s="$s${o:+ ($o)}" -v f="$f" -v u="$u" -v d="$(dwarf_mib "$d/v2.so")" -v cw="$cgw" -v aw="$abw" -v cr="$cgr" -v ar="$abr" \
+			-v b="${base[$s/$f/${o:-}]}" -v cv="$cgv" -v av="$abv" 'BEGIN {
+			printf "| %s | %d | %d | %.2f | %.2f | %.2f | %.1f× | %.0f | %.0f | %.2f× | %.2f× | %s | %s |\n",
 				s, f, u, d, cw, aw, (cw > 0 ? aw / cw : 0), cr, ar, (cr > 0 ? ar / cr : 0), cr / b, cv, av }'
 	done
 	exit 0
