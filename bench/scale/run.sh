@@ -30,7 +30,7 @@ while getopts w:r:a:t:H opt; do
 	a) abruns=$OPTARG ;;
 	t) limit=$OPTARG ;;
 	H) header=1 ;;
-	*) sed -n '2,21p' "$0"; exit 2 ;;
+	*) sed -n '2,22p' "$0"; exit 2 ;;
 	esac
 done
 shift $((OPTIND - 1))
