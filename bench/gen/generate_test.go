@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -20,16 +21,23 @@ import (
 func TestGroundTruth(t *testing.T) {
 	for _, modules := range []int{minModules, minModules + 3} {
 		c, oldSO, newSO := buildCase(t, modules)
-		r, err := compat.Check(oldSO, newSO, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if diff := casetest.Compare(c.Want, slices.Collect(r.Findings())); diff != "" {
-			t.Errorf("%d modules: findings differ from the ground truth (-missing +unexpected):\n%s", modules, diff)
-		}
-		if got := r.Verdict.ExitCode(); got != c.Exit {
-			t.Errorf("%d modules: exit %d, want %d", modules, got, c.Exit)
-		}
+		checkGroundTruth(t, fmt.Sprintf("%d modules", modules), c, oldSO, newSO)
+	}
+}
+
+// checkGroundTruth checks a built case: compatgate must find exactly the
+// want file's changes and exit as the case says.
+func checkGroundTruth(t *testing.T, label string, c *casetest.Case, oldSO, newSO string) {
+	t.Helper()
+	r, err := compat.Check(oldSO, newSO, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := casetest.Compare(c.Want, slices.Collect(r.Findings())); diff != "" {
+		t.Errorf("%s: findings differ from the ground truth (-missing +unexpected):\n%s", label, diff)
+	}
+	if got := r.Verdict.ExitCode(); got != c.Exit {
+		t.Errorf("%s: exit %d, want %d", label, got, c.Exit)
 	}
 }
 
@@ -41,12 +49,18 @@ const benchModules = 200
 // builds it.
 func buildCase(tb testing.TB, modules int) (c *casetest.Case, oldSO, newSO string) {
 	tb.Helper()
+	return buildArchive(tb, generate(modules))
+}
+
+// buildArchive writes a generated case and builds it.
+func buildArchive(tb testing.TB, ar *txtar.Archive) (c *casetest.Case, oldSO, newSO string) {
+	tb.Helper()
 	if _, err := exec.LookPath("gcc"); err != nil {
 		tb.Skip("gcc not installed")
 	}
 	dir := tb.TempDir()
 	path := filepath.Join(dir, "gen.txtar")
-	if err := os.WriteFile(path, txtar.Format(generate(modules)), 0o644); err != nil {
+	if err := os.WriteFile(path, txtar.Format(ar), 0o644); err != nil {
 		tb.Fatal(err)
 	}
 	c, err := casetest.Load(path)

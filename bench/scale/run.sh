@@ -1,27 +1,43 @@
 #!/usr/bin/env bash
 # bench/scale: compatgate's time and memory as the library grows.
 #
-# Usage: bench/scale/run.sh [-w WORKDIR] [-r RUNS] [MODULES...]   (default: 1000 2000 4000)
+# Usage: bench/scale/run.sh [-w WORKDIR] [-r RUNS] [MODULES...]          (default: 1000 2000 4000)
+#        bench/scale/run.sh -H [-w WORKDIR] [-r RUNS] [-a RUNS] [-t SECONDS] [S/F/U...]
 #
-# Generates the bench/gen library pair at each size, compiles it (gcc -g -O1,
-# one job per core), runs compatgate check RUNS times (default 5) under
-# /usr/bin/time, and prints a Markdown table: modules, exported symbols,
-# DWARF size, median wall time, median CPU time (user + system), median peak
-# RSS, and wall time and memory per MiB of DWARF (linear scaling keeps the
-# last two flat).
+# Modules shape (the default): generates the bench/gen library pair at each
+# size, compiles it (gcc -g -O1, one job per core), runs compatgate check RUNS
+# times (default 5) under /usr/bin/time, and prints a Markdown table: modules,
+# exported symbols, DWARF size, median wall time, median CPU time (user +
+# system), median peak RSS, and wall time and memory per MiB of DWARF (linear
+# scaling keeps the last two flat).
+#
+# Header shape (-H): each size S/F/U is S structs in one header included by
+# each of U units, F functions (bench/gen -shape header; S/F/U/owner adds
+# -owner: one strongly connected type graph); default: a sweep over
+# units at 400 structs, 4000 functions (10, 40, 200 units), then 2000/20000/200.
+# Runs compatgate check RUNS times and abidiff RUNS times (-a, default 1; at
+# most -t seconds each, default 3600) in turn under /usr/bin/time -v, and
+# prints a Markdown table: DWARF size, median wall time and peak RSS of each
+# tool, the two ratios (abidiff's over compatgate's), compatgate's peak RSS
+# against the first size with as many structs and functions, and both verdicts.
 set -euo pipefail
 work=${TMPDIR:-/tmp}/compatgate-scale
-runs=5
-while getopts w:r: opt; do
+runs=5 abruns=1 limit=3600 header=
+while getopts w:r:a:t:H opt; do
 	case $opt in
 	w) work=$OPTARG ;;
 	r) runs=$OPTARG ;;
-	*) sed -n '2,12p' "$0"; exit 2 ;;
+	a) abruns=$OPTARG ;;
+	t) limit=$OPTARG ;;
+	H) header=1 ;;
+	*) sed -n '2,22p' "$0"; exit 2 ;;
 	esac
 done
 shift $((OPTIND - 1))
 sizes=("$@")
-[ ${#sizes[@]} -gt 0 ] || sizes=(1000 2000 4000)
+if [ ${#sizes[@]} -eq 0 ]; then
+	if [ -n "$header" ]; then sizes=(400/4000/10 400/4000/40 400/4000/200 2000/20000/200); else sizes=(1000 2000 4000); fi
+fi
 root=$(cd "$(dirname "$0")/../.." && pwd)
 mkdir -p "$work"
 (cd "$root" && CGO_ENABLED=0 go build -o "$work/compatgate" ./cmd/compatgate && go build -o "$work/gen" ./bench/gen)
@@ -33,21 +49,80 @@ build() { # build DIR VERSION
 	gcc -shared -Wl,-soname,libgen.so.1 -o "$1/$2.so" "$objs"/*.o
 }
 
+# generate DIR GEN-ARGS...: generates and builds the pair in DIR unless built.
+generate() {
+	local d=$1; shift
+	if [ ! -e "$d/v2.so" ]; then
+		rm -rf "$d"
+		"$work/gen" "$@" -dir "$d"
+		build "$d" v1
+		build "$d" v2
+	fi
+}
+
 # median: the median of the numbers on stdin.
 median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2) }'; }
+
+# dwarf_mib FILE: the size of FILE's .debug_* sections in MiB.
+dwarf_mib() { size -A -d "$1" | awk '$1 ~ /^\.debug_/ { s += $2 } END { printf "%.2f", s / 1048576 }'; }
+
+# seconds converts /usr/bin/time's [h:]mm:ss.cc to seconds.
+seconds() { awk -F: '{ s = 0; for (i = 1; i <= NF; i++) s = s * 60 + $i; printf "%.2f", s }' <<<"$1"; }
+
+# measure N OUT CMD...: runs CMD N times under /usr/bin/time -v with the time
+# limit, its output in OUT; sets wall (median s), rss (median MiB) and rc (the
+# last run's exit status).
+measure() {
+	local n=$1 out=$2 i; shift 2
+	: >"$out.times"
+	for i in $(seq "$n"); do
+		set +e
+		timeout "$limit" /usr/bin/time -v -o "$out.time" "$@" >"$out" 2>"$out.err"
+		rc=$?
+		set -e
+		printf '%s %s\n' "$(seconds "$(sed -n 's/.*Elapsed (wall clock) time.*: //p' "$out.time")")" \
+			"$(awk '/Maximum resident set size/ { print $NF / 1024 }' "$out.time")" >>"$out.times"
+	done
+	wall=$(awk '{ print $1 }' "$out.times" | median)
+	rss=$(awk '{ print $2 }' "$out.times" | median)
+}
+
+json_verdict() { sed -n 's/^  "verdict": "\(.*\)",$/\1/p' "$1"; }
+
+if [ -n "$header" ]; then
+	command -v abidiff >/dev/null || { echo "bench/scale: abidiff not installed (apt-get install abigail-tools)" >&2; exit 1; }
+	printf '| structs | functions | units | DWARF MiB (new) | compatgate s | abidiff s | time ratio | compatgate MiB | abidiff MiB | RSS ratio | compatgate RSS vs first units | compatgate verdict | abidiff verdict |\n'
+	printf '|---|---|---|---|---|---|---|---|---|---|---|---|---|\n'
+	declare -A base
+	for size in "${sizes[@]}"; do
+		IFS=/ read -r s f u o <<<"$size"
+		d=$work/h$s-$f-$u${o:+-$o} flags=()
+		[ "${o:-}" != owner ] || flags=(-owner)
+		generate "$d" -shape header -structs "$s" -functions "$f" -units "$u" "${flags[@]}"
+		measure "$runs" "$d/compatgate.json" "$work/compatgate" check --format json "$d/v1.so" "$d/v2.so"
+		cgw=$wall cgr=$rss cgv=$(json_verdict "$d/compatgate.json")
+		[ -n "$cgv" ] || cgv="error($rc)"
+		measure "$abruns" "$d/abidiff.out" abidiff "$d/v1.so" "$d/v2.so"
+		abw=$wall abr=$rss
+		case $rc in
+		0) abv=compatible ;; 4) abv=review ;; 12) abv=incompatible ;; 124) abv=timeout ;; *) abv="error($rc)" ;;
+		esac
+		[ -n "${base[$s/$f/${o:-}]:-}" ] || base[$s/$f/${o:-}]=$cgr
+		awk -v s="$s${o:+ ($o)}" -v f="$f" -v u="$u" -v d="$(dwarf_mib "$d/v2.so")" -v cw="$cgw" -v aw="$abw" -v cr="$cgr" -v ar="$abr" \
+			-v b="${base[$s/$f/${o:-}]}" -v cv="$cgv" -v av="$abv" 'BEGIN {
+			printf "| %s | %d | %d | %.2f | %.2f | %.2f | %.1f× | %.0f | %.0f | %.2f× | %.2f× | %s | %s |\n",
+				s, f, u, d, cw, aw, (cw > 0 ? aw / cw : 0), cr, ar, (cr > 0 ? ar / cr : 0), cr / b, cv, av }'
+	done
+	exit 0
+fi
 
 printf '| modules | symbols | DWARF MiB (new) | wall s | CPU s | peak RSS MiB | s per DWARF MiB | RSS MiB per DWARF MiB | verdict |\n'
 printf '|---|---|---|---|---|---|---|---|---|\n'
 for m in "${sizes[@]}"; do
 	d=$work/m$m
-	if [ ! -e "$d/v2.so" ]; then
-		rm -rf "$d"
-		"$work/gen" -modules "$m" -dir "$d"
-		build "$d" v1
-		build "$d" v2
-	fi
+	generate "$d" -modules "$m"
 	syms=$(nm -D --defined-only "$d/v2.so" | wc -l)
-	dwarf=$(size -A -d "$d/v2.so" | awk '$1 ~ /^\.debug_/ { s += $2 } END { printf "%.2f", s / 1048576 }')
+	dwarf=$(dwarf_mib "$d/v2.so")
 	: >"$d/times"
 	for _ in $(seq "$runs"); do
 		set +e
@@ -58,7 +133,7 @@ for m in "${sizes[@]}"; do
 	wall=$(awk '{ print $1 }' "$d/times" | median)
 	cpu=$(awk '{ print $2 + $3 }' "$d/times" | median)
 	rss=$(awk '{ print $4 / 1024 }' "$d/times" | median)
-	verdict=$(sed -n 's/^  "verdict": "\(.*\)",$/\1/p' "$d/report.json")
+	verdict=$(json_verdict "$d/report.json")
 	awk -v m="$m" -v s="$syms" -v d="$dwarf" -v w="$wall" -v c="$cpu" -v r="$rss" -v v="$verdict" \
 		'BEGIN { printf "| %d | %d | %.2f | %.2f | %.2f | %.0f | %.3f | %.1f | %s |\n", m, s, d, w, c, r, w / d, r / d, v }'
 done
