@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"iter"
 	"regexp"
 	"slices"
 	"strings"
@@ -31,8 +32,17 @@ type reportJSON struct {
 // time, so a report of tens of thousands of findings never holds their
 // text all at once.
 func (r *Report) WriteJSON(w io.Writer) error {
+	return streamJSON(w, reportJSON{(*reportFields)(r), []Finding{}}, func(yield func(Finding) bool) {
+		r.Findings()(yield)
+	})
+}
+
+// streamJSON writes head, whose encoding must end with an empty
+// "changes" array, with the findings spliced into that array one at a
+// time.
+func streamJSON(w io.Writer, head any, findings iter.Seq[Finding]) error {
 	var b bytes.Buffer
-	if err := encodeIndented(&b, reportJSON{(*reportFields)(r), []Finding{}}, ""); err != nil {
+	if err := encodeIndented(&b, head, ""); err != nil {
 		return err
 	}
 	// The head ends with `"changes": []` and the closing brace: splice the
@@ -43,24 +53,27 @@ func (r *Report) WriteJSON(w io.Writer) error {
 	}
 	bw := bufio.NewWriter(w)
 	bw.Write(b.Bytes()[:b.Len()-len(tail)])
-	if r.Len() == 0 {
-		bw.WriteString(tail)
-		return bw.Flush()
-	}
-	bw.WriteString("[\n")
-	for i := range r.Len() {
-		if i > 0 {
+	n := 0
+	var err error
+	for f := range findings {
+		if n == 0 {
+			bw.WriteString("[\n")
+		} else {
 			bw.WriteString(",\n")
 		}
+		n++
 		b.Reset()
-		f := r.Finding(i)
-		if err := encodeIndented(&b, &f, "    "); err != nil {
+		if err = encodeIndented(&b, &f, "    "); err != nil {
 			return err
 		}
 		bw.WriteString("    ")
 		bw.Write(bytes.TrimSuffix(b.Bytes(), []byte("\n")))
 	}
-	bw.WriteString("\n  ]\n}\n")
+	if n == 0 {
+		bw.WriteString(tail)
+	} else {
+		bw.WriteString("\n  ]\n}\n")
+	}
 	return bw.Flush()
 }
 

@@ -60,6 +60,9 @@ type Summary struct {
 	Break int `json:"break"`
 	Warn  int `json:"warn"`
 	Info  int `json:"info"`
+	// Suppressed counts the findings that suppression files silenced;
+	// they are not in the counts above and do not weigh on the verdict.
+	Suppressed int `json:"suppressed"`
 }
 
 // A Finding is one change, classified by a rule.
@@ -80,6 +83,10 @@ type Finding struct {
 	// Path shows how one affected symbol reaches a type change:
 	// "setup → parameter 1 (c) → struct config * → member opts → struct options *".
 	Path string `json:"path,omitempty"`
+	// Library names the library the finding is in, in a report of
+	// packages or directories (its SONAME, else its file name); empty in
+	// the report of two library files.
+	Library string `json:"library,omitempty"`
 }
 
 // A Report is the result of a check.
@@ -178,6 +185,12 @@ func (r *Report) Finding(i int) Finding {
 	j := r.order[i]
 	return finding(r.changes.At(int(j.change)), r.rules[j.rule])
 }
+
+// rule returns the rule of finding i.
+func (r *Report) rule(i int) *rules.Rule { return &r.rules[r.order[i].rule] }
+
+// change returns the change of finding i.
+func (r *Report) change(i int) elfdiff.Change { return r.changes.At(int(r.order[i].change)) }
 
 // Findings returns the findings in report order.
 func (r *Report) Findings() iter.Seq[Finding] {

@@ -2,15 +2,59 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os"
+	"slices"
+	"strings"
 
 	"github.com/compatgate/compatgate/compat"
 )
 
+// checkOutput is what a report writer needs besides the reports.
+type checkOutput struct {
+	maxDetails int
+	version    string
+}
+
+// A checkFormat is one of check's report formats.
+type checkFormat struct {
+	name  string
+	write func(w io.Writer, o checkOutput, res *compat.Result) error
+}
+
+// checkFormats are check's report formats, in the order usage lists them.
+var checkFormats = []checkFormat{
+	{"text", func(w io.Writer, o checkOutput, res *compat.Result) error {
+		return res.WriteText(w, compat.TextOptions{MaxDetails: o.maxDetails})
+	}},
+	{"json", func(w io.Writer, _ checkOutput, res *compat.Result) error { return res.WriteJSON(w) }},
+	{"sarif", func(w io.Writer, o checkOutput, res *compat.Result) error {
+		return compat.WriteSARIF(w, compat.SARIFOptions{Version: o.version}, res.Reports()...)
+	}},
+	{"junit", func(w io.Writer, _ checkOutput, res *compat.Result) error {
+		return compat.WriteJUnit(w, res.Reports()...)
+	}},
+	{"markdown", func(w io.Writer, o checkOutput, res *compat.Result) error {
+		return compat.WriteMarkdown(w, compat.MarkdownOptions{MaxDetails: o.maxDetails}, res.Reports()...)
+	}},
+	{"github", func(w io.Writer, _ checkOutput, res *compat.Result) error {
+		return compat.WriteGitHub(w, res.Reports()...)
+	}},
+}
+
+func formatNames() []string {
+	var names []string
+	for _, f := range checkFormats {
+		names = append(names, f.name)
+	}
+	return names
+}
+
 func runCheck(e env) int {
-	fs := newFlagSet(e, "check", "check [--format text|json] [--debug-dir DIR] [--max-details N] OLD NEW")
-	format := fs.String("format", "text", "report format: text or json")
-	maxDetails := fs.Int("max-details", 0, "text report: list at most `N` findings per rule (0: all); the summary counts every one")
+	names := strings.Join(formatNames(), "|")
+	fs := newFlagSet(e, "check", "check [--format "+names+"] [--debug-dir DIR] [--max-details N] OLD NEW")
+	format := fs.String("format", "text", "report `format`: "+strings.Join(formatNames(), ", "))
+	maxDetails := fs.Int("max-details", 0, "text and markdown: list at most `N` findings per rule (0: all); the summary counts every one")
 	var debugDirs []string
 	fs.Func("debug-dir", "also look for separate debug files in `DIR` (by build-id and .gnu_debuglink; repeatable)",
 		func(dir string) error {
@@ -25,8 +69,9 @@ func runCheck(e env) int {
 		fs.Usage()
 		return exitUsage
 	}
-	if *format != "text" && *format != "json" {
-		fmt.Fprintf(e.stderr, "compatgate check: unknown --format %q (want text or json)\n", *format)
+	i := slices.IndexFunc(checkFormats, func(f checkFormat) bool { return f.name == *format })
+	if i < 0 {
+		fmt.Fprintf(e.stderr, "compatgate check: unknown --format %q (want %s)\n", *format, strings.Join(formatNames(), ", "))
 		return exitUsage
 	}
 	if *maxDetails < 0 {
@@ -45,14 +90,10 @@ func runCheck(e env) int {
 		fmt.Fprintf(e.stderr, "compatgate check: %v\n", err)
 		return exitError
 	}
-	if *format == "json" {
-		err = report.WriteJSON(e.stdout)
-	} else {
-		err = report.WriteTextWith(e.stdout, compat.TextOptions{MaxDetails: *maxDetails})
-	}
-	if err != nil {
+	res := compat.Single(report)
+	if err := checkFormats[i].write(e.stdout, checkOutput{maxDetails: *maxDetails, version: moduleVersion()}, res); err != nil {
 		fmt.Fprintf(e.stderr, "compatgate check: writing report: %v\n", err)
 		return exitError
 	}
-	return report.Verdict.ExitCode()
+	return res.Verdict().ExitCode()
 }

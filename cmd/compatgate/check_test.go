@@ -221,3 +221,26 @@ func TestCheckMachineChanged(t *testing.T) {
 		t.Errorf("exit %d, want 12 with machine-changed; stdout:\n%s\nstderr: %s", code, stdout, stderr)
 	}
 }
+
+// TestCheckFormats runs check with every format on one case: the exit
+// status is the verdict's whatever the format, and each output is what
+// its format says.
+func TestCheckFormats(t *testing.T) {
+	oldSO, newSO := buildCase(t, "sym/function-removed")
+	for _, tt := range []struct{ format, want string }{
+		{"text", "verdict: incompatible"},
+		{"json", `"verdict": "incompatible"`},
+		{"sarif", `"ruleId": "symbol-removed"`},
+		{"junit", `<failure message="FUNC gone removed`},
+		{"markdown", "<details><summary><code>symbol-removed</code>"},
+		{"github", "::error title=compatgate libcase.so.1%3A symbol-removed::FUNC gone removed"},
+	} {
+		code, stdout, stderr := runCLI("check", "--format", tt.format, oldSO, newSO)
+		if code != 12 || !strings.Contains(stdout, tt.want) {
+			t.Errorf("--format %s: exit %d (want 12), output lacks %q:\n%s%s", tt.format, code, tt.want, stdout, stderr)
+		}
+	}
+	if code, _, stderr := runCLI("check", "--format", "html", oldSO, newSO); code != 2 || !strings.Contains(stderr, `unknown --format "html"`) {
+		t.Errorf("--format html: exit %d, stderr %q; want 2 and the reason", code, stderr)
+	}
+}
