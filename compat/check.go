@@ -16,6 +16,9 @@ type Options struct {
 	// DebugDirs are searched for separate debug files, before
 	// /usr/lib/debug (see elfdiff.LoadOptions).
 	DebugDirs []string
+	// Suppressions silence the findings they match (libabigail's
+	// suppression specifications, see rules.ParseSuppressions).
+	Suppressions []*rules.Suppression
 }
 
 // Check loads two versions of a library, compares them and judges the
@@ -54,7 +57,7 @@ func CheckWith(oldPath, newPath string, opts Options) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	return Judge(old, new, changes, rs), nil
+	return JudgeWith(old, new, changes, rs, opts.Suppressions), nil
 }
 
 // concurrentLoadLimit is the combined size of two library files up to which

@@ -123,9 +123,33 @@ func (r *Report) WriteTextWith(w io.Writer, opts TextOptions) error {
 		}
 		r.writeDetails(bw, opts.MaxDetails)
 	}
-	fmt.Fprintf(bw, "\nverdict: %s (%d break, %d warn, %d info)\n",
-		r.Verdict, r.Summary.Break, r.Summary.Warn, r.Summary.Info)
+	r.writeSuppressed(bw)
+	suppressed := ""
+	if r.Summary.Suppressed > 0 {
+		suppressed = fmt.Sprintf(", %d suppressed", r.Summary.Suppressed)
+	}
+	fmt.Fprintf(bw, "\nverdict: %s (%d break, %d warn, %d info%s)\n",
+		r.Verdict, r.Summary.Break, r.Summary.Warn, r.Summary.Info, suppressed)
 	return bw.Flush()
+}
+
+// writeSuppressed writes what each suppression section silenced and,
+// after ListSuppressed, the silenced findings.
+func (r *Report) writeSuppressed(w io.Writer) {
+	if len(r.Suppressions) == 0 {
+		return
+	}
+	fmt.Fprintln(w)
+	for _, u := range r.Suppressions {
+		label := ""
+		if u.Label != "" {
+			label = " " + u.Label
+		}
+		fmt.Fprintf(w, "suppression %s:%d [%s]%s: %d finding(s) suppressed\n", u.File, u.Line, u.Kind, label, u.Suppressed)
+	}
+	for _, f := range r.Suppressed {
+		fmt.Fprintf(w, "  suppressed %-5s %s (by %s): %s\n", f.Severity, f.Rule, f.SuppressedBy, demangleText(f.Message))
+	}
 }
 
 // writeSummary writes one line per rule: its severity, how many findings

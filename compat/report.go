@@ -87,6 +87,9 @@ type Finding struct {
 	// packages or directories (its SONAME, else its file name); empty in
 	// the report of two library files.
 	Library string `json:"library,omitempty"`
+	// SuppressedBy names the suppression section that silenced the
+	// finding ("FILE:LINE [kind] label"), in the report's "suppressed".
+	SuppressedBy string `json:"suppressed_by,omitempty"`
 }
 
 // A Report is the result of a check.
@@ -104,10 +107,18 @@ type Report struct {
 	// so only the symbol tables were compared.
 	TypesChecked bool     `json:"types_checked"`
 	Notes        []string `json:"notes,omitempty"`
+	// Suppressions lists every suppression section given and how many
+	// findings it silenced; empty without suppression files.
+	Suppressions []SuppressionUse `json:"suppressions,omitempty"`
+	// Suppressed lists the silenced findings when ListSuppressed was
+	// called (--show-suppressed).
+	Suppressed []Finding `json:"suppressed,omitempty"`
 
-	changes *elfdiff.Changes
-	rules   []rules.Rule // the rules that matched, each once
-	order   []judged     // the findings, in report order
+	changes  *elfdiff.Changes
+	rules    []rules.Rule // the rules that matched, each once
+	order    []judged     // the findings, in report order
+	hidden   []judged     // the suppressed findings, in report order
+	hiddenBy []string     // for each hidden finding, the section that silenced it
 }
 
 // judged is one finding: a change and the rule that matched it.
@@ -118,6 +129,12 @@ type judged struct {
 
 // Judge classifies every change with the rules and returns the report.
 func Judge(old, new *elfdiff.Corpus, changes *elfdiff.Changes, rs *rules.Set) *Report {
+	return JudgeWith(old, new, changes, rs, nil)
+}
+
+// JudgeWith is Judge with suppression sections: the findings they match
+// are silenced, counted in Summary.Suppressed and each section's use.
+func JudgeWith(old, new *elfdiff.Corpus, changes *elfdiff.Changes, rs *rules.Set, supps []*rules.Suppression) *Report {
 	r := &Report{
 		Schema:       SchemaVersion,
 		Old:          library(old),
@@ -130,16 +147,31 @@ func Judge(old, new *elfdiff.Corpus, changes *elfdiff.Changes, rs *rules.Set) *R
 		r.Notes = append(r.Notes, "types were not checked: no debug information in "+missingDebug(old, new)+
 			"; only the symbol tables were compared")
 	}
-	r.judge(changes, rs)
+	var by []int
+	if len(supps) > 0 {
+		sp := &suppressor{supps: supps, old: old, new: new, target: rules.Target{Path: new.Path, SONAME: new.SONAME}}
+		var undecided map[int]int
+		by, undecided = sp.apply(changes)
+		r.Notes = append(r.Notes, undecidedNotes(supps, undecided)...)
+	}
+	r.judgeSuppressed(changes, rs, supps, by)
 	return r
 }
 
 // judge matches each change with its rule, counts the findings by
 // severity, sorts them and sets the verdict.
 func (r *Report) judge(changes *elfdiff.Changes, rs *rules.Set) {
+	r.judgeSuppressed(changes, rs, nil, nil)
+}
+
+// judgeSuppressed is judge with suppressions: by[i] is the index in supps
+// of the section that silences change i, or -1 (by may be nil).
+func (r *Report) judgeSuppressed(changes *elfdiff.Changes, rs *rules.Set, supps []*rules.Suppression, by []int) {
 	r.changes = changes
-	r.order = make([]judged, changes.Len())
+	r.order = make([]judged, 0, changes.Len())
 	ruleIndex := make(map[string]uint16)
+	counts := make([]int, len(supps))
+	hiddenBy := make(map[int32]int)
 	for i := range changes.Len() {
 		rule := rs.Match(changes.At(i))
 		ri, ok := ruleIndex[rule.ID]
@@ -148,7 +180,15 @@ func (r *Report) judge(changes *elfdiff.Changes, rs *rules.Set) {
 			ruleIndex[rule.ID] = ri
 			r.rules = append(r.rules, rule)
 		}
-		r.order[i] = judged{change: int32(i), rule: ri}
+		j := judged{change: int32(i), rule: ri}
+		if by != nil && by[i] >= 0 {
+			r.hidden = append(r.hidden, j)
+			hiddenBy[j.change] = by[i]
+			counts[by[i]]++
+			r.Summary.Suppressed++
+			continue
+		}
+		r.order = append(r.order, j)
 		switch rule.Severity {
 		case rules.Break:
 			r.Summary.Break++
@@ -158,14 +198,23 @@ func (r *Report) judge(changes *elfdiff.Changes, rs *rules.Set) {
 			r.Summary.Info++
 		}
 	}
-	slices.SortStableFunc(r.order, func(a, b judged) int {
+	byReportOrder := func(a, b judged) int {
 		ra, rb := &r.rules[a.rule], &r.rules[b.rule]
 		return cmp.Or(
 			cmp.Compare(rb.Severity, ra.Severity),
 			cmp.Compare(ra.ID, rb.ID),
 			changes.Compare(int(a.change), int(b.change)),
 		)
-	})
+	}
+	slices.SortStableFunc(r.order, byReportOrder)
+	slices.SortStableFunc(r.hidden, byReportOrder)
+	for _, j := range r.hidden {
+		r.hiddenBy = append(r.hiddenBy, supps[hiddenBy[j.change]].String())
+	}
+	for k, sp := range supps {
+		r.Suppressions = append(r.Suppressions, SuppressionUse{File: sp.File, Line: sp.Line, Kind: sp.Kind,
+			Label: sp.Label, Suppressed: counts[k]})
+	}
 	switch {
 	case r.Summary.Break > 0:
 		r.Verdict = Incompatible
@@ -184,6 +233,17 @@ func (r *Report) Len() int { return len(r.order) }
 func (r *Report) Finding(i int) Finding {
 	j := r.order[i]
 	return finding(r.changes.At(int(j.change)), r.rules[j.rule])
+}
+
+// ListSuppressed fills r.Suppressed with the findings the suppressions
+// silenced, each with the section that did, for the reports to list.
+func (r *Report) ListSuppressed() {
+	r.Suppressed = make([]Finding, len(r.hidden))
+	for i, j := range r.hidden {
+		f := finding(r.changes.At(int(j.change)), r.rules[j.rule])
+		f.SuppressedBy = r.hiddenBy[i]
+		r.Suppressed[i] = f
+	}
 }
 
 // rule returns the rule of finding i.

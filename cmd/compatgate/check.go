@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/compatgate/compatgate/compat"
+	"github.com/compatgate/compatgate/rules"
 )
 
 // checkOutput is what a report writer needs besides the reports.
@@ -52,7 +53,7 @@ func formatNames() []string {
 
 func runCheck(e env) int {
 	names := strings.Join(formatNames(), "|")
-	fs := newFlagSet(e, "check", "check [--format "+names+"] [--debug-dir DIR] [--max-details N] OLD NEW")
+	fs := newFlagSet(e, "check", "check [--format "+names+"] [--debug-dir DIR] [--suppressions FILE] [--show-suppressed] [--max-details N] OLD NEW")
 	format := fs.String("format", "text", "report `format`: "+strings.Join(formatNames(), ", "))
 	maxDetails := fs.Int("max-details", 0, "text and markdown: list at most `N` findings per rule (0: all); the summary counts every one")
 	var debugDirs []string
@@ -61,6 +62,14 @@ func runCheck(e env) int {
 			debugDirs = append(debugDirs, dir)
 			return nil
 		})
+	var supprFiles []string
+	addSuppr := func(path string) error {
+		supprFiles = append(supprFiles, path)
+		return nil
+	}
+	fs.Func("suppressions", "silence the findings matched by the libabigail suppression specification `FILE` (repeatable; a .abignore beside the library is not read unless given)", addSuppr)
+	fs.Func("suppr", "same as --suppressions", addSuppr)
+	showSuppressed := fs.Bool("show-suppressed", false, "list the suppressed findings, with the suppression that silenced each")
 	if code, ok := parseFlags(e, fs); !ok {
 		return code
 	}
@@ -78,19 +87,33 @@ func runCheck(e env) int {
 		fmt.Fprintf(e.stderr, "compatgate check: --max-details must be 0 or more\n")
 		return exitUsage
 	}
+	var supps []*rules.Suppression
+	for _, path := range supprFiles {
+		ss, err := rules.LoadSuppressions(path)
+		if err != nil {
+			fmt.Fprintf(e.stderr, "compatgate check: %v\n", err)
+			return exitError
+		}
+		supps = append(supps, ss...)
+	}
 	// The check's peak is while it loads and compares; the report's
 	// rendering keeps less.
 	stop := func() {}
 	if os.Getenv("GOGC") == "" {
 		stop = tuneGC(smallHeap, smallHeapGCPercent, gcPercent)
 	}
-	report, err := compat.CheckWith(fs.Arg(0), fs.Arg(1), compat.Options{DebugDirs: debugDirs})
+	report, err := compat.CheckWith(fs.Arg(0), fs.Arg(1), compat.Options{DebugDirs: debugDirs, Suppressions: supps})
 	stop()
 	if err != nil {
 		fmt.Fprintf(e.stderr, "compatgate check: %v\n", err)
 		return exitError
 	}
 	res := compat.Single(report)
+	if *showSuppressed {
+		for _, r := range res.Reports() {
+			r.ListSuppressed()
+		}
+	}
 	if err := checkFormats[i].write(e.stdout, checkOutput{maxDetails: *maxDetails, version: moduleVersion()}, res); err != nil {
 		fmt.Fprintf(e.stderr, "compatgate check: writing report: %v\n", err)
 		return exitError

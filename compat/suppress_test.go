@@ -1,0 +1,119 @@
+package compat_test
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/compatgate/compatgate/compat"
+	"github.com/compatgate/compatgate/rules"
+)
+
+// buildPair compiles two versions of a C library with debug information.
+func buildPair(t *testing.T, v1, v2 string) (oldSO, newSO string) {
+	t.Helper()
+	if _, err := exec.LookPath("gcc"); err != nil {
+		t.Skip("gcc not installed")
+	}
+	dir := t.TempDir()
+	var out [2]string
+	for i, src := range []string{v1, v2} {
+		c := filepath.Join(dir, "v"+strconv.Itoa(i+1)+".c")
+		out[i] = filepath.Join(dir, "libs"+strconv.Itoa(i+1)+".so")
+		if err := os.WriteFile(c, []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if b, err := exec.Command("gcc", "-g", "-shared", "-fPIC", "-Wl,-soname,libs.so.1", "-o", out[i], c).CombinedOutput(); err != nil {
+			t.Fatalf("gcc: %v\n%s", err, b)
+		}
+	}
+	return out[0], out[1]
+}
+
+// TestSuppressionsLikeAbidiff checks suppression files on a real pair:
+// compatgate silences exactly the findings each names, and, where abidiff
+// is installed, abidiff filters the same changes with the same file.
+func TestSuppressionsLikeAbidiff(t *testing.T) {
+	oldSO, newSO := buildPair(t,
+		"struct point { int x, y; };\nint area(struct point *p) { return p->x * p->y; }\nint gone(void) { return 0; }\nint internal_helper(void) { return 1; }\n",
+		"struct point { int x, y, z; };\nint area(struct point *p) { return p->x * p->y; }\n")
+	tests := []struct {
+		name, supp string
+		// suppressed: the rules compatgate silences; typeFiltered and
+		// removedFiltered: what abidiff filters out (changed functions,
+		// removed functions).
+		suppressed                    []string
+		typeFiltered, removedFiltered int
+	}{
+		{"appended member at end", "[suppress_type]\nname = point\nhas_data_member_inserted_at = end\n",
+			[]string{"member-added", "type-size-grew"}, 1, 0},
+		{"inserted in {0, 32}: not there", "[suppress_type]\nname = point\nhas_data_member_inserted_between = {0, 32}\n",
+			nil, 0, 0},
+		{"offset_after(y) to end", "[suppress_type]\nname = point\nhas_data_member_inserted_between = {offset_after(y), end}\n",
+			[]string{"member-added", "type-size-grew"}, 1, 0},
+		{"deleted internal functions", "[suppress_function]\nname_regexp = ^internal_\nchange_kind = deleted-function\n",
+			[]string{"symbol-removed"}, 0, 1},
+		{"added only: no match", "[suppress_function]\nname = gone\nchange_kind = added-function\n", nil, 0, 0},
+		{"whole file", "[suppress_file]\nsoname_regexp = ^libs\\.so\n",
+			[]string{"member-added", "symbol-removed", "symbol-removed", "type-size-grew"}, -1, -1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "s.abignore")
+			if err := os.WriteFile(path, []byte(tt.supp), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			supps, err := rules.LoadSuppressions(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r, err := compat.CheckWith(oldSO, newSO, compat.Options{Suppressions: supps})
+			if err != nil {
+				t.Fatal(err)
+			}
+			r.ListSuppressed()
+			var got []string
+			for _, f := range r.Suppressed {
+				got = append(got, f.Rule)
+			}
+			slices.Sort(got)
+			if !slices.Equal(got, tt.suppressed) || r.Summary.Suppressed != len(tt.suppressed) ||
+				r.Suppressions[0].Suppressed != len(tt.suppressed) {
+				t.Errorf("suppressed %v (summary %d, use %+v), want %v", got, r.Summary.Suppressed, r.Suppressions, tt.suppressed)
+			}
+			for f := range r.Findings() {
+				if slices.Contains(tt.suppressed, f.Rule) && tt.typeFiltered >= 0 && f.Rule != "symbol-removed" {
+					t.Errorf("finding %s %s both suppressed and reported", f.Rule, f.Type)
+				}
+			}
+			if tt.typeFiltered < 0 {
+				return // abidiff does not apply [suppress_file] to the files given on its command line
+			}
+			if _, err := exec.LookPath("abidiff"); err != nil {
+				t.Log("abidiff not installed: not compared")
+				return
+			}
+			out, _ := exec.Command("abidiff", "--suppressions", path, oldSO, newSO).CombinedOutput()
+			m := regexp.MustCompile(`Functions changes summary: \d+ Removed(?: \((\d+) filtered out\))?, \d+ Changed(?: \((\d+) filtered out\))?`).FindSubmatch(out)
+			if m == nil {
+				t.Fatalf("abidiff output not understood:\n%s", out)
+			}
+			removed, changed := count(m[1]), count(m[2])
+			if removed != tt.removedFiltered || changed != tt.typeFiltered {
+				t.Errorf("abidiff filtered %d removed, %d changed; the test expects %d, %d:\n%s",
+					removed, changed, tt.removedFiltered, tt.typeFiltered, strings.TrimSpace(string(out)))
+			}
+		})
+	}
+}
+
+// count returns the number in b, 0 when empty.
+func count(b []byte) int {
+	n, _ := strconv.Atoi(string(b))
+	return n
+}
