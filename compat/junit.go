@@ -28,6 +28,7 @@ type (
 		Errors   int         `xml:"errors,attr"`
 		Skipped  int         `xml:"skipped,attr"`
 		Cases    []junitCase `xml:"testcase"`
+		Out      string      `xml:"system-out,omitempty"`
 	}
 	junitCase struct {
 		Name      string         `xml:"name,attr"`
@@ -50,7 +51,8 @@ const libraryCase = "(library)"
 // a test case per exported symbol that has findings (a type finding
 // counts for every symbol it affects; library-level findings go to the
 // case "(library)"), a failure per break. Warnings and info are listed
-// in the case's system-out; they fail nothing.
+// in the case's system-out; they fail nothing. The report's notes are in
+// the suite's system-out.
 func WriteJUnit(w io.Writer, reports ...*Report) error {
 	all := junitSuites{Name: "compatgate"}
 	for _, r := range reports {
@@ -109,6 +111,9 @@ func (r *Report) junitSuite() junitSuite {
 	}
 	slices.Sort(keys)
 	s := junitSuite{Name: name, Cases: []junitCase{}}
+	for _, n := range r.Notes {
+		s.Out += "note: " + n + "\n"
+	}
 	for _, k := range keys {
 		c := cases[k]
 		c.SystemOut = out[k].String()

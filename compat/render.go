@@ -112,6 +112,10 @@ func (r *Report) WriteText(w io.Writer) error { return r.WriteTextWith(w, TextOp
 // WriteTextWith is WriteText with options.
 func (r *Report) WriteTextWith(w io.Writer, opts TextOptions) error {
 	bw := bufio.NewWriter(w)
+	if len(r.DebugMissing) > 0 {
+		fmt.Fprintf(bw, "warning: types were not compared: no debug information in %s; the verdict is at least review (--symbols-only to compare symbols only, --require-debug to make it an error)\n",
+			strings.Join(r.DebugMissing, " and "))
+	}
 	fmt.Fprintf(bw, "old: %s\nnew: %s\n", describe(r.Old), describe(r.New))
 	for _, n := range r.Notes {
 		fmt.Fprintf(bw, "note: %s\n", n)

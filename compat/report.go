@@ -105,7 +105,13 @@ type Report struct {
 	Summary Summary `json:"summary"`
 	// TypesChecked is false when either library lacked debug information,
 	// so only the symbol tables were compared.
-	TypesChecked bool     `json:"types_checked"`
+	TypesChecked bool `json:"types_checked"`
+	// SymbolsOnly says types were not compared by choice (--symbols-only).
+	SymbolsOnly bool `json:"symbols_only,omitempty"`
+	// DebugMissing names the sides ("old", "new") without debug
+	// information when types were not compared against the user's will:
+	// the verdict is then at least review.
+	DebugMissing []string `json:"debug_missing,omitempty"`
 	Notes        []string `json:"notes,omitempty"`
 	// Suppressions lists every suppression section given and how many
 	// findings it silenced; empty without suppression files.
@@ -127,25 +133,52 @@ type judged struct {
 	rule   uint16 // index in Report.rules
 }
 
-// Judge classifies every change with the rules and returns the report.
-func Judge(old, new *elfdiff.Corpus, changes *elfdiff.Changes, rs *rules.Set) *Report {
-	return JudgeWith(old, new, changes, rs, nil)
+// JudgeOptions tune JudgeWith.
+type JudgeOptions struct {
+	// Rules judge the changes; rules.Default() when nil.
+	Rules *rules.Set
+	// Suppressions silence the findings they match: they are counted in
+	// Summary.Suppressed and each section's use, not in the verdict.
+	Suppressions []*rules.Suppression
+	// SymbolsOnly says the check compared the symbol tables only, by
+	// choice: the verdict may then be compatible without debug
+	// information.
+	SymbolsOnly bool
 }
 
-// JudgeWith is Judge with suppression sections: the findings they match
-// are silenced, counted in Summary.Suppressed and each section's use.
-func JudgeWith(old, new *elfdiff.Corpus, changes *elfdiff.Changes, rs *rules.Set, supps []*rules.Suppression) *Report {
+// Judge classifies every change with the rules and returns the report.
+func Judge(old, new *elfdiff.Corpus, changes *elfdiff.Changes, rs *rules.Set) *Report {
+	return JudgeWith(old, new, changes, JudgeOptions{Rules: rs})
+}
+
+// JudgeWith is Judge with options.
+//
+// A verdict is never compatible on types that were not compared: when
+// either side has no debug information, and SymbolsOnly is not set, the
+// verdict is at least review and DebugMissing names the sides.
+func JudgeWith(old, new *elfdiff.Corpus, changes *elfdiff.Changes, opts JudgeOptions) *Report {
+	rs, supps := cmp.Or(opts.Rules, rules.Default()), opts.Suppressions
 	r := &Report{
 		Schema:       SchemaVersion,
 		Old:          library(old),
 		New:          library(new),
 		TypesChecked: old.Debug != nil && new.Debug != nil,
+		SymbolsOnly:  opts.SymbolsOnly,
 	}
 	r.Notes = append(r.Notes, old.Notes...)
 	r.Notes = append(r.Notes, new.Notes...)
-	if !r.TypesChecked {
+	switch {
+	case opts.SymbolsOnly:
+		r.Notes = append(r.Notes, "types were not checked (--symbols-only): only the symbol tables were compared")
+	case !r.TypesChecked:
+		if old.Debug == nil {
+			r.DebugMissing = append(r.DebugMissing, "old")
+		}
+		if new.Debug == nil {
+			r.DebugMissing = append(r.DebugMissing, "new")
+		}
 		r.Notes = append(r.Notes, "types were not checked: no debug information in "+missingDebug(old, new)+
-			"; only the symbol tables were compared")
+			"; only the symbol tables were compared, so the verdict is at least review")
 	}
 	var by []int
 	if len(supps) > 0 {
@@ -155,6 +188,9 @@ func JudgeWith(old, new *elfdiff.Corpus, changes *elfdiff.Changes, rs *rules.Set
 		r.Notes = append(r.Notes, undecidedNotes(supps, undecided)...)
 	}
 	r.judgeSuppressed(changes, rs, supps, by)
+	if len(r.DebugMissing) > 0 {
+		r.Verdict = WorstVerdict(r.Verdict, Review)
+	}
 	return r
 }
 

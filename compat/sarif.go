@@ -21,9 +21,18 @@ type (
 		Runs    []sarifRun `json:"runs"`
 	}
 	sarifRun struct {
-		Tool      sarifTool       `json:"tool"`
-		Artifacts []sarifArtifact `json:"artifacts,omitempty"`
-		Results   []sarifResult   `json:"results"`
+		Tool        sarifTool         `json:"tool"`
+		Invocations []sarifInvocation `json:"invocations"`
+		Artifacts   []sarifArtifact   `json:"artifacts,omitempty"`
+		Results     []sarifResult     `json:"results"`
+	}
+	sarifInvocation struct {
+		ExecutionSuccessful bool                `json:"executionSuccessful"`
+		Notifications       []sarifNotification `json:"toolExecutionNotifications,omitempty"`
+	}
+	sarifNotification struct {
+		Level   string    `json:"level"`
+		Message sarifText `json:"message"`
 	}
 	sarifTool struct {
 		Driver sarifDriver `json:"driver"`
@@ -94,7 +103,9 @@ type SARIFOptions struct {
 // rule per rule id that matched (its rationale as description), and a
 // result per finding with its level (break: error, warn: warning, info:
 // note), the affected symbols as logical locations and, as the physical
-// location, the new library file. compatgate's reports carry no source
+// location, the new library file. The reports' notes (such as types not
+// compared for want of debug information) are tool execution
+// notifications. compatgate's reports carry no source
 // file and line for a declaration (elfdiff keeps no DW_AT_decl_file), so
 // no result points into source code.
 func WriteSARIF(w io.Writer, opts SARIFOptions, reports ...*Report) error {
@@ -105,7 +116,8 @@ func WriteSARIF(w io.Writer, opts SARIFOptions, reports ...*Report) error {
 			Version:        sarifVersion(opts.Version),
 			Rules:          []sarifRule{},
 		}},
-		Results: []sarifResult{},
+		Results:     []sarifResult{},
+		Invocations: []sarifInvocation{{ExecutionSuccessful: true}},
 	}
 	ruleIndex := make(map[string]int)
 	artifactIndex := make(map[string]int)
@@ -124,6 +136,10 @@ func WriteSARIF(w io.Writer, opts SARIFOptions, reports ...*Report) error {
 		lib := r.New
 		if lib.Path == "" {
 			lib = r.Old // a library removed from a package
+		}
+		for _, n := range r.Notes {
+			inv := &run.Invocations[0]
+			inv.Notifications = append(inv.Notifications, sarifNotification{Level: "warning", Message: sarifText{r.libraryName() + ": " + n}})
 		}
 		for i := range r.Len() {
 			f := r.Finding(i)

@@ -290,3 +290,22 @@ func TestCheckSuppressions(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckPackageUsage: a library against a directory, or debug packages
+// for library files, are usage errors.
+func TestCheckPackageUsage(t *testing.T) {
+	oldSO, newSO := buildCase(t, "sym/added-only")
+	dir := t.TempDir()
+	for _, args := range [][]string{
+		{oldSO, dir},
+		{"--debug-package1", dir, oldSO, newSO},
+	} {
+		code, _, stderr := runCLI(append([]string{"check"}, args...)...)
+		if code != 2 || strings.Count(stderr, "\n") != 1 {
+			t.Errorf("check %q: exit %d, stderr %q; want 2 and one line", args, code, stderr)
+		}
+	}
+	if code, _, stderr := runCLI("check", dir, t.TempDir()); code != 1 || !strings.Contains(stderr, "no ELF shared library") {
+		t.Errorf("two empty directories: exit %d, stderr %q; want 1, no ELF shared library", code, stderr)
+	}
+}
