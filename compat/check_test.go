@@ -9,7 +9,6 @@ import (
 	"testing"
 
 	"github.com/compatgate/compatgate/compat"
-	"github.com/compatgate/compatgate/elfdiff"
 )
 
 // TestCheckDebugDirs checks that Options.DebugDirs reaches the loader:
@@ -33,20 +32,7 @@ func TestCheckDebugDirs(t *testing.T) {
 		if out, err := exec.Command("gcc", "-shared", "-fPIC", "-g", "-Wl,--build-id", "-o", so, c).CombinedOutput(); err != nil {
 			t.Fatalf("gcc: %v\n%s", err, out)
 		}
-		corpus, err := elfdiff.LoadWith(so, elfdiff.LoadOptions{NoDebugInfo: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		id := corpus.BuildID
-		dbg := filepath.Join(debugDir, ".build-id", id[:2], id[2:]+".debug")
-		if err := os.MkdirAll(filepath.Dir(dbg), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		for _, args := range [][]string{{"--only-keep-debug", so, dbg}, {"--strip-debug", so}} {
-			if out, err := exec.Command("objcopy", args...).CombinedOutput(); err != nil {
-				t.Fatalf("objcopy: %v\n%s", err, out)
-			}
-		}
+		splitDebug(t, so, debugDir)
 		return so
 	}
 	oldSO := build("v1", "int api(int x) { return x; }\n")

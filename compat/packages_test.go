@@ -45,22 +45,28 @@ func buildTree(t *testing.T, root string, libs []lib) {
 			t.Fatalf("gcc: %v\n%s", err, out)
 		}
 		os.Remove(c)
-		if !l.splitDebug {
-			continue
+		if l.splitDebug {
+			splitDebug(t, so, filepath.Join(root, "usr/lib/debug"))
 		}
-		corpus, err := elfdiff.LoadWith(so, elfdiff.LoadOptions{NoDebugInfo: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		id := corpus.BuildID
-		dbg := filepath.Join(root, "usr/lib/debug/.build-id", id[:2], id[2:]+".debug")
-		if err := os.MkdirAll(filepath.Dir(dbg), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		for _, args := range [][]string{{"--only-keep-debug", so, dbg}, {"--strip-debug", so}} {
-			if out, err := exec.Command("objcopy", args...).CombinedOutput(); err != nil {
-				t.Fatalf("objcopy: %v\n%s", err, out)
-			}
+	}
+}
+
+// splitDebug moves the DWARF of the library so into a separate debug
+// file under debugDir/.build-id, as distributions ship it.
+func splitDebug(t *testing.T, so, debugDir string) {
+	t.Helper()
+	corpus, err := elfdiff.LoadWith(so, elfdiff.LoadOptions{NoDebugInfo: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := corpus.BuildID
+	dbg := filepath.Join(debugDir, ".build-id", id[:2], id[2:]+".debug")
+	if err := os.MkdirAll(filepath.Dir(dbg), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"--only-keep-debug", so, dbg}, {"--strip-debug", so}} {
+		if out, err := exec.Command("objcopy", args...).CombinedOutput(); err != nil {
+			t.Fatalf("objcopy: %v\n%s", err, out)
 		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"iter"
+	"strings"
 )
 
 // A Result is what one check reports: the Report of two library files,
@@ -137,6 +138,16 @@ func (res *Result) WriteText(w io.Writer, opts TextOptions) error {
 		return res.Libraries[0].WriteTextWith(w, opts)
 	}
 	bw := bufio.NewWriter(w)
+	var unchecked []string
+	for _, r := range res.Libraries {
+		if len(r.DebugMissing) > 0 {
+			unchecked = append(unchecked, r.libraryName())
+		}
+	}
+	if len(unchecked) > 0 {
+		fmt.Fprintf(bw, "warning: types were not compared in %s: no debug information; their verdict is at least review (--debug-package1/2, --symbols-only, --require-debug)\n",
+			strings.Join(unchecked, ", "))
+	}
 	fmt.Fprintf(bw, "old: %s\nnew: %s\n", res.Old, res.New)
 	for _, n := range res.Notes {
 		fmt.Fprintf(bw, "note: %s\n", n)
