@@ -36,9 +36,12 @@ func IsPackage(path string) bool {
 
 // A side is one side of a package comparison, unpacked.
 type side struct {
-	root      string            // the directory holding the package's files
-	display   string            // the path given
-	roots     []string          // the directories holding the debug packages' files
+	display string // the path given
+	// roots are the directories holding the side's files: the directory
+	// given or the package unpacked, the packages found in the directory,
+	// then the debug packages. roots[:libRoots] hold its libraries.
+	roots     []string
+	libRoots  int
 	debugDirs []string          // usr/lib/debug trees of the side
 	libs      map[string]string // library key (SONAME, else "file:" + base name) → path
 }
@@ -89,8 +92,9 @@ func CheckPackages(oldPath, newPath string, opts PackageOptions) (*Result, error
 			}
 			old.relabel(&r.Old)
 			new.relabel(&r.New)
+			unroot := strings.NewReplacer(slices.Concat(old.unrooting(), new.unrooting())...)
 			for i, n := range r.Notes {
-				r.Notes[i] = strings.NewReplacer(old.root+"/", "", new.root+"/", "").Replace(n)
+				r.Notes[i] = unroot.Replace(n)
 			}
 		}
 		res.Libraries = append(res.Libraries, r)
@@ -98,31 +102,65 @@ func CheckPackages(oldPath, newPath string, opts PackageOptions) (*Result, error
 	return res, nil
 }
 
-// openSide unpacks a package (or takes a directory) and its debug
-// packages, and finds its shared libraries.
+// openSide unpacks a package (or takes a directory, and unpacks the
+// packages in it) and its debug packages, and finds its shared libraries.
 func openSide(path string, debugPackages []string, tmp string) (*side, error) {
 	s := &side{display: path, libs: make(map[string]string)}
 	root, err := unpack(path, tmp)
 	if err != nil {
 		return nil, err
 	}
-	s.root = root
-	for i, p := range append([]string{path}, debugPackages...) {
-		r := root
-		if i > 0 {
-			if r, err = unpack(p, fmt.Sprintf("%s-debug%d", tmp, i)); err != nil {
-				return nil, err
-			}
-			s.roots = append(s.roots, r)
+	s.roots = append(s.roots, root)
+	var debs []string
+	if root == filepath.Clean(path) { // a directory: the packages in it too
+		entries, err := os.ReadDir(path)
+		if err != nil {
+			return nil, fmt.Errorf("reading %s: %w", path, err)
 		}
+		for _, e := range entries {
+			p := filepath.Join(path, e.Name())
+			switch {
+			case !e.Type().IsRegular() || !debfile.IsDeb(p):
+			case isDebugPackage(e.Name()):
+				debugPackages = append(slices.Clip(debugPackages), p)
+			default:
+				debs = append(debs, p)
+			}
+		}
+	}
+	for i, p := range debs {
+		r, err := unpack(p, fmt.Sprintf("%s-pkg%d", tmp, i))
+		if err != nil {
+			return nil, err
+		}
+		s.roots = append(s.roots, r)
+	}
+	s.libRoots = len(s.roots)
+	for i, p := range debugPackages {
+		r, err := unpack(p, fmt.Sprintf("%s-debug%d", tmp, i))
+		if err != nil {
+			return nil, err
+		}
+		s.roots = append(s.roots, r)
+	}
+	for _, r := range s.roots {
 		if fi, err := os.Stat(filepath.Join(r, "usr", "lib", "debug")); err == nil && fi.IsDir() {
 			s.debugDirs = append(s.debugDirs, filepath.Join(r, "usr", "lib", "debug"))
 		}
 	}
-	if err := s.findLibraries(); err != nil {
-		return nil, err
+	for _, r := range s.roots[:s.libRoots] {
+		if err := s.findLibraries(r); err != nil {
+			return nil, err
+		}
 	}
 	return s, nil
+}
+
+// isDebugPackage reports whether a package file name is a debug
+// package's: Debian's pkg-dbgsym_… and pkg-dbg_…, Ubuntu's .ddeb.
+func isDebugPackage(name string) bool {
+	pkg, _, _ := strings.Cut(name, "_")
+	return strings.HasSuffix(pkg, "-dbgsym") || strings.HasSuffix(pkg, "-dbg") || strings.HasSuffix(name, ".ddeb")
 }
 
 // unpack returns the directory holding the files of a package: the
@@ -143,11 +181,11 @@ func unpack(path, dir string) (string, error) {
 	return dir, err
 }
 
-// findLibraries walks the side's tree for ELF shared libraries, outside
-// usr/lib/debug.
-func (s *side) findLibraries() error {
-	debug := filepath.Join(s.root, "usr", "lib", "debug")
-	return filepath.WalkDir(s.root, func(p string, d fs.DirEntry, err error) error {
+// findLibraries walks one tree of the side for ELF shared libraries,
+// outside usr/lib/debug.
+func (s *side) findLibraries(root string) error {
+	debug := filepath.Join(root, "usr", "lib", "debug")
+	return filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return fmt.Errorf("reading %s: %w", s.display, err)
 		}
@@ -240,12 +278,22 @@ func (s *side) relabel(l *Library) {
 
 // rel returns p relative to the package or debug package it is in.
 func (s *side) rel(p string) string {
-	for _, d := range append([]string{s.root}, s.roots...) {
+	for _, d := range s.roots {
 		if rel, ok := strings.CutPrefix(p, d+string(filepath.Separator)); ok {
 			return rel
 		}
 	}
 	return p
+}
+
+// unrooting returns the strings.NewReplacer pairs that make the side's
+// paths relative in text.
+func (s *side) unrooting() []string {
+	var pairs []string
+	for _, r := range s.roots {
+		pairs = append(pairs, r+string(filepath.Separator), "")
+	}
+	return pairs
 }
 
 // oneSided returns the report of a library present on one side only.

@@ -184,7 +184,8 @@ func TestCheckPackagesDebs(t *testing.T) {
 			if err := os.WriteFile(filepath.Join(p.tree, "DEBIAN/control"), []byte(control), 0o644); err != nil {
 				t.Fatal(err)
 			}
-			out := filepath.Join(dir, p.name+".deb")
+			out := filepath.Join(dir, name, p.name+"_1.0_amd64.deb") // one directory per side
+			os.MkdirAll(filepath.Dir(out), 0o755)
 			if b, err := exec.Command("dpkg-deb", "--root-owner-group", "-Z"+compression[p.name], "--build", p.tree, out).CombinedOutput(); err != nil {
 				t.Fatalf("dpkg-deb: %v\n%s", err, b)
 			}
@@ -199,13 +200,17 @@ func TestCheckPackagesDebs(t *testing.T) {
 	oldDeb, oldDbg := deb(oldDir, "libold")
 	newDeb, newDbg := deb(newDir, "libnew")
 	for _, tt := range []struct {
-		name string
-		opts compat.PackageOptions
+		name     string
+		old, new string
+		opts     compat.PackageOptions
+		debug    bool
 	}{
-		{"with debug packages", compat.PackageOptions{OldDebugPackages: []string{oldDbg}, NewDebugPackages: []string{newDbg}}},
-		{"without", compat.PackageOptions{}},
+		{"with debug packages", oldDeb, newDeb, compat.PackageOptions{OldDebugPackages: []string{oldDbg}, NewDebugPackages: []string{newDbg}}, true},
+		{"without", oldDeb, newDeb, compat.PackageOptions{}, false},
+		// Directories holding the packages: the -dbgsym ones are found.
+		{"directories of packages", filepath.Dir(oldDeb), filepath.Dir(newDeb), compat.PackageOptions{}, true},
 	} {
-		got, err := compat.CheckPackages(oldDeb, newDeb, tt.opts)
+		got, err := compat.CheckPackages(tt.old, tt.new, tt.opts)
 		if err != nil {
 			t.Fatalf("%s: %v", tt.name, err)
 		}
@@ -213,7 +218,7 @@ func TestCheckPackagesDebs(t *testing.T) {
 			t.Fatalf("%s: %d reports, want %d", tt.name, len(got.Reports()), len(want.Reports()))
 		}
 		a := got.Reports()[0]
-		if tt.opts.OldDebugPackages == nil {
+		if !tt.debug {
 			if a.TypesChecked || slices.ContainsFunc(slices.Collect(a.Findings()), func(f compat.Finding) bool { return f.Rule == "param-type-changed" }) {
 				t.Errorf("%s: libA types checked without the debug packages", tt.name)
 			}
