@@ -40,27 +40,31 @@ func buildPair(t *testing.T, v1, v2 string) (oldSO, newSO string) {
 // is installed, abidiff filters the same changes with the same file.
 func TestSuppressionsLikeAbidiff(t *testing.T) {
 	oldSO, newSO := buildPair(t,
-		"struct point { int x, y; };\nint area(struct point *p) { return p->x * p->y; }\nint gone(void) { return 0; }\nint internal_helper(void) { return 1; }\n",
-		"struct point { int x, y, z; };\nint area(struct point *p) { return p->x * p->y; }\n")
+		"struct point { int x, y; };\nint area(struct point *p) { return p->x * p->y; }\nint gone(void) { return 0; }\nint internal_helper(void) { return 1; }\nint counter = 1;\n",
+		"struct point { int x, y, z; };\nint area(struct point *p) { return p->x * p->y; }\nlong counter = 1;\n")
 	tests := []struct {
 		name, supp string
-		// suppressed: the rules compatgate silences; typeFiltered and
-		// removedFiltered: what abidiff filters out (changed functions,
-		// removed functions).
-		suppressed                    []string
-		typeFiltered, removedFiltered int
+		// suppressed: the rules compatgate silences; typeFiltered,
+		// removedFiltered and varFiltered: what abidiff filters out
+		// (changed functions, removed functions, changed variables).
+		suppressed                                 []string
+		typeFiltered, removedFiltered, varFiltered int
 	}{
 		{"appended member at end", "[suppress_type]\nname = point\nhas_data_member_inserted_at = end\n",
-			[]string{"member-added", "type-size-grew"}, 1, 0},
+			[]string{"member-added", "type-size-grew"}, 1, 0, 0},
 		{"inserted in {0, 32}: not there", "[suppress_type]\nname = point\nhas_data_member_inserted_between = {0, 32}\n",
-			nil, 0, 0},
+			nil, 0, 0, 0},
 		{"offset_after(y) to end", "[suppress_type]\nname = point\nhas_data_member_inserted_between = {offset_after(y), end}\n",
-			[]string{"member-added", "type-size-grew"}, 1, 0},
+			[]string{"member-added", "type-size-grew"}, 1, 0, 0},
+		{"type_kind union: not a struct", "[suppress_type]\nname = point\ntype_kind = union\n", nil, 0, 0, 0},
 		{"deleted internal functions", "[suppress_function]\nname_regexp = ^internal_\nchange_kind = deleted-function\n",
-			[]string{"symbol-removed"}, 0, 1},
-		{"added only: no match", "[suppress_function]\nname = gone\nchange_kind = added-function\n", nil, 0, 0},
+			[]string{"symbol-removed"}, 0, 1, 0},
+		{"added only: no match", "[suppress_function]\nname = gone\nchange_kind = added-function\n", nil, 0, 0, 0},
+		{"a variable", "[suppress_variable]\nname = counter\n",
+			[]string{"symbol-size-changed", "var-type-changed"}, 0, 0, 1},
+		{"a variable, added only", "[suppress_variable]\nname = counter\nchange_kind = added-variable\n", nil, 0, 0, 0},
 		{"whole file", "[suppress_file]\nsoname_regexp = ^libs\\.so\n",
-			[]string{"member-added", "symbol-removed", "symbol-removed", "type-size-grew"}, -1, -1},
+			[]string{"member-added", "symbol-removed", "symbol-removed", "symbol-size-changed", "type-size-grew", "var-type-changed"}, -1, -1, -1},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -103,10 +107,14 @@ func TestSuppressionsLikeAbidiff(t *testing.T) {
 			if m == nil {
 				t.Fatalf("abidiff output not understood:\n%s", out)
 			}
-			removed, changed := count(m[1]), count(m[2])
-			if removed != tt.removedFiltered || changed != tt.typeFiltered {
-				t.Errorf("abidiff filtered %d removed, %d changed; the test expects %d, %d:\n%s",
-					removed, changed, tt.removedFiltered, tt.typeFiltered, strings.TrimSpace(string(out)))
+			v := regexp.MustCompile(`Variables changes summary: \d+ Removed(?: \((\d+) filtered out\))?, \d+ Changed(?: \((\d+) filtered out\))?`).FindSubmatch(out)
+			if v == nil {
+				t.Fatalf("abidiff output not understood:\n%s", out)
+			}
+			removed, changed, vars := count(m[1]), count(m[2]), count(v[2])
+			if removed != tt.removedFiltered || changed != tt.typeFiltered || vars != tt.varFiltered {
+				t.Errorf("abidiff filtered %d removed, %d changed functions, %d changed variables; the test expects %d, %d, %d:\n%s",
+					removed, changed, vars, tt.removedFiltered, tt.typeFiltered, tt.varFiltered, strings.TrimSpace(string(out)))
 			}
 		})
 	}
