@@ -66,12 +66,17 @@ type (
 		Index *int   `json:"index,omitempty"`
 	}
 	sarifResult struct {
-		RuleID     string          `json:"ruleId"`
-		RuleIndex  int             `json:"ruleIndex"`
-		Level      string          `json:"level"`
-		Message    sarifText       `json:"message"`
-		Locations  []sarifLocation `json:"locations"`
-		Properties map[string]any  `json:"properties,omitempty"`
+		RuleID       string             `json:"ruleId"`
+		RuleIndex    int                `json:"ruleIndex"`
+		Level        string             `json:"level"`
+		Message      sarifText          `json:"message"`
+		Locations    []sarifLocation    `json:"locations"`
+		Suppressions []sarifSuppression `json:"suppressions,omitempty"`
+		Properties   map[string]any     `json:"properties,omitempty"`
+	}
+	sarifSuppression struct {
+		Kind          string `json:"kind"`
+		Justification string `json:"justification"`
 	}
 	sarifLocation struct {
 		PhysicalLocation *sarifPhysical `json:"physicalLocation,omitempty"`
@@ -105,7 +110,8 @@ type SARIFOptions struct {
 // note), the affected symbols as logical locations and, as the physical
 // location, the new library file. The reports' notes (such as types not
 // compared for want of debug information) are tool execution
-// notifications. compatgate's reports carry no source
+// notifications. The suppressed findings, when listed (ListSuppressed),
+// are results with a suppression ("external", naming the section). compatgate's reports carry no source
 // file and line for a declaration (elfdiff keeps no DW_AT_decl_file), so
 // no result points into source code.
 func WriteSARIF(w io.Writer, opts SARIFOptions, reports ...*Report) error {
@@ -141,9 +147,7 @@ func WriteSARIF(w io.Writer, opts SARIFOptions, reports ...*Report) error {
 			inv := &run.Invocations[0]
 			inv.Notifications = append(inv.Notifications, sarifNotification{Level: "warning", Message: sarifText{r.libraryName() + ": " + n}})
 		}
-		for i := range r.Len() {
-			f := r.Finding(i)
-			rule := r.rule(i)
+		emit := func(f Finding, rule *rules.Rule, symType string) {
 			ri, ok := ruleIndex[rule.ID]
 			if !ok {
 				ri = len(run.Tool.Driver.Rules)
@@ -164,17 +168,29 @@ func WriteSARIF(w io.Writer, opts SARIFOptions, reports ...*Report) error {
 					props[k] = v
 				}
 			}
-			run.Results = append(run.Results, sarifResult{
+			res := sarifResult{
 				RuleID:    rule.ID,
 				RuleIndex: ri,
 				Level:     sarifLevels[f.Severity],
 				Message:   sarifText{demangleText(f.Message)},
 				Locations: []sarifLocation{{
 					PhysicalLocation: &sarifPhysical{ArtifactLocation: artifact(lib.Path)},
-					LogicalLocations: r.logicalLocations(i, f, lib),
+					LogicalLocations: logicalLocations(f, symType, lib),
 				}},
 				Properties: props,
-			})
+			}
+			if f.SuppressedBy != "" {
+				res.Suppressions = []sarifSuppression{{Kind: "external", Justification: "suppressed by " + f.SuppressedBy}}
+			}
+			run.Results = append(run.Results, res)
+		}
+		for i := range r.Len() {
+			emit(r.Finding(i), r.rule(i), r.change(i).SymbolType)
+		}
+		// The suppressed findings, when listed: results with their
+		// suppression, which code scanning shows as dismissed.
+		for k, j := range r.hidden[:len(r.Suppressed)] {
+			emit(r.Suppressed[k], &r.rules[j.rule], r.changes.At(int(j.change)).SymbolType)
 		}
 	}
 	enc := json.NewEncoder(w)
@@ -191,10 +207,10 @@ func WriteSARIF(w io.Writer, opts SARIFOptions, reports ...*Report) error {
 	return nil
 }
 
-// logicalLocations names what finding i is about: the type it is in, and
+// logicalLocations names what a finding is about: the type it is in, and
 // every exported symbol it affects (or the library, for a library-level
-// finding).
-func (r *Report) logicalLocations(i int, f Finding, lib Library) []sarifLogical {
+// finding). symType is the ELF type of the finding's own symbol.
+func logicalLocations(f Finding, symType string, lib Library) []sarifLogical {
 	var ls []sarifLogical
 	if f.Type != "" {
 		ls = append(ls, sarifLogical{Name: demangleText(f.Type), FullyQualifiedName: demangleText(f.Type), Kind: "type"})
@@ -203,7 +219,6 @@ func (r *Report) logicalLocations(i int, f Finding, lib Library) []sarifLogical 
 	if f.Symbol != "" && !slices.Contains(affected, f.Symbol) {
 		affected = append([]string{f.Symbol}, affected...)
 	}
-	symType := r.change(i).SymbolType
 	for _, a := range affected {
 		l := sarifLogical{Name: Demangle(a), FullyQualifiedName: Demangle(a)}
 		if l.Name != a {
