@@ -26,6 +26,7 @@ type suppressor struct {
 	target   rules.Target
 	old, new *elfdiff.Corpus
 	types    [2]map[string]*elfdiff.Type // by name, built on first use
+	reach    map[string]int              // firstReach's answer by symbol: a type change affects many
 }
 
 // apply returns, for every change, the index of the suppression that
@@ -110,14 +111,21 @@ func (s *suppressor) firstSymbol(c elfdiff.Change) int {
 // of every symbol in affected, or -1.
 func (s *suppressor) firstReach(affected []string) int {
 	first := -1
+	if s.reach == nil {
+		s.reach = make(map[string]int)
+	}
 	for _, a := range affected {
-		symType := s.symbolType(a)
-		k := -1
-		for j, sp := range s.supps {
-			if sp.SuppressesReach(s.target, a, symType, sourceName(a)) {
-				k = j
-				break
+		k, ok := s.reach[a]
+		if !ok {
+			k = -1
+			symType, name := s.symbolType(a), sourceName(a)
+			for j, sp := range s.supps {
+				if sp.SuppressesReach(s.target, a, symType, name) {
+					k = j
+					break
+				}
 			}
+			s.reach[a] = k
 		}
 		if k < 0 {
 			return -1
@@ -190,9 +198,6 @@ func (s *suppressor) typeInfo(name string) rules.TypeInfo {
 		return info
 	}
 	info.Kind = typeKindNames[t.Kind]
-	if t.Kind == elfdiff.StructType && t.Class != nil {
-		info.Kind = "class"
-	}
 	if ot != nil && ot.Size >= 0 {
 		info.OldSize = ot.Size * 8
 	}

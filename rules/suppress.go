@@ -148,7 +148,9 @@ func (s *Suppression) SuppressesType(t Target, typeName string, changes []elfdif
 	if !s.matchName(bare, typeName) {
 		return NotSuppressed
 	}
-	if s.typeKind != "" && !(s.typeKind == kind || s.typeKind == "class" && kind == "struct" && isCXX(changes)) {
+	// As libabigail's, "class" is any class type, declared with struct or
+	// class; "struct" only one declared with struct.
+	if s.typeKind != "" && s.typeKind != kind && !(s.typeKind == "class" && kind == "struct") {
 		return NotSuppressed
 	}
 	if s.accessedThrough != "" {
@@ -238,11 +240,6 @@ func splitTypeName(name string) (kind, bare string) {
 		}
 	}
 	return "", name
-}
-
-// isCXX reports whether the changes are about a C++ class.
-func isCXX(changes []elfdiff.Change) bool {
-	return slices.ContainsFunc(changes, func(c elfdiff.Change) bool { return c.Facts.Has(elfdiff.FactCXXClass) })
 }
 
 // isSourceFile reports whether a file name is a C or C++ source file
