@@ -72,6 +72,12 @@ func TestSuppressionsLikeAbidiff(t *testing.T) {
 			nil, -1, 0, 0},
 		{"deleted internal functions", "[suppress_function]\nname_regexp = ^internal_\nchange_kind = deleted-function\n", false,
 			[]string{"symbol-removed"}, 0, 1, 0},
+		// point reaches clients through area only: suppressing area's
+		// sub-type changes silences point's findings.
+		{"the only function reaching a type", "[suppress_function]\nname = area\nchange_kind = function-subtype-change\n", false,
+			[]string{"member-added", "type-size-grew"}, 1, 0, 0},
+		{"the function, deletions only", "[suppress_function]\nname = area\nchange_kind = deleted-function\n", false,
+			nil, 0, 0, 0},
 		{"added only: no match", "[suppress_function]\nname = gone\nchange_kind = added-function\n", false, nil, 0, 0, 0},
 		{"a variable", "[suppress_variable]\nname = counter\n", false,
 			[]string{"symbol-size-changed", "var-type-changed"}, 0, 0, 1},
