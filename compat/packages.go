@@ -44,6 +44,7 @@ type side struct {
 	libRoots  int
 	debugDirs []string          // usr/lib/debug trees of the side
 	libs      map[string]string // library key (SONAME, else "file:" + base name) → path
+	notes     []string          // what the result should say about the side
 }
 
 // CheckPackages compares every ELF shared library of two packages (.deb
@@ -68,7 +69,7 @@ func CheckPackages(oldPath, newPath string, opts PackageOptions) (*Result, error
 		return nil, err
 	}
 	rs := cmp.Or(opts.Rules, rules.Default())
-	res := &Result{Old: oldPath, New: newPath, packaged: true}
+	res := &Result{Old: oldPath, New: newPath, packaged: true, Notes: slices.Concat(old.notes, new.notes)}
 	keys := pairKeys(old.libs, new.libs)
 	if len(keys) == 0 {
 		return nil, fmt.Errorf("no ELF shared library in %s or %s", oldPath, newPath)
@@ -203,7 +204,12 @@ func (s *side) findLibraries(root string) error {
 		if soname != "" {
 			key = soname
 		}
-		if prev, dup := s.libs[key]; !dup || p < prev {
+		prev, dup := s.libs[key]
+		if dup {
+			s.notes = append(s.notes, fmt.Sprintf("%s: %s and %s are the same library (%s); compared the first",
+				s.display, s.rel(min(p, prev)), s.rel(max(p, prev)), strings.TrimPrefix(key, "file:")))
+		}
+		if !dup || p < prev {
 			s.libs[key] = p
 		}
 		return nil

@@ -92,9 +92,21 @@ func packagePair(t *testing.T) (oldDir, newDir string) {
 
 func TestCheckPackagesDirectories(t *testing.T) {
 	oldDir, newDir := packagePair(t)
+	// A second copy of libB: one is compared, and the report says so.
+	lib, err := os.ReadFile(filepath.Join(oldDir, "usr/lib/libB.so.1"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.MkdirAll(filepath.Join(oldDir, "usr/lib64"), 0o755)
+	if err := os.WriteFile(filepath.Join(oldDir, "usr/lib64/libB.so.1"), lib, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	res, err := compat.CheckPackages(oldDir, newDir, compat.PackageOptions{})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if len(res.Notes) != 1 || !strings.Contains(res.Notes[0], "usr/lib/libB.so.1 and usr/lib64/libB.so.1 are the same library (libB.so.1); compared the first") {
+		t.Errorf("notes %q; want one on the two copies of libB", res.Notes)
 	}
 	type row struct{ name, verdict, rule, path string }
 	var got []row
