@@ -50,7 +50,8 @@ double shape_area(struct shape_opts *o, long n) { return o->scale * n; }
 // the source changes, the pull request's build is checked against the
 // release through the GitHub Action's own script (action.yml), with the
 // project's suppression file. The SARIF is validated with the SARIF
-// Multitool, the JUnit report parsed, the Markdown summary checked, and the
+// Multitool, the GitLab template's job run and its JUnit report parsed, the
+// Markdown summary checked, and the
 // suppression silences exactly what it names.
 func TestCIFlow(t *testing.T) {
 	for _, tool := range []string{"gcc", "bash"} {
@@ -171,8 +172,32 @@ func TestCIFlow(t *testing.T) {
 		}
 	}
 
-	// JUnit, as GitLab's template publishes it.
-	code, stdout, _ := runCLI("check", "--format", "junit", "--suppr", abignore, release, pr)
+	// The merge request's job: the GitLab template's script, which
+	// publishes the JUnit report.
+	job := filepath.Join(dir, "gitlab-job")
+	os.MkdirAll(job, 0o755)
+	cmd := exec.Command("bash", "-e", "-c", gitlabScript(t))
+	cmd.Dir = job
+	cmd.Env = append(os.Environ(), "PATH="+filepath.Dir(compatgate)+":"+os.Getenv("PATH"),
+		"COMPATGATE_BASELINE="+release, "COMPATGATE_NEW="+pr, "COMPATGATE_SUPPRESSIONS="+abignore,
+		"COMPATGATE_ARGS=", "COMPATGATE_MAX_DETAILS=50")
+	out, err := cmd.CombinedOutput()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	junit, err := os.ReadFile(filepath.Join(job, "compatgate-report", "junit.xml"))
+	if err != nil {
+		t.Fatalf("the GitLab job wrote no JUnit report: %v\n%s", err, out)
+	}
+	for _, f := range []string{"report.json", "report.sarif", "report.md"} {
+		if fi, err := os.Stat(filepath.Join(job, "compatgate-report", f)); err != nil || fi.Size() == 0 {
+			t.Errorf("the GitLab job's artifact %s is missing or empty", f)
+		}
+	}
+	stdout := string(junit)
 	var suites struct {
 		Suites []struct {
 			Name  string `xml:"name,attr"`
@@ -190,8 +215,41 @@ func TestCIFlow(t *testing.T) {
 	s := suites.Suites
 	if code != 12 || len(s) != 1 || s[0].Name != "libshapes.so.1" || len(s[0].Cases) != 1 || s[0].Cases[0].Name != "shape_area" ||
 		len(s[0].Cases[0].Failures) != 1 || s[0].Cases[0].Failures[0].Type != "param-type-changed" {
-		t.Errorf("JUnit: exit %d, %+v; want one suite, one case shape_area failing param-type-changed", code, suites)
+		t.Errorf("GitLab job: exit %d, JUnit %+v; want 12, one suite, one case shape_area failing param-type-changed\n%s", code, suites, out)
 	}
+}
+
+// gitlabScript returns the shell script of the GitLab template's job:
+// its script lines, the block ones unindented, minus the go install of
+// compatgate (the test provides it).
+func gitlabScript(t *testing.T) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "..", "ci", "gitlab", "compatgate.gitlab-ci.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var script []string
+	in, block := false, false
+	for _, line := range strings.Split(string(b), "\n") {
+		switch {
+		case line == "  script:":
+			in = true
+		case !in:
+		case strings.HasPrefix(line, "    - |"):
+			block = true
+		case strings.HasPrefix(line, "    - "):
+			block = false
+			if cmd := strings.TrimPrefix(line, "    - "); !strings.HasPrefix(cmd, "go install") {
+				script = append(script, cmd)
+			}
+		case block && strings.HasPrefix(line, "      "):
+			script = append(script, strings.TrimPrefix(line, "      "))
+		default:
+			return strings.Join(script, "\n")
+		}
+	}
+	t.Fatal("the GitLab template has no script")
+	return ""
 }
 
 // checkJSON runs check --format json and decodes the report.
