@@ -51,8 +51,8 @@ double shape_area(struct shape_opts *o, long n) { return o->scale * n; }
 // release through the GitHub Action's own script (action.yml), with the
 // project's suppression file. The SARIF is validated with the SARIF
 // Multitool, the GitLab template's job run and its JUnit report parsed, the
-// Markdown summary checked, and the
-// suppression silences exactly what it names.
+// Markdown summary checked, and the suppression silences exactly what it
+// names.
 func TestCIFlow(t *testing.T) {
 	for _, tool := range []string{"gcc", "bash"} {
 		if _, err := exec.LookPath(tool); err != nil {
