@@ -69,17 +69,12 @@ const (
 	StatusAdded    = "added"
 )
 
-// packageJSON is the layout of the JSON report of packages.
+// packageJSON is the layout of the JSON report of packages: the fields
+// of a report, its libraries, then every finding.
 type packageJSON struct {
-	Schema       int            `json:"schema"`
-	Old          Library        `json:"old"`
-	New          Library        `json:"new"`
-	Verdict      Verdict        `json:"verdict"`
-	Summary      Summary        `json:"summary"`
-	TypesChecked bool           `json:"types_checked"`
-	Notes        []string       `json:"notes,omitempty"`
-	Libraries    []libraryEntry `json:"libraries"`
-	Changes      []Finding      `json:"changes"`
+	*reportFields
+	Libraries []libraryEntry `json:"libraries"`
+	Changes   []Finding      `json:"changes"`
 }
 
 // status says whether r compared two libraries or saw one side only.
@@ -103,8 +98,8 @@ func (res *Result) WriteJSON(w io.Writer) error {
 		return res.Libraries[0].WriteJSON(w)
 	}
 	head := packageJSON{
-		Schema: SchemaVersion, Old: Library{Path: res.Old}, New: Library{Path: res.New},
-		Verdict: res.Verdict(), Summary: res.Summary(), TypesChecked: true, Notes: res.Notes,
+		reportFields: &reportFields{Schema: SchemaVersion, Old: Library{Path: res.Old}, New: Library{Path: res.New},
+			Verdict: res.Verdict(), Summary: res.Summary(), TypesChecked: true, Notes: res.Notes},
 		Libraries: []libraryEntry{}, Changes: []Finding{},
 	}
 	for _, r := range res.Libraries {
