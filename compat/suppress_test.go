@@ -82,6 +82,12 @@ func TestSuppressionsLikeAbidiff(t *testing.T) {
 		{"a variable", "[suppress_variable]\nname = counter\n", false,
 			[]string{"symbol-size-changed", "var-type-changed"}, 0, 0, 1},
 		{"a variable, added only", "[suppress_variable]\nname = counter\nchange_kind = added-variable\n", false, nil, 0, 0, 0},
+		// Sections that select nothing: as in libabigail, a function one
+		// silences every function, type and file ones nothing.
+		{"label-only function section", "[suppress_function]\nlabel = all\n", false,
+			[]string{"member-added", "symbol-removed", "symbol-removed", "type-size-grew"}, 1, 2, 0},
+		{"label-only type section", "[suppress_type]\nlabel = all\n", false, nil, 0, 0, 0},
+		{"label-only file section", "[suppress_file]\nlabel = all\n", false, nil, 0, 0, 0},
 		{"whole file", "[suppress_file]\nsoname_regexp = ^libs\\.so\n", false,
 			[]string{"member-added", "symbol-removed", "symbol-removed", "symbol-size-changed", "type-size-grew", "var-type-changed"}, -1, -1, -1},
 		{"C++ class appended at end", "[suppress_type]\nname = ns::Widget\nhas_data_member_inserted_at = end\n", true,

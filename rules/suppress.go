@@ -46,7 +46,21 @@ func (s *Suppression) appliesTo(t Target) bool {
 // SuppressesFile reports whether s is a [suppress_file] section that
 // matches t: every finding of the library is silenced.
 func (s *Suppression) SuppressesFile(t Target) bool {
-	return s.Kind == SuppressFile && s.appliesTo(t)
+	return s.Kind == SuppressFile && s.selectsLibrary() && s.appliesTo(t)
+}
+
+// selectsLibrary reports whether the section names libraries. As in
+// libabigail, a [suppress_file] or [suppress_type] section that selects
+// nothing (a label alone) is ignored; a [suppress_function] or
+// [suppress_variable] one silences every function or variable.
+func (s *Suppression) selectsLibrary() bool {
+	return s.fileName != nil || s.fileNameNot != nil || s.soname != nil || s.sonameNot != nil
+}
+
+// selectsTypes reports whether a [suppress_type] section selects types.
+func (s *Suppression) selectsTypes() bool {
+	return s.selectsLibrary() || s.hasName || s.nameRE != nil || s.nameNotRE != nil || s.typeKind != "" ||
+		s.accessedThrough != "" || s.NeedsSourceLocation() || s.hasInsertionCondition
 }
 
 // matchName applies name, name_regexp and name_not_regexp to the names an
@@ -138,7 +152,7 @@ const (
 // the findings changes, all about the type named typeName (as reports
 // spell it: "struct point", "ns::Widget") in library t.
 func (s *Suppression) SuppressesType(t Target, typeName string, changes []elfdiff.Change, info TypeInfo) Decision {
-	if s.Kind != SuppressType || !s.appliesTo(t) || len(changes) == 0 {
+	if s.Kind != SuppressType || !s.selectsTypes() || !s.appliesTo(t) || len(changes) == 0 {
 		return NotSuppressed
 	}
 	kind, bare := splitTypeName(typeName)
