@@ -32,7 +32,7 @@ func WriteMarkdown(w io.Writer, opts MarkdownOptions, reports ...*Report) error 
 	}
 	if len(reports) == 1 {
 		r := reports[0]
-		fmt.Fprintf(bw, "## %s compatgate: `%s` is %s\n\n", verdictMarks[r.Verdict], r.libraryName(), r.Verdict)
+		fmt.Fprintf(bw, "## %s compatgate: `%s`: %s\n\n", verdictMarks[r.Verdict], r.libraryName(), r.Verdict)
 		r.writeMarkdownBody(bw, opts)
 		return bw.Flush()
 	}

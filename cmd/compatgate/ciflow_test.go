@@ -276,7 +276,7 @@ func checkJSON(t *testing.T, args ...string) (r struct {
 func checkMarkdown(t *testing.T, md string) {
 	t.Helper()
 	for _, want := range []string{
-		"## ❌ compatgate: `libshapes.so.1` is incompatible\n",
+		"## ❌ compatgate: `libshapes.so.1`: incompatible\n",
 		"| rule | severity | findings |\n|---|---|---:|\n| `param-type-changed` | break | 1 |\n",
 		"1 break, 0 warn, 0 info, 3 suppressed",
 		"<details><summary><code>param-type-changed</code> (break, 1): ",
