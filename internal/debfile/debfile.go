@@ -81,8 +81,8 @@ func members(r io.ReaderAt, size int64) ([]member, error) {
 
 // Extract unpacks into dir the regular files of the package at p for which
 // keep returns true (given the file's path in the package and its first
-// bytes), and every symbolic link. Paths that would leave dir are
-// skipped. It returns the number of files written.
+// bytes), and every symbolic link. Paths that would leave dir, directly or
+// through a link the package made, are skipped. It returns the number of files written.
 func Extract(p, dir string, keep func(name string, head []byte) bool) (int, error) {
 	f, err := os.Open(p)
 	if err != nil {
@@ -175,6 +175,11 @@ func untar(r io.Reader, dir string, keep func(string, []byte) bool) (int, error)
 			continue
 		}
 		dst := filepath.Join(dir, filepath.FromSlash(name))
+		if throughLink(dir, name) {
+			// A directory on the way is a link the package made: writing
+			// through it could land anywhere (a package is untrusted).
+			continue
+		}
 		switch h.Typeflag {
 		case tar.TypeSymlink:
 			if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
@@ -199,6 +204,24 @@ func untar(r io.Reader, dir string, keep func(string, []byte) bool) (int, error)
 			n++
 		}
 	}
+}
+
+// throughLink reports whether a directory on the way from dir to its
+// relative path name is a symbolic link.
+func throughLink(dir, name string) bool {
+	p := dir
+	parts := strings.Split(name, "/")
+	for _, part := range parts[:len(parts)-1] {
+		p = filepath.Join(p, part)
+		fi, err := os.Lstat(p)
+		if err != nil {
+			return false // not there yet: made as a directory
+		}
+		if fi.Mode()&os.ModeSymlink != 0 {
+			return true
+		}
+	}
+	return false
 }
 
 func writeFile(dst string, r io.Reader) error {

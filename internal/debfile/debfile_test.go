@@ -24,26 +24,29 @@ func ar(members ...[2]string) []byte {
 	return b.Bytes()
 }
 
+// tarOf builds a tar archive: the links first, then the files.
 func tarOf(files map[string]string, links map[string]string) string {
 	var b bytes.Buffer
 	tw := tar.NewWriter(&b)
+	for name, target := range links {
+		tw.WriteHeader(&tar.Header{Name: name, Linkname: target, Typeflag: tar.TypeSymlink})
+	}
 	for name, body := range files {
 		tw.WriteHeader(&tar.Header{Name: name, Mode: 0o644, Size: int64(len(body)), Typeflag: tar.TypeReg})
 		tw.Write([]byte(body))
-	}
-	for name, target := range links {
-		tw.WriteHeader(&tar.Header{Name: name, Linkname: target, Typeflag: tar.TypeSymlink})
 	}
 	tw.Close()
 	return b.String()
 }
 
 func TestExtract(t *testing.T) {
+	outside := t.TempDir()
 	data := tarOf(map[string]string{
 		"./usr/lib/libx.so.1.0": "\x7fELF kept",
 		"./usr/share/doc/x":     "not kept",
 		"../../escape":          "\x7fELF outside",
-	}, map[string]string{"./usr/lib/libx.so.1": "libx.so.1.0"})
+		"./evil/planted":        "\x7fELF through a link",
+	}, map[string]string{"./usr/lib/libx.so.1": "libx.so.1.0", "./evil": outside})
 	dir := t.TempDir()
 	deb := filepath.Join(dir, "x.deb")
 	os.WriteFile(deb, ar([2]string{"debian-binary", "2.0\n"}, [2]string{"control.tar", tarOf(nil, nil)}, [2]string{"data.tar", data}), 0o644)
@@ -63,6 +66,9 @@ func TestExtract(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "escape")); err == nil {
 		t.Error("../../escape was written outside the directory")
+	}
+	if _, err := os.Lstat(filepath.Join(outside, "planted")); err == nil {
+		t.Error("a file was written through a link the package made")
 	}
 }
 
