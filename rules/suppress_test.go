@@ -48,12 +48,15 @@ func TestSuppressionMatching(t *testing.T) {
   symbol_version = V2
 [suppress_file]
   file_name_regexp = ^libtest
+[suppress_type]
+  name = point
+  has_data_members_inserted_between = { {0, 8} , {offset_after(y), end} }
 `
 	ss, err := ParseSuppressions("s.supp", strings.NewReader(file))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(ss) != 5 || ss[0].Label != "point may grow at its end" || ss[0].Line != 2 || ss[4].Kind != SuppressFile {
+	if len(ss) != 6 || ss[0].Label != "point may grow at its end" || ss[0].Line != 2 || ss[4].Kind != SuppressFile {
 		t.Fatalf("parsed %+v", ss)
 	}
 	lib := Target{Path: "/build/libx.so.1", SONAME: "libx.so.1"}
@@ -61,6 +64,9 @@ func TestSuppressionMatching(t *testing.T) {
 	// inserted at bit 32 is not; a removed member is never suppressed.
 	info := TypeInfo{Kind: "struct", OldSize: 64, NewMember: func(m string) (int64, bool) {
 		return map[string]int64{"tail": 64, "mid": 32}[m], true
+	}, Member: func(m string) (int64, int64, bool) {
+		off, ok := map[string]int64{"x": 0, "y": 32}[m]
+		return off, 32, ok
 	}}
 	added := func(m string) elfdiff.Change {
 		return elfdiff.Change{Kind: elfdiff.MemberAdded, Type: "struct point", Where: "member " + m}
@@ -82,6 +88,8 @@ func TestSuppressionMatching(t *testing.T) {
 		{1, "struct priv_keep", []elfdiff.Change{grew}, NotSuppressed},
 		{1, "union priv_u", []elfdiff.Change{grew}, NotSuppressed}, // type_kind
 		{2, "struct priv_state", []elfdiff.Change{grew}, NotSuppressed},
+		{5, "struct point", []elfdiff.Change{added("tail"), grew}, Suppressed},   // y ends at 64
+		{5, "struct point", []elfdiff.Change{added("mid"), grew}, NotSuppressed}, // 32: in neither range
 	}
 	for _, tt := range typeTests {
 		if got := ss[tt.s].SuppressesType(lib, tt.name, tt.changes, info); got != tt.want {
