@@ -3,6 +3,7 @@ package compat
 import (
 	"cmp"
 	"os"
+	"slices"
 	"sync"
 
 	"github.com/compatgate/compatgate/elfdiff"
@@ -16,6 +17,16 @@ type Options struct {
 	// DebugDirs are searched for separate debug files, before
 	// /usr/lib/debug (see elfdiff.LoadOptions).
 	DebugDirs []string
+	// OldDebugDirs and NewDebugDirs are searched for one side only,
+	// before DebugDirs (abidiff's --debug-info-dir1 and 2).
+	OldDebugDirs, NewDebugDirs []string
+	// Suppressions silence the findings they match (libabigail's
+	// suppression specifications, see rules.ParseSuppressions).
+	Suppressions []*rules.Suppression
+	// SymbolsOnly compares the symbol tables only, reading no debug
+	// information: the explicit choice, which a verdict may pass as
+	// compatible.
+	SymbolsOnly bool
 }
 
 // Check loads two versions of a library, compares them and judges the
@@ -30,21 +41,22 @@ func CheckWith(oldPath, newPath string, opts Options) (*Report, error) {
 	if rs == nil {
 		rs = rules.Default()
 	}
-	lo := elfdiff.LoadOptions{DebugDirs: opts.DebugDirs}
+	olo := elfdiff.LoadOptions{DebugDirs: append(slices.Clip(opts.OldDebugDirs), opts.DebugDirs...), NoDebugInfo: opts.SymbolsOnly}
+	nlo := elfdiff.LoadOptions{DebugDirs: append(slices.Clip(opts.NewDebugDirs), opts.DebugDirs...), NoDebugInfo: opts.SymbolsOnly}
 	var (
 		old, new       *elfdiff.Corpus
 		oldErr, newErr error
 	)
 	if concurrentLoad(oldPath, newPath) {
 		var wg sync.WaitGroup
-		wg.Go(func() { old, oldErr = elfdiff.LoadWith(oldPath, lo) })
-		new, newErr = elfdiff.LoadWith(newPath, lo)
+		wg.Go(func() { old, oldErr = elfdiff.LoadWith(oldPath, olo) })
+		new, newErr = elfdiff.LoadWith(newPath, nlo)
 		wg.Wait()
 	} else {
-		old, oldErr = elfdiff.LoadWith(oldPath, lo)
+		old, oldErr = elfdiff.LoadWith(oldPath, olo)
 		if oldErr == nil {
-			lo.ShareNames = old
-			new, newErr = elfdiff.LoadWith(newPath, lo)
+			nlo.ShareNames = old
+			new, newErr = elfdiff.LoadWith(newPath, nlo)
 		}
 	}
 	if err := cmp.Or(oldErr, newErr); err != nil {
@@ -54,7 +66,7 @@ func CheckWith(oldPath, newPath string, opts Options) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	return Judge(old, new, changes, rs), nil
+	return JudgeWith(old, new, changes, JudgeOptions{Rules: rs, Suppressions: opts.Suppressions, SymbolsOnly: opts.SymbolsOnly}), nil
 }
 
 // concurrentLoadLimit is the combined size of two library files up to which

@@ -9,7 +9,6 @@ import (
 	"testing"
 
 	"github.com/compatgate/compatgate/compat"
-	"github.com/compatgate/compatgate/elfdiff"
 )
 
 // TestCheckDebugDirs checks that Options.DebugDirs reaches the loader:
@@ -33,20 +32,7 @@ func TestCheckDebugDirs(t *testing.T) {
 		if out, err := exec.Command("gcc", "-shared", "-fPIC", "-g", "-Wl,--build-id", "-o", so, c).CombinedOutput(); err != nil {
 			t.Fatalf("gcc: %v\n%s", err, out)
 		}
-		corpus, err := elfdiff.LoadWith(so, elfdiff.LoadOptions{NoDebugInfo: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		id := corpus.BuildID
-		dbg := filepath.Join(debugDir, ".build-id", id[:2], id[2:]+".debug")
-		if err := os.MkdirAll(filepath.Dir(dbg), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		for _, args := range [][]string{{"--only-keep-debug", so, dbg}, {"--strip-debug", so}} {
-			if out, err := exec.Command("objcopy", args...).CombinedOutput(); err != nil {
-				t.Fatalf("objcopy: %v\n%s", err, out)
-			}
-		}
+		splitDebug(t, so, debugDir)
 		return so
 	}
 	oldSO := build("v1", "int api(int x) { return x; }\n")
@@ -56,9 +42,10 @@ func TestCheckDebugDirs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.TypesChecked || r.Verdict != compat.Compatible || len(r.Notes) == 0 {
-		t.Errorf("without debug dirs: types_checked=%v verdict=%s notes=%q; want unchecked, compatible, a note",
-			r.TypesChecked, r.Verdict, r.Notes)
+	// Types not compared: never compatible (issue 18).
+	if r.TypesChecked || r.Verdict != compat.Review || len(r.Notes) == 0 || !slices.Equal(r.DebugMissing, []string{"old", "new"}) {
+		t.Errorf("without debug dirs: types_checked=%v verdict=%s notes=%q debug_missing=%q; want unchecked, review, a note, old and new",
+			r.TypesChecked, r.Verdict, r.Notes, r.DebugMissing)
 	}
 	r, err = compat.CheckWith(oldSO, newSO, compat.Options{DebugDirs: []string{debugDir}})
 	if err != nil {

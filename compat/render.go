@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"iter"
 	"regexp"
 	"slices"
 	"strings"
@@ -31,8 +32,17 @@ type reportJSON struct {
 // time, so a report of tens of thousands of findings never holds their
 // text all at once.
 func (r *Report) WriteJSON(w io.Writer) error {
+	return streamJSON(w, reportJSON{(*reportFields)(r), []Finding{}}, func(yield func(Finding) bool) {
+		r.Findings()(yield)
+	})
+}
+
+// streamJSON writes head, whose encoding must end with an empty
+// "changes" array, with the findings spliced into that array one at a
+// time.
+func streamJSON(w io.Writer, head any, findings iter.Seq[Finding]) error {
 	var b bytes.Buffer
-	if err := encodeIndented(&b, reportJSON{(*reportFields)(r), []Finding{}}, ""); err != nil {
+	if err := encodeIndented(&b, head, ""); err != nil {
 		return err
 	}
 	// The head ends with `"changes": []` and the closing brace: splice the
@@ -43,24 +53,27 @@ func (r *Report) WriteJSON(w io.Writer) error {
 	}
 	bw := bufio.NewWriter(w)
 	bw.Write(b.Bytes()[:b.Len()-len(tail)])
-	if r.Len() == 0 {
-		bw.WriteString(tail)
-		return bw.Flush()
-	}
-	bw.WriteString("[\n")
-	for i := range r.Len() {
-		if i > 0 {
+	n := 0
+	var err error
+	for f := range findings {
+		if n == 0 {
+			bw.WriteString("[\n")
+		} else {
 			bw.WriteString(",\n")
 		}
+		n++
 		b.Reset()
-		f := r.Finding(i)
-		if err := encodeIndented(&b, &f, "    "); err != nil {
+		if err = encodeIndented(&b, &f, "    "); err != nil {
 			return err
 		}
 		bw.WriteString("    ")
 		bw.Write(bytes.TrimSuffix(b.Bytes(), []byte("\n")))
 	}
-	bw.WriteString("\n  ]\n}\n")
+	if n == 0 {
+		bw.WriteString(tail)
+	} else {
+		bw.WriteString("\n  ]\n}\n")
+	}
 	return bw.Flush()
 }
 
@@ -99,6 +112,10 @@ func (r *Report) WriteText(w io.Writer) error { return r.WriteTextWith(w, TextOp
 // WriteTextWith is WriteText with options.
 func (r *Report) WriteTextWith(w io.Writer, opts TextOptions) error {
 	bw := bufio.NewWriter(w)
+	if len(r.DebugMissing) > 0 {
+		fmt.Fprintf(bw, "warning: types were not compared: no debug information in %s; the verdict is at least review (--symbols-only to compare symbols only, --require-debug to make it an error)\n",
+			strings.Join(r.DebugMissing, " and "))
+	}
 	fmt.Fprintf(bw, "old: %s\nnew: %s\n", describe(r.Old), describe(r.New))
 	for _, n := range r.Notes {
 		fmt.Fprintf(bw, "note: %s\n", n)
@@ -110,9 +127,33 @@ func (r *Report) WriteTextWith(w io.Writer, opts TextOptions) error {
 		}
 		r.writeDetails(bw, opts.MaxDetails)
 	}
-	fmt.Fprintf(bw, "\nverdict: %s (%d break, %d warn, %d info)\n",
-		r.Verdict, r.Summary.Break, r.Summary.Warn, r.Summary.Info)
+	r.writeSuppressed(bw)
+	suppressed := ""
+	if r.Summary.Suppressed > 0 {
+		suppressed = fmt.Sprintf(", %d suppressed", r.Summary.Suppressed)
+	}
+	fmt.Fprintf(bw, "\nverdict: %s (%d break, %d warn, %d info%s)\n",
+		r.Verdict, r.Summary.Break, r.Summary.Warn, r.Summary.Info, suppressed)
 	return bw.Flush()
+}
+
+// writeSuppressed writes what each suppression section silenced and,
+// after ListSuppressed, the silenced findings.
+func (r *Report) writeSuppressed(w io.Writer) {
+	if len(r.Suppressions) == 0 {
+		return
+	}
+	fmt.Fprintln(w)
+	for _, u := range r.Suppressions {
+		label := ""
+		if u.Label != "" {
+			label = " " + u.Label
+		}
+		fmt.Fprintf(w, "suppression %s:%d [%s]%s: %d finding(s) suppressed\n", u.File, u.Line, u.Kind, label, u.Suppressed)
+	}
+	for _, f := range r.Suppressed {
+		fmt.Fprintf(w, "  suppressed %-5s %s (by %s): %s\n", f.Severity, f.Rule, f.SuppressedBy, demangleText(f.Message))
+	}
 }
 
 // writeSummary writes one line per rule: its severity, how many findings

@@ -60,6 +60,9 @@ type Summary struct {
 	Break int `json:"break"`
 	Warn  int `json:"warn"`
 	Info  int `json:"info"`
+	// Suppressed counts the findings that suppression files silenced;
+	// they are not in the counts above and do not weigh on the verdict.
+	Suppressed int `json:"suppressed"`
 }
 
 // A Finding is one change, classified by a rule.
@@ -80,6 +83,13 @@ type Finding struct {
 	// Path shows how one affected symbol reaches a type change:
 	// "setup → parameter 1 (c) → struct config * → member opts → struct options *".
 	Path string `json:"path,omitempty"`
+	// Library names the library the finding is in, in a report of
+	// packages or directories (its SONAME, else its file name); empty in
+	// the report of two library files.
+	Library string `json:"library,omitempty"`
+	// SuppressedBy names the suppression section that silenced the
+	// finding ("FILE:LINE [kind] label"), in the report's "suppressed".
+	SuppressedBy string `json:"suppressed_by,omitempty"`
 }
 
 // A Report is the result of a check.
@@ -95,12 +105,26 @@ type Report struct {
 	Summary Summary `json:"summary"`
 	// TypesChecked is false when either library lacked debug information,
 	// so only the symbol tables were compared.
-	TypesChecked bool     `json:"types_checked"`
+	TypesChecked bool `json:"types_checked"`
+	// SymbolsOnly says types were not compared by choice (--symbols-only).
+	SymbolsOnly bool `json:"symbols_only,omitempty"`
+	// DebugMissing names the sides ("old", "new") without debug
+	// information when types were not compared against the user's will:
+	// the verdict is then at least review.
+	DebugMissing []string `json:"debug_missing,omitempty"`
 	Notes        []string `json:"notes,omitempty"`
+	// Suppressions lists every suppression section given and how many
+	// findings it silenced; empty without suppression files.
+	Suppressions []SuppressionUse `json:"suppressions,omitempty"`
+	// Suppressed lists the silenced findings when ListSuppressed was
+	// called (--show-suppressed).
+	Suppressed []Finding `json:"suppressed,omitempty"`
 
-	changes *elfdiff.Changes
-	rules   []rules.Rule // the rules that matched, each once
-	order   []judged     // the findings, in report order
+	changes  *elfdiff.Changes
+	rules    []rules.Rule // the rules that matched, each once
+	order    []judged     // the findings, in report order
+	hidden   []judged     // the suppressed findings, in report order
+	hiddenBy []string     // for each hidden finding, the section that silenced it
 }
 
 // judged is one finding: a change and the rule that matched it.
@@ -109,30 +133,81 @@ type judged struct {
 	rule   uint16 // index in Report.rules
 }
 
+// JudgeOptions tune JudgeWith.
+type JudgeOptions struct {
+	// Rules judge the changes; rules.Default() when nil.
+	Rules *rules.Set
+	// Suppressions silence the findings they match: they are counted in
+	// Summary.Suppressed and each section's use, not in the verdict.
+	Suppressions []*rules.Suppression
+	// SymbolsOnly says the check compared the symbol tables only, by
+	// choice: the verdict may then be compatible without debug
+	// information.
+	SymbolsOnly bool
+}
+
 // Judge classifies every change with the rules and returns the report.
 func Judge(old, new *elfdiff.Corpus, changes *elfdiff.Changes, rs *rules.Set) *Report {
+	return JudgeWith(old, new, changes, JudgeOptions{Rules: rs})
+}
+
+// JudgeWith is Judge with options.
+//
+// A verdict is never compatible on types that were not compared: when
+// either side has no debug information, and SymbolsOnly is not set, the
+// verdict is at least review and DebugMissing names the sides.
+func JudgeWith(old, new *elfdiff.Corpus, changes *elfdiff.Changes, opts JudgeOptions) *Report {
+	rs, supps := cmp.Or(opts.Rules, rules.Default()), opts.Suppressions
 	r := &Report{
 		Schema:       SchemaVersion,
 		Old:          library(old),
 		New:          library(new),
 		TypesChecked: old.Debug != nil && new.Debug != nil,
+		SymbolsOnly:  opts.SymbolsOnly,
 	}
 	r.Notes = append(r.Notes, old.Notes...)
 	r.Notes = append(r.Notes, new.Notes...)
-	if !r.TypesChecked {
+	switch {
+	case opts.SymbolsOnly:
+		r.Notes = append(r.Notes, "types were not checked (--symbols-only): only the symbol tables were compared")
+	case !r.TypesChecked:
+		if old.Debug == nil {
+			r.DebugMissing = append(r.DebugMissing, "old")
+		}
+		if new.Debug == nil {
+			r.DebugMissing = append(r.DebugMissing, "new")
+		}
 		r.Notes = append(r.Notes, "types were not checked: no debug information in "+missingDebug(old, new)+
-			"; only the symbol tables were compared")
+			"; only the symbol tables were compared, so the verdict is at least review")
 	}
-	r.judge(changes, rs)
+	var by []int
+	if len(supps) > 0 {
+		sp := &suppressor{supps: supps, old: old, new: new, target: rules.Target{Path: new.Path, SONAME: new.SONAME}}
+		var undecided map[int]int
+		by, undecided = sp.apply(changes)
+		r.Notes = append(r.Notes, undecidedNotes(supps, undecided)...)
+	}
+	r.judgeSuppressed(changes, rs, supps, by)
+	if len(r.DebugMissing) > 0 {
+		r.Verdict = WorstVerdict(r.Verdict, Review)
+	}
 	return r
 }
 
 // judge matches each change with its rule, counts the findings by
 // severity, sorts them and sets the verdict.
 func (r *Report) judge(changes *elfdiff.Changes, rs *rules.Set) {
+	r.judgeSuppressed(changes, rs, nil, nil)
+}
+
+// judgeSuppressed is judge with suppressions: by[i] is the index in supps
+// of the section that silences change i, or -1 (by may be nil).
+func (r *Report) judgeSuppressed(changes *elfdiff.Changes, rs *rules.Set, supps []*rules.Suppression, by []int) {
 	r.changes = changes
-	r.order = make([]judged, changes.Len())
+	r.order = make([]judged, 0, changes.Len())
 	ruleIndex := make(map[string]uint16)
+	counts := make([]int, len(supps))
+	hiddenBy := make(map[int32]int)
 	for i := range changes.Len() {
 		rule := rs.Match(changes.At(i))
 		ri, ok := ruleIndex[rule.ID]
@@ -141,7 +216,15 @@ func (r *Report) judge(changes *elfdiff.Changes, rs *rules.Set) {
 			ruleIndex[rule.ID] = ri
 			r.rules = append(r.rules, rule)
 		}
-		r.order[i] = judged{change: int32(i), rule: ri}
+		j := judged{change: int32(i), rule: ri}
+		if by != nil && by[i] >= 0 {
+			r.hidden = append(r.hidden, j)
+			hiddenBy[j.change] = by[i]
+			counts[by[i]]++
+			r.Summary.Suppressed++
+			continue
+		}
+		r.order = append(r.order, j)
 		switch rule.Severity {
 		case rules.Break:
 			r.Summary.Break++
@@ -151,14 +234,23 @@ func (r *Report) judge(changes *elfdiff.Changes, rs *rules.Set) {
 			r.Summary.Info++
 		}
 	}
-	slices.SortStableFunc(r.order, func(a, b judged) int {
+	byReportOrder := func(a, b judged) int {
 		ra, rb := &r.rules[a.rule], &r.rules[b.rule]
 		return cmp.Or(
 			cmp.Compare(rb.Severity, ra.Severity),
 			cmp.Compare(ra.ID, rb.ID),
 			changes.Compare(int(a.change), int(b.change)),
 		)
-	})
+	}
+	slices.SortStableFunc(r.order, byReportOrder)
+	slices.SortStableFunc(r.hidden, byReportOrder)
+	for _, j := range r.hidden {
+		r.hiddenBy = append(r.hiddenBy, supps[hiddenBy[j.change]].String())
+	}
+	for k, sp := range supps {
+		r.Suppressions = append(r.Suppressions, SuppressionUse{File: sp.File, Line: sp.Line, Kind: sp.Kind,
+			Label: sp.Label, Suppressed: counts[k]})
+	}
 	switch {
 	case r.Summary.Break > 0:
 		r.Verdict = Incompatible
@@ -178,6 +270,23 @@ func (r *Report) Finding(i int) Finding {
 	j := r.order[i]
 	return finding(r.changes.At(int(j.change)), r.rules[j.rule])
 }
+
+// ListSuppressed fills r.Suppressed with the findings the suppressions
+// silenced, each with the section that did, for the reports to list.
+func (r *Report) ListSuppressed() {
+	r.Suppressed = make([]Finding, len(r.hidden))
+	for i, j := range r.hidden {
+		f := finding(r.changes.At(int(j.change)), r.rules[j.rule])
+		f.SuppressedBy = r.hiddenBy[i]
+		r.Suppressed[i] = f
+	}
+}
+
+// rule returns the rule of finding i.
+func (r *Report) rule(i int) *rules.Rule { return &r.rules[r.order[i].rule] }
+
+// change returns the change of finding i.
+func (r *Report) change(i int) elfdiff.Change { return r.changes.At(int(r.order[i].change)) }
 
 // Findings returns the findings in report order.
 func (r *Report) Findings() iter.Seq[Finding] {

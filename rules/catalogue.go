@@ -4,6 +4,13 @@ import (
 	"github.com/compatgate/compatgate/elfdiff"
 )
 
+// Kinds of change between packages, which compat finds itself: elfdiff
+// compares two libraries, never a library with nothing.
+const (
+	LibraryRemoved elfdiff.Kind = "library-removed" // a shared library of OLD has no counterpart in NEW
+	LibraryAdded   elfdiff.Kind = "library-added"   // a shared library of NEW has no counterpart in OLD
+)
+
 // Catalogue returns the built-in rules, in matching order.
 func Catalogue() []Rule {
 	return append(append(symbolRules(), typeRules()...), cxxRules()...)
@@ -13,6 +20,12 @@ func Catalogue() []Rule {
 // tables.
 func symbolRules() []Rule {
 	return []Rule{
+		// Packages.
+		{ID: "library-removed", Kind: LibraryRemoved, Severity: Break,
+			Rationale: "clients that need the library (by its SONAME) fail to load once the new package replaces the old one"},
+		{ID: "library-added", Kind: LibraryAdded, Severity: Info,
+			Rationale: "a new library does not affect existing clients"},
+
 		// The library as a whole.
 		{ID: "machine-changed", Kind: elfdiff.MachineChanged, Severity: Break,
 			Rationale: "code built for one architecture cannot load a library built for another"},

@@ -2,36 +2,120 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"os"
+	"slices"
+	"strings"
 
 	"github.com/compatgate/compatgate/compat"
+	"github.com/compatgate/compatgate/rules"
 )
 
+// checkOutput is what a report writer needs besides the reports.
+type checkOutput struct {
+	maxDetails int
+	version    string
+}
+
+// A checkFormat is one of check's report formats.
+type checkFormat struct {
+	name  string
+	write func(w io.Writer, o checkOutput, res *compat.Result) error
+}
+
+// checkFormats are check's report formats, in the order usage lists them.
+var checkFormats = []checkFormat{
+	{"text", func(w io.Writer, o checkOutput, res *compat.Result) error {
+		return res.WriteText(w, compat.TextOptions{MaxDetails: o.maxDetails})
+	}},
+	{"json", func(w io.Writer, _ checkOutput, res *compat.Result) error { return res.WriteJSON(w) }},
+	{"sarif", func(w io.Writer, o checkOutput, res *compat.Result) error {
+		return compat.WriteSARIF(w, compat.SARIFOptions{Version: o.version}, res.Reports()...)
+	}},
+	{"junit", func(w io.Writer, _ checkOutput, res *compat.Result) error {
+		return compat.WriteJUnit(w, res.Reports()...)
+	}},
+	{"markdown", func(w io.Writer, o checkOutput, res *compat.Result) error {
+		return compat.WriteMarkdown(w, compat.MarkdownOptions{MaxDetails: o.maxDetails}, res.Reports()...)
+	}},
+	{"github", func(w io.Writer, _ checkOutput, res *compat.Result) error {
+		return compat.WriteGitHub(w, res.Reports()...)
+	}},
+}
+
+func formatNames() []string {
+	var names []string
+	for _, f := range checkFormats {
+		names = append(names, f.name)
+	}
+	return names
+}
+
+// repeated returns a flag function that appends each value to *list.
+func repeated(list *[]string) func(string) error {
+	return func(v string) error {
+		*list = append(*list, v)
+		return nil
+	}
+}
+
 func runCheck(e env) int {
-	fs := newFlagSet(e, "check", "check [--format text|json] [--debug-dir DIR] [--max-details N] OLD NEW")
-	format := fs.String("format", "text", "report format: text or json")
-	maxDetails := fs.Int("max-details", 0, "text report: list at most `N` findings per rule (0: all); the summary counts every one")
-	var debugDirs []string
-	fs.Func("debug-dir", "also look for separate debug files in `DIR` (by build-id and .gnu_debuglink; repeatable)",
-		func(dir string) error {
-			debugDirs = append(debugDirs, dir)
-			return nil
-		})
+	names := strings.Join(formatNames(), "|")
+	fs := newFlagSet(e, "check", "check [--format "+names+"] [--suppressions FILE] [--debug-dir DIR] [flags] OLD NEW\n\n"+
+		"OLD and NEW are two shared libraries, or two packages (.deb) or directories whose shared\n"+
+		"libraries are paired by SONAME (then file name) and checked one by one.")
+	format := fs.String("format", "text", "report `format`: "+strings.Join(formatNames(), ", "))
+	maxDetails := fs.Int("max-details", 0, "text and markdown: list at most `N` findings per rule (0: all); the summary counts every one")
+	var opts compat.PackageOptions
+	fs.Func("debug-dir", "also look for separate debug files in `DIR` (by build-id and .gnu_debuglink; repeatable)", repeated(&opts.DebugDirs))
+	fs.Func("debug-info-dir1", "look for OLD's separate debug files in `DIR` first (repeatable)", repeated(&opts.OldDebugDirs))
+	fs.Func("debug-info-dir2", "look for NEW's separate debug files in `DIR` first (repeatable)", repeated(&opts.NewDebugDirs))
+	fs.Func("debug-package1", "packages: OLD's debug package `PKG` (-dbgsym or -dbg; a .deb or a directory; repeatable)", repeated(&opts.OldDebugPackages))
+	fs.Func("debug-package2", "packages: NEW's debug package `PKG` (-dbgsym or -dbg; a .deb or a directory; repeatable)", repeated(&opts.NewDebugPackages))
+	var supprFiles []string
+	fs.Func("suppressions", "silence the findings matched by the libabigail suppression specification `FILE` (repeatable; a .abignore beside the library is not read unless given)", repeated(&supprFiles))
+	fs.Func("suppr", "same as --suppressions `FILE`", repeated(&supprFiles))
+	requireDebug := fs.Bool("require-debug", false, "fail (exit 1) when either side has no debug information, so types cannot be compared")
+	fs.BoolVar(&opts.SymbolsOnly, "symbols-only", false, "compare the symbol tables only, reading no debug information; the verdict may then be compatible")
+	showSuppressed := fs.Bool("show-suppressed", false, "list the suppressed findings, with the suppression that silenced each")
 	if code, ok := parseFlags(e, fs); !ok {
 		return code
 	}
 	if fs.NArg() != 2 {
-		fmt.Fprintf(e.stderr, "compatgate check: want two libraries, OLD and NEW; got %d argument(s)\n", fs.NArg())
+		fmt.Fprintf(e.stderr, "compatgate check: want two libraries or packages, OLD and NEW; got %d argument(s)\n", fs.NArg())
 		fs.Usage()
 		return exitUsage
 	}
-	if *format != "text" && *format != "json" {
-		fmt.Fprintf(e.stderr, "compatgate check: unknown --format %q (want text or json)\n", *format)
+	i := slices.IndexFunc(checkFormats, func(f checkFormat) bool { return f.name == *format })
+	if i < 0 {
+		fmt.Fprintf(e.stderr, "compatgate check: unknown --format %q (want %s)\n", *format, strings.Join(formatNames(), ", "))
 		return exitUsage
 	}
 	if *maxDetails < 0 {
 		fmt.Fprintf(e.stderr, "compatgate check: --max-details must be 0 or more\n")
 		return exitUsage
+	}
+	if *requireDebug && opts.SymbolsOnly {
+		fmt.Fprintf(e.stderr, "compatgate check: --require-debug and --symbols-only exclude each other\n")
+		return exitUsage
+	}
+	oldPath, newPath := fs.Arg(0), fs.Arg(1)
+	packages := compat.IsPackage(oldPath)
+	if packages != compat.IsPackage(newPath) {
+		fmt.Fprintf(e.stderr, "compatgate check: OLD and NEW must both be libraries or both packages (.deb) or directories\n")
+		return exitUsage
+	}
+	if !packages && len(opts.OldDebugPackages)+len(opts.NewDebugPackages) > 0 {
+		fmt.Fprintf(e.stderr, "compatgate check: --debug-package1/2 need packages or directories, not library files\n")
+		return exitUsage
+	}
+	for _, path := range supprFiles {
+		ss, err := rules.LoadSuppressions(path)
+		if err != nil {
+			fmt.Fprintf(e.stderr, "compatgate check: %v\n", err)
+			return exitError
+		}
+		opts.Suppressions = append(opts.Suppressions, ss...)
 	}
 	// The check's peak is while it loads and compares; the report's
 	// rendering keeps less.
@@ -39,20 +123,51 @@ func runCheck(e env) int {
 	if os.Getenv("GOGC") == "" {
 		stop = tuneGC(smallHeap, smallHeapGCPercent, gcPercent)
 	}
-	report, err := compat.CheckWith(fs.Arg(0), fs.Arg(1), compat.Options{DebugDirs: debugDirs})
+	var res *compat.Result
+	var err error
+	if packages {
+		res, err = compat.CheckPackages(oldPath, newPath, opts)
+	} else {
+		var report *compat.Report
+		report, err = compat.CheckWith(oldPath, newPath, opts.Options)
+		if err == nil {
+			res = compat.Single(report)
+		}
+	}
 	stop()
 	if err != nil {
 		fmt.Fprintf(e.stderr, "compatgate check: %v\n", err)
 		return exitError
 	}
-	if *format == "json" {
-		err = report.WriteJSON(e.stdout)
-	} else {
-		err = report.WriteTextWith(e.stdout, compat.TextOptions{MaxDetails: *maxDetails})
+	if *requireDebug {
+		for _, r := range res.Reports() {
+			if len(r.DebugMissing) > 0 {
+				fmt.Fprintf(e.stderr, "compatgate check: --require-debug: no debug information in %s, types cannot be compared\n", missingSides(r))
+				return exitError
+			}
+		}
 	}
-	if err != nil {
+	if *showSuppressed {
+		for _, r := range res.Reports() {
+			r.ListSuppressed()
+		}
+	}
+	if err := checkFormats[i].write(e.stdout, checkOutput{maxDetails: *maxDetails, version: moduleVersion()}, res); err != nil {
 		fmt.Fprintf(e.stderr, "compatgate check: writing report: %v\n", err)
 		return exitError
 	}
-	return report.Verdict.ExitCode()
+	return res.Verdict().ExitCode()
+}
+
+// missingSides names the libraries of r that have no debug information.
+func missingSides(r *compat.Report) string {
+	var names []string
+	for _, side := range r.DebugMissing {
+		if side == "old" {
+			names = append(names, "OLD "+r.Old.Path)
+		} else {
+			names = append(names, "NEW "+r.New.Path)
+		}
+	}
+	return strings.Join(names, " and ")
 }

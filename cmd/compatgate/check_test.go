@@ -221,3 +221,91 @@ func TestCheckMachineChanged(t *testing.T) {
 		t.Errorf("exit %d, want 12 with machine-changed; stdout:\n%s\nstderr: %s", code, stdout, stderr)
 	}
 }
+
+// TestCheckFormats runs check with every format on one case: the exit
+// status is the verdict's whatever the format, and each output is what
+// its format says.
+func TestCheckFormats(t *testing.T) {
+	oldSO, newSO := buildCase(t, "sym/function-removed")
+	for _, tt := range []struct{ format, want string }{
+		{"text", "verdict: incompatible"},
+		{"json", `"verdict": "incompatible"`},
+		{"sarif", `"ruleId": "symbol-removed"`},
+		{"junit", `<failure message="FUNC gone removed`},
+		{"markdown", "<details><summary><code>symbol-removed</code>"},
+		{"github", "::error title=compatgate libcase.so.1%3A symbol-removed::FUNC gone removed"},
+	} {
+		code, stdout, stderr := runCLI("check", "--format", tt.format, oldSO, newSO)
+		if code != 12 || !strings.Contains(stdout, tt.want) {
+			t.Errorf("--format %s: exit %d (want 12), output lacks %q:\n%s%s", tt.format, code, tt.want, stdout, stderr)
+		}
+	}
+	if code, _, stderr := runCLI("check", "--format", "html", oldSO, newSO); code != 2 || !strings.Contains(stderr, `unknown --format "html"`) {
+		t.Errorf("--format html: exit %d, stderr %q; want 2 and the reason", code, stderr)
+	}
+}
+
+// TestCheckSuppressions: a suppression file silences its finding (exit
+// status, summary, JSON), --show-suppressed lists it, and a malformed or
+// missing file is an error naming the line.
+func TestCheckSuppressions(t *testing.T) {
+	oldSO, newSO := buildCase(t, "sym/function-removed")
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.abignore")
+	bad := filepath.Join(dir, "bad.abignore")
+	os.WriteFile(good, []byte("[suppress_function]\n  label = gone on purpose\n  name = gone\n"), 0o644)
+	os.WriteFile(bad, []byte("[suppress_function]\n  name = gone\n  colour = blue\n"), 0o644)
+
+	code, stdout, stderr := runCLI("check", "--suppressions", good, "--format", "json", oldSO, newSO)
+	if code != 0 {
+		t.Fatalf("exit %d, want 0 (the only break suppressed); stderr %s\n%s", code, stderr, stdout)
+	}
+	var r struct {
+		Summary      struct{ Suppressed int }
+		Suppressions []compat.SuppressionUse
+		Suppressed   []compat.Finding
+	}
+	if err := json.Unmarshal([]byte(stdout), &r); err != nil {
+		t.Fatal(err)
+	}
+	if r.Summary.Suppressed != 1 || len(r.Suppressions) != 1 || r.Suppressions[0].Label != "gone on purpose" ||
+		r.Suppressions[0].Suppressed != 1 || r.Suppressed != nil {
+		t.Errorf("summary.suppressed %d, suppressions %+v, suppressed %v", r.Summary.Suppressed, r.Suppressions, r.Suppressed)
+	}
+	code, stdout, _ = runCLI("check", "--suppr", good, "--show-suppressed", oldSO, newSO)
+	for _, want := range []string{"good.abignore:1 [suppress_function] gone on purpose: 1 finding(s) suppressed",
+		"suppressed break symbol-removed (by " + good + ":1 [suppress_function] gone on purpose): FUNC gone removed",
+		"verdict: compatible (0 break, 0 warn, 0 info, 1 suppressed)"} {
+		if code != 0 || !strings.Contains(stdout, want) {
+			t.Errorf("exit %d; text lacks %q:\n%s", code, want, stdout)
+		}
+	}
+	for _, tt := range []struct{ file, want string }{
+		{bad, bad + `:3: property "colour" is not supported in [suppress_function]`},
+		{filepath.Join(dir, "missing"), "no such file"},
+	} {
+		code, _, stderr := runCLI("check", "--suppressions", tt.file, oldSO, newSO)
+		if code != 1 || !strings.Contains(stderr, tt.want) || strings.Count(stderr, "\n") != 1 {
+			t.Errorf("--suppressions %s: exit %d, stderr %q; want 1 and one line with %q", tt.file, code, stderr, tt.want)
+		}
+	}
+}
+
+// TestCheckPackageUsage: a library against a directory, or debug packages
+// for library files, are usage errors.
+func TestCheckPackageUsage(t *testing.T) {
+	oldSO, newSO := buildCase(t, "sym/added-only")
+	dir := t.TempDir()
+	for _, args := range [][]string{
+		{oldSO, dir},
+		{"--debug-package1", dir, oldSO, newSO},
+	} {
+		code, _, stderr := runCLI(append([]string{"check"}, args...)...)
+		if code != 2 || strings.Count(stderr, "\n") != 1 {
+			t.Errorf("check %q: exit %d, stderr %q; want 2 and one line", args, code, stderr)
+		}
+	}
+	if code, _, stderr := runCLI("check", dir, t.TempDir()); code != 1 || !strings.Contains(stderr, "no ELF shared library") {
+		t.Errorf("two empty directories: exit %d, stderr %q; want 1, no ELF shared library", code, stderr)
+	}
+}

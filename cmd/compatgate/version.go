@@ -15,13 +15,18 @@ func runVersion(e env) int {
 	if code, ok := parseFlags(e, fs); !ok {
 		return code
 	}
-	v := version
-	if v == "" {
-		v = "(devel)"
-		if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
-			v = bi.Main.Version
-		}
-	}
-	fmt.Fprintf(e.stdout, "compatgate %s %s/%s %s\n", v, runtime.GOOS, runtime.GOARCH, runtime.Version())
+	fmt.Fprintf(e.stdout, "compatgate %s %s/%s %s\n", moduleVersion(), runtime.GOOS, runtime.GOARCH, runtime.Version())
 	return exitOK
+}
+
+// moduleVersion returns compatgate's version: the one set at link time,
+// else the module's from the build information, else "(devel)".
+func moduleVersion() string {
+	if version != "" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+		return bi.Main.Version
+	}
+	return "(devel)"
 }

@@ -1,0 +1,74 @@
+package compat
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// githubCommands maps severities to GitHub Actions workflow commands.
+var githubCommands = [...]string{"notice", "warning", "error"}
+
+// Escaping of workflow commands, as @actions/core does it: the message
+// escapes %, CR and LF; property values also ':' and ','.
+var (
+	githubData     = strings.NewReplacer("%", "%25", "\r", "%0D", "\n", "%0A")
+	githubProperty = strings.NewReplacer("%", "%25", "\r", "%0D", "\n", "%0A", ":", "%3A", ",", "%2C")
+)
+
+// WriteGitHub writes the findings as GitHub Actions workflow commands,
+// one annotation a finding: ::error for a break, ::warning for a warn,
+// ::notice for info, titled with the library and the rule id. The
+// annotations carry no file and line: compatgate's findings point at
+// binaries, not at source lines. A last line ::notice gives the verdict.
+func WriteGitHub(w io.Writer, reports ...*Report) error {
+	bw := bufio.NewWriter(w)
+	worst := Compatible
+	var total Summary
+	for _, r := range reports {
+		worst = WorstVerdict(worst, r.Verdict)
+		total.add(r.Summary)
+		lib := r.libraryName()
+		for _, n := range r.Notes {
+			fmt.Fprintf(bw, "::warning title=%s::%s\n", githubProperty.Replace("compatgate "+lib), githubData.Replace(n))
+		}
+		for i := range r.Len() {
+			f := r.Finding(i)
+			msg := demangleText(f.Message)
+			if f.Path != "" {
+				msg += "\nvia " + demangleText(f.Path)
+			}
+			if f.Type != "" && len(f.Affected) > 0 {
+				msg += "\naffects " + strings.Join(demangleAll(f.Affected, 10), ", ")
+			}
+			fmt.Fprintf(bw, "::%s title=%s::%s\n", githubCommands[f.Severity],
+				githubProperty.Replace(fmt.Sprintf("compatgate %s: %s", lib, f.Rule)), githubData.Replace(msg))
+		}
+	}
+	cmd := map[Verdict]string{Compatible: "notice", Review: "warning", Incompatible: "error"}[worst]
+	fmt.Fprintf(bw, "::%s title=compatgate::%s\n", cmd, githubData.Replace(fmt.Sprintf(
+		"verdict: %s (%d break, %d warn, %d info, %d suppressed)", worst, total.Break, total.Warn, total.Info, total.Suppressed)))
+	return bw.Flush()
+}
+
+// demangleAll returns the first n names demangled, and how many more
+// there are.
+func demangleAll(names []string, n int) []string {
+	out := make([]string, 0, min(n, len(names))+1)
+	for _, s := range names[:min(n, len(names))] {
+		out = append(out, Demangle(s))
+	}
+	if len(names) > n {
+		out = append(out, fmt.Sprintf("and %d more", len(names)-n))
+	}
+	return out
+}
+
+// add adds the counts of o to s.
+func (s *Summary) add(o Summary) {
+	s.Break += o.Break
+	s.Warn += o.Warn
+	s.Info += o.Info
+	s.Suppressed += o.Suppressed
+}
