@@ -8,7 +8,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
+
+	"github.com/compatgate/compatgate/internal/testuser"
+	"github.com/compatgate/compatgate/internal/trust"
 )
 
 func TestIntake(t *testing.T) {
@@ -37,29 +42,83 @@ func TestIntake(t *testing.T) {
 			writeFile(t, filepath.Join(d, "lib.so.sha256"), sumOf(content), 0o644)
 		}, false, 0, "not ready"},
 		{"bad checksum", func(t *testing.T, d string) { put(t, d, content, sumOf([]byte("other"))) }, false, 0, "checksum mismatch"},
-		{"garbled checksum", func(t *testing.T, d string) { put(t, d, content, "xyz  lib.so\n") }, false, 0, "not a SHA-256"},
+		{"garbled checksum", func(t *testing.T, d string) { put(t, d, content, "xyz  lib.so\n") }, false, 0, "holds no SHA-256"},
 		{"checksum of another file", func(t *testing.T, d string) {
 			put(t, d, content, strings.Replace(sumOf(content), "lib.so", "other.so", 1))
 		}, false, 0, "no checksum for lib.so"},
 		{"world-writable", func(t *testing.T, d string) {
 			put(t, d, content, sumOf(content))
 			os.Chmod(filepath.Join(d, "lib.so"), 0o666)
-		}, false, 0, "world-writable"},
+		}, false, 0, "writable by group or others (mode 0666)"},
+		{"group-writable", func(t *testing.T, d string) {
+			put(t, d, content, sumOf(content))
+			os.Chmod(filepath.Join(d, "lib.so"), 0o664)
+		}, false, 0, "writable by group or others (mode 0664)"},
+		{"group-writable directory", func(t *testing.T, d string) {
+			put(t, d, content, sumOf(content))
+			os.Chmod(d, 0o775)
+		}, false, 0, "writable by group or others (mode 0775)"},
 		{"symlink out", func(t *testing.T, d string) {
 			os.Symlink(outside, filepath.Join(d, "lib.so"))
 			writeFile(t, filepath.Join(d, "lib.so.sha256"), sumOf(content), 0o644)
-		}, false, 0, "leading out of the release directory"},
+		}, false, 0, "lib.so is a symbolic link"},
 		{"symlink inside", func(t *testing.T, d string) {
 			writeFile(t, filepath.Join(d, "real.so.data"), string(content), 0o644)
 			os.Symlink("real.so.data", filepath.Join(d, "lib.so"))
 			writeFile(t, filepath.Join(d, "lib.so.sha256"), sumOf(content), 0o644)
-		}, false, 0, ""},
+		}, false, 0, "lib.so is a symbolic link"},
+		{"checksum a symlink to a secret", func(t *testing.T, d string) {
+			put(t, d, content, "")
+			writeFile(t, filepath.Join(d, "secret"), "SECRET-CONTENT  lib.so\n", 0o600)
+			os.Symlink(filepath.Join(d, "secret"), filepath.Join(d, "lib.so.sha256"))
+		}, false, 0, "lib.so.sha256 is a symbolic link"},
+		{"checksum garbled with a secret", func(t *testing.T, d string) {
+			put(t, d, content, "SECRET-CONTENT  lib.so\n")
+		}, false, 0, "holds no SHA-256"},
+		{"FIFO", func(t *testing.T, d string) {
+			writeFile(t, filepath.Join(d, "lib.so.sha256"), sumOf(content), 0o644)
+			if err := syscall.Mkfifo(filepath.Join(d, "lib.so"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}, false, 0, "not a regular file"},
+		{"FIFO checksum", func(t *testing.T, d string) {
+			put(t, d, content, "")
+			if err := syscall.Mkfifo(filepath.Join(d, "lib.so.sha256"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}, false, 0, "not a regular file"},
 		{"too big", func(t *testing.T, d string) { put(t, d, content, sumOf(content)) }, false, 4, "over the limit"},
 		{"signed", func(t *testing.T, d string) {
 			put(t, d, content, sumOf(content))
 			writeFile(t, filepath.Join(d, "lib.so.sig"), base64.StdEncoding.EncodeToString(ed25519.Sign(priv, content)), 0o644)
 		}, true, 0, ""},
-		{"unsigned", func(t *testing.T, d string) { put(t, d, content, sumOf(content)) }, true, 0, "unsigned"},
+		// A signature may arrive after the checksum: no refusal meanwhile.
+		{"signature not yet there", func(t *testing.T, d string) { put(t, d, content, sumOf(content)) }, true, 0, "not ready"},
+		{"manifest", func(t *testing.T, d string) {
+			put(t, d, content, sumOf(content))
+			writeFile(t, filepath.Join(d, "lib.so.manifest"), manifestOf("libtest", "1.2", content), 0o644)
+		}, false, 0, ""},
+		{"signed manifest", func(t *testing.T, d string) {
+			put(t, d, content, sumOf(content))
+			m := manifestOf("libtest", "1.2", content)
+			writeFile(t, filepath.Join(d, "lib.so.manifest"), m, 0o644)
+			writeFile(t, filepath.Join(d, "lib.so.sig"), string(ed25519.Sign(priv, []byte(m))), 0o644)
+		}, true, 0, ""},
+		{"signature of the file, not the manifest", func(t *testing.T, d string) {
+			put(t, d, content, sumOf(content))
+			writeFile(t, filepath.Join(d, "lib.so.manifest"), manifestOf("libtest", "1.2", content), 0o644)
+			writeFile(t, filepath.Join(d, "lib.so.sig"), string(ed25519.Sign(priv, content)), 0o644)
+		}, true, 0, "does not verify lib.so.manifest"},
+		{"manifest of another library", func(t *testing.T, d string) {
+			put(t, d, content, sumOf(content))
+			m := manifestOf("libother", "1.2", content)
+			writeFile(t, filepath.Join(d, "lib.so.manifest"), m, 0o644)
+			writeFile(t, filepath.Join(d, "lib.so.sig"), string(ed25519.Sign(priv, []byte(m))), 0o644)
+		}, true, 0, `for library "libother", not this subscription's "libtest"`},
+		{"manifest of another file", func(t *testing.T, d string) {
+			put(t, d, content, sumOf(content))
+			writeFile(t, filepath.Join(d, "lib.so.manifest"), manifestOf("libtest", "1.2", []byte("other")), 0o644)
+		}, false, 0, "lib.so.manifest names SHA-256"},
 		{"bad signature", func(t *testing.T, d string) {
 			put(t, d, content, sumOf(content))
 			writeFile(t, filepath.Join(d, "lib.so.sig"), string(ed25519.Sign(priv, []byte("other"))), 0o644)
@@ -69,7 +128,7 @@ func TestIntake(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
 			tc.setup(t, dir)
-			in := Intake{Dir: dir, StageDir: filepath.Join(t.TempDir(), "stage"), MaxSize: tc.maxSize}
+			in := Intake{Dir: dir, StageDir: filepath.Join(t.TempDir(), "stage"), MaxSize: tc.maxSize, Library: "libtest"}
 			if tc.key {
 				in.PublicKey = pub
 			}
@@ -87,6 +146,9 @@ func TestIntake(t *testing.T) {
 				if r.Signed != tc.key {
 					t.Errorf("signed = %v", r.Signed)
 				}
+				if strings.Contains(tc.name, "manifest") && r.Version != "1.2" {
+					t.Errorf("version %q, want the manifest's 1.2", r.Version)
+				}
 			case tc.want == "not ready":
 				if !errors.Is(err, ErrNotReady) {
 					t.Errorf("got %v, want ErrNotReady", err)
@@ -94,6 +156,9 @@ func TestIntake(t *testing.T) {
 			default:
 				if !errors.As(err, &refused) || !strings.Contains(refused.Reason, tc.want) {
 					t.Errorf("got %v, want a refusal containing %q", err, tc.want)
+				}
+				if err != nil && strings.Contains(err.Error(), "SECRET") {
+					t.Errorf("the refusal quotes a file's content: %v", err)
 				}
 			}
 			if tc.want != "" {
@@ -119,6 +184,7 @@ func TestReleaseName(t *testing.T) {
 		{".libfoo.so.swp", "", false},
 		{"libfoo.so.part", "", false},
 		{".sha256", "", false},
+		{"libfoo.so.1.2.manifest", "libfoo.so.1.2", true},
 	}
 	for _, tc := range tests {
 		got, ok := ReleaseName(tc.file)
@@ -126,6 +192,10 @@ func TestReleaseName(t *testing.T) {
 			t.Errorf("ReleaseName(%q) = %q, %v; want %q, %v", tc.file, got, ok, tc.want, tc.ok)
 		}
 	}
+}
+
+func manifestOf(lib, version string, content []byte) string {
+	return Manifest{Library: lib, Version: version, SHA256: sha256Hex(content)}.String()
 }
 
 func sumOf(b []byte) string {
@@ -148,5 +218,63 @@ func writeFile(t *testing.T, path, s string, mode os.FileMode) {
 	}
 	if err := os.Chmod(path, mode); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// Files and directories an ordinary user owns are refused, unless the
+// subscription names the user as the owner it trusts; a FIFO the user
+// planted never blocks the intake.
+func TestIntakeOwnership(t *testing.T) {
+	u := testuser.New(t)
+	content := []byte("\x7fELF pretend library")
+	for _, tc := range []struct {
+		name    string
+		setup   func(t *testing.T, d string)
+		trusted bool
+		want    string
+	}{
+		{"file of a user", func(t *testing.T, d string) { u.Chown(t, filepath.Join(d, "lib.so")) }, false, "owned by user " + u.Name},
+		{"checksum of a user", func(t *testing.T, d string) { u.Chown(t, filepath.Join(d, "lib.so.sha256")) }, false, "owned by user " + u.Name},
+		{"directory of a user", func(t *testing.T, d string) { u.Chown(t, d) }, false, "owned by user " + u.Name},
+		{"the trusted owner's", func(t *testing.T, d string) {
+			u.Chown(t, d)
+			u.Chown(t, filepath.Join(d, "lib.so"))
+		}, true, ""},
+		{"a FIFO the trusted owner made", func(t *testing.T, d string) {
+			u.Chown(t, d)
+			os.Remove(filepath.Join(d, "lib.so"))
+			u.Run(t, "mkfifo "+filepath.Join(d, "lib.so"))
+		}, true, "not a regular file"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			parent := t.TempDir()
+			os.Chmod(parent, 0o755)
+			os.Chmod(filepath.Dir(parent), 0o755)
+			d := filepath.Join(parent, "releases")
+			if err := os.Mkdir(d, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			put(t, d, content, sumOf(content))
+			tc.setup(t, d)
+			in := Intake{Dir: d, StageDir: filepath.Join(t.TempDir(), "stage")}
+			if tc.trusted {
+				p, err := trust.ParseOwner(u.Name)
+				if err != nil {
+					t.Fatal(err)
+				}
+				in.Trust = p
+			}
+			done := make(chan error, 1)
+			go func() { _, err := in.Take("lib.so"); done <- err }()
+			var err error
+			select {
+			case err = <-done:
+			case <-time.After(30 * time.Second):
+				t.Fatal("Take blocked")
+			}
+			if tc.want == "" && err != nil || tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)) {
+				t.Errorf("Take: %v, want %q", err, tc.want)
+			}
+		})
 	}
 }

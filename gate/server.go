@@ -14,6 +14,7 @@ import (
 	"github.com/fsnotify/fsnotify"
 
 	"github.com/compatgate/compatgate/gate/queue"
+	"github.com/compatgate/compatgate/internal/trust"
 )
 
 // Server is compatgate serve: it watches the release directory of every
@@ -171,6 +172,9 @@ func (s *Server) runQueue(ctx context.Context) {
 	if x == nil {
 		x = &queue.Executor{Queue: s.Upgrader.Queue, Logger: s.log()}
 	}
+	if x.Install == nil {
+		x.Install = s.Upgrader.InstallEntry
+	}
 	poll := time.Duration(s.Config.Poll)
 	if poll == 0 {
 		poll = 30 * time.Second
@@ -208,13 +212,22 @@ func (s *Server) handle(ctx context.Context, r release) {
 		log.Error("bad public key", "err", err)
 		return
 	}
+	owner, err := trust.ParseOwner(r.sub.Owner)
+	if err != nil {
+		log.Error("bad owner", "err", err)
+		return
+	}
 	stage := filepath.Join(q.Dir(), "releases", r.sub.Name)
-	in := Intake{Dir: r.sub.Releases, StageDir: stage, MaxSize: r.sub.MaxSize, PublicKey: key}
+	in := Intake{Dir: r.sub.Releases, StageDir: stage, MaxSize: r.sub.MaxSize, PublicKey: key,
+		Library: r.sub.Name, RequireManifest: r.sub.RequireManifest, Trust: owner}
 	rel, err := in.Take(r.name)
+	if rel.Staged != "" {
+		defer os.Remove(rel.Staged) // the upgrade keeps what it needs
+	}
 	var refused *RefusedError
 	switch {
 	case errors.Is(err, ErrNotReady):
-		log.Debug("release not complete yet")
+		log.Info("release not complete yet", "reason", err)
 		return
 	case errors.As(err, &refused):
 		log.Warn("release refused", "reason", refused.Reason)
@@ -234,9 +247,12 @@ func (s *Server) handle(ctx context.Context, r release) {
 	if rel.Signed {
 		detail += ", signature verified"
 	}
+	if rel.Version != "" {
+		detail += ", version " + rel.Version + " (manifest)"
+	}
 	s.audit(ctx, r.sub.Path, "release", "accepted", detail)
 	req := r.sub.Request(rel.Staged)
-	req.Source = rel.Source
+	req.Source, req.Version = rel.Source, rel.Version
 	out, err := s.Upgrader.Upgrade(ctx, req)
 	if err != nil {
 		log.Error("upgrade failed", "err", err)
