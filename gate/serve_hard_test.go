@@ -1,0 +1,141 @@
+package gate
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/compatgate/compatgate/gate/queue"
+)
+
+// startServer runs a server for c on w's queue and returns its stop,
+// which fails the test unless Run returns nil soon after.
+func startServer(t *testing.T, w *world, c *Config) (stop func(), done chan error) {
+	t.Helper()
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	s := &Server{Config: c, Settle: 20 * time.Millisecond, Logger: log, Upgrader: &Upgrader{Queue: w.q, Logger: log}}
+	ctx, cancel := context.WithCancel(context.Background())
+	done = make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	stopped := false
+	stop = func() {
+		if stopped {
+			return
+		}
+		stopped = true
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("serve: %v", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Error("serve did not stop within 10s")
+		}
+	}
+	t.Cleanup(stop)
+	return stop, done
+}
+
+// A second server on the same state directory stops at once; a FIFO named
+// like a release blocks nothing; a release directory deleted and created
+// again is watched again.
+func TestServeSingleInstanceFIFOAndRewatch(t *testing.T) {
+	w := newWorld(t)
+	v2 := w.build(t, "v2.so", "-DVERSION=2")
+	// A FIFO named like a release's checksum, there before the server.
+	if err := syscall.Mkfifo(filepath.Join(w.releases, "libdemo.so.1.9.sha256"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(w.releases, "libdemo.so.1.9"), []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c := &Config{Poll: Duration(50 * time.Millisecond), Libraries: []Subscription{{Name: "libdemo", Path: w.lib, Releases: w.releases,
+		Followers: Followers{All: true}}}}
+	stop, _ := startServer(t, w, c)
+	waitFor(t, 10*time.Second, "the FIFO to be refused", func() bool {
+		return auditHas(t, w.q, "release", "refused", "not a regular file")
+	})
+
+	second := &Server{Config: c, Upgrader: &Upgrader{Queue: w.q}, Logger: slog.New(slog.DiscardHandler)}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := second.Run(ctx); err == nil || !strings.Contains(err.Error(), "another compatgate serve runs") {
+		t.Errorf("second server: %v", err)
+	}
+
+	if err := os.RemoveAll(w.releases); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(w.releases, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writeRelease(t, w.releases, "libdemo.so.1.2", v2)
+	waitFor(t, 15*time.Second, "the release in the recreated directory to be installed", func() bool {
+		return auditHas(t, w.q, "install", "ok", "")
+	})
+	if !sameFile(t, w.lib, v2) {
+		t.Error("v2 not installed")
+	}
+	stop()
+}
+
+// A flood of junk in one release directory does not hold up another
+// subscription's release: its release is taken while the flood is still
+// being refused.
+func TestServeFloodDelaysNoOtherSubscription(t *testing.T) {
+	w := newWorld(t)
+	v2 := w.build(t, "v2.so", "-DVERSION=2")
+	otherDir, otherReleases := t.TempDir(), t.TempDir()
+	other := buildLib(t, otherDir, "libother.so.1", "-DVERSION=1")
+	const junk = 400
+	for i := range junk {
+		name := fmt.Sprintf("junk%04d.so", i)
+		if err := os.WriteFile(filepath.Join(w.releases, name), []byte("junk"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(w.releases, name+".sha256"), []byte(strings.Repeat("0", 64)+"  "+name+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeRelease(t, otherReleases, "libother.so.1.2", v2)
+	c := &Config{Poll: Duration(time.Hour), Libraries: []Subscription{
+		{Name: "libdemo", Path: w.lib, Releases: w.releases, Followers: Followers{All: true}},
+		{Name: "libother", Path: other, Releases: otherReleases, Followers: Followers{All: true}},
+	}}
+	startServer(t, w, c)
+	refusals := func() (n int, lastID, acceptedID int64) {
+		evs, err := w.q.AuditLog(context.Background(), queue.AuditFilter{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, ev := range evs {
+			switch {
+			case ev.Action == "release" && ev.Outcome == "refused":
+				n++
+				lastID = ev.ID
+			case ev.Action == "release" && ev.Outcome == "accepted" && ev.Library == other:
+				acceptedID = ev.ID
+			}
+		}
+		return
+	}
+	waitFor(t, 120*time.Second, "every junk file to be refused", func() bool {
+		n, _, _ := refusals()
+		return n == junk
+	})
+	_, last, accepted := refusals()
+	if accepted == 0 || accepted > last {
+		t.Errorf("the other subscription's release was taken after the flood (audit event %d, last refusal %d)", accepted, last)
+	}
+}
