@@ -384,6 +384,36 @@ func TestRestartInDoubtIsHeldUntilApproved(t *testing.T) {
 	}
 }
 
+// An operator who checked that a restart in doubt did happen confirms it:
+// it is not run again, and the rollout goes on.
+func TestRestartInDoubtConfirmed(t *testing.T) {
+	ctx := context.Background()
+	q := openTemp(t)
+	log := filepath.Join(t.TempDir(), "log")
+	id, _ := q.Enqueue(ctx, sample(appendCmd(log), Target{TargetCommand, "a"}, Target{TargetCommand, "b"}))
+	e, _ := q.Get(ctx, id)
+	if err := q.ConfirmRestarted(ctx, id, ""); err == nil {
+		t.Error("confirmed a queued entry")
+	}
+	if err := writeFile(q.stepFiles(e, 0).lock, "began\n"); err != nil {
+		t.Fatal(err)
+	}
+	x := &Executor{Queue: q}
+	if res, err := x.RunEntry(ctx, id); err != nil || res.Entry.State != Held {
+		t.Fatalf("%+v %v", res.Entry, err)
+	}
+	if err := q.ConfirmRestarted(WithActor(ctx, "cli:dave"), id, "service is up"); err != nil {
+		t.Fatal(err)
+	}
+	res, err := x.RunEntry(ctx, id)
+	if err != nil || res.Entry.State != Done {
+		t.Fatalf("%+v %v", res.Entry, err)
+	}
+	if got := lines(t, log); len(got) != 1 || !strings.HasSuffix(got[0], "command=b") {
+		t.Errorf("restarts %v, want only target b's", got)
+	}
+}
+
 // A restart in doubt whose health check passes is taken as done, not run
 // again; one whose check fails is held.
 func TestRestartInDoubtVerifiedByHealthCheck(t *testing.T) {

@@ -181,6 +181,35 @@ func (q *Queue) restartTarget(ctx context.Context, e Entry, i int) (stepOutcome,
 	return out, nil
 }
 
+// inDoubt returns the index of e's target whose restart was begun and
+// never recorded an outcome, or -1.
+func (q *Queue) inDoubt(e Entry) int {
+	for i := e.Progress; i < len(e.Targets); i++ {
+		files := q.stepFiles(e, i)
+		if _, ok, _ := readOutcome(files); ok {
+			continue
+		}
+		if b, err := os.ReadFile(files.lock); err == nil && bytes.HasPrefix(b, []byte("began")) {
+			return i
+		}
+	}
+	return -1
+}
+
+// confirmStep records the outcome of target i's restart as a success
+// confirmed by who, for the next run to adopt.
+func (q *Queue) confirmStep(e Entry, i int, who string) error {
+	files := q.stepFiles(e, i)
+	if err := os.WriteFile(files.output, []byte("confirmed restarted by "+who+"\n"), 0o600); err != nil {
+		return err
+	}
+	tmp := files.status + ".tmp"
+	if err := os.WriteFile(tmp, []byte("0\n"), 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, files.status)
+}
+
 // acknowledgeInDoubt removes the markers of e's restarts that were begun
 // and never recorded an outcome, so that they run again: an operator
 // approved it.

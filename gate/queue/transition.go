@@ -136,9 +136,20 @@ func (q *Queue) Cancel(ctx context.Context, id int64, why string) error {
 // Approve lets a held entry proceed: it is queued, to be run (its build
 // installed, its targets restarted) in its window. The approver is the
 // context's actor (see WithActor), recorded in the entry and the audit log
-// with note. Restarts an interrupted run left in doubt are acknowledged:
-// they run again.
+// with note. A restart an interrupted run left in doubt runs again.
 func (q *Queue) Approve(ctx context.Context, id int64, note string) error {
+	return q.approve(ctx, id, note, false)
+}
+
+// ConfirmRestarted is Approve for an entry held because a restart is in
+// doubt, when the operator checked that the target did restart: that
+// restart is taken as done, not run again, and the rollout goes on with
+// the next target.
+func (q *Queue) ConfirmRestarted(ctx context.Context, id int64, note string) error {
+	return q.approve(ctx, id, note, true)
+}
+
+func (q *Queue) approve(ctx context.Context, id int64, note string, restarted bool) error {
 	e, err := q.Get(ctx, id)
 	if err != nil {
 		return fmt.Errorf("approving: %w", err)
@@ -146,8 +157,18 @@ func (q *Queue) Approve(ctx context.Context, id int64, note string) error {
 	if e.State != Held {
 		return fmt.Errorf("approving: entry %d is %s: only held entries can be approved", id, e.State)
 	}
+	doubt := q.inDoubt(e)
+	if restarted && doubt < 0 {
+		return fmt.Errorf("approving: entry %d has no restart in doubt to confirm", id)
+	}
 	who := actorOf(ctx)
 	detail := "approved by " + who
+	if restarted {
+		detail = fmt.Sprintf("approved by %s, who confirmed that target %d of %d (%s) restarted", who, doubt+1, len(e.Targets), e.Targets[doubt])
+		if err := q.confirmStep(e, doubt, who); err != nil {
+			return fmt.Errorf("approving entry %d: %w", id, err)
+		}
+	}
 	if note != "" {
 		detail += ": " + note
 	}
@@ -157,7 +178,9 @@ func (q *Queue) Approve(ctx context.Context, id int64, note string) error {
 	if err != nil {
 		return fmt.Errorf("approving entry %d: %w", id, err)
 	}
-	q.acknowledgeInDoubt(e)
+	if !restarted {
+		q.acknowledgeInDoubt(e)
+	}
 	return nil
 }
 
