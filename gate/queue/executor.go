@@ -235,6 +235,11 @@ func (x *Executor) rollout(ctx context.Context, e Entry) error {
 			// Never run twice without an operator: the health check
 			// decides whether the target is up.
 			doubt := where + ": its restart was begun by a run that was killed, with its supervisor, before recording an outcome"
+			if out.unchanged {
+				msg := fmt.Sprintf("%s; the process that ran then still runs: check the target, then run 'compatgate queue approve %d' to restart it again (or cancel)", doubt, e.ID)
+				x.event(ctx, e, "restart", "in-doubt", msg)
+				return &waitError{Held, msg}
+			}
 			if e.Health.Command == "" {
 				msg := fmt.Sprintf("%s; there is no health check to verify it: check the target, then run 'compatgate queue approve %d' to restart it again (or cancel)", doubt, e.ID)
 				x.event(ctx, e, "restart", "in-doubt", msg)

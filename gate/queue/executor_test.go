@@ -3,6 +3,7 @@ package queue
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -381,6 +382,35 @@ func TestRestartInDoubtIsHeldUntilApproved(t *testing.T) {
 	}
 	if !approved {
 		t.Errorf("no approval by cli:alice in the audit log: %v", actions(t, q, id))
+	}
+}
+
+// A restart in doubt of a process that still runs — the same PID and start
+// time as when the restart began — did not happen: held, even when the
+// health check passes.
+func TestRestartInDoubtOfAnUnchangedProcess(t *testing.T) {
+	ctx := context.Background()
+	q := openTemp(t)
+	sleep := exec.Command("sleep", "60")
+	if err := sleep.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { sleep.Process.Kill(); sleep.Wait() }()
+	pid := sleep.Process.Pid
+	log := filepath.Join(t.TempDir(), "log")
+	en := sample(appendCmd(log), Target{TargetPID, strconv.Itoa(pid)})
+	en.Health = Health{Command: "true"}
+	id, _ := q.Enqueue(ctx, en)
+	e, _ := q.Get(ctx, id)
+	if err := writeFile(q.stepFiles(e, 0).lock, fmt.Sprintf("began 1 %d %d\n", pid, startTime(pid))); err != nil {
+		t.Fatal(err)
+	}
+	res, err := (&Executor{Queue: q}).RunEntry(ctx, id)
+	if err != nil || res.Entry.State != Held || !strings.Contains(res.Entry.LastError, "still runs") {
+		t.Fatalf("%+v %v", res.Entry, err)
+	}
+	if n := len(lines(t, log)); n != 0 {
+		t.Errorf("%d restarts, want none", n)
 	}
 }
 

@@ -26,7 +26,7 @@ const runsDir = "runs"
 // that the action begins, before it does, and writes the action's exit
 // status to the status file (atomically, by rename) after. The action runs
 // with descriptor 3 closed, so a daemon it launches does not hold the lock.
-const supervisorScript = `printf 'began %s\n' "$$" >&3 && sync "$COMPATGATE_MARKER" 2>/dev/null
+const supervisorScript = `printf 'began %s %s %s\n' "$$" "${COMPATGATE_TARGET_PID:--}" "${COMPATGATE_TARGET_START:--}" >&3 && sync "$COMPATGATE_MARKER" 2>/dev/null
 /bin/sh -c "$COMPATGATE_ACTION" 3>&- </dev/null >"$COMPATGATE_OUTPUT" 2>&1
 rc=$?
 printf '%s\n' "$rc" >"$COMPATGATE_STATUS.tmp" && mv -f "$COMPATGATE_STATUS.tmp" "$COMPATGATE_STATUS"
@@ -103,6 +103,10 @@ type stepOutcome struct {
 	// supervisor too, without a status. The action was not run again: it
 	// may have restarted the target, or not, or only half.
 	inDoubt bool
+	// unchanged, for a restart in doubt: the target's process is the one
+	// that ran when the restart began (same PID and start time), so the
+	// restart did not happen.
+	unchanged bool
 }
 
 // restartTarget runs the restart action of target i of the running entry e,
@@ -131,7 +135,7 @@ func (q *Queue) restartTarget(ctx context.Context, e Entry, i int) (stepOutcome,
 		return stepOutcome{}, fmt.Errorf("reading restart marker: %w", err)
 	}
 	if bytes.HasPrefix(marker, []byte("began")) {
-		return stepOutcome{status: -1, inDoubt: true}, nil
+		return stepOutcome{status: -1, inDoubt: true, unchanged: sameProcess(e, i, string(marker))}, nil
 	}
 	if err := f.Truncate(0); err != nil {
 		return stepOutcome{}, fmt.Errorf("resetting restart marker: %w", err)
@@ -152,6 +156,9 @@ func (q *Queue) restartTarget(ctx context.Context, e Entry, i int) (stepOutcome,
 	}
 	env = append(env, "COMPATGATE_ACTION="+action, "COMPATGATE_STATUS="+files.status, "COMPATGATE_OUTPUT="+files.output,
 		"COMPATGATE_MARKER="+files.lock)
+	if pid := targetPID(e, i); pid > 0 {
+		env = append(env, "COMPATGATE_TARGET_START="+strconv.FormatInt(startTime(pid), 10))
+	}
 
 	cmd := exec.Command("/bin/sh", "-c", supervisorScript)
 	cmd.Env = env
@@ -208,6 +215,39 @@ func (q *Queue) confirmStep(e Entry, i int, who string) error {
 		return err
 	}
 	return os.Rename(tmp, files.status)
+}
+
+// targetPID returns the process ID of target i of e, for pid and pidfile
+// targets; 0 otherwise.
+func targetPID(e Entry, i int) int {
+	t := e.Targets[i]
+	switch t.Kind {
+	case TargetPID:
+		pid, _ := strconv.Atoi(t.Value)
+		return pid
+	case TargetPIDFile:
+		pid, _ := readPIDFile(t.Value)
+		return pid
+	}
+	return 0
+}
+
+// sameProcess reports whether target i of e is still the process the
+// marker ("began SUPERVISOR PID START") says ran when its restart began.
+func sameProcess(e Entry, i int, marker string) bool {
+	f := strings.Fields(marker)
+	if len(f) < 4 {
+		return false
+	}
+	pid, err := strconv.Atoi(f[2])
+	if err != nil || pid <= 0 {
+		return false
+	}
+	start, err := strconv.ParseInt(f[3], 10, 64)
+	if err != nil || start < 0 {
+		return false
+	}
+	return targetPID(e, i) == pid && startTime(pid) == start
 }
 
 // acknowledgeInDoubt removes the markers of e's restarts that were begun
