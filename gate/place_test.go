@@ -213,3 +213,56 @@ func TestUpgradeDefaultRestart(t *testing.T) {
 		return p != pid && v == 3
 	})
 }
+
+// Upgrades of one library at once, from two processes' worth of queues,
+// never fail on each other's files nor leave the library and its kept
+// build the same; upgrade, rollback, upgrade leaves no temporary file.
+func TestConcurrentUpgradesAndLeftovers(t *testing.T) {
+	w := newWorld(t)
+	va := w.build(t, "va.so", "-DVERSION=2")
+	vb := w.build(t, "vb.so", "-DVERSION=3")
+	ctx := context.Background()
+	var us [2]*Upgrader
+	for i := range us {
+		q, err := queue.Open(ctx, w.state)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer q.Close()
+		us[i] = &Upgrader{Queue: q}
+	}
+	for round := range 10 {
+		errs := make(chan error, 2)
+		for i, v := range []string{va, vb} {
+			go func() {
+				_, err := us[i].Upgrade(ctx, Request{Library: w.lib, New: v, Followers: Followers{All: true}})
+				errs <- err
+			}()
+		}
+		for range 2 {
+			if err := <-errs; err != nil {
+				t.Fatalf("round %d: %v", round, err)
+			}
+		}
+		if sameFile(t, w.lib, PrevPath(w.lib)) {
+			t.Fatalf("round %d: the library and its kept build are the same", round)
+		}
+		if _, err := us[0].Rollback(ctx, w.lib); err != nil {
+			t.Fatalf("round %d: rollback: %v", round, err)
+		}
+	}
+	if _, err := us[0].Upgrade(ctx, Request{Library: w.lib, New: va, Followers: Followers{All: true}}); err != nil {
+		t.Fatal(err)
+	}
+	ents, err := os.ReadDir(w.libDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range ents {
+		names = append(names, e.Name())
+	}
+	if strings.Join(names, " ") != "libdemo.so.1 libdemo.so.1.compatgate-prev" {
+		t.Errorf("library directory holds %v", names)
+	}
+}

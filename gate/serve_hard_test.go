@@ -2,6 +2,9 @@ package gate
 
 import (
 	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/base64"
 	"fmt"
 	"io"
 	"log/slog"
@@ -137,5 +140,57 @@ func TestServeFloodDelaysNoOtherSubscription(t *testing.T) {
 	_, last, accepted := refusals()
 	if accepted == 0 || accepted > last {
 		t.Errorf("the other subscription's release was taken after the flood (audit event %d, last refusal %d)", accepted, last)
+	}
+}
+
+// Releases with signed manifests: the signature may come after the
+// checksum without a refusal meanwhile; a release whose manifest's version
+// is older than the installed one is refused and audited; nothing staged
+// is left behind.
+func TestServeManifestsAndDowngrade(t *testing.T) {
+	w := newWorld(t)
+	v2 := w.build(t, "v2.so", "-DVERSION=2")
+	v3 := w.build(t, "v3.so", "-DVERSION=3")
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &Config{Poll: Duration(time.Hour), Libraries: []Subscription{{Name: "libdemo", Path: w.lib, Releases: w.releases,
+		Followers: Followers{All: true}, PublicKey: base64.StdEncoding.EncodeToString(pub), RequireManifest: true}}}
+	startServer(t, w, c)
+	publish := func(name, src, version string, sigLater bool) {
+		b, err := os.ReadFile(src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := Manifest{Library: "libdemo", Version: version, SHA256: sha256Hex(b)}.String()
+		writeFile(t, filepath.Join(w.releases, name+".manifest"), m, 0o644)
+		sig := filepath.Join(w.releases, name+".sig")
+		if !sigLater {
+			writeFile(t, sig, string(ed25519.Sign(priv, []byte(m))), 0o644)
+		}
+		writeRelease(t, w.releases, name, src)
+		if sigLater {
+			time.Sleep(200 * time.Millisecond) // well past the settle time
+			writeFile(t, sig, string(ed25519.Sign(priv, []byte(m))), 0o644)
+		}
+	}
+	publish("libdemo.so.1.3", v3, "3.0", true)
+	waitFor(t, 15*time.Second, "version 3.0 to be installed", func() bool { return auditHas(t, w.q, "install", "ok", "") })
+	if auditHas(t, w.q, "release", "refused", "") {
+		t.Errorf("a refusal while the signature was on its way:\n%s", dumpAudit(t, w.q))
+	}
+	publish("libdemo.so.1.2", v2, "2.0", false)
+	waitFor(t, 15*time.Second, "version 2.0 to be refused", func() bool {
+		return auditHas(t, w.q, "decide", "refuse", "2.0, older than the installed 3.0")
+	})
+	if !sameFile(t, w.lib, v3) {
+		t.Error("the downgrade was installed")
+	}
+	ents, _ := os.ReadDir(filepath.Join(w.state, "releases", "libdemo"))
+	for _, e := range ents {
+		if !strings.HasSuffix(e.Name(), ".done") {
+			t.Errorf("left in the stage directory: %s", e.Name())
+		}
 	}
 }
