@@ -1,7 +1,6 @@
 package gate
 
 import (
-	"bytes"
 	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/base64"
@@ -323,21 +322,33 @@ func (in Intake) readSide(dir *os.File, name string) ([]byte, error) {
 }
 
 // parseChecksum finds the SHA-256 of name in sha256sum output: lines
-// "HEX  NAME" or "HEX *NAME" (a line for another file is skipped), or a
-// lone "HEX".
+// "HEX  NAME" or "HEX *NAME" (a line for another file is skipped; NAME is
+// taken exactly, spaces included), lines GNU sha256sum escapes for a name
+// holding a newline or a backslash ("\HEX  NA\nME"), or a lone "HEX".
 func parseChecksum(b []byte, name string) (string, error) {
-	for _, line := range bytes.Split(b, []byte("\n")) {
-		fields := strings.Fields(string(line))
-		if len(fields) == 0 {
+	for _, line := range strings.Split(string(b), "\n") {
+		line = strings.TrimSuffix(line, "\r")
+		if strings.TrimSpace(line) == "" {
 			continue
 		}
-		if len(fields) > 1 {
-			file := strings.TrimPrefix(strings.Join(fields[1:], " "), "*")
+		escaped := strings.HasPrefix(line, "\\")
+		if escaped {
+			line = line[1:]
+		}
+		h, rest, hasName := strings.Cut(strings.TrimLeft(line, " "), " ")
+		if hasName && strings.TrimSpace(rest) != "" {
+			file := rest
+			if strings.HasPrefix(file, " ") || strings.HasPrefix(file, "*") {
+				file = file[1:]
+			}
+			if escaped {
+				file = strings.NewReplacer("\\\\", "\\", "\\n", "\n", "\\r", "\r").Replace(file)
+			}
 			if filepath.Base(file) != name {
 				continue
 			}
 		}
-		h := strings.ToLower(fields[0])
+		h = strings.ToLower(strings.TrimSpace(h))
 		if d, err := hex.DecodeString(h); err != nil || len(d) != sha256.Size {
 			return "", errors.New("the line for it holds no SHA-256 in hex")
 		}

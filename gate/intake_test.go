@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -276,5 +277,40 @@ func TestIntakeOwnership(t *testing.T) {
 				t.Errorf("Take: %v, want %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// Checksum files as sha256sum writes them are read right for names with
+// runs of spaces, a leading '*' mode, a newline or a backslash (which GNU
+// sha256sum escapes), and for a list of several files.
+func TestParseChecksumOfSha256sum(t *testing.T) {
+	if _, err := exec.LookPath("sha256sum"); err != nil {
+		t.Skip("sha256sum not found")
+	}
+	dir := t.TempDir()
+	names := []string{"lib.so", "lib  two spaces.so", "lib\nnewline.so", `lib\backslash.so`, " lead.so", "trail.so "}
+	var all []byte
+	for i, n := range names {
+		if err := os.WriteFile(filepath.Join(dir, n), []byte{byte(i)}, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, args := range [][]string{{}, {"-b"}} {
+		cmd := exec.Command("sha256sum", append(args, names...)...)
+		cmd.Dir = dir
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatal(err)
+		}
+		all = append(all, out...)
+		for i, n := range names {
+			got, err := parseChecksum(out, n)
+			if want := sha256Hex([]byte{byte(i)}); err != nil || got != want {
+				t.Errorf("sha256sum %v: %q: %s %v, want %s", args, n, got, err, want)
+			}
+		}
+	}
+	if _, err := parseChecksum(all, "missing.so"); err == nil {
+		t.Error("found a checksum for a file not listed")
 	}
 }
