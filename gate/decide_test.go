@@ -74,6 +74,19 @@ func TestDecide(t *testing.T) {
 	}
 }
 
+// A review verdict is held only when the subscription says so.
+func TestDecideHoldReview(t *testing.T) {
+	old := &Facts{SHA256: "a", BuildID: "1"}
+	new := &Facts{SHA256: "b", BuildID: "2"}
+	rep := &compat.Report{Verdict: compat.Review, Summary: compat.Summary{Warn: 1}}
+	if d := Decide(Input{Report: rep, Old: old, New: new, HotApply: true}); d.Action != Restart {
+		t.Errorf("review: %s, want restart", d.Action)
+	}
+	if d := Decide(Input{Report: rep, Old: old, New: new, HotApply: true, HoldReview: true}); d.Action != Hold {
+		t.Errorf("review with hold_review: %s, want hold", d.Action)
+	}
+}
+
 func TestHotRulesDocumented(t *testing.T) {
 	seen := map[string]bool{}
 	for _, r := range HotRules() {

@@ -216,7 +216,7 @@ func (x *Executor) rollout(ctx context.Context, e Entry) error {
 			return &rolloutError{msg}
 		}
 	}
-	if e.Restart.Kind == ActionManual {
+	if e.Restart.Kind == ActionManual && len(e.Targets) > 0 {
 		return &waitError{Manual, fmt.Sprintf("no restart action: restart %d target(s) by hand (%s), then run: compatgate queue done %d",
 			len(e.Targets), targetList(e.Targets), e.ID)}
 	}
