@@ -6,7 +6,6 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -17,38 +16,6 @@ import (
 
 	"github.com/compatgate/compatgate/gate/queue"
 )
-
-// startServer runs a server for c on w's queue and returns its stop,
-// which fails the test unless Run returns nil soon after.
-func startServer(t *testing.T, w *world, c *Config) (stop func(), done chan error) {
-	t.Helper()
-	if err := c.Validate(); err != nil {
-		t.Fatal(err)
-	}
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	s := &Server{Config: c, Settle: 20 * time.Millisecond, Logger: log, Upgrader: &Upgrader{Queue: w.q, Logger: log}}
-	ctx, cancel := context.WithCancel(context.Background())
-	done = make(chan error, 1)
-	go func() { done <- s.Run(ctx) }()
-	stopped := false
-	stop = func() {
-		if stopped {
-			return
-		}
-		stopped = true
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("serve: %v", err)
-			}
-		case <-time.After(10 * time.Second):
-			t.Error("serve did not stop within 10s")
-		}
-	}
-	t.Cleanup(stop)
-	return stop, done
-}
 
 // A second server on the same state directory stops at once; a FIFO named
 // like a release blocks nothing; a release directory deleted and created
@@ -65,7 +32,7 @@ func TestServeSingleInstanceFIFOAndRewatch(t *testing.T) {
 	}
 	c := &Config{Poll: Duration(50 * time.Millisecond), Libraries: []Subscription{{Name: "libdemo", Path: w.lib, Releases: w.releases,
 		Followers: Followers{All: true}}}}
-	stop, _ := startServer(t, w, c)
+	stop := w.serve(t, c, nil)
 	waitFor(t, 10*time.Second, "the FIFO to be refused", func() bool {
 		return auditHas(t, w.q, "release", "refused", "not a regular file")
 	})
@@ -116,7 +83,7 @@ func TestServeFloodDelaysNoOtherSubscription(t *testing.T) {
 		{Name: "libdemo", Path: w.lib, Releases: w.releases, Followers: Followers{All: true}},
 		{Name: "libother", Path: other, Releases: otherReleases, Followers: Followers{All: true}},
 	}}
-	startServer(t, w, c)
+	w.serve(t, c, nil)
 	refusals := func() (n int, lastID, acceptedID int64) {
 		evs, err := w.q.AuditLog(context.Background(), queue.AuditFilter{})
 		if err != nil {
@@ -157,7 +124,7 @@ func TestServeManifestsAndDowngrade(t *testing.T) {
 	}
 	c := &Config{Poll: Duration(time.Hour), Libraries: []Subscription{{Name: "libdemo", Path: w.lib, Releases: w.releases,
 		Followers: Followers{All: true}, PublicKey: base64.StdEncoding.EncodeToString(pub), RequireManifest: true}}}
-	startServer(t, w, c)
+	w.serve(t, c, nil)
 	publish := func(name, src, version string, sigLater bool) {
 		b, err := os.ReadFile(src)
 		if err != nil {

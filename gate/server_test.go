@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -24,9 +25,9 @@ func (w *world) subscription(d *daemon, hot bool) Subscription {
 		Window:    WindowConfig{Cron: "* * * * *", Duration: Duration(time.Hour)}}
 }
 
-// serve runs a server until the test ends, and checks that it stops
-// cleanly when told to.
-func (w *world) serve(t *testing.T, c *Config, now func() time.Time) {
+// serve runs a server until the test ends or stop is called, and checks
+// that it stops cleanly when told to.
+func (w *world) serve(t *testing.T, c *Config, now func() time.Time) (stop func()) {
 	t.Helper()
 	if err := c.Validate(); err != nil {
 		t.Fatal(err)
@@ -41,17 +42,22 @@ func (w *world) serve(t *testing.T, c *Config, now func() time.Time) {
 	ctx, cancel := context.WithCancel(queue.WithActor(context.Background(), "serve"))
 	done := make(chan error, 1)
 	go func() { done <- s.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("serve: %v", err)
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("serve: %v", err)
+				}
+			case <-time.After(10 * time.Second):
+				t.Error("serve did not stop within 10s of its context ending")
 			}
-		case <-time.After(10 * time.Second):
-			t.Error("serve did not stop within 10s of its context ending")
-		}
-	})
+		})
+	}
+	t.Cleanup(stop)
+	return stop
 }
 
 // TestServe drops releases into a watched directory: a compatible one is
