@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -313,4 +314,64 @@ func TestParseChecksumOfSha256sum(t *testing.T) {
 	if _, err := parseChecksum(all, "missing.so"); err == nil {
 		t.Error("found a checksum for a file not listed")
 	}
+}
+
+// A publisher (the trusted owner, an ordinary user) who races renames of a
+// symbolic link to a root-only file and of a regular file over the checksum
+// file never gets that file read: no take succeeds through the link and no
+// error quotes its content.
+func TestIntakeSymlinkRace(t *testing.T) {
+	u := testuser.New(t)
+	parent := t.TempDir()
+	os.Chmod(parent, 0o755)
+	os.Chmod(filepath.Dir(parent), 0o755)
+	d := filepath.Join(parent, "releases")
+	if err := os.Mkdir(d, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	u.Chown(t, d)
+	secret := filepath.Join(t.TempDir(), "secret")
+	writeFile(t, secret, "SECRET-LINE  lib.so\n", 0o600)
+	content := []byte("\x7fELF pretend library")
+	writeFile(t, filepath.Join(d, "lib.so"), string(content), 0o644)
+	u.Chown(t, filepath.Join(d, "lib.so"))
+	sum := sumOf(content)
+	script := fmt.Sprintf(`cd %s; i=0; while [ $i -lt 300 ]; do ln -sf %s s.tmp; mv -T s.tmp lib.so.sha256; printf '%%s' '%s' > f.tmp; mv -T f.tmp lib.so.sha256; i=$((i+1)); done`,
+		d, secret, sum)
+	race := u.Command("/bin/sh", "-c", script)
+	if err := race.Start(); err != nil {
+		t.Fatal(err)
+	}
+	raceDone := make(chan error, 1)
+	go func() { raceDone <- race.Wait() }()
+	p, err := trust.ParseOwner(u.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := Intake{Dir: d, StageDir: filepath.Join(t.TempDir(), "stage"), Trust: p}
+	takes, links := 0, 0
+	for running := true; running; {
+		select {
+		case err := <-raceDone:
+			if err != nil {
+				t.Fatalf("the racing publisher failed: %v", err)
+			}
+			running = false
+		default:
+		}
+		r, err := in.Take("lib.so")
+		switch {
+		case err == nil:
+			takes++
+			if r.SHA256 != sha256Hex(content) {
+				t.Fatalf("took %s", r.SHA256)
+			}
+			os.Remove(r.Staged)
+		case strings.Contains(err.Error(), "SECRET"):
+			t.Fatalf("an error quotes the root-only file: %v", err)
+		case strings.Contains(err.Error(), "symbolic link"):
+			links++
+		}
+	}
+	t.Logf("%d takes of the real release, %d refusals of the link", takes, links)
 }
