@@ -5,6 +5,7 @@ import (
 	"crypto/ed25519"
 	"crypto/rand"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -14,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/compatgate/compatgate/compat"
 	"github.com/compatgate/compatgate/gate/queue"
 )
 
@@ -159,5 +161,51 @@ func TestServeManifestsAndDowngrade(t *testing.T) {
 		if !strings.HasSuffix(e.Name(), ".done") {
 			t.Errorf("left in the stage directory: %s", e.Name())
 		}
+	}
+}
+
+// A server told to stop while it checks a release stops without waiting
+// for the check (which may take long on a big library); the release is
+// not marked handled, so the next server takes it.
+func TestServeStopsDuringACheck(t *testing.T) {
+	w := newWorld(t)
+	v2 := w.build(t, "v2.so", "-DVERSION=2")
+	block := make(chan struct{})
+	defer close(block)
+	checking := make(chan struct{}, 1)
+	log := slog.New(slog.DiscardHandler)
+	c := &Config{Poll: Duration(time.Hour), Libraries: []Subscription{{Name: "libdemo", Path: w.lib, Releases: w.releases, Followers: Followers{All: true}}}}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	s := &Server{Config: c, Settle: 20 * time.Millisecond, Logger: log, Upgrader: &Upgrader{Queue: w.q, Logger: log,
+		Check: func(string, string) (*compat.Report, error) {
+			checking <- struct{}{}
+			<-block
+			return nil, errors.New("released")
+		}}}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- s.Run(ctx) }()
+	writeRelease(t, w.releases, "libdemo.so.1.2", v2)
+	select {
+	case <-checking:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the release was not checked")
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve waits for the check to end")
+	}
+	if m, _ := filepath.Glob(filepath.Join(w.state, "releases", "libdemo", "*.done")); len(m) != 0 {
+		t.Errorf("the release was marked handled: %v", m)
+	}
+	if auditHas(t, w.q, "upgrade", "failed", "") {
+		t.Errorf("stopping was audited as a failed upgrade:\n%s", dumpAudit(t, w.q))
 	}
 }

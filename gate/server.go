@@ -400,6 +400,10 @@ func (s *Server) handle(ctx context.Context, r release) {
 	req := r.sub.Request(rel.Staged)
 	req.Source, req.Version = rel.Source, rel.Version
 	out, err := s.Upgrader.Upgrade(ctx, req)
+	if err != nil && ctx.Err() != nil {
+		log.Info("stopped before the upgrade was done; it is taken again when serve starts", "err", err)
+		return
+	}
 	if err != nil {
 		log.Error("upgrade failed", "err", err)
 		s.audit(ctx, r.sub.Path, "upgrade", "failed", err.Error())

@@ -100,11 +100,29 @@ func (u *Upgrader) log() *slog.Logger {
 	return slog.Default()
 }
 
-func (u *Upgrader) check(oldPath, newPath string) (*compat.Report, error) {
-	if u.Check != nil {
-		return u.Check(oldPath, newPath)
+// check compares the builds; it returns when ctx is done without waiting
+// for the comparison (which cannot be cut short) to end.
+func (u *Upgrader) check(ctx context.Context, oldPath, newPath string) (*compat.Report, error) {
+	type result struct {
+		r   *compat.Report
+		err error
 	}
-	return compat.Check(oldPath, newPath, nil)
+	ch := make(chan result, 1)
+	go func() {
+		if u.Check != nil {
+			r, err := u.Check(oldPath, newPath)
+			ch <- result{r, err}
+			return
+		}
+		r, err := compat.Check(oldPath, newPath, nil)
+		ch <- result{r, err}
+	}()
+	select {
+	case res := <-ch:
+		return res.r, res.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }
 
 // Upgrade carries out req: check and decide (see Decide). Unless req.DryRun:
@@ -163,7 +181,7 @@ func (u *Upgrader) Upgrade(ctx context.Context, req Request) (*Outcome, error) {
 		}
 	}
 	out.Old = oldF
-	report, err := u.check(oldPath, req.New)
+	report, err := u.check(ctx, oldPath, req.New)
 	if err != nil {
 		return nil, fmt.Errorf("upgrading %s: %w", lib, err)
 	}
