@@ -22,7 +22,7 @@ func (u *Upgrader) hold(ctx context.Context, req Request, out *Outcome, follow [
 	var restart []int
 	for _, f := range follow {
 		r := ProcessResult{PID: f.pid, Target: f.target, Plan: "restart"}
-		if f.status == StatusNotLoaded {
+		if f.status != "" { // not_loaded, or already runs NEW
 			r.Plan, r.Status, r.Reason = "", f.status, f.reason
 		} else {
 			r.Reason = out.Decision.Reason
