@@ -414,6 +414,9 @@ func (s *Server) handle(ctx context.Context, r release) {
 	for _, p := range out.Processes {
 		log.Info("process", "pid", p.PID, "plan", p.Plan, "status", p.Status, "reason", p.Reason, "entry", p.Entry)
 	}
+	if out.Decision.Action == Refuse {
+		return // taken again, e.g. once the subscription allows downgrades
+	}
 	if err := os.WriteFile(done, []byte(rel.Source+"\n"), 0o600); err != nil {
 		log.Error("recording release as handled", "err", err)
 	}
