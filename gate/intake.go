@@ -292,7 +292,7 @@ func (in Intake) openFile(dir *os.File, name string) (*os.File, error) {
 	}
 	st, err := f.Stat()
 	if err == nil && !st.Mode().IsRegular() {
-		err = fmt.Errorf("%s is not a regular file (%v)", name, st.Mode().Type())
+		err = fmt.Errorf("%s is not a regular file (%s)", name, fileKind(st.Mode()))
 	}
 	if err == nil {
 		err = in.Trust.CheckInfo(name, st)
@@ -302,6 +302,21 @@ func (in Intake) openFile(dir *os.File, name string) (*os.File, error) {
 		return nil, err
 	}
 	return f, nil
+}
+
+// fileKind names the type of a file that is not a regular one.
+func fileKind(m os.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "a directory"
+	case m&os.ModeNamedPipe != 0:
+		return "a FIFO"
+	case m&os.ModeSocket != 0:
+		return "a socket"
+	case m&os.ModeDevice != 0:
+		return "a device"
+	}
+	return "mode " + m.Type().String()
 }
 
 // readSide reads a checksum, signature or manifest file, with the same checks.

@@ -303,6 +303,9 @@ func initialState(e Entry) (State, error) {
 }
 
 func targetList(ts []Target) string {
+	if len(ts) == 0 {
+		return "none"
+	}
 	s := make([]string, len(ts))
 	for i, t := range ts {
 		s[i] = t.String()
