@@ -96,30 +96,16 @@ func TestIntake(t *testing.T) {
 		}, true, 0, ""},
 		// A signature may arrive after the checksum: no refusal meanwhile.
 		{"signature not yet there", func(t *testing.T, d string) { put(t, d, content, sumOf(content)) }, true, 0, "not ready"},
-		{"manifest", func(t *testing.T, d string) {
-			put(t, d, content, sumOf(content))
-			writeFile(t, filepath.Join(d, "lib.so.manifest"), manifestOf("libtest", "1.2", content), 0o644)
-		}, false, 0, ""},
-		{"signed manifest", func(t *testing.T, d string) {
-			put(t, d, content, sumOf(content))
-			m := manifestOf("libtest", "1.2", content)
-			writeFile(t, filepath.Join(d, "lib.so.manifest"), m, 0o644)
-			writeFile(t, filepath.Join(d, "lib.so.sig"), string(ed25519.Sign(priv, []byte(m))), 0o644)
-		}, true, 0, ""},
+		{"manifest", func(t *testing.T, d string) { putManifest(t, d, content, "libtest", content, nil, false) }, false, 0, ""},
+		{"signed manifest", func(t *testing.T, d string) { putManifest(t, d, content, "libtest", content, priv, false) }, true, 0, ""},
 		{"signature of the file, not the manifest", func(t *testing.T, d string) {
-			put(t, d, content, sumOf(content))
-			writeFile(t, filepath.Join(d, "lib.so.manifest"), manifestOf("libtest", "1.2", content), 0o644)
-			writeFile(t, filepath.Join(d, "lib.so.sig"), string(ed25519.Sign(priv, content)), 0o644)
+			putManifest(t, d, content, "libtest", content, priv, true)
 		}, true, 0, "does not verify lib.so.manifest"},
 		{"manifest of another library", func(t *testing.T, d string) {
-			put(t, d, content, sumOf(content))
-			m := manifestOf("libother", "1.2", content)
-			writeFile(t, filepath.Join(d, "lib.so.manifest"), m, 0o644)
-			writeFile(t, filepath.Join(d, "lib.so.sig"), string(ed25519.Sign(priv, []byte(m))), 0o644)
+			putManifest(t, d, content, "libother", content, priv, false)
 		}, true, 0, `for library "libother", not this subscription's "libtest"`},
 		{"manifest of another file", func(t *testing.T, d string) {
-			put(t, d, content, sumOf(content))
-			writeFile(t, filepath.Join(d, "lib.so.manifest"), manifestOf("libtest", "1.2", []byte("other")), 0o644)
+			putManifest(t, d, content, "libtest", []byte("other"), nil, false)
 		}, false, 0, "lib.so.manifest names SHA-256"},
 		{"bad signature", func(t *testing.T, d string) {
 			put(t, d, content, sumOf(content))
@@ -196,8 +182,21 @@ func TestReleaseName(t *testing.T) {
 	}
 }
 
-func manifestOf(lib, version string, content []byte) string {
-	return Manifest{Library: lib, Version: version, SHA256: sha256Hex(content)}.String()
+// putManifest writes lib.so holding content, its checksum, and a manifest
+// of version 1.2 naming lib and the SHA-256 of of; with priv, lib.so.sig
+// signs the manifest, or with signFile the file.
+func putManifest(t *testing.T, d string, content []byte, lib string, of []byte, priv ed25519.PrivateKey, signFile bool) {
+	t.Helper()
+	put(t, d, content, sumOf(content))
+	m := Manifest{Library: lib, Version: "1.2", SHA256: sha256Hex(of)}.String()
+	writeFile(t, filepath.Join(d, "lib.so.manifest"), m, 0o644)
+	if priv != nil {
+		signed := []byte(m)
+		if signFile {
+			signed = content
+		}
+		writeFile(t, filepath.Join(d, "lib.so.sig"), string(ed25519.Sign(priv, signed)), 0o644)
+	}
 }
 
 func sumOf(b []byte) string {
