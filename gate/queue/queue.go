@@ -151,7 +151,7 @@ func lockDir(ctx context.Context, dir string) (func(), error) {
 	}
 	if err := lockFile(ctx, d); err != nil {
 		d.Close()
-		return nil, fmt.Errorf("locking %s: %w", dir, err)
+		return nil, err
 	}
 	return func() { d.Close() }, nil
 }
