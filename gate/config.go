@@ -11,6 +11,7 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"github.com/compatgate/compatgate/gate/queue"
+	"github.com/compatgate/compatgate/internal/trust"
 )
 
 // DefaultMaxSize is the largest release a subscription takes when it does
@@ -43,8 +44,21 @@ type Subscription struct {
 	// when zero.
 	MaxSize int64 `toml:"max_size"`
 	// PublicKey, when set, is the base64 ed25519 public key every release
-	// must carry a signature (NAME.sig) from.
+	// must carry a signature (NAME.sig) from: of its manifest when it has
+	// one, else of the file.
 	PublicKey string `toml:"public_key"`
+	// RequireManifest makes every release carry NAME.manifest naming this
+	// subscription (Name), its version and its SHA-256 (see Manifest).
+	RequireManifest bool `toml:"require_manifest"`
+	// AllowDowngrade takes releases whose manifest's version is older than
+	// the installed one; refused by default.
+	AllowDowngrade bool `toml:"allow_downgrade"`
+	// HoldReview holds releases whose check verdict is review for
+	// approval, as incompatible ones always are.
+	HoldReview bool `toml:"hold_review"`
+	// Owner is a user (name or ID) trusted, besides root, to own the
+	// release directory and its files.
+	Owner string `toml:"owner"`
 
 	Followers Followers     `toml:"followers"`
 	Restart   RestartConfig `toml:"restart"`
@@ -153,12 +167,18 @@ func (s *Subscription) validate() error {
 	if _, err := s.PublicKeyBytes(); err != nil {
 		return err
 	}
+	if _, err := trust.ParseOwner(s.Owner); err != nil {
+		return err
+	}
 	if !s.Followers.All && len(s.Followers.Units) == 0 && len(s.Followers.PIDFiles) == 0 {
 		return fmt.Errorf("followers: none (set all = true, units or pid_files)")
 	}
 	// Validate the restart action as the queue would, with the kinds of
 	// targets the followers produce.
 	e := queue.Entry{Library: s.Path, Restart: s.Action(), Health: s.HealthCheck(), Window: s.WindowSpec()}
+	if e.Restart.Kind == "" {
+		e.Restart.Kind = queue.ActionManual // or systemd's: see DefaultRestart
+	}
 	if s.Followers.All {
 		e.Targets = append(e.Targets, queue.Target{Kind: queue.TargetPID, Value: "1"})
 	}
@@ -174,8 +194,12 @@ func (s *Subscription) validate() error {
 	return nil
 }
 
-// Action returns the restart action as a queue entry holds it.
+// Action returns the restart action as a queue entry holds it; the zero
+// Action when none is configured (see DefaultRestart).
 func (s *Subscription) Action() queue.Action {
+	if s.Restart.Command == "" && s.Restart.Signal == "" {
+		return queue.Action{}
+	}
 	a := queue.Action{Kind: queue.ActionCommand, Command: s.Restart.Command, StopTimeout: time.Duration(s.Restart.StopTimeout)}
 	if s.Restart.Signal != "" {
 		a.Kind, a.Signal = queue.ActionSignal, strings.TrimPrefix(strings.ToUpper(s.Restart.Signal), "SIG")
@@ -224,5 +248,6 @@ func (c *Config) Find(path string) *Subscription {
 // Request returns the upgrade request of s for the file newPath.
 func (s *Subscription) Request(newPath string) Request {
 	return Request{Library: s.Path, New: newPath, HotApply: s.HotApply, Followers: s.Followers,
-		Restart: s.Action(), Health: s.HealthCheck(), Window: s.WindowSpec()}
+		Restart: s.Action(), Health: s.HealthCheck(), Window: s.WindowSpec(),
+		AllowDowngrade: s.AllowDowngrade, HoldReview: s.HoldReview}
 }

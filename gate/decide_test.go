@@ -2,6 +2,7 @@ package gate
 
 import (
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/compatgate/compatgate/compat"
@@ -12,22 +13,24 @@ func TestDecide(t *testing.T) {
 	dir := t.TempDir()
 	v1 := buildLib(t, dir, "v1.so", "-DVERSION=1")
 	tests := []struct {
-		name     string
-		flags    []string
-		same     bool // NEW is v1 itself
-		hotApply bool
-		noEngine string
-		want     Action
-		failing  []string // rules that fail
+		name      string
+		flags     []string
+		same      bool // NEW is v1 itself
+		hotApply  bool
+		noEngine  string
+		downgrade string
+		want      Action
+		failing   []string // rules that fail
 	}{
 		{name: "compatible", flags: []string{"-DVERSION=2"}, hotApply: true, want: HotApply},
 		{name: "same build", same: true, hotApply: true, want: Nothing},
 		{name: "policy forbids", flags: []string{"-DVERSION=2"}, want: Restart, failing: []string{"policy-allows"}},
 		{name: "no engine", flags: []string{"-DVERSION=2"}, hotApply: true, noEngine: "test", want: Restart, failing: []string{"engine-available"}},
 		{name: "private state", flags: []string{"-DVERSION=2", "-DPRIVATE_STATE"}, hotApply: true, want: Restart, failing: []string{"no-new-writable-state"}},
-		{name: "data grows", flags: []string{"-DVERSION=2", "-DBIG_DATA"}, hotApply: true, want: Restart,
-			failing: []string{"verdict-compatible", "data-keeps-type-and-size"}},
-		{name: "symbol removed", flags: []string{"-DVERSION=2", "-DDROP"}, hotApply: true, want: Restart, failing: []string{"verdict-compatible"}},
+		{name: "data grows", flags: []string{"-DVERSION=2", "-DBIG_DATA"}, hotApply: true, want: Hold},
+		{name: "symbol removed", flags: []string{"-DVERSION=2", "-DDROP"}, hotApply: true, want: Hold},
+		{name: "new SONAME", flags: []string{"-DVERSION=2", "-DDROP", "-Wl,-soname,libdemo.so.2"}, hotApply: true, want: Beside},
+		{name: "downgrade", flags: []string{"-DVERSION=2"}, hotApply: true, downgrade: "older", want: Refuse},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -47,7 +50,7 @@ func TestDecide(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			d := Decide(Input{Report: rep, Old: oldF, New: newF, HotApply: tc.hotApply, NoEngine: tc.noEngine})
+			d := Decide(Input{Report: rep, Old: oldF, New: newF, HotApply: tc.hotApply, NoEngine: tc.noEngine, Downgrade: tc.downgrade})
 			if d.Action != tc.want {
 				t.Errorf("action %s, want %s (reason: %s)", d.Action, tc.want, d.Reason)
 			}
@@ -63,7 +66,24 @@ func TestDecide(t *testing.T) {
 			if d.Reason == "" {
 				t.Error("no reason")
 			}
+			// A hold names the findings that decided it.
+			if d.Action == Hold && (len(d.Findings) == 0 || !strings.HasPrefix(d.Findings[0], "break ")) {
+				t.Errorf("hold without its breaking findings: %q", d.Findings)
+			}
 		})
+	}
+}
+
+// A review verdict is held only when the subscription says so.
+func TestDecideHoldReview(t *testing.T) {
+	old := &Facts{SHA256: "a", BuildID: "1"}
+	new := &Facts{SHA256: "b", BuildID: "2"}
+	rep := &compat.Report{Verdict: compat.Review, Summary: compat.Summary{Warn: 1}}
+	if d := Decide(Input{Report: rep, Old: old, New: new, HotApply: true}); d.Action != Restart {
+		t.Errorf("review: %s, want restart", d.Action)
+	}
+	if d := Decide(Input{Report: rep, Old: old, New: new, HotApply: true, HoldReview: true}); d.Action != Hold {
+		t.Errorf("review with hold_review: %s, want hold", d.Action)
 	}
 }
 
@@ -86,6 +106,7 @@ func TestWorst(t *testing.T) {
 		{[]Status{StatusOK, StatusNotLoaded}, StatusNotLoaded},
 		{[]Status{StatusQueued, StatusOK}, StatusQueued},
 		{[]Status{StatusBusy, StatusError, StatusOK}, StatusError},
+		{[]Status{StatusHeld, StatusQueued}, StatusHeld},
 	}
 	for _, tc := range tests {
 		var ps []ProcessResult

@@ -16,6 +16,8 @@ type Facts struct {
 	Path    string `json:"path"`
 	BuildID string `json:"build_id"`
 	SHA256  string `json:"sha256"`
+	// Soname is the library's DT_SONAME; "" when it has none.
+	Soname string `json:"soname,omitempty"`
 	// Data maps each exported data object (name, with @VERSION when
 	// versioned) to its symbol type and size.
 	Data map[string]DataObject `json:"-"`
@@ -72,6 +74,9 @@ func ReadFacts(path string) (*Facts, error) {
 	}
 	fa := &Facts{Path: path, SHA256: hex.EncodeToString(h.Sum(nil)), BuildID: buildID(ef),
 		Data: map[string]DataObject{}, Private: map[string]uint64{}}
+	if so, err := ef.DynString(elf.DT_SONAME); err == nil && len(so) > 0 {
+		fa.Soname = so[0]
+	}
 	writable := map[elf.SectionIndex]bool{}
 	for i, s := range ef.Sections {
 		if s.Flags&elf.SHF_ALLOC == 0 || s.Flags&elf.SHF_WRITE == 0 {

@@ -19,6 +19,12 @@ type Input struct {
 	HotApply bool
 	// NoEngine, when not empty, says why no injection engine is available.
 	NoEngine string
+	// Downgrade, when not empty, says why NEW is an older version than
+	// the one installed (and the subscription does not allow that).
+	Downgrade string
+	// HoldReview holds upgrades whose verdict is review, as incompatible
+	// ones are.
+	HoldReview bool
 }
 
 // HotRule is one condition a hot upgrade requires (DESIGN.md,

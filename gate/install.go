@@ -66,8 +66,12 @@ func keep(path, prev string) error {
 		}
 		tmp = t
 	}
-	if err := os.Rename(tmp, prev); err != nil {
-		os.Remove(tmp)
+	err := os.Rename(tmp, prev)
+	// When tmp and prev are links of one file (after a rollback made the
+	// library and its kept build one file), rename does nothing and
+	// leaves tmp: remove it either way.
+	os.Remove(tmp)
+	if err != nil {
 		return err
 	}
 	return syncDir(dir)

@@ -42,6 +42,13 @@ func (u *Upgrader) Rollback(ctx context.Context, lib string) (*RollbackOutcome, 
 	if real, err := realPath(lib); err == nil {
 		lib = real // as Upgrade did
 	}
+	if u.Queue != nil {
+		unlock, err := lockLibrary(ctx, u.Queue.Dir(), lib)
+		if err != nil {
+			return nil, fmt.Errorf("rolling back %s: %w", lib, err)
+		}
+		defer unlock()
+	}
 	prev := PrevPath(lib)
 	to, err := ReadFacts(prev)
 	if errors.Is(err, os.ErrNotExist) {

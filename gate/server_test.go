@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -24,9 +25,9 @@ func (w *world) subscription(d *daemon, hot bool) Subscription {
 		Window:    WindowConfig{Cron: "* * * * *", Duration: Duration(time.Hour)}}
 }
 
-// serve runs a server until the test ends, and checks that it stops
-// cleanly when told to.
-func (w *world) serve(t *testing.T, c *Config, now func() time.Time) {
+// serve runs a server until the test ends or stop is called, and checks
+// that it stops cleanly when told to.
+func (w *world) serve(t *testing.T, c *Config, now func() time.Time) (stop func()) {
 	t.Helper()
 	if err := c.Validate(); err != nil {
 		t.Fatal(err)
@@ -41,23 +42,29 @@ func (w *world) serve(t *testing.T, c *Config, now func() time.Time) {
 	ctx, cancel := context.WithCancel(queue.WithActor(context.Background(), "serve"))
 	done := make(chan error, 1)
 	go func() { done <- s.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("serve: %v", err)
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("serve: %v", err)
+				}
+			case <-time.After(10 * time.Second):
+				t.Error("serve did not stop within 10s of its context ending")
 			}
-		case <-time.After(10 * time.Second):
-			t.Error("serve did not stop within 10s of its context ending")
-		}
-	})
+		})
+	}
+	t.Cleanup(stop)
+	return stop
 }
 
 // TestServe drops releases into a watched directory: a compatible one is
 // hot-applied (same PID, new behaviour), one with a bad checksum is
-// refused with an audit entry, an incompatible one is queued and run in its
-// window (new PID, new behaviour) once the window opens.
+// refused with an audit entry, an incompatible one is held — not installed,
+// not run — until approved, then installed and run in its window (new PID,
+// new behaviour) once the window opens.
 func TestServe(t *testing.T) {
 	w := newWorld(t)
 	d := newDaemon(t, w.daemon)
@@ -124,13 +131,22 @@ func TestServe(t *testing.T) {
 
 	writeRelease(t, w.releases, "libdemo.so.1.3", v3)
 	var es []queue.Entry
-	waitFor(t, 5*time.Second, "the incompatible release to be queued", func() bool {
+	waitFor(t, 5*time.Second, "the incompatible release to be held", func() bool {
 		es, _ = w.q.List(context.Background(), queue.Filter{})
 		return len(es) == 1
 	})
+	inWindow.Store(true)
+	time.Sleep(300 * time.Millisecond) // several polls, in the window
+	if e, _ := w.q.Get(context.Background(), es[0].ID); e.State != queue.Held || !sameFile(t, w.lib, v2) {
+		t.Fatalf("held entry ran, or its build was installed, before approval: %+v", e)
+	}
+	inWindow.Store(false)
+	if err := w.q.Approve(queue.WithActor(context.Background(), "cli:test"), es[0].ID, ""); err != nil {
+		t.Fatal(err)
+	}
 	time.Sleep(300 * time.Millisecond) // several polls, outside the window
-	if e, _ := w.q.Get(context.Background(), es[0].ID); e.State != queue.Queued {
-		t.Fatalf("entry ran outside its window: %+v", e)
+	if e, _ := w.q.Get(context.Background(), es[0].ID); e.State != queue.Queued || !sameFile(t, w.lib, v2) {
+		t.Fatalf("entry ran, or its build was installed, outside its window: %+v", e)
 	}
 	if p, v := d.last(); p != pid || v != 2 {
 		t.Fatalf("daemon restarted outside the window: pid %d version %d", p, v)
@@ -140,7 +156,7 @@ func TestServe(t *testing.T) {
 		p, v := d.last()
 		return p != pid && v == 3
 	})
-	if es[0].Window.Cron != "0 3 * * *" || !strings.Contains(es[0].Reason, "incompatible") {
+	if es[0].Window.Cron != "0 3 * * *" || !strings.Contains(es[0].Reason, "incompatible") || !sameFile(t, w.lib, v3) {
 		t.Fatalf("entries: %+v", es)
 	}
 	waitFor(t, 5*time.Second, "the entry to be done", func() bool {

@@ -5,12 +5,14 @@ type Status string
 
 // The statuses, from best to worst. ok, not_changed, not_loaded, busy,
 // refused and error are the injection engine's (DESIGN.md); queued means
-// a restart of the process was enqueued instead.
+// a restart of the process was enqueued instead, held that its restart
+// waits for an operator to approve an incompatible upgrade.
 const (
 	StatusOK         Status = "ok"          // hot-applied (or reverted)
 	StatusNotChanged Status = "not_changed" // already at this version
 	StatusNotLoaded  Status = "not_loaded"  // the process does not map the library
 	StatusQueued     Status = "queued"      // a restart is queued for it
+	StatusHeld       Status = "held"        // its restart waits for an incompatible upgrade to be approved
 	StatusBusy       Status = "busy"        // a thread stayed in the old library
 	StatusRefused    Status = "refused"     // the gate or the engine said no
 	StatusError      Status = "error"       // the operation failed
@@ -18,7 +20,7 @@ const (
 
 // rank orders the statuses from best to worst.
 func (s Status) rank() int {
-	for i, x := range []Status{StatusOK, StatusNotChanged, StatusNotLoaded, StatusQueued, StatusBusy, StatusRefused, StatusError} {
+	for i, x := range []Status{StatusOK, StatusNotChanged, StatusNotLoaded, StatusQueued, StatusHeld, StatusBusy, StatusRefused, StatusError} {
 		if s == x {
 			return i
 		}
@@ -26,9 +28,10 @@ func (s Status) rank() int {
 	return 100
 }
 
-// Success reports whether s needs no attention: ok, not_changed,
-// not_loaded and queued (the restart will carry the upgrade out).
-func (s Status) Success() bool { return s.rank() <= StatusQueued.rank() }
+// Success reports whether s is an upgrade carried out or on its way: ok,
+// not_changed, not_loaded, queued (the restart will carry the upgrade out)
+// and held (it waits for approval: nothing was lost).
+func (s Status) Success() bool { return s.rank() <= StatusHeld.rank() }
 
 // Worst returns the worst status of the processes, or def when there are none.
 func Worst(ps []ProcessResult, def Status) Status {

@@ -42,13 +42,24 @@ type Request struct {
 	PIDs      []int
 	Followers Followers
 	// Restart, Health and Window make the restart entry of the processes
-	// that cannot be hot-applied. With no Restart.Kind, their restart
-	// cannot be queued and they are reported as errors.
+	// that cannot be hot-applied. With no Restart.Kind, each process is
+	// restarted through its systemd unit (found in /proc/PID/cgroup) when
+	// every one has one, else the entry is manual: an operator restarts
+	// them and closes it (see DefaultRestart).
 	Restart queue.Action
 	Health  queue.Health
 	Window  queue.Spec
-	// Source names where NEW came from (a release file), for the audit log.
+	// Source names where NEW came from (a release file), for the audit log;
+	// its base name is NEW's file name when NEW is installed beside OLD.
 	Source string
+	// Version is NEW's version, from a release manifest; "" when unknown.
+	// A version older than the one installed is refused unless
+	// AllowDowngrade.
+	Version        string
+	AllowDowngrade bool
+	// HoldReview holds upgrades whose verdict is review, as incompatible
+	// ones are always held.
+	HoldReview bool
 	// DryRun decides and plans, and changes nothing.
 	DryRun bool
 }
@@ -73,6 +84,10 @@ type Outcome struct {
 	Processes []ProcessResult `json:"processes"`
 	// Entry is the restart entry, when one was queued (or already was).
 	Entry int64 `json:"entry,omitempty"`
+	// Beside is where NEW was installed beside OLD (a new SONAME), and
+	// Link its SONAME symbolic link ("" when the file has the SONAME's name).
+	Beside string `json:"beside,omitempty"`
+	Link   string `json:"link,omitempty"`
 	// Status is the worst process status; ok when there is no process,
 	// not_changed when there was nothing to do, empty in a dry run.
 	Status Status `json:"status,omitempty"`
@@ -85,19 +100,41 @@ func (u *Upgrader) log() *slog.Logger {
 	return slog.Default()
 }
 
-func (u *Upgrader) check(oldPath, newPath string) (*compat.Report, error) {
-	if u.Check != nil {
-		return u.Check(oldPath, newPath)
+// check compares the builds; it returns when ctx is done without waiting
+// for the comparison (which cannot be cut short) to end.
+func (u *Upgrader) check(ctx context.Context, oldPath, newPath string) (*compat.Report, error) {
+	type result struct {
+		r   *compat.Report
+		err error
 	}
-	return compat.Check(oldPath, newPath, nil)
+	ch := make(chan result, 1)
+	go func() {
+		if u.Check != nil {
+			r, err := u.Check(oldPath, newPath)
+			ch <- result{r, err}
+			return
+		}
+		r, err := compat.Check(oldPath, newPath, nil)
+		ch <- result{r, err}
+	}()
+	select {
+	case res := <-ch:
+		return res.r, res.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 }
 
-// Upgrade carries out req: check and decide; unless the decision is
-// nothing or req.DryRun, install NEW at the library's path (keeping OLD at
-// PrevPath), then hot-apply NEW to the following processes or enqueue one
-// restart entry for them (keyed by library and NEW's build-id: an upgrade
-// is never queued twice). A process the engine cannot hot-apply (busy,
-// refused, error) is queued for a restart too, with the engine's reason.
+// Upgrade carries out req: check and decide (see Decide). Unless req.DryRun:
+// a compatible NEW (hot-applicable or not) is installed at the library's
+// path at once (keeping OLD at PrevPath), then hot-applied to the following
+// processes or one restart entry is enqueued for them (keyed by library and
+// NEW's build-id: an upgrade is never queued twice); a process the engine
+// cannot hot-apply (busy, refused, error) is queued for a restart too, with
+// the engine's reason. An incompatible NEW is not installed: a held entry
+// does that, once approved (see Upgrader.InstallEntry). A NEW with another
+// SONAME is installed beside OLD. A downgrade is refused. The library is
+// locked against other upgrades, rollbacks and installs meanwhile.
 //
 // When the library's path is a symbolic link, the file it leads to is
 // upgraded, and entries and the audit log name that file.
@@ -114,6 +151,13 @@ func (u *Upgrader) Upgrade(ctx context.Context, req Request) (*Outcome, error) {
 	// A symbolic link (libfoo.so.1 -> libfoo.so.1.2.3) is followed: the
 	// file it names is replaced, and processes map it under that name.
 	req.Library = lib
+	if !req.DryRun && u.Queue != nil {
+		unlock, err := lockLibrary(ctx, u.Queue.Dir(), lib)
+		if err != nil {
+			return nil, fmt.Errorf("upgrading %s: %w", lib, err)
+		}
+		defer unlock()
+	}
 	if st, err := os.Stat(lib); err != nil {
 		return nil, fmt.Errorf("upgrading %s: %w", lib, err)
 	} else if !st.Mode().IsRegular() {
@@ -137,21 +181,38 @@ func (u *Upgrader) Upgrade(ctx context.Context, req Request) (*Outcome, error) {
 		}
 	}
 	out.Old = oldF
-	report, err := u.check(oldPath, req.New)
+	report, err := u.check(ctx, oldPath, req.New)
 	if err != nil {
 		return nil, fmt.Errorf("upgrading %s: %w", lib, err)
 	}
 	out.Report, out.Verdict = report, report.Verdict
-	in := Input{Report: report, Old: oldF, New: newF, HotApply: req.HotApply}
+	in := Input{Report: report, Old: oldF, New: newF, HotApply: req.HotApply, HoldReview: req.HoldReview}
 	if u.Engine == nil {
 		in.NoEngine = "not configured"
 	}
+	if in.Downgrade, err = u.downgrade(ctx, req, lib); err != nil {
+		return nil, fmt.Errorf("upgrading %s: %w", lib, err)
+	}
 	out.Decision = Decide(in)
-	u.audit(ctx, req, "decide", string(out.Decision.Action), fmt.Sprintf("%s → %s (verdict %s): %s",
-		orNone(oldF.BuildID), orNone(newF.BuildID), report.Verdict, out.Decision.Reason))
-	if out.Decision.Action == Nothing {
+	if out.AlreadyInstalled && out.Decision.Action == Hold {
+		// Installed by the approved entry: what is left are restarts.
+		out.Decision.Action = Restart
+		out.Decision.Reason = "NEW is installed already (approved); " + out.Decision.Reason
+	}
+	detail := fmt.Sprintf("%s → %s (verdict %s): %s", orNone(oldF.BuildID), orNone(newF.BuildID), report.Verdict, out.Decision.Reason)
+	if len(out.Decision.Findings) > 0 {
+		detail += "; findings: " + strings.Join(out.Decision.Findings, "; ")
+	}
+	u.audit(ctx, req, "decide", string(out.Decision.Action), detail)
+	switch out.Decision.Action {
+	case Nothing:
 		out.Status = StatusNotChanged
 		return out, nil
+	case Refuse:
+		out.Status = StatusRefused
+		return out, nil
+	case Beside:
+		return u.installBeside(ctx, req, out)
 	}
 
 	procs, err := u.findMapping(lib, oldPath, oldF)
@@ -177,6 +238,9 @@ func (u *Upgrader) Upgrade(ctx context.Context, req Request) (*Outcome, error) {
 	if u.Queue == nil {
 		return nil, errors.New("upgrading: no queue (only a dry run can do without)")
 	}
+	if out.Decision.Action == Hold {
+		return u.hold(ctx, req, out, follow)
+	}
 
 	if !out.AlreadyInstalled {
 		if err := Install(req.New, lib); err != nil {
@@ -186,6 +250,9 @@ func (u *Upgrader) Upgrade(ctx context.Context, req Request) (*Outcome, error) {
 		out.Installed = true
 		u.audit(ctx, req, "install", "ok", fmt.Sprintf("build-id %s installed; previous build %s kept at %s",
 			orNone(newF.BuildID), orNone(oldF.BuildID), PrevPath(lib)))
+		if err := u.recordVersion(ctx, lib, req.Version, newF.SHA256); err != nil {
+			return nil, fmt.Errorf("upgrading %s: %w", lib, err)
+		}
 	}
 
 	var loadable string // NEW as the engine loads it
@@ -226,7 +293,9 @@ func (u *Upgrader) Upgrade(ctx context.Context, req Request) (*Outcome, error) {
 			why = append(why, out.Decision.Reason)
 		}
 		why = append(why, reasons...)
-		id, err := u.enqueue(ctx, req, oldF, newF, out.Processes, restart, strings.Join(why, "; "))
+		e := u.newEntry(req, oldF, newF, strings.Join(why, "; "))
+		e.Findings = strings.Join(out.Decision.Findings, "\n")
+		id, err := u.enqueue(ctx, req, e, out.Processes, restart)
 		for _, i := range restart {
 			p := &out.Processes[i]
 			p.Plan = "restart"
@@ -244,11 +313,9 @@ func (u *Upgrader) Upgrade(ctx context.Context, req Request) (*Outcome, error) {
 	return out, nil
 }
 
-// enqueue queues one restart entry for the processes at idx.
-func (u *Upgrader) enqueue(ctx context.Context, req Request, oldF, newF *Facts, ps []ProcessResult, idx []int, why string) (int64, error) {
-	if req.Restart.Kind == "" {
-		return 0, errors.New("no restart action configured")
-	}
+// newEntry returns the restart entry of an upgrade from oldF to newF,
+// without targets.
+func (u *Upgrader) newEntry(req Request, oldF, newF *Facts, why string) queue.Entry {
 	e := queue.Entry{
 		Library: req.Library,
 		From:    queue.Build{BuildID: oldF.BuildID, Path: PrevPath(req.Library)},
@@ -258,7 +325,15 @@ func (u *Upgrader) enqueue(ctx context.Context, req Request, oldF, newF *Facts, 
 	if e.To.BuildID == "" {
 		e.To.BuildID = "sha256:" + newF.SHA256
 	}
+	return e
+}
+
+// enqueue queues e for the processes at idx (once: see
+// queue.EnqueueOnce), with the default restart action when none is
+// configured.
+func (u *Upgrader) enqueue(ctx context.Context, req Request, e queue.Entry, ps []ProcessResult, idx []int) (int64, error) {
 	seen := map[string]bool{}
+	var pids []int
 	for _, i := range idx {
 		t, err := queue.ParseTarget(ps[i].Target)
 		if err != nil {
@@ -267,6 +342,13 @@ func (u *Upgrader) enqueue(ctx context.Context, req Request, oldF, newF *Facts, 
 		if !seen[t.String()] {
 			seen[t.String()] = true
 			e.Targets = append(e.Targets, t)
+			pids = append(pids, ps[i].PID)
+		}
+	}
+	if e.Restart.Kind == "" {
+		e.Restart, e.Targets = DefaultRestart(e.Targets, pids)
+		if e.Restart.Kind == queue.ActionManual {
+			e.Health = queue.Health{}
 		}
 	}
 	id, existed, err := u.Queue.EnqueueOnce(ctx, e)
@@ -399,26 +481,36 @@ func buildCopyPath(stateDir, lib string, f *Facts) string {
 // it already has, so NEW must be loaded from a file of its own. The copy is
 // kept in the state directory for as long as processes may map it.
 func (u *Upgrader) loadable(lib string, f *Facts) (string, error) {
+	p, err := u.keepCopy(lib, lib, f)
+	if err != nil {
+		return "", fmt.Errorf("copying NEW for loading: %w", err)
+	}
+	return p, nil
+}
+
+// keepCopy copies src, the build f of lib, to buildCopyPath (private to
+// root), unless it is there already, and returns that path.
+func (u *Upgrader) keepCopy(src, lib string, f *Facts) (string, error) {
 	p := buildCopyPath(u.Queue.Dir(), lib, f)
 	if have, err := ReadFacts(p); err == nil && have.SHA256 == f.SHA256 {
 		return p, nil
 	}
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-		return "", fmt.Errorf("copying NEW for loading: %w", err)
+	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
+		return "", err
 	}
-	tmp, err := copyTemp(lib, filepath.Dir(p), ".copy-*", p)
+	tmp, err := copyTemp(src, filepath.Dir(p), ".copy-*", p)
 	if err != nil {
-		return "", fmt.Errorf("copying NEW for loading: %w", err)
+		return "", err
 	}
 	if err := os.Rename(tmp, p); err != nil {
 		os.Remove(tmp)
-		return "", fmt.Errorf("copying NEW for loading: %w", err)
+		return "", err
 	}
 	if err := syncDir(filepath.Dir(p)); err != nil {
-		return "", fmt.Errorf("copying NEW for loading: %w", err)
+		return "", err
 	}
 	if have, err := ReadFacts(p); err != nil || have.SHA256 != f.SHA256 {
-		return "", fmt.Errorf("copying NEW for loading: the copy at %s does not match", p)
+		return "", fmt.Errorf("the copy at %s does not match", p)
 	}
 	return p, nil
 }

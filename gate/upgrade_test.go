@@ -11,10 +11,12 @@ import (
 	"github.com/compatgate/compatgate/gate/queue"
 )
 
-// An incompatible upgrade is installed atomically and queues one restart
-// entry for the daemon; running it restarts the daemon onto the new build.
-// Asking again (a retry after a crash) queues nothing more.
-func TestUpgradeQueuesRestart(t *testing.T) {
+// An incompatible upgrade (a function removed, same SONAME) is never
+// installed by itself: it becomes one held entry naming the breaking
+// findings, runs nothing until approved, and once approved the executor
+// installs it right before restarting the daemon onto it. Asking again (a
+// retry after a crash) queues nothing more.
+func TestUpgradeIncompatibleIsHeld(t *testing.T) {
 	w := newWorld(t)
 	d := newDaemon(t, w.daemon)
 	pid := d.start(t)
@@ -34,44 +36,50 @@ func TestUpgradeQueuesRestart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if out.Decision.Action != Restart || len(out.Processes) != 1 || out.Processes[0].Plan != "restart" || out.Installed {
+	if out.Decision.Action != Hold || len(out.Processes) != 1 || out.Processes[0].Plan != "restart" || out.Installed {
 		t.Fatalf("dry run: %+v", out)
-	}
-	if sameFile(t, w.lib, v2) {
-		t.Fatal("dry run installed NEW")
 	}
 
 	out, err = u.Upgrade(ctx, req)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if out.Decision.Action != Restart || !strings.Contains(out.Decision.Reason, "verdict is incompatible") {
-		t.Errorf("decision: %+v", out.Decision)
-	}
-	if out.Status != StatusQueued || len(out.Processes) != 1 || out.Processes[0].PID != pid ||
-		out.Processes[0].Target != "pidfile="+d.pidFile || out.Entry == 0 {
+	if out.Decision.Action != Hold || out.Status != StatusHeld || out.Installed || len(out.Processes) != 1 ||
+		out.Processes[0].PID != pid || out.Processes[0].Status != StatusHeld || out.Entry == 0 {
 		t.Fatalf("outcome: %+v", out)
 	}
-	if !sameFile(t, w.lib, v2) || !sameFile(t, PrevPath(w.lib), v1) {
-		t.Error("NEW not installed, or OLD not kept")
+	if !sameFile(t, w.lib, v1) {
+		t.Fatal("an incompatible build was installed before approval")
 	}
-	// Again (as after a crash): NEW is installed already, OLD is the kept
-	// build, and the daemon's restart is the entry already queued.
-	again, err := u.Upgrade(ctx, req)
+	e, err := w.q.Get(ctx, out.Entry)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !again.AlreadyInstalled || again.Installed || again.Entry != out.Entry || again.Status != StatusQueued {
-		t.Errorf("second upgrade: %+v", again)
+	if e.State != queue.Held || !strings.Contains(e.Findings, "symbol-removed") || !strings.Contains(e.Findings, "lib_extra") ||
+		e.Install.IsZero() || !sameFile(t, e.Install.From, v2) {
+		t.Fatalf("entry: %+v", e)
 	}
-	if es, _ := w.q.List(ctx, queue.Filter{}); len(es) != 1 {
-		t.Fatalf("%d entries, want 1", len(es))
+	if !auditHas(t, w.q, "decide", "hold", "symbol-removed") {
+		t.Errorf("the decision's audit entry does not list the finding:\n%s", dumpAudit(t, w.q))
 	}
-
-	x := &queue.Executor{Queue: w.q}
+	// Again (as after a crash): the same held entry.
+	again, err := u.Upgrade(ctx, req)
+	if err != nil || again.Entry != out.Entry || again.Status != StatusHeld {
+		t.Fatalf("second upgrade: %+v %v", again, err)
+	}
+	x := &queue.Executor{Queue: w.q, IgnoreWindows: true, Install: u.InstallEntry}
+	if res, err := x.RunDue(ctx); err != nil || len(res) != 0 {
+		t.Fatalf("a held entry ran: %+v %v", res, err)
+	}
+	if err := w.q.Approve(queue.WithActor(ctx, "cli:alice"), out.Entry, ""); err != nil {
+		t.Fatal(err)
+	}
 	res, err := x.RunEntry(ctx, out.Entry)
 	if err != nil || res.Entry.State != queue.Done {
 		t.Fatalf("run: %+v %v\n%s", res, err, dumpAudit(t, w.q))
+	}
+	if !sameFile(t, w.lib, v2) || !sameFile(t, PrevPath(w.lib), v1) {
+		t.Error("NEW not installed on approval, or OLD not kept")
 	}
 	waitFor(t, 5*time.Second, "the restarted daemon to report version 2", func() bool {
 		p, v := d.last()
@@ -85,6 +93,40 @@ func TestUpgradeQueuesRestart(t *testing.T) {
 	if len(last.Processes) != 1 || last.Processes[0].Status != StatusNotChanged || last.Entry != 0 {
 		t.Errorf("upgrade after the restart: %+v", last.Processes)
 	}
+	if es, _ := w.q.List(ctx, queue.Filter{}); len(es) != 1 {
+		t.Fatalf("%d entries, want 1", len(es))
+	}
+}
+
+// An approved upgrade is not installed over a library that changed since
+// it was held: the entry fails, the library stays.
+func TestHeldInstallRefusesChangedLibrary(t *testing.T) {
+	w := newWorld(t)
+	d := newDaemon(t, w.daemon)
+	d.start(t)
+	v2 := w.build(t, "v2.so", "-DVERSION=2", "-DDROP")
+	v3 := w.build(t, "v3.so", "-DVERSION=3")
+	u := &Upgrader{Queue: w.q}
+	ctx := context.Background()
+	req := Request{Library: w.lib, New: v2, Followers: Followers{PIDFiles: []string{d.pidFile}}, Restart: restartOf(d)}
+	held, err := u.Upgrade(ctx, req)
+	if err != nil || held.Status != StatusHeld {
+		t.Fatalf("%+v %v", held, err)
+	}
+	req.New = v3
+	if out, err := u.Upgrade(ctx, req); err != nil || !out.Installed {
+		t.Fatalf("%+v %v", out, err)
+	}
+	if err := w.q.Approve(ctx, held.Entry, ""); err != nil {
+		t.Fatal(err)
+	}
+	res, err := (&queue.Executor{Queue: w.q, IgnoreWindows: true, Install: u.InstallEntry}).RunEntry(ctx, held.Entry)
+	if err != nil || res.Entry.State != queue.Failed || !strings.Contains(res.Entry.LastError, "changed since the upgrade was held") {
+		t.Fatalf("%+v %v", res.Entry, err)
+	}
+	if !sameFile(t, w.lib, v3) {
+		t.Error("the held build replaced the newer one")
+	}
 }
 
 // A failing health check stops the rollout at the first daemon; rollback
@@ -93,7 +135,7 @@ func TestHealthFailureAndRollback(t *testing.T) {
 	w := newWorld(t)
 	d1, d2 := newDaemon(t, w.daemon), newDaemon(t, w.daemon)
 	pid1, pid2 := d1.start(t), d2.start(t)
-	v2 := w.build(t, "v2.so", "-DVERSION=2", "-DDROP")
+	v2 := w.build(t, "v2.so", "-DVERSION=2") // compatible: installed at once
 	ctx := context.Background()
 	u := &Upgrader{Queue: w.q}
 	// One relaunch command for both: the target's PID file says which.

@@ -13,7 +13,7 @@ import (
 )
 
 func runLog(e env) int {
-	fs := newFlagSet(e, "log", "log [--entry ID] [--library PATH] [--since TIME] [--until TIME] [--limit N] [--state-dir DIR] [--format text|json]")
+	fs := newFlagSet(e, "log", "log [--entry ID] [--library PATH] [--since TIME] [--until TIME] [--limit N] [--state-dir DIR | --config FILE] [--format text|json]")
 	sf := addStateFlags(fs)
 	var f queue.AuditFilter
 	fs.Int64Var(&f.EntryID, "entry", 0, "only events about this entry")
@@ -46,7 +46,7 @@ func runLog(e env) int {
 		fmt.Fprintf(e.stderr, "compatgate log: --limit must not be negative\n")
 		return exitUsage
 	}
-	q, e, err := sf.open(e)
+	q, e, err := sf.openExisting(e)
 	if err != nil {
 		return reportErr(e, "log", err)
 	}
@@ -95,13 +95,13 @@ func writeEvents(w io.Writer, events []queue.Event, withLibrary bool) error {
 	}
 	t := table.New(w, header...)
 	for _, ev := range events {
-		row := []any{showTime(ev.Time), ev.Actor, ev.Action, ev.Outcome, ev.Detail}
+		row := []any{showTime(ev.Time), clean(ev.Actor), clean(ev.Action), clean(ev.Outcome), clean(ev.Detail)}
 		if withLibrary {
 			entry := "-"
 			if ev.EntryID != 0 {
 				entry = strconv.FormatInt(ev.EntryID, 10)
 			}
-			row = []any{showTime(ev.Time), ev.Actor, entry, orDash(ev.Library), ev.Action, ev.Outcome, ev.Detail}
+			row = []any{showTime(ev.Time), clean(ev.Actor), entry, clean(orDash(ev.Library)), clean(ev.Action), clean(ev.Outcome), clean(ev.Detail)}
 		}
 		if err := t.Append(row...); err != nil {
 			return err

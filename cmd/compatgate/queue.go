@@ -6,14 +6,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os/user"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/compatgate/compatgate/internal/table"
-
+	"github.com/compatgate/compatgate/gate"
 	"github.com/compatgate/compatgate/gate/queue"
+	"github.com/compatgate/compatgate/internal/table"
 )
 
 // queueSubcommands are the subcommands of "compatgate queue", in the order
@@ -22,7 +21,9 @@ func queueSubcommands() []command {
 	return []command{
 		{"list", "list queue entries", runQueueList},
 		{"show", "show one entry and its audit log", runQueueShow},
-		{"cancel", "cancel a queued entry", runQueueCancel},
+		{"approve", "let a held entry proceed: install and restart in its window", runQueueApprove},
+		{"done", "close a manual entry: its targets were restarted by hand", runQueueDone},
+		{"cancel", "cancel a held, queued or manual entry", runQueueCancel},
 		{"run", "run the due entries (inside their windows, or all with --now)", runQueueRun},
 		{"add", "add an entry by hand (operators and tests)", runQueueAdd},
 	}
@@ -37,47 +38,6 @@ func queueUsage(w io.Writer) {
 		fmt.Fprintf(w, "  %-8s %s\n", c.name, c.summary)
 	}
 	fmt.Fprintf(w, "\nRun 'compatgate queue <subcommand> --help' for its flags.\n")
-}
-
-// stateFlags are the flags every queue and log command takes.
-type stateFlags struct {
-	dir    string
-	format string
-}
-
-func addStateFlags(fs *flag.FlagSet) *stateFlags {
-	sf := &stateFlags{}
-	def, err := queue.DefaultStateDir()
-	if err != nil {
-		def = ""
-	}
-	fs.StringVar(&sf.dir, "state-dir", def, "directory of the queue database")
-	fs.StringVar(&sf.format, "format", "text", "output format: text or json")
-	return sf
-}
-
-// check reports a bad --format or --state-dir, as a usage error.
-func (sf *stateFlags) check(e env, cmd string) bool {
-	if sf.format != "text" && sf.format != "json" {
-		fmt.Fprintf(e.stderr, "compatgate %s: unknown --format %q (want text or json)\n", cmd, sf.format)
-		return false
-	}
-	if sf.dir == "" {
-		fmt.Fprintf(e.stderr, "compatgate %s: no state directory: set --state-dir\n", cmd)
-		return false
-	}
-	return true
-}
-
-// open opens the queue, with the acting user recorded in the audit log.
-func (sf *stateFlags) open(e env) (*queue.Queue, env, error) {
-	actor := "cli"
-	if u, err := user.Current(); err == nil {
-		actor = "cli:" + u.Username
-	}
-	e.ctx = queue.WithActor(e.ctx, actor)
-	q, err := queue.Open(e.ctx, sf.dir)
-	return q, e, err
 }
 
 // parseArgs parses flags that may come before or after the positional
@@ -143,7 +103,7 @@ func targetsText(ts []queue.Target) string {
 }
 
 func runQueueList(e env) int {
-	fs := newFlagSet(e, "queue list", "queue list [--state queued|running|done|failed|cancelled] [--library PATH] [--state-dir DIR] [--format text|json]")
+	fs := newFlagSet(e, "queue list", "queue list [--state held|queued|running|manual|done|failed|cancelled] [--library PATH] [--state-dir DIR | --config FILE] [--format text|json]")
 	sf := addStateFlags(fs)
 	state := fs.String("state", "", "list only entries in this state")
 	library := fs.String("library", "", "list only entries for this library path")
@@ -167,10 +127,9 @@ func runQueueList(e env) int {
 		}
 		f.States = []queue.State{s}
 	}
-	q, e, err := sf.open(e)
+	q, e, err := sf.openExisting(e)
 	if err != nil {
-		fmt.Fprintf(e.stderr, "compatgate queue list: %v\n", err)
-		return exitError
+		return reportErr(e, "queue list", err)
 	}
 	defer q.Close()
 	entries, err := q.List(e.ctx, f)
@@ -190,25 +149,26 @@ func runQueueList(e env) int {
 	}
 	t := table.New(e.stdout, "ID", "STATE", "LIBRARY", "TARGETS", "ATTEMPTS", "WINDOW", "UPDATED", "REASON")
 	for _, en := range entries {
-		if err := t.Append(strconv.FormatInt(en.ID, 10), stateText(en), en.Library, targetsText(en.Targets),
-			strconv.Itoa(en.Attempts), windowText(en.Window), showTime(en.Updated), en.Reason); err != nil {
+		if err := t.Append(strconv.FormatInt(en.ID, 10), stateText(en), clean(en.Library), clean(targetsText(en.Targets)),
+			strconv.Itoa(en.Attempts), clean(windowText(en.Window)), showTime(en.Updated), clean(en.Reason)); err != nil {
 			return reportErr(e, "queue list", err)
 		}
 	}
 	return reportErr(e, "queue list", t.Render())
 }
 
-// reportErr prints err, if any, and returns the exit status for it.
+// reportErr prints err, if any, on one line, and returns the exit status
+// for it.
 func reportErr(e env, cmd string, err error) int {
 	if err != nil {
-		fmt.Fprintf(e.stderr, "compatgate %s: %v\n", cmd, err)
+		fmt.Fprintf(e.stderr, "compatgate %s: %s\n", cmd, clean(err.Error()))
 		return exitError
 	}
 	return exitOK
 }
 
 func runQueueShow(e env) int {
-	fs := newFlagSet(e, "queue show", "queue show [--state-dir DIR] [--format text|json] ID")
+	fs := newFlagSet(e, "queue show", "queue show [--state-dir DIR | --config FILE] [--format text|json] ID")
 	sf := addStateFlags(fs)
 	args, code, ok := parseArgs(e, fs)
 	if !ok {
@@ -218,7 +178,7 @@ func runQueueShow(e env) int {
 	if !ok || !sf.check(e, "queue show") {
 		return exitUsage
 	}
-	q, e, err := sf.open(e)
+	q, e, err := sf.openExisting(e)
 	if err != nil {
 		return reportErr(e, "queue show", err)
 	}
@@ -242,25 +202,43 @@ func runQueueShow(e env) int {
 	}
 	w := e.stdout
 	fmt.Fprintf(w, "entry %d: %s\n", en.ID, stateText(en))
-	fmt.Fprintf(w, "library:   %s\n", en.Library)
-	fmt.Fprintf(w, "from:      %s (build-id %s)\n", orDash(en.From.Path), orDash(en.From.BuildID))
-	fmt.Fprintf(w, "to:        %s (build-id %s)\n", orDash(en.To.Path), orDash(en.To.BuildID))
-	fmt.Fprintf(w, "reason:    %s\n", orDash(en.Reason))
+	fmt.Fprintf(w, "library:   %s\n", clean(en.Library))
+	fmt.Fprintf(w, "from:      %s (build-id %s)\n", clean(orDash(en.From.Path)), clean(orDash(en.From.BuildID)))
+	fmt.Fprintf(w, "to:        %s (build-id %s)\n", clean(orDash(en.To.Path)), clean(orDash(en.To.BuildID)))
+	fmt.Fprintf(w, "reason:    %s\n", clean(orDash(en.Reason)))
+	if en.Findings != "" {
+		fmt.Fprintf(w, "findings:\n")
+		for _, f := range strings.Split(en.Findings, "\n") {
+			fmt.Fprintf(w, "  %s\n", clean(f))
+		}
+	}
+	if !en.Install.IsZero() {
+		v := ""
+		if en.Install.Version != "" {
+			v = ", version " + en.Install.Version
+		}
+		fmt.Fprintf(w, "install:   %s (sha256 %s%s), before the restarts\n", clean(en.Install.From), en.Install.SHA256, clean(v))
+	}
+	if en.ApprovedBy != "" {
+		fmt.Fprintf(w, "approved:  by %s at %s\n", clean(en.ApprovedBy), showTime(en.Approved))
+	}
 	switch en.Restart.Kind {
 	case queue.ActionSignal:
-		fmt.Fprintf(w, "restart:   SIG%s, wait %v, relaunch: %s\n", en.Restart.Signal, orDefault(en.Restart.StopTimeout, queue.DefaultStopTimeout), orDash(en.Restart.Command))
+		fmt.Fprintf(w, "restart:   SIG%s, wait %v, relaunch: %s\n", en.Restart.Signal, orDefault(en.Restart.StopTimeout, queue.DefaultStopTimeout), clean(orDash(en.Restart.Command)))
+	case queue.ActionManual:
+		fmt.Fprintf(w, "restart:   by hand (no restart action): compatgate queue done %d once restarted\n", en.ID)
 	default:
-		fmt.Fprintf(w, "restart:   %s\n", en.Restart.Command)
+		fmt.Fprintf(w, "restart:   %s\n", clean(en.Restart.Command))
 	}
 	if en.Health.Command != "" {
-		fmt.Fprintf(w, "health:    %s (timeout %v)\n", en.Health.Command, orDefault(en.Health.Timeout, queue.DefaultHealthTimeout))
+		fmt.Fprintf(w, "health:    %s (timeout %v)\n", clean(en.Health.Command), orDefault(en.Health.Timeout, queue.DefaultHealthTimeout))
 	}
-	fmt.Fprintf(w, "window:    %s\n", windowText(en.Window))
+	fmt.Fprintf(w, "window:    %s\n", clean(windowText(en.Window)))
 	fmt.Fprintf(w, "attempts:  %d (interrupted %d)\n", en.Attempts, en.Interruptions)
 	fmt.Fprintf(w, "created:   %s\nupdated:   %s\nstarted:   %s\nfinished:  %s\n",
 		showTime(en.Created), showTime(en.Updated), showTime(en.Started), showTime(en.Finished))
 	if en.LastError != "" {
-		fmt.Fprintf(w, "error:     %s\n", en.LastError)
+		fmt.Fprintf(w, "error:     %s\n", clean(en.LastError))
 	}
 	fmt.Fprintf(w, "targets:\n")
 	for i, t := range en.Targets {
@@ -275,7 +253,7 @@ func runQueueShow(e env) int {
 		case en.State == queue.Failed || en.State == queue.Cancelled:
 			mark = "untouched"
 		}
-		fmt.Fprintf(w, "  %d. %-40s %s\n", i+1, t, mark)
+		fmt.Fprintf(w, "  %d. %-40s %s\n", i+1, clean(t.String()), mark)
 	}
 	fmt.Fprintf(w, "\nlog:\n")
 	return reportErr(e, "queue show", writeEvents(w, events, false))
@@ -296,7 +274,7 @@ func orDefault(d, def time.Duration) time.Duration {
 }
 
 func runQueueCancel(e env) int {
-	fs := newFlagSet(e, "queue cancel", "queue cancel [--reason TEXT] [--state-dir DIR] [--format text|json] ID")
+	fs := newFlagSet(e, "queue cancel", "queue cancel [--reason TEXT] [--state-dir DIR | --config FILE] [--format text|json] ID")
 	sf := addStateFlags(fs)
 	reason := fs.String("reason", "cancelled by an operator", "why, for the audit log")
 	args, code, ok := parseArgs(e, fs)
@@ -307,7 +285,7 @@ func runQueueCancel(e env) int {
 	if !ok || !sf.check(e, "queue cancel") {
 		return exitUsage
 	}
-	q, e, err := sf.open(e)
+	q, e, err := sf.openExisting(e)
 	if err != nil {
 		return reportErr(e, "queue cancel", err)
 	}
@@ -327,7 +305,7 @@ func runQueueCancel(e env) int {
 }
 
 func runQueueRun(e env) int {
-	fs := newFlagSet(e, "queue run", "queue run [--now] [--entry ID] [--state-dir DIR] [--format text|json]")
+	fs := newFlagSet(e, "queue run", "queue run [--now] [--entry ID] [--state-dir DIR | --config FILE] [--format text|json]")
 	sf := addStateFlags(fs)
 	now := fs.Bool("now", false, "run queued entries even outside their maintenance windows")
 	only := fs.Int64("entry", 0, "run only this entry")
@@ -342,12 +320,12 @@ func runQueueRun(e env) int {
 	if !sf.check(e, "queue run") {
 		return exitUsage
 	}
-	q, e, err := sf.open(e)
+	q, e, err := sf.openExisting(e)
 	if err != nil {
 		return reportErr(e, "queue run", err)
 	}
 	defer q.Close()
-	x := &queue.Executor{Queue: q, IgnoreWindows: *now}
+	x := &queue.Executor{Queue: q, IgnoreWindows: *now, Install: (&gate.Upgrader{Queue: q}).InstallEntry}
 	var results []queue.Result
 	if *only != 0 {
 		var r queue.Result
@@ -388,9 +366,9 @@ func writeResults(w io.Writer, results []queue.Result) {
 		en := r.Entry
 		switch {
 		case !r.Ran && !r.NextWindow.IsZero():
-			fmt.Fprintf(w, "entry %d: waiting: %s (opens %s)\n", en.ID, r.Skipped, showTime(r.NextWindow))
+			fmt.Fprintf(w, "entry %d: waiting: %s (opens %s)\n", en.ID, clean(r.Skipped), showTime(r.NextWindow))
 		case !r.Ran:
-			fmt.Fprintf(w, "entry %d: not run: %s\n", en.ID, r.Skipped)
+			fmt.Fprintf(w, "entry %d: not run: %s\n", en.ID, clean(r.Skipped))
 		case en.State == queue.Done:
 			note := ""
 			if en.Retried() {
@@ -398,7 +376,7 @@ func writeResults(w io.Writer, results []queue.Result) {
 			}
 			fmt.Fprintf(w, "entry %d: done: %d target(s) restarted%s\n", en.ID, len(en.Targets), note)
 		default:
-			fmt.Fprintf(w, "entry %d: %s: %s\n", en.ID, en.State, en.LastError)
+			fmt.Fprintf(w, "entry %d: %s: %s\n", en.ID, en.State, clean(en.LastError))
 		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -109,7 +110,18 @@ func TestQueueCommands(t *testing.T) {
 }
 
 func TestQueueCommandErrors(t *testing.T) {
-	sd := "--state-dir=" + t.TempDir()
+	dir := t.TempDir()
+	sd := "--state-dir=" + dir
+	q, err := queue.Open(context.Background(), dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q.Close()
+	typo := "--state-dir=" + filepath.Join(dir, "typo")
+	config := filepath.Join(t.TempDir(), "subs.toml")
+	if err := os.WriteFile(config, []byte("state_dir = \""+filepath.Join(dir, "other")+"\"\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		args []string
 		code int
@@ -135,6 +147,12 @@ func TestQueueCommandErrors(t *testing.T) {
 		{[]string{"log", sd, "--limit", "-1"}, 2, "must not be negative"},
 		{[]string{"log", sd, "extra"}, 2, "takes no arguments"},
 		{[]string{"queue", "list", "--state-dir", "/proc/nope"}, 1, "opening queue"},
+		// A mistyped state directory: no queue there, and none is made.
+		{[]string{"queue", "list", typo}, 1, "no queue exists there"},
+		{[]string{"log", typo}, 1, "no queue exists there"},
+		{[]string{"queue", "list", "--config", config}, 1, filepath.Join(dir, "other") + ": no queue exists there"},
+		{[]string{"queue", "approve", sd, "42"}, 1, "entry 42: no such entry"},
+		{[]string{"queue", "done", sd, "x"}, 2, "not an entry ID"},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(tt.args, " "), func(t *testing.T) {
@@ -147,6 +165,11 @@ func TestQueueCommandErrors(t *testing.T) {
 			}
 		})
 	}
+	for _, d := range []string{filepath.Join(dir, "typo"), filepath.Join(dir, "other")} {
+		if _, err := os.Stat(d); !os.IsNotExist(err) {
+			t.Errorf("%s was created", d)
+		}
+	}
 }
 
 func TestQueueHelp(t *testing.T) {
@@ -158,5 +181,71 @@ func TestQueueHelp(t *testing.T) {
 	}
 	if code, stdout, _ := queueCLI("help"); code != 0 || !strings.Contains(stdout, "queue") || !strings.Contains(stdout, "log") {
 		t.Errorf("help does not list queue and log:\n%s", stdout)
+	}
+}
+
+// An operator approves a held entry and closes a manual one; both are
+// audited with who did it. A newline in a name never forges a line of the
+// text outputs.
+func TestQueueApproveDoneAndEscaping(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	q, err := queue.Open(ctx, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged := "/lib/x.so\n2026-01-01 00:00:00  root  1  /lib/x.so  approve  queued  FORGED"
+	held := queue.Entry{Library: forged, State: queue.Held, Targets: []queue.Target{{Kind: queue.TargetPID, Value: "1"}},
+		Restart: queue.Action{Kind: queue.ActionCommand, Command: "true"}, Findings: "break symbol-removed: f\nbreak x"}
+	heldID, err := q.Enqueue(ctx, held)
+	if err != nil {
+		t.Fatal(err)
+	}
+	manualID, err := q.Enqueue(ctx, queue.Entry{Library: "/lib/y.so", Targets: []queue.Target{{Kind: queue.TargetPID, Value: "1"}},
+		Restart: queue.Action{Kind: queue.ActionManual}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	q.Close()
+	sd := "--state-dir=" + dir
+	id := func(n int64) string { return strconv.FormatInt(n, 10) }
+	for _, c := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"queue", "done", sd, id(heldID)}, 1, "only manual entries"},
+		{[]string{"queue", "approve", sd, "--note", "checked", id(heldID)}, 0, "approved"},
+		{[]string{"queue", "approve", sd, id(heldID)}, 1, "only held entries"},
+		{[]string{"queue", "done", sd, id(manualID)}, 0, "closed"},
+	} {
+		code, stdout, stderr := queueCLI(c.args...)
+		if code != c.code || !strings.Contains(stdout+stderr, c.want) {
+			t.Errorf("%v: exit %d, %q %q; want %d and %q", c.args, code, stdout, stderr, c.code, c.want)
+		}
+	}
+	code, out, _ := queueCLI("log", sd)
+	if code != 0 {
+		t.Fatalf("log: exit %d", code)
+	}
+	if strings.Contains(out, "\n2026-01-01") || !strings.Contains(out, `/lib/x.so\n2026-01-01`) {
+		t.Errorf("log output not escaped:\n%s", out)
+	}
+	if n := strings.Count(out, "\n"); n != 5 { // header, enqueue ×2, approve, done
+		t.Errorf("log: %d lines, want 5:\n%s", n, out)
+	}
+	who := actor()
+	if !strings.Contains(out, who) || !strings.Contains(out, "approved by "+who+": checked") {
+		t.Errorf("log does not say who approved:\n%s", out)
+	}
+	for _, args := range [][]string{{"queue", "list", sd}, {"queue", "show", sd, id(heldID)}} {
+		_, out, _ := queueCLI(args...)
+		if strings.Contains(out, "\n2026-01-01") {
+			t.Errorf("%v: not escaped:\n%s", args, out)
+		}
+	}
+	_, out, _ = queueCLI("queue", "show", sd, id(heldID))
+	if !strings.Contains(out, "findings:\n  break symbol-removed: f\n  break x\n") || !strings.Contains(out, "approved:  by "+who) {
+		t.Errorf("show:\n%s", out)
 	}
 }

@@ -40,11 +40,11 @@ func runRollback(e env) int {
 			return reportErr(e, "rollback", err)
 		}
 	} else {
-		fmt.Fprintf(e.stdout, "library     %s\n", out.Library)
+		fmt.Fprintf(e.stdout, "library     %s\n", clean(out.Library))
 		fmt.Fprintf(e.stdout, "from        build-id %s\n", orDash(out.From.BuildID))
 		fmt.Fprintf(e.stdout, "to          build-id %s\n", orDash(out.To.BuildID))
 		if out.Restored {
-			fmt.Fprintf(e.stdout, "file        reinstalled from %s\n", gate.PrevPath(out.Library))
+			fmt.Fprintf(e.stdout, "file        reinstalled from %s\n", clean(gate.PrevPath(out.Library)))
 		} else {
 			fmt.Fprintf(e.stdout, "file        already the previous build\n")
 		}

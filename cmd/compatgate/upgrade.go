@@ -17,12 +17,11 @@ import (
 )
 
 func runUpgrade(e env) int {
-	fs := newFlagSet(e, "upgrade", "upgrade [--pid P,... | --all] [--dry-run] [--config FILE] [--restart CMD | --signal SIG [--relaunch CMD]] [flags] OLD NEW")
+	fs := newFlagSet(e, "upgrade", "upgrade [--pid P,... | --all] [--dry-run] [--config FILE] [--restart CMD | --signal SIG [--relaunch CMD]] [--version V [--allow-downgrade]] [flags] OLD NEW")
 	sf := addStateFlags(fs)
 	pids := fs.String("pid", "", "upgrade only these processes (comma-separated PIDs)")
 	all := fs.Bool("all", false, "upgrade every process that maps OLD (the default without --config)")
 	dryRun := fs.Bool("dry-run", false, "print the decision and the plan; change nothing")
-	config := fs.String("config", "", "subscriptions `FILE`: take OLD's followers, policy, restart, health and window from it")
 	hot := fs.Bool("hot-apply", true, "allow hot-applying NEW to running processes (false: always queue restarts)")
 	restart := fs.String("restart", "", "restart command for processes that cannot be hot-applied (/bin/sh -c, COMPATGATE_TARGET_* set)")
 	signal := fs.String("signal", "", "restart by sending this signal (e.g. TERM) to each process")
@@ -31,6 +30,8 @@ func runUpgrade(e env) int {
 	healthTimeout := fs.Duration("health-timeout", 0, "timeout of the health command (default 30s)")
 	window := fs.String("window", "", "maintenance window of the restarts: cron expression, host time zone")
 	windowDur := fs.Duration("window-duration", 0, "how long the window stays open (required with --window)")
+	version := fs.String("version", "", "NEW's version: refused when older than the installed one")
+	allowDowngrade := fs.Bool("allow-downgrade", false, "with --version: take an older version too")
 	args, code, ok := parseArgs(e, fs)
 	if !ok {
 		return code
@@ -49,14 +50,10 @@ func runUpgrade(e env) int {
 		return exitUsage
 	}
 	req := gate.Request{Library: args[0], New: args[1], HotApply: *hot, Followers: gate.Followers{All: true}, DryRun: *dryRun}
-	if *config != "" {
-		c, err := gate.LoadConfig(*config)
-		if err != nil {
-			return reportErr(e, "upgrade", err)
-		}
-		sub := c.Find(args[0])
+	if sf.cfg != nil {
+		sub := sf.cfg.Find(args[0])
 		if sub == nil {
-			fmt.Fprintf(e.stderr, "compatgate upgrade: %s has no subscription in %s\n", args[0], *config)
+			fmt.Fprintf(e.stderr, "compatgate upgrade: %s has no subscription in %s\n", clean(args[0]), clean(sf.config))
 			return exitError
 		}
 		r := sub.Request(args[1])
@@ -68,6 +65,10 @@ func runUpgrade(e env) int {
 	}
 	if *all {
 		req.Followers.All = true
+	}
+	req.Version = *version
+	if set["allow-downgrade"] {
+		req.AllowDowngrade = *allowDowngrade
 	}
 	if *pids != "" {
 		for _, s := range strings.Split(*pids, ",") {
@@ -134,15 +135,24 @@ func writeUpgrade(w io.Writer, o *gate.Outcome) {
 	line := func(label, format string, args ...any) {
 		fmt.Fprintf(w, "%-11s %s\n", label, fmt.Sprintf(format, args...))
 	}
-	line("library", "%s", o.Library)
+	line("library", "%s", clean(o.Library))
 	line("old", "build-id %s", orDash(o.Old.BuildID))
 	line("new", "build-id %s", orDash(o.New.BuildID))
 	line("verdict", "%s", o.Verdict)
 	line("decision", "%s", o.Decision.Action)
-	line("reason", "%s", o.Decision.Reason)
+	line("reason", "%s", clean(o.Decision.Reason))
+	for _, f := range o.Decision.Findings {
+		line("finding", "%s", clean(f))
+	}
 	switch {
 	case o.DryRun:
 		line("installed", "no (dry run)")
+	case o.Beside != "" && o.Link != "":
+		line("installed", "beside OLD at %s, SONAME link %s; clients must be relinked to use it", clean(o.Beside), clean(o.Link))
+	case o.Beside != "":
+		line("installed", "beside OLD at %s; clients must be relinked to use it", clean(o.Beside))
+	case o.Decision.Action == gate.Hold:
+		line("installed", "no: held until approved (compatgate queue approve %d), then installed in the window", o.Entry)
 	case o.Installed:
 		line("installed", "yes; previous build kept at %s", o.Previous)
 	case o.AlreadyInstalled:
@@ -174,7 +184,7 @@ func writeProcesses(w io.Writer, ps []gate.ProcessResult) {
 		if p.Entry != 0 {
 			entry = strconv.FormatInt(p.Entry, 10)
 		}
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", p.PID, orDash(p.Plan), orDash(string(p.Status)), orDash(p.Target), entry, orDash(p.Reason))
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", p.PID, orDash(p.Plan), orDash(string(p.Status)), clean(orDash(p.Target)), entry, clean(orDash(p.Reason)))
 	}
 	tw.Flush()
 }

@@ -141,3 +141,51 @@ func TestUpgradeWithConfig(t *testing.T) {
 		t.Errorf("unsubscribed library: exit %d: %s", code, stderr)
 	}
 }
+
+// An incompatible NEW is held: not installed, exit 0, the output says how
+// to approve it and lists the breaking finding; approving and running the
+// queue installs it. A NEW with another SONAME is installed beside OLD.
+func TestUpgradeHeldAndBesideCommands(t *testing.T) {
+	dir := t.TempDir()
+	lib := buildDemo(t, dir, "libdemo.so.1", 1, "int lib_extra(void) { return 0; }\n")
+	v1, _ := os.ReadFile(lib)
+	v2 := buildDemo(t, t.TempDir(), "v2.so", 2, "") // lib_extra removed
+	state := "--state-dir=" + t.TempDir()
+	code, out, stderr := queueCLI("upgrade", state, lib, v2)
+	if code != exitOK {
+		t.Fatalf("upgrade: exit %d: %s\n%s", code, stderr, out)
+	}
+	for _, want := range []string{"decision    hold", "finding     break symbol-removed", "installed   no: held until approved (compatgate queue approve 1)", "status      held"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("upgrade output lacks %q:\n%s", want, out)
+		}
+	}
+	if b, _ := os.ReadFile(lib); string(b) != string(v1) {
+		t.Fatal("an incompatible build was installed")
+	}
+	if code, out, _ := queueCLI("queue", "list", state, "--state", "held"); code != exitOK || !strings.Contains(out, lib) {
+		t.Errorf("queue list --state held: %d\n%s", code, out)
+	}
+	if code, _, stderr := queueCLI("queue", "approve", state, "1"); code != exitOK {
+		t.Fatalf("approve: %d %s", code, stderr)
+	}
+	if code, out, stderr := queueCLI("queue", "run", "--now", state); code != exitOK || !strings.Contains(out, "entry 1: done: 0 target(s) restarted") {
+		t.Fatalf("run: %d %s %s", code, out, stderr)
+	}
+	v2b, _ := os.ReadFile(v2)
+	if b, _ := os.ReadFile(lib); string(b) != string(v2b) {
+		t.Error("the approved build was not installed")
+	}
+
+	// Another SONAME: beside.
+	src := filepath.Join(t.TempDir(), "so2.c")
+	os.WriteFile(src, []byte("int lib_version(void) { return 3; }\n"), 0o644)
+	v3 := filepath.Join(t.TempDir(), "libdemo.so.2.0")
+	if b, err := exec.Command("gcc", "-shared", "-fPIC", "-Wl,-soname,libdemo.so.2", "-o", v3, src).CombinedOutput(); err != nil {
+		t.Fatalf("gcc: %v\n%s", err, b)
+	}
+	code, out, stderr = queueCLI("upgrade", state, lib, v3)
+	if code != exitOK || !strings.Contains(out, "installed   beside OLD at "+filepath.Join(dir, "libdemo.so.2.0")+", SONAME link "+filepath.Join(dir, "libdemo.so.2")) {
+		t.Errorf("beside: exit %d: %s\n%s", code, stderr, out)
+	}
+}

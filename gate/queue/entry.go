@@ -21,6 +21,14 @@ type Entry struct {
 	Health  Health   `json:"health,omitzero"`
 	Window  Spec     `json:"window,omitzero"` // zero: may run at any time
 	Reason  string   `json:"reason"`
+	// Install, when its From is set, is a build installed at Library by the
+	// executor right before the restarts (an upgrade held for approval).
+	Install Install `json:"install,omitzero"`
+	// Findings are the check's findings that decided the entry, one a line.
+	Findings string `json:"findings,omitempty"`
+	// ApprovedBy is who approved a held entry (queue approve), and when.
+	ApprovedBy string    `json:"approved_by,omitempty"`
+	Approved   time.Time `json:"approved,omitzero"`
 
 	State         State  `json:"state"`
 	Attempts      int    `json:"attempts"`      // times an executor claimed the entry
@@ -38,6 +46,17 @@ type Entry struct {
 // Retried reports whether the entry was interrupted at least once and so is
 // (or was) run again.
 func (e *Entry) Retried() bool { return e.Interruptions > 0 }
+
+// Install is a build to install at the entry's library before its
+// restarts: a verified copy kept in the state directory.
+type Install struct {
+	From    string `json:"from"`              // the copy to install
+	SHA256  string `json:"sha256"`            // its SHA-256, checked before installing
+	Version string `json:"version,omitempty"` // its version, from a release manifest
+}
+
+// IsZero reports whether there is nothing to install.
+func (i Install) IsZero() bool { return i.From == "" }
 
 // Build identifies one build of the library.
 type Build struct {
@@ -115,6 +134,9 @@ const (
 	// empty when a supervisor relaunches) as ActionCommand does. It needs a
 	// pid or pidfile target.
 	ActionSignal ActionKind = "signal"
+	// ActionManual has no command: an operator restarts the targets and
+	// closes the entry (queue done). The executor only installs.
+	ActionManual ActionKind = "manual"
 )
 
 // Action is the restart action of an entry.
@@ -156,8 +178,11 @@ func (e *Entry) Validate() error {
 	if strings.TrimSpace(e.Library) == "" {
 		return fmt.Errorf("entry has no library")
 	}
-	if len(e.Targets) == 0 {
+	if len(e.Targets) == 0 && e.Install.IsZero() {
 		return fmt.Errorf("entry for %s has no targets", e.Library)
+	}
+	if !e.Install.IsZero() && (!filepath.IsAbs(e.Install.From) || len(e.Install.SHA256) != 64) {
+		return fmt.Errorf("entry for %s: install needs an absolute path and a SHA-256", e.Library)
 	}
 	for _, t := range e.Targets {
 		if err := t.validate(); err != nil {
@@ -185,8 +210,12 @@ func (e *Entry) Validate() error {
 				return fmt.Errorf("restart action: a signal restart needs pid or pidfile targets, not %s", t)
 			}
 		}
+	case ActionManual:
+		if e.Restart.Command != "" || e.Restart.Signal != "" {
+			return fmt.Errorf("restart action: a manual restart has no command or signal")
+		}
 	default:
-		return fmt.Errorf("restart action: unknown kind %q (want command or signal)", e.Restart.Kind)
+		return fmt.Errorf("restart action: unknown kind %q (want command, signal or manual)", e.Restart.Kind)
 	}
 	if e.Restart.StopTimeout < 0 || e.Health.Timeout < 0 {
 		return fmt.Errorf("negative timeout")

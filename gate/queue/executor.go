@@ -34,6 +34,10 @@ type Executor struct {
 	// Logger receives what cannot go to the audit log (a failure to write
 	// to it); nil means slog.Default().
 	Logger *slog.Logger
+	// Install installs the build of an entry with one (Entry.Install) at
+	// its library, before its restarts; it must do nothing when that build
+	// is installed already. Nil: such entries fail.
+	Install func(ctx context.Context, e Entry) error
 }
 
 // Result is what an executor did with one queued entry.
@@ -135,6 +139,17 @@ func (x *Executor) run(ctx context.Context, e Entry) (Result, error) {
 	// Record the end even when ctx is done: the entry must not stay running.
 	bg := context.WithoutCancel(ctx)
 	var failure *rolloutError
+	var wait *waitError
+	if errors.As(runErr, &wait) {
+		if err := x.Queue.park(bg, e, wait.state, wait.msg); err != nil {
+			return Result{}, fmt.Errorf("entry %d: %s (and recording it: %w)", e.ID, wait.msg, err)
+		}
+		final, err := x.Queue.Get(bg, e.ID)
+		if err != nil {
+			return Result{}, err
+		}
+		return Result{Entry: final, Ran: true}, nil
+	}
 	if runErr != nil && !errors.As(runErr, &failure) {
 		// Stopped, or the queue itself failed: the entry goes back to the
 		// queue, its progress kept, and is retried later.
@@ -175,8 +190,36 @@ type rolloutError struct{ msg string }
 // Error returns the failure as recorded in the entry.
 func (e *rolloutError) Error() string { return e.msg }
 
-// rollout restarts the targets of the running entry e from e.Progress on.
+// waitError ends a run with the entry waiting for an operator, in state.
+type waitError struct {
+	state State
+	msg   string
+}
+
+// Error returns why the entry waits.
+func (e *waitError) Error() string { return e.msg }
+
+// rollout installs the entry's build, if it has one, then restarts the
+// targets of the running entry e from e.Progress on (or leaves them to an
+// operator, for a manual entry).
 func (x *Executor) rollout(ctx context.Context, e Entry) error {
+	if !e.Install.IsZero() && e.Progress == 0 {
+		if x.Install == nil {
+			return &rolloutError{"install: this executor cannot install builds"}
+		}
+		if err := x.Install(ctx, e); err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			msg := "install: " + err.Error()
+			x.event(ctx, e, "install", "failed", msg)
+			return &rolloutError{msg}
+		}
+	}
+	if e.Restart.Kind == ActionManual && len(e.Targets) > 0 {
+		return &waitError{Manual, fmt.Sprintf("no restart action: restart %d target(s) by hand (%s), then run: compatgate queue done %d",
+			len(e.Targets), targetList(e.Targets), e.ID)}
+	}
 	for i := e.Progress; i < len(e.Targets); i++ {
 		t := e.Targets[i]
 		where := fmt.Sprintf("target %d of %d (%s)", i+1, len(e.Targets), t)
@@ -185,11 +228,37 @@ func (x *Executor) rollout(ctx context.Context, e Entry) error {
 			return err
 		}
 		note := ""
-		switch {
-		case out.adopted:
+		if out.adopted {
 			note = " (outcome adopted from the interrupted run that started it)"
-		case out.inDoubt:
-			note = " (an interrupted run had begun it without recording an outcome; it ran again)"
+		}
+		if out.inDoubt {
+			// Never run twice without an operator: the health check
+			// decides whether the target is up.
+			doubt := where + ": its restart was begun by a run that was killed, with its supervisor, before recording an outcome"
+			if out.unchanged {
+				msg := fmt.Sprintf("%s; the process that ran then still runs: check the target, then run 'compatgate queue approve %d' to restart it again (or cancel)", doubt, e.ID)
+				x.event(ctx, e, "restart", "in-doubt", msg)
+				return &waitError{Held, msg}
+			}
+			if e.Health.Command == "" {
+				msg := fmt.Sprintf("%s; there is no health check to verify it: check the target, then run 'compatgate queue approve %d' to restart it again (or cancel)", doubt, e.ID)
+				x.event(ctx, e, "restart", "in-doubt", msg)
+				return &waitError{Held, msg}
+			}
+			if err := x.health(ctx, e, i); err != nil {
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				msg := fmt.Sprintf("%s; the health check fails (%v): check the target, then run 'compatgate queue approve %d' to restart it again (or cancel)", doubt, err, e.ID)
+				x.event(ctx, e, "restart", "in-doubt", msg)
+				return &waitError{Held, msg}
+			}
+			x.event(ctx, e, "restart", "verified", doubt+"; the health check passes: taken as restarted, not run again")
+			if err := x.Queue.advance(ctx, e); err != nil {
+				return err
+			}
+			e.Progress++
+			continue
 		}
 		if out.status != 0 {
 			msg := fmt.Sprintf("%s: restart failed (exit status %d)", where, out.status)

@@ -3,6 +3,7 @@ package queue
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -337,31 +338,218 @@ func TestConcurrentExecutorsRunEachEntryOnce(t *testing.T) {
 	}
 }
 
-func TestRestartBegunWithoutOutcomeRunsAgain(t *testing.T) {
+// A restart begun by a run that was killed with its supervisor (as
+// systemd's KillMode=control-group does) left a marker but no status: the
+// restart is in doubt. It is never run again without an operator: the
+// entry is held until approved, and only then restarted once.
+func TestRestartInDoubtIsHeldUntilApproved(t *testing.T) {
 	ctx := context.Background()
 	q := openTemp(t)
 	log := filepath.Join(t.TempDir(), "log")
 	id, _ := q.Enqueue(ctx, sample(appendCmd(log)))
 	e, _ := q.Get(ctx, id)
-	// A supervisor that wrote "began" and was then killed (say, by a power
-	// loss) left a marker but no status: the restart is in doubt.
-	if err := writeFile(q.stepFiles(e, 0).lock, "began 12345\n"); err != nil {
+	if err := writeFile(q.stepFiles(e, 0).lock, "began 2026-01-01T00:00:00Z\n"); err != nil {
 		t.Fatal(err)
 	}
-	res, err := (&Executor{Queue: q}).RunEntry(ctx, id)
-	if err != nil || res.Entry.State != Done {
-		t.Fatalf("%+v, %v", res, err)
+	x := &Executor{Queue: q}
+	for range 3 { // however often it is asked
+		res, err := x.RunDue(ctx)
+		if err != nil {
+			t.Fatalf("%+v, %v", res, err)
+		}
+	}
+	e, _ = q.Get(ctx, id)
+	if e.State != Held || !strings.Contains(e.LastError, "no health check to verify it") {
+		t.Fatalf("entry %s: %q", e.State, e.LastError)
+	}
+	if n := len(lines(t, log)); n != 0 {
+		t.Fatalf("%d restarts, want none without an operator", n)
+	}
+	if err := q.Approve(WithActor(ctx, "cli:alice"), id, "checked the service"); err != nil {
+		t.Fatal(err)
+	}
+	res, err := x.RunEntry(ctx, id)
+	if err != nil || res.Entry.State != Done || res.Entry.ApprovedBy != "cli:alice" {
+		t.Fatalf("%+v, %v", res.Entry, err)
 	}
 	if n := len(lines(t, log)); n != 1 {
 		t.Errorf("%d restarts, want 1", n)
 	}
 	evs, _ := q.AuditLog(ctx, AuditFilter{EntryID: id})
-	var noted bool
+	var approved bool
 	for _, ev := range evs {
-		noted = noted || strings.Contains(ev.Detail, "it ran again")
+		approved = approved || (ev.Action == "approve" && ev.Actor == "cli:alice" && strings.Contains(ev.Detail, "checked the service"))
 	}
-	if !noted {
-		t.Errorf("the audit log does not say the restart ran again: %v", actions(t, q, id))
+	if !approved {
+		t.Errorf("no approval by cli:alice in the audit log: %v", actions(t, q, id))
+	}
+}
+
+// A restart in doubt of a process that still runs — the same PID and start
+// time as when the restart began — did not happen: held, even when the
+// health check passes.
+func TestRestartInDoubtOfAnUnchangedProcess(t *testing.T) {
+	ctx := context.Background()
+	q := openTemp(t)
+	sleep := exec.Command("sleep", "60")
+	if err := sleep.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { sleep.Process.Kill(); sleep.Wait() }()
+	pid := sleep.Process.Pid
+	log := filepath.Join(t.TempDir(), "log")
+	en := sample(appendCmd(log), Target{TargetPID, strconv.Itoa(pid)})
+	en.Health = Health{Command: "true"}
+	id, _ := q.Enqueue(ctx, en)
+	e, _ := q.Get(ctx, id)
+	if err := writeFile(q.stepFiles(e, 0).lock, fmt.Sprintf("began 1 %d %d\n", pid, startTime(pid))); err != nil {
+		t.Fatal(err)
+	}
+	res, err := (&Executor{Queue: q}).RunEntry(ctx, id)
+	if err != nil || res.Entry.State != Held || !strings.Contains(res.Entry.LastError, "still runs") {
+		t.Fatalf("%+v %v", res.Entry, err)
+	}
+	if n := len(lines(t, log)); n != 0 {
+		t.Errorf("%d restarts, want none", n)
+	}
+}
+
+// An operator who checked that a restart in doubt did happen confirms it:
+// it is not run again, and the rollout goes on.
+func TestRestartInDoubtConfirmed(t *testing.T) {
+	ctx := context.Background()
+	q := openTemp(t)
+	log := filepath.Join(t.TempDir(), "log")
+	id, _ := q.Enqueue(ctx, sample(appendCmd(log), Target{TargetCommand, "a"}, Target{TargetCommand, "b"}))
+	e, _ := q.Get(ctx, id)
+	if err := q.ConfirmRestarted(ctx, id, ""); err == nil {
+		t.Error("confirmed a queued entry")
+	}
+	if err := writeFile(q.stepFiles(e, 0).lock, "began\n"); err != nil {
+		t.Fatal(err)
+	}
+	x := &Executor{Queue: q}
+	if res, err := x.RunEntry(ctx, id); err != nil || res.Entry.State != Held {
+		t.Fatalf("%+v %v", res.Entry, err)
+	}
+	if err := q.ConfirmRestarted(WithActor(ctx, "cli:dave"), id, "service is up"); err != nil {
+		t.Fatal(err)
+	}
+	res, err := x.RunEntry(ctx, id)
+	if err != nil || res.Entry.State != Done {
+		t.Fatalf("%+v %v", res.Entry, err)
+	}
+	if got := lines(t, log); len(got) != 1 || !strings.HasSuffix(got[0], "command=b") {
+		t.Errorf("restarts %v, want only target b's", got)
+	}
+}
+
+// A restart in doubt whose health check passes is taken as done, not run
+// again; one whose check fails is held.
+func TestRestartInDoubtVerifiedByHealthCheck(t *testing.T) {
+	for _, tc := range []struct {
+		health string
+		want   State
+	}{{"true", Done}, {"exit 3", Held}} {
+		ctx := context.Background()
+		q := openTemp(t)
+		log := filepath.Join(t.TempDir(), "log")
+		en := sample(appendCmd(log))
+		en.Health = Health{Command: tc.health}
+		id, _ := q.Enqueue(ctx, en)
+		e, _ := q.Get(ctx, id)
+		if err := writeFile(q.stepFiles(e, 0).lock, "began\n"); err != nil {
+			t.Fatal(err)
+		}
+		res, err := (&Executor{Queue: q}).RunEntry(ctx, id)
+		if err != nil || res.Entry.State != tc.want {
+			t.Fatalf("health %q: %+v, %v", tc.health, res.Entry, err)
+		}
+		if n := len(lines(t, log)); n != 0 {
+			t.Errorf("health %q: %d restarts, want none", tc.health, n)
+		}
+	}
+}
+
+// An entry without a restart action waits in state manual for an operator,
+// who closes it with MarkDone; the executor never runs it.
+func TestManualEntry(t *testing.T) {
+	ctx := context.Background()
+	q := openTemp(t)
+	en := sample("")
+	en.Restart = Action{Kind: ActionManual}
+	id, err := q.Enqueue(ctx, en)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e, _ := q.Get(ctx, id); e.State != Manual {
+		t.Fatalf("state %s, want manual", e.State)
+	}
+	if res, err := (&Executor{Queue: q, IgnoreWindows: true}).RunDue(ctx); err != nil || len(res) != 0 {
+		t.Fatalf("run: %+v %v", res, err)
+	}
+	if err := q.MarkDone(WithActor(ctx, "cli:bob"), id, "restarted at 3am"); err != nil {
+		t.Fatal(err)
+	}
+	e, _ := q.Get(ctx, id)
+	if e.State != Done || e.Progress != 1 {
+		t.Fatalf("after done: %+v", e)
+	}
+	if err := q.MarkDone(ctx, id, ""); err == nil {
+		t.Error("closed a done entry twice")
+	}
+	if got := actions(t, q, id); strings.Join(got, " ") != "enqueue:manual done:done" {
+		t.Errorf("audit: %v", got)
+	}
+}
+
+// A held entry with a build to install runs nothing until approved; then
+// the executor installs the build before the first restart, and a manual
+// one waits for the operator after installing.
+func TestHeldInstallRunsOnlyOnceApproved(t *testing.T) {
+	for _, manual := range []bool{false, true} {
+		ctx := context.Background()
+		q := openTemp(t)
+		log := filepath.Join(t.TempDir(), "log")
+		en := sample(appendCmd(log))
+		if manual {
+			en.Restart = Action{Kind: ActionManual}
+		}
+		en.State = Held
+		en.Install = Install{From: "/var/lib/x/new.so", SHA256: strings.Repeat("ab", 32), Version: "2.0"}
+		en.Findings = "break symbol-removed: lib_extra"
+		id, err := q.Enqueue(ctx, en)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var installed []string
+		x := &Executor{Queue: q, IgnoreWindows: true, Install: func(_ context.Context, e Entry) error {
+			installed = append(installed, e.Install.From)
+			if n := len(lines(t, log)); n != 0 {
+				t.Errorf("installing after %d restart(s)", n)
+			}
+			return nil
+		}}
+		if res, err := x.RunDue(ctx); err != nil || len(res) != 0 || len(installed) != 0 {
+			t.Fatalf("a held entry ran: %+v %v %v", res, err, installed)
+		}
+		if err := q.Approve(WithActor(ctx, "cli:carol"), id, ""); err != nil {
+			t.Fatal(err)
+		}
+		res, err := x.RunEntry(ctx, id)
+		want := Done
+		if manual {
+			want = Manual
+		}
+		if err != nil || res.Entry.State != want || len(installed) != 1 {
+			t.Fatalf("manual %v: %+v %v %v", manual, res.Entry, err, installed)
+		}
+		if got := res.Entry; got.Findings != en.Findings || got.Install != en.Install || got.ApprovedBy != "cli:carol" || got.Approved.IsZero() {
+			t.Errorf("entry read back: %+v", got)
+		}
+		if n := len(lines(t, log)); (n == 1) == manual {
+			t.Errorf("manual %v: %d restarts", manual, n)
+		}
 	}
 }
 

@@ -8,9 +8,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
+
+	"github.com/compatgate/compatgate/internal/trust"
 )
 
 // DBFile is the name of the database file in the state directory.
@@ -33,7 +36,26 @@ type Queue struct {
 // brings its schema up to date, and returns to the queue every entry left
 // running by a process of this host that no longer exists, recording the
 // interruption in the audit log.
+//
+// The state directory, every directory above it and every file in it must
+// be owned by root or the effective user and not writable by group or
+// others (see package internal/trust): the queue holds commands run as its
+// user. What Open creates is private (0700 directories, 0600 files). An
+// empty (0-byte) queue.db is an error, never silently re-initialised.
 func Open(ctx context.Context, dir string) (*Queue, error) {
+	return open(ctx, dir, true)
+}
+
+// OpenExisting is Open for a queue that must exist: when dir holds no
+// queue.db it returns an error wrapping ErrNoQueue and creates nothing.
+func OpenExisting(ctx context.Context, dir string) (*Queue, error) {
+	return open(ctx, dir, false)
+}
+
+// ErrNoQueue is returned by OpenExisting for a directory without a queue.
+var ErrNoQueue = errors.New("no queue exists there")
+
+func open(ctx context.Context, dir string, create bool) (*Queue, error) {
 	if dir == "" {
 		return nil, errors.New("opening queue: empty state directory")
 	}
@@ -46,10 +68,28 @@ func Open(ctx context.Context, dir string) (*Queue, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening queue: %w", err)
 	}
+	path := filepath.Join(dir, DBFile)
+	if !create {
+		if _, err := os.Lstat(path); errors.Is(err, os.ErrNotExist) {
+			return nil, fmt.Errorf("opening queue: %s: %w (no %s; check --state-dir or the config's state_dir)", dir, ErrNoQueue, DBFile)
+		}
+	}
 	if err := os.MkdirAll(filepath.Join(dir, runsDir), 0o700); err != nil {
 		return nil, fmt.Errorf("opening queue: %w", err)
 	}
-	path := filepath.Join(dir, DBFile)
+	if err := checkStateDir(dir); err != nil {
+		return nil, fmt.Errorf("opening queue: refusing the state directory: %w", err)
+	}
+	// Creating the database and its schema is one step for other
+	// processes: they wait on the directory's lock.
+	unlock, err := lockDir(ctx, dir)
+	if err != nil {
+		return nil, fmt.Errorf("opening queue: %w", err)
+	}
+	defer unlock()
+	if err := createDB(path); err != nil {
+		return nil, fmt.Errorf("opening queue: %w", err)
+	}
 	dsn := "file:" + path + "?_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)" +
 		"&_pragma=synchronous(FULL)&_pragma=foreign_keys(1)&_txlock=immediate"
 	db, err := sql.Open("sqlite", dsn)
@@ -65,11 +105,86 @@ func Open(ctx context.Context, dir string) (*Queue, error) {
 		db.Close()
 		return nil, fmt.Errorf("opening queue %s: %w", path, err)
 	}
+	unlock()
 	if err := q.Recover(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("opening queue %s: %w", path, err)
 	}
 	return q, nil
+}
+
+// createDB makes sure the database file exists, private to its owner: a new
+// one is created 0600 (SQLite gives its journal files the same mode); an
+// existing empty one is an error, since SQLite would take it for a new
+// database and the queue's history would be lost without a word.
+func createDB(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW, 0o600)
+	if err == nil {
+		return f.Close()
+	}
+	if !errors.Is(err, os.ErrExist) {
+		return err
+	}
+	fi, err := os.Lstat(path)
+	if err != nil {
+		return err
+	}
+	if !fi.Mode().IsRegular() {
+		return fmt.Errorf("%s is not a regular file", path)
+	}
+	if fi.Size() == 0 {
+		// A database this package created has its schema before the
+		// directory's lock is released (in its WAL, at least).
+		if wal, err := os.Stat(path + "-wal"); err != nil || wal.Size() == 0 {
+			return fmt.Errorf("%s is empty (0 bytes): refusing to start a new queue over it; restore it from a backup, or remove it to start afresh", path)
+		}
+	}
+	return nil
+}
+
+// lockDir takes an exclusive lock on the directory dir, waiting while ctx
+// allows, and returns its release.
+func lockDir(ctx context.Context, dir string) (func(), error) {
+	d, err := os.Open(dir)
+	if err != nil {
+		return nil, err
+	}
+	if err := lockFile(ctx, d); err != nil {
+		d.Close()
+		return nil, err
+	}
+	return func() { d.Close() }, nil
+}
+
+// checkStateDir checks the state directory, the directories above it and
+// what it holds (one level down, and the restart markers).
+func checkStateDir(dir string) error {
+	var p trust.Policy
+	if err := p.CheckPath(dir); err != nil {
+		return err
+	}
+	for _, d := range []string{dir, filepath.Join(dir, runsDir)} {
+		ents, err := os.ReadDir(d)
+		if err != nil {
+			return err
+		}
+		for _, ent := range ents {
+			fi, err := os.Lstat(filepath.Join(d, ent.Name()))
+			if errors.Is(err, os.ErrNotExist) {
+				continue // removed meanwhile
+			}
+			if err != nil {
+				return err
+			}
+			if fi.Mode()&os.ModeSymlink != 0 {
+				return fmt.Errorf("%s is a symbolic link", filepath.Join(d, ent.Name()))
+			}
+			if err := p.CheckInfo(filepath.Join(d, ent.Name()), fi); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // Close closes the database.
@@ -83,10 +198,13 @@ const entryColumns = `id, library, from_build_id, from_path, to_build_id, to_pat
 	action_kind, action_command, action_signal, stop_timeout_ms,
 	health_command, health_timeout_ms, window_cron, window_duration_ms, reason,
 	state, attempts, interruptions, progress, owner,
-	created_at, updated_at, started_at, finished_at, last_error`
+	created_at, updated_at, started_at, finished_at, last_error,
+	install_from, install_sha256, install_version, findings, approved_by, approved_at`
 
-// Enqueue validates e and adds it to the queue in state queued, returning its
-// ID. The ID, state, counters and timestamps of e are ignored.
+// Enqueue validates e and adds it to the queue, returning its ID. It starts
+// in e.State when that is held or manual (an entry without a restart
+// action and nothing to install), else queued. The ID, counters and
+// timestamps of e are ignored.
 func (q *Queue) Enqueue(ctx context.Context, e Entry) (int64, error) {
 	id, _, err := q.enqueue(ctx, e, false)
 	return id, err
@@ -107,6 +225,10 @@ func (q *Queue) EnqueueOnce(ctx context.Context, e Entry) (int64, bool, error) {
 // enqueue adds e; with once, only when no live entry has its key.
 func (q *Queue) enqueue(ctx context.Context, e Entry, once bool) (int64, bool, error) {
 	if err := e.Validate(); err != nil {
+		return 0, false, fmt.Errorf("enqueueing: %w", err)
+	}
+	state, err := initialState(e)
+	if err != nil {
 		return 0, false, fmt.Errorf("enqueueing: %w", err)
 	}
 	now := formatTime(time.Now())
@@ -132,13 +254,14 @@ func (q *Queue) enqueue(ctx context.Context, e Entry, once bool) (int64, bool, e
 		action_kind, action_command, action_signal, stop_timeout_ms,
 		health_command, health_timeout_ms, window_cron, window_duration_ms, reason,
 		state, attempts, interruptions, progress, owner,
-		created_at, updated_at, started_at, finished_at, last_error)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0, 0, '', ?, ?, '', '', '')
+		created_at, updated_at, started_at, finished_at, last_error,
+		install_from, install_sha256, install_version, findings, approved_by, approved_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, 0, 0, '', ?, ?, '', '', '', ?, ?, ?, ?, '', '')
 		RETURNING id`),
 		e.Library, e.From.BuildID, e.From.Path, e.To.BuildID, e.To.Path,
 		string(e.Restart.Kind), e.Restart.Command, e.Restart.Signal, e.Restart.StopTimeout.Milliseconds(),
 		e.Health.Command, e.Health.Timeout.Milliseconds(), e.Window.Cron, e.Window.Duration.Milliseconds(), e.Reason,
-		string(Queued), now, now).Scan(&id)
+		string(state), now, now, e.Install.From, e.Install.SHA256, e.Install.Version, e.Findings).Scan(&id)
 	if err != nil {
 		return 0, false, fmt.Errorf("enqueueing: %w", err)
 	}
@@ -153,7 +276,10 @@ func (q *Queue) enqueue(ctx context.Context, e Entry, once bool) (int64, bool, e
 	if e.Reason != "" {
 		detail = e.Reason + "; " + detail
 	}
-	if err := q.audit(ctx, tx, Event{Actor: actorOf(ctx), EntryID: id, Library: e.Library, Action: "enqueue", Outcome: string(Queued), Detail: detail}); err != nil {
+	if e.Findings != "" {
+		detail += "; findings: " + strings.ReplaceAll(e.Findings, "\n", "; ")
+	}
+	if err := q.audit(ctx, tx, Event{Actor: actorOf(ctx), EntryID: id, Library: e.Library, Action: "enqueue", Outcome: string(state), Detail: detail}); err != nil {
 		return 0, false, fmt.Errorf("enqueueing: %w", err)
 	}
 	if err := tx.Commit(); err != nil {
@@ -162,7 +288,24 @@ func (q *Queue) enqueue(ctx context.Context, e Entry, once bool) (int64, bool, e
 	return id, false, nil
 }
 
+// initialState is the state e starts in: held when asked, manual for an
+// entry with a manual restart and nothing to install, else queued.
+func initialState(e Entry) (State, error) {
+	switch {
+	case e.State == Held:
+		return Held, nil
+	case e.Restart.Kind == ActionManual && e.Install.IsZero():
+		return Manual, nil
+	case e.State == "" || e.State == Queued || e.State == Manual:
+		return Queued, nil
+	}
+	return "", fmt.Errorf("an entry cannot start %s", e.State)
+}
+
 func targetList(ts []Target) string {
+	if len(ts) == 0 {
+		return "none"
+	}
 	s := make([]string, len(ts))
 	for i, t := range ts {
 		s[i] = t.String()
@@ -263,13 +406,14 @@ type scanner interface{ Scan(dest ...any) error }
 
 func scanEntry(s scanner) (Entry, error) {
 	var e Entry
-	var kind, state, created, updated, started, finished string
+	var kind, state, created, updated, started, finished, approved string
 	var stopMS, healthMS, windowMS int64
 	err := s.Scan(&e.ID, &e.Library, &e.From.BuildID, &e.From.Path, &e.To.BuildID, &e.To.Path,
 		&kind, &e.Restart.Command, &e.Restart.Signal, &stopMS,
 		&e.Health.Command, &healthMS, &e.Window.Cron, &windowMS, &e.Reason,
 		&state, &e.Attempts, &e.Interruptions, &e.Progress, &e.Owner,
-		&created, &updated, &started, &finished, &e.LastError)
+		&created, &updated, &started, &finished, &e.LastError,
+		&e.Install.From, &e.Install.SHA256, &e.Install.Version, &e.Findings, &e.ApprovedBy, &approved)
 	if err != nil {
 		return Entry{}, err
 	}
@@ -281,7 +425,7 @@ func scanEntry(s scanner) (Entry, error) {
 	for _, f := range []struct {
 		s string
 		t *time.Time
-	}{{created, &e.Created}, {updated, &e.Updated}, {started, &e.Started}, {finished, &e.Finished}} {
+	}{{created, &e.Created}, {updated, &e.Updated}, {started, &e.Started}, {finished, &e.Finished}, {approved, &e.Approved}} {
 		if *f.t, err = parseTime(f.s); err != nil {
 			return Entry{}, fmt.Errorf("entry %d: %w", e.ID, err)
 		}

@@ -128,6 +128,14 @@ func TestTransitionTable(t *testing.T) {
 		{Running, Failed, true},
 		{Running, Queued, true},
 		{Running, Cancelled, false},
+		{Running, Manual, true},
+		{Running, Held, true},
+		{Held, Queued, true},
+		{Held, Running, false},
+		{Held, Cancelled, true},
+		{Manual, Done, true},
+		{Manual, Cancelled, true},
+		{Manual, Queued, false},
 		{Done, Queued, false},
 		{Failed, Running, false},
 		{Cancelled, Queued, false},
@@ -158,7 +166,7 @@ func TestCancel(t *testing.T) {
 	if e.State != Cancelled || e.Finished.IsZero() {
 		t.Errorf("after cancel: state %s, finished %v", e.State, e.Finished)
 	}
-	if err := q.Cancel(ctx, id, ""); err == nil || !strings.Contains(err.Error(), "only queued entries") {
+	if err := q.Cancel(ctx, id, ""); err == nil || !strings.Contains(err.Error(), "only held, queued and manual entries") {
 		t.Errorf("second cancel: %v", err)
 	}
 	if err := q.Cancel(ctx, 77, ""); !errors.Is(err, ErrNotFound) {

@@ -61,6 +61,22 @@ func migrations() [][]string {
 		)`,
 		`CREATE INDEX audit_entry ON audit (entry_id, id)`,
 		`CREATE INDEX audit_library ON audit (library, id)`,
+	}, {
+		// 2: held upgrades (a build installed by the executor once
+		// approved), the findings that decided an entry, and the version
+		// installed of each library (from release manifests).
+		`ALTER TABLE entries ADD COLUMN install_from TEXT NOT NULL DEFAULT ''`,
+		`ALTER TABLE entries ADD COLUMN install_sha256 TEXT NOT NULL DEFAULT ''`,
+		`ALTER TABLE entries ADD COLUMN install_version TEXT NOT NULL DEFAULT ''`,
+		`ALTER TABLE entries ADD COLUMN findings TEXT NOT NULL DEFAULT ''`,
+		`ALTER TABLE entries ADD COLUMN approved_by TEXT NOT NULL DEFAULT ''`,
+		`ALTER TABLE entries ADD COLUMN approved_at TEXT NOT NULL DEFAULT ''`,
+		`CREATE TABLE versions (
+			library TEXT NOT NULL PRIMARY KEY,
+			version TEXT NOT NULL,
+			sha256 TEXT NOT NULL,
+			at TEXT NOT NULL
+		)`,
 	}}
 }
 

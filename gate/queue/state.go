@@ -1,29 +1,43 @@
 package queue
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+)
 
 // State is where an entry is in its life.
 type State string
 
 // The entry states.
 const (
-	Queued    State = "queued"
-	Running   State = "running"
+	// Held waits for an operator: an upgrade that is not installed until
+	// approved (queue approve), or a run whose restart is in doubt.
+	Held    State = "held"
+	Queued  State = "queued"
+	Running State = "running"
+	// Manual waits for an operator to restart the targets by hand and
+	// say so (queue done): the entry has no restart action.
+	Manual    State = "manual"
 	Done      State = "done"
 	Failed    State = "failed"
 	Cancelled State = "cancelled"
 )
 
 // States lists every state, in life order.
-func States() []State { return []State{Queued, Running, Done, Failed, Cancelled} }
+func States() []State { return []State{Held, Queued, Running, Manual, Done, Failed, Cancelled} }
 
 // transitions is the one place that says which moves are allowed:
-// queued → running (claimed) or cancelled; running → done, failed, or back to
-// queued when a run is interrupted. Done, failed and cancelled are final.
+// held → queued (approved) or cancelled; queued → running (claimed) or
+// cancelled; running → done, failed, manual (installed, the restarts are an
+// operator's), held (a restart in doubt), or back to queued when a run is
+// interrupted; manual → done or cancelled. Done, failed and cancelled are
+// final.
 func transitions() map[State][]State {
 	return map[State][]State{
+		Held:    {Queued, Cancelled},
 		Queued:  {Running, Cancelled},
-		Running: {Done, Failed, Queued},
+		Running: {Done, Failed, Manual, Held, Queued},
+		Manual:  {Done, Cancelled},
 	}
 }
 
@@ -47,7 +61,11 @@ func ParseState(s string) (State, error) {
 			return st, nil
 		}
 	}
-	return "", fmt.Errorf("unknown state %q (want queued, running, done, failed or cancelled)", s)
+	names := make([]string, 0, len(States()))
+	for _, st := range States() {
+		names = append(names, string(st))
+	}
+	return "", fmt.Errorf("unknown state %q (want %s)", s, strings.Join(names, ", "))
 }
 
 // TransitionError is returned when an entry is not in a state from which the

@@ -22,11 +22,11 @@ const runsDir = "runs"
 // supervisorScript runs the restart action of one target. It inherits, as
 // file descriptor 3, the marker file that compatgate locked before starting
 // it, so the lock is held for exactly as long as the supervisor lives, even
-// when compatgate itself is killed. It writes "began" to the marker before
-// acting and the action's exit status to the status file (atomically, by
-// rename) after. The action runs with descriptor 3 closed, so a daemon it
-// launches does not hold the lock.
-const supervisorScript = `printf 'began %s\n' "$$" >&3
+// when compatgate itself is killed. It records durably (sync) in the marker
+// that the action begins, before it does, and writes the action's exit
+// status to the status file (atomically, by rename) after. The action runs
+// with descriptor 3 closed, so a daemon it launches does not hold the lock.
+const supervisorScript = `printf 'began %s %s %s\n' "$$" "${COMPATGATE_TARGET_PID:--}" "${COMPATGATE_TARGET_START:--}" >&3 && sync "$COMPATGATE_MARKER" 2>/dev/null
 /bin/sh -c "$COMPATGATE_ACTION" 3>&- </dev/null >"$COMPATGATE_OUTPUT" 2>&1
 rc=$?
 printf '%s\n' "$rc" >"$COMPATGATE_STATUS.tmp" && mv -f "$COMPATGATE_STATUS.tmp" "$COMPATGATE_STATUS"
@@ -99,17 +99,26 @@ type stepOutcome struct {
 	status  int    // exit status of the action; -1 when unknown
 	output  string // the tail of its output
 	adopted bool   // the action was started by an earlier, interrupted run
-	inDoubt bool   // an earlier run began the action and vanished without a status: it ran again
+	// inDoubt: an earlier run began the action and vanished, its
+	// supervisor too, without a status. The action was not run again: it
+	// may have restarted the target, or not, or only half.
+	inDoubt bool
+	// unchanged, for a restart in doubt: the target's process is the one
+	// that ran when the restart began (same PID and start time), so the
+	// restart did not happen.
+	unchanged bool
 }
 
 // restartTarget runs the restart action of target i of the running entry e,
 // at most once across crashes of compatgate: when an earlier run started the
 // action, restartTarget waits for it (through the marker lock) and adopts its
-// outcome. When ctx is done it returns ctx.Err() at once and leaves the
-// action running; a later run adopts it.
+// outcome; when that run's supervisor died too without recording one, it
+// reports the restart in doubt and runs nothing (an operator decides: see
+// Queue.Approve). When ctx is done it returns ctx.Err() at once and leaves
+// the action running; a later run adopts it.
 func (q *Queue) restartTarget(ctx context.Context, e Entry, i int) (stepOutcome, error) {
 	files := q.stepFiles(e, i)
-	f, err := os.OpenFile(files.lock, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o600)
+	f, err := os.OpenFile(files.lock, os.O_RDWR|os.O_CREATE|os.O_APPEND|syscall.O_NOFOLLOW, 0o600)
 	if err != nil {
 		return stepOutcome{}, fmt.Errorf("opening restart marker: %w", err)
 	}
@@ -125,7 +134,9 @@ func (q *Queue) restartTarget(ctx context.Context, e Entry, i int) (stepOutcome,
 	if err != nil {
 		return stepOutcome{}, fmt.Errorf("reading restart marker: %w", err)
 	}
-	inDoubt := bytes.HasPrefix(marker, []byte("began"))
+	if bytes.HasPrefix(marker, []byte("began")) {
+		return stepOutcome{status: -1, inDoubt: true, unchanged: sameProcess(e, i, string(marker))}, nil
+	}
 	if err := f.Truncate(0); err != nil {
 		return stepOutcome{}, fmt.Errorf("resetting restart marker: %w", err)
 	}
@@ -143,7 +154,11 @@ func (q *Queue) restartTarget(ctx context.Context, e Entry, i int) (stepOutcome,
 			"COMPATGATE_STOP_TIMEOUT="+stop.String(),
 			"COMPATGATE_STOP_TICKS="+strconv.FormatInt(int64((stop+99*time.Millisecond)/(100*time.Millisecond)), 10))
 	}
-	env = append(env, "COMPATGATE_ACTION="+action, "COMPATGATE_STATUS="+files.status, "COMPATGATE_OUTPUT="+files.output)
+	env = append(env, "COMPATGATE_ACTION="+action, "COMPATGATE_STATUS="+files.status, "COMPATGATE_OUTPUT="+files.output,
+		"COMPATGATE_MARKER="+files.lock)
+	if pid := targetPID(e, i); pid > 0 {
+		env = append(env, "COMPATGATE_TARGET_START="+strconv.FormatInt(startTime(pid), 10))
+	}
 
 	cmd := exec.Command("/bin/sh", "-c", supervisorScript)
 	cmd.Env = env
@@ -170,8 +185,81 @@ func (q *Queue) restartTarget(ctx context.Context, e Entry, i int) (stepOutcome,
 	if !ok {
 		out = stepOutcome{status: -1, output: "the restart supervisor was killed before it recorded the outcome"}
 	}
-	out.inDoubt = inDoubt
 	return out, nil
+}
+
+// inDoubt returns the index of e's target whose restart was begun and
+// never recorded an outcome, or -1.
+func (q *Queue) inDoubt(e Entry) int {
+	for i := e.Progress; i < len(e.Targets); i++ {
+		files := q.stepFiles(e, i)
+		if _, ok, _ := readOutcome(files); ok {
+			continue
+		}
+		if b, err := os.ReadFile(files.lock); err == nil && bytes.HasPrefix(b, []byte("began")) {
+			return i
+		}
+	}
+	return -1
+}
+
+// confirmStep records the outcome of target i's restart as a success
+// confirmed by who, for the next run to adopt.
+func (q *Queue) confirmStep(e Entry, i int, who string) error {
+	files := q.stepFiles(e, i)
+	if err := os.WriteFile(files.output, []byte("confirmed restarted by "+who+"\n"), 0o600); err != nil {
+		return err
+	}
+	tmp := files.status + ".tmp"
+	if err := os.WriteFile(tmp, []byte("0\n"), 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, files.status)
+}
+
+// targetPID returns the process ID of target i of e, for pid and pidfile
+// targets; 0 otherwise.
+func targetPID(e Entry, i int) int {
+	t := e.Targets[i]
+	switch t.Kind {
+	case TargetPID:
+		pid, _ := strconv.Atoi(t.Value)
+		return pid
+	case TargetPIDFile:
+		pid, _ := readPIDFile(t.Value)
+		return pid
+	}
+	return 0
+}
+
+// sameProcess reports whether target i of e is still the process the
+// marker ("began SUPERVISOR PID START") says ran when its restart began.
+func sameProcess(e Entry, i int, marker string) bool {
+	f := strings.Fields(marker)
+	if len(f) < 4 {
+		return false
+	}
+	pid, err := strconv.Atoi(f[2])
+	if err != nil || pid <= 0 {
+		return false
+	}
+	start, err := strconv.ParseInt(f[3], 10, 64)
+	if err != nil || start < 0 {
+		return false
+	}
+	return targetPID(e, i) == pid && startTime(pid) == start
+}
+
+// acknowledgeInDoubt removes the markers of e's restarts that were begun
+// and never recorded an outcome, so that they run again: an operator
+// approved it.
+func (q *Queue) acknowledgeInDoubt(e Entry) {
+	for i := range e.Targets {
+		files := q.stepFiles(e, i)
+		if _, ok, _ := readOutcome(files); !ok {
+			os.Remove(files.lock)
+		}
+	}
 }
 
 // readOutcome reads the status and output files of a step, if the status
@@ -201,7 +289,7 @@ func lockFile(ctx context.Context, f *os.File) error {
 			return nil
 		}
 		if !errors.Is(err, syscall.EWOULDBLOCK) && !errors.Is(err, syscall.EINTR) {
-			return fmt.Errorf("locking restart marker: %w", err)
+			return fmt.Errorf("locking %s: %w", f.Name(), err)
 		}
 		select {
 		case <-ctx.Done():

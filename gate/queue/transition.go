@@ -111,26 +111,108 @@ func (a assignment) expr() string {
 // increment is an assignment that adds one to its column.
 func increment(column string) assignment { return assignment{column: column} }
 
-// Cancel cancels a queued entry, recording why. Running and finished entries
-// cannot be cancelled.
+// Cancel cancels a held, queued or manual entry, recording why. Running
+// and finished entries cannot be cancelled.
 func (q *Queue) Cancel(ctx context.Context, id int64, why string) error {
 	e, err := q.Get(ctx, id)
 	if err != nil {
 		return fmt.Errorf("cancelling: %w", err)
 	}
-	if e.State != Queued {
-		return fmt.Errorf("cancelling: entry %d is %s: only queued entries can be cancelled", id, e.State)
+	if e.State != Queued && e.State != Held && e.State != Manual {
+		return fmt.Errorf("cancelling: entry %d is %s: only held, queued and manual entries can be cancelled", id, e.State)
 	}
 	if q.restartInProgress(e) {
 		return fmt.Errorf("cancelling: entry %d: a restart begun by an interrupted run is still in progress; try again when it ends", id)
 	}
-	err = q.apply(ctx, change{id: id, from: Queued, to: Cancelled,
+	err = q.apply(ctx, change{id: id, from: e.State, to: Cancelled,
 		set:   []assignment{{"finished_at", formatTime(time.Now())}},
 		event: Event{Library: e.Library, Action: "cancel", Outcome: string(Cancelled), Detail: why}})
 	if err != nil {
 		return fmt.Errorf("cancelling entry %d: %w", id, err)
 	}
 	return nil
+}
+
+// Approve lets a held entry proceed: it is queued, to be run (its build
+// installed, its targets restarted) in its window. The approver is the
+// context's actor (see WithActor), recorded in the entry and the audit log
+// with note. A restart an interrupted run left in doubt runs again.
+func (q *Queue) Approve(ctx context.Context, id int64, note string) error {
+	return q.approve(ctx, id, note, false)
+}
+
+// ConfirmRestarted is Approve for an entry held because a restart is in
+// doubt, when the operator checked that the target did restart: that
+// restart is taken as done, not run again, and the rollout goes on with
+// the next target.
+func (q *Queue) ConfirmRestarted(ctx context.Context, id int64, note string) error {
+	return q.approve(ctx, id, note, true)
+}
+
+func (q *Queue) approve(ctx context.Context, id int64, note string, restarted bool) error {
+	e, err := q.Get(ctx, id)
+	if err != nil {
+		return fmt.Errorf("approving: %w", err)
+	}
+	if e.State != Held {
+		return fmt.Errorf("approving: entry %d is %s: only held entries can be approved", id, e.State)
+	}
+	doubt := q.inDoubt(e)
+	if restarted && doubt < 0 {
+		return fmt.Errorf("approving: entry %d has no restart in doubt to confirm", id)
+	}
+	who := actorOf(ctx)
+	detail := "approved by " + who
+	if restarted {
+		detail = fmt.Sprintf("approved by %s, who confirmed that target %d of %d (%s) restarted", who, doubt+1, len(e.Targets), e.Targets[doubt])
+		if err := q.confirmStep(e, doubt, who); err != nil {
+			return fmt.Errorf("approving entry %d: %w", id, err)
+		}
+	}
+	if note != "" {
+		detail += ": " + note
+	}
+	err = q.apply(ctx, change{id: id, from: Held, to: Queued,
+		set:   []assignment{{"approved_by", who}, {"approved_at", formatTime(time.Now())}, {"last_error", ""}},
+		event: Event{Actor: who, Library: e.Library, Action: "approve", Outcome: string(Queued), Detail: detail}})
+	if err != nil {
+		return fmt.Errorf("approving entry %d: %w", id, err)
+	}
+	if !restarted {
+		q.acknowledgeInDoubt(e)
+	}
+	return nil
+}
+
+// MarkDone closes a manual entry: an operator restarted its targets. The
+// operator is the context's actor, recorded with note in the audit log.
+func (q *Queue) MarkDone(ctx context.Context, id int64, note string) error {
+	e, err := q.Get(ctx, id)
+	if err != nil {
+		return fmt.Errorf("closing: %w", err)
+	}
+	if e.State != Manual {
+		return fmt.Errorf("closing: entry %d is %s: only manual entries are closed by hand", id, e.State)
+	}
+	detail := fmt.Sprintf("%d target(s) restarted by hand", len(e.Targets))
+	if note != "" {
+		detail += ": " + note
+	}
+	err = q.apply(ctx, change{id: id, from: Manual, to: Done,
+		set:   []assignment{{"progress", len(e.Targets)}, {"finished_at", formatTime(time.Now())}},
+		event: Event{Library: e.Library, Action: "done", Outcome: string(Done), Detail: detail}})
+	if err != nil {
+		return fmt.Errorf("closing entry %d: %w", id, err)
+	}
+	return nil
+}
+
+// park ends a running entry of this process in state held or manual: it
+// waits for an operator, for the reason why.
+func (q *Queue) park(ctx context.Context, e Entry, to State, why string) error {
+	return q.apply(ctx, change{id: e.ID, from: Running, to: to, owner: q.owner,
+		set:   []assignment{{"owner", ""}, {"last_error", why}},
+		event: Event{Library: e.Library, Action: "wait", Outcome: string(to), Detail: why}})
 }
 
 // claim makes a queued entry running and owned by this process. It fails
