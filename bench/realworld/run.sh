@@ -53,7 +53,9 @@ sources=(
 )
 
 # Pairs: name | source package | library (under PREFIX/lib) | client |
-# link flags | public headers (under PREFIX/include; for ACC) | ACC defines
+# its compiler and link flags | public headers (under PREFIX/include; for
+# ACC) | ACC defines. snappy is built without RTTI, as upstream builds it,
+# so its clients are too.
 pairs=(
 	"zlib|zlib|libz.so.1|zlib.c|-lz|zlib.h zconf.h|"
 	"cjson|cjson|libcjson.so.1|cjson.c|-lcjson|cjson/cJSON.h|"
@@ -63,11 +65,11 @@ pairs=(
 	"pcre2-8|pcre2|libpcre2-8.so.0|pcre2-8.c|-lpcre2-8|pcre2.h|#define PCRE2_CODE_UNIT_WIDTH 8"
 	"pcre2-posix|pcre2|libpcre2-posix.so.3|pcre2-posix.c|-lpcre2-posix -lpcre2-8|pcre2posix.h|"
 	"libpng|libpng1.6|libpng16.so.16|libpng.c|-lpng16 -lz|libpng16|"
-	"libuv|libuv1|libuv.so.1|libuv.c|-luv|uv.h uv|"
+	"libuv|libuv1|libuv.so.1|libuv.c|-luv|uv.h|"
 	"zstd|libzstd|libzstd.so.1|zstd.c|-lzstd|zstd.h zstd_errors.h zdict.h|"
 	"libwebp|libwebp|libwebp.so.7|libwebp.c|-lwebp|webp/encode.h webp/decode.h webp/types.h|"
 	"sqlite3|sqlite3|libsqlite3.so.0|sqlite3.c|-lsqlite3|sqlite3.h|"
-	"snappy|snappy|libsnappy.so.1|snappy.cc|-lsnappy|snappy.h snappy-c.h snappy-sinksource.h snappy-stubs-public.h|"
+	"snappy|snappy|libsnappy.so.1|snappy.cc|-fno-rtti -lsnappy|snappy.h snappy-c.h snappy-sinksource.h snappy-stubs-public.h|"
 	"double-conversion|double-conversion|libdouble-conversion.so.3|double-conversion.cc|-ldouble-conversion|double-conversion|"
 	"pugixml|pugixml|libpugixml.so.1|pugixml.cc|-lpugixml|pugixml.hpp pugiconfig.hpp|"
 )
@@ -237,7 +239,7 @@ run_client() {
 }
 
 for p in "${pairs[@]}"; do
-	IFS='|' read -r name src lib client lflags headers defines <<<"$p"
+	IFS='|' read -r name src lib client cflags headers defines <<<"$p"
 	selected "$name" "$@" || continue
 	for s in "${suites[@]}"; do build "$src" "$s" >/dev/null || true; done
 done
@@ -249,7 +251,7 @@ cgheaders=
 if "$cg" check --help 2>&1 | grep -q headers-dir; then cgheaders=1; fi
 runs=$cache/runs
 for p in "${pairs[@]}"; do
-	IFS='|' read -r name src lib client lflags headers defines <<<"$p"
+	IFS='|' read -r name src lib client cflags headers defines <<<"$p"
 	selected "$name" "$@" || continue
 	rm -rf "${runs:?}/$name".*
 	if ! op=$(build "$src" bookworm) || ! np=$(build "$src" trixie); then
@@ -267,8 +269,8 @@ for p in "${pairs[@]}"; do
 	# The ground truth: the client, built against OLD, run against OLD and NEW.
 	cc=gcc
 	case $client in *.cc) cc=g++ ;; esac
-	read -ra lf <<<"$lflags"
-	if ! $cc -g -O2 -Wall -I"$op/include" -o "$runs/$name.client" "$here/clients/$client" -L"$op/lib" "${lf[@]}" \
+	read -ra cf <<<"$cflags"
+	if ! $cc -g -O2 -Wall -I"$op/include" -o "$runs/$name.client" "$here/clients/$client" -L"$op/lib" "${cf[@]}" \
 		>"$runs/$name.client-build.out" 2>&1; then
 		echo "error=client $client does not build against OLD; see $runs/$name.client-build.out" >>"$runs/$name.meta"
 		continue

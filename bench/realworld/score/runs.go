@@ -103,7 +103,7 @@ func readPair(dir, name string) (*pair, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &pair{Name: name, Meta: meta, Times: map[string]measure{}}
+	p := &pair{Name: name, Meta: meta, Times: map[string]measure{}, CGExit: -1, ABExit: -1, ACCExit: -1}
 	if e := meta["error"]; e != "" {
 		p.Truth, p.TruthLine = truthError, e
 		return p, nil
