@@ -4,6 +4,9 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+
+	"github.com/compatgate/compatgate/compat"
+	"github.com/compatgate/compatgate/rules"
 )
 
 // Limits of issue 17's acceptance.
@@ -37,7 +40,7 @@ func accept(pairs []*pair, minPairs int) []string {
 		case truthOK:
 			if r.Verdict == "incompatible" {
 				fails = append(fails, fmt.Sprintf("%s: the client runs against NEW, but compatgate says incompatible (%d break: %s)",
-					p.Name, r.Summary.Break, topRules(r, "break", 3)))
+					p.Name, r.Summary.Break, topRules(r, rules.Break, 3)))
 			}
 			if r.Summary.Break > 0 {
 				falseBreaks += r.Summary.Break
@@ -50,7 +53,7 @@ func accept(pairs []*pair, minPairs int) []string {
 			}
 			if r.Summary.Break > maxTrueBreaks {
 				fails = append(fails, fmt.Sprintf("%s: %d break findings, at most %d allowed (%s)",
-					p.Name, r.Summary.Break, maxTrueBreaks, topRules(r, "break", 3)))
+					p.Name, r.Summary.Break, maxTrueBreaks, topRules(r, rules.Break, 3)))
 			}
 			if explaining(r, p.TruthLine) == nil {
 				fails = append(fails, fmt.Sprintf("%s: no break finding names what the client saw fail (%s)", p.Name, p.TruthLine))
@@ -99,11 +102,11 @@ var parenRE = regexp.MustCompile(`\((?:[^()]|\([^()]*\))*\)`)
 
 // explaining returns the first break finding that names one of the API
 // names the client's BREAK line blames, or nil.
-func explaining(r *report, line string) *finding {
+func explaining(r *report, line string) *compat.Finding {
 	names := culprits(line)
 	for i := range r.Changes {
 		f := &r.Changes[i]
-		if f.Severity != "break" {
+		if f.Severity != rules.Break {
 			continue
 		}
 		text := strings.Join(append([]string{f.Symbol, f.Demangled, f.Type, f.Where, f.Old, f.New, f.Message}, f.Affected...), "\n")

@@ -6,6 +6,9 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/compatgate/compatgate/compat"
+	"github.com/compatgate/compatgate/rules"
 )
 
 func TestCulprits(t *testing.T) {
@@ -47,13 +50,13 @@ func TestContainsWord(t *testing.T) {
 	}
 }
 
-func rep(verdict string, findings ...finding) *report {
+func rep(verdict string, findings ...compat.Finding) *report {
 	r := &report{Verdict: verdict, Changes: findings}
 	for _, f := range findings {
 		switch f.Severity {
-		case "break":
+		case rules.Break:
 			r.Summary.Break++
-		case "warn":
+		case rules.Warn:
 			r.Summary.Warn++
 		default:
 			r.Summary.Info++
@@ -62,16 +65,16 @@ func rep(verdict string, findings ...finding) *report {
 	return r
 }
 
-func breaks(n int, rule string) []finding {
-	out := make([]finding, n)
+func breaks(n int, rule string) []compat.Finding {
+	out := make([]compat.Finding, n)
 	for i := range out {
-		out[i] = finding{Rule: rule, Severity: "break", Type: "struct private"}
+		out[i] = compat.Finding{Rule: rule, Severity: rules.Break, Type: "struct private"}
 	}
 	return out
 }
 
 func TestAccept(t *testing.T) {
-	enumRemoved := finding{Rule: "enumerator-removed", Severity: "break", Type: "ZSTD_cParameter", Where: "ZSTD_c_experimentalParam6"}
+	enumRemoved := compat.Finding{Rule: "enumerator-removed", Severity: rules.Break, Type: "ZSTD_cParameter", Where: "ZSTD_c_experimentalParam6"}
 	zstdLine := "BREAK ZSTD_c_experimentalParam6: ZSTD_cParam_getBounds: Unsupported parameter"
 	tests := []struct {
 		name  string
@@ -80,7 +83,7 @@ func TestAccept(t *testing.T) {
 	}{
 		{"all met", []*pair{
 			{Name: "zlib", Truth: truthOK, Report: rep("compatible")},
-			{Name: "json-c", Truth: truthOK, Report: rep("review", finding{Severity: "warn"}, finding{Severity: "break"})},
+			{Name: "json-c", Truth: truthOK, Report: rep("review", compat.Finding{Severity: rules.Warn}, compat.Finding{Severity: rules.Break})},
 			{Name: "zstd", Truth: truthBreak, TruthLine: zstdLine, Report: rep("incompatible", enumRemoved)},
 		}, nil},
 		{"false incompatible", []*pair{
@@ -98,7 +101,7 @@ func TestAccept(t *testing.T) {
 		}, []string{"zstd: 6 break findings, at most 5 allowed (size-changed ×5, enumerator-removed ×1)"}},
 		{"explained by a warning only", []*pair{
 			{Name: "zstd", Truth: truthBreak, TruthLine: zstdLine, Report: rep("incompatible", breaks(1, "x")[0],
-				finding{Rule: "enumerator-removed", Severity: "warn", Where: "ZSTD_c_experimentalParam6"})},
+				compat.Finding{Rule: "enumerator-removed", Severity: rules.Warn, Where: "ZSTD_c_experimentalParam6"})},
 		}, []string{"zstd: no break finding names what the client saw fail"}},
 		{"no ground truth, no report, too few", []*pair{
 			{Name: "a", Truth: truthError, TruthLine: "the client fails against OLD"},

@@ -23,6 +23,8 @@ import (
 	"os"
 	"sort"
 	"strings"
+
+	"github.com/compatgate/compatgate/rules"
 )
 
 func main() {
@@ -166,15 +168,15 @@ func tally(names []string) []count {
 }
 
 // topRules lists the n most frequent rules of the findings of severity sev.
-func topRules(r *report, sev string, n int) string {
-	var rules []string
+func topRules(r *report, sev rules.Severity, n int) string {
+	var names []string
 	for _, f := range r.Changes {
 		if f.Severity == sev {
-			rules = append(rules, f.Rule)
+			names = append(names, f.Rule)
 		}
 	}
 	var parts []string
-	for i, c := range tally(rules) {
+	for i, c := range tally(names) {
 		if i == n {
 			parts = append(parts, "…")
 			break
@@ -188,12 +190,12 @@ func topRules(r *report, sev string, n int) string {
 // three types (or, for symbol findings, symbols) it names most.
 func ruleDetail(r *report) string {
 	subjects := map[string][]string{}
-	var rules []string
+	var names []string
 	for _, f := range r.Changes {
-		if f.Severity != "break" {
+		if f.Severity != rules.Break {
 			continue
 		}
-		rules = append(rules, f.Rule)
+		names = append(names, f.Rule)
 		s := f.Type
 		if s == "" {
 			s = f.Demangled
@@ -204,7 +206,7 @@ func ruleDetail(r *report) string {
 		subjects[f.Rule] = append(subjects[f.Rule], s)
 	}
 	var parts []string
-	for _, c := range tally(rules) {
+	for _, c := range tally(names) {
 		var top []string
 		for i, s := range tally(subjects[c.name]) {
 			if i == 3 {

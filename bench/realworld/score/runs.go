@@ -11,31 +11,15 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-)
 
-// A finding is one entry of the changes of compatgate's JSON report.
-type finding struct {
-	Rule      string   `json:"rule"`
-	Severity  string   `json:"severity"`
-	Symbol    string   `json:"symbol"`
-	Demangled string   `json:"demangled"`
-	Affected  []string `json:"affected"`
-	Type      string   `json:"type"`
-	Where     string   `json:"where"`
-	Old       string   `json:"old"`
-	New       string   `json:"new"`
-	Message   string   `json:"message"`
-}
+	"github.com/compatgate/compatgate/compat"
+)
 
 // A report is the part of compatgate's JSON report that is scored.
 type report struct {
-	Verdict string `json:"verdict"`
-	Summary struct {
-		Break int `json:"break"`
-		Warn  int `json:"warn"`
-		Info  int `json:"info"`
-	} `json:"summary"`
-	Changes []finding `json:"changes"`
+	Verdict string           `json:"verdict"`
+	Summary compat.Summary   `json:"summary"`
+	Changes []compat.Finding `json:"changes"`
 }
 
 // A measure is what /usr/bin/time -v said of one tool's run.
