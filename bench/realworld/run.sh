@@ -247,8 +247,11 @@ done
 
 cg="$cache/compatgate"
 (cd "$root" && CGO_ENABLED=0 go build -o "$cg" ./cmd/compatgate) # static, as released
+# Public headers for compatgate once it takes them (read whole: with pipefail,
+# grep -q ending the pipe early, or a usage exit status, would hide them).
 cgheaders=
-if "$cg" check --help 2>&1 | grep -q headers-dir; then cgheaders=1; fi
+cghelp=$("$cg" check --help 2>&1 || true)
+case $cghelp in *headers-dir1*) cgheaders=1 ;; esac
 runs=$cache/runs
 for p in "${pairs[@]}"; do
 	IFS='|' read -r name src lib client cflags headers defines <<<"$p"
