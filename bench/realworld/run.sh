@@ -15,7 +15,7 @@
 # acceptance of issue 17. -b only builds. PAIR names select pairs (default:
 # all). Everything is cached in CACHE_DIR (default
 # /var/cache/compatgate-realworld): a second run rebuilds nothing. Raw
-# outputs stay in CACHE_DIR/runs/.
+# outputs stay in CACHE_DIR/runs/. Builds run JOBS (default 2) jobs at once.
 set -euo pipefail
 
 cache=/var/cache/compatgate-realworld
@@ -24,7 +24,7 @@ while getopts c:b opt; do
 	case $opt in
 	c) cache=$OPTARG ;;
 	b) buildonly=1 ;;
-	*) sed -n '2,20p' "$0"; exit 2 ;;
+	*) sed -n '2,19p' "$0"; exit 2 ;;
 	esac
 done
 shift $((OPTIND - 1))
