@@ -24,7 +24,7 @@ while getopts c:b opt; do
 	case $opt in
 	c) cache=$OPTARG ;;
 	b) buildonly=1 ;;
-	*) sed -n '2,19p' "$0"; exit 2 ;;
+	*) sed -n '2,18p' "$0"; exit 2 ;;
 	esac
 done
 shift $((OPTIND - 1))
