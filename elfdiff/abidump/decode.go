@@ -7,6 +7,14 @@ import (
 	"github.com/compatgate/compatgate/elfdiff/cxx"
 )
 
+// or returns *v, or absent when v is nil (see unless).
+func or(v *int64, absent int64) int64 {
+	if v == nil {
+		return absent
+	}
+	return *v
+}
+
 func decodeCXX(in *cxxTables) *cxx.Tables {
 	t := &cxx.Tables{VTables: make(map[string]*cxx.VTable, len(in.VTables)), Typeinfo: make(map[string]*cxx.Typeinfo, len(in.Typeinfo))}
 	for k, v := range in.VTables {
@@ -122,11 +130,12 @@ func (td *typeDecoder) class(c *classInfo, where string) *abi.ClassInfo {
 	out := &abi.ClassInfo{VPtr: c.VPtr, Statics: td.members(c.Statics, where), PassByRef: c.PassByRef,
 		Internal: c.Internal, NoPublicCtor: c.NoPublicCtor}
 	for _, b := range c.Bases {
-		out.Bases = append(out.Bases, abi.Base{Type: td.ref(b.Type, where), Offset: b.Offset, Virtual: b.Virtual, Access: abi.Access(b.Access)})
+		out.Bases = append(out.Bases, abi.Base{Type: td.ref(b.Type, where), Offset: b.Offset, Virtual: b.Virtual,
+			Access: abi.Access(or(b.Access, int64(abi.AccessPublic)))})
 	}
 	for _, m := range c.Methods {
 		out.Methods = append(out.Methods, abi.Method{Name: m.Name, Linkage: m.Linkage, Virtuality: m.Virtuality,
-			Slot: m.Slot, Static: m.Static, Access: abi.Access(m.Access), Params: td.refs(m.Params, where),
+			Slot: or(m.Slot, -1), Static: m.Static, Access: abi.Access(or(m.Access, int64(abi.AccessPublic))), Params: td.refs(m.Params, where),
 			Inline: m.Inline, Deleted: m.Deleted, Artificial: m.Artificial})
 	}
 	if c.Access != nil {
@@ -141,7 +150,8 @@ func (td *typeDecoder) class(c *classInfo, where string) *abi.ClassInfo {
 func (td *typeDecoder) members(ms []member, where string) []abi.Member {
 	var out []abi.Member
 	for _, m := range ms {
-		out = append(out, abi.Member{Name: m.Name, Type: td.ref(m.Type, where), Offset: m.Offset, BitOffset: m.BitOffset, BitSize: m.BitSize})
+		out = append(out, abi.Member{Name: m.Name, Type: td.ref(m.Type, where), Offset: m.Offset,
+			BitOffset: or(m.BitOffset, 8*m.Offset), BitSize: m.BitSize})
 	}
 	return out
 }

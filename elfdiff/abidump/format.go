@@ -173,11 +173,12 @@ type typ struct {
 	CXX         bool         `json:"cxx,omitempty"`
 }
 
+// member is abi.Member; BitOffset is absent when it is 8 × Offset.
 type member struct {
 	Name      string `json:"name,omitempty"`
 	Type      ref    `json:"type"`
 	Offset    int64  `json:"offset"`
-	BitOffset int64  `json:"bit_offset"`
+	BitOffset *int64 `json:"bit_offset,omitempty"`
 	BitSize   int64  `json:"bit_size,omitempty"`
 }
 
@@ -197,20 +198,22 @@ type classInfo struct {
 	NoPublicCtor bool             `json:"no_public_ctor,omitempty"`
 }
 
+// base is abi.Base; an absent access is public (1).
 type base struct {
-	Type    ref   `json:"type"`
-	Offset  int64 `json:"offset"`
-	Virtual bool  `json:"virtual,omitempty"`
-	Access  int64 `json:"access,omitempty"`
+	Type    ref    `json:"type"`
+	Offset  int64  `json:"offset"`
+	Virtual bool   `json:"virtual,omitempty"`
+	Access  *int64 `json:"access,omitempty"`
 }
 
+// method is abi.Method; an absent slot is -1, an absent access public (1).
 type method struct {
 	Name       string `json:"name"`
 	Linkage    string `json:"linkage,omitempty"`
 	Virtuality int64  `json:"virtuality,omitempty"`
-	Slot       int64  `json:"slot"`
+	Slot       *int64 `json:"slot,omitempty"`
 	Static     bool   `json:"static,omitempty"`
-	Access     int64  `json:"access,omitempty"`
+	Access     *int64 `json:"access,omitempty"`
 	Params     []ref  `json:"params,omitempty"`
 	Inline     bool   `json:"inline,omitempty"`
 	Deleted    bool   `json:"deleted,omitempty"`

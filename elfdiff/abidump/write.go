@@ -97,6 +97,14 @@ func encodeCXX(t *cxx.Tables) *cxxTables {
 	return out
 }
 
+// unless returns nil when v is the value absent means, else &v.
+func unless(v, absent int64) *int64 {
+	if v == absent {
+		return nil
+	}
+	return &v
+}
+
 func nonNil[T any](s []T) []T {
 	if s == nil {
 		return []T{}
@@ -194,11 +202,11 @@ func (tt *typeTable) typ(t *abi.Type) typ {
 		ci := &classInfo{VPtr: c.VPtr, Statics: tt.members(c.Statics), PassByRef: c.PassByRef,
 			Internal: c.Internal, NoPublicCtor: c.NoPublicCtor}
 		for _, b := range c.Bases {
-			ci.Bases = append(ci.Bases, base{Type: tt.ref(b.Type), Offset: b.Offset, Virtual: b.Virtual, Access: int64(b.Access)})
+			ci.Bases = append(ci.Bases, base{Type: tt.ref(b.Type), Offset: b.Offset, Virtual: b.Virtual, Access: unless(int64(b.Access), int64(abi.AccessPublic))})
 		}
 		for _, m := range c.Methods {
 			ci.Methods = append(ci.Methods, method{Name: m.Name, Linkage: m.Linkage, Virtuality: m.Virtuality,
-				Slot: m.Slot, Static: m.Static, Access: int64(m.Access), Params: tt.refs(m.Params),
+				Slot: unless(m.Slot, -1), Static: m.Static, Access: unless(int64(m.Access), int64(abi.AccessPublic)), Params: tt.refs(m.Params),
 				Inline: m.Inline, Deleted: m.Deleted, Artificial: m.Artificial})
 		}
 		if c.Access != nil {
@@ -215,7 +223,7 @@ func (tt *typeTable) typ(t *abi.Type) typ {
 func (tt *typeTable) members(ms []abi.Member) []member {
 	var out []member
 	for _, m := range ms {
-		out = append(out, member{Name: m.Name, Type: tt.ref(m.Type), Offset: m.Offset, BitOffset: m.BitOffset, BitSize: m.BitSize})
+		out = append(out, member{Name: m.Name, Type: tt.ref(m.Type), Offset: m.Offset, BitOffset: unless(m.BitOffset, 8*m.Offset), BitSize: m.BitSize})
 	}
 	return out
 }
