@@ -57,10 +57,23 @@ func loadForDump(path string, debugDirs []string) (*elfdiff.Corpus, error) {
 	return elfdiff.LoadWith(path, elfdiff.LoadOptions{DebugDirs: debugDirs})
 }
 
-// writeDumpFile writes the dump of c to path through a temporary file
-// renamed at the end, so that a failed dump leaves no half-written file
-// behind, nor clobbers the one it would replace.
+// writeDumpFile writes the dump of c to path. A new or regular file is
+// written through a temporary file renamed at the end, so that a failed
+// dump leaves no half-written file behind, nor clobbers the one it would
+// replace. Anything else — a device such as /dev/null, a pipe, a symbolic
+// link — is written to in place: renaming over it would replace it.
 func writeDumpFile(path string, c *elfdiff.Corpus) (err error) {
+	if fi, err := os.Lstat(path); err == nil && !fi.Mode().IsRegular() {
+		f, err := os.OpenFile(path, os.O_WRONLY|os.O_TRUNC, 0)
+		if err != nil {
+			return err
+		}
+		if err := encodeDump(f, path, c); err != nil {
+			f.Close()
+			return err
+		}
+		return f.Close()
+	}
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
 	if err != nil {
 		return err
@@ -71,16 +84,31 @@ func writeDumpFile(path string, c *elfdiff.Corpus) (err error) {
 			os.Remove(tmp.Name())
 		}
 	}()
-	bw := bufio.NewWriterSize(tmp, 1<<16)
-	var w io.Writer = bw
+	if err := encodeDump(tmp, path, c); err != nil {
+		return err
+	}
+	if err := tmp.Chmod(0o644); err != nil {
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	return os.Rename(tmp.Name(), path)
+}
+
+// encodeDump writes the dump of c to w, gzip-compressed when path ends in
+// .gz.
+func encodeDump(w io.Writer, path string, c *elfdiff.Corpus) error {
+	bw := bufio.NewWriterSize(w, 1<<16)
+	var out io.Writer = bw
 	var zw *gzip.Writer
 	if strings.HasSuffix(path, ".gz") {
 		// No name and no time in the header: the same input gives the
 		// same bytes.
 		zw = gzip.NewWriter(bw)
-		w = zw
+		out = zw
 	}
-	if err := abidump.Write(w, c); err != nil {
+	if err := abidump.Write(out, c); err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
 	if zw != nil {
@@ -91,11 +119,5 @@ func writeDumpFile(path string, c *elfdiff.Corpus) (err error) {
 	if err := bw.Flush(); err != nil {
 		return fmt.Errorf("writing %s: %w", path, err)
 	}
-	if err := tmp.Chmod(0o644); err != nil {
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("writing %s: %w", path, err)
-	}
-	return os.Rename(tmp.Name(), path)
+	return nil
 }

@@ -3,6 +3,7 @@ package abidump
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"compress/gzip"
 	"debug/elf"
 	"encoding/hex"
@@ -74,6 +75,25 @@ func isDumpHead(head []byte) bool {
 	return true
 }
 
+// headVersion returns the text of the "version" field when it is the
+// second of the document, as compatgate writes it.
+func headVersion(head []byte) (string, bool) {
+	dec := json.NewDecoder(bytes.NewReader(head))
+	for range 3 { // '{', "format", its value
+		if _, err := dec.Token(); err != nil {
+			return "", false
+		}
+	}
+	if key, err := dec.Token(); err != nil || key != "version" {
+		return "", false
+	}
+	var v json.RawMessage
+	if err := dec.Decode(&v); err != nil {
+		return "", false
+	}
+	return string(v), true
+}
+
 // ReadFile reads the dump at path, plain or gzip-compressed. Errors name
 // the file and say, in one line, what is wrong with it.
 func ReadFile(path string) (*elfdiff.Corpus, error) {
@@ -109,22 +129,27 @@ func Read(r io.Reader) (*elfdiff.Corpus, error) {
 	if !isDumpHead(data[:min(len(data), headSize)]) {
 		return nil, fmt.Errorf("not an ABI dump: it does not start with {\"format\": %q", Format)
 	}
-	var v struct {
-		Version json.RawMessage `json:"version"`
+	version, ok := headVersion(data[:min(len(data), headSize)])
+	if !ok {
+		// Not second, as compatgate writes it: look in the whole document.
+		var v struct {
+			Version json.RawMessage `json:"version"`
+		}
+		if err := json.Unmarshal(data, &v); err != nil {
+			return nil, fmt.Errorf("corrupt or truncated dump: %w", err)
+		}
+		version = string(v.Version)
 	}
-	if err := json.Unmarshal(data, &v); err != nil {
-		return nil, fmt.Errorf("corrupt or truncated dump: %w", err)
-	}
-	n, err := strconv.Atoi(string(v.Version))
+	n, err := strconv.Atoi(version)
 	switch {
 	case err != nil || n < 1:
-		return nil, fmt.Errorf("invalid schema version %s", v.Version)
+		return nil, fmt.Errorf("invalid schema version %s", cmp.Or(version, "(none)"))
 	case n > Version:
 		return nil, fmt.Errorf("schema version %d is newer than this compatgate reads (1 to %d): upgrade compatgate", n, Version)
 	}
 	var d document
 	if err := json.Unmarshal(data, &d); err != nil {
-		return nil, fmt.Errorf("corrupt dump: %w", err)
+		return nil, fmt.Errorf("corrupt or truncated dump: %w", err)
 	}
 	return decode(&d)
 }

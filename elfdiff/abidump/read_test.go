@@ -51,7 +51,7 @@ func TestReadBad(t *testing.T) {
 		{"version 0", strings.Replace(c, `"version":1,`, `"version":0,`, 1), "invalid schema version 0"},
 		{"version string", strings.Replace(c, `"version":1,`, `"version":"1",`, 1), `invalid schema version "1"`},
 		{"no version", strings.Replace(c, `"version":1,`, ``, 1), "invalid schema version"},
-		{"wrong field type", strings.Replace(c, `"size":4,`, `"size":"four",`, 1), "corrupt dump: json: cannot unmarshal string"},
+		{"wrong field type", strings.Replace(c, `"size":4,`, `"size":"four",`, 1), "corrupt or truncated dump: json: cannot unmarshal string"},
 		{"unknown machine", strings.Replace(c, `"EM_X86_64"`, `"EM_NOPE"`, 1), `library: unknown machine "EM_NOPE"`},
 		{"unknown class", strings.Replace(c, `"ELFCLASS64"`, `"ELFCLASS128"`, 1), `library: unknown ELF class "ELFCLASS128"`},
 		{"unknown symbol type", strings.Replace(c, `"STT_FUNC"`, `"STT_SPELL"`, 1), "unknown type, binding or visibility"},
