@@ -57,10 +57,16 @@ func TestDump(t *testing.T) {
 	if code, _, stderr := runCLI("dump", "-o", newDump, newSO); code != 0 {
 		t.Fatalf("dump: exit %d: %s", code, stderr)
 	}
+	symCode, symWant, _ := runCLI("check", "--format", "json", "--symbols-only", oldSO, newSO)
 	for _, pair := range [][2]string{{plain, newSO}, {zipped, newDump}, {oldSO, newDump}} {
 		code, got, stderr := runCLI("check", "--format", "json", pair[0], pair[1])
 		if code != wantCode || got != want {
 			t.Errorf("check %s %s: exit %d (want %d), same report: %v; %s", pair[0], pair[1], code, wantCode, got == want, stderr)
+		}
+		// --symbols-only ignores a dump's types as it does a library's.
+		code, got, stderr = runCLI("check", "--format", "json", "--symbols-only", pair[0], pair[1])
+		if code != symCode || got != symWant {
+			t.Errorf("check --symbols-only %s %s: exit %d (want %d), same report: %v; %s", pair[0], pair[1], code, symCode, got == symWant, stderr)
 		}
 	}
 }
