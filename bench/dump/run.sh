@@ -31,8 +31,9 @@ mkdir -p "$out"
 cg="$out/compatgate"
 (cd "$root" && CGO_ENABLED=0 go build -o "$cg" ./cmd/compatgate)
 
-# The pairs of bench/compare, as it declares them.
-eval "$(sed -n '/^pairs=(/,/^)/p' "$root/bench/compare/run.sh")"
+# The pairs of bench/compare, and its helpers debug_file and selected, as
+# it declares them.
+eval "$(sed -n '/^pairs=(/,/^)/p; /^debug_file() {/,/^}/p; /^selected() {/,/^}/p' "$root/bench/compare/run.sh")"
 
 # seconds OUT CMD...: runs CMD with its standard output to OUT, prints its
 # wall time in seconds.
@@ -47,17 +48,6 @@ seconds() {
 mib() { awk -v n="$1" 'BEGIN { printf "%.2f", n / 1048576 }'; }
 # dwarf_bytes FILE: the size of FILE's .debug_* sections.
 dwarf_bytes() { size -A -d "$1" 2>/dev/null | awk '$1 ~ /^\.(z?debug_)/ { s += $2 } END { print s + 0 }'; }
-debug_file() {
-	local id; id=$(readelf -n "$1" | sed -n 's/.*Build ID: //p' | head -1)
-	echo "$2/.build-id/${id:0:2}/${id:2}.debug"
-}
-selected() {
-	local name=$1 p
-	shift
-	[ $# -eq 0 ] && return 0
-	for p in "$@"; do [ "$p" = "$name" ] && return 0; done
-	return 1
-}
 
 status=0
 # measure NAME OLD NEW DWARF_OLD DWARF_NEW [--debug-dir D]...: one row.
