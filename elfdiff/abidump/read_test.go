@@ -3,12 +3,14 @@ package abidump_test
 import (
 	"bytes"
 	"compress/gzip"
+	"io"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 
+	"github.com/compatgate/compatgate/compat"
 	"github.com/compatgate/compatgate/elfdiff"
 	"github.com/compatgate/compatgate/elfdiff/abidump"
 )
@@ -139,6 +141,10 @@ func FuzzRead(f *testing.F) {
 		f.Add(b)
 		f.Add(gzipped(f, b))
 	}
+	base, err := abidump.Read(bytes.NewReader(golden(f, "golden-cxx-v1.abi.json")))
+	if err != nil {
+		f.Fatal(err)
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		c, err := abidump.Read(bytes.NewReader(data))
 		if err != nil {
@@ -146,6 +152,13 @@ func FuzzRead(f *testing.F) {
 		}
 		if _, err := elfdiff.Diff(c, c); err != nil {
 			t.Fatalf("Diff of a dump with itself: %v", err)
+		}
+		// Against a real library's dump, judged and reported: a
+		// corrupt side gives findings, never a panic.
+		for _, pair := range [][2]*elfdiff.Corpus{{base, c}, {c, base}} {
+			if cs, err := elfdiff.Diff(pair[0], pair[1]); err == nil {
+				compat.Judge(pair[0], pair[1], cs, nil).WriteJSON(io.Discard)
+			}
 		}
 		var b bytes.Buffer
 		if err := abidump.Write(&b, c); err != nil {
