@@ -16,7 +16,8 @@ import (
 )
 
 // TestCases builds every case of testdata/ with gcc or g++ and checks that
-// the report holds exactly the findings the case wants, and the exit code.
+// the report holds exactly the findings the case wants, and the exit code;
+// and that ABI dumps of the libraries, on either side, give the same report.
 func TestCases(t *testing.T) {
 	paths, err := casetest.Glob("../testdata")
 	if err != nil {
@@ -53,6 +54,8 @@ func TestCases(t *testing.T) {
 			if diff := cmp.Diff(slices.Collect(r.Findings()), slices.Collect(checkSharing(t, oldSO, newSO).Findings())); diff != "" {
 				t.Errorf("%s: findings with shared names differ (-separate +shared):\n%s", path, diff)
 			}
+			// An ABI dump in place of either library changes nothing.
+			checkDumps(t, oldSO, newSO, r)
 		})
 	}
 }

@@ -2,11 +2,13 @@ package compat
 
 import (
 	"cmp"
+	"fmt"
 	"os"
 	"slices"
 	"sync"
 
 	"github.com/compatgate/compatgate/elfdiff"
+	"github.com/compatgate/compatgate/elfdiff/abidump"
 	"github.com/compatgate/compatgate/rules"
 )
 
@@ -49,17 +51,20 @@ func CheckWith(oldPath, newPath string, opts Options) (*Report, error) {
 	)
 	if concurrentLoad(oldPath, newPath) {
 		var wg sync.WaitGroup
-		wg.Go(func() { old, oldErr = elfdiff.LoadWith(oldPath, olo) })
-		new, newErr = elfdiff.LoadWith(newPath, nlo)
+		wg.Go(func() { old, oldErr = load(oldPath, olo) })
+		new, newErr = load(newPath, nlo)
 		wg.Wait()
 	} else {
-		old, oldErr = elfdiff.LoadWith(oldPath, olo)
+		old, oldErr = load(oldPath, olo)
 		if oldErr == nil {
 			nlo.ShareNames = old
-			new, newErr = elfdiff.LoadWith(newPath, nlo)
+			new, newErr = load(newPath, nlo)
 		}
 	}
 	if err := cmp.Or(oldErr, newErr); err != nil {
+		return nil, err
+	}
+	if err := sameArchitecture(oldPath, newPath, old, new); err != nil {
 		return nil, err
 	}
 	changes, err := elfdiff.Diff(old, new)
@@ -67,6 +72,44 @@ func CheckWith(oldPath, newPath string, opts Options) (*Report, error) {
 		return nil, err
 	}
 	return JudgeWith(old, new, changes, JudgeOptions{Rules: rs, Suppressions: opts.Suppressions, SymbolsOnly: opts.SymbolsOnly}), nil
+}
+
+// load reads one side of a check: a shared library, or an ABI dump
+// (compatgate dump), told apart by their contents. A dump carries its
+// debug information: opts.DebugDirs do not apply to it.
+func load(path string, opts elfdiff.LoadOptions) (*elfdiff.Corpus, error) {
+	dump, err := abidump.IsDump(path)
+	if err != nil {
+		return nil, err
+	}
+	if !dump {
+		return elfdiff.LoadWith(path, opts)
+	}
+	c, err := abidump.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	if opts.NoDebugInfo {
+		c.Debug, c.ReadOnly = nil, nil
+	}
+	return c, nil
+}
+
+// sameArchitecture refuses to compare an ABI dump with a library or dump
+// of another architecture: a baseline made on another machine is a
+// mistake of the pipeline, not a change of the library. Two libraries
+// are compared whatever they are (machine-changed).
+func sameArchitecture(oldPath, newPath string, old, new *elfdiff.Corpus) error {
+	if old.Machine == new.Machine && old.Class == new.Class {
+		return nil
+	}
+	oldDump, _ := abidump.IsDump(oldPath)
+	newDump, _ := abidump.IsDump(newPath)
+	if !oldDump && !newDump {
+		return nil
+	}
+	return fmt.Errorf("cannot compare %s (%s, %s) with %s (%s, %s): an ABI dump must be of the same architecture",
+		oldPath, old.Class, old.Machine, newPath, new.Class, new.Machine)
 }
 
 // concurrentLoadLimit is the combined size of two library files up to which

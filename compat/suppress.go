@@ -27,7 +27,7 @@ type suppressor struct {
 	target   rules.Target
 	old, new *elfdiff.Corpus
 	types    [2]map[string]*abi.Type // by name, built on first use
-	reach    map[string]int              // firstReach's answer by symbol: a type change affects many
+	reach    map[string]int          // firstReach's answer by symbol: a type change affects many
 }
 
 // apply returns, for every change, the index of the suppression that

@@ -110,3 +110,11 @@ func (e *FormatError) Unwrap() error { return e.Err }
 
 // A Symbol is one entry of the dynamic symbol table (see elfsym.Symbol).
 type Symbol = elfsym.Symbol
+
+// NewCorpus returns a corpus with the fields of c and the exported symbols
+// syms, in any order: a corpus assembled from parts read elsewhere than
+// from the library itself, such as an ABI dump (package abidump).
+func NewCorpus(c Corpus, syms []Symbol) *Corpus {
+	c.symbols = elfsym.SymbolListOf(syms)
+	return &c
+}

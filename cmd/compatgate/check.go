@@ -62,7 +62,7 @@ func repeated(list *[]string) func(string) error {
 func runCheck(e env) int {
 	names := strings.Join(formatNames(), "|")
 	fs := newFlagSet(e, "check", "check [--format "+names+"] [--suppressions FILE] [--debug-dir DIR] [flags] OLD NEW\n\n"+
-		"OLD and NEW are two shared libraries, or two packages (.deb) or directories whose shared\n"+
+		"OLD and NEW are two shared libraries or ABI dumps (compatgate dump), or two packages (.deb) or directories whose shared\n"+
 		"libraries are paired by SONAME (then file name) and checked one by one.")
 	format := fs.String("format", "text", "report `format`: "+strings.Join(formatNames(), ", "))
 	maxDetails := fs.Int("max-details", 0, "text and markdown: list at most `N` findings per rule (0: all); the summary counts every one")

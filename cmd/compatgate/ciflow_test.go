@@ -46,9 +46,11 @@ double shape_area(struct shape_opts *o, long n) { return o->scale * n; }
 `
 )
 
-// TestCIFlow plays a CI pipeline on a real library: the release is built,
-// the source changes, the pull request's build is checked against the
-// release through the GitHub Action's own script (action.yml), with the
+// TestCIFlow plays a CI pipeline on a real library: the release is built
+// and its ABI dump made the baseline, the source changes, the pull
+// request's build is checked against the baseline dump (which gives the
+// report the release library gives) through the GitHub Action's own
+// script (action.yml), with the
 // project's suppression file. The SARIF is validated with the SARIF
 // Multitool, the GitLab template's job run and its JUnit report parsed, the
 // Markdown summary checked, and the suppression silences exactly what it
@@ -74,16 +76,35 @@ func TestCIFlow(t *testing.T) {
 		return so
 	}
 	release := build("v1.0", flowV1)
-	pr := build("pr", flowV2)
 	abignore := filepath.Join(dir, ".abignore")
 	if err := os.WriteFile(abignore, []byte(flowSuppressions), 0o644); err != nil {
 		t.Fatal(err)
 	}
-
+	// On release, the project commits the ABI dump of 1.0 as its
+	// baseline (docs/ci.md); pull requests check against it.
+	baseline := filepath.Join(dir, "abi", "libshapes.abi.json.gz")
+	os.MkdirAll(filepath.Dir(baseline), 0o755)
+	if code, _, stderr := runCLI("dump", "-o", baseline, release); code != 0 {
+		t.Fatalf("dump of the release: exit %d: %s", code, stderr)
+	}
+	pr := build("pr", flowV2)
 	// Without the suppressions: every change is there.
 	all := checkJSON(t, release, pr)
 	// With them: exactly what they name is gone.
 	kept := checkJSON(t, "--suppressions", abignore, "--show-suppressed", release, pr)
+	// Against the baseline dump, the same reports, to the byte.
+	for _, args := range [][]string{{}, {"--suppressions", abignore, "--show-suppressed"}} {
+		_, fromLib, _ := runCLI(append(append([]string{"check", "--format", "json"}, args...), release, pr)...)
+		code, fromDump, stderr := runCLI(append(append([]string{"check", "--format", "json"}, args...), baseline, pr)...)
+		if code != 12 || fromDump != fromLib {
+			t.Fatalf("check %q against the baseline dump: exit %d (want 12), report differs from the release library's: %v\n%s\n%s", args, code, fromDump != fromLib, fromDump, stderr)
+		}
+	}
+	// The release library is not in the pull request's workspace: from
+	// here on, only its dump is.
+	if err := os.Remove(release); err != nil {
+		t.Fatal(err)
+	}
 	if len(kept.Changes) != 1 || kept.Changes[0].Rule != "param-type-changed" || kept.Changes[0].Symbol != "shape_area" {
 		t.Errorf("findings kept: %+v; want param-type-changed on shape_area only", kept.Changes)
 	}
@@ -123,7 +144,7 @@ func TestCIFlow(t *testing.T) {
 		os.WriteFile(summary, nil, 0o644)
 		cmd := exec.Command("bash", "-e", "-c", script)
 		cmd.Env = append(os.Environ(), "PATH="+filepath.Dir(compatgate)+":"+os.Getenv("PATH"),
-			"BASELINE="+release, "NEW="+pr, "SUPPRESSIONS="+abignore+"\n", "ARGS=", "FAIL_ON="+tt.failOn,
+			"BASELINE="+baseline, "NEW="+pr, "SUPPRESSIONS="+abignore+"\n", "ARGS=", "FAIL_ON="+tt.failOn,
 			"SARIF=true", "STEP_SUMMARY=true", "ANNOTATIONS=true", "MAX_DETAILS=50",
 			"GITHUB_OUTPUT="+output, "GITHUB_STEP_SUMMARY="+summary, "RUNNER_TEMP="+runner)
 		stdout, err := cmd.Output()
@@ -179,7 +200,7 @@ func TestCIFlow(t *testing.T) {
 	cmd := exec.Command("bash", "-e", "-c", gitlabScript(t))
 	cmd.Dir = job
 	cmd.Env = append(os.Environ(), "PATH="+filepath.Dir(compatgate)+":"+os.Getenv("PATH"),
-		"COMPATGATE_BASELINE="+release, "COMPATGATE_NEW="+pr, "COMPATGATE_SUPPRESSIONS="+abignore,
+		"COMPATGATE_BASELINE="+baseline, "COMPATGATE_NEW="+pr, "COMPATGATE_SUPPRESSIONS="+abignore,
 		"COMPATGATE_ARGS=", "COMPATGATE_MAX_DETAILS=50")
 	out, err := cmd.CombinedOutput()
 	code := 0

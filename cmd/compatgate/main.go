@@ -55,6 +55,7 @@ type command struct {
 func commands() []command {
 	return append([]command{
 		{"check", "compare two versions of a shared library and judge compatibility", runCheck},
+		{"dump", "write the ABI of a shared library as a dump, a baseline check accepts in its place", runDump},
 		{"rules", "list the compatibility rules: id, severity, rationale", runRules},
 		{"version", "print the version of compatgate", runVersion},
 		{"apply", "hot-upgrade running processes from OLD to NEW (linux/amd64)", runApply},

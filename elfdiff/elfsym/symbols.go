@@ -197,3 +197,21 @@ func (l *SymbolList) ByName(name string) (i, j int) {
 
 // IsDefault reports whether symbol i's version is the default one.
 func (l *SymbolList) IsDefault(i int) bool { return l.syms[i].dflt }
+
+// SymbolListOf returns a list of the given symbols, sorted, whose names
+// are in one string table of the list's own: the list a library's symbols
+// make when they come from elsewhere than its ELF file (an ABI dump).
+func SymbolListOf(syms []Symbol) SymbolList {
+	var strs strings.Builder
+	for _, s := range syms {
+		strs.WriteString(s.Name)
+	}
+	l := NewSymbolList(strs.String(), len(syms))
+	off := uint32(0)
+	for _, s := range syms {
+		l.Add(s, off)
+		off += uint32(len(s.Name))
+	}
+	l.Sort()
+	return l
+}
