@@ -66,8 +66,18 @@ func (dr *dwarfReader) typeAt(off dwarf.Offset) (*Type, error) {
 			}
 		}
 	}
+	key, mergeable := dr.mergeKeyOf(e)
+	if mergeable {
+		if t := dr.mergeInto(key, e); t != nil {
+			return t, nil
+		}
+	}
 	t := &Type{Size: -1, Count: -1}
 	dr.types[off] = t // before recursing: recursive types terminate here
+	dr.merge.distinct++
+	if mergeable {
+		dr.merge.buckets[key] = append(dr.merge.buckets[key], off)
+	}
 	t.Name, _ = e.Str(dwarfdec.SlotName)
 	if s, ok := e.Int(dwarfdec.SlotByteSize); ok {
 		t.Size = s
@@ -142,6 +152,15 @@ func (dr *dwarfReader) typeAt(off dwarf.Offset) (*Type, error) {
 	}
 	if aliasCycle(t) {
 		t.Elem = dr.void // malformed: a typedef or qualifier of itself
+	}
+	if cur := dr.types[off]; cur != t {
+		dr.merge.distinct--
+		return cur, nil // merged, while decoding, with a copy decoded before
+	}
+	if s := dr.shared(t); s != t {
+		dr.merge.distinct--
+		dr.types[off] = s
+		return s, nil
 	}
 	return t, nil
 }

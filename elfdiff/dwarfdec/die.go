@@ -56,6 +56,7 @@ const (
 	SlotLowerBound
 	SlotGNUVector
 	SlotDeclFile
+	SlotDeclLine
 	numSlots
 	noSlot = numSlots // an attribute no decoder reads
 )
@@ -133,6 +134,8 @@ func slotOf(a dwarf.Attr) Slot {
 		return SlotGNUVector
 	case dwarf.AttrDeclFile:
 		return SlotDeclFile
+	case dwarf.AttrDeclLine:
+		return SlotDeclLine
 	}
 	return noSlot
 }
@@ -184,6 +187,17 @@ func (d *DIE) Str(s Slot) (string, bool) {
 		return string(d.name), true
 	}
 	return string(d.linkage), true
+}
+
+// StrBytes is Str without the copy: the bytes alias the sections.
+func (d *DIE) StrBytes(s Slot) ([]byte, bool) {
+	if d.Kinds[s] != valString {
+		return nil, false
+	}
+	if s == SlotName {
+		return d.name, true
+	}
+	return d.linkage, true
 }
 
 // Int returns the attribute of slot s when it is an int64 constant.
