@@ -75,9 +75,7 @@ type merger struct {
 // mergeKeyOf returns the key of a type DIE whose copies are merged, and
 // whether they are.
 func (dr *dwarfReader) mergeKeyOf(e *dwarfdec.DIE) (mergeKey, bool) {
-	switch e.Tag {
-	case dwarf.TagStructType, dwarf.TagClassType, dwarf.TagUnionType, dwarf.TagEnumerationType, dwarf.TagTypedef:
-	default:
+	if !mergedTag(e.Tag) {
 		return mergeKey{}, false
 	}
 	k := mergeKey{tag: e.Tag, size: -1, line: -1, declaration: e.IsDeclaration()}
@@ -94,6 +92,16 @@ func (dr *dwarfReader) mergeKeyOf(e *dwarfdec.DIE) (mergeKey, bool) {
 		k.cxx = u.cxx
 	}
 	return k, true
+}
+
+// mergedTag reports whether the copies of the type DIEs of tag t are
+// merged before decoding.
+func mergedTag(t dwarf.Tag) bool {
+	switch t {
+	case dwarf.TagStructType, dwarf.TagClassType, dwarf.TagUnionType, dwarf.TagEnumerationType, dwarf.TagTypedef:
+		return true
+	}
+	return false
 }
 
 // mergeInto looks for a decoded copy of the type DIE e, of key k, and
@@ -153,10 +161,14 @@ func (dr *dwarfReader) compareType(a, b dwarf.Offset) bool {
 		return false
 	}
 	m.assumed[p] = true
-	m.proved = append(m.proved, p)
 	var da, db dwarfdec.DIE
 	if dr.entry(a, &da) != nil || dr.entry(b, &db) != nil {
 		return false
+	}
+	if mergedTag(da.Tag) {
+		// Only the tagged types are shared on success: the others are
+		// cheap to compare again, and most are never asked for.
+		m.proved = append(m.proved, p)
 	}
 	// What the type decoder takes from around the DIE: its scope and
 	// its unit's language.
