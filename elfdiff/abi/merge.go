@@ -234,13 +234,7 @@ func (dr *dwarfReader) sameAttr(a, b *dwarfdec.DIE, s dwarfdec.Slot) bool {
 		if s != dwarfdec.SlotType {
 			return true
 		}
-		if dr.sigs == nil && dr.typeUnits != nil {
-			dr.sigs = dr.typeUnits()
-			if dr.sigs == nil {
-				dr.sigs = map[uint64]dwarf.Offset{}
-			}
-		}
-		_, ok := dr.sigs[a.Vals[s]]
+		_, ok := dr.typeUnitAt(a.Vals[s])
 		return ok
 	}
 	if sa, ok := a.StrBytes(s); ok {
