@@ -70,6 +70,8 @@ type merger struct {
 	depth   int
 	// distinct counts the Types decoded that no other copy replaced.
 	distinct int
+	// current is the unit of the declaration being decoded.
+	current *unitInfo
 }
 
 // mergeKeyOf returns the key of a type DIE whose copies are merged, and
@@ -303,4 +305,23 @@ func (dr *dwarfReader) shared(t *Type) *Type {
 	}
 	dr.merge.wrappers[k] = t
 	return t
+}
+
+// enterUnit is called before the declaration at off is decoded, in
+// offset order. Leaving a unit whose types all merged into other units'
+// forgets which Type each of its DIEs decoded to: its declarations are
+// decoded, and the DIEs of another unit are merged, by comparison with
+// the pinned units' DIEs. The cache then holds the pinned units' DIEs and
+// one unit's, not every unit's.
+func (dr *dwarfReader) enterUnit(off dwarf.Offset) {
+	u := dr.unitOf(off)
+	if u == dr.merge.current {
+		return
+	}
+	dr.merge.current = u
+	for o := range dr.types {
+		if ou := dr.unitOf(o); ou != nil && ou != u && !ou.pinned {
+			delete(dr.types, o)
+		}
+	}
 }

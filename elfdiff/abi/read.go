@@ -61,11 +61,13 @@ func Read(df *dwarfdec.File, syms *elfsym.SymbolList, source string) (info *Debu
 	// Decoded in offset order, so that the copy of a type that others
 	// merge into is the same from run to run.
 	for _, off := range sortedOffsets(idx.funcAt, idx.funcNamed) {
+		dr.enterUnit(off)
 		if _, err := fn(off); err != nil {
 			return nil, err
 		}
 	}
 	for _, off := range sortedOffsets(idx.varAt, idx.varNamed) {
+		dr.enterUnit(off)
 		if _, err := vr(off); err != nil {
 			return nil, err
 		}

@@ -84,6 +84,9 @@ func (dr *dwarfReader) typeAt(off dwarf.Offset) (*Type, error) {
 	dr.merge.distinct++
 	if mergeable {
 		dr.merge.buckets[key] = append(dr.merge.buckets[key], off)
+		if u := dr.unitOf(off); u != nil {
+			u.pinned = true
+		}
 	}
 	t.Name, _ = e.Str(dwarfdec.SlotName)
 	if s, ok := e.Int(dwarfdec.SlotByteSize); ok {

@@ -26,6 +26,9 @@ type unitInfo struct {
 	files  [][]byte
 	joined []string
 	read   bool
+	// pinned says a type first decoded here is the copy others merge
+	// into: the reader keeps the Types of the unit's DIEs to the end.
+	pinned bool
 }
 
 // DWARF language codes of C++ dialects.
