@@ -180,13 +180,8 @@ func (d *DIE) Has(s Slot) bool { return d.Kinds[s] != ValNone }
 // Str returns the attribute of slot s (slotName or slotLinkageName) when
 // it is a string.
 func (d *DIE) Str(s Slot) (string, bool) {
-	if d.Kinds[s] != valString {
-		return "", false
-	}
-	if s == SlotName {
-		return string(d.name), true
-	}
-	return string(d.linkage), true
+	b, ok := d.StrBytes(s)
+	return string(b), ok
 }
 
 // StrBytes is Str without the copy: the bytes alias the sections.
