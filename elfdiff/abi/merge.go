@@ -70,8 +70,10 @@ type merger struct {
 	depth   int
 	// distinct counts the Types decoded that no other copy replaced.
 	distinct int
-	// current is the unit of the declaration being decoded.
+	// current is the unit of the declaration being decoded; written
+	// holds the DIEs given a Type since it was entered.
 	current *unitInfo
+	written []dwarf.Offset
 }
 
 // mergeKeyOf returns the key of a type DIE whose copies are merged, and
@@ -136,9 +138,9 @@ func (dr *dwarfReader) sameTypeDIE(a, b dwarf.Offset) bool {
 		tb, okb := dr.types[p[1]]
 		switch {
 		case okb:
-			dr.types[p[0]] = tb
+			dr.setType(p[0], tb)
 		case oka:
-			dr.types[p[1]] = ta
+			dr.setType(p[1], ta)
 		}
 	}
 	return true
@@ -307,6 +309,12 @@ func (dr *dwarfReader) shared(t *Type) *Type {
 	return t
 }
 
+// setType records that the DIE at off decodes to t.
+func (dr *dwarfReader) setType(off dwarf.Offset, t *Type) {
+	dr.types[off] = t
+	dr.merge.written = append(dr.merge.written, off)
+}
+
 // enterUnit is called before the declaration at off is decoded, in
 // offset order. Leaving a unit whose types all merged into other units'
 // forgets which Type each of its DIEs decoded to: its declarations are
@@ -315,13 +323,20 @@ func (dr *dwarfReader) shared(t *Type) *Type {
 // one unit's, not every unit's.
 func (dr *dwarfReader) enterUnit(off dwarf.Offset) {
 	u := dr.unitOf(off)
-	if u == dr.merge.current {
+	m := &dr.merge
+	if u == m.current {
 		return
 	}
-	dr.merge.current = u
-	for o := range dr.types {
-		if ou := dr.unitOf(o); ou != nil && ou != u && !ou.pinned {
+	m.current = u
+	keep := m.written[:0]
+	for _, o := range m.written {
+		switch ou := dr.unitOf(o); {
+		case ou == nil || ou.pinned:
+		case ou == u:
+			keep = append(keep, o) // for when the unit is left
+		default:
 			delete(dr.types, o)
 		}
 	}
+	m.written = keep
 }

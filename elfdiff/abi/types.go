@@ -67,7 +67,7 @@ func (dr *dwarfReader) typeAt(off dwarf.Offset) (*Type, error) {
 			if def, ok := dr.defs[defKey{e.Tag, dr.scope.get(off) + name}]; ok && def != off {
 				t, err := dr.typeAt(def)
 				if err == nil {
-					dr.types[off] = t
+					dr.setType(off, t)
 				}
 				return t, err
 			}
@@ -80,7 +80,7 @@ func (dr *dwarfReader) typeAt(off dwarf.Offset) (*Type, error) {
 		}
 	}
 	t := &Type{Size: -1, Count: -1}
-	dr.types[off] = t // before recursing: recursive types terminate here
+	dr.setType(off, t) // before recursing: recursive types terminate here
 	dr.merge.distinct++
 	if mergeable {
 		dr.merge.buckets[key] = append(dr.merge.buckets[key], off)
@@ -169,7 +169,7 @@ func (dr *dwarfReader) typeAt(off dwarf.Offset) (*Type, error) {
 	}
 	if s := dr.shared(t); s != t {
 		dr.merge.distinct--
-		dr.types[off] = s
+		dr.setType(off, s)
 		return s, nil
 	}
 	return t, nil
