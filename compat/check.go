@@ -64,7 +64,7 @@ func CheckWith(oldPath, newPath string, opts Options) (*Report, error) {
 // the peak at one library's DWARF. Since the copies of a type that units
 // repeat are merged, the sections are most of a load's peak: a pair of
 // 48 MB libraries (bench/gen -shape header, 2,000 structs, 200 units)
-// peaks at 121 MiB read together and 71 MiB in turn; in turn, its loads
+// peaks at 119 MiB read together and 70 MiB in turn; in turn, its loads
 // take up to twice the wall time on an idle machine (3.5 s of CPU).
 const concurrentLoadLimit = 64 << 20
 
