@@ -116,8 +116,12 @@ func sameArchitecture(oldPath, newPath string, old, new *elfdiff.Corpus) error {
 // CheckWith reads them at the same time. Reading is most of a check, and the
 // two reads are independent; but each holds its library's DWARF in memory
 // while it runs, so bigger libraries are read one after the other, to keep
-// the peak at one library's DWARF.
-const concurrentLoadLimit = 128 << 20
+// the peak at one library's DWARF. Since the copies of a type that units
+// repeat are merged, the sections are most of a load's peak: a pair of
+// 48 MB libraries (bench/gen -shape header, 2,000 structs, 200 units)
+// peaks at 119 MiB read together and 70 MiB in turn; in turn, its loads
+// take up to twice the wall time on an idle machine (3.5 s of CPU).
+const concurrentLoadLimit = 64 << 20
 
 // concurrentLoad reports whether the libraries at the two paths are read
 // at the same time.

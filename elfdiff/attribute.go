@@ -11,7 +11,13 @@ import (
 // finish attributes type-level changes to the symbols that reach them and
 // returns every change.
 func (d *typeDiffer) finish() []Change {
-	// A node is dirty when it or a node below it changed.
+	d.markDirty()
+	d.attribute()
+	return d.collect()
+}
+
+// markDirty marks the nodes that changed or reach a node that changed.
+func (d *typeDiffer) markDirty() {
 	var work []*node
 	for _, nd := range d.all {
 		if len(nd.local) > 0 {
@@ -29,13 +35,11 @@ func (d *typeDiffer) finish() []Change {
 			}
 		}
 	}
-	for i, r := range d.roots {
-		for _, e := range r.edges {
-			if e.to.dirty {
-				d.walk(i+1, r.symbol, e.to, e.ptr, []string{r.symbol, e.label})
-			}
-		}
-	}
+}
+
+// collect returns the declaration-level changes, then the type-level
+// changes that some root reaches.
+func (d *typeDiffer) collect() []Change {
 	out := make([]Change, 0, len(d.decls))
 	for _, c := range d.decls {
 		out = append(out, *c)

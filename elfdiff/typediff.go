@@ -38,6 +38,9 @@ type node struct {
 	dirty bool
 	mark  int // index+1 of the last root that visited the node by value
 	pmark int // …through a pointer
+	// di and ci number the dirty nodes from 0, and the nodes with
+	// changes of their own from 1, for attribute.
+	di, ci int32
 }
 
 // An edge leads from a declaration or a node to a node it uses.

@@ -15,7 +15,11 @@ import (
 
 // diffDebug compares the declarations of every exported symbol present in
 // both corpora and returns the changes.
-func diffDebug(old, new *Corpus) []Change {
+func diffDebug(old, new *Corpus) []Change { return compareDecls(old, new).finish() }
+
+// compareDecls compares the declarations of every exported symbol present
+// in both corpora, and the types they reach, each pair of types once.
+func compareDecls(old, new *Corpus) *typeDiffer {
 	d := newTypeDiffer()
 	d.elfVTables = vtableClasses(old, new)
 	for _, o := range old.Symbols() {
@@ -41,7 +45,7 @@ func diffDebug(old, new *Corpus) []Change {
 			}
 		}
 	}
-	return d.finish()
+	return d
 }
 
 func isFunc(s Symbol) bool { return s.Type == elf.STT_FUNC || s.Type == elf.STT_GNU_IFUNC }

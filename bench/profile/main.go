@@ -9,7 +9,7 @@
 // The check runs in its stages (load old, load new, diff, judge, write the
 // JSON report into io.Discard), each timed. The two loads run one after
 // the other, the new library sharing the old one's names, as compatgate
-// check reads libraries over 128 MiB together; smaller pairs, which check
+// check reads libraries over 64 MiB together; smaller pairs, which check
 // reads at the same time, are profiled this way too, so that each load is
 // measured alone. The heap profile is taken after the stage -heap-after
 // names; -rate 1 records every allocation instead of a sample. The last

@@ -23,7 +23,8 @@ type DebugInfo struct {
 	// DIE without an address (a declaration) or a TLS variable.
 	FuncsByName map[string]*Func
 	VarsByName  map[string]*Var
-	// Types counts the types decoded, for statistics.
+	// Types counts the distinct types decoded, for statistics: the
+	// copies of one type that compilation units repeat count once.
 	Types int
 	// TypeUnitRefs counts references to types in DWARF type units
 	// (-fdebug-types-section), which are not read: changes inside those

@@ -7,6 +7,7 @@ import (
 
 	"debug/dwarf"
 	"fmt"
+	"slices"
 )
 
 // maxTypeDepth bounds the recursion of the type decoder: a well-formed
@@ -57,6 +58,20 @@ func Read(df *dwarfdec.File, syms *elfsym.SymbolList, source string) (info *Debu
 		vars[off] = v
 		return v, err
 	}
+	// Decoded in offset order, so that the copy of a type that others
+	// merge into is the same from run to run.
+	for _, off := range sortedOffsets(idx.funcAt, idx.funcNamed) {
+		dr.enterUnit(off)
+		if _, err := fn(off); err != nil {
+			return nil, err
+		}
+	}
+	for _, off := range sortedOffsets(idx.varAt, idx.varNamed) {
+		dr.enterUnit(off)
+		if _, err := vr(off); err != nil {
+			return nil, err
+		}
+	}
 	for addr, off := range idx.funcAt {
 		if info.Funcs[addr], err = fn(off); err != nil {
 			return nil, err
@@ -78,7 +93,7 @@ func Read(df *dwarfdec.File, syms *elfsym.SymbolList, source string) (info *Debu
 		}
 	}
 	markInternal(dr.types)
-	info.Types = len(dr.types)
+	info.Types = dr.merge.distinct
 	info.TypeUnitRefs = dr.typeUnitRefs
 	return info, nil
 }
@@ -116,13 +131,16 @@ type dwarfReader struct {
 	// pushes its own above those of the ones that are reading it.
 	methodStack []Method
 	paramStack  []*Type
+	// merge shares one Type among the copies of a type (merge.go).
+	merge merger
 }
 
 // newDWARFReader returns a reader of the DWARF of df.
 func newDWARFReader(df *dwarfdec.File) *dwarfReader {
 	return &dwarfReader{d: df.Data, r: df.Data.Reader(), sec: df.Sec, types: make(map[dwarf.Offset]*Type),
 		defs: make(map[defKey]dwarf.Offset), typeUnits: df.TypeUnits,
-		void: &Type{Kind: VoidType, Size: -1, Count: -1}}
+		void:  &Type{Kind: VoidType, Size: -1, Count: -1},
+		merge: merger{buckets: make(map[mergeKey][]dwarf.Offset)}}
 }
 
 // defKey names a tagged type: its DWARF tag and name.
@@ -299,4 +317,17 @@ func (dr *dwarfReader) variable(off dwarf.Offset) (*Var, error) {
 	v.Linkage = chainStr(chain, dwarfdec.SlotLinkageName)
 	v.Type, err = dr.typeOf(first(chain, dwarfdec.SlotType))
 	return v, err
+}
+
+// sortedOffsets returns the offsets of a and b, sorted, without repeats.
+func sortedOffsets[A, B comparable](a map[A]dwarf.Offset, b map[B]dwarf.Offset) []dwarf.Offset {
+	out := make([]dwarf.Offset, 0, len(a)+len(b))
+	for _, off := range a {
+		out = append(out, off)
+	}
+	for _, off := range b {
+		out = append(out, off)
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
 }

@@ -25,18 +25,25 @@ func (dr *dwarfReader) typeOf(d *dwarfdec.DIE) (*Type, error) {
 		// DW_FORM_ref_sig8 into a type unit (-fdebug-types-section).
 		// DWARF 5 type units are in .debug_info, where the reader can
 		// seek; DWARF 4's .debug_types is not exposed by debug/dwarf.
-		if dr.sigs == nil && dr.typeUnits != nil {
-			dr.sigs = dr.typeUnits()
-			if dr.sigs == nil {
-				dr.sigs = map[uint64]dwarf.Offset{}
-			}
-		}
-		if off, ok := dr.sigs[d.Vals[dwarfdec.SlotType]]; ok {
+		if off, ok := dr.typeUnitAt(d.Vals[dwarfdec.SlotType]); ok {
 			return dr.typeAt(off)
 		}
 	}
 	dr.typeUnitRefs++
 	return &Type{Kind: VoidType, Name: "<type unit>", Size: -1, Count: -1}, nil
+}
+
+// typeUnitAt returns the offset of the type DIE of the type unit of
+// signature sig, indexing the type units the first time.
+func (dr *dwarfReader) typeUnitAt(sig uint64) (dwarf.Offset, bool) {
+	if dr.sigs == nil && dr.typeUnits != nil {
+		dr.sigs = dr.typeUnits()
+		if dr.sigs == nil {
+			dr.sigs = map[uint64]dwarf.Offset{}
+		}
+	}
+	off, ok := dr.sigs[sig]
+	return off, ok
 }
 
 // typeAt decodes the type DIE at off, once.
@@ -60,14 +67,27 @@ func (dr *dwarfReader) typeAt(off dwarf.Offset) (*Type, error) {
 			if def, ok := dr.defs[defKey{e.Tag, dr.scope.get(off) + name}]; ok && def != off {
 				t, err := dr.typeAt(def)
 				if err == nil {
-					dr.types[off] = t
+					dr.setType(off, t)
 				}
 				return t, err
 			}
 		}
 	}
+	key, mergeable := dr.mergeKeyOf(e)
+	if mergeable {
+		if t := dr.mergeInto(key, e); t != nil {
+			return t, nil
+		}
+	}
 	t := &Type{Size: -1, Count: -1}
-	dr.types[off] = t // before recursing: recursive types terminate here
+	dr.setType(off, t) // before recursing: recursive types terminate here
+	dr.merge.distinct++
+	if mergeable {
+		dr.merge.buckets[key] = append(dr.merge.buckets[key], off)
+		if u := dr.unitOf(off); u != nil {
+			u.pinned = true
+		}
+	}
 	t.Name, _ = e.Str(dwarfdec.SlotName)
 	if s, ok := e.Int(dwarfdec.SlotByteSize); ok {
 		t.Size = s
@@ -142,6 +162,15 @@ func (dr *dwarfReader) typeAt(off dwarf.Offset) (*Type, error) {
 	}
 	if aliasCycle(t) {
 		t.Elem = dr.void // malformed: a typedef or qualifier of itself
+	}
+	if cur := dr.types[off]; cur != t {
+		dr.merge.distinct--
+		return cur, nil // merged, while decoding, with a copy decoded before
+	}
+	if s := dr.shared(t); s != t {
+		dr.merge.distinct--
+		dr.setType(off, s)
+		return s, nil
 	}
 	return t, nil
 }

@@ -26,6 +26,9 @@ type unitInfo struct {
 	files  [][]byte
 	joined []string
 	read   bool
+	// pinned says a type first decoded here is the copy others merge
+	// into: the reader keeps the Types of the unit's DIEs to the end.
+	pinned bool
 }
 
 // DWARF language codes of C++ dialects.
@@ -102,20 +105,34 @@ func (dr *dwarfReader) declaredInSource(e *dwarfdec.DIE) bool {
 	if !ok || u == nil || n < 0 {
 		return false
 	}
+	files := dr.unitFiles(u)
+	if n >= int64(len(files)) {
+		return false
+	}
+	if name := files[n]; dwarfdec.ExtensionKnown(name) {
+		return isSourceFile(string(name))
+	}
+	joined := dr.unitJoined(u)
+	return n < int64(len(joined)) && isSourceFile(joined[n])
+}
+
+// unitFiles returns the file names of the line table of u, unjoined,
+// reading them the first time.
+func (dr *dwarfReader) unitFiles(u *unitInfo) [][]byte {
 	if !u.read {
 		u.read = true
 		u.files = dr.lineFiles(u)
 	}
-	if n >= int64(len(u.files)) {
-		return false
-	}
-	if name := u.files[n]; dwarfdec.ExtensionKnown(name) {
-		return isSourceFile(string(name))
-	}
+	return u.files
+}
+
+// unitJoined returns the file names of the line table of u, joined to
+// their directories, reading them the first time.
+func (dr *dwarfReader) unitJoined(u *unitInfo) []string {
 	if u.joined == nil {
 		u.joined = dr.joinedFiles(u)
 	}
-	return n < int64(len(u.joined)) && isSourceFile(u.joined[n])
+	return u.joined
 }
 
 // lineFiles returns the file names of the line table of u, unjoined, or

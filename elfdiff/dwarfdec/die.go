@@ -56,6 +56,7 @@ const (
 	SlotLowerBound
 	SlotGNUVector
 	SlotDeclFile
+	SlotDeclLine
 	numSlots
 	noSlot = numSlots // an attribute no decoder reads
 )
@@ -133,6 +134,8 @@ func slotOf(a dwarf.Attr) Slot {
 		return SlotGNUVector
 	case dwarf.AttrDeclFile:
 		return SlotDeclFile
+	case dwarf.AttrDeclLine:
+		return SlotDeclLine
 	}
 	return noSlot
 }
@@ -177,13 +180,19 @@ func (d *DIE) Has(s Slot) bool { return d.Kinds[s] != ValNone }
 // Str returns the attribute of slot s (slotName or slotLinkageName) when
 // it is a string.
 func (d *DIE) Str(s Slot) (string, bool) {
+	b, ok := d.StrBytes(s)
+	return string(b), ok
+}
+
+// StrBytes is Str without the copy: the bytes alias the sections.
+func (d *DIE) StrBytes(s Slot) ([]byte, bool) {
 	if d.Kinds[s] != valString {
-		return "", false
+		return nil, false
 	}
 	if s == SlotName {
-		return string(d.name), true
+		return d.name, true
 	}
-	return string(d.linkage), true
+	return d.linkage, true
 }
 
 // Int returns the attribute of slot s when it is an int64 constant.

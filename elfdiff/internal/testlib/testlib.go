@@ -78,8 +78,15 @@ func Builds() []Build {
 // one shared object with g++ -g -O1.
 func BuildUnits(tb testing.TB, srcs map[string]string) string {
 	tb.Helper()
-	if _, err := exec.LookPath("g++"); err != nil {
-		tb.Skip("g++ not installed")
+	return BuildUnitsWith(tb, "g++", srcs)
+}
+
+// BuildUnitsWith is BuildUnits with another compiler (gcc or g++); a
+// source named *.h is written, for the others to include, not compiled.
+func BuildUnitsWith(tb testing.TB, compiler string, srcs map[string]string) string {
+	tb.Helper()
+	if _, err := exec.LookPath(compiler); err != nil {
+		tb.Skipf("%s not installed", compiler)
 	}
 	dir := tb.TempDir()
 	var files []string
@@ -88,12 +95,14 @@ func BuildUnits(tb testing.TB, srcs map[string]string) string {
 		if err := os.WriteFile(f, []byte(srcs[name]), 0o644); err != nil {
 			tb.Fatal(err)
 		}
-		files = append(files, f)
+		if filepath.Ext(name) != ".h" {
+			files = append(files, f)
+		}
 	}
 	so := filepath.Join(dir, "lib.so")
 	args := append([]string{"-shared", "-fPIC", "-g", "-O1", "-o", so}, files...)
-	if out, err := exec.Command("g++", args...).CombinedOutput(); err != nil {
-		tb.Fatalf("g++: %v\n%s", err, out)
+	if out, err := exec.Command(compiler, args...).CombinedOutput(); err != nil {
+		tb.Fatalf("%s: %v\n%s", compiler, err, out)
 	}
 	return so
 }

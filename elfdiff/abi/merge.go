@@ -1,0 +1,342 @@
+package abi
+
+// This file merges the copies of one type that compilation units repeat:
+// every unit that includes a header describes each struct of it again,
+// and decoding each copy made memory and time grow with units × types.
+//
+// Before a named (or tagged) type DIE is decoded, it is compared in place,
+// with the allocation-free DIE decoder, with the DIEs already decoded
+// under the same key (tag, scoped name, size, declaring line, language).
+// Two DIEs are the same type when they have the same tag, the same value
+// of every attribute the decoders read (the declaring file by its name,
+// strings by their bytes), the same children in the same order, and
+// references to the same types: to the same decoded Type, or to DIEs
+// that are the same by this very comparison, assumed while it runs, so
+// that cycles compare equal. A merge is committed only when the whole
+// comparison succeeds; then every pair of type DIEs it proved equal
+// shares one Type. Nothing is merged on the strength of a name alone: of
+// the classes libstdc++ defines in several units, some differ from unit
+// to unit.
+//
+// The unnamed types built on others (pointers, qualifiers, arrays, base
+// types) are shared after decoding when they are built the same way on
+// the same types.
+
+import (
+	"bytes"
+	"debug/dwarf"
+
+	"github.com/compatgate/compatgate/elfdiff/dwarfdec"
+)
+
+// mergeKey buckets the type DIEs that may be copies of one type.
+type mergeKey struct {
+	tag         dwarf.Tag
+	name        string // qualified by its scope
+	size, line  int64  // -1 when absent
+	cxx         bool
+	declaration bool
+}
+
+// Bounds of the comparison: beyond them, DIEs are taken to differ (and
+// are decoded on their own).
+const (
+	maxMergeCandidates = 8    // representatives compared per bucket
+	maxCompareDepth    = 1024 // nested type comparisons
+)
+
+// mergedSlots are the attributes the comparison looks at: every one the
+// decoders read.
+var mergedSlots = [...]dwarfdec.Slot{
+	dwarfdec.SlotName, dwarfdec.SlotLinkageName, dwarfdec.SlotType, dwarfdec.SlotAbstractOrigin,
+	dwarfdec.SlotSpecification, dwarfdec.SlotInline, dwarfdec.SlotArtificial, dwarfdec.SlotExternal,
+	dwarfdec.SlotAccessibility, dwarfdec.SlotVirtuality, dwarfdec.SlotDataMemberLoc,
+	dwarfdec.SlotVtableElemLoc, dwarfdec.SlotDeleted, dwarfdec.SlotDefaulted,
+	dwarfdec.SlotCallingConvention, dwarfdec.SlotByteSize, dwarfdec.SlotAlignment,
+	dwarfdec.SlotEncoding, dwarfdec.SlotBitSize, dwarfdec.SlotDataBitOffset, dwarfdec.SlotBitOffset,
+	dwarfdec.SlotConstValue, dwarfdec.SlotCount, dwarfdec.SlotUpperBound, dwarfdec.SlotLowerBound,
+	dwarfdec.SlotGNUVector, dwarfdec.SlotDeclFile, dwarfdec.SlotDeclLine,
+}
+
+// merger holds the state of the merge for one reader.
+type merger struct {
+	buckets map[mergeKey][]dwarf.Offset
+	// wrappers shares the unnamed types built on others.
+	wrappers map[wrapKey]*Type
+	// assumed holds the pairs of type DIEs the running comparison
+	// compares or has proved equal, and proved the same pairs in order.
+	assumed map[[2]dwarf.Offset]bool
+	proved  [][2]dwarf.Offset
+	depth   int
+	// distinct counts the Types decoded that no other copy replaced.
+	distinct int
+	// current is the unit of the declaration being decoded; written
+	// holds the DIEs given a Type since it was entered.
+	current *unitInfo
+	written []dwarf.Offset
+}
+
+// mergeKeyOf returns the key of a type DIE whose copies are merged, and
+// whether they are.
+func (dr *dwarfReader) mergeKeyOf(e *dwarfdec.DIE) (mergeKey, bool) {
+	if !mergedTag(e.Tag) {
+		return mergeKey{}, false
+	}
+	k := mergeKey{tag: e.Tag, size: -1, line: -1, declaration: e.IsDeclaration()}
+	if name, ok := e.StrBytes(dwarfdec.SlotName); ok {
+		k.name = dr.scope.get(e.Off) + string(name)
+	}
+	if s, ok := e.Int(dwarfdec.SlotByteSize); ok {
+		k.size = s
+	}
+	if l, ok := e.Int(dwarfdec.SlotDeclLine); ok {
+		k.line = l
+	}
+	if u := dr.unitOf(e.Off); u != nil {
+		k.cxx = u.cxx
+	}
+	return k, true
+}
+
+// mergedTag reports whether the copies of the type DIEs of tag t are
+// merged before decoding.
+func mergedTag(t dwarf.Tag) bool {
+	switch t {
+	case dwarf.TagStructType, dwarf.TagClassType, dwarf.TagUnionType, dwarf.TagEnumerationType, dwarf.TagTypedef:
+		return true
+	}
+	return false
+}
+
+// mergeInto looks for a decoded copy of the type DIE e, of key k, and
+// returns its Type, or nil.
+func (dr *dwarfReader) mergeInto(k mergeKey, e *dwarfdec.DIE) *Type {
+	reps := dr.merge.buckets[k]
+	for i := 0; i < len(reps) && i < maxMergeCandidates; i++ {
+		if dr.sameTypeDIE(e.Off, reps[i]) {
+			return dr.types[e.Off]
+		}
+	}
+	return nil
+}
+
+// sameTypeDIE compares the type DIEs at a and b, and on success makes
+// every pair it proved equal share one Type.
+func (dr *dwarfReader) sameTypeDIE(a, b dwarf.Offset) bool {
+	m := &dr.merge
+	if m.assumed == nil || len(m.assumed) > 4096 {
+		m.assumed = make(map[[2]dwarf.Offset]bool)
+	} else {
+		clear(m.assumed)
+	}
+	m.proved, m.depth = m.proved[:0], 0
+	if !dr.compareType(a, b) {
+		return false
+	}
+	for _, p := range m.proved {
+		ta, oka := dr.types[p[0]]
+		tb, okb := dr.types[p[1]]
+		switch {
+		case okb:
+			dr.setType(p[0], tb)
+		case oka:
+			dr.setType(p[1], ta)
+		}
+	}
+	return true
+}
+
+// compareType reports whether the type DIEs at a and b are the same type.
+func (dr *dwarfReader) compareType(a, b dwarf.Offset) bool {
+	if a == b {
+		return true
+	}
+	ta, oka := dr.types[a]
+	tb, okb := dr.types[b]
+	if oka && okb && ta == tb {
+		return true
+	}
+	m := &dr.merge
+	p := [2]dwarf.Offset{a, b}
+	if m.assumed[p] {
+		return true
+	}
+	if m.depth >= maxCompareDepth {
+		return false
+	}
+	m.assumed[p] = true
+	var da, db dwarfdec.DIE
+	if dr.entry(a, &da) != nil || dr.entry(b, &db) != nil {
+		return false
+	}
+	if mergedTag(da.Tag) {
+		// Only the tagged types are shared on success: the others are
+		// cheap to compare again, and most are never asked for.
+		m.proved = append(m.proved, p)
+	}
+	// What the type decoder takes from around the DIE: its scope and
+	// its unit's language.
+	if dr.scope.get(a) != dr.scope.get(b) || dr.isCXX(a) != dr.isCXX(b) {
+		return false
+	}
+	m.depth++
+	defer func() { m.depth-- }()
+	return dr.sameDIE(&da, &db)
+}
+
+// isCXX reports whether the DIE at off is in a C++ unit.
+func (dr *dwarfReader) isCXX(off dwarf.Offset) bool {
+	u := dr.unitOf(off)
+	return u != nil && u.cxx
+}
+
+// sameDIE compares two DIEs and their children.
+func (dr *dwarfReader) sameDIE(a, b *dwarfdec.DIE) bool {
+	if a.Tag != b.Tag || a.IsDeclaration() != b.IsDeclaration() {
+		return false
+	}
+	for _, s := range mergedSlots {
+		if !dr.sameAttr(a, b, s) {
+			return false
+		}
+	}
+	var ka, kb dwarfdec.DIE
+	ca, cb := dwarfdec.ChildrenOf(a), dwarfdec.ChildrenOf(b)
+	for {
+		oka, erra := dr.dies.Next(&ca, &ka)
+		okb, errb := dr.dies.Next(&cb, &kb)
+		switch {
+		case erra != nil || errb != nil || oka != okb:
+			return false
+		case !oka:
+			return true
+		case !dr.sameDIE(&ka, &kb):
+			return false
+		}
+	}
+}
+
+// sameAttr compares the attributes of slot s of two DIEs.
+func (dr *dwarfReader) sameAttr(a, b *dwarfdec.DIE, s dwarfdec.Slot) bool {
+	kind := a.Kinds[s]
+	if kind != b.Kinds[s] {
+		return false
+	}
+	switch kind {
+	case dwarfdec.ValNone:
+		return true
+	case dwarfdec.ValOffset:
+		ra, _ := a.Ref(s)
+		rb, _ := b.Ref(s)
+		return dr.compareType(ra, rb)
+	case dwarfdec.ValUint:
+		// A type unit's signature: the same type when the reader can
+		// follow it (else both stay unmerged, counted as unread).
+		if a.Vals[s] != b.Vals[s] {
+			return false
+		}
+		if s != dwarfdec.SlotType {
+			return true
+		}
+		_, ok := dr.typeUnitAt(a.Vals[s])
+		return ok
+	}
+	if sa, ok := a.StrBytes(s); ok {
+		sb, _ := b.StrBytes(s)
+		return bytes.Equal(sa, sb)
+	}
+	if ba, ok := a.Block(s); ok && (s == dwarfdec.SlotDataMemberLoc || s == dwarfdec.SlotVtableElemLoc) {
+		bb, _ := b.Block(s)
+		return bytes.Equal(ba, bb)
+	}
+	if s == dwarfdec.SlotDeclFile && kind == dwarfdec.ValInt {
+		return dr.sameDeclFile(a, b)
+	}
+	return a.Vals[s] == b.Vals[s]
+}
+
+// sameDeclFile reports whether two DIEs were declared in files of the same
+// name, each looked up in its unit's line table.
+func (dr *dwarfReader) sameDeclFile(a, b *dwarfdec.DIE) bool {
+	na, _ := a.Int(dwarfdec.SlotDeclFile)
+	nb, _ := b.Int(dwarfdec.SlotDeclFile)
+	ua, ub := dr.unitOf(a.Off), dr.unitOf(b.Off)
+	if ua == ub {
+		return na == nb
+	}
+	if ua == nil || ub == nil {
+		return false
+	}
+	fa, fb := dr.unitFiles(ua), dr.unitFiles(ub)
+	if na < 0 || nb < 0 || na >= int64(len(fa)) || nb >= int64(len(fb)) || !bytes.Equal(fa[na], fb[nb]) {
+		return false
+	}
+	if dwarfdec.ExtensionKnown(fa[na]) {
+		return true
+	}
+	ja, jb := dr.unitJoined(ua), dr.unitJoined(ub)
+	return na < int64(len(ja)) && nb < int64(len(jb)) && ja[na] == jb[nb]
+}
+
+// wrapKey identifies an unnamed type built on another.
+type wrapKey struct {
+	kind                    TypeKind
+	name                    string
+	size, align, enc, count int64
+	elem                    *Type
+	vector, declaration     bool
+}
+
+// shared returns the Type already decoded that t, just decoded, is the
+// same as, or t. Only the types whose identity is their construction
+// are shared: base types, pointers, references, qualifiers, arrays.
+func (dr *dwarfReader) shared(t *Type) *Type {
+	switch t.Kind {
+	case BaseType, PointerType, ReferenceType, RvalueRefType, ConstType, VolatileType,
+		RestrictType, AtomicType, PtrToMemberType, ArrayType:
+	default:
+		return t
+	}
+	k := wrapKey{kind: t.Kind, name: t.Name, size: t.Size, align: t.Align, enc: t.Encoding,
+		count: t.Count, elem: t.Elem, vector: t.Vector, declaration: t.Declaration}
+	if c, ok := dr.merge.wrappers[k]; ok {
+		return c
+	}
+	if dr.merge.wrappers == nil {
+		dr.merge.wrappers = make(map[wrapKey]*Type)
+	}
+	dr.merge.wrappers[k] = t
+	return t
+}
+
+// setType records that the DIE at off decodes to t.
+func (dr *dwarfReader) setType(off dwarf.Offset, t *Type) {
+	dr.types[off] = t
+	dr.merge.written = append(dr.merge.written, off)
+}
+
+// enterUnit is called before the declaration at off is decoded, in
+// offset order. Leaving a unit whose types all merged into other units'
+// forgets which Type each of its DIEs decoded to: its declarations are
+// decoded, and the DIEs of another unit are merged, by comparison with
+// the pinned units' DIEs. The cache then holds the pinned units' DIEs and
+// one unit's, not every unit's.
+func (dr *dwarfReader) enterUnit(off dwarf.Offset) {
+	u := dr.unitOf(off)
+	m := &dr.merge
+	if u == m.current {
+		return
+	}
+	m.current = u
+	keep := m.written[:0]
+	for _, o := range m.written {
+		switch ou := dr.unitOf(o); {
+		case ou == nil || ou.pinned:
+		case ou == u:
+			keep = append(keep, o) // for when the unit is left
+		default:
+			delete(dr.types, o)
+		}
+	}
+	m.written = keep
+}
