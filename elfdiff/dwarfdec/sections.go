@@ -22,11 +22,21 @@ import (
 // Go heap (see offHeap) until release: nothing decoded from them may keep
 // a slice of them.
 type Sections struct {
-	Order                                  binary.ByteOrder
-	Info, abbrev, Str, LineStr, strOffsets []byte
-	addr, Line, ranges, rnglists           []byte
-	types                                  [][]byte // DWARF 4 .debug_types, one per section
-	releases                               []func()
+	Order binary.ByteOrder
+	// Info holds every unit: the file's .debug_info, then its DWARF 4
+	// .debug_types sections, then the .debug_info of its supplementary
+	// file (dwz -m, DWARF 5 .debug_sup), one offset space for all, so
+	// that references between them are plain offsets.
+	Info                             []byte
+	abbrev, Str, LineStr, strOffsets []byte
+	addr, Line, ranges, rnglists     []byte
+	types                            [][]byte // DWARF 4 .debug_types, one per section, within Info
+	segs                             []segment
+	sup                              *Sections    // the supplementary file's sections, or nil
+	supBase                          uint64       // where sup's .debug_info starts in Info
+	langs                            *importLangs // set by layout
+	releases                         []func()
+	infoReleases                     []func() // of the buffers of .debug_info and .debug_types
 }
 
 // release frees the sections' memory. The sections must not be used
@@ -34,6 +44,10 @@ type Sections struct {
 func (sec *Sections) release() {
 	for _, f := range sec.releases {
 		f()
+	}
+	sec.dropInfo()
+	if sec.sup != nil {
+		sec.sup.release()
 	}
 	*sec = Sections{}
 }
@@ -85,8 +99,9 @@ func dwarfSuffix(name string) string {
 func readDWARFSections(ef *elf.File, r io.ReaderAt) (*Sections, error) {
 	sec := &Sections{Order: ef.ByteOrder}
 	type job struct {
-		s   *elf.Section
-		dst *[]byte
+		s       *elf.Section
+		dst     *[]byte
+		isTypes bool
 	}
 	var jobs []job
 	for _, s := range ef.Sections {
@@ -96,11 +111,11 @@ func readDWARFSections(ef *elf.File, r io.ReaderAt) (*Sections, error) {
 		}
 		if suffix == "types" {
 			sec.types = append(sec.types, nil)
-			jobs = append(jobs, job{s, nil})
+			jobs = append(jobs, job{s, nil, true})
 			continue
 		}
 		if dst := sec.slot(suffix); dst != nil {
-			jobs = append(jobs, job{s, dst})
+			jobs = append(jobs, job{s, dst, false})
 		}
 	}
 	// .debug_types entries are filled in order after the others.
@@ -126,8 +141,12 @@ func readDWARFSections(ef *elf.File, r io.ReaderAt) (*Sections, error) {
 		})
 	}
 	wg.Wait()
-	for _, f := range releases {
-		if f != nil {
+	for i, f := range releases {
+		switch {
+		case f == nil:
+		case jobs[i].dst == &sec.Info || jobs[i].isTypes:
+			sec.infoReleases = append(sec.infoReleases, f)
+		default:
 			sec.releases = append(sec.releases, f)
 		}
 	}
@@ -142,7 +161,8 @@ func readDWARFSections(ef *elf.File, r io.ReaderAt) (*Sections, error) {
 
 // data returns the debug/dwarf view of the sections.
 func (sec *Sections) data() (*dwarf.Data, error) {
-	d, err := dwarf.New(sec.abbrev, nil, nil, sec.Info, sec.Line, nil, sec.ranges, sec.Str)
+	sec.ensureSegs()
+	d, err := dwarf.New(sec.abbrev, nil, nil, sec.Info[:sec.segEnd(&sec.segs[0])], sec.Line, nil, sec.ranges, sec.Str)
 	if err != nil {
 		return nil, err
 	}
