@@ -3,9 +3,11 @@ package compat
 import (
 	"cmp"
 	"os"
+	"slices"
 	"sync"
 
 	"github.com/compatgate/compatgate/elfdiff"
+	"github.com/compatgate/compatgate/elfdiff/debuginfod"
 	"github.com/compatgate/compatgate/rules"
 )
 
@@ -16,6 +18,13 @@ type Options struct {
 	// DebugDirs are searched for separate debug files, before
 	// /usr/lib/debug (see elfdiff.LoadOptions).
 	DebugDirs []string
+	// OldDebugDirs and NewDebugDirs are searched for the debug files of
+	// OLD and NEW only, before DebugDirs (abidiff's --debug-info-dir1
+	// and --debug-info-dir2).
+	OldDebugDirs, NewDebugDirs []string
+	// Debuginfod, when set, fetches by build-id the debug files found in
+	// no directory (see debuginfod.FromEnv).
+	Debuginfod *debuginfod.Client
 }
 
 // Check loads two versions of a library, compares them and judges the
@@ -30,21 +39,22 @@ func CheckWith(oldPath, newPath string, opts Options) (*Report, error) {
 	if rs == nil {
 		rs = rules.Default()
 	}
-	lo := elfdiff.LoadOptions{DebugDirs: opts.DebugDirs}
+	oldLO := elfdiff.LoadOptions{DebugDirs: append(slices.Clip(opts.OldDebugDirs), opts.DebugDirs...), Debuginfod: opts.Debuginfod}
+	newLO := elfdiff.LoadOptions{DebugDirs: append(slices.Clip(opts.NewDebugDirs), opts.DebugDirs...), Debuginfod: opts.Debuginfod}
 	var (
 		old, new       *elfdiff.Corpus
 		oldErr, newErr error
 	)
 	if concurrentLoad(oldPath, newPath) {
 		var wg sync.WaitGroup
-		wg.Go(func() { old, oldErr = elfdiff.LoadWith(oldPath, lo) })
-		new, newErr = elfdiff.LoadWith(newPath, lo)
+		wg.Go(func() { old, oldErr = elfdiff.LoadWith(oldPath, oldLO) })
+		new, newErr = elfdiff.LoadWith(newPath, newLO)
 		wg.Wait()
 	} else {
-		old, oldErr = elfdiff.LoadWith(oldPath, lo)
+		old, oldErr = elfdiff.LoadWith(oldPath, oldLO)
 		if oldErr == nil {
-			lo.ShareNames = old
-			new, newErr = elfdiff.LoadWith(newPath, lo)
+			newLO.ShareNames = old
+			new, newErr = elfdiff.LoadWith(newPath, newLO)
 		}
 	}
 	if err := cmp.Or(oldErr, newErr); err != nil {

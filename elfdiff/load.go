@@ -167,8 +167,8 @@ func (c *Corpus) readDebug(ef *elf.File, r io.ReaderAt, path string, opts LoadOp
 		c.Notes = append(c.Notes, fmt.Sprintf("%s: debug information fetched from debuginfod (build-id %s): %s", path, c.BuildID, df.Path))
 	}
 	if info.TypeUnitRefs > 0 {
-		c.Notes = append(c.Notes, fmt.Sprintf("%s: %d type references lead into DWARF 4 type units (.debug_types), "+
-			"which compatgate does not read: changes inside those types are not detected", source, info.TypeUnitRefs))
+		c.Notes = append(c.Notes, fmt.Sprintf("%s: %d type references lead to type units (DW_FORM_ref_sig8) "+
+			"that are not in the debug information: changes inside those types are not detected", source, info.TypeUnitRefs))
 	}
 }
 
