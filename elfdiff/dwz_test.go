@@ -31,10 +31,11 @@ var distroLibs = map[string]distroLib{
 	"cxx": {
 		compiler: "g++", ext: ".cc",
 		header: [2]string{
-			"namespace ns {\nstruct Shared { int a; long b; int get() const; };\nclass Holder { public: virtual ~Holder(); virtual int f(int); Shared s; };\n}\n",
-			"namespace ns {\nstruct Shared { int a; long b; short c; int get() const; };\nclass Holder { public: virtual ~Holder(); virtual int g(); virtual int f(int); Shared s; };\n}\n",
+			"#define PRIV_T int\nnamespace ns {\nstruct Shared { int a; long b; int get() const; };\nclass Holder { public: virtual ~Holder(); virtual int f(int); Shared s; };\n}\n",
+			"#define PRIV_T long\nnamespace ns {\nstruct Shared { int a; long b; short c; int get() const; };\nclass Holder { public: virtual ~Holder(); virtual int g(); virtual int f(int); Shared s; };\n}\n",
 		},
-		a: "#include \"common.h\"\nnamespace ns {\nint Shared::get() const { return a; }\nHolder::~Holder() {}\nint Holder::f(int x) { return x + s.a; }\n}\nint fa(ns::Shared s, ns::Holder &h) { return s.get() + h.f(1); }\n",
+		a: "#include \"common.h\"\nnamespace ns {\nint Shared::get() const { return a; }\nHolder::~Holder() {}\nint Holder::f(int x) { return x + s.a; }\n}\nint fa(ns::Shared s, ns::Holder &h) { return s.get() + h.f(1); }\n" +
+			"namespace ns { struct _Priv { PRIV_T p; int q; int get() const { return q; } }; }\nint fpriv(ns::_Priv *p) { return p->get(); }\n",
 		b: "#include \"common.h\"\nint fb(const ns::Shared *s, ns::Holder *h) { return s->a + (h ? 1 : 0); }\n",
 	},
 }

@@ -57,6 +57,7 @@ const (
 	SlotGNUVector
 	SlotDeclFile
 	slotSignature
+	slotStmtList
 	numSlots
 	noSlot = numSlots // an attribute no decoder reads
 )
@@ -136,6 +137,8 @@ func slotOf(a dwarf.Attr) Slot {
 		return SlotDeclFile
 	case dwarf.AttrSignature:
 		return slotSignature
+	case dwarf.AttrStmtList:
+		return slotStmtList
 	}
 	return noSlot
 }
@@ -376,6 +379,22 @@ func (dd *Decoder) Read(off dwarf.Offset, d *DIE) error {
 		return dd.read(t, d)
 	}
 	return nil
+}
+
+// LineFiles returns the file names of the line table of the unit whose
+// unit DIE is at off, unjoined to their directories, from the .debug_line
+// of the file the unit is from; nil when it has none.
+func (dd *Decoder) LineFiles(off dwarf.Offset) ([][]byte, error) {
+	var d DIE
+	if err := dd.read(off, &d); err != nil {
+		return nil, err
+	}
+	stmt, ok := d.Int(slotStmtList)
+	f := d.unit.seg.file
+	if !ok || f.Line == nil {
+		return nil, nil
+	}
+	return LineFileNames(f.Line, f.Str, f.LineStr, dd.sec.Order, stmt)
 }
 
 // read decodes the DIE at off into d.
