@@ -74,16 +74,45 @@ func NewFile(ef *elf.File, r io.ReaderAt, path string) (*File, error) {
 // newFile reads the DWARF sections of ef, whose bytes r holds, and those
 // of its supplementary file, found as s says.
 func newFile(ef *elf.File, r io.ReaderAt, path string, s Search) (*File, error) {
-	sec, err := readDWARFSections(ef, r)
+	sup, err := openSup(ef, path, s)
 	if err != nil {
-		return nil, fmt.Errorf("reading DWARF of %s: %w", path, err)
-	}
-	sup, supPath, err := readSup(ef, path, s)
-	if err != nil {
-		sec.release()
 		return nil, err
 	}
-	sec.layout(sup)
+	defer sup.close()
+	// The units of the file and of its supplementary file are read
+	// into one buffer, where Sections.layout wants them.
+	mainSize, hasTypes, ok := unitsSize(ef)
+	total := mainSize
+	if sup != nil {
+		n, _, supOK := unitsSize(sup.ef)
+		total, ok = total+n, ok && supOK
+	}
+	var units, mainUnits, supUnits []byte
+	var release func()
+	if ok && (sup != nil || hasTypes) {
+		units, release = offHeap(total)
+		mainUnits, supUnits = units[:mainSize:mainSize], units[mainSize:]
+	}
+	fail := func(err error) (*File, error) {
+		if release != nil {
+			release()
+		}
+		return nil, err
+	}
+	sec, err := readDWARFSections(ef, r, mainUnits)
+	if err != nil {
+		return fail(fmt.Errorf("reading DWARF of %s: %w", path, err))
+	}
+	var supSec *Sections
+	supPath := ""
+	if sup != nil {
+		if supSec, err = readDWARFSections(sup.ef, sup.f, supUnits); err != nil {
+			sec.release()
+			return fail(fmt.Errorf("reading DWARF of %s: %w", sup.path, err))
+		}
+		supPath = sup.path
+	}
+	sec.layout(supSec, units, release)
 	d, err := sec.data()
 	if err != nil {
 		sec.release()

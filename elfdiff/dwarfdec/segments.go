@@ -38,36 +38,49 @@ func (seg *segment) altStrings() []byte {
 
 // layout lays out sec's units, with those of its supplementary file sup
 // (nil if none), in sec.Info. Without .debug_types and sup, Info is the
-// .debug_info section as read; otherwise the sections are copied into
-// one buffer, and the copied ones freed.
-func (sec *Sections) layout(sup *Sections) {
-	n := uint64(len(sec.Info))
-	for _, t := range sec.types {
-		n += uint64(len(t))
-	}
+// .debug_info section as read. Otherwise the sections go one after the
+// other into buf (allocated here when nil; release frees it), where
+// readDWARFSections may have read them already: those elsewhere are
+// copied, and their buffers freed.
+func (sec *Sections) layout(sup *Sections, buf []byte, release func()) {
+	parts := append([][]byte{sec.Info}, sec.types...)
 	if sup != nil {
-		n += uint64(len(sup.Info))
+		parts = append(parts, sup.Info)
 	}
-	infoEnd := uint64(len(sec.Info))
+	var n uint64
+	for _, p := range parts {
+		n += uint64(len(p))
+	}
 	sec.langs = new(importLangs)
-	if n == infoEnd {
+	if buf == nil && n == uint64(len(sec.Info)) {
 		sec.segs = []segment{{start: 0, end: n, file: sec}}
 		return
 	}
-	buf, release := offHeap(n)
-	copy(buf, sec.Info)
-	sec.segs = append(sec.segs, segment{start: 0, end: infoEnd, file: sec})
-	pos := infoEnd
-	for i, t := range sec.types {
-		copy(buf[pos:], t)
-		sec.types[i] = buf[pos : pos+uint64(len(t)) : pos+uint64(len(t))]
-		sec.segs = append(sec.segs, segment{start: pos, end: pos + uint64(len(t)), file: sec, types: true})
-		pos += uint64(len(t))
+	if uint64(len(buf)) != n {
+		if release != nil {
+			release()
+		}
+		buf, release = offHeap(n)
+	}
+	pos := uint64(0)
+	for i, p := range parts {
+		end := pos + uint64(len(p))
+		if len(p) > 0 && &p[0] != &buf[pos] {
+			copy(buf[pos:end], p)
+		}
+		seg := segment{start: pos, end: end, file: sec, types: i > 0}
+		switch {
+		case i == 0:
+		case sup != nil && i == len(parts)-1:
+			sec.sup, sec.supBase = sup, pos
+			seg = segment{start: pos, end: end, file: sup, infoBase: pos}
+		default:
+			sec.types[i-1] = buf[pos:end:end]
+		}
+		sec.segs = append(sec.segs, seg)
+		pos = end
 	}
 	if sup != nil {
-		copy(buf[pos:], sup.Info)
-		sec.sup, sec.supBase = sup, pos
-		sec.segs = append(sec.segs, segment{start: pos, end: n, file: sup, infoBase: pos})
 		sup.dropInfo()
 	}
 	sec.dropInfo()

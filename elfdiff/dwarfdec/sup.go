@@ -100,61 +100,68 @@ func supCandidates(path, name, buildID string, roots []string) []string {
 	return out
 }
 
-// readSup reads the DWARF sections of the supplementary file of ef (whose
-// debug information is at path), found as s says. It returns nil when ef
-// names none, and an error when it names one that cannot be found: without
-// it, the DWARF cannot be read.
-func readSup(ef *elf.File, path string, s Search) (*Sections, string, error) {
-	name, buildID, ok := supLink(ef)
-	if !ok {
-		return nil, "", nil
+// A supFile is an open supplementary file.
+type supFile struct {
+	f    *os.File
+	ef   *elf.File
+	path string
+}
+
+func (s *supFile) close() {
+	if s != nil {
+		s.f.Close()
 	}
-	for _, cand := range supCandidates(path, name, buildID, s.roots()) {
-		sec, err := readSupFile(cand, buildID)
+}
+
+// openSup opens the supplementary file of ef (whose debug information is
+// at path), found as s says. It returns nil when ef names none, and an
+// error when it names one that cannot be found: without it, the DWARF
+// cannot be read.
+func openSup(ef *elf.File, path string, s Search) (*supFile, error) {
+	name, id, ok := supLink(ef)
+	if !ok {
+		return nil, nil
+	}
+	for _, cand := range supCandidates(path, name, id, s.roots()) {
+		sf, err := openSupFile(cand, id)
 		if errors.Is(err, os.ErrNotExist) || errors.Is(err, errMismatch) {
 			continue
 		}
-		if err != nil {
-			return nil, "", err
-		}
-		return sec, cand, nil
+		return sf, err
 	}
-	if s.Fetch != nil && buildID != "" {
-		p, err := s.Fetch(buildID)
+	if s.Fetch != nil && id != "" {
+		p, err := s.Fetch(id)
 		if err != nil {
-			return nil, "", fmt.Errorf("supplementary debug file %s: %w", name, err)
+			return nil, fmt.Errorf("supplementary debug file %s: %w", name, err)
 		}
 		if p != "" {
-			sec, err := readSupFile(p, buildID)
-			if err == nil {
-				return sec, p, nil
-			}
+			sf, err := openSupFile(p, id)
 			if !errors.Is(err, errMismatch) {
-				return nil, "", err
+				return sf, err
 			}
 		}
 	}
-	return nil, "", fmt.Errorf("supplementary debug file %s (build-id %s) not found", name, buildID)
+	return nil, fmt.Errorf("supplementary debug file %s (build-id %s) not found", name, id)
 }
 
-// readSupFile reads the DWARF sections of the supplementary file at path,
-// after checking its build-id.
-func readSupFile(path, buildID string) (*Sections, error) {
+// openSupFile opens the supplementary file at path, after checking its
+// identity.
+func openSupFile(path, id string) (sf *supFile, err error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
+	defer func() {
+		if sf == nil {
+			f.Close()
+		}
+	}()
 	ef, err := elf.NewFile(f)
 	if err != nil {
 		return nil, fmt.Errorf("supplementary debug file %s: %w", path, err)
 	}
-	if buildID != "" && supID(ef) != buildID {
+	if id != "" && supID(ef) != id {
 		return nil, errMismatch
 	}
-	sec, err := readDWARFSections(ef, f)
-	if err != nil {
-		return nil, fmt.Errorf("reading DWARF of %s: %w", path, err)
-	}
-	return sec, nil
+	return &supFile{f: f, ef: ef, path: path}, nil
 }
