@@ -23,9 +23,7 @@ type File struct {
 	Data    *dwarf.Data // the DWARF, as debug/dwarf decodes it (not the supplementary file's, nor .debug_types)
 	Sec     *Sections   // the sections Data decodes, and those of the supplementary file
 	Path    string      // the file the DWARF was read from
-	SupPath string      // the supplementary file read with it (dwz -m), if any
 	Fetched bool        // Path was fetched by Search.Fetch
-	ef      *elf.File   // the file holding the DWARF
 	closer  io.Closer   // nil when the file is the library itself
 }
 
@@ -42,6 +40,8 @@ type Search struct {
 	// none is found in the directories: it returns the file's path, or ""
 	// when nobody has it.
 	Fetch func(buildID string) (string, error)
+	// none says to look for no file at all (a library read from memory).
+	none bool
 }
 
 // roots returns the debug roots in search order.
@@ -104,13 +104,11 @@ func newFile(ef *elf.File, r io.ReaderAt, path string, s Search) (*File, error) 
 		return fail(fmt.Errorf("reading DWARF of %s: %w", path, err))
 	}
 	var supSec *Sections
-	supPath := ""
 	if sup != nil {
 		if supSec, err = readDWARFSections(sup.ef, sup.f, supUnits); err != nil {
 			sec.release()
 			return fail(fmt.Errorf("reading DWARF of %s: %w", sup.path, err))
 		}
-		supPath = sup.path
 	}
 	sec.layout(supSec, units, release)
 	d, err := sec.data()
@@ -118,14 +116,17 @@ func newFile(ef *elf.File, r io.ReaderAt, path string, s Search) (*File, error) 
 		sec.release()
 		return nil, fmt.Errorf("reading DWARF of %s: %w", path, err)
 	}
-	return &File{Data: d, Sec: sec, Path: path, SupPath: supPath, ef: ef}, nil
+	return &File{Data: d, Sec: sec, Path: path}, nil
 }
 
 // Open returns the DWARF describing the library ef read from path
 // (through r): its own sections when it has them, else those of its
 // separate debug file, found as s says. It returns nil when there is
-// none.
+// none. Without a path, no other file is looked for.
 func Open(ef *elf.File, r io.ReaderAt, path, buildID string, s Search) (*File, error) {
+	if path == "" {
+		s = Search{none: true}
+	}
 	if hasDebugInfo(ef) {
 		return newFile(ef, r, path, s)
 	}

@@ -122,6 +122,9 @@ func openSup(ef *elf.File, path string, s Search) (*supFile, error) {
 	if !ok {
 		return nil, nil
 	}
+	if s.none {
+		return nil, fmt.Errorf("supplementary debug file %s not looked for", name)
+	}
 	for _, cand := range supCandidates(path, name, id, s.roots()) {
 		sf, err := openSupFile(cand, id)
 		if errors.Is(err, os.ErrNotExist) || errors.Is(err, errMismatch) {

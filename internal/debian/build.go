@@ -24,8 +24,9 @@ type Build struct {
 
 // Build builds the binary packages of a source package (as Source spells
 // it) as the archive does: dpkg-buildpackage -b -uc -us in a copy of its
-// tree, with the build dependencies installed first by the system's apt
-// (apt-get build-dep, which installs from the system's own suite). The
+// tree, with the build dependencies the system lacks (dpkg-checkbuilddeps)
+// installed first by the system's apt (apt-get build-dep, which installs
+// from the system's own suite). The
 // build is kept in the cache: a later call, in any process, rebuilds
 // nothing.
 func (a *Archive) Build(ctx context.Context, spec string) (*Build, error) {
@@ -50,15 +51,19 @@ func (a *Archive) Build(ctx context.Context, spec string) (*Build, error) {
 		if err := os.MkdirAll(base, 0o755); err != nil {
 			return err
 		}
-		steps := [][]string{
-			{"cp", "-a", tree, b.Tree},
-			{"apt-get", "build-dep", "-y", "-q", "./tree"},
-			{"dpkg-buildpackage", "-b", "-uc", "-us"},
+		if out, err := exec.CommandContext(ctx, "cp", "-a", tree, b.Tree).CombinedOutput(); err != nil {
+			return fmt.Errorf("copying the source tree: %w: %s", err, lastLine(out))
 		}
-		for i, args := range steps {
+		steps := [][]string{{"dpkg-buildpackage", "-b", "-uc", "-us"}}
+		check := exec.CommandContext(ctx, "dpkg-checkbuilddeps")
+		check.Dir = b.Tree
+		if check.Run() != nil {
+			steps = append([][]string{{"apt-get", "build-dep", "-y", "-q", "./tree"}}, steps...)
+		}
+		for _, args := range steps {
 			cmd := exec.CommandContext(ctx, args[0], args[1:]...)
 			cmd.Dir = base
-			if i == 2 {
+			if args[0] == "dpkg-buildpackage" {
 				cmd.Dir = b.Tree
 			}
 			cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
