@@ -197,3 +197,52 @@ func TestDebugTypesMatchesPlain(t *testing.T) {
 		})
 	}
 }
+
+// TestDWZCommonFileMissingOrCorrupt checks a dwz'd library whose common
+// file is gone, or cut short: the types are not checked, and a note says
+// why, never a panic or a half-read type.
+func TestDWZCommonFileMissingOrCorrupt(t *testing.T) {
+	if _, err := exec.LookPath("dwz"); err != nil {
+		t.Skip("dwz not installed")
+	}
+	dir := t.TempDir()
+	buildDistroLibs(t, distroLibs["c"], dir, "-gdwarf-5")
+	v1 := filepath.Join(dir, "v1")
+	cmd := exec.Command("dwz", "-m", "common.debug", "-r", "libA.so", "libB.so")
+	cmd.Dir = v1
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("dwz: %v\n%s", err, out)
+	}
+	common := filepath.Join(v1, "common.debug")
+	data, err := os.ReadFile(common)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, note string
+		content    []byte // nil: no common file
+	}{
+		{"missing", "supplementary debug file common.debug (build-id", nil},
+		{"cut", "debug information unreadable", data[:len(data)*2/3]},
+		{"cut-header", "debug information unreadable", data[:100]},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			os.Remove(common)
+			if tc.content != nil {
+				if err := os.WriteFile(common, tc.content, 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			c, err := Load(filepath.Join(v1, "libA.so"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if c.Debug != nil {
+				t.Fatalf("types read without the common file: notes %q", c.Notes)
+			}
+			if notes := strings.Join(c.Notes, "\n"); !strings.Contains(notes, tc.note) {
+				t.Errorf("notes %q, want one saying %q", notes, tc.note)
+			}
+		})
+	}
+}
