@@ -9,6 +9,7 @@ import (
 
 	"github.com/compatgate/compatgate/elfdiff"
 	"github.com/compatgate/compatgate/elfdiff/abidump"
+	"github.com/compatgate/compatgate/elfdiff/debuginfod"
 	"github.com/compatgate/compatgate/rules"
 )
 
@@ -29,6 +30,9 @@ type Options struct {
 	// information: the explicit choice, which a verdict may pass as
 	// compatible.
 	SymbolsOnly bool
+	// Debuginfod, when set, fetches by build-id the debug files found in
+	// no directory (see debuginfod.FromEnv).
+	Debuginfod *debuginfod.Client
 }
 
 // Check loads two versions of a library, compares them and judges the
@@ -43,8 +47,8 @@ func CheckWith(oldPath, newPath string, opts Options) (*Report, error) {
 	if rs == nil {
 		rs = rules.Default()
 	}
-	olo := elfdiff.LoadOptions{DebugDirs: append(slices.Clip(opts.OldDebugDirs), opts.DebugDirs...), NoDebugInfo: opts.SymbolsOnly}
-	nlo := elfdiff.LoadOptions{DebugDirs: append(slices.Clip(opts.NewDebugDirs), opts.DebugDirs...), NoDebugInfo: opts.SymbolsOnly}
+	olo := elfdiff.LoadOptions{DebugDirs: append(slices.Clip(opts.OldDebugDirs), opts.DebugDirs...), NoDebugInfo: opts.SymbolsOnly, Debuginfod: opts.Debuginfod}
+	nlo := elfdiff.LoadOptions{DebugDirs: append(slices.Clip(opts.NewDebugDirs), opts.DebugDirs...), NoDebugInfo: opts.SymbolsOnly, Debuginfod: opts.Debuginfod}
 	var (
 		old, new       *elfdiff.Corpus
 		oldErr, newErr error

@@ -5,10 +5,12 @@ import (
 
 	"github.com/compatgate/compatgate/elfdiff/abi"
 
+	"github.com/compatgate/compatgate/elfdiff/debuginfod"
 	"github.com/compatgate/compatgate/elfdiff/dwarfdec"
 
 	"github.com/compatgate/compatgate/elfdiff/elfsym"
 
+	"context"
 	"debug/elf"
 	"errors"
 	"fmt"
@@ -24,6 +26,9 @@ type LoadOptions struct {
 	// DefaultDebugDir, by build-id (DIR/.build-id/xx/yyyy.debug) and by
 	// .gnu_debuglink name (DIR/NAME and DIR/<library's directory>/NAME).
 	DebugDirs []string
+	// Debuginfod, when set, fetches the debug files (and dwz's
+	// supplementary files) not found in DebugDirs, by build-id.
+	Debuginfod *debuginfod.Client
 	// NoDebugInfo skips DWARF: only the symbol tables are read.
 	NoDebugInfo bool
 	// ShareNames is a corpus already loaded, of another version of the
@@ -139,7 +144,7 @@ func (c *Corpus) readDebug(ef *elf.File, r io.ReaderAt, path string, opts LoadOp
 	if !searchFiles {
 		filePath = ""
 	}
-	df, err := dwarfdec.Open(ef, r, filePath, c.BuildID, opts.DebugDirs)
+	df, err := dwarfdec.Open(ef, r, filePath, c.BuildID, opts.search())
 	if err != nil {
 		c.Notes = append(c.Notes, fmt.Sprintf("%s: debug information unreadable, types not checked: %v", path, err))
 		return
@@ -158,10 +163,28 @@ func (c *Corpus) readDebug(ef *elf.File, r io.ReaderAt, path string, opts LoadOp
 		return
 	}
 	c.Debug = info
-	if info.TypeUnitRefs > 0 {
-		c.Notes = append(c.Notes, fmt.Sprintf("%s: %d type references lead into DWARF 4 type units (.debug_types), "+
-			"which compatgate does not read: changes inside those types are not detected", source, info.TypeUnitRefs))
+	if df.Fetched {
+		c.Notes = append(c.Notes, fmt.Sprintf("%s: debug information fetched from debuginfod (build-id %s): %s", path, c.BuildID, df.Path))
 	}
+	if info.TypeUnitRefs > 0 {
+		c.Notes = append(c.Notes, fmt.Sprintf("%s: %d type references lead to type units (DW_FORM_ref_sig8) "+
+			"that are not in the debug information: changes inside those types are not detected", source, info.TypeUnitRefs))
+	}
+}
+
+// search returns where dwarfdec looks for debug files.
+func (opts LoadOptions) search() dwarfdec.Search {
+	s := dwarfdec.Search{Dirs: opts.DebugDirs}
+	if c := opts.Debuginfod; c != nil {
+		s.Fetch = func(buildID string) (string, error) {
+			p, err := c.DebugInfo(context.Background(), buildID)
+			if errors.Is(err, debuginfod.ErrNotFound) {
+				return "", nil
+			}
+			return p, err
+		}
+	}
+	return s
 }
 
 // formatError turns an error of debug/elf into a FormatError with a message

@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/compatgate/compatgate/compat"
+	"github.com/compatgate/compatgate/elfdiff/debuginfod"
 	"github.com/compatgate/compatgate/rules"
 )
 
@@ -78,6 +79,9 @@ func runCheck(e env) int {
 	requireDebug := fs.Bool("require-debug", false, "fail (exit 1) when either side has no debug information, so types cannot be compared")
 	fs.BoolVar(&opts.SymbolsOnly, "symbols-only", false, "compare the symbol tables only, reading no debug information; the verdict may then be compatible")
 	showSuppressed := fs.Bool("show-suppressed", false, "list the suppressed findings, with the suppression that silenced each")
+	if c, ok := debuginfod.FromEnv(); ok {
+		opts.Debuginfod = c // DEBUGINFOD_URLS: fetch what no directory has
+	}
 	if code, ok := parseFlags(e, fs); !ok {
 		return code
 	}

@@ -254,7 +254,7 @@ func (dr *dwarfReader) indexChunk(w *wanted, start, end uint64) (*indexPart, err
 				scopes = scopes[:len(scopes)-1]
 			}
 			continue
-		case dwarf.TagCompileUnit, dwarf.TagPartialUnit:
+		case dwarf.TagCompileUnit, dwarf.TagPartialUnit, dwarf.TagTypeUnit:
 			part.units = append(part.units, newUnitInfo(e.Off, e.Language))
 			if e.Children {
 				scopes = append(scopes[:0], scopeLevel{})

@@ -136,20 +136,9 @@ func (dr *dwarfReader) unitJoined(u *unitInfo) []string {
 }
 
 // lineFiles returns the file names of the line table of u, unjoined, or
-// nil when it has none or debug/dwarf could not read it.
+// nil when it has none or it could not be read.
 func (dr *dwarfReader) lineFiles(u *unitInfo) [][]byte {
-	if dr.sec.Line == nil {
-		return nil
-	}
-	cu, err := readEntry(dr.r, u.off)
-	if err != nil {
-		return nil
-	}
-	off, ok := cu.Val(dwarf.AttrStmtList).(int64)
-	if !ok {
-		return nil
-	}
-	files, err := dwarfdec.LineFileNames(dr.sec.Line, dr.sec.Str, dr.sec.LineStr, dr.sec.Order, off)
+	files, err := dr.dies.LineFiles(u.off)
 	if err != nil {
 		return nil
 	}

@@ -33,6 +33,13 @@ func TestLineFileNamesMatchDebugDWARF(t *testing.T) {
 		t.Run(tc.Name, func(t *testing.T) {
 			df := openTestDWARF(t, testlib.BuildLib(t, tc.Compiler, tc.Src, tc.Flags...))
 			dr := newDWARFReader(df)
+			s := dwarfdec.NewScanner(df.Sec)
+			for {
+				if d, err := s.Next(); err != nil || d == nil {
+					break
+				}
+			}
+			dr.dies = dwarfdec.NewDecoder(df.Sec, s.Headers)
 			units, files := 0, 0
 			for r := df.Data.Reader(); ; {
 				cu, err := r.Next()

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -13,20 +12,9 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
-)
 
-// need skips the test when a tool is missing, except in CI, which installs it.
-func need(t *testing.T, tools ...string) {
-	t.Helper()
-	for _, tool := range tools {
-		if _, err := exec.LookPath(tool); err != nil {
-			if os.Getenv("CI") != "" {
-				t.Fatalf("%s is missing; .ci/run installs it", tool)
-			}
-			t.Skipf("%s is not installed", tool)
-		}
-	}
-}
+	"github.com/compatgate/compatgate/elfdiff/debuginfod/debuginfodtest"
+)
 
 func run(t *testing.T, name string, args ...string) {
 	t.Helper()
@@ -54,60 +42,12 @@ func buildSplit(t *testing.T, dir, name, body string) (lib, id string) {
 	return lib, id
 }
 
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-// startServer runs elfutils' debuginfod over dir on a free loopback port and
-// returns its URL once it answers.
-func startServer(t *testing.T, dir string) (url string, stop func()) {
-	t.Helper()
-	port := freePort(t)
-	cmd := exec.Command("debuginfod", "-F", "-p", fmt.Sprint(port), "-d", filepath.Join(t.TempDir(), "db.sqlite"), "-t", "0", "-g", "0", dir)
-	var logs bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &logs, &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() { cmd.Wait(); close(done) }()
-	stop = func() {
-		cmd.Process.Kill()
-		<-done
-	}
-	t.Cleanup(stop)
-	url = fmt.Sprintf("http://127.0.0.1:%d", port)
-	deadline := time.Now().Add(60 * time.Second)
-	for {
-		resp, err := http.Get(url + "/metrics")
-		if err == nil {
-			resp.Body.Close()
-			return url, stop
-		}
-		select {
-		case <-done:
-			t.Fatalf("debuginfod exited: %s", logs.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("debuginfod did not answer within 60 s: %v\n%s", err, logs.String())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 func TestRealServer(t *testing.T) {
-	need(t, "gcc", "objcopy", "debuginfod")
+	debuginfodtest.Need(t, "gcc", "objcopy", "debuginfod")
 	srv := t.TempDir()
 	_, idA := buildSplit(t, srv, "liba", "int a(int x) { return x + 1; }\n")
 	_, idB := buildSplit(t, srv, "libb", "struct s { int x; long y; };\nlong b(struct s *p) { return p->x + p->y; }\n")
-	url, stop := startServer(t, srv)
+	url, stop := debuginfodtest.Start(t, srv)
 	c := &Client{URLs: []string{url}, CacheDir: t.TempDir(), Timeout: 10 * time.Second}
 	ctx := context.Background()
 
@@ -151,8 +91,8 @@ func TestRealServer(t *testing.T) {
 }
 
 func TestNotFound(t *testing.T) {
-	need(t, "gcc", "objcopy", "debuginfod")
-	url, _ := startServer(t, t.TempDir())
+	debuginfodtest.Need(t, "gcc", "objcopy", "debuginfod")
+	url, _ := debuginfodtest.Start(t, t.TempDir())
 	c := &Client{URLs: []string{url}, CacheDir: t.TempDir()}
 	_, err := c.DebugInfo(context.Background(), "00112233445566778899aabbccddeeff00112233")
 	if !errors.Is(err, ErrNotFound) {
@@ -162,7 +102,7 @@ func TestNotFound(t *testing.T) {
 
 // A server that answers with another build's file is not believed.
 func TestWrongBuildID(t *testing.T) {
-	need(t, "gcc", "objcopy")
+	debuginfodtest.Need(t, "gcc", "objcopy")
 	dir := t.TempDir()
 	_, idA := buildSplit(t, dir, "liba", "int a(int x) { return x + 1; }\n")
 	_, idB := buildSplit(t, dir, "libb", "int b(int x) { return x + 2; }\n")

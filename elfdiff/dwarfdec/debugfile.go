@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"debug/dwarf"
 	"debug/elf"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/crc32"
@@ -21,11 +20,33 @@ const DefaultDebugDir = "/usr/lib/debug"
 // A File is the DWARF of a library and where it came from. Close it
 // when done: it may hold a separate debug file open.
 type File struct {
-	Data   *dwarf.Data // the DWARF, as debug/dwarf decodes it
-	Sec    *Sections   // the sections Data decodes
-	Path   string      // the file the DWARF was read from
-	ef     *elf.File   // the file holding the DWARF
-	closer io.Closer   // nil when the file is the library itself
+	Data    *dwarf.Data // the DWARF, as debug/dwarf decodes it (not the supplementary file's, nor .debug_types)
+	Sec     *Sections   // the sections Data decodes, and those of the supplementary file
+	Path    string      // the file the DWARF was read from
+	Fetched bool        // Path was fetched by Search.Fetch
+	closer  io.Closer   // nil when the file is the library itself
+}
+
+// Search says where separate debug files are looked for, besides the
+// library's own directory and DefaultDebugDir.
+type Search struct {
+	// Dirs are debug roots searched before DefaultDebugDir, as GDB's
+	// debug-file-directory: DIR/.build-id/xx/rest.debug,
+	// DIR/<library's directory>/<debuglink>, DIR/<debuglink>, and for
+	// supplementary files DIR/.dwz/… for an altlink under
+	// /usr/lib/debug/.dwz.
+	Dirs []string
+	// Fetch, when set, is asked for a debug file by build-id (hex) when
+	// none is found in the directories: it returns the file's path, or ""
+	// when nobody has it.
+	Fetch func(buildID string) (string, error)
+	// none says to look for no file at all (a library read from memory).
+	none bool
+}
+
+// roots returns the debug roots in search order.
+func (s Search) roots() []string {
+	return append(append([]string(nil), s.Dirs...), DefaultDebugDir)
 }
 
 // Close releases the sections and closes the separate debug file, if any.
@@ -37,37 +58,83 @@ func (f *File) Close() {
 }
 
 // TypeUnits returns where the type unit of each signature puts its type,
-// for DW_FORM_ref_sig8 references (DWARF 5 type units in .debug_info).
+// for DW_FORM_ref_sig8 references: DWARF 5 type units, and DWARF 4 ones
+// in .debug_types.
 func (f *File) TypeUnits() map[uint64]dwarf.Offset {
-	return typeSignatures(f.Sec.Info, f.ef.ByteOrder)
+	return f.Sec.typeSignatures()
 }
 
-// NewFile reads the DWARF sections of ef, whose bytes r holds.
+// NewFile reads the DWARF sections of ef, whose bytes r holds, and those
+// of its supplementary file, if it names one, found next to path or in
+// DefaultDebugDir.
 func NewFile(ef *elf.File, r io.ReaderAt, path string) (*File, error) {
-	sec, err := readDWARFSections(ef, r)
+	return newFile(ef, r, path, Search{})
+}
+
+// newFile reads the DWARF sections of ef, whose bytes r holds, and those
+// of its supplementary file, found as s says.
+func newFile(ef *elf.File, r io.ReaderAt, path string, s Search) (*File, error) {
+	sup, err := openSup(ef, path, s)
 	if err != nil {
-		return nil, fmt.Errorf("reading DWARF of %s: %w", path, err)
+		return nil, err
 	}
+	defer sup.close()
+	// The units of the file and of its supplementary file are read
+	// into one buffer, where Sections.layout wants them.
+	mainSize, hasTypes, ok := unitsSize(ef)
+	total := mainSize
+	if sup != nil {
+		n, _, supOK := unitsSize(sup.ef)
+		total, ok = total+n, ok && supOK
+	}
+	var units, mainUnits, supUnits []byte
+	var release func()
+	if ok && (sup != nil || hasTypes) {
+		units, release = offHeap(total)
+		mainUnits, supUnits = units[:mainSize:mainSize], units[mainSize:]
+	}
+	fail := func(err error) (*File, error) {
+		if release != nil {
+			release()
+		}
+		return nil, err
+	}
+	sec, err := readDWARFSections(ef, r, mainUnits)
+	if err != nil {
+		return fail(fmt.Errorf("reading DWARF of %s: %w", path, err))
+	}
+	var supSec *Sections
+	if sup != nil {
+		if supSec, err = readDWARFSections(sup.ef, sup.f, supUnits); err != nil {
+			sec.release()
+			return fail(fmt.Errorf("reading DWARF of %s: %w", sup.path, err))
+		}
+	}
+	sec.layout(supSec, units, release)
 	d, err := sec.data()
 	if err != nil {
 		sec.release()
 		return nil, fmt.Errorf("reading DWARF of %s: %w", path, err)
 	}
-	return &File{Data: d, Sec: sec, Path: path, ef: ef}, nil
+	return &File{Data: d, Sec: sec, Path: path}, nil
 }
 
 // Open returns the DWARF describing the library ef read from path
 // (through r): its own sections when it has them, else those of its
-// separate debug file. It returns nil when there is none.
-func Open(ef *elf.File, r io.ReaderAt, path, buildID string, dirs []string) (*File, error) {
+// separate debug file, found as s says. It returns nil when there is
+// none. Without a path, no other file is looked for.
+func Open(ef *elf.File, r io.ReaderAt, path, buildID string, s Search) (*File, error) {
+	if path == "" {
+		s = Search{none: true}
+	}
 	if hasDebugInfo(ef) {
-		return NewFile(ef, r, path)
+		return newFile(ef, r, path, s)
 	}
 	if path == "" {
 		return nil, nil
 	}
-	for _, cand := range debugFileCandidates(ef, path, buildID, dirs) {
-		df, err := openDebugFile(cand.path, buildID, cand.crc, cand.checkCRC)
+	for _, cand := range debugFileCandidates(ef, path, buildID, s.roots()) {
+		df, err := openDebugFile(cand.path, buildID, cand.crc, cand.checkCRC, s)
 		if errors.Is(err, os.ErrNotExist) || errors.Is(err, errMismatch) {
 			continue
 		}
@@ -76,7 +143,22 @@ func Open(ef *elf.File, r io.ReaderAt, path, buildID string, dirs []string) (*Fi
 		}
 		return df, nil
 	}
-	return nil, nil
+	if s.Fetch == nil || buildID == "" {
+		return nil, nil
+	}
+	p, err := s.Fetch(buildID)
+	if err != nil || p == "" {
+		return nil, err
+	}
+	df, err := openDebugFile(p, buildID, 0, false, s)
+	if errors.Is(err, errMismatch) {
+		return nil, fmt.Errorf("fetched debug file %s does not match the library", p)
+	}
+	if err != nil {
+		return nil, err
+	}
+	df.Fetched = true
+	return df, nil
 }
 
 // hasDebugInfo reports whether ef carries a .debug_info section with
@@ -99,7 +181,6 @@ type debugCandidate struct {
 // debugFileCandidates lists, in GDB's order, where the separate debug file
 // of path may be.
 func debugFileCandidates(ef *elf.File, path, buildID string, dirs []string) []debugCandidate {
-	dirs = append(append([]string(nil), dirs...), DefaultDebugDir)
 	var out []debugCandidate
 	if len(buildID) > 2 {
 		for _, d := range dirs {
@@ -161,7 +242,7 @@ var errMismatch = errors.New("debug file does not match the library")
 // openDebugFile opens a candidate debug file and returns its DWARF, after
 // checking it belongs to the library: same build-id, or the CRC the debug
 // link records.
-func openDebugFile(path, buildID string, crc uint32, checkCRC bool) (df *File, err error) {
+func openDebugFile(path, buildID string, crc uint32, checkCRC bool, s Search) (df *File, err error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -194,53 +275,10 @@ func openDebugFile(path, buildID string, crc uint32, checkCRC bool) (df *File, e
 	if !hasDebugInfo(ef) {
 		return nil, errMismatch
 	}
-	df, err = NewFile(ef, f, path)
+	df, err = newFile(ef, f, path, s)
 	if err != nil {
 		return nil, err
 	}
 	df.closer = f
 	return df, nil
-}
-
-// typeSignatures walks the unit headers of .debug_info and returns, for
-// each DWARF 5 type unit, the offset of the type it defines by signature.
-func typeSignatures(data []byte, bo binary.ByteOrder) map[uint64]dwarf.Offset {
-	sigs := make(map[uint64]dwarf.Offset)
-	for off := uint64(0); off+4 <= uint64(len(data)); {
-		start := off
-		length, dwarf64 := uint64(bo.Uint32(data[off:])), false
-		off += 4
-		if length == 0xffffffff {
-			if off+8 > uint64(len(data)) {
-				break
-			}
-			length, dwarf64 = bo.Uint64(data[off:]), true
-			off += 8
-		}
-		next := off + length
-		if next < off || next > uint64(len(data)) || off+4 > next {
-			break
-		}
-		version, unitType := bo.Uint16(data[off:]), data[off+2]
-		if version >= 5 && (unitType == utType || unitType == utSplitType) {
-			p := off + 4 // version, unit type, address size
-			offSize := uint64(4)
-			if dwarf64 {
-				offSize = 8
-			}
-			p += offSize // debug_abbrev_offset
-			if p+8+offSize <= next {
-				sig := bo.Uint64(data[p:])
-				var typeOff uint64
-				if dwarf64 {
-					typeOff = bo.Uint64(data[p+8:])
-				} else {
-					typeOff = uint64(bo.Uint32(data[p+8:]))
-				}
-				sigs[sig] = dwarf.Offset(start + typeOff)
-			}
-		}
-		off = next
-	}
-	return sigs
 }

@@ -57,6 +57,8 @@ const (
 	SlotGNUVector
 	SlotDeclFile
 	SlotDeclLine
+	slotSignature
+	slotStmtList
 	numSlots
 	noSlot = numSlots // an attribute no decoder reads
 )
@@ -136,6 +138,10 @@ func slotOf(a dwarf.Attr) Slot {
 		return SlotDeclFile
 	case dwarf.AttrDeclLine:
 		return SlotDeclLine
+	case dwarf.AttrSignature:
+		return slotSignature
+	case dwarf.AttrStmtList:
+		return slotStmtList
 	}
 	return noSlot
 }
@@ -249,13 +255,18 @@ type Decoder struct {
 	last  *dieUnit  // the unit of the last DIE read, most often that of the next
 	// tables are the abbreviation tables the decoder parsed, by offset:
 	// those of the units it reads whose tables the index did not keep.
-	tables map[uint64][]abbrev
+	tables map[abbrevKey][]abbrev
+	// sigs locates type units' types by signature, read at the first
+	// DW_AT_signature; raw leaves DW_AT_signature unfollowed.
+	sigs map[uint64]dwarf.Offset
+	raw  bool
 }
 
 // NewDecoder returns a decoder of the units with the given headers, in
 // offset order.
 func NewDecoder(sec *Sections, headers []ScanUnit) *Decoder {
-	d := &Decoder{sec: sec, units: make([]dieUnit, len(headers)), tables: make(map[uint64][]abbrev)}
+	sec.ensureSegs()
+	d := &Decoder{sec: sec, units: make([]dieUnit, len(headers)), tables: make(map[abbrevKey][]abbrev)}
 	for i, h := range headers {
 		d.units[i].ScanUnit = h
 	}
@@ -292,16 +303,17 @@ func (dd *Decoder) unitAt(off dwarf.Offset) (*dieUnit, error) {
 // prepare reads the abbreviation table of u, unless the index kept it,
 // and, for DWARF 5, its bases.
 func (dd *Decoder) prepare(u *dieUnit) error {
-	tab, ok := dd.tables[u.abbrevOff]
+	key := abbrevKey{u.seg.file, u.abbrevOff}
+	tab, ok := dd.tables[key]
 	if u.abbrevs != nil {
 		tab, ok = u.abbrevs, true
 	}
 	if !ok {
 		var err error
-		if tab, err = parseAbbrevs(dd.sec.abbrev, u.abbrevOff); err != nil {
+		if tab, err = parseAbbrevs(key.file.abbrev, u.abbrevOff); err != nil {
 			return fmt.Errorf("unit at %#x: %w", u.off, err)
 		}
-		dd.tables[u.abbrevOff] = tab
+		dd.tables[key] = tab
 	}
 	u.abbrevs = tab
 	if u.version >= 5 {
@@ -359,8 +371,43 @@ func (dd *Decoder) abbrevAt(u *dieUnit, b *ScanBuf) (*abbrev, error) {
 }
 
 // Read decodes the DIE at off into d. The null entry is an error, as it
-// is for readEntry.
+// is for readEntry. A type DIE that stands for the type of a type unit
+// (DW_AT_signature, as -fdebug-types-section leaves them) reads as that
+// type, when the type unit is there.
 func (dd *Decoder) Read(off dwarf.Offset, d *DIE) error {
+	if err := dd.read(off, d); err != nil {
+		return err
+	}
+	if d.Kinds[slotSignature] != ValUint || dd.raw {
+		return nil
+	}
+	if dd.sigs == nil {
+		dd.sigs = dd.sec.typeSignatures()
+	}
+	if t, ok := dd.sigs[d.Vals[slotSignature]]; ok && t != off {
+		return dd.read(t, d)
+	}
+	return nil
+}
+
+// LineFiles returns the file names of the line table of the unit whose
+// unit DIE is at off, unjoined to their directories, from the .debug_line
+// of the file the unit is from; nil when it has none.
+func (dd *Decoder) LineFiles(off dwarf.Offset) ([][]byte, error) {
+	var d DIE
+	if err := dd.read(off, &d); err != nil {
+		return nil, err
+	}
+	stmt, ok := d.Int(slotStmtList)
+	f := d.unit.seg.file
+	if !ok || f.Line == nil {
+		return nil, nil
+	}
+	return LineFileNames(f.Line, f.Str, f.LineStr, dd.sec.Order, stmt)
+}
+
+// read decodes the DIE at off into d.
+func (dd *Decoder) read(off dwarf.Offset, d *DIE) error {
 	u, err := dd.unitAt(off)
 	if err != nil {
 		return err
@@ -421,15 +468,16 @@ func (dd *Decoder) value(u *dieUnit, b *ScanBuf, form uint32, implicit int64) (k
 	if form == formIndirect {
 		form = uint32(b.uleb())
 	}
+	f := u.seg.file
 	switch form {
 	case formAddr:
 		kind, v = ValUint, b.addr(u.addrSize)
 	case formAddrx, formAddrx1, formAddrx2, formAddrx3, formAddrx4:
 		idx := b.index(form)
-		if dd.sec.addr == nil {
+		if f.addr == nil {
 			return 0, 0, nil, errors.New("DW_FORM_addrx with no .debug_addr section")
 		}
-		ab := ScanBuf{Data: dd.sec.addr, Order: dd.sec.Order}
+		ab := ScanBuf{Data: f.addr, Order: dd.sec.Order}
 		ab.advance(idx*uint64(u.addrSize) + u.addrBase)
 		kind, v = ValUint, ab.addr(u.addrSize)
 		if ab.Err != nil {
@@ -474,44 +522,62 @@ func (dd *Decoder) value(u *dieUnit, b *ScanBuf, form uint32, implicit int64) (k
 		kind, bytes = valString, b.cstring()
 	case formStrp:
 		kind = valString
-		bytes, err = stringAt(dd.sec.Str, b.offset(u.offSize))
+		bytes, err = stringAt(f.Str, b.offset(u.offSize))
 	case formLineStrp:
 		off := b.offset(u.offSize)
-		if b.Err == nil && len(dd.sec.LineStr) == 0 {
+		if b.Err == nil && len(f.LineStr) == 0 {
 			return 0, 0, nil, errors.New("DW_FORM_line_strp with no .debug_line_str section")
 		}
 		kind = valString
-		bytes, err = stringAt(dd.sec.LineStr, off)
+		bytes, err = stringAt(f.LineStr, off)
 	case formStrx, formStrx1, formStrx2, formStrx3, formStrx4:
 		idx := b.index(form)
-		if b.Err == nil && len(dd.sec.strOffsets) == 0 {
+		if b.Err == nil && len(f.strOffsets) == 0 {
 			return 0, 0, nil, errors.New("DW_FORM_strx with no .debug_str_offsets section")
 		}
-		ob := ScanBuf{Data: dd.sec.strOffsets, Order: dd.sec.Order}
+		ob := ScanBuf{Data: f.strOffsets, Order: dd.sec.Order}
 		ob.advance(idx*uint64(u.offSize) + u.strBase)
 		off := ob.offset(u.offSize)
 		if ob.Err != nil {
 			return 0, 0, nil, fmt.Errorf("DW_FORM_strx: %w", ob.Err)
 		}
 		kind = valString
-		bytes, err = stringAt(dd.sec.Str, off)
-	case formStrpSup:
-		if u.offSize == 8 {
-			kind, v = ValUint, b.U64()
-		} else {
-			kind, v = valUint32, uint64(b.U32())
+		bytes, err = stringAt(f.Str, off)
+	case formStrpSup, formGNUStrpAlt:
+		off := b.offset(u.offSize)
+		switch alt := u.seg.altStrings(); {
+		case alt != nil:
+			kind = valString
+			bytes, err = stringAt(alt, off)
+		case form == formGNUStrpAlt:
+			kind, v = ValInt, off
+		case u.offSize == 8:
+			kind, v = ValUint, off
+		default:
+			kind, v = valUint32, off
 		}
-	case formSecOffset, formGNURefAlt, formGNUStrpAlt:
+	case formGNURefAlt, formRefSup4, formRefSup8:
+		if off, ok := u.ref(b, form); ok {
+			kind, v = ValOffset, uint64(dwarf.Offset(off))
+			break
+		}
+		switch form {
+		case formGNURefAlt:
+			kind, v = ValInt, b.offset(u.offSize)
+		case formRefSup4:
+			kind, v = valUint32, uint64(b.U32())
+		default:
+			kind, v = ValUint, b.U64()
+		}
+	case formSecOffset:
 		kind, v = ValInt, b.offset(u.offSize)
-	case formRefSig8, formRefSup8:
+	case formRefSig8:
 		kind, v = ValUint, b.U64()
-	case formRefSup4:
-		kind, v = valUint32, uint64(b.U32())
 	case formLoclistx:
 		kind, v = ValUint, b.uleb()
 	case formRnglistx:
 		idx := b.uleb()
-		rb := ScanBuf{Data: dd.sec.rnglists, Order: dd.sec.Order}
+		rb := ScanBuf{Data: f.rnglists, Order: dd.sec.Order}
 		rb.advance(idx*uint64(u.offSize) + u.rnglistsBase)
 		off := rb.offset(u.offSize)
 		if rb.Err != nil {

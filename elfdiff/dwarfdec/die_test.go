@@ -40,6 +40,7 @@ func compareDecoder(t *testing.T, df *File) int {
 		}
 	}
 	dd := NewDecoder(df.Sec, s.Headers)
+	dd.raw = true // as debug/dwarf reads them
 	r := df.Data.Reader()
 	n := 0
 	for {

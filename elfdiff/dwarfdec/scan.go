@@ -24,8 +24,10 @@ type ScanUnit struct {
 	version  uint16
 	unitType uint8
 	addrSize int
-	offSize  int // 4, or 8 in 64-bit DWARF
-	// abbrevs is the abbreviation table, at abbrevOff in .debug_abbrev.
+	offSize  int      // 4, or 8 in 64-bit DWARF
+	seg      *segment // the section the unit is from
+	// abbrevs is the abbreviation table, at abbrevOff in the
+	// .debug_abbrev of seg.file.
 	abbrevs   []abbrev
 	abbrevOff uint64
 	// From the unit DIE: bases of DW_FORM_strx and DW_FORM_addrx.
@@ -48,8 +50,10 @@ type ScannedDIE struct {
 	Declaration bool         // DW_AT_declaration
 	Spec        dwarf.Offset // DW_AT_specification, when HasSpec
 	HasSpec     bool
-	Language    int64  // DW_AT_language of a unit DIE
+	Language    int64  // DW_AT_language of a unit DIE; that of its first importer for a dwz partial unit
 	sibling     uint64 // 0 when absent
+	importOff   uint64 // DW_AT_import of an imported unit, when hasImport
+	hasImport   bool
 	// Indirect is set when a wanted attribute uses a form whose value the
 	// scanner cannot resolve alone (an index with no base): the caller
 	// must read the DIE with debug/dwarf.
@@ -64,17 +68,20 @@ type Scanner struct {
 	unit    ScanUnit
 	started bool
 	die     ScannedDIE
-	// The abbreviation table of the unit being read, and its offset.
+	// The abbreviation table of the unit being read, and its key.
 	table    []abbrev
-	tableOff uint64
+	tableKey abbrevKey
 	// tables keeps the abbreviation tables parsed, by offset, up to
 	// maxCachedAbbrevs entries: for the units that share them (PETSc's
 	// 7,708 units use 221 tables, in no order: 3,274 parses with only the
 	// last one kept), and for the DIE decoder, which reads them again. The
 	// tables of every unit of a big library take tens of megabytes
 	// (libjvm's): those past the bound are parsed for their units only.
-	tables map[uint64][]abbrev
+	tables map[abbrevKey][]abbrev
 	cached int // the abbreviations and attribute specifications in tables
+	// noImportLangs leaves the language of partial units as read: the
+	// scanner reading the imports that give them one sets it.
+	noImportLangs bool
 	// Headers are the units read so far, in order, with their
 	// abbreviation tables when they are kept.
 	Headers []ScanUnit
@@ -87,7 +94,15 @@ const maxCachedAbbrevs = 128 << 10
 
 // NewScanner returns a Scanner of the units of sec.
 func NewScanner(sec *Sections) *Scanner {
+	sec.ensureSegs()
 	return &Scanner{sec: sec}
+}
+
+// abbrevKey names an abbreviation table: its file's sections and its
+// offset in their .debug_abbrev.
+type abbrevKey struct {
+	file *Sections
+	off  uint64
 }
 
 var errScanTruncated = errors.New("truncated DIE")
@@ -138,6 +153,9 @@ func (s *Scanner) Next() (*ScannedDIE, error) {
 	}
 	if b.Err != nil {
 		return nil, fmt.Errorf("DIE at %#x: %w", s.Pos, b.Err)
+	}
+	if d.Tag == dwarf.TagPartialUnit && d.Language == 0 && !s.noImportLangs && s.Pos == s.unit.first {
+		d.Language = s.sec.importerLanguage(s.Pos)
 	}
 	s.Pos = b.Pos
 	return d, nil
@@ -211,78 +229,39 @@ func (s *Scanner) SkipChildren() error {
 // readUnitHeader reads the unit header at s.pos and leaves s.pos at its
 // first DIE.
 func (s *Scanner) readUnitHeader() error {
-	info, bo := s.sec.Info, s.sec.Order
-	b := ScanBuf{Data: info, Pos: s.Pos, Order: bo}
-	u := ScanUnit{off: s.Pos, offSize: 4}
-	length := uint64(b.U32())
-	if length == 0xffffffff {
-		length, u.offSize = b.U64(), 8
-	} else if length >= 0xfffffff0 {
-		return fmt.Errorf("unit at %#x: reserved unit length %#x", u.off, length)
+	u, _, _, err := s.sec.unitHeader(s.Pos)
+	if err != nil {
+		return err
 	}
-	if b.Err != nil || length > uint64(len(info))-b.Pos {
-		return fmt.Errorf("unit at %#x: length %#x runs past .debug_info", u.off, length)
-	}
-	u.end = b.Pos + length
-	b.Data = info[:u.end]
-	u.version = b.u16()
-	var abbrevOff uint64
-	switch {
-	case u.version >= 2 && u.version <= 4:
-		abbrevOff = b.offset(u.offSize)
-		u.addrSize = int(b.u8())
-		u.unitType = utCompile
-	case u.version == 5:
-		u.unitType = b.u8()
-		u.addrSize = int(b.u8())
-		abbrevOff = b.offset(u.offSize)
-		switch u.unitType {
-		case utSkeleton, utSplitCompile:
-			b.U64() // dwo_id
-		case utType, utSplitType:
-			b.U64() // type signature
-			b.offset(u.offSize)
-		}
-	default:
-		return fmt.Errorf("unit at %#x: unsupported DWARF version %d", u.off, u.version)
-	}
-	if b.Err != nil {
-		return fmt.Errorf("unit at %#x: %w", u.off, b.Err)
-	}
-	if u.addrSize != 4 && u.addrSize != 8 {
-		return fmt.Errorf("unit at %#x: unsupported address size %d", u.off, u.addrSize)
-	}
-	kept, err := s.useTable(abbrevOff)
+	kept, err := s.useTable(abbrevKey{u.seg.file, u.abbrevOff})
 	if err != nil {
 		return fmt.Errorf("unit at %#x: %w", u.off, err)
 	}
-	u.abbrevOff = abbrevOff
-	u.first = b.Pos
 	if kept {
 		u.abbrevs = s.table
 	}
 	s.Headers = append(s.Headers, u)
 	u.abbrevs = s.table
 	s.unit = u
-	s.Pos = b.Pos
+	s.Pos = u.first
 	return nil
 }
 
 // useTable makes the abbreviation table at off that of the unit being
 // read. It reports whether the table is kept in tables.
-func (s *Scanner) useTable(off uint64) (kept bool, err error) {
-	if tab, ok := s.tables[off]; ok {
-		s.table, s.tableOff = tab, off
+func (s *Scanner) useTable(key abbrevKey) (kept bool, err error) {
+	if tab, ok := s.tables[key]; ok {
+		s.table, s.tableKey = tab, key
 		return true, nil
 	}
-	if s.table != nil && s.tableOff == off {
+	if s.table != nil && s.tableKey == key {
 		return false, nil
 	}
-	tab, err := parseAbbrevs(s.sec.abbrev, off)
+	tab, err := parseAbbrevs(key.file.abbrev, key.off)
 	if err != nil {
 		return false, err
 	}
-	s.table, s.tableOff = tab, off
+	s.table, s.tableKey = tab, key
 	n := len(tab)
 	for i := range tab {
 		n += len(tab[i].attrs)
@@ -291,9 +270,9 @@ func (s *Scanner) useTable(off uint64) (kept bool, err error) {
 		return false, nil
 	}
 	if s.tables == nil {
-		s.tables = make(map[uint64][]abbrev)
+		s.tables = make(map[abbrevKey][]abbrev)
 	}
-	s.tables[off], s.cached = tab, s.cached+n
+	s.tables[key], s.cached = tab, s.cached+n
 	return true, nil
 }
 
@@ -328,7 +307,7 @@ func (s *Scanner) attr(b *ScanBuf, d *ScannedDIE, a *abbrevAttr) error {
 				return nil
 			}
 			p := s.unit.addrBase + idx*uint64(s.unit.addrSize)
-			ab := ScanBuf{Data: s.sec.addr, Pos: p, Order: s.sec.Order}
+			ab := ScanBuf{Data: s.unit.seg.file.addr, Pos: p, Order: s.sec.Order}
 			d.LowPC, d.HasLowPC = ab.addr(s.unit.addrSize), true
 			if ab.Err != nil {
 				d.Indirect, d.HasLowPC = true, false
@@ -361,6 +340,11 @@ func (s *Scanner) attr(b *ScanBuf, d *ScannedDIE, a *abbrevAttr) error {
 			d.Declaration = b.u8() != 0
 			return nil
 		}
+	case dwarf.AttrImport:
+		if off, ok := s.unit.ref(b, form); ok {
+			d.importOff, d.hasImport = off, true
+			return nil
+		}
 	case dwarf.AttrSpecification, dwarf.AttrSibling:
 		if off, ok := s.unit.ref(b, form); ok {
 			if a.attr == dwarf.AttrSibling {
@@ -386,22 +370,29 @@ func (s *Scanner) str(b *ScanBuf, d *ScannedDIE, form uint32) (v []byte, ok bool
 	case formString:
 		return b.cstring(), true
 	case formStrp:
-		return cstringAt(s.sec.Str, b.offset(s.unit.offSize)), true
+		return cstringAt(s.unit.seg.file.Str, b.offset(s.unit.offSize)), true
 	case formLineStrp:
-		return cstringAt(s.sec.LineStr, b.offset(s.unit.offSize)), true
+		return cstringAt(s.unit.seg.file.LineStr, b.offset(s.unit.offSize)), true
+	case formGNUStrpAlt, formStrpSup:
+		off := b.offset(s.unit.offSize)
+		if alt := s.unit.seg.altStrings(); alt != nil {
+			return cstringAt(alt, off), true
+		}
+		return nil, true
 	case formStrx, formGNUStrIndex, formStrx1, formStrx2, formStrx3, formStrx4:
 		idx := b.index(form)
 		if !s.unit.hasStrBase {
 			d.Indirect = true
 			return nil, true
 		}
-		ob := ScanBuf{Data: s.sec.strOffsets, Pos: s.unit.strOffsetsBase + idx*uint64(s.unit.offSize), Order: s.sec.Order}
+		f := s.unit.seg.file
+		ob := ScanBuf{Data: f.strOffsets, Pos: s.unit.strOffsetsBase + idx*uint64(s.unit.offSize), Order: s.sec.Order}
 		off := ob.offset(s.unit.offSize)
 		if ob.Err != nil {
 			d.Indirect = true
 			return nil, true
 		}
-		return cstringAt(s.sec.Str, off), true
+		return cstringAt(f.Str, off), true
 	}
 	return nil, false
 }
@@ -422,9 +413,9 @@ func (b *ScanBuf) index(form uint32) uint64 {
 	}
 }
 
-// ref decodes a reference of the unit's into .debug_info; ok is false for
-// references elsewhere (type signatures, supplementary files), which the
-// caller skips.
+// ref decodes a reference of the unit's into Info; ok is false for
+// references elsewhere (type signatures, a supplementary file that was not
+// read), which the caller skips.
 func (u *ScanUnit) ref(b *ScanBuf, form uint32) (uint64, bool) {
 	var rel uint64
 	switch form {
@@ -440,9 +431,23 @@ func (u *ScanUnit) ref(b *ScanBuf, form uint32) (uint64, bool) {
 		rel = b.uleb()
 	case formRefAddr:
 		if u.version == 2 {
-			return b.addr(u.addrSize), true
+			return u.seg.infoBase + b.addr(u.addrSize), true
 		}
-		return b.offset(u.offSize), true
+		return u.seg.infoBase + b.offset(u.offSize), true
+	case formGNURefAlt, formRefSup4, formRefSup8:
+		if u.seg.file.sup == nil {
+			return 0, false
+		}
+		var off uint64
+		switch form {
+		case formGNURefAlt:
+			off = b.offset(u.offSize)
+		case formRefSup4:
+			off = uint64(b.U32())
+		default:
+			off = b.U64()
+		}
+		return u.seg.refAlt(off)
 	default:
 		return 0, false
 	}

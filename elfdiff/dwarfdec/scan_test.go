@@ -76,6 +76,7 @@ func openScanLib(t *testing.T, so string) *File {
 func compareWalk(t *testing.T, df *File, skip bool) int {
 	t.Helper()
 	s := NewScanner(df.Sec)
+	s.Limit = df.Sec.segs[0].end // debug/dwarf reads .debug_info only
 	r := df.Data.Reader()
 	dies := 0
 	for {

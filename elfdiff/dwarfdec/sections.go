@@ -22,11 +22,21 @@ import (
 // Go heap (see offHeap) until release: nothing decoded from them may keep
 // a slice of them.
 type Sections struct {
-	Order                                  binary.ByteOrder
-	Info, abbrev, Str, LineStr, strOffsets []byte
-	addr, Line, ranges, rnglists           []byte
-	types                                  [][]byte // DWARF 4 .debug_types, one per section
-	releases                               []func()
+	Order binary.ByteOrder
+	// Info holds every unit: the file's .debug_info, then its DWARF 4
+	// .debug_types sections, then the .debug_info of its supplementary
+	// file (dwz -m, DWARF 5 .debug_sup), one offset space for all, so
+	// that references between them are plain offsets.
+	Info                             []byte
+	abbrev, Str, LineStr, strOffsets []byte
+	addr, Line, ranges, rnglists     []byte
+	types                            [][]byte // DWARF 4 .debug_types, one per section, within Info
+	segs                             []segment
+	sup                              *Sections    // the supplementary file's sections, or nil
+	supBase                          uint64       // where sup's .debug_info starts in Info
+	langs                            *importLangs // set by layout
+	releases                         []func()
+	infoReleases                     []func() // of the buffers of .debug_info and .debug_types
 }
 
 // release frees the sections' memory. The sections must not be used
@@ -34,6 +44,10 @@ type Sections struct {
 func (sec *Sections) release() {
 	for _, f := range sec.releases {
 		f()
+	}
+	sec.dropInfo()
+	if sec.sup != nil {
+		sec.sup.release()
 	}
 	*sec = Sections{}
 }
@@ -80,13 +94,34 @@ func dwarfSuffix(name string) string {
 	return ""
 }
 
+// unitsSize returns the size of the sections of ef that hold units
+// (.debug_info, .debug_types) once read, whether there are .debug_types
+// sections, and false when the size is not known before they are read
+// (.zdebug_ sections).
+func unitsSize(ef *elf.File) (n uint64, types, ok bool) {
+	for _, s := range ef.Sections {
+		if suffix := dwarfSuffix(s.Name); (suffix == "info" || suffix == "types") && s.Type != elf.SHT_NOBITS {
+			if !strings.HasPrefix(s.Name, ".debug_") {
+				return 0, false, false
+			}
+			n += s.Size
+			types = types || suffix == "types"
+		}
+	}
+	return n, types, true
+}
+
 // readDWARFSections reads the DWARF sections of ef, whose bytes r holds,
-// decompressing them in parallel.
-func readDWARFSections(ef *elf.File, r io.ReaderAt) (*Sections, error) {
+// decompressing them in parallel. When units is not nil, it has the size
+// unitsSize gives, and .debug_info and the .debug_types sections are read
+// into it one after the other, in that order.
+func readDWARFSections(ef *elf.File, r io.ReaderAt, units []byte) (*Sections, error) {
 	sec := &Sections{Order: ef.ByteOrder}
 	type job struct {
-		s   *elf.Section
-		dst *[]byte
+		s       *elf.Section
+		dst     *[]byte
+		isTypes bool
+		into    []byte
 	}
 	var jobs []job
 	for _, s := range ef.Sections {
@@ -96,11 +131,11 @@ func readDWARFSections(ef *elf.File, r io.ReaderAt) (*Sections, error) {
 		}
 		if suffix == "types" {
 			sec.types = append(sec.types, nil)
-			jobs = append(jobs, job{s, nil})
+			jobs = append(jobs, job{s, nil, true, nil})
 			continue
 		}
 		if dst := sec.slot(suffix); dst != nil {
-			jobs = append(jobs, job{s, dst})
+			jobs = append(jobs, job{s, dst, false, nil})
 		}
 	}
 	// .debug_types entries are filled in order after the others.
@@ -111,13 +146,24 @@ func readDWARFSections(ef *elf.File, r io.ReaderAt) (*Sections, error) {
 			types++
 		}
 	}
+	if units != nil {
+		pos := uint64(0)
+		for _, isTypes := range []bool{false, true} {
+			for i := range jobs {
+				if j := &jobs[i]; j.isTypes == isTypes && (isTypes || j.dst == &sec.Info) {
+					end := min(pos+j.s.Size, uint64(len(units)))
+					j.into, pos = units[pos:end:end], end
+				}
+			}
+		}
+	}
 	plain := ef.Class == elf.ELFCLASS64 && ef.ByteOrder == binary.ByteOrder(binary.LittleEndian)
 	errs := make([]error, len(jobs))
 	releases := make([]func(), len(jobs))
 	var wg sync.WaitGroup
 	for i, j := range jobs {
 		wg.Go(func() {
-			data, release, err := sectionBytes(j.s, r, plain)
+			data, release, err := sectionBytes(j.s, r, plain, j.into)
 			if err != nil {
 				errs[i] = fmt.Errorf("reading %s: %w", j.s.Name, err)
 				return
@@ -126,8 +172,12 @@ func readDWARFSections(ef *elf.File, r io.ReaderAt) (*Sections, error) {
 		})
 	}
 	wg.Wait()
-	for _, f := range releases {
-		if f != nil {
+	for i, f := range releases {
+		switch {
+		case f == nil:
+		case jobs[i].dst == &sec.Info || jobs[i].isTypes:
+			sec.infoReleases = append(sec.infoReleases, f)
+		default:
 			sec.releases = append(sec.releases, f)
 		}
 	}
@@ -142,7 +192,8 @@ func readDWARFSections(ef *elf.File, r io.ReaderAt) (*Sections, error) {
 
 // data returns the debug/dwarf view of the sections.
 func (sec *Sections) data() (*dwarf.Data, error) {
-	d, err := dwarf.New(sec.abbrev, nil, nil, sec.Info, sec.Line, nil, sec.ranges, sec.Str)
+	sec.ensureSegs()
+	d, err := dwarf.New(sec.abbrev, nil, nil, sec.Info[:sec.segEnd(&sec.segs[0])], sec.Line, nil, sec.ranges, sec.Str)
 	if err != nil {
 		return nil, err
 	}
@@ -178,8 +229,29 @@ const maxInflateRatio = 16
 // (SHF_COMPRESSED) of a little-endian 64-bit file (elf64LE) inflated, into
 // a buffer allocated once, at its final size, outside the Go heap. Other
 // encodings go through debug/elf.
-func sectionBytes(s *elf.Section, r io.ReaderAt, elf64LE bool) ([]byte, func(), error) {
+func sectionBytes(s *elf.Section, r io.ReaderAt, elf64LE bool, into []byte) ([]byte, func(), error) {
+	out, release, err := readSection(s, r, elf64LE, into)
+	if err != nil || into == nil || (len(out) > 0 && len(into) > 0 && &out[0] == &into[0] && len(out) == len(into)) {
+		return out, release, err
+	}
+	defer release()
+	if len(out) != len(into) {
+		return nil, nil, fmt.Errorf("section is %d bytes, not the %d its header says", len(out), len(into))
+	}
+	copy(into, out)
+	return into, func() {}, nil
+}
+
+// readSection is sectionBytes; it reads into into when it has the right
+// size and the encoding allows, and elsewhere otherwise.
+func readSection(s *elf.Section, r io.ReaderAt, elf64LE bool, into []byte) ([]byte, func(), error) {
 	const chdr64Size = 24
+	buffer := func(n uint64) ([]byte, func()) {
+		if into != nil && uint64(len(into)) == n {
+			return into, func() {}
+		}
+		return offHeap(n)
+	}
 	if s.Flags&elf.SHF_COMPRESSED == 0 {
 		if s.Size == 0 || !strings.HasPrefix(s.Name, ".debug_") {
 			return fromHeap(s.Data()) // .zdebug_ sections: debug/elf inflates them
@@ -189,7 +261,7 @@ func sectionBytes(s *elf.Section, r io.ReaderAt, elf64LE bool) ([]byte, func(), 
 		if _, err := s.ReadAt(last[:], int64(s.Size-1)); err != nil {
 			return nil, nil, fmt.Errorf("section runs past the end of the file: %w", err)
 		}
-		out, release := offHeap(s.Size)
+		out, release := buffer(s.Size)
 		if _, err := s.ReadAt(out, 0); err != nil {
 			release()
 			return nil, nil, err
@@ -224,7 +296,7 @@ func sectionBytes(s *elf.Section, r io.ReaderAt, elf64LE bool) ([]byte, func(), 
 		}
 		return b.Bytes(), func() {}, nil
 	}
-	out, release := offHeap(s.Size)
+	out, release := buffer(s.Size)
 	if _, err := io.ReadFull(zr, out); err != nil {
 		release()
 		return nil, nil, err

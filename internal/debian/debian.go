@@ -164,8 +164,11 @@ func lastLine(b []byte) string {
 
 // locked runs fn holding the archive's lock, so that concurrent test
 // processes do not fetch into the same files at once.
-func (a *Archive) locked(fn func() error) error {
-	f, err := os.OpenFile(filepath.Join(a.Dir, "lock"), os.O_CREATE|os.O_RDWR, 0o644)
+func (a *Archive) locked(fn func() error) error { return a.lockedOn("lock", fn) }
+
+// lockedOn runs fn holding the lock file name of the archive.
+func (a *Archive) lockedOn(name string, fn func() error) error {
+	f, err := os.OpenFile(filepath.Join(a.Dir, name), os.O_CREATE|os.O_RDWR, 0o644)
 	if err != nil {
 		return fmt.Errorf("locking the Debian cache: %w", err)
 	}
@@ -233,24 +236,31 @@ func (a *Archive) Extract(ctx context.Context, specs ...string) (string, error) 
 		debs = append(debs, deb)
 	}
 	dir := filepath.Join(a.extracted(), escape(strings.Join(specs, "+")))
-	err := a.locked(func() error {
-		if _, err := os.Stat(filepath.Join(dir, ".done")); err == nil {
-			return nil
-		}
-		if err := os.RemoveAll(dir); err != nil {
-			return err
-		}
-		for _, deb := range debs {
-			if out, err := exec.CommandContext(ctx, "dpkg-deb", "-x", deb, dir).CombinedOutput(); err != nil {
-				return fmt.Errorf("dpkg-deb -x %s: %w: %s", filepath.Base(deb), err, lastLine(out))
-			}
-		}
-		return os.WriteFile(filepath.Join(dir, ".done"), nil, 0o644)
-	})
+	err := a.locked(func() error { return extractDebs(ctx, debs, dir) })
 	if err != nil {
 		return "", fmt.Errorf("extracting %s: %w", strings.Join(specs, " "), err)
 	}
 	return dir, nil
+}
+
+// extractDebs unpacks debs into dir with dpkg-deb -x, unless a finished
+// extraction is there.
+func extractDebs(ctx context.Context, debs []string, dir string) error {
+	if _, err := os.Stat(filepath.Join(dir, ".done")); err == nil {
+		return nil
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	for _, deb := range debs {
+		if out, err := exec.CommandContext(ctx, "dpkg-deb", "-x", deb, dir).CombinedOutput(); err != nil {
+			return fmt.Errorf("dpkg-deb -x %s: %w: %s", filepath.Base(deb), err, lastLine(out))
+		}
+	}
+	return os.WriteFile(filepath.Join(dir, ".done"), nil, 0o644)
 }
 
 // Source fetches and unpacks a source package ("zlib/trixie",
