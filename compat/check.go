@@ -3,9 +3,11 @@ package compat
 import (
 	"cmp"
 	"os"
+	"strings"
 	"sync"
 
 	"github.com/compatgate/compatgate/elfdiff"
+	"github.com/compatgate/compatgate/elfdiff/pubheaders"
 	"github.com/compatgate/compatgate/rules"
 )
 
@@ -16,6 +18,13 @@ type Options struct {
 	// DebugDirs are searched for separate debug files, before
 	// /usr/lib/debug (see elfdiff.LoadOptions).
 	DebugDirs []string
+	// HeaderDirs1 and HeaderFiles1 are the public headers of OLD
+	// (directories searched recursively, and single files), HeaderDirs2
+	// and HeaderFiles2 those of NEW, as abidiff's --headers-dir1 and
+	// --header-file1. A side given none has its headers looked for
+	// beside the library (see pubheaders.Discover).
+	HeaderDirs1, HeaderFiles1 []string
+	HeaderDirs2, HeaderFiles2 []string
 }
 
 // Check loads two versions of a library, compares them and judges the
@@ -47,7 +56,14 @@ func CheckWith(oldPath, newPath string, opts Options) (*Report, error) {
 			new, newErr = elfdiff.LoadWith(newPath, lo)
 		}
 	}
-	if err := cmp.Or(oldErr, newErr); err != nil {
+	err := cmp.Or(oldErr, newErr)
+	if err != nil {
+		return nil, err
+	}
+	if old.Headers, err = headers(oldPath, opts.HeaderDirs1, opts.HeaderFiles1, "1"); err != nil {
+		return nil, err
+	}
+	if new.Headers, err = headers(newPath, opts.HeaderDirs2, opts.HeaderFiles2, "2"); err != nil {
 		return nil, err
 	}
 	changes, err := elfdiff.Diff(old, new)
@@ -55,6 +71,23 @@ func CheckWith(oldPath, newPath string, opts Options) (*Report, error) {
 		return nil, err
 	}
 	return Judge(old, new, changes, rs), nil
+}
+
+// headers returns the public headers of the library at path: those given
+// by the flags of its side (side "1" or "2"), else those found beside it.
+func headers(path string, dirs, files []string, side string) (*pubheaders.Set, error) {
+	var flags []string
+	for _, d := range dirs {
+		flags = append(flags, "--headers-dir"+side+" "+d)
+	}
+	for _, f := range files {
+		flags = append(flags, "--header-file"+side+" "+f)
+	}
+	s, err := pubheaders.FromFlags(dirs, files, strings.Join(flags, " "))
+	if s != nil || err != nil {
+		return s, err
+	}
+	return pubheaders.Discover(path), nil
 }
 
 // concurrentLoadLimit is the combined size of two library files up to which

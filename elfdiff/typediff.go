@@ -26,6 +26,8 @@ type typeDiffer struct {
 	// the ELF side compares those slot by slot, so the DWARF side leaves
 	// their virtual methods alone.
 	elfVTables map[string]bool
+	// public says which types are public API.
+	public publicAPI
 }
 
 // A node is one compared pair of named types.
@@ -250,6 +252,7 @@ func (d *typeDiffer) node(o, n *abi.Type, name string) *node {
 	case abi.EnumType:
 		d.enum(nd)
 	}
+	d.markPrivate(nd)
 	return nd
 }
 

@@ -18,6 +18,7 @@ import (
 func diffDebug(old, new *Corpus) []Change {
 	d := newTypeDiffer()
 	d.elfVTables = vtableClasses(old, new)
+	d.public = newPublicAPI(old, new)
 	for _, o := range old.Symbols() {
 		j, ok := new.lookup(o.Key())
 		if !ok {

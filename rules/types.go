@@ -6,7 +6,7 @@ import "github.com/compatgate/compatgate/elfdiff"
 // exported functions and variables, and the types they reach. They read
 // the change's Facts and Reach, never its text.
 func typeRules() []Rule {
-	var rs []Rule
+	rs := privateRules()
 	// Changes inside a class internal to the library come first: clients
 	// cannot name, create or derive from it.
 	for _, k := range []elfdiff.Kind{elfdiff.MemberTypeChanged, elfdiff.MemberMoved, elfdiff.MemberRemoved,
@@ -109,6 +109,42 @@ func typeRules() []Rule {
 	rs = append(rs, locationRules("member", elfdiff.MemberTypeChanged, "clients")...)
 	rs = append(rs, locationRules("typedef", elfdiff.TypedefRetargeted, "clients")...)
 	return rs
+}
+
+// privateKinds are the kinds of change found inside a type, which a type
+// that is not public API keeps from its clients.
+var privateKinds = []elfdiff.Kind{
+	elfdiff.TypeSizeChanged, elfdiff.TypeAlignmentChanged, elfdiff.TypeBecameOpaque,
+	elfdiff.MemberAdded, elfdiff.MemberRemoved, elfdiff.MemberRenamed, elfdiff.MemberMoved,
+	elfdiff.MemberTypeChanged, elfdiff.BitfieldChanged, elfdiff.ArrayLengthChanged, elfdiff.FuncPtrChanged,
+	elfdiff.TypedefRetargeted, elfdiff.EnumeratorAdded, elfdiff.EnumeratorRemoved,
+	elfdiff.EnumeratorValueChanged, elfdiff.EnumeratorRenamed,
+	elfdiff.ClassVPtrAdded, elfdiff.ClassVPtrRemoved, elfdiff.AccessChanged,
+	elfdiff.TypeinfoBaseAdded, elfdiff.TypeinfoBaseRemoved, elfdiff.TypeinfoBaseReplaced,
+	elfdiff.TypeinfoBaseMoved, elfdiff.TypeinfoBaseVirtual, elfdiff.TypeinfoBaseAccess,
+	elfdiff.VirtualAppended, elfdiff.VirtualInserted, elfdiff.VirtualRemoved, elfdiff.VirtualMoved,
+	elfdiff.VirtualReplaced, elfdiff.VirtualBecamePure, elfdiff.VirtualBecameConcrete,
+	elfdiff.MethodBecameVirtual, elfdiff.MethodBecameNonVirtual,
+}
+
+// privateRules classify the changes inside types that are not public
+// API. They come before every other rule of their kinds.
+func privateRules() []Rule {
+	rs := make([]Rule, 0, len(privateKinds))
+	for _, k := range privateKinds {
+		rs = append(rs, Rule{ID: "private-" + string(k), Kind: k, Severity: Info, When: private,
+			Rationale: "the type is not public API (defined in a source file or a private header, at most declared in the public headers): clients cannot allocate, embed or access it, only hold pointers the library gives them"})
+	}
+	return rs
+}
+
+// private holds for a change inside a type that is not public API: one
+// defined outside the public headers or, when no headers were known, one
+// defined in a source file and reached by no exported symbol by value (a
+// symbol that passes it by value would be uncallable without its
+// definition, so its clients must have one).
+func private(c elfdiff.Change) bool {
+	return c.Facts.Has(elfdiff.FactPrivate) && (!c.Facts.Has(elfdiff.FactNoHeaders) || c.Reach != elfdiff.ReachValue)
 }
 
 // locationRules returns the rules for a type that changed at one kind of

@@ -78,6 +78,7 @@ func Read(df *dwarfdec.File, syms *elfsym.SymbolList, source string) (info *Debu
 		}
 	}
 	markInternal(dr.types)
+	info.Files = dr.files
 	info.Types = len(dr.types)
 	info.TypeUnitRefs = dr.typeUnitRefs
 	return info, nil
@@ -116,12 +117,16 @@ type dwarfReader struct {
 	// pushes its own above those of the ones that are reading it.
 	methodStack []Method
 	paramStack  []*Type
+	// files are the paths of the files types are declared in, numbered
+	// by fileIDs from 1 (Type.File).
+	files   []string
+	fileIDs map[string]uint32
 }
 
 // newDWARFReader returns a reader of the DWARF of df.
 func newDWARFReader(df *dwarfdec.File) *dwarfReader {
 	return &dwarfReader{d: df.Data, r: df.Data.Reader(), sec: df.Sec, types: make(map[dwarf.Offset]*Type),
-		defs: make(map[defKey]dwarf.Offset), typeUnits: df.TypeUnits,
+		defs: make(map[defKey]dwarf.Offset), typeUnits: df.TypeUnits, fileIDs: make(map[string]uint32),
 		void: &Type{Kind: VoidType, Size: -1, Count: -1}}
 }
 

@@ -26,6 +26,10 @@ type unitInfo struct {
 	files  [][]byte
 	joined []string
 	read   bool
+	// ids number the line table's files in the reader's list of file
+	// paths (0 for none), read on first use.
+	ids     []uint32
+	idsRead bool
 }
 
 // DWARF language codes of C++ dialects.
@@ -116,6 +120,44 @@ func (dr *dwarfReader) declaredInSource(e *dwarfdec.DIE) bool {
 		u.joined = dr.joinedFiles(u)
 	}
 	return n < int64(len(u.joined)) && isSourceFile(u.joined[n])
+}
+
+// IsSourceFile reports whether path names a C or C++ source file rather
+// than a header: what is defined there is invisible to clients.
+func IsSourceFile(path string) bool { return isSourceFile(path) }
+
+// declFile returns the number of the file a DIE was declared in
+// (DW_AT_decl_file) in the reader's list of file paths, counted from 1; 0
+// when the DIE does not say.
+func (dr *dwarfReader) declFile(e *dwarfdec.DIE) uint32 {
+	n, ok := e.Int(dwarfdec.SlotDeclFile)
+	u := dr.unitOf(e.Off)
+	if !ok || u == nil || n < 0 {
+		return 0
+	}
+	if !u.idsRead {
+		u.idsRead = true
+		if u.joined == nil {
+			u.joined = dr.joinedFiles(u)
+		}
+		u.ids = make([]uint32, len(u.joined))
+		for i, name := range u.joined {
+			if name == "" {
+				continue
+			}
+			id, ok := dr.fileIDs[name]
+			if !ok {
+				dr.files = append(dr.files, name)
+				id = uint32(len(dr.files))
+				dr.fileIDs[name] = id
+			}
+			u.ids[i] = id
+		}
+	}
+	if n >= int64(len(u.ids)) {
+		return 0
+	}
+	return u.ids[n]
 }
 
 // lineFiles returns the file names of the line table of u, unjoined, or

@@ -15,6 +15,8 @@
 //	                     run objcopy with these arguments on the built library (likewise objcopy-v1/-v2)
 //	split-debug: yes     move the DWARF into a separate lib….so.debug file next to the
 //	                     library, found through .gnu_debuglink (likewise split-debug-v1/-v2)
+//	headers: include     the public headers of each version are under v1/include and
+//	                     v2/include (the check's --headers-dir1 and --headers-dir2)
 //
 // Files v1/… and v2/… are the sources of each version: *.c, *.cc and *.cpp
 // files are compiled, headers are available to them, and lib.map, when
@@ -214,6 +216,16 @@ func (c *Case) Build(dir string) (oldSO, newSO string, err error) {
 		return "", "", err
 	}
 	return oldSO, newSO, nil
+}
+
+// HeaderDirs returns the public header directories of the two versions
+// built into dir, as the "headers" key names them; nil when it is absent.
+func (c *Case) HeaderDirs(dir string) (old, new []string) {
+	h := c.Keys["headers"]
+	if h == "" {
+		return nil, nil
+	}
+	return []string{filepath.Join(dir, "v1", h)}, []string{filepath.Join(dir, "v2", h)}
 }
 
 // key returns the value of a per-version key (name-v1) or else the shared one.
