@@ -61,13 +61,15 @@ const (
 	FactBaseOfShifted                    // a virtual method appended to a class that is a direct base of a class of the library whose own slots it shifted
 	FactPrivate                          // the type is not public API: defined in a source file or private header, not in a public header
 	FactNoHeaders                        // no public headers were known: FactPrivate was inferred from a source file name
+	FactSameLayout                       // another type with the same size, alignment, scalars at the same offsets and register classification
+	FactReserved                         // the change is in a reserved or padding member, or in new members that took its bytes
 )
 
 var factNames = []string{
 	"size", "class", "memory", "qualifiers", "pointee", "pointee-qualifiers", "pointer-level",
 	"same-representation", "signedness", "from-void", "to-void", "kind", "grew", "shrank",
 	"allocatable", "appended", "sentinel", "became-const", "lost-const", "in-padding",
-	"became-variadic", "lost-variadic", "union", "flexible", "pure", "cxx-class", "internal", "base-of-shifted", "private", "no-headers",
+	"became-variadic", "lost-variadic", "union", "flexible", "pure", "cxx-class", "internal", "base-of-shifted", "private", "no-headers", "same-layout", "reserved",
 }
 
 // Has reports whether every fact of f holds.

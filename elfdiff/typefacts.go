@@ -124,6 +124,9 @@ func (d *typeDiffer) facts(o, n *abi.Type, depth int, l *loc) Facts {
 		if so, sn := os.Sizeof(), ns.Sizeof(); so > 0 && sn > 0 && so != sn {
 			f |= FactSize
 		}
+		if !f.Has(FactPointerLevel) && sameLayout(os, ns) {
+			f |= FactSameLayout
+		}
 		return f
 	}
 	so, sn := o.Sizeof(), n.Sizeof()
@@ -153,6 +156,9 @@ func (d *typeDiffer) facts(o, n *abi.Type, depth int, l *loc) Facts {
 	}
 	if kindClass(os) != kindClass(ns) {
 		f |= FactKind
+	}
+	if !f.Any(FactSize|FactClass) && sameLayout(o, n) {
+		f |= FactSameLayout
 	}
 	ro, rn := scalarRepr(os), scalarRepr(ns)
 	switch {

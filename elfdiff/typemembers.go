@@ -39,6 +39,7 @@ func (d *typeDiffer) aggregate(nd *node) {
 			defer nd.markInternal()
 		}
 	}
+	start := len(nd.local)
 	so, sn := o.Sizeof(), n.Sizeof()
 	if so != sn {
 		f := FactSize | allocatable | unionFact | cxxFact
@@ -118,6 +119,24 @@ func (d *typeDiffer) aggregate(nd *node) {
 		nd.add(MemberAdded, memberWhere(nm, j), "", nm.Type.String(), f,
 			fmt.Sprintf("%s (%s) added to %s at offset %d", memberWhere(nm, j), nm.Type, nd.name, nm.Offset))
 		// A new member's types are new: nothing to compare them with.
+	}
+	if so == sn {
+		nd.markReuse(start, o, n, pairs, removed, added)
+	}
+}
+
+// markReuse adds the facts of reuse to the member changes of nd from
+// index start on.
+func (nd *node) markReuse(start int, o, n *abi.Type, pairs [][2]int, removed, added []int) {
+	facts, wrapped := reuse(o, n, pairs, removed, added)
+	for _, c := range nd.local[start:] {
+		switch c.Kind {
+		case MemberRemoved, MemberMoved, MemberAdded, MemberTypeChanged, ArrayLengthChanged:
+			c.Facts |= facts[c.Where]
+			if w, ok := wrapped[c.Where]; ok && c.Kind == MemberRemoved {
+				c.Detail = w
+			}
+		}
 	}
 }
 

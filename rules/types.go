@@ -6,7 +6,7 @@ import "github.com/compatgate/compatgate/elfdiff"
 // exported functions and variables, and the types they reach. They read
 // the change's Facts and Reach, never its text.
 func typeRules() []Rule {
-	rs := privateRules()
+	rs := append(privateRules(), reservedRules()...)
 	// Changes inside a class internal to the library come first: clients
 	// cannot name, create or derive from it.
 	for _, k := range []elfdiff.Kind{elfdiff.MemberTypeChanged, elfdiff.MemberMoved, elfdiff.MemberRemoved,
@@ -138,6 +138,23 @@ func privateRules() []Rule {
 	return rs
 }
 
+// reservedRules classify changes that put reserved or padding space to
+// use, or wrap a member into a union or struct at the same offset: no byte
+// a client reads moved.
+func reservedRules() []Rule {
+	var rs []Rule
+	for _, k := range []elfdiff.Kind{elfdiff.MemberRemoved, elfdiff.MemberMoved, elfdiff.MemberAdded,
+		elfdiff.MemberTypeChanged, elfdiff.ArrayLengthChanged} {
+		rs = append(rs,
+			Rule{ID: "reserved-" + string(k), Kind: k, Severity: Warn, When: has(elfdiff.FactReserved | elfdiff.FactAllocatable),
+				Rationale: "reserved or padding space put to use within its old bytes: nothing clients read moved, but clients that fill the struct may have left something other than zero in the reserved bytes the library now reads; review"},
+			Rule{ID: "reserved-internal-" + string(k), Kind: k, Severity: Info, When: has(elfdiff.FactReserved),
+				Rationale: "reserved or padding space put to use within its old bytes, in a type clients cannot create: nothing clients read or write moved"})
+	}
+	return append(rs, Rule{ID: "member-wrapped", Kind: elfdiff.MemberRemoved, Severity: Info, When: has(elfdiff.FactSameLayout),
+		Rationale: "the member's bytes are where they were, with the same layout, now inside a union or struct member (an anonymous one keeps its name): compiled clients are unaffected"})
+}
+
 // private holds for a change inside a type that is not public API: one
 // defined outside the public headers or, when no headers were known, one
 // defined in a source file and reached by no exported symbol by value (a
@@ -166,6 +183,8 @@ func locationRules(prefix string, k elfdiff.Kind, who string) []Rule {
 			Rationale: "same pointer, other promises about writing through it; review"},
 		{ID: prefix + "-type-respelled", Kind: k, Severity: Info, When: has(elfdiff.FactSameRepr),
 			Rationale: "same size, register class and signedness: the ABI is unchanged"},
+		{ID: prefix + "-type-same-layout", Kind: k, Severity: Info, When: has(elfdiff.FactSameLayout),
+			Rationale: "another type with the same size, alignment, scalars at the same offsets and register classification: the bytes " + who + " read and write are where they were"},
 		{ID: prefix + "-pointee-size-changed", Kind: k, Severity: Break, When: has(elfdiff.FactPointee | elfdiff.FactSize),
 			Rationale: "the memory behind the pointer has another size: reads and writes overrun what " + who + " provide"},
 		{ID: prefix + "-pointee-changed", Kind: k, Severity: Warn, When: has(elfdiff.FactPointee),
