@@ -26,8 +26,8 @@ func typeRules() []Rule {
 			Rationale: "old callers expect the result in the old registers, or pass (or omit) the hidden result pointer"},
 		Rule{ID: "became-variadic", Kind: elfdiff.VariadicChanged, Severity: Warn, When: has(elfdiff.FactBecameVariadic),
 			Rationale: "fixed arguments are passed alike, but old callers do not set %al for the variadic prologue; review"},
-		Rule{ID: "no-longer-variadic", Kind: elfdiff.VariadicChanged, Severity: Break,
-			Rationale: "old callers pass arguments the function no longer declares, or fewer than it now reads"},
+		Rule{ID: "no-longer-variadic", Kind: elfdiff.VariadicChanged, Severity: Warn,
+			Rationale: "on x86-64 fixed arguments are passed alike either way (old callers only also set %al, which the function now ignores); extra arguments old callers pass are ignored; review"},
 	)
 	rs = append(rs, locationRules("param", elfdiff.ParamTypeChanged, "callers")...)
 	rs = append(rs,
@@ -91,6 +91,8 @@ func typeRules() []Rule {
 			Rationale: "clients allocate, copy and index it with the old length"},
 		Rule{ID: "array-length-changed-pointer", Kind: elfdiff.ArrayLengthChanged, Severity: Warn,
 			Rationale: "reached through pointers: clients that index it or allocate it use the old length"},
+		Rule{ID: "function-pointer-param-appended", Kind: elfdiff.FuncPtrChanged, Severity: Warn, When: has(elfdiff.FactAppended),
+			Rationale: "the callback type gained trailing parameters: old callbacks ignore the extra arguments (x86-64 callers clean up), and old callers of it leave them unset; review"},
 		Rule{ID: "function-pointer-changed", Kind: elfdiff.FuncPtrChanged, Severity: Break,
 			Rationale: "callbacks are called, or library functions called through it, with the old signature"},
 		Rule{ID: "enumerator-sentinel-changed", Kind: elfdiff.EnumeratorValueChanged, Severity: Warn, When: has(elfdiff.FactSentinel),

@@ -91,6 +91,10 @@ type Func struct {
 	// Inline says the function was declared inline or defined in its
 	// class: clients that called it may have compiled their own copy.
 	Inline bool
+	// InHeader says the function was declared (DW_AT_decl_file) in a
+	// header, not a source file: clients can see its definition when it
+	// is inline or a template.
+	InHeader bool
 }
 
 // A Param is one formal parameter of a function.

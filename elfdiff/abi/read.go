@@ -239,6 +239,11 @@ func (dr *dwarfReader) function(off dwarf.Offset) (*Func, error) {
 			f.Inline = true
 		}
 	}
+	if d := first(chain, dwarfdec.SlotDeclFile); d != nil {
+		if id := dr.declFile(d); id > 0 {
+			f.InHeader = !isSourceFile(dr.files[id-1])
+		}
+	}
 	// The parameters: of the most concrete DIE that lists any, resolving
 	// each one's own abstract origin for its name and type.
 	var pc [2]dwarfdec.DIE // a parameter and its origin
