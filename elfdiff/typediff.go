@@ -24,8 +24,10 @@ type typeDiffer struct {
 	roots []root
 	// elfVTables names the classes whose vtable both libraries export:
 	// the ELF side compares those slot by slot, so the DWARF side leaves
-	// their virtual methods alone.
-	elfVTables map[string]bool
+	// their virtual methods alone, but for the slots that hold
+	// __cxa_pure_virtual (which the ELF side cannot tell apart), listed
+	// with each class.
+	elfVTables map[string]map[int64]bool
 	// public says which types are public API.
 	public publicAPI
 }
