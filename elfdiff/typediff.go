@@ -30,6 +30,8 @@ type typeDiffer struct {
 	elfVTables map[string]map[int64]bool
 	// public says which types are public API.
 	public publicAPI
+	// queue is the walk's queue, kept between walks.
+	queue []step
 }
 
 // A node is one compared pair of named types.
@@ -42,6 +44,7 @@ type node struct {
 	dirty bool
 	mark  int // index+1 of the last root that visited the node by value
 	pmark int // …through a pointer
+	plen  int // the length of the shortest path to it found, 0 before any
 }
 
 // An edge leads from a declaration or a node to a node it uses.

@@ -23,12 +23,13 @@
 // present, is passed as the version script. The file "want" lists the
 // expected findings, one a line:
 //
-//	rule severity symbol [type=T] [where=W] [affected=a,b,…]
+//	rule severity symbol [type=T] [where=W] [affected=a,b,…] [path=P]
 //
 // where symbol is "-" for none, and a value with spaces is written as a Go
 // quoted string (type="struct point"). Lines starting with # are comments.
-// A finding's type and symbol are always compared; where and affected only
-// when the want line gives them.
+// A finding's type and symbol are always compared; where, affected and
+// path (how one affected symbol reaches the change) only when the want line
+// gives them.
 package casetest
 
 import (
@@ -60,9 +61,9 @@ type Case struct {
 
 // A Want is one expected finding.
 type Want struct {
-	Rule, Severity, Symbol, Type, Where string
-	Affected                            []string
-	HasWhere, HasAffected               bool
+	Rule, Severity, Symbol, Type, Where, Path string
+	Affected                                  []string
+	HasWhere, HasAffected, HasPath            bool
 }
 
 // String returns the want in its file syntax.
@@ -80,6 +81,9 @@ func (w Want) String() string {
 	}
 	if w.HasAffected {
 		s += " affected=" + quote(strings.Join(w.Affected, ","))
+	}
+	if w.HasPath {
+		s += " path=" + quote(w.Path)
 	}
 	return s
 }
@@ -166,6 +170,8 @@ func ParseWant(text string) ([]Want, error) {
 				w.Type = v
 			case "where":
 				w.Where, w.HasWhere = v, true
+			case "path":
+				w.Path, w.HasPath = v, true
 			case "affected":
 				w.HasAffected = true
 				if v != "" {
@@ -368,6 +374,9 @@ func matches(w Want, f compat.Finding) bool {
 	if w.HasAffected && !slices.Equal(w.Affected, g.Affected) {
 		return false
 	}
+	if w.HasPath && w.Path != g.Path {
+		return false
+	}
 	return true
 }
 
@@ -375,5 +384,5 @@ func asWant(f compat.Finding) Want {
 	aff := slices.Clone(f.Affected)
 	slices.Sort(aff)
 	return Want{Rule: f.Rule, Severity: f.Severity.String(), Symbol: f.Symbol, Type: f.Type,
-		Where: f.Where, HasWhere: f.Where != "", Affected: aff, HasAffected: f.Type != ""}
+		Where: f.Where, HasWhere: f.Where != "", Affected: aff, HasAffected: f.Type != "", Path: f.Path}
 }
