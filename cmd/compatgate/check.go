@@ -67,7 +67,7 @@ func runCheck(e env) int {
 	if *format == "json" {
 		err = report.WriteJSON(e.stdout)
 	} else {
-		err = report.WriteTextWith(e.stdout, compat.TextOptions{MaxDetails: *maxDetails})
+		err = report.WriteTextWith(e.stdout, compat.TextOptions{MaxDetails: *maxDetails, Width: termWidth(e.stdout)})
 	}
 	if err != nil {
 		fmt.Fprintf(e.stderr, "compatgate check: writing report: %v\n", err)
