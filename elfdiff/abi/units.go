@@ -106,6 +106,10 @@ func (dr *dwarfReader) declaredInSource(e *dwarfdec.DIE) bool {
 	if !ok || u == nil || n < 0 {
 		return false
 	}
+	if u.idsRead {
+		id := dr.declFile(e)
+		return id > 0 && isSourceFile(dr.files[id-1])
+	}
 	if !u.read {
 		u.read = true
 		u.files = dr.lineFiles(u)
@@ -153,6 +157,7 @@ func (dr *dwarfReader) declFile(e *dwarfdec.DIE) uint32 {
 			}
 			u.ids[i] = id
 		}
+		u.joined, u.files = nil, nil // the ids say it all now
 	}
 	if n >= int64(len(u.ids)) {
 		return 0
