@@ -29,6 +29,9 @@ type Set struct {
 	// "pkg-config file F", "PREFIX/include beside the library"…
 	Origin string
 	base   map[string]bool
+	// idents holds the identifiers the headers use, read on first use
+	// by Declares.
+	idents map[string]bool
 }
 
 // Has reports whether a file of path's base name is one of the headers.
@@ -36,6 +39,30 @@ type Set struct {
 // names are what can be compared.
 func (s *Set) Has(path string) bool {
 	return s != nil && s.base[filepath.Base(path)]
+}
+
+// Mentions reports whether the identifier name appears in any of the
+// headers: a function whose name they never mention is not declared there.
+// The headers are read on the first call.
+func (s *Set) Mentions(name string) bool {
+	if s == nil {
+		return true
+	}
+	if s.idents == nil {
+		s.idents = make(map[string]bool)
+		for _, f := range s.Files {
+			data, err := os.ReadFile(f)
+			if err != nil {
+				continue
+			}
+			for _, w := range strings.FieldsFunc(string(data), func(r rune) bool {
+				return !(r == '_' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z')
+			}) {
+				s.idents[w] = true
+			}
+		}
+	}
+	return s.idents[name]
 }
 
 // Len returns the number of headers.

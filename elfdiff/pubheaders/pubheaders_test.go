@@ -112,13 +112,18 @@ func TestDiscover(t *testing.T) {
 
 func TestFromFlags(t *testing.T) {
 	dir := t.TempDir()
-	layout(t, dir, map[string]string{"inc/a.h": "", "inc/sub/b.h": "", "c.h": ""})
+	layout(t, dir, map[string]string{"inc/a.h": "int compress(const char *in);", "inc/sub/b.h": "#define F(x) x##_8", "c.h": ""})
 	s, err := FromFlags([]string{filepath.Join(dir, "inc")}, []string{filepath.Join(dir, "c.h")}, "flags")
 	if err != nil {
 		t.Fatal(err)
 	}
 	if s.Len() != 3 || !s.Has("x/a.h") || !s.Has("b.h") || !s.Has("c.h") {
 		t.Errorf("got %v", s.Files)
+	}
+	for name, want := range map[string]bool{"compress": true, "in": true, "F": true, "MemCopy": false, "compres": false} {
+		if got := s.Mentions(name); got != want {
+			t.Errorf("Mentions(%q) = %v, want %v", name, got, want)
+		}
 	}
 	if s, err := FromFlags(nil, nil, "none"); s != nil || err != nil {
 		t.Errorf("no flags: got %v, %v; want nil, nil", s, err)
