@@ -9,6 +9,7 @@ import (
 	"github.com/compatgate/compatgate/elfdiff/pubheaders"
 
 	"path/filepath"
+	"strings"
 )
 
 // publicAPI says which types of the old corpus are public.
@@ -27,13 +28,15 @@ func newPublicAPI(old, new *Corpus) publicAPI {
 	return publicAPI{debug: old.Debug, headers: h}
 }
 
-// private returns the file a struct, union, class or enum is defined in
-// when that file is not a public header, else "". With public headers,
-// a type defined anywhere else (a private header, a source file) is
-// private unless it lies under a system include directory (the C
-// library's and other libraries' types, which the library uses but does
-// not own); without them, only a type defined in a source file is.
-func (p publicAPI) private(t *abi.Type) string {
+// private returns the file a struct, union, class or enum (reported as
+// name) is defined in when that file is not a public header, else "".
+// With public headers, a type defined anywhere else (a private header, a
+// source file) is private unless it lies under a system include directory
+// (the C library's and other libraries' types, which the library uses but
+// does not own) or the headers define its name all the same (a library
+// built from one amalgamated source file); without them, only a type
+// defined in a source file is.
+func (p publicAPI) private(t *abi.Type, name string) string {
 	if t == nil || !(t.Kind.IsAggregate() || t.Kind == abi.EnumType) {
 		return ""
 	}
@@ -41,12 +44,27 @@ func (p publicAPI) private(t *abi.Type) string {
 	switch {
 	case file == "":
 		return ""
-	case abi.IsSourceFile(file):
+	case abi.IsSourceFile(file) && p.headers == nil:
 		return file
 	case p.headers == nil || p.headers.Has(file) || pubheaders.IsSystemHeader(file):
 		return ""
+	case name != "" && p.headers.Defines(simpleTag(name)):
+		return "" // an amalgamation: public types defined in the one source file
 	}
 	return file
+}
+
+// simpleTag returns the last component of a C++ qualified name, without
+// template arguments: "Box" for "ns::Box", "vector" for "std::vector<int>".
+func simpleTag(name string) string {
+	name = strings.TrimPrefix(strings.TrimPrefix(strings.TrimPrefix(name, "struct "), "union "), "enum ")
+	if i := strings.IndexByte(name, '<'); i >= 0 {
+		name = name[:i]
+	}
+	if i := strings.LastIndex(name, "::"); i >= 0 {
+		name = name[i+2:]
+	}
+	return name
 }
 
 // markPrivate adds FactPrivate to the changes found in nd when its type
@@ -55,7 +73,7 @@ func (d *typeDiffer) markPrivate(nd *node) {
 	if len(nd.local) == 0 {
 		return
 	}
-	file := d.public.private(nd.o)
+	file := d.public.private(nd.o, nd.name)
 	if file == "" {
 		return
 	}

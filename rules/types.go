@@ -56,6 +56,8 @@ func typeRules() []Rule {
 	rs = append(rs,
 		Rule{ID: "type-size-changed", Kind: elfdiff.TypeSizeChanged, Severity: Break, When: byValue,
 			Rationale: "clients pass, return, copy and embed it with the old size and layout"},
+		Rule{ID: "versioned-struct-grew", Kind: elfdiff.TypeSizeChanged, Severity: Warn, When: has(elfdiff.FactVersioned | elfdiff.FactGrew),
+			Rationale: "the struct grew at its end and starts with a version or size member (sqlite3_module's iVersion): a library that checks it reads the new members only from clients that set it; review that it does, or suppress"},
 		Rule{ID: "type-size-grew", Kind: elfdiff.TypeSizeChanged, Severity: Break,
 			When:      has(elfdiff.FactAllocatable | elfdiff.FactGrew),
 			Rationale: "clients that allocate it (on the stack, statically, in arrays, embedded) reserve the old, smaller size and the library writes past it"},

@@ -29,9 +29,9 @@ type Set struct {
 	// "pkg-config file F", "PREFIX/include beside the library"…
 	Origin string
 	base   map[string]bool
-	// idents holds the identifiers the headers use, read on first use
-	// by Declares.
-	idents map[string]bool
+	// idents holds the identifiers the headers use and defined the tags
+	// and typedef names they define, read on first use.
+	idents, defined map[string]bool
 }
 
 // Has reports whether a file of path's base name is one of the headers.
@@ -43,27 +43,90 @@ func (s *Set) Has(path string) bool {
 
 // Mentions reports whether the identifier name appears in any of the
 // headers: a function whose name they never mention is not declared there.
-// The headers are read on the first call.
+// The headers are read on the first call of Mentions or Defines.
 func (s *Set) Mentions(name string) bool {
 	if s == nil {
 		return true
 	}
-	if s.idents == nil {
-		s.idents = make(map[string]bool)
-		for _, f := range s.Files {
-			data, err := os.ReadFile(f)
-			if err != nil {
-				continue
+	s.read()
+	return s.idents[name]
+}
+
+// Defines reports whether the headers define the struct, union, class or
+// enum of tag name (struct name { or struct name : base {), or name a
+// typedef at the end of a definition (} name;). A library built as one
+// source file (an amalgamation, as sqlite3.c) has its public types in
+// that file too: the headers are what say they are public.
+func (s *Set) Defines(name string) bool {
+	if s == nil {
+		return true
+	}
+	s.read()
+	return s.defined[name]
+}
+
+// read reads the identifiers and the definitions of the headers, once.
+func (s *Set) read() {
+	if s.idents != nil {
+		return
+	}
+	s.idents, s.defined = make(map[string]bool), make(map[string]bool)
+	for _, f := range s.Files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		toks := tokens(string(data))
+		for i, t := range toks {
+			if isIdent(t) {
+				s.idents[t] = true
 			}
-			for _, w := range strings.FieldsFunc(string(data), func(r rune) bool {
-				return !(r == '_' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z')
-			}) {
-				s.idents[w] = true
+			switch {
+			case (t == "struct" || t == "union" || t == "enum" || t == "class") && i+2 < len(toks) && isIdent(toks[i+1]):
+				for j := i + 2; j < len(toks) && j < i+64; j++ {
+					if toks[j] == "{" {
+						s.defined[toks[i+1]] = true
+					}
+					if toks[j] == "{" || toks[j] == ";" || toks[j] == "(" || toks[j] == ")" || toks[j] == "," {
+						break
+					}
+				}
+			case t == "}" && i+2 < len(toks) && isIdent(toks[i+1]) && toks[i+2] == ";":
+				s.defined[toks[i+1]] = true
 			}
 		}
 	}
-	return s.idents[name]
 }
+
+// tokens splits C source into identifiers (and numbers) and single
+// punctuation characters, dropping spaces.
+func tokens(src string) []string {
+	var out []string
+	for i := 0; i < len(src); {
+		c := src[i]
+		switch {
+		case c == ' ' || c == '\t' || c == '\n' || c == '\r':
+			i++
+		case isIdentByte(c):
+			j := i
+			for j < len(src) && isIdentByte(src[j]) {
+				j++
+			}
+			out = append(out, src[i:j])
+			i = j
+		default:
+			out = append(out, src[i:i+1])
+			i++
+		}
+	}
+	return out
+}
+
+func isIdentByte(c byte) bool {
+	return c == '_' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
+}
+
+func isIdent(t string) bool { return t != "" && isIdentByte(t[0]) && !(t[0] >= '0' && t[0] <= '9') }
 
 // Len returns the number of headers.
 func (s *Set) Len() int {

@@ -138,3 +138,30 @@ func TestFromFlags(t *testing.T) {
 		}
 	}
 }
+
+func TestDefines(t *testing.T) {
+	dir := t.TempDir()
+	layout(t, dir, map[string]string{"inc/a.h": `
+typedef struct png_struct_def png_struct;
+struct sqlite3_module {
+	int iVersion;
+};
+typedef struct { int x; } point_t;
+namespace ns { class Widget : public Base { int w; }; }
+enum mode : int { A };
+struct fwd;
+int f(struct fwd *p);
+`})
+	s, err := FromFlags([]string{filepath.Join(dir, "inc")}, nil, "flags")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, want := range map[string]bool{
+		"sqlite3_module": true, "point_t": true, "Widget": true, "mode": true,
+		"png_struct_def": false, "png_struct": false, "fwd": false,
+	} {
+		if got := s.Defines(name); got != want {
+			t.Errorf("Defines(%q) = %v, want %v", name, got, want)
+		}
+	}
+}
