@@ -11,6 +11,7 @@ import (
 
 	"github.com/compatgate/compatgate/compat"
 	"github.com/compatgate/compatgate/elfdiff"
+	"github.com/compatgate/compatgate/elfdiff/pubheaders"
 	"github.com/compatgate/compatgate/internal/casetest"
 	"github.com/compatgate/compatgate/rules"
 )
@@ -34,11 +35,13 @@ func TestCases(t *testing.T) {
 		t.Run(c.Name, func(t *testing.T) {
 			t.Parallel()
 			requireCompiler(t, c)
-			oldSO, newSO, err := c.Build(t.TempDir())
+			dir := t.TempDir()
+			oldSO, newSO, err := c.Build(dir)
 			if err != nil {
 				t.Fatal(err)
 			}
-			r, err := compat.Check(oldSO, newSO, nil)
+			h1, h2 := c.HeaderDirs(dir)
+			r, err := compat.CheckWith(oldSO, newSO, compat.Options{HeaderDirs1: h1, HeaderDirs2: h2})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -51,18 +54,18 @@ func TestCases(t *testing.T) {
 			// Check loads small libraries at the same time; big ones are
 			// loaded one after the other, the second sharing the first's
 			// names. Both ways must find the same.
-			if diff := cmp.Diff(slices.Collect(r.Findings()), slices.Collect(checkSharing(t, oldSO, newSO).Findings())); diff != "" {
+			if diff := cmp.Diff(slices.Collect(r.Findings()), slices.Collect(checkSharing(t, oldSO, newSO, h1, h2).Findings())); diff != "" {
 				t.Errorf("%s: findings with shared names differ (-separate +shared):\n%s", path, diff)
 			}
 			// An ABI dump in place of either library changes nothing.
-			checkDumps(t, oldSO, newSO, r)
+			checkDumps(t, oldSO, newSO, h1, h2, r)
 		})
 	}
 }
 
 // checkSharing checks two libraries as Check does for big ones: NEW is
 // loaded after OLD, with OLD's names.
-func checkSharing(t *testing.T, oldSO, newSO string) *compat.Report {
+func checkSharing(t *testing.T, oldSO, newSO string, h1, h2 []string) *compat.Report {
 	t.Helper()
 	old, err := elfdiff.Load(oldSO)
 	if err != nil {
@@ -70,6 +73,12 @@ func checkSharing(t *testing.T, oldSO, newSO string) *compat.Report {
 	}
 	new, err := elfdiff.LoadWith(newSO, elfdiff.LoadOptions{ShareNames: old})
 	if err != nil {
+		t.Fatal(err)
+	}
+	if old.Headers, err = pubheaders.FromFlags(h1, nil, "--headers-dir1"); err != nil {
+		t.Fatal(err)
+	}
+	if new.Headers, err = pubheaders.FromFlags(h2, nil, "--headers-dir2"); err != nil {
 		t.Fatal(err)
 	}
 	changes, err := elfdiff.Diff(old, new)

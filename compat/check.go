@@ -5,11 +5,13 @@ import (
 	"fmt"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/compatgate/compatgate/elfdiff"
 	"github.com/compatgate/compatgate/elfdiff/abidump"
 	"github.com/compatgate/compatgate/elfdiff/debuginfod"
+	"github.com/compatgate/compatgate/elfdiff/pubheaders"
 	"github.com/compatgate/compatgate/rules"
 )
 
@@ -33,6 +35,13 @@ type Options struct {
 	// Debuginfod, when set, fetches by build-id the debug files found in
 	// no directory (see debuginfod.FromEnv).
 	Debuginfod *debuginfod.Client
+	// HeaderDirs1 and HeaderFiles1 are the public headers of OLD
+	// (directories searched recursively, and single files), HeaderDirs2
+	// and HeaderFiles2 those of NEW, as abidiff's --headers-dir1 and
+	// --header-file1. A side given none has its headers looked for
+	// beside the library (see pubheaders.Discover).
+	HeaderDirs1, HeaderFiles1 []string
+	HeaderDirs2, HeaderFiles2 []string
 }
 
 // Check loads two versions of a library, compares them and judges the
@@ -65,7 +74,14 @@ func CheckWith(oldPath, newPath string, opts Options) (*Report, error) {
 			new, newErr = load(newPath, nlo)
 		}
 	}
-	if err := cmp.Or(oldErr, newErr); err != nil {
+	err := cmp.Or(oldErr, newErr)
+	if err != nil {
+		return nil, err
+	}
+	if old.Headers, err = PublicHeaders(oldPath, old.Headers, opts.HeaderDirs1, opts.HeaderFiles1, "1"); err != nil {
+		return nil, err
+	}
+	if new.Headers, err = PublicHeaders(newPath, new.Headers, opts.HeaderDirs2, opts.HeaderFiles2, "2"); err != nil {
 		return nil, err
 	}
 	if err := sameArchitecture(oldPath, newPath, old, new); err != nil {
@@ -114,6 +130,28 @@ func sameArchitecture(oldPath, newPath string, old, new *elfdiff.Corpus) error {
 	}
 	return fmt.Errorf("cannot compare %s (%s, %s) with %s (%s, %s): an ABI dump must be of the same architecture",
 		oldPath, old.Class, old.Machine, newPath, new.Class, new.Machine)
+}
+
+// PublicHeaders returns the public headers of the library at path: those
+// given by the flags of its side (side "1", "2" or "" for a single
+// library), else those an ABI dump recorded (recorded; nil for a library),
+// else those found beside the library.
+func PublicHeaders(path string, recorded *pubheaders.Set, dirs, files []string, side string) (*pubheaders.Set, error) {
+	var flags []string
+	for _, d := range dirs {
+		flags = append(flags, "--headers-dir"+side+" "+d)
+	}
+	for _, f := range files {
+		flags = append(flags, "--header-file"+side+" "+f)
+	}
+	s, err := pubheaders.FromFlags(dirs, files, strings.Join(flags, " "))
+	if s != nil || err != nil {
+		return s, err
+	}
+	if recorded != nil {
+		return recorded, nil
+	}
+	return pubheaders.Discover(path), nil
 }
 
 // concurrentLoadLimit is the combined size of two library files up to which

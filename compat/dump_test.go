@@ -22,14 +22,23 @@ import (
 //     library's: a field the dump forgets is named;
 //   - dump against dump, dump against library and library against dump
 //     give the same JSON report and exit code as want, the libraries'.
-func checkDumps(t *testing.T, oldSO, newSO string, want *compat.Report) {
+func checkDumps(t *testing.T, oldSO, newSO string, h1, h2 []string, want *compat.Report) {
 	t.Helper()
 	dir := t.TempDir()
-	oldDump := writeDump(t, oldSO, filepath.Join(dir, "old.abi.json.gz"))
-	newDump := writeDump(t, newSO, filepath.Join(dir, "new.abi.json"))
+	oldDump := writeDump(t, oldSO, filepath.Join(dir, "old.abi.json.gz"), h1, "1")
+	newDump := writeDump(t, newSO, filepath.Join(dir, "new.abi.json"), h2, "2")
 	wantJSON := reportJSON(t, want)
 	for _, pair := range [][2]string{{oldDump, newDump}, {oldDump, newSO}, {oldSO, newDump}} {
-		r, err := compat.Check(pair[0], pair[1], nil)
+		// A dump carries the headers it was made with; a library side is
+		// given its headers as the check of the libraries was.
+		var opts compat.Options
+		if pair[0] == oldSO {
+			opts.HeaderDirs1 = h1
+		}
+		if pair[1] == newSO {
+			opts.HeaderDirs2 = h2
+		}
+		r, err := compat.CheckWith(pair[0], pair[1], opts)
 		if err != nil {
 			t.Errorf("check %s %s: %v", filepath.Base(pair[0]), filepath.Base(pair[1]), err)
 			continue
@@ -44,11 +53,16 @@ func checkDumps(t *testing.T, oldSO, newSO string, want *compat.Report) {
 }
 
 // writeDump dumps the library at so into path, gzip-compressed when path
-// ends in .gz, and checks the dump reads back as the library.
-func writeDump(t *testing.T, so, path string) string {
+// ends in .gz, with the public headers under headerDirs (given as the
+// check's flags of side), as compatgate dump writes it, and checks the dump
+// reads back as the library.
+func writeDump(t *testing.T, so, path string, headerDirs []string, side string) string {
 	t.Helper()
 	c, err := elfdiff.Load(so)
 	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Headers, err = compat.PublicHeaders(so, nil, headerDirs, nil, side); err != nil {
 		t.Fatal(err)
 	}
 	var buf bytes.Buffer

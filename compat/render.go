@@ -101,6 +101,8 @@ type TextOptions struct {
 	// MaxDetails caps the findings listed per rule in the details; the
 	// summary still counts them all. 0 lists every finding.
 	MaxDetails int
+	// Width is the number of columns lines wrap at; DefaultWidth when 0.
+	Width int
 }
 
 // WriteText writes the report for a person: the two libraries, a summary
@@ -112,20 +114,21 @@ func (r *Report) WriteText(w io.Writer) error { return r.WriteTextWith(w, TextOp
 // WriteTextWith is WriteText with options.
 func (r *Report) WriteTextWith(w io.Writer, opts TextOptions) error {
 	bw := bufio.NewWriter(w)
+	width := cmp.Or(opts.Width, DefaultWidth)
 	if len(r.DebugMissing) > 0 {
 		fmt.Fprintf(bw, "warning: types were not compared: no debug information in %s; the verdict is at least review (--symbols-only to compare symbols only, --require-debug to make it an error)\n",
 			strings.Join(r.DebugMissing, " and "))
 	}
 	fmt.Fprintf(bw, "old: %s\nnew: %s\n", describe(r.Old), describe(r.New))
 	for _, n := range r.Notes {
-		fmt.Fprintf(bw, "note: %s\n", n)
+		wrap(bw, "note: ", "      ", n, width)
 	}
 	if r.Len() > 0 {
 		fmt.Fprintln(bw)
 		if err := r.writeSummary(bw); err != nil {
 			return err
 		}
-		r.writeDetails(bw, opts.MaxDetails)
+		r.writeDetails(bw, opts.MaxDetails, width)
 	}
 	r.writeSuppressed(bw)
 	suppressed := ""
@@ -185,7 +188,7 @@ func (r *Report) writeSummary(w io.Writer) error {
 	})
 	t := table.New(w, "RULE", "SEVERITY", "FINDINGS", "FIRST")
 	for _, l := range lines {
-		if err := t.Append(l.rule.ID, l.rule.Severity.String(), fmt.Sprint(l.count), l.first); err != nil {
+		if err := t.Append(l.rule.ID, l.rule.Severity.String(), fmt.Sprint(l.count), shorten(demangleText(l.first), maxFirst)); err != nil {
 			return fmt.Errorf("rendering report: %w", err)
 		}
 	}
@@ -194,6 +197,9 @@ func (r *Report) writeSummary(w io.Writer) error {
 	}
 	return nil
 }
+
+// maxFirst is the width of the summary's FIRST column.
+const maxFirst = 40
 
 // A subject is what a group of findings is about.
 type subject struct {
@@ -226,7 +232,7 @@ func subjectOf(f Finding) subject {
 // writeDetails writes the findings grouped by subject, the worst group
 // first, at most limit findings of each rule (0: all). The groups hold
 // the findings' positions: each is made again when its line is written.
-func (r *Report) writeDetails(w io.Writer, limit int) {
+func (r *Report) writeDetails(w io.Writer, limit, width int) {
 	type group struct {
 		subject
 		worst    rules.Severity
@@ -276,9 +282,9 @@ func (r *Report) writeDetails(w io.Writer, limit int) {
 				header = true
 			}
 			f := r.Finding(i)
-			fmt.Fprintf(w, "  %-5s  %s: %s\n", f.Severity, f.Rule, demangleText(f.Message))
+			wrap(w, fmt.Sprintf("  %-5s  ", f.Severity), "         ", f.Rule+": "+demangleText(f.Message), width)
 			if f.Path != "" {
-				fmt.Fprintln(w, "         via "+demangleText(f.Path))
+				wrap(w, "         via ", "             ", demangleText(f.Path), width)
 			}
 		}
 	}

@@ -5,6 +5,7 @@ package compat
 
 import (
 	"cmp"
+	"fmt"
 	"iter"
 	"slices"
 	"strings"
@@ -53,6 +54,11 @@ type Library struct {
 	BuildID string `json:"build_id"`
 	// DebugInfo says where the DWARF came from; empty when there was none.
 	DebugInfo string `json:"debug_info,omitempty"`
+	// Headers says where the public headers that decided which types are
+	// public API were found; empty when there were none.
+	Headers string `json:"headers,omitempty"`
+	// HeaderFiles counts those headers.
+	HeaderFiles int `json:"header_files,omitempty"`
 }
 
 // Summary counts findings by severity.
@@ -191,7 +197,28 @@ func JudgeWith(old, new *elfdiff.Corpus, changes *elfdiff.Changes, opts JudgeOpt
 	if len(r.DebugMissing) > 0 {
 		r.Verdict = WorstVerdict(r.Verdict, Review)
 	}
+	if r.TypesChecked {
+		r.Notes = append(r.Notes, headerNotes(old, new)...)
+	}
 	return r
+}
+
+// headerNotes say which public headers decided what is public API.
+func headerNotes(old, new *elfdiff.Corpus) []string {
+	if old.Headers == nil && new.Headers == nil {
+		return []string{"no public headers given or found: types defined in .c/.cc files were taken as private, " +
+			"all other types as public (give --headers-dir1/--headers-dir2 to say which headers are public)"}
+	}
+	var out []string
+	for _, side := range []struct {
+		name string
+		c    *elfdiff.Corpus
+	}{{"OLD", old}, {"NEW", new}} {
+		if h := side.c.Headers; h != nil {
+			out = append(out, fmt.Sprintf("public headers of %s: %d files, from %s", side.name, h.Len(), h.Origin))
+		}
+	}
+	return append(out, "types defined outside the public headers (and the system include directories) are not public API: changes inside them are info")
 }
 
 // judge matches each change with its rule, counts the findings by
@@ -324,6 +351,9 @@ func library(c *elfdiff.Corpus) Library {
 	l := Library{Path: c.Path, SONAME: c.SONAME, BuildID: c.BuildID}
 	if c.Debug != nil {
 		l.DebugInfo = c.Debug.Source
+	}
+	if c.Headers != nil {
+		l.Headers, l.HeaderFiles = c.Headers.Origin, c.Headers.Len()
 	}
 	return l
 }

@@ -24,9 +24,16 @@ func buildPair(t *testing.T, cc, ext, v1, v2 string) (oldSO, newSO string) {
 	dir := t.TempDir()
 	var out [2]string
 	for i, src := range []string{v1, v2} {
-		c := filepath.Join(dir, "v"+strconv.Itoa(i+1)+ext)
+		// The source goes in a header that the compiled file includes:
+		// its types are then public API, as abidiff takes every type
+		// without --headers-dir.
+		name := "v" + strconv.Itoa(i+1)
+		c := filepath.Join(dir, name+ext)
 		out[i] = filepath.Join(dir, "libs"+strconv.Itoa(i+1)+".so")
-		if err := os.WriteFile(c, []byte(src), 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(dir, name+".h"), []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(c, []byte("#include \""+name+".h\"\n"), 0o644); err != nil {
 			t.Fatal(err)
 		}
 		if b, err := exec.Command(cc, "-g", "-shared", "-fPIC", "-Wl,-soname,libs.so.1", "-o", out[i], c).CombinedOutput(); err != nil {

@@ -89,38 +89,109 @@ func joinPath(labels []string) string {
 	return b.String()
 }
 
-// walk attaches symbol to the changes of nd and of the dirty nodes below
-// it. visit numbers the walk, so that each node is visited at most once by
-// value and once through a pointer per symbol.
-func (d *typeDiffer) walk(visit int, symbol string, nd *node, ptr bool, path []string) {
-	if nd.mark == visit || (ptr && nd.pmark == visit) {
-		return
-	}
-	if ptr {
-		nd.pmark = visit
-	} else {
-		nd.mark = visit
-	}
-	reach := ReachValue
-	if ptr {
-		reach = ReachPointer
-	}
-	for _, c := range nd.local {
-		if n := len(c.Affected); n == 0 || c.Affected[n-1] != symbol {
-			c.Affected = append(c.Affected, symbol)
-		}
-		c.Reach = c.Reach.stronger(reach)
-		if c.Path == "" {
-			c.Path = joinPath(path)
-		}
-	}
-	// path is a stack shared by the whole walk: nothing keeps it, since
-	// joinPath copies it into a string.
-	for _, e := range nd.edges {
+// walk attaches symbol to the changes of the dirty nodes below the root
+// edges es, breadth first, so that each change's path is a shortest one:
+// over all symbols, a change keeps the shortest path found, from the
+// first symbol that has one that short. visit numbers the walk, so that
+// each node is visited at most once by value and once through a pointer
+// per symbol.
+func (d *typeDiffer) walk(visit int, symbol string, es []edge) {
+	q := d.queue[:0]
+	for _, e := range es {
 		if e.to.dirty {
-			path = append(path, e.label)
-			d.walk(visit, symbol, e.to, ptr || e.ptr, path)
-			path = path[:len(path)-1]
+			q = append(q, step{nd: e.to, ptr: e.ptr, parent: -1, label: e.label, depth: 1})
 		}
 	}
+	for i := 0; i < len(q); i++ {
+		st := q[i]
+		nd := st.nd
+		if nd.mark == visit || (st.ptr && nd.pmark == visit) {
+			continue
+		}
+		if st.ptr {
+			nd.pmark = visit
+		} else {
+			nd.mark = visit
+		}
+		reach := ReachValue
+		if st.ptr {
+			reach = ReachPointer
+		}
+		path := ""
+		if len(nd.local) > 0 && (nd.plen == 0 || st.depth < nd.plen) {
+			nd.plen = st.depth
+			path = pathOf(q, i, symbol)
+		}
+		for _, c := range nd.local {
+			if n := len(c.Affected); n == 0 || c.Affected[n-1] != symbol {
+				c.Affected = append(c.Affected, symbol)
+			}
+			c.Reach = c.Reach.stronger(reach)
+			if path != "" {
+				c.Path = path
+			}
+		}
+		for _, e := range nd.edges {
+			if e.to.dirty {
+				q = append(q, step{nd: e.to, ptr: st.ptr || e.ptr, parent: i, label: e.label, depth: st.depth + 1})
+			}
+		}
+	}
+	d.queue = q[:0]
+}
+
+// A step is one node reached in a walk: by which edge, from which step.
+type step struct {
+	nd     *node
+	ptr    bool
+	parent int // index of the step it was reached from; -1 from the symbol
+	root   int // the root it was reached from, in paths
+	label  string
+	depth  int
+}
+
+// pathOf returns the path of step i of q, from symbol.
+func pathOf(q []step, i int, symbol string) string {
+	var labels []string
+	for ; i >= 0; i = q[i].parent {
+		labels = append(labels, q[i].label)
+	}
+	labels = append(labels, symbol)
+	slices.Reverse(labels)
+	return joinPath(labels)
+}
+
+// paths gives each change a shortest path from the roots, from the first
+// root in order among those with a path that short — the path the walks of
+// every root would leave — in one breadth-first search from all the roots
+// at once, their edges queued in the roots' order.
+func (d *typeDiffer) paths() {
+	q := d.queue[:0]
+	for i, r := range d.roots {
+		for _, e := range r.edges {
+			if e.to.dirty {
+				q = append(q, step{nd: e.to, parent: -1, root: i, label: e.label, depth: 1})
+			}
+		}
+	}
+	for i := 0; i < len(q); i++ {
+		st := q[i]
+		nd := st.nd
+		if nd.plen != 0 {
+			continue
+		}
+		nd.plen = st.depth
+		if len(nd.local) > 0 {
+			path := pathOf(q, i, d.roots[st.root].symbol)
+			for _, c := range nd.local {
+				c.Path = path
+			}
+		}
+		for _, e := range nd.edges {
+			if e.to.dirty && e.to.plen == 0 {
+				q = append(q, step{nd: e.to, parent: i, root: st.root, label: e.label, depth: st.depth + 1})
+			}
+		}
+	}
+	d.queue = q[:0]
 }

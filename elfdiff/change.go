@@ -98,11 +98,12 @@ const (
 // in DWARF reuse the Typeinfo* and Virtual* kinds above (one finding per
 // change: see dedupCXX).
 const (
-	ClassVPtrAdded      Kind = "class-vptr-added"        // the class now holds its own vtable pointer (first virtual method)
-	ClassVPtrRemoved    Kind = "class-vptr-removed"      // the class no longer holds a vtable pointer
-	MethodStaticChanged Kind = "method-static-changed"   // a member function became static or non-static (same mangled name)
-	AccessChanged       Kind = "access-changed"          // a member, base or method became public, protected or private
-	InlineFuncRemoved   Kind = "inline-function-removed" // an exported function declared inline is no longer emitted
+	ClassVPtrAdded      Kind = "class-vptr-added"          // the class now holds its own vtable pointer (first virtual method)
+	ClassVPtrRemoved    Kind = "class-vptr-removed"        // the class no longer holds a vtable pointer
+	MethodStaticChanged Kind = "method-static-changed"     // a member function became static or non-static (same mangled name)
+	AccessChanged       Kind = "access-changed"            // a member, base or method became public, protected or private
+	InlineFuncRemoved   Kind = "inline-function-removed"   // an exported function declared inline is no longer emitted
+	TemplateInstRemoved Kind = "template-instance-removed" // a weak instance of a function template defined in a header is no longer emitted
 )
 
 // A Change is one difference between two corpora.

@@ -1,6 +1,8 @@
 package elfdiff
 
 import (
+	"github.com/compatgate/compatgate/elfdiff/pubheaders"
+
 	"github.com/compatgate/compatgate/elfdiff/cxx"
 
 	"github.com/compatgate/compatgate/elfdiff/abi"
@@ -48,6 +50,11 @@ type Corpus struct {
 	// Debug is the DWARF-derived interface, nil when the library carries no
 	// debug information (neither inline nor in a separate debug file).
 	Debug *abi.DebugInfo
+	// Headers are the library's public headers, which say what types
+	// are its public API; nil when unknown (then types defined in source
+	// files are taken as private, all others as public). Load leaves it
+	// nil: the caller sets it (see package pubheaders).
+	Headers *pubheaders.Set
 	// Notes explain what could not be read, such as unreadable DWARF; the
 	// report shows them.
 	Notes []string

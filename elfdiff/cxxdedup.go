@@ -78,6 +78,22 @@ func mergeSorted(a, b []string) []string {
 	return out
 }
 
+// isFuncTemplate reports whether a demangled function name without its
+// parameters names an instance of a function template, whose own template
+// arguments end it: "S<int>::get<char>", not "S<int>::get" or "operator>".
+func isFuncTemplate(name string) bool {
+	name = strings.TrimSuffix(strings.TrimSuffix(name, " const"), " volatile")
+	if !strings.HasSuffix(name, ">") {
+		return false
+	}
+	for _, op := range []string{"operator>", "operator>>", "operator->", "operator>=", "operator>>=", "operator<=>"} {
+		if strings.HasSuffix(name, op) {
+			return false
+		}
+	}
+	return true
+}
+
 // inlineRemoved reclassifies removed functions that the old library's
 // DWARF declares inline, or as members of a class, that are not template
 // instances, and that it exported with weak (vague) linkage:
@@ -100,13 +116,23 @@ func inlineRemoved(old *Corpus, changes []Change) {
 			continue
 		}
 		// A weak (vague-linkage) function outside templates is inline:
-		// clients that saw its definition have their own copy. Template
-		// instances are left as removed symbols: the library may have
-		// instantiated them explicitly for clients declaring them extern.
-		if strings.Contains(demangle.Filter(s.Name, demangle.NoParams), "<") {
+		// clients that saw its definition have their own copy. So has
+		// every client of an instance of a function template defined in
+		// a header (basic_string::_M_construct<char const*>): an explicit
+		// instantiation of a class template (extern template class, which
+		// clients may rely on) does not cover its member templates. Other
+		// template instances are left as removed symbols: the library may
+		// have instantiated them explicitly for clients declaring them
+		// extern.
+		f := old.Debug.Func(s)
+		if name := demangle.Filter(s.Name, demangle.NoParams); strings.Contains(name, "<") {
+			if f != nil && f.InHeader && isFuncTemplate(name) {
+				changes[i].Kind = TemplateInstRemoved
+				changes[i].Detail = fmt.Sprintf("weak instance %s of a function template defined in a header is no longer emitted by the library", c.Symbol)
+			}
 			continue
 		}
-		if f := old.Debug.Func(s); f != nil && (f.Inline || f.Method) {
+		if f != nil && (f.Inline || f.Method) {
 			changes[i].Kind = InlineFuncRemoved
 			changes[i].Detail = fmt.Sprintf("inline function %s is no longer emitted by the library", c.Symbol)
 		}

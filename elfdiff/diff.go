@@ -1,12 +1,14 @@
 package elfdiff
 
 import (
+	"github.com/compatgate/compatgate/elfdiff/cxx"
 	"github.com/compatgate/compatgate/elfdiff/elfsym"
 
 	"debug/elf"
 	"fmt"
 	"slices"
 	"sort"
+	"strings"
 )
 
 // Diff compares two corpora and returns their differences, in a stable
@@ -99,7 +101,12 @@ func (d *differ) symbols(old, new *Corpus) {
 			d.add(symChange(SymbolHidden, o, "", "",
 				fmt.Sprintf("%s is still defined but no longer exported (hidden or local)", o)))
 		default:
-			d.add(symChange(SymbolRemoved, o, "", "", fmt.Sprintf("%s %s removed", elfsym.SymKind(o), o)))
+			c := symChange(SymbolRemoved, o, "", "", fmt.Sprintf("%s %s removed", elfsym.SymKind(o), o))
+			if name := cxxBaseName(o.Name); name != "" && old.Headers != nil && !old.Headers.Mentions(name) {
+				c.Facts |= FactPrivate
+				c.Detail += "; the public headers never mention " + name
+			}
+			d.add(c)
 		}
 	}
 	for j, n := range new.Symbols() {
@@ -139,6 +146,36 @@ func symChange(k Kind, s Symbol, old, new, detail string) Change {
 	}
 	return Change{Kind: k, Symbol: name, SymbolType: elfsym.SymKind(s), Old: old, New: new,
 		Affected: []string{name}, Detail: detail}
+}
+
+// cxxBaseName returns the unqualified name of the C++ function or
+// variable a mangled symbol names ("MemCopy" for snappy::MemCopy(char*,
+// …)); "" for C symbols, special members and operators. C names are left
+// alone: headers often spell them through macros (pcre2_compile_8 is
+// declared as pcre2_compile).
+func cxxBaseName(sym string) string {
+	if !strings.HasPrefix(sym, "_Z") {
+		return ""
+	}
+	n := cxx.ParseName(sym)
+	if n.Special != cxx.Plain || n.CtorDtor != 0 || !isIdent(n.Base) {
+		return ""
+	}
+	return n.Base
+}
+
+// isIdent reports whether s is a C identifier (not an operator name, not
+// a template instance).
+func isIdent(s string) bool {
+	if s == "" || strings.HasPrefix(s, "operator") {
+		return false
+	}
+	for _, r := range s {
+		if !(r == '_' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
+			return false
+		}
+	}
+	return true
 }
 
 // preferDefault returns the index of the default version among the

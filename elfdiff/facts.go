@@ -27,7 +27,7 @@ func (r Reach) stronger(o Reach) Reach {
 
 // Facts qualify a change between two types, for the rules to judge. They
 // are neutral observations, several may hold at once.
-type Facts uint32
+type Facts uint64
 
 // The facts.
 const (
@@ -59,13 +59,18 @@ const (
 	FactCXXClass                         // the type is a C++ class (struct, class or union with C++ semantics)
 	FactInternal                         // the class is internal to the library: defined in its sources, or a template instantiated on such a class
 	FactBaseOfShifted                    // a virtual method appended to a class that is a direct base of a class of the library whose own slots it shifted
+	FactPrivate                          // the type is not public API: defined in a source file or private header, not in a public header
+	FactNoHeaders                        // no public headers were known: FactPrivate was inferred from a source file name
+	FactSameLayout                       // another type with the same size, alignment, scalars at the same offsets and register classification
+	FactReserved                         // the change is in a reserved or padding member, or in new members that took its bytes
+	FactVersioned                        // the struct grew at its end and starts with a version or size member (iVersion, cbSize…) that tells the library which members a client knows
 )
 
 var factNames = []string{
 	"size", "class", "memory", "qualifiers", "pointee", "pointee-qualifiers", "pointer-level",
 	"same-representation", "signedness", "from-void", "to-void", "kind", "grew", "shrank",
 	"allocatable", "appended", "sentinel", "became-const", "lost-const", "in-padding",
-	"became-variadic", "lost-variadic", "union", "flexible", "pure", "cxx-class", "internal", "base-of-shifted",
+	"became-variadic", "lost-variadic", "union", "flexible", "pure", "cxx-class", "internal", "base-of-shifted", "private", "no-headers", "same-layout", "reserved", "versioned",
 }
 
 // Has reports whether every fact of f holds.

@@ -91,11 +91,7 @@ func TestAttributeMatchesWalks(t *testing.T) {
 	ref := compareDecls(libs[0], libs[1])
 	ref.markDirty()
 	for i, r := range ref.roots {
-		for _, e := range r.edges {
-			if e.to.dirty {
-				ref.walk(i+1, r.symbol, e.to, e.ptr, []string{r.symbol, e.label})
-			}
-		}
+		ref.walk(i+1, r.symbol, r.edges)
 	}
 	want := ref.collect()
 	if diff := cmp.Diff(want, got); diff != "" {

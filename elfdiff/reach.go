@@ -7,17 +7,15 @@ package elfdiff
 // changed nodes each node reaches are computed once, as bit sets over the
 // strongly connected components of the dirty nodes, and each symbol takes
 // the union of those of the nodes it uses; the path shown with a change is
-// still that of the walk of the first symbol to reach it, walked for those
-// symbols only.
+// a shortest one, found by one breadth-first search from all the symbols.
 
 import (
 	mathbits "math/bits"
-	"slices"
 )
 
 // attribute attaches every root's symbol to the changes of the nodes it
 // reaches, with the strongest way it reaches them, and gives each change
-// the path of the first root that reaches it.
+// a shortest path from a root.
 func (d *typeDiffer) attribute() {
 	var dirty, changed []*node
 	for _, nd := range d.all {
@@ -36,12 +34,8 @@ func (d *typeDiffer) attribute() {
 	words := (len(changed) + 63) / 64
 	all := reachSets(dirty, words, false)
 	byValue := reachSets(dirty, words, true)
-	first := make([]int, len(changed))
-	for i := range first {
-		first[i] = -1
-	}
 	a, v := make([]uint64, words), make([]uint64, words)
-	for i, r := range d.roots {
+	for _, r := range d.roots {
 		clear(a)
 		clear(v)
 		for _, e := range r.edges {
@@ -66,23 +60,10 @@ func (d *typeDiffer) attribute() {
 					}
 					c.Reach = c.Reach.stronger(reach)
 				}
-				if first[k] < 0 {
-					first[k] = i
-				}
 			}
 		}
 	}
-	// The paths: the walks of the roots that reach a change first, in
-	// the order of the roots, as every root's walk would give them.
-	slices.Sort(first)
-	for _, i := range slices.Compact(first) {
-		r := d.roots[i]
-		for _, e := range r.edges {
-			if e.to.dirty {
-				d.walk(i+1, r.symbol, e.to, e.ptr, []string{r.symbol, e.label})
-			}
-		}
-	}
+	d.paths()
 }
 
 // or sets in dst the bits of src.

@@ -6,26 +6,45 @@ package elfdiff
 
 import (
 	"github.com/compatgate/compatgate/elfdiff/abi"
+	"github.com/compatgate/compatgate/elfdiff/cxx"
 
 	"fmt"
 	"slices"
 	"strings"
 )
 
-// vtableClasses returns the classes whose vtable both corpora export.
-func vtableClasses(old, new *Corpus) map[string]bool {
-	out := make(map[string]bool)
+// vtableClasses returns the classes whose vtable both corpora export, each
+// with the slots of its primary vtable that hold __cxa_pure_virtual in
+// either (nil when none does).
+func vtableClasses(old, new *Corpus) map[string]map[int64]bool {
+	out := make(map[string]map[int64]bool)
 	if old.CXX == nil || new.CXX == nil {
 		return out
 	}
-	inOld := make(map[string]bool)
+	inOld := make(map[string]*cxx.VTable)
 	for _, v := range old.CXX.VTables {
-		inOld[v.Class] = true
+		inOld[v.Class] = v
 	}
 	for _, v := range new.CXX.VTables {
-		if inOld[v.Class] {
-			out[v.Class] = true
+		o, ok := inOld[v.Class]
+		if !ok {
+			continue
 		}
+		var pure map[int64]bool
+		for _, t := range []*cxx.VTable{o, v} {
+			if len(t.Tables) == 0 {
+				continue
+			}
+			for i, s := range t.Tables[0].Slots {
+				if s.Target == "__cxa_pure_virtual" {
+					if pure == nil {
+						pure = make(map[int64]bool)
+					}
+					pure[int64(i)] = true
+				}
+			}
+		}
+		out[v.Class] = pure
 	}
 	return out
 }
@@ -42,8 +61,13 @@ func (d *typeDiffer) class(nd *node) {
 	}
 	d.bases(nd, oc, nc)
 	d.access(nd, oc, nc)
-	if !d.elfVTables[nd.name] && oc.VPtr == nc.VPtr {
-		d.virtuals(nd, oc, nc)
+	// The ELF side compares the slots of an exported vtable, but a pure
+	// virtual slot holds __cxa_pure_virtual whatever method it stands
+	// for: pure methods swapped in a client-implemented interface leave
+	// the exported vtable as it was. DWARF compares those.
+	pure, exported := d.elfVTables[nd.name]
+	if oc.VPtr == nc.VPtr && (!exported || pure != nil) {
+		d.virtuals(nd, oc, nc, pure)
 	}
 }
 
@@ -234,10 +258,15 @@ func methodLabel(c *abi.ClassInfo, key string) string {
 // there, so a method missing on one side is not proof of its removal: the
 // slots are compared only when both sides list every slot up to their
 // last one.
-func (d *typeDiffer) virtuals(nd *node, oc, nc *abi.ClassInfo) {
+//
+// When pure is set (the ELF side compares the class's exported vtable),
+// only changes at those slots, which hold __cxa_pure_virtual, are
+// reported.
+func (d *typeDiffer) virtuals(nd *node, oc, nc *abi.ClassInfo, pure map[int64]bool) {
 	if !abi.CompleteSlots(oc) || !abi.CompleteSlots(nc) {
 		return
 	}
+
 	index := func(c *abi.ClassInfo) (map[string]abi.Method, int64) {
 		byKey := make(map[string]abi.Method)
 		var slots int64
@@ -256,6 +285,9 @@ func (d *typeDiffer) virtuals(nd *node, oc, nc *abi.ClassInfo) {
 		n, ok := nm[o.Key()]
 		if !ok && !isVirt(o) || ok && o.Virtuality == n.Virtuality && o.Slot == n.Slot {
 			continue // the common case: nothing to report, no name to build
+		}
+		if pure != nil && !pure[o.Slot] && (!ok || !pure[n.Slot]) {
+			continue // the ELF side sees it
 		}
 		where := "method " + o.Signature()
 		switch {
@@ -281,7 +313,7 @@ func (d *typeDiffer) virtuals(nd *node, oc, nc *abi.ClassInfo) {
 		}
 	}
 	for _, n := range nc.Methods {
-		if _, ok := om[n.Key()]; ok || !isVirt(n) || n.Slot < 0 {
+		if _, ok := om[n.Key()]; ok || !isVirt(n) || n.Slot < 0 || pure != nil && !pure[n.Slot] {
 			continue
 		}
 		var f Facts

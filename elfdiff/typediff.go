@@ -24,8 +24,14 @@ type typeDiffer struct {
 	roots []root
 	// elfVTables names the classes whose vtable both libraries export:
 	// the ELF side compares those slot by slot, so the DWARF side leaves
-	// their virtual methods alone.
-	elfVTables map[string]bool
+	// their virtual methods alone, but for the slots that hold
+	// __cxa_pure_virtual (which the ELF side cannot tell apart), listed
+	// with each class.
+	elfVTables map[string]map[int64]bool
+	// public says which types are public API.
+	public publicAPI
+	// queue is the walk's queue, kept between walks.
+	queue []step
 }
 
 // A node is one compared pair of named types.
@@ -41,6 +47,7 @@ type node struct {
 	// di and ci number the dirty nodes from 0, and the nodes with
 	// changes of their own from 1, for attribute.
 	di, ci int32
+	plen   int // the length of the shortest path to it found, 0 before any
 }
 
 // An edge leads from a declaration or a node to a node it uses.
@@ -67,6 +74,10 @@ type loc struct {
 	isReturn bool
 	silent   bool // collect edges only
 	emitted  int  // changes emitted at this location
+	// symSize is the ELF size of the variable at the location when both
+	// versions have the same, else 0: it settles an array bound that only
+	// one side's DWARF gives.
+	symSize int64
 	// ro and rn are the whole types at the location, which messages show
 	// when the difference is deeper (behind a pointer).
 	ro, rn *abi.Type
@@ -110,7 +121,7 @@ func (d *typeDiffer) at(o, n *abi.Type, l *loc, depth int) []edge {
 	case abi.PointerType, abi.ReferenceType, abi.RvalueRefType, abi.PtrToMemberType:
 		return d.at(oc.Elem, nc.Elem, l, depth+1)
 	case abi.ArrayType:
-		if oc.Count != nc.Count {
+		if oc.Count != nc.Count && !(depth == 0 && sameBound(oc, nc, l.symSize)) {
 			f := Facts(0)
 			if oc.Count < 0 || nc.Count < 0 {
 				f |= FactFlexible
@@ -129,7 +140,11 @@ func (d *typeDiffer) at(o, n *abi.Type, l *loc, depth int) []edge {
 		return d.at(oc.Elem, nc.Elem, l, depth)
 	case abi.FuncType:
 		if !sameSignature(oc, nc) {
-			d.emitKind(l, FuncPtrChanged, oc.String(), nc.String(), FactPointee,
+			f := FactPointee
+			if paramsAppended(oc, nc) {
+				f |= FactAppended
+			}
+			d.emitKind(l, FuncPtrChanged, oc.String(), nc.String(), f,
 				fmt.Sprintf("function type of %s changed from %s to %s", l.describe(), oc, nc))
 		}
 		// Callbacks reach their parameter types through the pointer.
@@ -148,6 +163,20 @@ func (d *typeDiffer) at(o, n *abi.Type, l *loc, depth int) []edge {
 		return []edge{{to: nd, ptr: depth > 0}}
 	}
 	return nil
+}
+
+// sameBound reports whether two arrays, one of them without a bound (a
+// tentative definition, int a[];, which the compiler completes to one
+// element), have the same length by the ELF size of their variable.
+func sameBound(o, n *abi.Type, symSize int64) bool {
+	if symSize <= 0 || (o.Count >= 0) == (n.Count >= 0) {
+		return false
+	}
+	known := o
+	if known.Count < 0 {
+		known = n
+	}
+	return known.Count*known.Elem.Sizeof() == symSize
 }
 
 func count(n int64) string {
@@ -192,6 +221,15 @@ func (d *typeDiffer) emit(l *loc, kind Kind, o, n *abi.Type, f Facts) {
 		o, n = l.ro, l.rn
 	}
 	os, ns := o.String(), n.String()
+	if os == ns {
+		// Two spellings of one type (another compiler's DWARF for void *):
+		// nothing to report unless the ABI sees a difference, which the
+		// sides must then show.
+		if !f.Any(FactSize | FactClass | FactKind | FactPointerLevel | FactSignedness) {
+			return
+		}
+		os, ns = spellOut(o), spellOut(n)
+	}
 	var detail string
 	switch kind {
 	case TypedefRetargeted:
@@ -214,6 +252,16 @@ func (d *typeDiffer) emit(l *loc, kind Kind, o, n *abi.Type, f Facts) {
 		detail += fmt.Sprintf(" (%s in %s instead of %s)", verb, passWords(cn), passWords(co))
 	}
 	d.emitKind(l, kind, os, ns, f, detail)
+}
+
+// spellOut shows a type with what tells it from another of the same
+// spelling: "S (union, 4 bytes)".
+func spellOut(t *abi.Type) string {
+	st := t.Strip()
+	if st == nil {
+		return t.String()
+	}
+	return fmt.Sprintf("%s (%s, %d bytes)", t, st.Kind, t.Sizeof())
 }
 
 // emitKind records a change found at l.
@@ -253,6 +301,7 @@ func (d *typeDiffer) node(o, n *abi.Type, name string) *node {
 	case abi.EnumType:
 		d.enum(nd)
 	}
+	d.markPrivate(nd)
 	return nd
 }
 

@@ -22,6 +22,7 @@ func diffDebug(old, new *Corpus) []Change { return compareDecls(old, new).finish
 func compareDecls(old, new *Corpus) *typeDiffer {
 	d := newTypeDiffer()
 	d.elfVTables = vtableClasses(old, new)
+	d.public = newPublicAPI(old, new)
 	for _, o := range old.Symbols() {
 		j, ok := new.lookup(o.Key())
 		if !ok {
@@ -41,7 +42,7 @@ func compareDecls(old, new *Corpus) *typeDiffer {
 		case elfsym.IsData(o) && elfsym.IsData(n):
 			ov, nv := old.Debug.Var(o), new.Debug.Var(n)
 			if ov != nil && nv != nil {
-				d.variable(o, ov, nv, old.ReadOnly[o.Key()], new.ReadOnly[n.Key()])
+				d.variable(o, ov, nv, old.ReadOnly[o.Key()], new.ReadOnly[n.Key()], n.Size)
 			}
 		}
 	}
@@ -129,9 +130,12 @@ func paramLabel(i int, name string) string {
 
 // variable compares the declarations of one exported variable and, for a
 // constant, its value.
-func (d *typeDiffer) variable(s Symbol, ov, nv *abi.Var, oldVal, newVal []byte) {
+func (d *typeDiffer) variable(s Symbol, ov, nv *abi.Var, oldVal, newVal []byte, newSize uint64) {
 	sym := s.String()
 	l := &loc{kind: VarTypeChanged, where: "type", symbol: sym, symType: elfsym.SymKind(s)}
+	if s.Size == newSize {
+		l.symSize = int64(s.Size)
+	}
 	edges := label(d.at(ov.Type, nv.Type, l, 0), "variable", nv.Type)
 	d.roots = append(d.roots, root{symbol: sym, edges: edges})
 	if l.emitted == 0 && oldVal != nil && newVal != nil && !bytes.Equal(oldVal, newVal) && !hasPointer(nv.Type, 0) {

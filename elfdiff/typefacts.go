@@ -29,6 +29,9 @@ func qualFacts(oq, nq, depth int) Facts {
 // sameIdentity reports whether two unqualified types are the same type
 // constructor with the same name, so that their insides can be compared.
 func sameIdentity(o, n *abi.Type) bool {
+	if plainVoid(o) && plainVoid(n) {
+		return true // void, however a compiler spells it
+	}
 	if o == nil || n == nil {
 		return o == n
 	}
@@ -65,6 +68,21 @@ func sameSignature(o, n *abi.Type) bool {
 		return false
 	}
 	if !sameShape(o.Elem, n.Elem, 0) {
+		return false
+	}
+	for i := range o.Params {
+		if !sameShape(o.Params[i], n.Params[i], 0) {
+			return false
+		}
+	}
+	return true
+}
+
+// paramsAppended reports whether the function type n is o with
+// parameters added after all of o's: same return type, same parameters
+// first, same variadic flag.
+func paramsAppended(o, n *abi.Type) bool {
+	if o.Variadic != n.Variadic || len(n.Params) <= len(o.Params) || !sameShape(o.Elem, n.Elem, 0) {
 		return false
 	}
 	for i := range o.Params {
@@ -124,6 +142,9 @@ func (d *typeDiffer) facts(o, n *abi.Type, depth int, l *loc) Facts {
 		if so, sn := os.Sizeof(), ns.Sizeof(); so > 0 && sn > 0 && so != sn {
 			f |= FactSize
 		}
+		if !f.Has(FactPointerLevel) && sameLayout(os, ns) {
+			f |= FactSameLayout
+		}
 		return f
 	}
 	so, sn := o.Sizeof(), n.Sizeof()
@@ -154,6 +175,9 @@ func (d *typeDiffer) facts(o, n *abi.Type, depth int, l *loc) Facts {
 	if kindClass(os) != kindClass(ns) {
 		f |= FactKind
 	}
+	if !f.Any(FactSize|FactClass) && sameLayout(o, n) {
+		f |= FactSameLayout
+	}
 	ro, rn := scalarRepr(os), scalarRepr(ns)
 	switch {
 	case ro != "" && ro == rn:
@@ -165,6 +189,12 @@ func (d *typeDiffer) facts(o, n *abi.Type, depth int, l *loc) Facts {
 }
 
 func isVoid(t *abi.Type) bool { return t == nil || t.Kind == abi.VoidType }
+
+// plainVoid reports whether t is void itself, not a placeholder for a
+// type that could not be read.
+func plainVoid(t *abi.Type) bool {
+	return t == nil || t.Kind == abi.VoidType && (t.Name == "" || t.Name == "void")
+}
 
 // pointerLevel counts the pointers (and references) at the top of t.
 func pointerLevel(t *abi.Type) int {

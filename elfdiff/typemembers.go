@@ -39,16 +39,21 @@ func (d *typeDiffer) aggregate(nd *node) {
 			defer nd.markInternal()
 		}
 	}
+	start := len(nd.local)
 	so, sn := o.Sizeof(), n.Sizeof()
 	if so != sn {
 		f := FactSize | allocatable | unionFact | cxxFact
+		detail := fmt.Sprintf("size of %s changed from %d to %d bytes", nd.name, so, sn)
 		if sn > so {
 			f |= FactGrew
+			if v := versionMember(o, n); v != "" {
+				f |= FactVersioned
+				detail += "; it grew at its end and starts with " + v + ", which tells the library which members a client knows"
+			}
 		} else {
 			f |= FactShrank
 		}
-		nd.add(TypeSizeChanged, "", fmt.Sprint(so), fmt.Sprint(sn), f,
-			fmt.Sprintf("size of %s changed from %d to %d bytes", nd.name, so, sn))
+		nd.add(TypeSizeChanged, "", fmt.Sprint(so), fmt.Sprint(sn), f, detail)
 	}
 	if ao, an := o.Alignof(), n.Alignof(); ao != an && ao > 0 && an > 0 {
 		nd.add(TypeAlignmentChanged, "", fmt.Sprint(ao), fmt.Sprint(an), allocatable|unionFact,
@@ -119,6 +124,50 @@ func (d *typeDiffer) aggregate(nd *node) {
 			fmt.Sprintf("%s (%s) added to %s at offset %d", memberWhere(nm, j), nm.Type, nd.name, nm.Offset))
 		// A new member's types are new: nothing to compare them with.
 	}
+	if so == sn {
+		nd.markReuse(start, o, n, pairs, removed, added)
+	}
+}
+
+// markReuse adds the facts of reuse to the member changes of nd from
+// index start on.
+func (nd *node) markReuse(start int, o, n *abi.Type, pairs [][2]int, removed, added []int) {
+	facts, wrapped := reuse(o, n, pairs, removed, added)
+	for _, c := range nd.local[start:] {
+		switch c.Kind {
+		case MemberRemoved, MemberMoved, MemberAdded, MemberTypeChanged, ArrayLengthChanged:
+			c.Facts |= facts[c.Where]
+			if w, ok := wrapped[c.Where]; ok && c.Kind == MemberRemoved {
+				c.Detail = w
+			}
+		}
+	}
+}
+
+// versionMember returns the name of the member that versions the struct
+// o, which grew into n at its end: a leading integer named for a version
+// or a size (sqlite3_module's iVersion, Win32's cbSize), with every old
+// member where it was. "" when there is none.
+func versionMember(o, n *abi.Type) string {
+	if o.Kind != abi.StructType || len(o.Members) == 0 || len(n.Members) < len(o.Members) {
+		return ""
+	}
+	first := o.Members[0]
+	key := strings.ToLower(strings.ReplaceAll(first.Name, "_", ""))
+	switch key {
+	case "iversion", "version", "abiversion", "apiversion", "structversion", "size", "structsize", "cbsize", "dwsize", "ssize":
+	default:
+		return ""
+	}
+	if t := first.Type.Strip(); t == nil || first.Offset != 0 || !strings.HasPrefix(scalarRepr(t), "int ") {
+		return ""
+	}
+	for i, m := range o.Members {
+		if nm := n.Members[i]; nm.Name != m.Name || nm.Offset != m.Offset || nm.BitOffset != m.BitOffset {
+			return ""
+		}
+	}
+	return "member " + first.Name
 }
 
 // markInternal adds FactInternal to the changes found in nd.

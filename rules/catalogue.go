@@ -45,6 +45,8 @@ func symbolRules() []Rule {
 			Rationale: "a new version node does not affect existing clients"},
 
 		// Symbols.
+		{ID: "private-symbol-removed", Kind: elfdiff.SymbolRemoved, Severity: Info, When: func(c elfdiff.Change) bool { return c.Facts.Has(elfdiff.FactPrivate) },
+			Rationale: "a C++ function or variable the public headers never mention: clients of the public API cannot have called it"},
 		{ID: "symbol-removed", Kind: elfdiff.SymbolRemoved, Severity: Break,
 			Rationale: "clients that use it fail to load or abort at first use (undefined symbol)"},
 		{ID: "symbol-hidden", Kind: elfdiff.SymbolHidden, Severity: Break,

@@ -104,6 +104,8 @@ func cxxRules() []Rule {
 			Rationale: "access (public, protected, private) is checked by the compiler only: compiled clients keep working; source code may no longer compile"},
 		{ID: "inline-function-removed", Kind: elfdiff.InlineFuncRemoved, Severity: Warn,
 			Rationale: "the function is inline (weak, vague linkage): clients that saw its definition compiled their own copy and keep working, but clients that called the library's out-of-line copy fail to load"},
+		{ID: "template-instance-removed", Kind: elfdiff.TemplateInstRemoved, Severity: Info,
+			Rationale: "an implicit instance of a function template defined in a public header (weak, vague linkage): every client that calls it instantiated its own copy, since even an extern template class does not cover member templates"},
 		{ID: "virtual-method-overridden", Kind: elfdiff.VirtualOverridden, Severity: Warn,
 			Rationale: "virtual calls now reach the other class's implementation, but calls old clients bound directly (qualified, devirtualized or inlined) still run the old one; behaviour may differ"},
 	}

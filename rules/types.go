@@ -6,7 +6,7 @@ import "github.com/compatgate/compatgate/elfdiff"
 // exported functions and variables, and the types they reach. They read
 // the change's Facts and Reach, never its text.
 func typeRules() []Rule {
-	var rs []Rule
+	rs := append(privateRules(), reservedRules()...)
 	// Changes inside a class internal to the library come first: clients
 	// cannot name, create or derive from it.
 	for _, k := range []elfdiff.Kind{elfdiff.MemberTypeChanged, elfdiff.MemberMoved, elfdiff.MemberRemoved,
@@ -26,8 +26,8 @@ func typeRules() []Rule {
 			Rationale: "old callers expect the result in the old registers, or pass (or omit) the hidden result pointer"},
 		Rule{ID: "became-variadic", Kind: elfdiff.VariadicChanged, Severity: Warn, When: has(elfdiff.FactBecameVariadic),
 			Rationale: "fixed arguments are passed alike, but old callers do not set %al for the variadic prologue; review"},
-		Rule{ID: "no-longer-variadic", Kind: elfdiff.VariadicChanged, Severity: Break,
-			Rationale: "old callers pass arguments the function no longer declares, or fewer than it now reads"},
+		Rule{ID: "no-longer-variadic", Kind: elfdiff.VariadicChanged, Severity: Warn,
+			Rationale: "on x86-64 fixed arguments are passed alike either way (old callers only also set %al, which the function now ignores); extra arguments old callers pass are ignored; review"},
 	)
 	rs = append(rs, locationRules("param", elfdiff.ParamTypeChanged, "callers")...)
 	rs = append(rs,
@@ -56,6 +56,8 @@ func typeRules() []Rule {
 	rs = append(rs,
 		Rule{ID: "type-size-changed", Kind: elfdiff.TypeSizeChanged, Severity: Break, When: byValue,
 			Rationale: "clients pass, return, copy and embed it with the old size and layout"},
+		Rule{ID: "versioned-struct-grew", Kind: elfdiff.TypeSizeChanged, Severity: Warn, When: has(elfdiff.FactVersioned | elfdiff.FactGrew),
+			Rationale: "the struct grew at its end and starts with a version or size member (sqlite3_module's iVersion): a library that checks it reads the new members only from clients that set it; review that it does, or suppress"},
 		Rule{ID: "type-size-grew", Kind: elfdiff.TypeSizeChanged, Severity: Break,
 			When:      has(elfdiff.FactAllocatable | elfdiff.FactGrew),
 			Rationale: "clients that allocate it (on the stack, statically, in arrays, embedded) reserve the old, smaller size and the library writes past it"},
@@ -91,6 +93,8 @@ func typeRules() []Rule {
 			Rationale: "clients allocate, copy and index it with the old length"},
 		Rule{ID: "array-length-changed-pointer", Kind: elfdiff.ArrayLengthChanged, Severity: Warn,
 			Rationale: "reached through pointers: clients that index it or allocate it use the old length"},
+		Rule{ID: "function-pointer-param-appended", Kind: elfdiff.FuncPtrChanged, Severity: Warn, When: has(elfdiff.FactAppended),
+			Rationale: "the callback type gained trailing parameters: old callbacks ignore the extra arguments (x86-64 callers clean up), and old callers of it leave them unset; review"},
 		Rule{ID: "function-pointer-changed", Kind: elfdiff.FuncPtrChanged, Severity: Break,
 			Rationale: "callbacks are called, or library functions called through it, with the old signature"},
 		Rule{ID: "enumerator-sentinel-changed", Kind: elfdiff.EnumeratorValueChanged, Severity: Warn, When: has(elfdiff.FactSentinel),
@@ -109,6 +113,59 @@ func typeRules() []Rule {
 	rs = append(rs, locationRules("member", elfdiff.MemberTypeChanged, "clients")...)
 	rs = append(rs, locationRules("typedef", elfdiff.TypedefRetargeted, "clients")...)
 	return rs
+}
+
+// privateKinds are the kinds of change found inside a type, which a type
+// that is not public API keeps from its clients.
+var privateKinds = []elfdiff.Kind{
+	elfdiff.TypeSizeChanged, elfdiff.TypeAlignmentChanged, elfdiff.TypeBecameOpaque,
+	elfdiff.MemberAdded, elfdiff.MemberRemoved, elfdiff.MemberRenamed, elfdiff.MemberMoved,
+	elfdiff.MemberTypeChanged, elfdiff.BitfieldChanged, elfdiff.ArrayLengthChanged, elfdiff.FuncPtrChanged,
+	elfdiff.TypedefRetargeted, elfdiff.EnumeratorAdded, elfdiff.EnumeratorRemoved,
+	elfdiff.EnumeratorValueChanged, elfdiff.EnumeratorRenamed,
+	elfdiff.ClassVPtrAdded, elfdiff.ClassVPtrRemoved, elfdiff.AccessChanged,
+	elfdiff.TypeinfoBaseAdded, elfdiff.TypeinfoBaseRemoved, elfdiff.TypeinfoBaseReplaced,
+	elfdiff.TypeinfoBaseMoved, elfdiff.TypeinfoBaseVirtual, elfdiff.TypeinfoBaseAccess,
+	elfdiff.VirtualAppended, elfdiff.VirtualInserted, elfdiff.VirtualRemoved, elfdiff.VirtualMoved,
+	elfdiff.VirtualReplaced, elfdiff.VirtualBecamePure, elfdiff.VirtualBecameConcrete,
+	elfdiff.MethodBecameVirtual, elfdiff.MethodBecameNonVirtual,
+}
+
+// privateRules classify the changes inside types that are not public
+// API. They come before every other rule of their kinds.
+func privateRules() []Rule {
+	rs := make([]Rule, 0, len(privateKinds))
+	for _, k := range privateKinds {
+		rs = append(rs, Rule{ID: "private-" + string(k), Kind: k, Severity: Info, When: private,
+			Rationale: "the type is not public API (defined in a source file or a private header, at most declared in the public headers): clients cannot allocate, embed or access it, only hold pointers the library gives them"})
+	}
+	return rs
+}
+
+// reservedRules classify changes that put reserved or padding space to
+// use, or wrap a member into a union or struct at the same offset: no byte
+// a client reads moved.
+func reservedRules() []Rule {
+	var rs []Rule
+	for _, k := range []elfdiff.Kind{elfdiff.MemberRemoved, elfdiff.MemberMoved, elfdiff.MemberAdded,
+		elfdiff.MemberTypeChanged, elfdiff.ArrayLengthChanged} {
+		rs = append(rs,
+			Rule{ID: "reserved-" + string(k), Kind: k, Severity: Warn, When: has(elfdiff.FactReserved | elfdiff.FactAllocatable),
+				Rationale: "reserved or padding space put to use within its old bytes: nothing clients read moved, but clients that fill the struct may have left something other than zero in the reserved bytes the library now reads; review"},
+			Rule{ID: "reserved-internal-" + string(k), Kind: k, Severity: Info, When: has(elfdiff.FactReserved),
+				Rationale: "reserved or padding space put to use within its old bytes, in a type clients cannot create: nothing clients read or write moved"})
+	}
+	return append(rs, Rule{ID: "member-wrapped", Kind: elfdiff.MemberRemoved, Severity: Info, When: has(elfdiff.FactSameLayout),
+		Rationale: "the member's bytes are where they were, with the same layout, now inside a union or struct member (an anonymous one keeps its name): compiled clients are unaffected"})
+}
+
+// private holds for a change inside a type that is not public API: one
+// defined outside the public headers or, when no headers were known, one
+// defined in a source file and reached by no exported symbol by value (a
+// symbol that passes it by value would be uncallable without its
+// definition, so its clients must have one).
+func private(c elfdiff.Change) bool {
+	return c.Facts.Has(elfdiff.FactPrivate) && (!c.Facts.Has(elfdiff.FactNoHeaders) || c.Reach != elfdiff.ReachValue)
 }
 
 // locationRules returns the rules for a type that changed at one kind of
@@ -130,6 +187,8 @@ func locationRules(prefix string, k elfdiff.Kind, who string) []Rule {
 			Rationale: "same pointer, other promises about writing through it; review"},
 		{ID: prefix + "-type-respelled", Kind: k, Severity: Info, When: has(elfdiff.FactSameRepr),
 			Rationale: "same size, register class and signedness: the ABI is unchanged"},
+		{ID: prefix + "-type-same-layout", Kind: k, Severity: Info, When: has(elfdiff.FactSameLayout),
+			Rationale: "another type with the same size, alignment, scalars at the same offsets and register classification: the bytes " + who + " read and write are where they were"},
 		{ID: prefix + "-pointee-size-changed", Kind: k, Severity: Break, When: has(elfdiff.FactPointee | elfdiff.FactSize),
 			Rationale: "the memory behind the pointer has another size: reads and writes overrun what " + who + " provide"},
 		{ID: prefix + "-pointee-changed", Kind: k, Severity: Warn, When: has(elfdiff.FactPointee),

@@ -50,7 +50,7 @@ func TestTypeRules(t *testing.T) {
 		{elfdiff.ArrayLengthChanged, elfdiff.FactGrew, value, "array-length-changed", Break},
 		{elfdiff.ArrayLengthChanged, elfdiff.FactGrew | elfdiff.FactPointee, value, "array-length-changed-pointer", Warn},
 		{elfdiff.VariadicChanged, elfdiff.FactBecameVariadic, value, "became-variadic", Warn},
-		{elfdiff.VariadicChanged, elfdiff.FactLostVariadic, value, "no-longer-variadic", Break},
+		{elfdiff.VariadicChanged, elfdiff.FactLostVariadic, value, "no-longer-variadic", Warn},
 	}
 	for _, tt := range tests {
 		c := elfdiff.Change{Kind: tt.kind, Facts: tt.facts, Reach: tt.reach}

@@ -76,11 +76,12 @@ func run(testdata, abidiff, only string, verbose bool) error {
 		if err != nil {
 			return err
 		}
-		r, err := compat.Check(oldSO, newSO, nil)
+		h1, h2 := c.HeaderDirs(dir)
+		r, err := compat.CheckWith(oldSO, newSO, compat.Options{HeaderDirs1: h1, HeaderDirs2: h2})
 		if err != nil {
 			return fmt.Errorf("%s: compatgate: %w", p, err)
 		}
-		code, report := abidiffRun(abidiff, dir, oldSO, newSO)
+		code, report := abidiffRun(abidiff, dir, oldSO, newSO, h1, h2)
 		name := strings.TrimSuffix(strings.TrimPrefix(p, testdata+"/"), ".txtar")
 		rw := row{name: name, want: verdictOf(c.Exit), got: string(r.Verdict), abi: verdictOf(code), abiExit: code}
 		if verbose {
@@ -95,8 +96,17 @@ func run(testdata, abidiff, only string, verbose bool) error {
 }
 
 // abidiffRun runs abidiff on a pair and returns its exit status and report.
-func abidiffRun(abidiff, dir, oldSO, newSO string) (int, string) {
-	cmd := exec.Command(abidiff, "--d1", filepath.Dir(oldSO), "--d2", filepath.Dir(newSO), oldSO, newSO)
+// The public header directories of each side, when the case gives them,
+// are passed as abidiff's --headers-dir1 and --headers-dir2.
+func abidiffRun(abidiff, dir, oldSO, newSO string, h1, h2 []string) (int, string) {
+	args := []string{"--d1", filepath.Dir(oldSO), "--d2", filepath.Dir(newSO)}
+	for _, h := range h1 {
+		args = append(args, "--headers-dir1", h)
+	}
+	for _, h := range h2 {
+		args = append(args, "--headers-dir2", h)
+	}
+	cmd := exec.Command(abidiff, append(args, oldSO, newSO)...)
 	cmd.Dir = dir
 	out, err := cmd.CombinedOutput()
 	var ee *exec.ExitError

@@ -15,6 +15,7 @@ import (
 // checkOutput is what a report writer needs besides the reports.
 type checkOutput struct {
 	maxDetails int
+	width      int // text: the columns lines wrap at (0: compat.DefaultWidth)
 	version    string
 }
 
@@ -27,7 +28,7 @@ type checkFormat struct {
 // checkFormats are check's report formats, in the order usage lists them.
 var checkFormats = []checkFormat{
 	{"text", func(w io.Writer, o checkOutput, res *compat.Result) error {
-		return res.WriteText(w, compat.TextOptions{MaxDetails: o.maxDetails})
+		return res.WriteText(w, compat.TextOptions{MaxDetails: o.maxDetails, Width: o.width})
 	}},
 	{"json", func(w io.Writer, _ checkOutput, res *compat.Result) error { return res.WriteJSON(w) }},
 	{"sarif", func(w io.Writer, o checkOutput, res *compat.Result) error {
@@ -81,6 +82,23 @@ func runCheck(e env) int {
 	showSuppressed := fs.Bool("show-suppressed", false, "list the suppressed findings, with the suppression that silenced each")
 	if c, ok := debuginfod.FromEnv(); ok {
 		opts.Debuginfod = c // DEBUGINFOD_URLS: fetch what no directory has
+	}
+	for _, f := range []struct {
+		name, usage string
+		dst         []*[]string
+	}{
+		{"headers-dir1", "public headers of OLD are under `DIR` (repeatable)", []*[]string{&opts.HeaderDirs1}},
+		{"headers-dir2", "public headers of NEW are under `DIR` (repeatable)", []*[]string{&opts.HeaderDirs2}},
+		{"headers-dir", "public headers of both are under `DIR` (repeatable)", []*[]string{&opts.HeaderDirs1, &opts.HeaderDirs2}},
+		{"header-file1", "`FILE` is a public header of OLD (repeatable)", []*[]string{&opts.HeaderFiles1}},
+		{"header-file2", "`FILE` is a public header of NEW (repeatable)", []*[]string{&opts.HeaderFiles2}},
+	} {
+		fs.Func(f.name, f.usage, func(v string) error {
+			for _, d := range f.dst {
+				*d = append(*d, v)
+			}
+			return nil
+		})
 	}
 	if code, ok := parseFlags(e, fs); !ok {
 		return code
@@ -156,7 +174,7 @@ func runCheck(e env) int {
 			r.ListSuppressed()
 		}
 	}
-	if err := checkFormats[i].write(e.stdout, checkOutput{maxDetails: *maxDetails, version: moduleVersion()}, res); err != nil {
+	if err := checkFormats[i].write(e.stdout, checkOutput{maxDetails: *maxDetails, width: termWidth(e.stdout), version: moduleVersion()}, res); err != nil {
 		fmt.Fprintf(e.stderr, "compatgate check: writing report: %v\n", err)
 		return exitError
 	}

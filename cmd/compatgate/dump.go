@@ -9,18 +9,22 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/compatgate/compatgate/compat"
 	"github.com/compatgate/compatgate/elfdiff"
 	"github.com/compatgate/compatgate/elfdiff/abidump"
 )
 
 func runDump(e env) int {
-	fs := newFlagSet(e, "dump", "dump [--debug-dir DIR] [-o FILE] LIB.so\n\n"+
+	fs := newFlagSet(e, "dump", "dump [--debug-dir DIR] [--headers-dir DIR] [-o FILE] LIB.so\n\n"+
 		"Write the ABI of LIB.so — symbols, library facts, C++ tables and the types its\n"+
 		"debug information gives — as an ABI dump (docs/abi-dump.md), which check accepts\n"+
 		"in place of the library. LIB.so may be a dump itself: it is written in the current format.")
 	var debugDirs []string
 	fs.Func("debug-dir", "also look for separate debug files in `DIR` (by build-id and .gnu_debuglink; repeatable)", repeated(&debugDirs))
 	fs.Func("debug-info-dir", "same as --debug-dir `DIR`", repeated(&debugDirs))
+	var headerDirs, headerFiles []string
+	fs.Func("headers-dir", "the public headers are under `DIR` (repeatable; default: found beside the library)", repeated(&headerDirs))
+	fs.Func("header-file", "`FILE` is a public header (repeatable)", repeated(&headerFiles))
 	out := fs.String("o", "", "write the dump to `FILE` (gzip-compressed when it ends in .gz) instead of standard output")
 	if code, ok := parseFlags(e, fs); !ok {
 		return code
@@ -31,6 +35,11 @@ func runDump(e env) int {
 		return exitUsage
 	}
 	c, err := loadForDump(fs.Arg(0), debugDirs)
+	if err == nil {
+		// The dump records the public headers, so that a check against it
+		// judges as a check against the library would.
+		c.Headers, err = compat.PublicHeaders(fs.Arg(0), c.Headers, headerDirs, headerFiles, "")
+	}
 	if err != nil {
 		fmt.Fprintf(e.stderr, "compatgate dump: %v\n", err)
 		return exitError

@@ -23,6 +23,10 @@ type DebugInfo struct {
 	// DIE without an address (a declaration) or a TLS variable.
 	FuncsByName map[string]*Func
 	VarsByName  map[string]*Var
+	// Files are the paths of the files the struct, union, class and
+	// enum types were defined in (DW_AT_decl_file), as Type.File numbers
+	// them from 1.
+	Files []string
 	// Types counts the distinct types decoded, for statistics: the
 	// copies of one type that compilation units repeat count once.
 	Types int
@@ -30,6 +34,15 @@ type DebugInfo struct {
 	// (-fdebug-types-section), which are not read: changes inside those
 	// types go unseen.
 	TypeUnitRefs int
+}
+
+// DeclFile returns the path of the file the tagged type t was defined in,
+// or "" when unknown.
+func (d *DebugInfo) DeclFile(t *Type) string {
+	if d == nil || t == nil || t.File == 0 || int(t.File) > len(d.Files) {
+		return ""
+	}
+	return d.Files[t.File-1]
 }
 
 // Func returns the declaration of the exported function s, or nil. An
@@ -79,6 +92,10 @@ type Func struct {
 	// Inline says the function was declared inline or defined in its
 	// class: clients that called it may have compiled their own copy.
 	Inline bool
+	// InHeader says the function was declared (DW_AT_decl_file) in a
+	// header, not a source file: clients can see its definition when it
+	// is inline or a template.
+	InHeader bool
 }
 
 // A Param is one formal parameter of a function.
@@ -151,6 +168,9 @@ func (k TypeKind) isTagged() bool { return k.IsAggregate() || k == EnumType }
 // cyclic (a struct holding a pointer to itself).
 type Type struct {
 	Kind TypeKind
+	// File numbers the file a struct, union, class or enum was defined
+	// in, in DebugInfo.Files counted from 1; 0 when unknown.
+	File uint32
 	// Name is the tag, typedef or base type name; empty when anonymous.
 	Name string
 	// Size is the size in bytes, -1 when unknown (void, incomplete types).

@@ -93,6 +93,7 @@ func Read(df *dwarfdec.File, syms *elfsym.SymbolList, source string) (info *Debu
 		}
 	}
 	markInternal(dr.types)
+	info.Files = dr.files
 	info.Types = dr.merge.distinct
 	info.TypeUnitRefs = dr.typeUnitRefs
 	return info, nil
@@ -133,12 +134,16 @@ type dwarfReader struct {
 	paramStack  []*Type
 	// merge shares one Type among the copies of a type (merge.go).
 	merge merger
+	// files are the paths of the files types are declared in, numbered
+	// by fileIDs from 1 (Type.File).
+	files   []string
+	fileIDs map[string]uint32
 }
 
 // newDWARFReader returns a reader of the DWARF of df.
 func newDWARFReader(df *dwarfdec.File) *dwarfReader {
 	return &dwarfReader{d: df.Data, r: df.Data.Reader(), sec: df.Sec, types: make(map[dwarf.Offset]*Type),
-		defs: make(map[defKey]dwarf.Offset), typeUnits: df.TypeUnits,
+		defs: make(map[defKey]dwarf.Offset), typeUnits: df.TypeUnits, fileIDs: make(map[string]uint32),
 		void:  &Type{Kind: VoidType, Size: -1, Count: -1},
 		merge: merger{buckets: make(map[mergeKey][]dwarf.Offset)}}
 }
@@ -250,6 +255,11 @@ func (dr *dwarfReader) function(off dwarf.Offset) (*Func, error) {
 		}
 		if in, _ := e.Int(dwarfdec.SlotInline); in == dwInlDeclaredNotInlined || in == dwInlDeclaredInlined {
 			f.Inline = true
+		}
+	}
+	if d := first(chain, dwarfdec.SlotDeclFile); d != nil {
+		if id := dr.declFile(d); id > 0 {
+			f.InHeader = !isSourceFile(dr.files[id-1])
 		}
 	}
 	// The parameters: of the most concrete DIE that lists any, resolving

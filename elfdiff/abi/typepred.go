@@ -87,7 +87,11 @@ const VirtualityPure = 2
 func CompleteSlots(c *ClassInfo) bool {
 	filled := make(map[int64]bool)
 	var last int64 = -1
+	slotlessDtor := false
 	for _, m := range c.Methods {
+		if m.Virtuality != VirtualityNone && m.Slot < 0 && strings.HasPrefix(m.Name, "~") {
+			slotlessDtor = true // GCC gives no DW_AT_vtable_elem_location for destructors
+		}
 		if m.Virtuality == VirtualityNone || m.Slot < 0 {
 			continue
 		}
@@ -99,10 +103,18 @@ func CompleteSlots(c *ClassInfo) bool {
 		}
 		last = max(last, end)
 	}
+	// A virtual destructor without a slot fills the one gap of two slots
+	// (its complete-object and deleting entries).
+	gap := int64(-1)
 	for i := int64(0); i <= last; i++ {
-		if !filled[i] {
+		if filled[i] {
+			continue
+		}
+		if !slotlessDtor || gap >= 0 || filled[i+1] || i+1 > last {
 			return false
 		}
+		gap = i
+		i++
 	}
 	return true
 }

@@ -96,6 +96,10 @@ func (dr *dwarfReader) typeAt(off dwarf.Offset) (*Type, error) {
 		t.Align = a
 	}
 	t.Declaration = e.IsDeclaration()
+	if !t.Declaration && (e.Tag == dwarf.TagStructType || e.Tag == dwarf.TagClassType ||
+		e.Tag == dwarf.TagUnionType || e.Tag == dwarf.TagEnumerationType) {
+		t.File = dr.declFile(e)
+	}
 	switch e.Tag {
 	case dwarf.TagStructType, dwarf.TagClassType, dwarf.TagUnionType, dwarf.TagEnumerationType, dwarf.TagTypedef:
 		if u := dr.unitOf(off); u != nil && u.cxx {

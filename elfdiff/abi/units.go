@@ -29,6 +29,10 @@ type unitInfo struct {
 	// pinned says a type first decoded here is the copy others merge
 	// into: the reader keeps the Types of the unit's DIEs to the end.
 	pinned bool
+	// ids number the line table's files in the reader's list of file
+	// paths (0 for none), read on first use.
+	ids     []uint32
+	idsRead bool
 }
 
 // DWARF language codes of C++ dialects.
@@ -133,6 +137,52 @@ func (dr *dwarfReader) unitJoined(u *unitInfo) []string {
 		u.joined = dr.joinedFiles(u)
 	}
 	return u.joined
+}
+
+// IsSourceFile reports whether path names a C or C++ source file rather
+// than a header: what is defined there is invisible to clients.
+func IsSourceFile(path string) bool { return isSourceFile(path) }
+
+// declFile returns the number of the file a DIE was declared in
+// (DW_AT_decl_file) in the reader's list of file paths, counted from 1; 0
+// when the DIE does not say.
+func (dr *dwarfReader) declFile(e *dwarfdec.DIE) uint32 {
+	n, ok := e.Int(dwarfdec.SlotDeclFile)
+	u := dr.unitOf(e.Off)
+	if !ok || u == nil || n < 0 {
+		return 0
+	}
+	if !u.idsRead {
+		u.idsRead = true
+		// The names joined to their directories where debug/dwarf can read
+		// the unit's line table, else (type units, dwz common files) as the
+		// line table spells them.
+		joined, files := dr.unitJoined(u), dr.unitFiles(u)
+		u.ids = make([]uint32, max(len(joined), len(files)))
+		for i := range u.ids {
+			name := ""
+			if i < len(joined) {
+				name = joined[i]
+			}
+			if name == "" && i < len(files) {
+				name = string(files[i])
+			}
+			if name == "" {
+				continue
+			}
+			id, ok := dr.fileIDs[name]
+			if !ok {
+				dr.files = append(dr.files, name)
+				id = uint32(len(dr.files))
+				dr.fileIDs[name] = id
+			}
+			u.ids[i] = id
+		}
+	}
+	if n >= int64(len(u.ids)) {
+		return 0
+	}
+	return u.ids[n]
 }
 
 // lineFiles returns the file names of the line table of u, unjoined, or

@@ -85,8 +85,11 @@ func decodeDebug(in *debugInfo) (*abi.DebugInfo, error) {
 		out := &td.types[i]
 		*out = abi.Type{Kind: k, Name: t.Name, Size: -1, Count: -1, Align: t.Align, Encoding: t.Encoding,
 			Elem: td.ref(t.Elem, where), Params: td.refs(t.Params, where), Variadic: t.Variadic,
-			Declaration: t.Declaration, Vector: t.Vector, CXX: t.CXX,
+			Declaration: t.Declaration, Vector: t.Vector, CXX: t.CXX, File: t.File,
 			Members: td.members(t.Members, where)}
+		if t.File > uint32(len(in.Files)) {
+			return nil, fmt.Errorf("%s: file %d is not in the dump's %d files", where, t.File, len(in.Files))
+		}
 		if t.Size != nil {
 			out.Size = *t.Size
 		}
@@ -107,7 +110,7 @@ func decodeDebug(in *debugInfo) (*abi.DebugInfo, error) {
 		return nil, fmt.Errorf("a typedef, qualifier or array type refers to itself")
 	}
 	d := &abi.DebugInfo{
-		Source: in.Source, Types: in.TypeCount, TypeUnitRefs: in.TypeUnitRefs,
+		Source: in.Source, Types: in.TypeCount, TypeUnitRefs: in.TypeUnitRefs, Files: in.Files,
 		Funcs: make(map[uint64]*abi.Func, len(in.Funcs)), Vars: make(map[uint64]*abi.Var, len(in.Vars)),
 		FuncsByName: make(map[string]*abi.Func, len(in.FuncsByName)), VarsByName: make(map[string]*abi.Var, len(in.VarsByName)),
 	}
@@ -158,7 +161,7 @@ func (td *typeDecoder) members(ms []member, where string) []abi.Member {
 
 func (td *typeDecoder) function(f function) *abi.Func {
 	out := &abi.Func{Name: f.Name, Linkage: f.Linkage, Return: td.ref(f.Return, f.Name), Variadic: f.Variadic,
-		This: td.ref(f.This, f.Name), Method: f.Method, Inline: f.Inline}
+		This: td.ref(f.This, f.Name), Method: f.Method, Inline: f.Inline, InHeader: f.InHeader}
 	for _, p := range f.Params {
 		out.Params = append(out.Params, abi.Param{Name: p.Name, Type: td.ref(p.Type, f.Name)})
 	}

@@ -26,7 +26,19 @@ type document struct {
 	// the small read-only exported objects' bytes, in hex, by symbol key.
 	ReadOnly map[string]string `json:"read_only"`
 	CXX      *cxxTables        `json:"cxx"`
-	Debug    *debugInfo        `json:"debug"`
+	// Headers are the public headers the dump was made with; absent when
+	// none were given or found.
+	Headers *headers   `json:"headers,omitempty"`
+	Debug   *debugInfo `json:"debug"`
+}
+
+// headers is pubheaders.Set: what a check needs of the public headers —
+// their names, the identifiers they use and the types they define.
+type headers struct {
+	Origin  string   `json:"origin"`
+	Files   []string `json:"files"`
+	Idents  []string `json:"idents"`
+	Defined []string `json:"defined"`
 }
 
 // library holds the library's facts.
@@ -99,14 +111,16 @@ type baseClass struct {
 // debugInfo is abi.DebugInfo. Types are a table: every reference to a
 // type is its index in Types (a *ref; null or absent for none).
 type debugInfo struct {
-	Source       string      `json:"source"`
-	TypeCount    int         `json:"type_count"`
-	TypeUnitRefs int         `json:"type_unit_refs"`
-	Funcs        []funcAt    `json:"funcs"`
-	Vars         []varAt     `json:"vars"`
-	FuncsByName  []funcNamed `json:"funcs_by_name"`
-	VarsByName   []varNamed  `json:"vars_by_name"`
-	Types        []typ       `json:"types"`
+	Source       string `json:"source"`
+	TypeCount    int    `json:"type_count"`
+	TypeUnitRefs int    `json:"type_unit_refs"`
+	// Files are the files types were defined in; absent when none is known.
+	Files       []string    `json:"files,omitempty"`
+	Funcs       []funcAt    `json:"funcs"`
+	Vars        []varAt     `json:"vars"`
+	FuncsByName []funcNamed `json:"funcs_by_name"`
+	VarsByName  []varNamed  `json:"vars_by_name"`
+	Types       []typ       `json:"types"`
 }
 
 // ref is an index in debugInfo.Types.
@@ -141,6 +155,7 @@ type function struct {
 	This     ref     `json:"this,omitempty"`
 	Method   bool    `json:"method,omitempty"`
 	Inline   bool    `json:"inline,omitempty"`
+	InHeader bool    `json:"in_header,omitempty"`
 }
 
 type param struct {
@@ -171,6 +186,9 @@ type typ struct {
 	Vector      bool         `json:"vector,omitempty"`
 	Class       *classInfo   `json:"class,omitempty"`
 	CXX         bool         `json:"cxx,omitempty"`
+	// File is the number of the file the type was defined in, in
+	// debugInfo.Files counted from 1; absent when unknown.
+	File uint32 `json:"file,omitempty"`
 }
 
 // member is abi.Member; BitOffset is absent when it is 8 × Offset.

@@ -15,6 +15,7 @@ import (
 	"strconv"
 
 	"github.com/compatgate/compatgate/elfdiff"
+	"github.com/compatgate/compatgate/elfdiff/pubheaders"
 )
 
 // headSize is how much of a file IsDump looks at.
@@ -200,6 +201,9 @@ func decode(d *document) (*elfdiff.Corpus, error) {
 	}
 	if d.CXX != nil {
 		c.CXX = decodeCXX(d.CXX)
+	}
+	if h := d.Headers; h != nil {
+		c.Headers = pubheaders.Restore(h.Origin, h.Files, h.Idents, h.Defined)
 	}
 	if d.Debug != nil {
 		if c.Debug, err = decodeDebug(d.Debug); err != nil {

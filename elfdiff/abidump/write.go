@@ -60,6 +60,9 @@ func encode(c *elfdiff.Corpus) *document {
 	if c.Debug != nil {
 		d.Debug = encodeDebug(c.Debug)
 	}
+	if h := c.Headers; h != nil {
+		d.Headers = &headers{Origin: h.Origin, Files: h.Files, Idents: h.Idents(), Defined: h.DefinedNames()}
+	}
 	return d
 }
 
@@ -147,7 +150,7 @@ func (tt *typeTable) refs(ts []*abi.Type) []ref {
 func encodeDebug(di *abi.DebugInfo) *debugInfo {
 	tt := &typeTable{index: make(map[*abi.Type]int)}
 	d := &debugInfo{
-		Source: di.Source, TypeCount: di.Types, TypeUnitRefs: di.TypeUnitRefs,
+		Source: di.Source, TypeCount: di.Types, TypeUnitRefs: di.TypeUnitRefs, Files: di.Files,
 		Funcs: []funcAt{}, Vars: []varAt{}, FuncsByName: []funcNamed{}, VarsByName: []varNamed{}, Types: []typ{},
 	}
 	for _, a := range slices.Sorted(maps.Keys(di.Funcs)) {
@@ -172,7 +175,7 @@ func encodeDebug(di *abi.DebugInfo) *debugInfo {
 
 func (tt *typeTable) function(f *abi.Func) function {
 	out := function{Name: f.Name, Linkage: f.Linkage, Return: tt.ref(f.Return), Variadic: f.Variadic,
-		This: tt.ref(f.This), Method: f.Method, Inline: f.Inline}
+		This: tt.ref(f.This), Method: f.Method, Inline: f.Inline, InHeader: f.InHeader}
 	for _, p := range f.Params {
 		out.Params = append(out.Params, param{Name: p.Name, Type: tt.ref(p.Type)})
 	}
@@ -186,7 +189,7 @@ func (tt *typeTable) variable(v *abi.Var) variable {
 func (tt *typeTable) typ(t *abi.Type) typ {
 	out := typ{
 		Kind: t.Kind.String(), Name: t.Name, Align: t.Align, Encoding: t.Encoding, Elem: tt.ref(t.Elem),
-		Params: tt.refs(t.Params), Variadic: t.Variadic, Declaration: t.Declaration, Vector: t.Vector, CXX: t.CXX,
+		Params: tt.refs(t.Params), Variadic: t.Variadic, Declaration: t.Declaration, Vector: t.Vector, CXX: t.CXX, File: t.File,
 	}
 	if t.Size != -1 {
 		out.Size = &t.Size
@@ -281,6 +284,9 @@ func writeDocument(w *bufio.Writer, d *document) error {
 		entries(put, value, "typeinfo", d.CXX.Typeinfo)
 		put("},\n")
 	}
+	if d.Headers != nil {
+		field("headers", d.Headers, false)
+	}
 	if d.Debug == nil {
 		field("debug", nil, true)
 	} else {
@@ -289,6 +295,9 @@ func writeDocument(w *bufio.Writer, d *document) error {
 		field("source", g.Source, false)
 		field("type_count", g.TypeCount, false)
 		field("type_unit_refs", g.TypeUnitRefs, false)
+		if len(g.Files) > 0 {
+			field("files", g.Files, false)
+		}
 		list(put, value, "funcs", g.Funcs)
 		put(",\n")
 		list(put, value, "vars", g.Vars)

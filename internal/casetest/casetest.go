@@ -15,18 +15,21 @@
 //	                     run objcopy with these arguments on the built library (likewise objcopy-v1/-v2)
 //	split-debug: yes     move the DWARF into a separate lib….so.debug file next to the
 //	                     library, found through .gnu_debuglink (likewise split-debug-v1/-v2)
+//	headers: include     the public headers of each version are under v1/include and
+//	                     v2/include (the check's --headers-dir1 and --headers-dir2)
 //
 // Files v1/… and v2/… are the sources of each version: *.c, *.cc and *.cpp
 // files are compiled, headers are available to them, and lib.map, when
 // present, is passed as the version script. The file "want" lists the
 // expected findings, one a line:
 //
-//	rule severity symbol [type=T] [where=W] [affected=a,b,…]
+//	rule severity symbol [type=T] [where=W] [affected=a,b,…] [path=P]
 //
 // where symbol is "-" for none, and a value with spaces is written as a Go
 // quoted string (type="struct point"). Lines starting with # are comments.
-// A finding's type and symbol are always compared; where and affected only
-// when the want line gives them.
+// A finding's type and symbol are always compared; where, affected and
+// path (how one affected symbol reaches the change) only when the want line
+// gives them.
 package casetest
 
 import (
@@ -58,9 +61,9 @@ type Case struct {
 
 // A Want is one expected finding.
 type Want struct {
-	Rule, Severity, Symbol, Type, Where string
-	Affected                            []string
-	HasWhere, HasAffected               bool
+	Rule, Severity, Symbol, Type, Where, Path string
+	Affected                                  []string
+	HasWhere, HasAffected, HasPath            bool
 }
 
 // String returns the want in its file syntax.
@@ -78,6 +81,9 @@ func (w Want) String() string {
 	}
 	if w.HasAffected {
 		s += " affected=" + quote(strings.Join(w.Affected, ","))
+	}
+	if w.HasPath {
+		s += " path=" + quote(w.Path)
 	}
 	return s
 }
@@ -164,6 +170,8 @@ func ParseWant(text string) ([]Want, error) {
 				w.Type = v
 			case "where":
 				w.Where, w.HasWhere = v, true
+			case "path":
+				w.Path, w.HasPath = v, true
 			case "affected":
 				w.HasAffected = true
 				if v != "" {
@@ -214,6 +222,16 @@ func (c *Case) Build(dir string) (oldSO, newSO string, err error) {
 		return "", "", err
 	}
 	return oldSO, newSO, nil
+}
+
+// HeaderDirs returns the public header directories of the two versions
+// built into dir, as the "headers" key names them; nil when it is absent.
+func (c *Case) HeaderDirs(dir string) (old, new []string) {
+	h := c.Keys["headers"]
+	if h == "" {
+		return nil, nil
+	}
+	return []string{filepath.Join(dir, "v1", h)}, []string{filepath.Join(dir, "v2", h)}
 }
 
 // key returns the value of a per-version key (name-v1) or else the shared one.
@@ -356,6 +374,9 @@ func matches(w Want, f compat.Finding) bool {
 	if w.HasAffected && !slices.Equal(w.Affected, g.Affected) {
 		return false
 	}
+	if w.HasPath && w.Path != g.Path {
+		return false
+	}
 	return true
 }
 
@@ -363,5 +384,5 @@ func asWant(f compat.Finding) Want {
 	aff := slices.Clone(f.Affected)
 	slices.Sort(aff)
 	return Want{Rule: f.Rule, Severity: f.Severity.String(), Symbol: f.Symbol, Type: f.Type,
-		Where: f.Where, HasWhere: f.Where != "", Affected: aff, HasAffected: f.Type != ""}
+		Where: f.Where, HasWhere: f.Where != "", Affected: aff, HasAffected: f.Type != "", Path: f.Path}
 }
