@@ -120,6 +120,20 @@ command = %q
 	}
 	defer helperLog.Close()
 	start := func() *exec.Cmd {
+		// A killed serve's lock is free once every process that shared its
+		// file description is gone: a child it was forking when killed
+		// holds it until its exec. Wait for that, or the new serve refuses
+		// to start beside "another" one.
+		for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+			release, err := LockInstance(w.state)
+			if err == nil {
+				release()
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the serve lock is still held 30 s after the kill: %v", err)
+			}
+		}
 		cmd := exec.Command(os.Args[0], "-test.run=^$")
 		cmd.Env = append(os.Environ(), serveHelperEnv+"=1", "CONFIG="+config, "STATE_DIR="+w.state)
 		cmd.Stdout, cmd.Stderr = io.Discard, helperLog
@@ -210,7 +224,7 @@ command = %q
 			}
 		}
 		cmd := start()
-		deadline := time.Now().Add(20 * time.Second)
+		deadline := time.Now().Add(60 * time.Second)
 		for !doneFor(version) {
 			if tree {
 				operate()
@@ -218,7 +232,7 @@ command = %q
 			if time.Now().After(deadline) {
 				kill(cmd)
 				b, _ := os.ReadFile(helperLog.Name())
-				t.Fatalf("round %d: release %d not done within 20s\naudit:\n%s\nserve log:\n%s", i+1, version, dumpAudit(t, w.q), tail(string(b), 4000))
+				t.Fatalf("round %d: release %d not done within 60s\naudit:\n%s\nserve log:\n%s", i+1, version, dumpAudit(t, w.q), tail(string(b), 4000))
 			}
 			time.Sleep(20 * time.Millisecond)
 		}
