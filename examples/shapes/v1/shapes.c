@@ -1,15 +1,7 @@
 /* libshapes 1.0: a small geometry library. */
 #include <math.h>
 
-struct point {
-	int x;
-	int y;
-};
-
-struct circle {
-	struct point center;
-	int radius;
-};
+#include "shapes.h"
 
 int shapes_version = 100;
 

@@ -2,15 +2,7 @@
  * in favour of circle_translate, and a perimeter function was added. */
 #include <math.h>
 
-struct point {
-	double x;
-	double y;
-};
-
-struct circle {
-	struct point center;
-	int radius;
-};
+#include "shapes.h"
 
 int shapes_version = 200;
 
