@@ -192,16 +192,7 @@ func (m Method) Key() string {
 	if m.Linkage != "" {
 		return m.Linkage
 	}
-	var b strings.Builder
-	b.WriteString(m.Name + "(")
-	for i, p := range m.Params {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteString(p.String())
-	}
-	b.WriteString(")")
-	return b.String()
+	return m.plain()
 }
 
 // Signature shows a method for reports: its demangled linkage name
@@ -212,6 +203,11 @@ func (m Method) Signature() string {
 			return d
 		}
 	}
+	return m.plain()
+}
+
+// plain spells a method by its name and parameter types: "get(int)".
+func (m Method) plain() string {
 	var b strings.Builder
 	b.WriteString(m.Name + "(")
 	for i, p := range m.Params {
