@@ -66,13 +66,17 @@ func (f injectFlags) parse(e env, name string) ([]int, int, bool) {
 		return nil, exitUsage, false
 	}
 	var pids []int
+	seen := map[int]bool{}
 	for _, s := range strings.Split(*f.pids, ",") {
 		pid, err := strconv.Atoi(strings.TrimSpace(s))
 		if err != nil || pid <= 0 {
 			fmt.Fprintf(e.stderr, "compatgate %s: bad process id %q\n", name, s)
 			return nil, exitUsage, false
 		}
-		pids = append(pids, pid)
+		if !seen[pid] { // each process is worked on once
+			seen[pid] = true
+			pids = append(pids, pid)
+		}
 	}
 	return pids, 0, true
 }

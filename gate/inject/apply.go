@@ -45,6 +45,10 @@ func (o *op) finish(s Status, format string, args ...any) Result {
 func (o *op) fromErr(what string, err error) Result {
 	var nl errNotLoaded
 	switch {
+	case errors.As(err, &nl) && nl.other:
+		// Not a success: the process runs the library, in a build the
+		// operation was not meant for.
+		return o.finish(StatusRefused, "%s", nl.reason)
 	case errors.As(err, &nl):
 		return o.finish(StatusNotLoaded, "%s", nl.reason)
 	case errors.Is(err, errGone):
@@ -57,6 +61,10 @@ func (o *op) fromErr(what string, err error) Result {
 func (o *op) locate(oldPath string) *Result {
 	if abs, err := filepath.Abs(oldPath); err == nil {
 		oldPath = abs
+	}
+	if err := canTrace(); err != nil {
+		r := o.finish(StatusError, "%v", err)
+		return &r
 	}
 	img, err := openImage(oldPath)
 	if err != nil {
@@ -89,6 +97,11 @@ func (o *op) locate(oldPath string) *Result {
 		return &r
 	}
 	o.unlock = unlock
+	if tracer, comm := otherTracer(o.pid); tracer > 0 {
+		r := o.finish(StatusBusy, "another tracer holds the process (process %d, %s): try again once it detaches", tracer, comm)
+		return &r
+	}
+	cleanStateDir(o.opt.StateDir)
 	if o.j, err = loadJournal(o.opt.StateDir, o.pid, o.start); err != nil {
 		r := o.finish(StatusError, "%v", err)
 		return &r
@@ -260,7 +273,7 @@ func (o *op) applyTraced(sites []site, newPath string) (res Result) {
 		return o.finish(StatusError, "%v", err)
 	}
 	// The switch: the only time the world is stopped.
-	t.reader = newStackReader(t.pid, t.prepareScanBuf())
+	t.reader = newStackReader(t.memTID, t.prepareScanBuf())
 	defer t.reader.close()
 	stopped := time.Now()
 	if err := t.stopAll(time.Now().Add(stopTimeout)); err != nil {
@@ -744,7 +757,7 @@ func intactIn(pid int, gens []generation, i int) (bool, error) {
 
 // intact reports whether the process memory holds every new word of g.
 func intact(pid int, g generation) (bool, error) {
-	f, err := os.Open(fmt.Sprintf("/proc/%d/mem", pid))
+	f, err := os.Open(fmt.Sprintf("/proc/%d/mem", liveTID(pid)))
 	if err != nil {
 		return false, err
 	}

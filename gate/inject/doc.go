@@ -57,9 +57,17 @@
 //
 // Revert stops the world once to restore the words (a thread at a
 // trampoline's or a padding jump is moved on to its destination), releases
-// the process, then unmaps the trampoline pages and drops the upgrade's
-// reference on NEW with dlclose, in a thread fit to run the loader, once no
-// thread has NEW's code on its stack: NEW is unmapped.
+// the process, then unmaps the trampoline pages. NEW is never unloaded:
+// objects created while it was in effect may point into its data (a zlib
+// stream at its static tables, a C++ object at its vtables), and OLD's code
+// follows those pointers after the revert. A later apply of the same build
+// reuses the loaded copy (dlopen returns it), so a NEW left loaded by an
+// engine killed between dlopen and its journal record is reused too.
+//
+// A process whose main thread has exited (pthread_exit) while others run
+// is worked on through a live thread's /proc/TID (the zombie leader's
+// maps and memory are empty). A process traced by someone else (a
+// debugger) is left alone: busy.
 //
 // While the world is not stopped the engine sleeps (with a 1ns timer slack)
 // rather than spin when it waits for the target, so that on a machine with

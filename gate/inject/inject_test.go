@@ -369,7 +369,7 @@ func TestUntouched(t *testing.T) {
 	}{
 		{"function never returns", "forever", (*fixture).oldLib, (*fixture).newLib, StatusBusy, "executing OLD code"},
 		{"blocked inside OLD", "block", (*fixture).oldLib, (*fixture).newLib, StatusBusy, "return address"},
-		{"build-id mismatch", "loop", func(f *fixture) string { return f.other }, (*fixture).newLib, StatusNotLoaded, "not OLD's build"},
+		{"build-id mismatch", "loop", func(f *fixture) string { return f.other }, (*fixture).newLib, StatusRefused, "not OLD's build"},
 		{"private state", "loop", (*fixture).oldLib, func(f *fixture) string { return f.private }, StatusRefused, "private_calls"},
 	}
 	for _, tt := range tests {

@@ -278,7 +278,7 @@ func (s *scanner) scanAll(ths []*thread, before map[int]bool) ([]*thread, string
 			cands[k] = s.candidates(stacks[owner[k]], nil)
 		}
 	}
-	if !s.t.reader.read(s.t.pid, local, remote, found) {
+	if !s.t.reader.read(s.t.memTID, local, remote, found) {
 		for _, i := range owner {
 			if err := s.t.read(spans[i].start, stacks[i]); err != nil {
 				return nil, "", err

@@ -42,6 +42,15 @@ int ver_bump(void)
 	return ++ver_counter;
 }
 
+#define STR2(x) #x
+#define STR(x) STR2(x)
+/* A pointer into the library's read-only data, as a zlib stream keeps one
+ * to its static tables: the caller may keep it past an upgrade's revert. */
+const char *ver_name(void)
+{
+	return "libver " STR(VERSION);
+}
+
 /* Never returns, spinning in the library's own code. *entered is set once
  * the thread is inside. */
 void ver_forever(volatile int *entered)
