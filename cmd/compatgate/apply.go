@@ -121,14 +121,25 @@ func describeResult(command string, r inject.Result) string {
 	if command == "revert" {
 		verb = "restored"
 	}
-	return fmt.Sprintf("%s %d function(s); threads stopped %v", verb, r.Functions,
+	s := fmt.Sprintf("%s %d function(s); threads stopped %v", verb, r.Functions,
 		(time.Duration(r.StoppedMicros) * time.Microsecond).Round(10*time.Microsecond))
+	switch {
+	case r.Draining > 0 && r.Undrained == 0:
+		s += fmt.Sprintf("; %d thread(s) inside OLD at the switch, drained", r.Draining)
+	case r.Draining > 0:
+		s += fmt.Sprintf("; %d thread(s) inside OLD at the switch, %d still draining (see status)", r.Draining, r.Undrained)
+	}
+	if r.Reason != "" {
+		s += "; " + r.Reason
+	}
+	return s
 }
 
 func runApply(e env) int {
-	fs := newFlagSet(e, "apply", "apply --pid PID[,PID...] [--parallel N] [--format text|json] [--state-dir DIR] [--busy-timeout D] OLD NEW")
+	fs := newFlagSet(e, "apply", "apply --pid PID[,PID...] [--parallel N] [--format text|json] [--state-dir DIR] [--busy-timeout D] [--drain] OLD NEW")
 	f := addInjectFlags(fs)
 	busy := fs.Duration("busy-timeout", 2*time.Second, "how long a thread found in OLD's code may run on to leave it")
+	drain := fs.Bool("drain", false, "redirect at once and let threads inside OLD finish their calls there (only when OLD and NEW share every private layout)")
 	if code, ok := parseFlags(e, fs); !ok {
 		return code
 	}
@@ -141,7 +152,7 @@ func runApply(e env) int {
 		fs.Usage()
 		return exitUsage
 	}
-	opt := inject.Options{StateDir: *f.stateDir, BusyTimeout: *busy}
+	opt := inject.Options{StateDir: *f.stateDir, BusyTimeout: *busy, Drain: *drain}
 	results := forEachPID(pids, *f.parallel, func(pid int) inject.Result {
 		return inject.Apply(e.ctx, pid, fs.Arg(0), fs.Arg(1), opt)
 	})

@@ -221,7 +221,11 @@ func (o *op) applyTraced(sites []site, newPath string) (res Result) {
 		t.release()
 		res.hijacked = t.hijacked
 	}()
-	th, busy, err := t.pickHijack(o.c, o.old, o.opt.BusyTimeout)
+	watch := o.old // threads with OLD code on their stacks make apply wait
+	if o.opt.Drain {
+		watch = loaded{} // they drain after the switch
+	}
+	th, busy, err := t.pickHijack(o.c, watch, o.opt.BusyTimeout)
 	switch {
 	case errors.Is(err, errNoHijack):
 		return o.finish(StatusBusy, "%v", err)
@@ -285,7 +289,12 @@ func (o *op) applyTraced(sites []site, newPath string) (res Result) {
 		}
 	}()
 	stopped = t.stopStart
-	if reason, err := t.settle(o.old, time.Now().Add(o.opt.BusyTimeout), t.preMaps, t.preStopped); err != nil {
+	var torn *ranges
+	if o.opt.Drain {
+		torn = &prep.torn
+	}
+	reason, draining, err := t.settle(o.old, torn, prep.exits, time.Now().Add(o.opt.BusyTimeout), t.preMaps, t.preStopped)
+	if err != nil {
 		return o.fromErr("checking threads", err)
 	} else if reason != "" {
 		return o.finish(StatusBusy, "%s", reason)
@@ -310,6 +319,12 @@ func (o *op) applyTraced(sites []site, newPath string) (res Result) {
 	}
 	if err := p.done(); err != nil {
 		return o.finish(StatusError, "applied, but recording it failed (revert completes it): %v", err)
+	}
+	if draining > 0 {
+		o.res.Draining = draining
+		if err := o.confirmDrain(p.gi, p.exits); err != nil {
+			return o.finish(StatusOK, "applied; confirming the drain failed: %v", err)
+		}
 	}
 	return o.finish(StatusOK, "")
 }
@@ -451,6 +466,12 @@ type prepared struct {
 	writes []wordWrite
 	mapped []uint64 // trampoline pages
 	gi     int      // index of the generation in the journal
+	// torn is every byte of OLD's text that will hold a new instruction
+	// but its first: no thread may execute or return there when the words
+	// are written (the drain model, see Options.Drain).
+	torn ranges
+	// exits is every redirected entry and jump (see scanner.exits).
+	exits map[uint64]bool
 }
 
 // undo unmaps the trampoline pages and drops the journal record; sys makes
@@ -521,6 +542,7 @@ func (o *op) prepare(t *tracer, sys func(uint64, ...uint64) (uint64, error), sit
 		pads       []uint64    // padding jumps
 		padUsed    []addrRange // their bytes
 		entryWords = map[uint64]bool{}
+		torn       []addrRange // bytes inside the new instructions
 	)
 	for _, s := range sites {
 		p := o.old.bias + s.at
@@ -541,6 +563,7 @@ func (o *op) prepare(t *tracer, sys func(uint64, ...uint64) (uint64, error), sit
 			// No page fits the one-word window: through padding.
 			err = o.viaPad(t, pl, s, p, newBias+s.dest, word, &pads, &padUsed, entryWords)
 			if err == nil {
+				torn = append(torn, addrRange{p + 1, p + 2})
 				continue
 			}
 		}
@@ -548,6 +571,7 @@ func (o *op) prepare(t *tracer, sys func(uint64, ...uint64) (uint64, error), sit
 			return nil, fmt.Errorf("placing the trampoline of %s: %w", s.names[0], err)
 		}
 		entryWords[p&^7] = true
+		torn = append(torn, addrRange{p + 1, p + jmpLen})
 		jmp := jmpBytes(p, tr)
 		for i := uint64(0); i < jmpLen; i++ {
 			w, err := word((p + i) &^ 7)
@@ -564,7 +588,12 @@ func (o *op) prepare(t *tracer, sys func(uint64, ...uint64) (uint64, error), sit
 		w := words[p&^7]
 		w.Symbols = append(w.Symbols, s.names...)
 	}
-	prep := &prepared{o: o, gi: len(o.j.Generations)}
+	prep := &prepared{o: o, gi: len(o.j.Generations), exits: map[uint64]bool{}}
+	for _, s := range sites {
+		prep.exits[o.old.bias+s.entry] = true
+		prep.exits[o.old.bias+s.at] = true
+	}
+	prep.torn = newRanges(append(torn, padUsed...))
 	for _, w := range words {
 		if w.New != w.Old {
 			w.Pad = !entryWords[w.Addr]

@@ -46,6 +46,12 @@
 //     ±127 bytes (see pad.go); with neither, apply is refused. Only the
 //     stop of the world, the checks and the writes happen inside the stop:
 //     everything is computed, mapped and journaled before it;
+//     In the drain model (Options.Drain, for an OLD and NEW that share every
+//     private layout) a thread with OLD code on its stack does not make
+//     apply wait: only one executing, or returning into, the bytes the
+//     writes replace does. The others are counted as draining, and once
+//     the process is released the engine watches them leave OLD (see
+//     drain.go), never keeping a thread stopped while it waits;
 //  5. leaves a process stopped by its owner (SIGSTOP) stopped: a thread in a
 //     group-stop is never resumed by the engine, only listened to
 //     (PTRACE_LISTEN), and one found inside OLD makes apply report busy at

@@ -50,6 +50,12 @@ type generation struct {
 	// Pads lists the run-time addresses of the jumps written into padding
 	// for entries redirected through a short jump (see pad.go).
 	Pads []uint64 `json:"pads,omitempty"`
+	// Draining is the number of threads inside OLD at the switch (drain
+	// model), Undrained how many were still inside it when the engine
+	// last looked, at DrainChecked.
+	Draining     int       `json:"draining,omitempty"`
+	Undrained    int       `json:"undrained,omitempty"`
+	DrainChecked time.Time `json:"drain_checked,omitzero"`
 }
 
 // wordWrite is one aligned 8-byte word of the target's text.

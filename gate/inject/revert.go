@@ -255,7 +255,8 @@ func Query(pid int, opt Options) ProcessState {
 	}
 	for i, g := range j.Generations {
 		ok, err := intactIn(pid, j.Generations, i)
-		a := Applied{Old: g.Old, New: g.New, State: g.State, Functions: len(g.Functions), Time: g.Time, Intact: ok && err == nil}
+		a := Applied{Old: g.Old, New: g.New, State: g.State, Functions: len(g.Functions), Time: g.Time, Intact: ok && err == nil,
+			Draining: g.Draining, Undrained: g.Undrained, DrainChecked: g.DrainChecked}
 		ps.Applied = append(ps.Applied, a)
 		if !a.Intact || g.State != genApplied {
 			ps.Status = StatusError
