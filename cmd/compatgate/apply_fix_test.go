@@ -82,3 +82,53 @@ func TestApplyNonRoot(t *testing.T) {
 		}
 	}
 }
+
+// TestApplyPrecheck: apply runs the compatibility check itself. A NEW the
+// check finds incompatible, or with another SONAME, is refused before any
+// process is touched; --force applies it, and the audit log says so.
+func TestApplyPrecheck(t *testing.T) {
+	f := buildInjectFixture(t)
+	dir := t.TempDir()
+	src := filepath.Join("..", "..", "gate", "inject", "testdata", "libver.c")
+	build := func(name string, flags ...string) string {
+		out := filepath.Join(dir, name, "libver.so.1")
+		if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		args := append([]string{"-O2", "-fPIC", "-shared", "-fcf-protection=full", "-Wl,--build-id", "-DVERSION=2"}, flags...)
+		if b, err := exec.Command("gcc", append(args, "-o", out, src)...).CombinedOutput(); err != nil {
+			t.Fatalf("gcc: %v\n%s", err, b)
+		}
+		return out
+	}
+	noName := build("noname", "-Wl,-soname,libver.so.1", "-DNO_NAME")
+	soname2 := build("soname2", "-Wl,-soname,libver.so.2")
+	lt := startLineTarget(t, f.target, "sleep")
+	lt.expect(t, "version 1")
+	pid := strconv.Itoa(lt.cmd.Process.Pid)
+	state := t.TempDir()
+	for _, tt := range []struct {
+		name, new, reason string
+	}{
+		{"incompatible", noName, "finds NEW incompatible with OLD"},
+		{"another SONAME", soname2, `NEW's SONAME "libver.so.2" differs from OLD's "libver.so.1"`},
+	} {
+		code, out := cli(t, 0, "apply", "--pid", pid, "--state-dir", state, "--format", "json", f.v1, tt.new)
+		var rep injectReport
+		if err := json.Unmarshal([]byte(out), &rep); err != nil {
+			t.Fatalf("%s: %v\n%s", tt.name, err, out)
+		}
+		if code != 1 || len(rep.Processes) != 1 || rep.Processes[0].Status != "refused" || !strings.Contains(rep.Processes[0].Reason, tt.reason) {
+			t.Errorf("%s: exit %d, want 1 and refused saying %q:\n%s", tt.name, code, tt.reason, out)
+		}
+	}
+	code, out := cli(t, 0, "apply", "--force", "--pid", pid, "--state-dir", state, f.v1, soname2)
+	if code != 0 {
+		t.Fatalf("apply --force: exit %d\n%s", code, out)
+	}
+	lt.expect(t, "version 2")
+	_, log := cli(t, 0, "log", "--state-dir", state, "--format", "json")
+	if !strings.Contains(log, `"action": "apply-force"`) || !strings.Contains(log, "differs from OLD") {
+		t.Errorf("the audit log does not record the forced apply:\n%s", log)
+	}
+}

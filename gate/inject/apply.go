@@ -239,14 +239,20 @@ func (o *op) applyTraced(sites []site, newPath string) (res Result) {
 	dlopenPath := newPath
 	if maps, err := readMaps(o.pid); err == nil {
 		for _, m := range maps {
-			if m.path == newPath {
-				// glibc matches dlopen names against loaded objects by
-				// name first: a different build loaded from NEW's path
-				// (replaced in place) would be returned instead. A
-				// different spelling of the same file avoids that.
-				dlopenPath = "/proc/self/root" + newPath
-				break
+			if m.path != newPath {
+				continue
 			}
+			// glibc matches dlopen names against loaded objects by
+			// name first: a different build loaded from NEW's path
+			// (replaced in place) would be returned instead. A
+			// different spelling of the same file avoids that (through
+			// the calling thread: /proc/self/root of a process whose
+			// main thread has exited cannot be opened). NEW itself,
+			// loaded by an earlier apply, is reused.
+			if id, err := mappedBuildID(o.pid, m); err != nil || id != o.newImg.buildID || id == "" {
+				dlopenPath = "/proc/thread-self/root" + newPath
+			}
+			break
 		}
 	}
 	// While the hijacked thread loads NEW and the other threads run, NEW is
@@ -280,7 +286,7 @@ func (o *op) applyTraced(sites []site, newPath string) (res Result) {
 	t.reader = newStackReader(t.memTID, t.prepareScanBuf())
 	defer t.reader.close()
 	stopped := time.Now()
-	if err := t.stopAll(time.Now().Add(stopTimeout)); err != nil {
+	if err := t.stopAll(time.Now().Add(o.opt.StopTimeout)); err != nil {
 		return o.fromErr("stopping the process", err)
 	}
 	defer func() {
@@ -320,9 +326,9 @@ func (o *op) applyTraced(sites []site, newPath string) (res Result) {
 	if err := p.done(); err != nil {
 		return o.finish(StatusError, "applied, but recording it failed (revert completes it): %v", err)
 	}
-	if draining > 0 {
-		o.res.Draining = draining
-		if err := o.confirmDrain(p.gi, p.exits); err != nil {
+	if len(draining) > 0 {
+		o.res.Draining = len(draining)
+		if err := o.confirmDrain(p.gi, p.exits, draining); err != nil {
 			return o.finish(StatusOK, "applied; confirming the drain failed: %v", err)
 		}
 	}

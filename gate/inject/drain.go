@@ -10,7 +10,7 @@ import (
 )
 
 // confirmDrain, after an apply in the drain model (see Options.Drain) that
-// left threads inside OLD, watches them leave it, the process running:
+// left threads tids inside OLD, watches them leave it, the process running:
 // until no thread has OLD code on its stack or the busy budget has passed.
 // It records in the journal (generation gi) and in the result how many
 // were still inside OLD when it stopped watching.
@@ -21,14 +21,14 @@ import (
 // thread that left OLD does not come back (see the README: only calls
 // from OLD's own code and function pointers taken before the switch still
 // reach it), so the watch ends once each thread was seen outside.
-func (o *op) confirmDrain(gi int, exits map[uint64]bool) error {
+func (o *op) confirmDrain(gi int, exits map[uint64]bool, tids []int) error {
 	t, err := newTracer(o.pid)
 	if err != nil {
 		return err
 	}
 	defer t.release()
 	t.background(true)
-	left, err := t.drain(o.old, exits, time.Now().Add(o.opt.BusyTimeout))
+	left, err := t.drain(o.old, exits, tids, time.Now().Add(o.opt.BusyTimeout))
 	if err != nil {
 		return err
 	}
@@ -38,14 +38,10 @@ func (o *op) confirmDrain(gi int, exits map[uint64]bool) error {
 	return o.j.save()
 }
 
-// drain looks at every thread, then again at those with code of lib on
-// their stacks (at none of exits), with backoff, until none has or
+// drain looks at threads tids, again and again at those with code of lib
+// on their stacks (at none of exits), with backoff, until none has or
 // deadline passes; it returns how many still had.
-func (t *tracer) drain(lib loaded, exits map[uint64]bool, deadline time.Time) (int, error) {
-	tids, err := listTasks(t.pid)
-	if err != nil {
-		return 0, t.goneOr(err)
-	}
+func (t *tracer) drain(lib loaded, exits map[uint64]bool, tids []int, deadline time.Time) (int, error) {
 	backoff := 200 * time.Microsecond
 	for {
 		maps, err := readMaps(t.pid)

@@ -67,10 +67,10 @@ func (o *op) revertTraced(gi int) (res Result) {
 		g.State = prevState
 		return o.j.save()
 	}
-	if err := t.stopAll(time.Now().Add(stopTimeout)); err != nil {
+	if err := t.stopAll(time.Now().Add(o.opt.StopTimeout)); err != nil {
 		undo()
 		if t.alive() {
-			t.stopAll(time.Now().Add(stopTimeout))
+			t.stopAll(time.Now().Add(o.opt.StopTimeout))
 		}
 		return o.fromErr("stopping the process", err)
 	}

@@ -228,19 +228,19 @@ func (s *scanner) verdict(tid int, rip, rsp uint64, stack []byte, cands []uint64
 }
 
 // scanAll checks every thread of ths (stopped) and returns the busy ones,
-// the first reason and the number of draining ones. The registers are those read when each thread was
+// the first reason and the draining ones. The registers are those read when each thread was
 // found stopped (see collectStops), or read now; the stacks are read all at
 // once with process_vm_readv, on two CPUs (see stackReader), falling back
 // to one read per stack. before tells which threads were stopped before
 // s.maps was read.
-func (s *scanner) scanAll(ths []*thread, before map[int]bool) ([]*thread, string, int, error) {
+func (s *scanner) scanAll(ths []*thread, before map[int]bool) ([]*thread, string, []int, error) {
 	regs := make([]*unix.PtraceRegs, len(ths))
 	type span struct{ start, end uint64 }
 	spans := make([]span, len(ths))
 	for i, th := range ths {
 		r, err := s.t.regsOf(th)
 		if err != nil {
-			return nil, "", 0, err
+			return nil, "", nil, err
 		}
 		regs[i] = r
 	}
@@ -262,7 +262,7 @@ func (s *scanner) scanAll(ths []*thread, before map[int]bool) ([]*thread, string
 		}
 		maps, err := readStackMaps(s.t.pid)
 		if err != nil {
-			return nil, "", 0, s.t.goneOr(err)
+			return nil, "", nil, s.t.goneOr(err)
 		}
 		s.maps, s.fresh = maps, true
 	}
@@ -306,13 +306,13 @@ func (s *scanner) scanAll(ths []*thread, before map[int]bool) ([]*thread, string
 	if !s.t.reader.read(s.t.memTID, local, remote, found) {
 		for _, i := range owner {
 			if err := s.t.read(spans[i].start, stacks[i]); err != nil {
-				return nil, "", 0, err
+				return nil, "", nil, err
 			}
 		}
 		found(0, len(local))
 	}
 	var busy []*thread
-	reason, draining := "", 0
+	reason, draining := "", []int(nil)
 	k := 0
 	for i, th := range ths {
 		var st []byte // nil: outside any mapping
@@ -329,7 +329,7 @@ func (s *scanner) scanAll(ths []*thread, before map[int]bool) ([]*thread, string
 		}
 		res := s.verdict(th.tid, regs[i].Rip, regs[i].Rsp, st, cs)
 		if res.draining {
-			draining++
+			draining = append(draining, th.tid)
 		}
 		if res.busy {
 			busy = append(busy, th)
@@ -367,7 +367,7 @@ func (t *tracer) prepareScanBuf() int {
 
 // settle makes sure no thread has OLD code on its stack (with torn, the
 // drain model: no thread executes or returns into the bytes the writes
-// replace, and it returns the number of threads draining). The busy threads
+// replace, and it returns the threads draining). The busy threads
 // are let run on together (the others stay stopped) in slices growing from
 // 100µs to 5ms, each followed by an interrupt and a new scan, until none is
 // busy or deadline passes; then busy. No breakpoint is used to catch a
@@ -379,14 +379,14 @@ func (t *tracer) prepareScanBuf() int {
 // pre, when not nil, is the process's mappings read just before the world
 // was stopped, with stoppedBefore the threads stopped already then (see
 // threadStack); they spare a read of /proc/PID/maps with the world stopped.
-func (t *tracer) settle(old loaded, torn *ranges, exits map[uint64]bool, deadline time.Time, pre []mapping, stoppedBefore map[int]bool) (string, int, error) {
+func (t *tracer) settle(old loaded, torn *ranges, exits map[uint64]bool, deadline time.Time, pre []mapping, stoppedBefore map[int]bool) (string, []int, error) {
 	slice := 100 * time.Microsecond
 	for {
 		// Threads created by a thread that ran start stopped; collect
 		// their first stop.
 		if !t.allStopped() {
 			if err := t.waitUntil(time.Now().Add(stopTimeout), t.allStopped); err != nil {
-				return "", 0, err
+				return "", nil, err
 			}
 		}
 		s := newScanner(t, old, pre)
@@ -394,7 +394,7 @@ func (t *tracer) settle(old loaded, torn *ranges, exits map[uint64]bool, deadlin
 		if pre == nil {
 			maps, err := readStackMaps(t.pid)
 			if err != nil {
-				return "", 0, t.goneOr(err)
+				return "", nil, t.goneOr(err)
 			}
 			s.maps, s.fresh = maps, true
 		}
@@ -410,18 +410,18 @@ func (t *tracer) settle(old loaded, torn *ranges, exits map[uint64]bool, deadlin
 		}
 		busy, reason, draining, err := s.scanAll(ths, stoppedBefore)
 		if err != nil {
-			return "", 0, err
+			return "", nil, err
 		}
 		if len(busy) == 0 {
 			return "", draining, nil
 		}
 		if !time.Now().Before(deadline) {
-			return reason, 0, nil
+			return reason, nil, nil
 		}
 		frozen := true
 		for _, th := range busy {
 			if err := t.reap(th); err != nil {
-				return "", 0, err
+				return "", nil, err
 			}
 			if t.threads[th.tid] != th {
 				frozen = false // exited: look again
@@ -432,10 +432,10 @@ func (t *tracer) settle(old loaded, torn *ranges, exits map[uint64]bool, deadlin
 		if frozen {
 			// In a group-stop: resumed only with PTRACE_LISTEN, they
 			// would not move.
-			return reason + stoppedNote, 0, nil
+			return reason + stoppedNote, nil, nil
 		}
 		if err := t.runFor(busy, min(slice, time.Until(deadline))); err != nil {
-			return "", 0, err
+			return "", nil, err
 		}
 		slice = min(2*slice, 5*time.Millisecond)
 	}

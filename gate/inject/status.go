@@ -132,6 +132,10 @@ type Options struct {
 	BusyTimeout time.Duration
 	// CallTimeout is the watchdog of a remote call (dlopen); 10s when zero.
 	CallTimeout time.Duration
+	// StopTimeout bounds how long stopping every thread for the switch
+	// may take before the operation gives up (error, nothing written);
+	// 5s when zero.
+	StopTimeout time.Duration
 	// Drain selects the drain model: apply redirects at once even when
 	// threads are inside OLD, lets them finish their calls there, and
 	// confirms the drain afterwards (Result.Draining, Result.Undrained);
@@ -152,6 +156,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.CallTimeout <= 0 {
 		o.CallTimeout = 10 * time.Second
+	}
+	if o.StopTimeout <= 0 {
+		o.StopTimeout = 5 * time.Second
 	}
 	return o
 }

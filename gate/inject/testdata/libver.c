@@ -46,10 +46,12 @@ int ver_bump(void)
 #define STR(x) STR2(x)
 /* A pointer into the library's read-only data, as a zlib stream keeps one
  * to its static tables: the caller may keep it past an upgrade's revert. */
+#ifndef NO_NAME /* -DNO_NAME: a NEW that compatgate check finds incompatible */
 const char *ver_name(void)
 {
 	return "libver " STR(VERSION);
 }
+#endif
 
 /* Never returns, spinning in the library's own code. *entered is set once
  * the thread is inside. */
