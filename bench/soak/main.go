@@ -14,6 +14,9 @@
 // Usage (as root, from the repository root):
 //
 //	go run ./bench/soak [-cycles 200] [-threads 16] [-load N] [-cflags -fcf-protection=full]
+//	go run ./bench/soak -zlib [-cycles 500] [-threads 4] [-load N]
+//
+// With -zlib it soaks the real zlib in python3 instead (see runZlib).
 //
 // With -load N, a separate hog process runs N threads, each allocating,
 // filling and freeing blocks of random sizes with malloc and computing on
@@ -46,8 +49,15 @@ func main() {
 	src := flag.String("src", "gate/inject/testdata", "directory with libver.c and target.c")
 	cflags := flag.String("cflags", "-fcf-protection=full", "extra gcc flags")
 	load := flag.Int("load", 0, "threads of a concurrent malloc-and-compute hog process (0: none)")
+	zlib := flag.Bool("zlib", false, "soak the real zlib (the system's 1.2.13 and trixie's 1.3.1) in python3 instead of libver")
 	flag.Parse()
-	if err := run(*cycles, *threads, *load, *src, strings.Fields(*cflags)); err != nil {
+	var err error
+	if *zlib {
+		err = runZlib(*cycles, *threads, *load, *src)
+	} else {
+		err = run(*cycles, *threads, *load, *src, strings.Fields(*cflags))
+	}
+	if err != nil {
 		fmt.Fprintf(os.Stderr, "soak: %v\n", err)
 		os.Exit(1)
 	}

@@ -5,6 +5,7 @@ package inject
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
@@ -549,8 +550,13 @@ func (o *op) prepare(t *tracer, sys func(uint64, ...uint64) (uint64, error), sit
 		padUsed    []addrRange // their bytes
 		entryWords = map[uint64]bool{}
 		torn       []addrRange // bytes inside the new instructions
+		viaGOT     []site      // redirected through the importers' GOTs
 	)
 	for _, s := range sites {
+		if s.viaGOT {
+			viaGOT = append(viaGOT, s)
+			continue
+		}
 		p := o.old.bias + s.at
 		lo, hi := slotWindow(p, s.orig)
 		tr, err := pl.alloc(lo, hi, newBias+s.dest)
@@ -570,6 +576,10 @@ func (o *op) prepare(t *tracer, sys func(uint64, ...uint64) (uint64, error), sit
 			err = o.viaPad(t, pl, s, p, newBias+s.dest, word, &pads, &padUsed, entryWords)
 			if err == nil {
 				torn = append(torn, addrRange{p + 1, p + 2})
+				continue
+			}
+			if errors.Is(err, errCannotRedirect) {
+				viaGOT = append(viaGOT, s)
 				continue
 			}
 		}
@@ -594,10 +604,16 @@ func (o *op) prepare(t *tracer, sys func(uint64, ...uint64) (uint64, error), sit
 		w := words[p&^7]
 		w.Symbols = append(w.Symbols, s.names...)
 	}
+	slots, err := o.gotSlots(maps, viaGOT, newBias, expect)
+	if err != nil {
+		return nil, err
+	}
 	prep := &prepared{o: o, gi: len(o.j.Generations), exits: map[uint64]bool{}}
 	for _, s := range sites {
-		prep.exits[o.old.bias+s.entry] = true
-		prep.exits[o.old.bias+s.at] = true
+		if !s.viaGOT {
+			prep.exits[o.old.bias+s.entry] = true
+			prep.exits[o.old.bias+s.at] = true
+		}
 	}
 	prep.torn = newRanges(append(torn, padUsed...))
 	for _, w := range words {
@@ -605,6 +621,12 @@ func (o *op) prepare(t *tracer, sys func(uint64, ...uint64) (uint64, error), sit
 			w.Pad = !entryWords[w.Addr]
 			prep.writes = append(prep.writes, *w)
 		}
+	}
+	for _, sl := range slots {
+		w := wordWrite{Addr: sl.addr, Symbols: []string{sl.name}, GOT: true}
+		binary.LittleEndian.PutUint64(w.Old[:], sl.old)
+		binary.LittleEndian.PutUint64(w.New[:], sl.new)
+		prep.writes = append(prep.writes, w)
 	}
 	// Padding first (unreachable until an entry's word is written), then
 	// the entries, each in address order. Revert goes backwards.
@@ -623,6 +645,10 @@ func (o *op) prepare(t *tracer, sys func(uint64, ...uint64) (uint64, error), sit
 	for _, s := range sites {
 		gen.Functions = append(gen.Functions, s.names...)
 	}
+	for _, s := range viaGOT {
+		gen.ViaGOT = append(gen.ViaGOT, s.names...)
+	}
+	o.res.ViaGOT, o.res.GOTSlots = len(gen.ViaGOT), len(slots)
 	for _, pg := range pl.pages {
 		gen.Trampolines = append(gen.Trampolines, pg.addr)
 	}

@@ -43,7 +43,10 @@
 //     trampoline at the displacement the next word's bytes already encode;
 //     when no page fits there, the entry gets a 2-byte short jump, in its
 //     own word, to a jmp written first into int3/nop padding of OLD within
-//     ±127 bytes (see pad.go); with neither, apply is refused. Only the
+//     ±127 bytes (see pad.go). A function whose entry takes no jump at all
+//     (too short, a branch into its first bytes, neither of the above) is
+//     redirected through the GOT words of the objects importing it (see
+//     got.go). Only the
 //     stop of the world, the checks and the writes happen inside the stop:
 //     everything is computed, mapped and journaled before it;
 //     In the drain model (Options.Drain, for an OLD and NEW that share every

@@ -147,3 +147,28 @@ func TestStateDirCleaned(t *testing.T) {
 		}
 	}
 }
+
+// TestShortFunctionViaGOT: a function too short for a jump at its entry
+// (ver_tiny in version 1: xor eax,eax; ret) is redirected through the
+// GOT of the program that imports it, and restored by the revert. A
+// function pointer taken before the apply still reaches OLD (README).
+func TestShortFunctionViaGOT(t *testing.T) {
+	f := setupWith(t, "-DTINY")
+	tg := startTarget(t, f, "tiny")
+	tg.expect("tiny 0 0")
+	o := opts(t)
+	ctx := context.Background()
+	r := Apply(ctx, tg.pid(), f.v1, f.v2, o)
+	mustStatus(t, "apply", r, StatusOK)
+	if r.ViaGOT != 1 || r.GOTSlots < 1 {
+		t.Errorf("apply: %d function(s) through %d GOT word(s), want 1 through at least 1", r.ViaGOT, r.GOTSlots)
+	}
+	tg.expect("tiny 1 0")
+	if q := Query(tg.pid(), o); q.Status != StatusOK || len(q.Applied) != 1 || !q.Applied[0].Intact {
+		t.Errorf("query after apply: %+v", q)
+	}
+	mustStatus(t, "revert", Revert(ctx, tg.pid(), f.v1, o), StatusOK)
+	tg.expect("tiny 0 0")
+	mustStatus(t, "re-apply", Apply(ctx, tg.pid(), f.v1, f.v2, o), StatusOK)
+	tg.expect("tiny 1 0")
+}

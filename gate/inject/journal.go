@@ -50,6 +50,9 @@ type generation struct {
 	// Pads lists the run-time addresses of the jumps written into padding
 	// for entries redirected through a short jump (see pad.go).
 	Pads []uint64 `json:"pads,omitempty"`
+	// ViaGOT lists the functions whose entry could not take a jump,
+	// redirected through the GOTs of the objects importing them instead.
+	ViaGOT []string `json:"via_got,omitempty"`
 	// Draining is the number of threads inside OLD at the switch (drain
 	// model), Undrained how many were still inside it when the engine
 	// last looked, at DrainChecked.
@@ -67,6 +70,9 @@ type wordWrite struct {
 	// Pad is true for a word holding only padding bytes (see pad.go):
 	// written before the entries' words, restored after them.
 	Pad bool `json:"pad,omitempty"`
+	// GOT is true for a word of another object's GOT, or a data pointer,
+	// holding the address of a function redirected through it (got.go).
+	GOT bool `json:"got,omitempty"`
 }
 
 // hexWord is 8 bytes, in JSON as 16 hex digits in memory order.

@@ -92,6 +92,11 @@ type Result struct {
 	// the busy budget (0: the drain is confirmed).
 	Draining  int `json:"draining,omitempty"`
 	Undrained int `json:"undrained,omitempty"`
+	// ViaGOT is the number of functions whose entry could not take a
+	// jump, redirected instead through GOTSlots words of the other loaded
+	// objects that import them (see README, "Live upgrades").
+	ViaGOT   int `json:"via_got,omitempty"`
+	GOTSlots int `json:"got_slots,omitempty"`
 
 	hijacked []int // threads borrowed for remote calls, for the tests
 }

@@ -11,6 +11,10 @@
  *                         name   -> "name K S": K the string kept, S = ver_name()
  *   target forever      like loop, plus a thread spinning in ver_forever()
  *   target block        like loop, plus a thread blocked in ver_block()
+ *   target tiny         (built with -DTINY) calls ver_tiny in a loop, through
+ *                       its PLT and a function pointer read from its GOT
+ *                       at start; prints "tiny N P" on change (N from the
+ *                       PLT call, P from the pointer)
  *   target mainexit     like loop, in a second thread: the main thread exits
  *                       (pthread_exit), leaving a zombie leader
  * Every mode prints "ready" once running (forever, block: once the thread
@@ -214,6 +218,23 @@ int main(int argc, char **argv)
 			}
 		}
 	}
+#ifdef TINY
+	if (strcmp(argv[1], "tiny") == 0) {
+		int ver_tiny(void);
+		int (*volatile early)(void) = ver_tiny; /* taken before any upgrade */
+		printf("ready\n");
+		fflush(stdout);
+		for (int lastn = -1, lastp = -1;;) {
+			int n = ver_tiny(), p = early();
+			if (n != lastn || p != lastp) {
+				printf("tiny %d %d\n", n, p);
+				fflush(stdout);
+				lastn = n;
+				lastp = p;
+			}
+		}
+	}
+#endif
 	if (strcmp(argv[1], "mainexit") == 0) {
 		printf("ready\n");
 		fflush(stdout);
