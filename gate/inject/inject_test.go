@@ -232,7 +232,7 @@ func (tg *target) ask(cmd string) string {
 // opts returns options with a private state directory and budgets generous
 // enough for a loaded CI machine.
 func opts(t *testing.T) Options {
-	return Options{StateDir: t.TempDir(), BusyTimeout: 5 * time.Second, CallTimeout: 10 * time.Second, StopTimeout: 30 * time.Second}
+	return Options{StateDir: t.TempDir(), BusyTimeout: 30 * time.Second, CallTimeout: 30 * time.Second, StopTimeout: 30 * time.Second}
 }
 
 func mustStatus(t *testing.T, what string, r Result, want Status) {
