@@ -114,6 +114,20 @@ int main(int argc, char **argv)
 }
 `
 
+// startLoad starts the hog with n threads, when n > 0, and returns what
+// stops it.
+func startLoad(dir string, n int) (stop func(), err error) {
+	if n <= 0 {
+		return func() {}, nil
+	}
+	hog, err := startHog(dir, n)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Printf("load: %d malloc-and-compute threads in process %d\n", n, hog.Process.Pid)
+	return func() { hog.Process.Kill(); hog.Wait() }, nil
+}
+
 // startHog compiles and starts the load process with n threads.
 func startHog(dir string, n int) (*exec.Cmd, error) {
 	src := filepath.Join(dir, "hog.c")
@@ -152,14 +166,11 @@ func run(cycles, threads, load int, src string, cflags []string) error {
 		return err
 	}
 
-	if load > 0 {
-		hog, err := startHog(dir, load)
-		if err != nil {
-			return err
-		}
-		defer func() { hog.Process.Kill(); hog.Wait() }()
-		fmt.Printf("load: %d malloc-and-compute threads in process %d\n", load, hog.Process.Pid)
+	stop, err := startLoad(dir, load)
+	if err != nil {
+		return err
 	}
+	defer stop()
 	cmd := exec.Command(tgt, "threads", fmt.Sprint(threads))
 	stdin, _ := cmd.StdinPipe()
 	stdout, _ := cmd.StdoutPipe()

@@ -44,14 +44,11 @@ func runZlib(cycles, threads, load int, src string) error {
 	if err != nil {
 		return err
 	}
-	if load > 0 {
-		hog, err := startHog(dir, load)
-		if err != nil {
-			return err
-		}
-		defer func() { hog.Process.Kill(); hog.Wait() }()
-		fmt.Printf("load: %d malloc-and-compute threads in process %d\n", load, hog.Process.Pid)
+	stop, err := startLoad(dir, load)
+	if err != nil {
+		return err
 	}
+	defer stop()
 	cmd := exec.Command("/usr/bin/python3", filepath.Join(src, "corpus.py"), "zlib", fmt.Sprint(threads))
 	stdin, _ := cmd.StdinPipe()
 	stdout, _ := cmd.StdoutPipe()
