@@ -137,6 +137,13 @@ func TestCorpusHotApply(t *testing.T) {
 // TestCorpusRefused: real libraries the engine must not hot-apply, each
 // refused for its own reason before anything is written; the program
 // keeps running, right, on OLD.
+//
+// Not here yet: libexpat 2.5.0 -> trixie's. The engine's own rules accept
+// it, and a parser python3 created before the apply crashes in NEW's code:
+// XML_ParserStruct, private, changed layout. Refusing it is the gate's
+// private-layout rule (DESIGN.md, "Hot-applicability"; issue 20 item 4),
+// which needs DWARF for both builds; until then the caller must not
+// hot-apply such a pair.
 func TestCorpusRefused(t *testing.T) {
 	for _, tt := range []struct {
 		lib    corpusLib

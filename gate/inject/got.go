@@ -5,6 +5,7 @@ package inject
 import (
 	"debug/elf"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"os"
 	"strings"
@@ -50,6 +51,9 @@ type gotSlot struct {
 // prev holds, by address, the words an upgrade being stacked upon wrote:
 // such a word holds that upgrade's function, not OLD's.
 func (o *op) gotSlots(maps []mapping, sites []site, newBias uint64, prev map[uint64]hexWord) ([]gotSlot, error) {
+	if len(sites) == 0 {
+		return nil, nil
+	}
 	byName := map[string][]gotTarget{}
 	for _, s := range sites {
 		for _, k := range s.names {
@@ -105,6 +109,9 @@ type gotTarget struct {
 // must match when both sides have one), or prev's word at their address.
 func importSlots(pid int, ms []mapping, byName map[string][]gotTarget, prev map[uint64]hexWord) ([]gotSlot, error) {
 	f, err := os.Open(ms[0].mapFile(pid))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil // unloaded meanwhile (dlclose): nothing to redirect
+	}
 	if err != nil {
 		return nil, fmt.Errorf("opening %s: %w", ms[0].path, err)
 	}
