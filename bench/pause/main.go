@@ -27,6 +27,7 @@
 // Usage (as root, from the repository root):
 //
 //	go run ./bench/pause [-rounds 61] [-threads 1,100,1000] [-respread=true] [-out FILE]
+//	go run ./bench/pause -zlib [-threads 1,16,100] ...   the real corpus (see targetSource)
 package main
 
 import (
@@ -48,6 +49,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/compatgate/compatgate/gate/inject"
+	"github.com/compatgate/compatgate/internal/debian"
 	"github.com/compatgate/compatgate/internal/osthread"
 )
 
@@ -58,6 +60,7 @@ func main() {
 	out := flag.String("out", "", "also write the table to this file")
 	respread := flag.Bool("respread", true, "spread the threads' wake-ups evenly over their period before every window")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
+	zlib := flag.Bool("zlib", false, "the real corpus: N threads busy in the system's zlib, upgraded to trixie's 1.3.1 in the drain model; 4 non-library threads measure the stall")
 	flag.Parse()
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
@@ -68,7 +71,7 @@ func main() {
 		pprof.StartCPUProfile(f)
 		defer pprof.StopCPUProfile()
 	}
-	table, err := run(*rounds, *threads, *src, *respread)
+	table, err := run(*rounds, *threads, *src, *respread, *zlib)
 	if err != nil {
 		pprof.StopCPUProfile()
 		fmt.Fprintf(os.Stderr, "pause: %v\n", err)
@@ -99,7 +102,7 @@ type row struct {
 	ratio                       float64 // median of the per-round apply/bare ratios
 }
 
-func run(rounds int, threads, src string, respread bool) (string, error) {
+func run(rounds int, threads, src string, respread, zlib bool) (string, error) {
 	dir, err := os.MkdirTemp("", "pause-")
 	if err != nil {
 		return "", err
@@ -121,7 +124,14 @@ func run(rounds int, threads, src string, respread bool) (string, error) {
 		return "", err
 	}
 	target := filepath.Join(dir, "pause")
-	if err := gcc("-O2", "-pthread", "-o", target, csrc, libs["1"], "-Wl,-rpath,"+filepath.Dir(libs["1"])); err != nil {
+	if zlib {
+		if libs["1"], libs["2"], err = zlibPair(); err != nil {
+			return "", err
+		}
+		if err := gcc("-O2", "-pthread", "-DZLIB", "-o", target, csrc, "-l:libz.so.1"); err != nil {
+			return "", err
+		}
+	} else if err := gcc("-O2", "-pthread", "-o", target, csrc, libs["1"], "-Wl,-rpath,"+filepath.Dir(libs["1"])); err != nil {
 		return "", err
 	}
 	var rows []row
@@ -130,7 +140,7 @@ func run(rounds int, threads, src string, respread bool) (string, error) {
 		if err != nil || n < 1 {
 			return "", fmt.Errorf("bad thread count %q", s)
 		}
-		r, err := measure(target, libs["1"], libs["2"], n, rounds, dir, respread)
+		r, err := measure(target, libs["1"], libs["2"], n, rounds, dir, respread, zlib)
 		if err != nil {
 			return "", fmt.Errorf("%d threads: %w", n, err)
 		}
@@ -141,7 +151,11 @@ func run(rounds int, threads, src string, respread bool) (string, error) {
 	if !respread {
 		spread = "wake-ups not spread again"
 	}
-	fmt.Fprintf(&b, "Worst thread pause seen from inside the target (median of %d rounds, %s), %s, %d CPUs:\n\n", rounds, spread, runtime.GOARCH, runtime.NumCPU())
+	what := "libver, threads sleeping"
+	if zlib {
+		what = "zlib 1.2.13 -> 1.3.1 (drain model), N threads busy in zlib, 4 non-library threads measuring"
+	}
+	fmt.Fprintf(&b, "Worst thread pause seen from inside the target (%s; median of %d rounds, %s), %s, %d CPUs:\n\n", what, rounds, spread, runtime.GOARCH, runtime.NumCPU())
 	fmt.Fprintf(&b, "| threads | idle (noise) | bare stop-the-world: pause | bare: wall | apply: pause | apply: world stopped (engine) | revert: pause | apply pause / bare pause | per-round apply / bare (median) |\n")
 	fmt.Fprintf(&b, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, r := range rows {
@@ -191,7 +205,7 @@ func medianRatio(num, den []int64) float64 {
 	return rs[len(rs)/2]
 }
 
-func measure(target, v1, v2 string, n, rounds int, dir string, respread bool) (row, error) {
+func measure(target, v1, v2 string, n, rounds int, dir string, respread, drain bool) (row, error) {
 	period := 1000 // µs: every thread wakes at least this often
 	if n >= 1000 {
 		period = 20000
@@ -237,7 +251,10 @@ func measure(target, v1, v2 string, n, rounds int, dir string, respread bool) (r
 		time.Sleep(settle)
 		return p.worst()
 	}
-	opt := inject.Options{StateDir: filepath.Join(dir, "state")}
+	opt := inject.Options{StateDir: filepath.Join(dir, "state"), Drain: drain}
+	if drain { // threads busy in the library, on a machine that may be loaded
+		opt.CallTimeout, opt.StopTimeout = time.Minute, time.Minute
+	}
 	var idle, bare, wall, apply, stopped, revert []int64
 	time.Sleep(10 * settle) // let thread start-up settle
 	for i := 0; i < rounds; i++ {
@@ -337,4 +354,24 @@ func stopTheWorld(pid int) error {
 		}()
 	})
 	return <-errc
+}
+
+// zlibPair returns the system's zlib (OLD, as programs load it) and
+// trixie's 1.3.1 (NEW, fetched with internal/debian).
+func zlibPair() (string, string, error) {
+	old, err := filepath.EvalSymlinks("/lib/x86_64-linux-gnu/libz.so.1")
+	if err != nil {
+		return "", "", err
+	}
+	ctx := context.Background()
+	a, err := debian.Open(ctx, "")
+	if err != nil {
+		return "", "", err
+	}
+	x, err := a.Extract(ctx, "zlib1g/trixie")
+	if err != nil {
+		return "", "", err
+	}
+	new, err := filepath.EvalSymlinks(filepath.Join(x, "usr/lib/x86_64-linux-gnu/libz.so.1"))
+	return old, new, err
 }

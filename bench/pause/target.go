@@ -11,6 +11,11 @@ package main
 // next wake-up, sleep once more a random part of PERIOD_US (not recorded),
 // which spreads the threads' wake-ups evenly over the period again after a
 // stop of the process released them all at once.
+//
+// Built with -DZLIB (and the system's zlib), the N threads instead call
+// zlib at full speed (compress2 and uncompress, checked), and 4 sleeper
+// threads that never call a library measure the lateness: the stall of a
+// non-library thread while the busy ones are upgraded.
 const targetSource = `
 #define _GNU_SOURCE
 #include <pthread.h>
@@ -20,7 +25,27 @@ const targetSource = `
 #include <string.h>
 #include <time.h>
 
+#ifdef ZLIB
+typedef unsigned long uLong;
+int compress2(unsigned char *, uLong *, const unsigned char *, uLong, int);
+int uncompress(unsigned char *, uLong *, const unsigned char *, uLong);
+#define ver_get() 1
+static void *busy(void *arg)
+{
+	static __thread unsigned char text[16384], z[20000], back[16384];
+	for (size_t i = 0; i < sizeof text; i++)
+		text[i] = "the quick brown fox jumps over the lazy dog "[i % 44];
+	for (;;) {
+		uLong zl = sizeof z, bl = sizeof back;
+		if (compress2(z, &zl, text, sizeof text, 6) != 0 || uncompress(back, &bl, z, zl) != 0 ||
+		    memcmp(back, text, sizeof text) != 0)
+			abort();
+	}
+	return arg;
+}
+#else
 int ver_get(void);
+#endif
 static long period_ns;
 static _Atomic long worst_ns;
 static _Atomic int started;
@@ -69,6 +94,14 @@ int main(int argc, char **argv)
 	pthread_attr_t a;
 	pthread_attr_init(&a);
 	pthread_attr_setstacksize(&a, 64 << 10);
+#ifdef ZLIB
+	for (int i = 0; i < n; i++) {
+		pthread_t t;
+		if (pthread_create(&t, NULL, busy, NULL) != 0)
+			return 1;
+	}
+	n = 4;
+#endif
 	for (int i = 0; i < n; i++) {
 		pthread_t t;
 		if (pthread_create(&t, &a, sleeper, (void *)(long)(i + 1)) != 0)

@@ -14,6 +14,9 @@
 // Usage (as root, from the repository root):
 //
 //	go run ./bench/soak [-cycles 200] [-threads 16] [-load N] [-cflags -fcf-protection=full]
+//	go run ./bench/soak -zlib [-cycles 500] [-threads 4] [-load N]
+//
+// With -zlib it soaks the real zlib in python3 instead (see runZlib).
 //
 // With -load N, a separate hog process runs N threads, each allocating,
 // filling and freeing blocks of random sizes with malloc and computing on
@@ -46,8 +49,15 @@ func main() {
 	src := flag.String("src", "gate/inject/testdata", "directory with libver.c and target.c")
 	cflags := flag.String("cflags", "-fcf-protection=full", "extra gcc flags")
 	load := flag.Int("load", 0, "threads of a concurrent malloc-and-compute hog process (0: none)")
+	zlib := flag.Bool("zlib", false, "soak the real zlib (the system's 1.2.13 and trixie's 1.3.1) in python3 instead of libver")
 	flag.Parse()
-	if err := run(*cycles, *threads, *load, *src, strings.Fields(*cflags)); err != nil {
+	var err error
+	if *zlib {
+		err = runZlib(*cycles, *threads, *load, *src)
+	} else {
+		err = run(*cycles, *threads, *load, *src, strings.Fields(*cflags))
+	}
+	if err != nil {
 		fmt.Fprintf(os.Stderr, "soak: %v\n", err)
 		os.Exit(1)
 	}
@@ -104,6 +114,20 @@ int main(int argc, char **argv)
 }
 `
 
+// startLoad starts the hog with n threads, when n > 0, and returns what
+// stops it.
+func startLoad(dir string, n int) (stop func(), err error) {
+	if n <= 0 {
+		return func() {}, nil
+	}
+	hog, err := startHog(dir, n)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Printf("load: %d malloc-and-compute threads in process %d\n", n, hog.Process.Pid)
+	return func() { hog.Process.Kill(); hog.Wait() }, nil
+}
+
 // startHog compiles and starts the load process with n threads.
 func startHog(dir string, n int) (*exec.Cmd, error) {
 	src := filepath.Join(dir, "hog.c")
@@ -142,14 +166,11 @@ func run(cycles, threads, load int, src string, cflags []string) error {
 		return err
 	}
 
-	if load > 0 {
-		hog, err := startHog(dir, load)
-		if err != nil {
-			return err
-		}
-		defer func() { hog.Process.Kill(); hog.Wait() }()
-		fmt.Printf("load: %d malloc-and-compute threads in process %d\n", load, hog.Process.Pid)
+	stop, err := startLoad(dir, load)
+	if err != nil {
+		return err
 	}
+	defer stop()
 	cmd := exec.Command(tgt, "threads", fmt.Sprint(threads))
 	stdin, _ := cmd.StdinPipe()
 	stdout, _ := cmd.StdoutPipe()

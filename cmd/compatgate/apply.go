@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/compatgate/compatgate/compat"
 	"github.com/compatgate/compatgate/gate/inject"
 )
 
@@ -66,13 +67,17 @@ func (f injectFlags) parse(e env, name string) ([]int, int, bool) {
 		return nil, exitUsage, false
 	}
 	var pids []int
+	seen := map[int]bool{}
 	for _, s := range strings.Split(*f.pids, ",") {
 		pid, err := strconv.Atoi(strings.TrimSpace(s))
 		if err != nil || pid <= 0 {
 			fmt.Fprintf(e.stderr, "compatgate %s: bad process id %q\n", name, s)
 			return nil, exitUsage, false
 		}
-		pids = append(pids, pid)
+		if !seen[pid] { // each process is worked on once
+			seen[pid] = true
+			pids = append(pids, pid)
+		}
 	}
 	return pids, 0, true
 }
@@ -117,14 +122,26 @@ func describeResult(command string, r inject.Result) string {
 	if command == "revert" {
 		verb = "restored"
 	}
-	return fmt.Sprintf("%s %d function(s); threads stopped %v", verb, r.Functions,
+	s := fmt.Sprintf("%s %d function(s); threads stopped %v", verb, r.Functions,
 		(time.Duration(r.StoppedMicros) * time.Microsecond).Round(10*time.Microsecond))
+	switch {
+	case r.Draining > 0 && r.Undrained == 0:
+		s += fmt.Sprintf("; %d thread(s) inside OLD at the switch, drained", r.Draining)
+	case r.Draining > 0:
+		s += fmt.Sprintf("; %d thread(s) inside OLD at the switch, %d still draining (see status)", r.Draining, r.Undrained)
+	}
+	if r.Reason != "" {
+		s += "; " + r.Reason
+	}
+	return s
 }
 
 func runApply(e env) int {
-	fs := newFlagSet(e, "apply", "apply --pid PID[,PID...] [--parallel N] [--format text|json] [--state-dir DIR] [--busy-timeout D] OLD NEW")
+	fs := newFlagSet(e, "apply", "apply --pid PID[,PID...] [--parallel N] [--format text|json] [--state-dir DIR] [--busy-timeout D] [--drain] [--force] OLD NEW")
 	f := addInjectFlags(fs)
 	busy := fs.Duration("busy-timeout", 2*time.Second, "how long a thread found in OLD's code may run on to leave it")
+	drain := fs.Bool("drain", false, "redirect at once and let threads inside OLD finish their calls there (only when OLD and NEW share every private layout)")
+	force := fs.Bool("force", false, "apply even when the check finds NEW incompatible with OLD or with another SONAME (recorded in the audit log)")
 	if code, ok := parseFlags(e, fs); !ok {
 		return code
 	}
@@ -137,9 +154,52 @@ func runApply(e env) int {
 		fs.Usage()
 		return exitUsage
 	}
-	opt := inject.Options{StateDir: *f.stateDir, BusyTimeout: *busy}
+	why, err := precheck(fs.Arg(0), fs.Arg(1))
+	if err != nil {
+		fmt.Fprintf(e.stderr, "compatgate apply: checking NEW against OLD: %v\n", err)
+		return exitError
+	}
+	if why != "" && !*force {
+		// No process is touched: each is refused for the same reason.
+		results := make([]inject.Result, len(pids))
+		for i, pid := range pids {
+			results[i] = inject.Result{PID: pid, Status: inject.StatusRefused, Reason: why + " (--force applies it anyway)"}
+		}
+		return writeInjectResults(e, "apply", *f.format, results)
+	}
+	if why != "" {
+		detail := fmt.Sprintf("apply --force to pid(s) %s of %s over OLD %s: %s", *f.pids, fs.Arg(1), fs.Arg(0), why)
+		if err := auditForce(e, *f.stateDir, fs.Arg(0), detail); err != nil {
+			fmt.Fprintf(e.stderr, "compatgate apply: recording --force in the audit log: %v\n", err)
+			return exitError
+		}
+		fmt.Fprintf(e.stderr, "compatgate apply: --force: %s\n", why)
+	}
+	opt := inject.Options{StateDir: *f.stateDir, BusyTimeout: *busy, Drain: *drain}
 	results := forEachPID(pids, *f.parallel, func(pid int) inject.Result {
 		return inject.Apply(e.ctx, pid, fs.Arg(0), fs.Arg(1), opt)
 	})
 	return writeInjectResults(e, "apply", *f.format, results)
+}
+
+// precheck runs the compatibility check of NEW against OLD, as `check`
+// does, and returns why NEW must not be applied: it has another SONAME (it
+// is another library), or the check finds it incompatible. It returns ""
+// when NEW may be applied, also for a patch object (its .patchinfo names
+// the functions it replaces; it exports nothing else).
+func precheck(oldPath, newPath string) (string, error) {
+	if pi, err := inject.ReadPatchInfo(newPath); err == nil && pi != nil {
+		return "", nil
+	}
+	rep, err := compat.CheckWith(oldPath, newPath, compat.Options{})
+	if err != nil {
+		return "", err
+	}
+	switch {
+	case rep.Old.SONAME != rep.New.SONAME:
+		return fmt.Sprintf("NEW's SONAME %q differs from OLD's %q: it is another library, installed beside OLD, not over it", rep.New.SONAME, rep.Old.SONAME), nil
+	case rep.Verdict == compat.Incompatible:
+		return fmt.Sprintf("compatgate check finds NEW incompatible with OLD (%d breaking change(s); see compatgate check OLD NEW)", rep.Summary.Break), nil
+	}
+	return "", nil
 }

@@ -111,8 +111,8 @@ func (tg *threadsTarget) line(t *testing.T) string {
 			t.Fatalf("the target exited: %v", tg.cmd.Wait())
 		}
 		return l
-	case <-time.After(20 * time.Second):
-		t.Fatal("the target did not answer within 20s")
+	case <-time.After(60 * time.Second):
+		t.Fatal("the target did not answer within 60s")
 	}
 	return ""
 }
@@ -311,7 +311,7 @@ func TestKillDuringApplyRevert(t *testing.T) {
 	pid := tg.cmd.Process.Pid
 	state := t.TempDir()
 	p := strconv.Itoa(pid)
-	apply := []string{"apply", "--pid", p, "--state-dir", state, "--format", "json", f.v1, f.v2}
+	apply := []string{"apply", "--pid", p, "--state-dir", state, "--format", "json", "--busy-timeout", "60s", f.v1, f.v2}
 	revert := []string{"revert", "--pid", p, "--state-dir", state, "--format", "json", f.v1}
 	status := []string{"status", "--pid", p, "--state-dir", state, "--format", "json"}
 
@@ -398,7 +398,7 @@ func TestKillDuringDlopen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	args := []string{"apply", "--pid", strconv.Itoa(pid), "--state-dir", state, f.v1, f.announce}
+	args := []string{"apply", "--pid", strconv.Itoa(pid), "--state-dir", state, "--busy-timeout", "60s", f.v1, f.announce}
 	cmd := exec.Command(self)
 	cmd.Env = append(os.Environ(), cliHelperEnv+"=1", "COMPATGATE_ARGS="+strings.Join(args, "\n"))
 	if err := cmd.Start(); err != nil {

@@ -51,9 +51,9 @@ func runStatus(e env) int {
 				if !a.Intact {
 					intact = "NOT intact"
 				}
-				fmt.Fprintf(e.stdout, "PID %-8d %-12s %s (%s) -> %s (%s): %d function(s), %s, %s since %s\n",
+				fmt.Fprintf(e.stdout, "PID %-8d %-12s %s (%s) -> %s (%s): %d function(s), %s, %s since %s%s\n",
 					ps.PID, ps.Status, a.Old.Path, shortID(a.Old.BuildID), a.New.Path, shortID(a.New.BuildID),
-					a.Functions, a.State, intact, a.Time.Format("2006-01-02 15:04:05Z"))
+					a.Functions, a.State, intact, a.Time.Format("2006-01-02 15:04:05Z"), drainNote(a))
 			}
 		}
 		_, err = fmt.Fprintf(e.stdout, "overall: %s\n", rep.Status)
@@ -73,4 +73,15 @@ func shortID(id string) string {
 		return id[:12]
 	}
 	return id
+}
+
+// drainNote describes the drain of an upgrade applied in the drain model.
+func drainNote(a inject.Applied) string {
+	switch {
+	case a.Draining == 0:
+		return ""
+	case a.Undrained == 0:
+		return fmt.Sprintf("; %d thread(s) drained from OLD by %s", a.Draining, a.DrainChecked.Format("15:04:05Z"))
+	}
+	return fmt.Sprintf("; draining: %d of %d thread(s) still inside OLD at %s", a.Undrained, a.Draining, a.DrainChecked.Format("15:04:05Z"))
 }

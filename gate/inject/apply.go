@@ -9,11 +9,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"time"
-
-	"golang.org/x/sys/unix"
 )
 
 // op is one operation (apply or revert) on one process.
@@ -45,6 +42,10 @@ func (o *op) finish(s Status, format string, args ...any) Result {
 func (o *op) fromErr(what string, err error) Result {
 	var nl errNotLoaded
 	switch {
+	case errors.As(err, &nl) && nl.other:
+		// Not a success: the process runs the library, in a build the
+		// operation was not meant for.
+		return o.finish(StatusRefused, "%s", nl.reason)
 	case errors.As(err, &nl):
 		return o.finish(StatusNotLoaded, "%s", nl.reason)
 	case errors.Is(err, errGone):
@@ -57,6 +58,10 @@ func (o *op) fromErr(what string, err error) Result {
 func (o *op) locate(oldPath string) *Result {
 	if abs, err := filepath.Abs(oldPath); err == nil {
 		oldPath = abs
+	}
+	if err := canTrace(); err != nil {
+		r := o.finish(StatusError, "%v", err)
+		return &r
 	}
 	img, err := openImage(oldPath)
 	if err != nil {
@@ -89,6 +94,11 @@ func (o *op) locate(oldPath string) *Result {
 		return &r
 	}
 	o.unlock = unlock
+	if tracer, comm := otherTracer(o.pid); tracer > 0 {
+		r := o.finish(StatusBusy, "another tracer holds the process (process %d, %s): try again once it detaches", tracer, comm)
+		return &r
+	}
+	cleanStateDir(o.opt.StateDir)
 	if o.j, err = loadJournal(o.opt.StateDir, o.pid, o.start); err != nil {
 		r := o.finish(StatusError, "%v", err)
 		return &r
@@ -208,7 +218,11 @@ func (o *op) applyTraced(sites []site, newPath string) (res Result) {
 		t.release()
 		res.hijacked = t.hijacked
 	}()
-	th, busy, err := t.pickHijack(o.c, o.old, o.opt.BusyTimeout)
+	watch := o.old // threads with OLD code on their stacks make apply wait
+	if o.opt.Drain {
+		watch = loaded{} // they drain after the switch
+	}
+	th, busy, err := t.pickHijack(o.c, watch, o.opt.BusyTimeout)
 	switch {
 	case errors.Is(err, errNoHijack):
 		return o.finish(StatusBusy, "%v", err)
@@ -222,14 +236,20 @@ func (o *op) applyTraced(sites []site, newPath string) (res Result) {
 	dlopenPath := newPath
 	if maps, err := readMaps(o.pid); err == nil {
 		for _, m := range maps {
-			if m.path == newPath {
-				// glibc matches dlopen names against loaded objects by
-				// name first: a different build loaded from NEW's path
-				// (replaced in place) would be returned instead. A
-				// different spelling of the same file avoids that.
-				dlopenPath = "/proc/self/root" + newPath
-				break
+			if m.path != newPath {
+				continue
 			}
+			// glibc matches dlopen names against loaded objects by
+			// name first: a different build loaded from NEW's path
+			// (replaced in place) would be returned instead. A
+			// different spelling of the same file avoids that (through
+			// the calling thread: /proc/self/root of a process whose
+			// main thread has exited cannot be opened). NEW itself,
+			// loaded by an earlier apply, is reused.
+			if id, err := mappedBuildID(o.pid, m); err != nil || id != o.newImg.buildID || id == "" {
+				dlopenPath = "/proc/thread-self/root" + newPath
+			}
+			break
 		}
 	}
 	// While the hijacked thread loads NEW and the other threads run, NEW is
@@ -260,10 +280,10 @@ func (o *op) applyTraced(sites []site, newPath string) (res Result) {
 		return o.finish(StatusError, "%v", err)
 	}
 	// The switch: the only time the world is stopped.
-	t.reader = newStackReader(t.pid, t.prepareScanBuf())
+	t.reader = newStackReader(t.memTID, t.prepareScanBuf())
 	defer t.reader.close()
 	stopped := time.Now()
-	if err := t.stopAll(time.Now().Add(stopTimeout)); err != nil {
+	if err := t.stopAll(time.Now().Add(o.opt.StopTimeout)); err != nil {
 		return o.fromErr("stopping the process", err)
 	}
 	defer func() {
@@ -272,7 +292,12 @@ func (o *op) applyTraced(sites []site, newPath string) (res Result) {
 		}
 	}()
 	stopped = t.stopStart
-	if reason, err := t.settle(o.old, time.Now().Add(o.opt.BusyTimeout), t.preMaps, t.preStopped); err != nil {
+	var torn *ranges
+	if o.opt.Drain {
+		torn = &prep.torn
+	}
+	reason, draining, err := t.settle(o.old, torn, prep.exits, time.Now().Add(o.opt.BusyTimeout), t.preMaps, t.preStopped)
+	if err != nil {
 		return o.fromErr("checking threads", err)
 	} else if reason != "" {
 		return o.finish(StatusBusy, "%s", reason)
@@ -297,6 +322,12 @@ func (o *op) applyTraced(sites []site, newPath string) (res Result) {
 	}
 	if err := p.done(); err != nil {
 		return o.finish(StatusError, "applied, but recording it failed (revert completes it): %v", err)
+	}
+	if len(draining) > 0 {
+		o.res.Draining = len(draining)
+		if err := o.confirmDrain(p.gi, p.exits, draining); err != nil {
+			return o.finish(StatusOK, "applied; confirming the drain failed: %v", err)
+		}
 	}
 	return o.finish(StatusOK, "")
 }
@@ -430,293 +461,6 @@ func (o *op) checkInterposition(t *tracer, newBias uint64) error {
 	return nil
 }
 
-// prepared is an upgrade ready to be written: trampoline pages mapped and
-// filled (nothing executes them yet) and the writes journaled as
-// "applying".
-type prepared struct {
-	o      *op
-	writes []wordWrite
-	mapped []uint64 // trampoline pages
-	gi     int      // index of the generation in the journal
-}
-
-// undo unmaps the trampoline pages and drops the journal record; sys makes
-// system calls in the process.
-func (p *prepared) undo(sys func(uint64, ...uint64) (uint64, error)) error {
-	var first error
-	for _, a := range p.mapped {
-		if _, err := sys(unix.SYS_MUNMAP, a, pageSize); err != nil && first == nil {
-			first = err
-		}
-	}
-	p.mapped = nil
-	p.o.j.Generations = p.o.j.Generations[:p.gi]
-	if err := p.o.j.save(); err != nil && first == nil {
-		first = err
-	}
-	return first
-}
-
-// done records the generation as applied.
-func (p *prepared) done() error {
-	p.o.j.Generations[p.gi].State = genApplied
-	return p.o.j.save()
-}
-
-// prepare plans the redirections, maps and fills the trampoline pages with
-// sys, and journals the writes durably. The process may be running: OLD's
-// words are read here and checked again by commit with the world stopped.
-func (o *op) prepare(t *tracer, sys func(uint64, ...uint64) (uint64, error), sites []site, newBias, handle uint64) (*prepared, error) {
-	maps, err := readMaps(o.pid)
-	if err != nil {
-		return nil, t.goneOr(err)
-	}
-	// What each word must hold now: OLD's file bytes, or the words of the
-	// upgrade being stacked upon.
-	expect := map[uint64]hexWord{}
-	if i := o.j.top(o.oldImg.buildID); i >= 0 {
-		for _, w := range o.j.Generations[i].Writes {
-			expect[w.Addr] = w.New
-		}
-	}
-	pl := newTrampPlanner(maps)
-	words := map[uint64]*wordWrite{}
-	word := func(a uint64) (*wordWrite, error) {
-		if w, ok := words[a]; ok {
-			return w, nil
-		}
-		w := &wordWrite{Addr: a}
-		if err := t.read(a, w.Old[:]); err != nil {
-			return nil, err
-		}
-		want, ok := expect[a]
-		if !ok {
-			if err := o.oldImg.readVA(want[:], a-o.old.bias); err != nil {
-				return nil, err
-			}
-		}
-		if w.Old != want {
-			return nil, fmt.Errorf("OLD's code at %#x was modified by someone else (%x, expected %x)", a, w.Old[:], want[:])
-		}
-		w.New = w.Old
-		words[a] = w
-		return w, nil
-	}
-	ibt := userIBT(o.pid)
-	var overEndbr []string
-	var (
-		pads       []uint64    // padding jumps
-		padUsed    []addrRange // their bytes
-		entryWords = map[uint64]bool{}
-	)
-	for _, s := range sites {
-		p := o.old.bias + s.at
-		lo, hi := slotWindow(p, s.orig)
-		tr, err := pl.alloc(lo, hi, newBias+s.dest)
-		if err != nil && s.overEndbr && !ibt {
-			// The window that keeping endbr64 requires is occupied
-			// (typically by thread stacks). Without user-space IBT,
-			// endbr64 is a NOP: write the jump at the entry instead,
-			// which fits in one word and may reach any slot in ±2 GiB.
-			p = o.old.bias + s.entry
-			var orig [8]byte
-			lo, hi = slotWindow(p, orig)
-			tr, err = pl.alloc(lo, hi, newBias+s.dest)
-			overEndbr = append(overEndbr, s.names...)
-		}
-		if err != nil && s.at == s.entry && p%8 > 8-jmpLen {
-			// No page fits the one-word window: through padding.
-			err = o.viaPad(t, pl, s, p, newBias+s.dest, word, &pads, &padUsed, entryWords)
-			if err == nil {
-				continue
-			}
-		}
-		if err != nil {
-			return nil, fmt.Errorf("placing the trampoline of %s: %w", s.names[0], err)
-		}
-		entryWords[p&^7] = true
-		jmp := jmpBytes(p, tr)
-		for i := uint64(0); i < jmpLen; i++ {
-			w, err := word((p + i) &^ 7)
-			if err != nil {
-				return nil, err
-			}
-			if w.New[(p+i)%8] != jmp[i] {
-				if (p+i)&^7 != p&^7 {
-					return nil, fmt.Errorf("internal error: the jump of %s would need a second word", s.names[0])
-				}
-			}
-			w.New[(p+i)%8] = jmp[i]
-		}
-		w := words[p&^7]
-		w.Symbols = append(w.Symbols, s.names...)
-	}
-	prep := &prepared{o: o, gi: len(o.j.Generations)}
-	for _, w := range words {
-		if w.New != w.Old {
-			w.Pad = !entryWords[w.Addr]
-			prep.writes = append(prep.writes, *w)
-		}
-	}
-	// Padding first (unreachable until an entry's word is written), then
-	// the entries, each in address order. Revert goes backwards.
-	sort.Slice(prep.writes, func(i, j int) bool {
-		a, b := prep.writes[i], prep.writes[j]
-		if a.Pad != b.Pad {
-			return a.Pad
-		}
-		return a.Addr < b.Addr
-	})
-	gen := generation{
-		State: genApplying, Time: time.Now().UTC(),
-		Old: *o.res.Old, New: *o.res.New, NewHandle: handle,
-		Writes: prep.writes, OverEndbr: overEndbr, Pads: pads,
-	}
-	for _, s := range sites {
-		gen.Functions = append(gen.Functions, s.names...)
-	}
-	for _, pg := range pl.pages {
-		gen.Trampolines = append(gen.Trampolines, pg.addr)
-	}
-	// Map and fill the trampoline pages (nothing executes them yet).
-	fail := func(err error) (*prepared, error) {
-		for _, a := range prep.mapped {
-			sys(unix.SYS_MUNMAP, a, pageSize)
-		}
-		return nil, err
-	}
-	for _, pg := range pl.pages {
-		a, err := sys(unix.SYS_MMAP, pg.addr, pageSize, unix.PROT_READ|unix.PROT_EXEC,
-			unix.MAP_PRIVATE|unix.MAP_ANONYMOUS|unix.MAP_FIXED_NOREPLACE, ^uint64(0), 0)
-		if err != nil {
-			return fail(fmt.Errorf("mapping a trampoline page at %#x: %w", pg.addr, err))
-		}
-		prep.mapped = append(prep.mapped, a)
-		if a != pg.addr {
-			return fail(fmt.Errorf("mapping a trampoline page at %#x: kernel placed it at %#x", pg.addr, a))
-		}
-		if err := t.write(pg.addr, pg.bytes[:]); err != nil {
-			return fail(err)
-		}
-	}
-	// Journal first, durably; the words are written by commit.
-	o.j.Generations = append(o.j.Generations, gen)
-	if err := o.j.save(); err != nil {
-		o.j.Generations = o.j.Generations[:prep.gi]
-		return fail(err)
-	}
-	return prep, nil
-}
-
-// viaPad plans the redirection of site s, whose entry p takes fewer than 5
-// bytes in its word, through padding (see pad.go): a jmp rel32 in padding
-// to a trampoline slot jumping to dest, and a short jump at the entry. word
-// returns the write of the word at an address; pads, used and entryWords
-// collect the padding jumps, their bytes and the entries' words.
-func (o *op) viaPad(t *tracer, pl *trampPlanner, s site, p, dest uint64, word func(uint64) (*wordWrite, error), pads *[]uint64, used *[]addrRange, entryWords map[uint64]bool) error {
-	k := 8 - p%8
-	if o.pads == nil {
-		runs, err := padRuns(o.oldImg)
-		if err != nil {
-			return err
-		}
-		o.pads = append(runs, addrRange{}) // non-nil even when empty
-	}
-	bias := o.old.bias
-	cur := func(a uint64, n int) ([]byte, error) {
-		b := make([]byte, n)
-		return b, t.read(a, b)
-	}
-	file := func(a uint64, n int) ([]byte, error) {
-		b := make([]byte, n)
-		return b, o.oldImg.readVA(b, a-bias)
-	}
-	pp, ok, err := planPad(p, bias, k, s.orig[1], o.pads, *used, cur, file)
-	if err != nil {
-		return err
-	}
-	if !ok {
-		return fmt.Errorf("function %s: %w: its entry has %d of a jump's %d bytes in its aligned word, no trampoline page fits the window a one-word jump needs, and no free padding (int3 or nop between functions) lies within a short jump's reach", s.names[0], errCannotRedirect, k, jmpLen)
-	}
-	tr, err := pl.alloc(pp.at+jmpLen-1<<31, pp.at+jmpLen+1<<31, dest)
-	if err != nil {
-		return fmt.Errorf("placing the trampoline of %s: %w", s.names[0], err)
-	}
-	jmp := jmpBytes(pp.at, tr)
-	for i := uint64(0); i < jmpLen; i++ {
-		w, err := word((pp.at + i) &^ 7)
-		if err != nil {
-			return err
-		}
-		w.New[(pp.at+i)%8] = jmp[i]
-	}
-	w, err := word(p &^ 7)
-	if err != nil {
-		return err
-	}
-	w.New[p%8] = pp.entry[0]
-	if k >= 2 {
-		w.New[p%8+1] = pp.entry[1]
-	}
-	w.Symbols = append(w.Symbols, s.names...)
-	entryWords[p&^7] = true
-	*pads = append(*pads, pp.at)
-	*used = append(*used, addrRange{pp.at, pp.at + jmpLen})
-	return nil
-}
-
-// commit writes the prepared words, the world stopped and consistent: each
-// word must still hold its old value; each is written with one
-// PTRACE_POKEDATA and read back. On failure the words written are restored.
-func (o *op) commit(t *tracer, p *prepared) error {
-	for _, w := range p.writes {
-		var cur hexWord
-		if err := t.read(w.Addr, cur[:]); err != nil {
-			return err
-		}
-		if cur != w.Old {
-			return fmt.Errorf("OLD's code at %#x changed meanwhile (%x, expected %x)", w.Addr, cur[:], w.Old[:])
-		}
-	}
-	tid := anyStopped(t)
-	for i, w := range p.writes {
-		if err := pokeWord(tid, w.Addr, w.New); err != nil {
-			return errors.Join(t.goneOr(err), rollback(t, tid, p.writes[:i]))
-		}
-	}
-	for _, w := range p.writes {
-		var got hexWord
-		if err := t.read(w.Addr, got[:]); err != nil || got != w.New {
-			return errors.Join(fmt.Errorf("verifying the word at %#x failed", w.Addr), err, rollback(t, tid, p.writes))
-		}
-	}
-	return nil
-}
-
-func anyStopped(t *tracer) int {
-	for tid, th := range t.threads {
-		if th.stopped {
-			return tid
-		}
-	}
-	return t.pid
-}
-
-// rollback restores the old words of writes, from the journal record.
-func rollback(t *tracer, tid int, writes []wordWrite) error {
-	var first error
-	for _, w := range writes {
-		var cur hexWord
-		if err := t.read(w.Addr, cur[:]); err == nil && cur == w.Old {
-			continue
-		}
-		if err := pokeWord(tid, w.Addr, w.Old); err != nil && first == nil {
-			first = fmt.Errorf("rolling back: %w", err)
-		}
-	}
-	return first
-}
-
 // intactIn reports whether generation i of gens is in effect: each of its
 // words is in memory, or was overwritten by a later generation that
 // recorded it as its old word (a stacked upgrade).
@@ -744,7 +488,7 @@ func intactIn(pid int, gens []generation, i int) (bool, error) {
 
 // intact reports whether the process memory holds every new word of g.
 func intact(pid int, g generation) (bool, error) {
-	f, err := os.Open(fmt.Sprintf("/proc/%d/mem", pid))
+	f, err := os.Open(fmt.Sprintf("/proc/%d/mem", liveTID(pid)))
 	if err != nil {
 		return false, err
 	}

@@ -43,9 +43,18 @@
 //     trampoline at the displacement the next word's bytes already encode;
 //     when no page fits there, the entry gets a 2-byte short jump, in its
 //     own word, to a jmp written first into int3/nop padding of OLD within
-//     ±127 bytes (see pad.go); with neither, apply is refused. Only the
+//     ±127 bytes (see pad.go). A function whose entry takes no jump at all
+//     (too short, a branch into its first bytes, neither of the above) is
+//     redirected through the GOT words of the objects importing it (see
+//     got.go). Only the
 //     stop of the world, the checks and the writes happen inside the stop:
 //     everything is computed, mapped and journaled before it;
+//     In the drain model (Options.Drain, for an OLD and NEW that share every
+//     private layout) a thread with OLD code on its stack does not make
+//     apply wait: only one executing, or returning into, the bytes the
+//     writes replace does. The others are counted as draining, and once
+//     the process is released the engine watches them leave OLD (see
+//     drain.go), never keeping a thread stopped while it waits;
 //  5. leaves a process stopped by its owner (SIGSTOP) stopped: a thread in a
 //     group-stop is never resumed by the engine, only listened to
 //     (PTRACE_LISTEN), and one found inside OLD makes apply report busy at
@@ -57,9 +66,17 @@
 //
 // Revert stops the world once to restore the words (a thread at a
 // trampoline's or a padding jump is moved on to its destination), releases
-// the process, then unmaps the trampoline pages and drops the upgrade's
-// reference on NEW with dlclose, in a thread fit to run the loader, once no
-// thread has NEW's code on its stack: NEW is unmapped.
+// the process, then unmaps the trampoline pages. NEW is never unloaded:
+// objects created while it was in effect may point into its data (a zlib
+// stream at its static tables, a C++ object at its vtables), and OLD's code
+// follows those pointers after the revert. A later apply of the same build
+// reuses the loaded copy (dlopen returns it), so a NEW left loaded by an
+// engine killed between dlopen and its journal record is reused too.
+//
+// A process whose main thread has exited (pthread_exit) while others run
+// is worked on through a live thread's /proc/TID (the zombie leader's
+// maps and memory are empty). A process traced by someone else (a
+// debugger) is left alone: busy.
 //
 // While the world is not stopped the engine sleeps (with a 1ns timer slack)
 // rather than spin when it waits for the target, so that on a machine with

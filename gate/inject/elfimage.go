@@ -146,6 +146,11 @@ func newImage(path string, ra io.ReaderAt) (*image, error) {
 		if s.Section == elf.SHN_UNDEF || (bind != elf.STB_GLOBAL && bind != elf.STB_WEAK) {
 			continue
 		}
+		if s.Section == elf.SHN_ABS {
+			// An absolute symbol names no storage and no code: GNU ld and
+			// gold emit one (size 0, STT_OBJECT) for every version node.
+			continue
+		}
 		vis := elf.ST_VISIBILITY(s.Other)
 		if vis != elf.STV_DEFAULT && vis != elf.STV_PROTECTED {
 			continue

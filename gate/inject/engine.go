@@ -23,6 +23,12 @@ const (
 // stopTimeout bounds how long stopping every thread may take.
 const stopTimeout = 5 * time.Second
 
+// stopOneTimeout bounds how long stopping one thread alone may take, the
+// others running: longer than stopTimeout, since only that thread waits
+// (on a loaded machine a thread among a hundred busy ones may take seconds
+// to be scheduled and stop).
+const stopOneTimeout = 30 * time.Second
+
 // safeSyscalls are blocking system calls in which glibc holds no loader or
 // allocator lock, so a thread stopped in one may run dlopen.
 var safeSyscalls = map[uint64]bool{
@@ -220,6 +226,12 @@ func (t *tracer) survey(c libc, old loaded, budget time.Duration) (best *thread,
 					if err != nil {
 						return nil, "", "", err
 					}
+					if reason == "" && len(old.maps) == 0 {
+						// Nothing to watch for (the drain model, or a
+						// revert's clean-up): the first fit thread will do,
+						// the rest need not be looked at.
+						return th, "", "", nil
+					}
 					if reason == "" {
 						best, keep = th, true
 					} else {
@@ -353,7 +365,7 @@ func (t *tracer) stopOne(tid int) (*thread, error) {
 		th = t.threads[tid]
 	}
 	th.run = false
-	err := t.interruptAndWait(th, time.Now().Add(stopTimeout))
+	err := t.interruptAndWait(th, time.Now().Add(stopOneTimeout))
 	if errors.Is(err, errGone) && t.alive() {
 		return nil, nil
 	}

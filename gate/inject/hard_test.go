@@ -350,7 +350,7 @@ func TestPatchObjects(t *testing.T) {
 		reason           string
 	}{
 		{"patch for another build", f.v1, buildPatch(t, "4", otherID), StatusRefused, "is for the build " + otherID},
-		{"process maps another build", f.other, buildPatch(t, "5", otherID), StatusNotLoaded, "not OLD's build"},
+		{"process maps another build", f.other, buildPatch(t, "5", otherID), StatusRefused, "not OLD's build"},
 		{"no .patchinfo", f.v1, buildPatch(t, "6", ""), StatusRefused, "does not export function"},
 	} {
 		r := Apply(ctx, tg.pid(), tt.old, tt.patch, o)

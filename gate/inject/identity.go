@@ -29,8 +29,12 @@ func (l loaded) inText(a uint64) bool {
 	return false
 }
 
-// errNotLoaded carries the reason a process does not map OLD.
-type errNotLoaded struct{ reason string }
+// errNotLoaded carries the reason a process does not map OLD; other is set
+// when it maps another build of the library instead.
+type errNotLoaded struct {
+	reason string
+	other  bool
+}
 
 func (e errNotLoaded) Error() string { return e.reason }
 
@@ -39,7 +43,7 @@ func (e errNotLoaded) Error() string { return e.reason }
 func mappedBuildID(pid int, m mapping) (string, error) {
 	f, err := os.Open(m.mapFile(pid))
 	if err != nil {
-		f, err = os.Open(fmt.Sprintf("/proc/%d/root%s", pid, m.path))
+		f, err = os.Open(fmt.Sprintf("/proc/%d/root%s", liveTID(pid), m.path))
 		if err != nil || m.deleted {
 			return "", fmt.Errorf("opening mapped file %s: %w", m.path, err)
 		}
@@ -127,9 +131,9 @@ func findLoaded(pid int, maps []mapping, img *image) (loaded, error) {
 	case len(found) > 1:
 		return loaded{}, fmt.Errorf("OLD (build-id %s) is mapped %d times in the process", orNone(img.buildID), len(found))
 	case len(other) > 0:
-		return loaded{}, errNotLoaded{fmt.Sprintf("process maps %s, not OLD's build (build-id %s)", strings.Join(other, ", "), orNone(img.buildID))}
+		return loaded{}, errNotLoaded{fmt.Sprintf("process maps %s, not OLD's build (build-id %s)", strings.Join(other, ", "), orNone(img.buildID)), true}
 	}
-	return loaded{}, errNotLoaded{fmt.Sprintf("process does not map %s (build-id %s)", base, orNone(img.buildID))}
+	return loaded{}, errNotLoaded{fmt.Sprintf("process does not map %s (build-id %s)", base, orNone(img.buildID)), false}
 }
 
 func orNone(s string) string {

@@ -160,7 +160,15 @@ type target struct {
 
 func startTarget(t *testing.T, f *fixture, args ...string) *target {
 	t.Helper()
-	cmd := exec.Command(f.target, args...)
+	tg := startProgram(t, f.target, args...)
+	tg.expect("ready")
+	return tg
+}
+
+// startProgram starts the program at path, talked to through pipes.
+func startProgram(t *testing.T, path string, args ...string) *target {
+	t.Helper()
+	cmd := exec.Command(path, args...)
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -185,7 +193,6 @@ func startTarget(t *testing.T, f *fixture, args ...string) *target {
 		cmd.Process.Kill()
 		cmd.Wait()
 	})
-	tg.expect("ready")
 	return tg
 }
 
@@ -194,7 +201,7 @@ func (tg *target) pid() int { return tg.cmd.Process.Pid }
 // expect waits for a line starting with prefix and returns it.
 func (tg *target) expect(prefix string) string {
 	tg.t.Helper()
-	timeout := time.After(10 * time.Second)
+	timeout := time.After(60 * time.Second)
 	for {
 		select {
 		case l, ok := <-tg.lines:
@@ -225,7 +232,7 @@ func (tg *target) ask(cmd string) string {
 // opts returns options with a private state directory and budgets generous
 // enough for a loaded CI machine.
 func opts(t *testing.T) Options {
-	return Options{StateDir: t.TempDir(), BusyTimeout: 5 * time.Second, CallTimeout: 10 * time.Second}
+	return Options{StateDir: t.TempDir(), BusyTimeout: 30 * time.Second, CallTimeout: 30 * time.Second, StopTimeout: 30 * time.Second}
 }
 
 func mustStatus(t *testing.T, what string, r Result, want Status) {
@@ -369,7 +376,7 @@ func TestUntouched(t *testing.T) {
 	}{
 		{"function never returns", "forever", (*fixture).oldLib, (*fixture).newLib, StatusBusy, "executing OLD code"},
 		{"blocked inside OLD", "block", (*fixture).oldLib, (*fixture).newLib, StatusBusy, "return address"},
-		{"build-id mismatch", "loop", func(f *fixture) string { return f.other }, (*fixture).newLib, StatusNotLoaded, "not OLD's build"},
+		{"build-id mismatch", "loop", func(f *fixture) string { return f.other }, (*fixture).newLib, StatusRefused, "not OLD's build"},
 		{"private state", "loop", (*fixture).oldLib, func(f *fixture) string { return f.private }, StatusRefused, "private_calls"},
 	}
 	for _, tt := range tests {

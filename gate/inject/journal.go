@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -49,6 +50,15 @@ type generation struct {
 	// Pads lists the run-time addresses of the jumps written into padding
 	// for entries redirected through a short jump (see pad.go).
 	Pads []uint64 `json:"pads,omitempty"`
+	// ViaGOT lists the functions whose entry could not take a jump,
+	// redirected through the GOTs of the objects importing them instead.
+	ViaGOT []string `json:"via_got,omitempty"`
+	// Draining is the number of threads inside OLD at the switch (drain
+	// model), Undrained how many were still inside it when the engine
+	// last looked, at DrainChecked.
+	Draining     int       `json:"draining,omitempty"`
+	Undrained    int       `json:"undrained,omitempty"`
+	DrainChecked time.Time `json:"drain_checked,omitzero"`
 }
 
 // wordWrite is one aligned 8-byte word of the target's text.
@@ -60,6 +70,9 @@ type wordWrite struct {
 	// Pad is true for a word holding only padding bytes (see pad.go):
 	// written before the entries' words, restored after them.
 	Pad bool `json:"pad,omitempty"`
+	// GOT is true for a word of another object's GOT, or a data pointer,
+	// holding the address of a function redirected through it (got.go).
+	GOT bool `json:"got,omitempty"`
 }
 
 // hexWord is 8 bytes, in JSON as 16 hex digits in memory order.
@@ -181,4 +194,65 @@ func lockProcess(dir string, pid int) (unlock func(), err error) {
 		return nil, fmt.Errorf("locking the journal: %w", err)
 	}
 	return func() { f.Close() }, nil
+}
+
+// staleTemp is the age after which a temporary journal file is an orphan
+// of a crashed engine (save takes milliseconds).
+const staleTemp = time.Minute
+
+// cleanStateDir removes what no operation will ever read again: journals
+// of processes that have exited (pid-PID-START.json whose process is gone
+// or has another start time: a reused PID), their lock files when no
+// operation holds them, and temporary journal files a crashed engine left.
+// It is best effort: errors are ignored.
+func cleanStateDir(dir string) {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range ents {
+		name := e.Name()
+		path := filepath.Join(dir, name)
+		var pid int
+		var start uint64
+		switch {
+		case strings.HasPrefix(name, ".journal-"):
+			if info, err := e.Info(); err == nil && time.Since(info.ModTime()) > staleTemp {
+				os.Remove(path)
+			}
+		case matchf(name, "pid-%d-%d.json", &pid, &start):
+			if st, err := processStartTime(pid); err != nil || st != start {
+				os.Remove(path)
+			}
+		case matchf(name, "pid-%d.lock", &pid):
+			if _, err := processStartTime(pid); err == nil {
+				continue
+			}
+			f, err := os.OpenFile(path, os.O_RDWR, 0)
+			if err != nil {
+				continue
+			}
+			if unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB) == nil {
+				os.Remove(path)
+			}
+			f.Close()
+		}
+	}
+}
+
+// matchf reports whether name is exactly format with args filled in.
+func matchf(name, format string, args ...any) bool {
+	if _, err := fmt.Sscanf(name, format, args...); err != nil {
+		return false
+	}
+	vals := make([]any, len(args))
+	for i, a := range args {
+		switch p := a.(type) {
+		case *int:
+			vals[i] = *p
+		case *uint64:
+			vals[i] = *p
+		}
+	}
+	return fmt.Sprintf(format, vals...) == name
 }

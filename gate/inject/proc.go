@@ -5,6 +5,7 @@ package inject
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"sort"
@@ -30,12 +31,33 @@ func (m mapping) contains(a uint64) bool { return a >= m.start && a < m.end }
 // mapFile is the path that opens the very file mapped here, even when it has
 // been deleted or replaced on disk since.
 func (m mapping) mapFile(pid int) string {
-	return fmt.Sprintf("/proc/%d/map_files/%x-%x", pid, m.start, m.end)
+	return fmt.Sprintf("/proc/%d/map_files/%x-%x", liveTID(pid), m.start, m.end)
+}
+
+// liveTID returns the thread through which the memory of process pid is
+// seen in /proc: pid itself, or, when its main thread has exited while
+// others run (a zombie leader has no memory: /proc/PID/maps is empty,
+// /proc/PID/mem reads nothing), the first live thread. /proc/TID works for
+// any thread as /proc/PID does for the process.
+func liveTID(pid int) int {
+	if taskAlive(pid, pid) {
+		return pid
+	}
+	tids, err := listTasks(pid)
+	if err != nil {
+		return pid
+	}
+	for _, tid := range tids {
+		if taskAlive(pid, tid) {
+			return tid
+		}
+	}
+	return pid
 }
 
 // readMaps parses /proc/PID/maps.
 func readMaps(pid int) ([]mapping, error) {
-	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/maps", pid))
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/maps", liveTID(pid)))
 	if err != nil {
 		return nil, fmt.Errorf("reading maps of process %d: %w", pid, err)
 	}
@@ -157,7 +179,7 @@ func listTasks(pid int) ([]int, error) {
 // possible: enough to find the stack mapping of a thread, fast enough to do
 // with the world stopped.
 func readStackMaps(pid int) ([]mapping, error) {
-	f, err := os.Open(fmt.Sprintf("/proc/%d/maps", pid))
+	f, err := os.Open(fmt.Sprintf("/proc/%d/maps", liveTID(pid)))
 	if err != nil {
 		return nil, fmt.Errorf("reading maps of process %d: %w", pid, err)
 	}
@@ -204,4 +226,42 @@ func unhex(c byte) byte {
 		return c - 'a' + 10
 	}
 	return 0
+}
+
+// otherTracer returns the process tracing a thread of process pid, and its
+// command name (a debugger, strace), or 0 when none is.
+func otherTracer(pid int) (int, string) {
+	tids, err := listTasks(pid)
+	if err != nil {
+		return 0, ""
+	}
+	for _, tid := range tids {
+		if tp := tracerOf(pid, tid); tp > 0 {
+			comm, _ := os.ReadFile(fmt.Sprintf("/proc/%d/comm", tp))
+			return tp, strings.TrimSpace(string(comm))
+		}
+	}
+	return 0, ""
+}
+
+// capSysPtrace is the bit of CAP_SYS_PTRACE in the capability sets.
+const capSysPtrace = 19
+
+// canTrace fails unless the engine holds CAP_SYS_PTRACE: it reads and
+// writes other users' processes, and their /proc/PID/map_files.
+func canTrace() error {
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return fmt.Errorf("reading own capabilities: %w", err)
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if v, ok := strings.CutPrefix(line, "CapEff:"); ok {
+			caps, err := strconv.ParseUint(strings.TrimSpace(v), 16, 64)
+			if err == nil && caps&(1<<capSysPtrace) != 0 {
+				return nil
+			}
+			break
+		}
+	}
+	return errors.New("requires root (CAP_SYS_PTRACE)")
 }

@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"strings"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -17,12 +16,10 @@ import (
 
 // Revert undoes the latest upgrade of OLD (oldPath) in process pid: every
 // word written is restored exactly from the journal, and the trampoline
-// pages are unmapped. Then, the process released, the reference the upgrade
-// took on NEW is dropped (dlclose, in a thread fit to run the loader), so
-// that NEW is unmapped; it stays loaded, and Reason says why, when a thread
-// was still running its code at the switch. The old library was never
-// unmapped. Revert also completes a revert of an operation interrupted by a
-// crash of the engine.
+// pages are unmapped once the process is released. Neither library is
+// unmapped: NEW stays loaded, since objects created while it was in effect
+// may point into its data (see cleanUp). Revert also completes a revert of
+// an operation interrupted by a crash of the engine.
 func Revert(ctx context.Context, pid int, oldPath string, opt Options) Result {
 	o := &op{ctx: ctx, opt: opt.withDefaults(), pid: pid, res: Result{PID: pid}}
 	defer o.close()
@@ -70,10 +67,10 @@ func (o *op) revertTraced(gi int) (res Result) {
 		g.State = prevState
 		return o.j.save()
 	}
-	if err := t.stopAll(time.Now().Add(stopTimeout)); err != nil {
+	if err := t.stopAll(time.Now().Add(o.opt.StopTimeout)); err != nil {
 		undo()
 		if t.alive() {
-			t.stopAll(time.Now().Add(stopTimeout))
+			t.stopAll(time.Now().Add(o.opt.StopTimeout))
 		}
 		return o.fromErr("stopping the process", err)
 	}
@@ -178,14 +175,12 @@ func (o *op) revertTraced(gi int) (res Result) {
 		}
 	}
 	o.res.Functions = len(g.Functions)
-	handle, newBase := g.NewHandle, g.New.Base
 	var pages []uint64 // unmapped once the process is released
 	if !keepPages {
 		pages = g.Trampolines
 	}
-	// The journal first: an engine dying after dlclose must not leave a
-	// record that makes the next revert dlclose the handle again (a page
-	// left mapped is only a leak).
+	// The journal first: a page left mapped by an engine dying after this
+	// is only a leak.
 	o.j.Generations = append(o.j.Generations[:gi], o.j.Generations[gi+1:]...)
 	if err := o.j.save(); err != nil {
 		return o.finish(StatusError, "reverted, but updating the journal failed: %v", err)
@@ -197,59 +192,28 @@ func (o *op) revertTraced(gi int) (res Result) {
 		return o.finish(StatusError, "reverted, but releasing the process failed: %v", derr)
 	}
 	if keepPages {
-		handle = 0
-		o.res.Reason = "reverted; NEW and the trampolines stay: a thread was inside a trampoline"
+		o.res.Reason = "reverted; the trampolines stay: a thread was inside a trampoline"
 	}
-	if err := o.cleanUp(pages, handle, newBase); err != nil {
+	if err := o.cleanUp(pages); err != nil {
 		return o.finish(StatusOK, "reverted; %v", err)
 	}
 	return o.finish(StatusOK, "")
 }
 
-// newLoaded returns the mappings of NEW, loaded at bias base, in the
-// process; false when it is not mapped there.
-func newLoaded(pid int, base uint64) (loaded, bool, error) {
-	maps, err := readMaps(pid)
-	if err != nil {
-		return loaded{}, false, err
-	}
-	m0, ok := findMapping(maps, base)
-	if !ok || m0.inode == 0 {
-		return loaded{}, false, nil
-	}
-	nl := loaded{bias: base, path: m0.path}
-	for _, m := range maps {
-		if m.inode == m0.inode && m.major == m0.major && m.minor == m0.minor && m.path == m0.path {
-			nl.maps = append(nl.maps, m)
-		}
-	}
-	return nl, true, nil
-}
-
 // cleanUp, the process released and reverted, unmaps the trampoline pages
 // (no thread can reach them any more: the entries are restored and no
-// thread was inside one) and drops the reference the upgrade took on NEW
-// (dlclose of handle, NEW loaded at bias base; 0: none). Both are done in
-// one thread fit to run the loader, found as for dlopen while the process
-// runs (see survey), dlclose only once no thread has NEW's code on its
-// stack (a thread busy in NEW is looked at again within the busy budget).
-// With the entries restored no thread can enter NEW again (but through a
-// pointer to one of its own functions NEW itself handed out), so a thread
-// seen outside it stays outside. The loader unmaps NEW when no other
-// reference is left.
-func (o *op) cleanUp(pages []uint64, handle, base uint64) error {
-	if len(pages) == 0 && handle == 0 {
+// thread was inside one) in a thread fit to make a system call, found as
+// for dlopen while the process runs (see survey).
+//
+// NEW is never unloaded: after the revert, objects on the heap may still
+// point into its data (a zlib stream created while NEW was in effect
+// points at NEW's static tables, a C++ object at NEW's vtables) and OLD's
+// code follows those pointers. The reference the upgrade took stays; a
+// later apply of the same build finds NEW loaded and reuses it (dlopen
+// returns the loaded object).
+func (o *op) cleanUp(pages []uint64) error {
+	if len(pages) == 0 {
 		return nil
-	}
-	var nl loaded
-	if handle != 0 {
-		var ok bool
-		var err error
-		if nl, ok, err = newLoaded(o.pid, base); err != nil {
-			return err
-		} else if !ok {
-			handle = 0
-		}
 	}
 	t, err := newTracer(o.pid)
 	if err != nil {
@@ -257,45 +221,21 @@ func (o *op) cleanUp(pages []uint64, handle, base uint64) error {
 	}
 	defer t.release()
 	t.background(true)
-	var why error
-	th, busy, err := t.pickHijack(o.c, nl, o.opt.BusyTimeout)
-	switch {
-	case err != nil:
-		why = fmt.Errorf("NEW stays loaded: choosing a thread for dlclose: %w", err)
-	case busy != "":
-		why = fmt.Errorf("NEW stays loaded: %s", strings.ReplaceAll(busy, "OLD", "NEW"))
-	}
-	if th == nil && handle != 0 && len(pages) > 0 {
-		// NEW is in use: a thread for the pages alone.
-		handle = 0
-		th, _, err = t.pickHijack(o.c, loaded{}, o.opt.BusyTimeout)
-		if err != nil {
-			return errors.Join(why, fmt.Errorf("trampoline pages stay mapped: %w", err))
-		}
-	}
-	if th == nil {
-		return why
-	}
-	if why != nil {
-		handle = 0
+	th, _, err := t.pickHijack(o.c, loaded{}, o.opt.BusyTimeout)
+	if err != nil {
+		return fmt.Errorf("trampoline pages stay mapped: %w", err)
 	}
 	h, err := t.startHijack(th, o.c, o.opt.CallTimeout)
 	if err != nil {
-		return errors.Join(why, err)
+		return err
 	}
-	var perr, cerr error
+	var perr error
 	for _, p := range pages {
 		if _, err := h.syscall(unix.SYS_MUNMAP, p, pageSize); err != nil && perr == nil {
 			perr = fmt.Errorf("unmapping trampoline page %#x: %w", p, err)
 		}
 	}
-	if handle != 0 && o.c.dlclose != 0 {
-		_, cerr = h.call(o.c.dlclose, "", handle)
-		if cerr == nil && h.late != 0 {
-			cerr = fmt.Errorf("dlclose(NEW) took %v longer than %v", h.late.Round(time.Millisecond), h.timeout)
-		}
-	}
-	return errors.Join(why, perr, cerr, h.end())
+	return errors.Join(perr, h.end())
 }
 
 // Query reports the upgrades journaled for process pid and whether the
@@ -315,7 +255,8 @@ func Query(pid int, opt Options) ProcessState {
 	}
 	for i, g := range j.Generations {
 		ok, err := intactIn(pid, j.Generations, i)
-		a := Applied{Old: g.Old, New: g.New, State: g.State, Functions: len(g.Functions), Time: g.Time, Intact: ok && err == nil}
+		a := Applied{Old: g.Old, New: g.New, State: g.State, Functions: len(g.Functions), Time: g.Time, Intact: ok && err == nil,
+			Draining: g.Draining, Undrained: g.Undrained, DrainChecked: g.DrainChecked}
 		ps.Applied = append(ps.Applied, a)
 		if !a.Intact || g.State != genApplied {
 			ps.Status = StatusError
@@ -332,7 +273,7 @@ func Query(pid int, opt Options) ProcessState {
 // of OLD differ in the process from OLD's file (another state directory,
 // another tool), naming the first such function.
 func (o *op) entriesModified() (string, bool) {
-	mem, err := os.Open(fmt.Sprintf("/proc/%d/mem", o.pid))
+	mem, err := os.Open(fmt.Sprintf("/proc/%d/mem", liveTID(o.pid)))
 	if err != nil {
 		return "", false
 	}

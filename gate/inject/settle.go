@@ -15,10 +15,13 @@ import (
 
 const maxStackScan = 8 << 20
 
-// scanResult is what a stack scan found in one thread.
+// scanResult is what a stack scan found in one thread: busy, it must
+// move before the words are written; draining, it runs OLD's code but may
+// finish its calls there (see scanner.torn).
 type scanResult struct {
-	busy   bool
-	reason string
+	busy     bool
+	draining bool
+	reason   string
 }
 
 // scanner checks stopped threads for OLD code on their stacks.
@@ -31,6 +34,16 @@ type scanner struct {
 	buf  []byte          // reused by scanAt for the stacks it reads
 	// fresh is true when maps were read with every thread stopped.
 	fresh bool
+	// torn, when not nil, switches the scanner to the drain model (see
+	// Options.Drain): only a thread executing, or returning into, the bytes
+	// the writes replace (torn: every byte of a new jump but its first,
+	// every byte of a padding jump) is busy; one with other OLD code on its
+	// stack is draining.
+	torn *ranges
+	// exits are the redirected entries (and their jumps, after an endbr64
+	// kept in place): in the drain model a thread about to execute one is
+	// about to leave OLD, not inside it.
+	exits map[uint64]bool
 }
 
 // ranges is a set of address ranges with their overall bounds, for a test
@@ -183,15 +196,27 @@ func (s *scanner) verdict(tid int, rip, rsp uint64, stack []byte, cands []uint64
 	if stack == nil {
 		return scanResult{busy: true, reason: fmt.Sprintf("thread %d: stack pointer %#x outside any mapping", tid, rsp)}
 	}
-	inOld := s.text.contains(rip)
-	hits := 0
+	inOld := s.text.contains(rip) && !s.exits[rip]
+	hits, torn := 0, 0
 	for _, w := range cands {
 		if s.isReturn(w) {
 			hits++
+			if s.torn != nil && s.torn.contains(w) {
+				torn++
+			}
 		}
 	}
 	if !inOld && hits == 0 {
 		return scanResult{}
+	}
+	if s.torn != nil {
+		switch {
+		case s.torn.contains(rip):
+			return scanResult{busy: true, reason: fmt.Sprintf("thread %d is executing bytes the upgrade replaces, at %#x", tid, rip)}
+		case torn > 0:
+			return scanResult{busy: true, reason: fmt.Sprintf("thread %d has a return address into bytes the upgrade replaces", tid)}
+		}
+		return scanResult{draining: true}
 	}
 	res := scanResult{busy: true}
 	if inOld {
@@ -202,20 +227,20 @@ func (s *scanner) verdict(tid int, rip, rsp uint64, stack []byte, cands []uint64
 	return res
 }
 
-// scanAll checks every thread of ths (stopped) and returns the busy ones
-// and the first reason. The registers are those read when each thread was
+// scanAll checks every thread of ths (stopped) and returns the busy ones,
+// the first reason and the draining ones. The registers are those read when each thread was
 // found stopped (see collectStops), or read now; the stacks are read all at
 // once with process_vm_readv, on two CPUs (see stackReader), falling back
 // to one read per stack. before tells which threads were stopped before
 // s.maps was read.
-func (s *scanner) scanAll(ths []*thread, before map[int]bool) ([]*thread, string, error) {
+func (s *scanner) scanAll(ths []*thread, before map[int]bool) ([]*thread, string, []int, error) {
 	regs := make([]*unix.PtraceRegs, len(ths))
 	type span struct{ start, end uint64 }
 	spans := make([]span, len(ths))
 	for i, th := range ths {
 		r, err := s.t.regsOf(th)
 		if err != nil {
-			return nil, "", err
+			return nil, "", nil, err
 		}
 		regs[i] = r
 	}
@@ -237,7 +262,7 @@ func (s *scanner) scanAll(ths []*thread, before map[int]bool) ([]*thread, string
 		}
 		maps, err := readStackMaps(s.t.pid)
 		if err != nil {
-			return nil, "", s.t.goneOr(err)
+			return nil, "", nil, s.t.goneOr(err)
 		}
 		s.maps, s.fresh = maps, true
 	}
@@ -278,16 +303,16 @@ func (s *scanner) scanAll(ths []*thread, before map[int]bool) ([]*thread, string
 			cands[k] = s.candidates(stacks[owner[k]], nil)
 		}
 	}
-	if !s.t.reader.read(s.t.pid, local, remote, found) {
+	if !s.t.reader.read(s.t.memTID, local, remote, found) {
 		for _, i := range owner {
 			if err := s.t.read(spans[i].start, stacks[i]); err != nil {
-				return nil, "", err
+				return nil, "", nil, err
 			}
 		}
 		found(0, len(local))
 	}
 	var busy []*thread
-	reason := ""
+	reason, draining := "", []int(nil)
 	k := 0
 	for i, th := range ths {
 		var st []byte // nil: outside any mapping
@@ -303,6 +328,9 @@ func (s *scanner) scanAll(ths []*thread, before map[int]bool) ([]*thread, string
 			k++
 		}
 		res := s.verdict(th.tid, regs[i].Rip, regs[i].Rsp, st, cs)
+		if res.draining {
+			draining = append(draining, th.tid)
+		}
 		if res.busy {
 			busy = append(busy, th)
 			if reason == "" {
@@ -310,7 +338,7 @@ func (s *scanner) scanAll(ths []*thread, before map[int]bool) ([]*thread, string
 			}
 		}
 	}
-	return busy, reason, nil
+	return busy, reason, draining, nil
 }
 
 // scanBufPerThread is the room prepareScanBuf makes for each thread's live
@@ -337,7 +365,9 @@ func (t *tracer) prepareScanBuf() int {
 	return n
 }
 
-// settle makes sure no thread has OLD code on its stack. The busy threads
+// settle makes sure no thread has OLD code on its stack (with torn, the
+// drain model: no thread executes or returns into the bytes the writes
+// replace, and it returns the threads draining). The busy threads
 // are let run on together (the others stay stopped) in slices growing from
 // 100µs to 5ms, each followed by an interrupt and a new scan, until none is
 // busy or deadline passes; then busy. No breakpoint is used to catch a
@@ -349,21 +379,22 @@ func (t *tracer) prepareScanBuf() int {
 // pre, when not nil, is the process's mappings read just before the world
 // was stopped, with stoppedBefore the threads stopped already then (see
 // threadStack); they spare a read of /proc/PID/maps with the world stopped.
-func (t *tracer) settle(old loaded, deadline time.Time, pre []mapping, stoppedBefore map[int]bool) (string, error) {
+func (t *tracer) settle(old loaded, torn *ranges, exits map[uint64]bool, deadline time.Time, pre []mapping, stoppedBefore map[int]bool) (string, []int, error) {
 	slice := 100 * time.Microsecond
 	for {
 		// Threads created by a thread that ran start stopped; collect
 		// their first stop.
 		if !t.allStopped() {
 			if err := t.waitUntil(time.Now().Add(stopTimeout), t.allStopped); err != nil {
-				return "", err
+				return "", nil, err
 			}
 		}
 		s := newScanner(t, old, pre)
+		s.torn, s.exits = torn, exits
 		if pre == nil {
 			maps, err := readStackMaps(t.pid)
 			if err != nil {
-				return "", t.goneOr(err)
+				return "", nil, t.goneOr(err)
 			}
 			s.maps, s.fresh = maps, true
 		}
@@ -377,20 +408,20 @@ func (t *tracer) settle(old loaded, deadline time.Time, pre []mapping, stoppedBe
 		for i, tid := range tids {
 			ths[i] = t.threads[tid]
 		}
-		busy, reason, err := s.scanAll(ths, stoppedBefore)
+		busy, reason, draining, err := s.scanAll(ths, stoppedBefore)
 		if err != nil {
-			return "", err
+			return "", nil, err
 		}
 		if len(busy) == 0 {
-			return "", nil
+			return "", draining, nil
 		}
 		if !time.Now().Before(deadline) {
-			return reason, nil
+			return reason, nil, nil
 		}
 		frozen := true
 		for _, th := range busy {
 			if err := t.reap(th); err != nil {
-				return "", err
+				return "", nil, err
 			}
 			if t.threads[th.tid] != th {
 				frozen = false // exited: look again
@@ -401,10 +432,10 @@ func (t *tracer) settle(old loaded, deadline time.Time, pre []mapping, stoppedBe
 		if frozen {
 			// In a group-stop: resumed only with PTRACE_LISTEN, they
 			// would not move.
-			return reason + stoppedNote, nil
+			return reason + stoppedNote, nil, nil
 		}
 		if err := t.runFor(busy, min(slice, time.Until(deadline))); err != nil {
-			return "", err
+			return "", nil, err
 		}
 		slice = min(2*slice, 5*time.Millisecond)
 	}

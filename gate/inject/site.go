@@ -4,6 +4,7 @@ package inject
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 
 	"golang.org/x/arch/x86/x86asm"
@@ -26,6 +27,9 @@ type site struct {
 	// trampoline page fits the window that keeping endbr64 requires, and
 	// only in a process without user-space IBT.
 	overEndbr bool
+	// viaGOT is set for a function whose entry cannot take a jump: it is
+	// redirected through the GOTs of the objects that import it (got.go).
+	viaGOT bool
 }
 
 // planSites checks every exported function of OLD and pairs it with NEW's
@@ -64,6 +68,11 @@ func planSites(oldImg, newImg *image, only map[string]bool) ([]site, error) {
 			continue
 		}
 		at, err := checkEntry(oldImg, f, targets)
+		if errors.Is(err, errCannotRedirect) {
+			byEntry[f.value] = &site{names: []string{f.key()}, entry: f.value, dest: nf.value, viaGOT: true}
+			order = append(order, f.value)
+			continue
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -110,7 +119,7 @@ func checkEntry(img *image, f symbol, targets map[uint64]bool) (uint64, error) {
 		at = 4
 	}
 	if f.size < at+jmpLen {
-		return 0, fmt.Errorf("function %s is %d bytes long: too short for a %d-byte jump after its entry", f.key(), f.size, jmpLen)
+		return 0, fmt.Errorf("function %s is %d bytes long: %w: too short for a %d-byte jump after its entry", f.key(), f.size, errCannotRedirect, jmpLen)
 	}
 	for off := uint64(0); off < f.size; {
 		n, _, err := decode(code[off:])
@@ -121,7 +130,7 @@ func checkEntry(img *image, f symbol, targets map[uint64]bool) (uint64, error) {
 	}
 	for a := f.value + at + 1; a < f.value+at+jmpLen; a++ {
 		if targets[a] {
-			return 0, fmt.Errorf("function %s: a branch targets byte +%#x, inside the bytes a jump would overwrite", f.key(), a-f.value)
+			return 0, fmt.Errorf("function %s: %w: a branch targets byte +%#x, inside the bytes a jump would overwrite", f.key(), errCannotRedirect, a-f.value)
 		}
 	}
 	return f.value + at, nil

@@ -86,6 +86,17 @@ type Result struct {
 	// StoppedMicros is how long every thread of the process was stopped
 	// for the consistency check and the writes, in microseconds.
 	StoppedMicros int64 `json:"stopped_us,omitempty"`
+	// Draining is the number of threads that were inside OLD at the switch
+	// and were let finish their calls there (Options.Drain); Undrained,
+	// how many of them still were when the engine stopped watching, after
+	// the busy budget (0: the drain is confirmed).
+	Draining  int `json:"draining,omitempty"`
+	Undrained int `json:"undrained,omitempty"`
+	// ViaGOT is the number of functions whose entry could not take a
+	// jump, redirected instead through GOTSlots words of the other loaded
+	// objects that import them (see README, "Live upgrades").
+	ViaGOT   int `json:"via_got,omitempty"`
+	GOTSlots int `json:"got_slots,omitempty"`
 
 	hijacked []int // threads borrowed for remote calls, for the tests
 }
@@ -100,6 +111,11 @@ type Applied struct {
 	// Intact reports whether the process memory still holds exactly the
 	// journaled bytes.
 	Intact bool `json:"intact"`
+	// Draining and Undrained are the apply's (see Result), Undrained as
+	// of DrainChecked.
+	Draining     int       `json:"draining,omitempty"`
+	Undrained    int       `json:"undrained,omitempty"`
+	DrainChecked time.Time `json:"drain_checked,omitzero"`
 }
 
 // ProcessState is what Query reports about one process.
@@ -121,6 +137,19 @@ type Options struct {
 	BusyTimeout time.Duration
 	// CallTimeout is the watchdog of a remote call (dlopen); 10s when zero.
 	CallTimeout time.Duration
+	// StopTimeout bounds how long stopping every thread for the switch
+	// may take before the operation gives up (error, nothing written);
+	// 5s when zero.
+	StopTimeout time.Duration
+	// Drain selects the drain model: apply redirects at once even when
+	// threads are inside OLD, lets them finish their calls there, and
+	// confirms the drain afterwards (Result.Draining, Result.Undrained);
+	// only a thread executing the very bytes being replaced is waited
+	// for. New calls then run NEW's code on objects OLD's code is still
+	// working on: set it only when OLD and NEW share every private layout
+	// (DESIGN.md, "Hot-applicability"). Without it, apply waits until no
+	// thread has OLD code on its stack, up to BusyTimeout, else busy.
+	Drain bool
 }
 
 func (o Options) withDefaults() Options {
@@ -132,6 +161,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.CallTimeout <= 0 {
 		o.CallTimeout = 10 * time.Second
+	}
+	if o.StopTimeout <= 0 {
+		o.StopTimeout = 5 * time.Second
 	}
 	return o
 }

@@ -62,6 +62,7 @@ type thread struct {
 // on the ptrace thread.
 type tracer struct {
 	pid      int
+	memTID   int // the live thread mem was opened through (see liveTID)
 	self     int // tid of the ptrace thread, as /proc shows it in TracerPid
 	threads  map[int]*thread
 	mem      *os.File
@@ -96,11 +97,12 @@ type tracer struct {
 }
 
 func newTracer(pid int) (*tracer, error) {
-	mem, err := os.OpenFile(fmt.Sprintf("/proc/%d/mem", pid), os.O_RDWR, 0)
+	memTID := liveTID(pid)
+	mem, err := os.OpenFile(fmt.Sprintf("/proc/%d/mem", memTID), os.O_RDWR, 0)
 	if err != nil {
 		return nil, fmt.Errorf("opening memory of process %d: %w", pid, err)
 	}
-	return &tracer{pid: pid, self: unix.Gettid(), threads: map[int]*thread{}, mem: mem}, nil
+	return &tracer{pid: pid, memTID: memTID, self: unix.Gettid(), threads: map[int]*thread{}, mem: mem}, nil
 }
 
 func ptrace(req int, tid int, addr, data uintptr) error {

@@ -42,6 +42,17 @@ int ver_bump(void)
 	return ++ver_counter;
 }
 
+#define STR2(x) #x
+#define STR(x) STR2(x)
+/* A pointer into the library's read-only data, as a zlib stream keeps one
+ * to its static tables: the caller may keep it past an upgrade's revert. */
+#ifndef NO_NAME /* -DNO_NAME: a NEW that compatgate check finds incompatible */
+const char *ver_name(void)
+{
+	return "libver " STR(VERSION);
+}
+#endif
+
 /* Never returns, spinning in the library's own code. *entered is set once
  * the thread is inside. */
 void ver_forever(volatile int *entered)
@@ -61,6 +72,15 @@ void ver_block(int fd, volatile int *entered)
 	while (read(fd, &c, 1) != 0)
 		;
 }
+
+#ifdef TINY
+/* Too short for a jump at its entry in version 1 (xor eax,eax; ret):
+ * redirected through the importers' GOTs. */
+int ver_tiny(void)
+{
+	return VERSION - 1;
+}
+#endif
 
 #ifdef VARIANT
 int ver_variant(void)

@@ -7,8 +7,16 @@
  *                       main thread blocked in read(0) serving commands:
  *                         report -> "report vmin=A vmax=B sleeper=S eintr=E errors=X counter=C"
  *                         bump   -> "bump R C" (R = ver_bump(), C = ver_counter)
+ *                         keep   -> "keep S": S = ver_name(), kept
+ *                         name   -> "name K S": K the string kept, S = ver_name()
  *   target forever      like loop, plus a thread spinning in ver_forever()
  *   target block        like loop, plus a thread blocked in ver_block()
+ *   target tiny         (built with -DTINY) calls ver_tiny in a loop, through
+ *                       its PLT and a function pointer read from its GOT
+ *                       at start; prints "tiny N P" on change (N from the
+ *                       PLT call, P from the pointer)
+ *   target mainexit     like loop, in a second thread: the main thread exits
+ *                       (pthread_exit), leaving a zombie leader
  * Every mode prints "ready" once running (forever, block: once the thread
  * is inside the library). */
 #define _GNU_SOURCE
@@ -27,6 +35,7 @@ long ver_mix(long);
 int ver_bump(void);
 void ver_forever(volatile int *);
 void ver_block(int, volatile int *);
+const char *ver_name(void);
 
 #define MAXW 64
 static int nworkers;
@@ -34,6 +43,7 @@ static _Atomic unsigned long seq[MAXW + 1]; /* last slot: the sleeper */
 static _Atomic int last[MAXW + 1];
 static _Atomic unsigned long errors, eintrs;
 static volatile int entered; /* set by libver once a thread is inside it */
+static const char *kept;     /* see "keep" */
 
 static void *worker(void *arg)
 {
@@ -75,6 +85,15 @@ static void *block(void *arg)
 	if (pipe(p) != 0)
 		abort();
 	ver_block(p[0], &entered); /* nobody writes: blocks for ever */
+	return NULL;
+}
+
+static void loop(void);
+
+static void *looper(void *arg)
+{
+	(void)arg;
+	loop();
 	return NULL;
 }
 
@@ -148,6 +167,11 @@ static void serve(void)
 			} else if (strcmp(line, "bump") == 0) {
 				int r2 = ver_bump();
 				printf("bump %d %d\n", r2, ver_counter);
+			} else if (strcmp(line, "keep") == 0) {
+				kept = ver_name();
+				printf("keep %s\n", kept);
+			} else if (strcmp(line, "name") == 0) {
+				printf("name %s %s\n", kept ? kept : "-", ver_name());
 			} else {
 				printf("unknown %s\n", line);
 			}
@@ -193,6 +217,29 @@ int main(int argc, char **argv)
 				fflush(stdout);
 			}
 		}
+	}
+#ifdef TINY
+	if (strcmp(argv[1], "tiny") == 0) {
+		int ver_tiny(void);
+		int (*volatile early)(void) = ver_tiny; /* taken before any upgrade */
+		printf("ready\n");
+		fflush(stdout);
+		for (int lastn = -1, lastp = -1;;) {
+			int n = ver_tiny(), p = early();
+			if (n != lastn || p != lastp) {
+				printf("tiny %d %d\n", n, p);
+				fflush(stdout);
+				lastn = n;
+				lastp = p;
+			}
+		}
+	}
+#endif
+	if (strcmp(argv[1], "mainexit") == 0) {
+		printf("ready\n");
+		fflush(stdout);
+		start(looper, 0);
+		pthread_exit(NULL);
 	}
 	if (strcmp(argv[1], "forever") == 0)
 		start(spin, 0);

@@ -1,0 +1,105 @@
+//go:build linux && amd64
+
+package inject
+
+import (
+	"fmt"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// confirmDrain, after an apply in the drain model (see Options.Drain) that
+// left threads tids inside OLD, watches them leave it, the process running:
+// until no thread has OLD code on its stack or the busy budget has passed.
+// It records in the journal (generation gi) and in the result how many
+// were still inside OLD when it stopped watching.
+//
+// No thread is kept stopped while the engine waits: a thread blocked in
+// a system call is looked at through /proc; a running one is stopped
+// alone for the moment its stack is read. With the entries redirected, a
+// thread that left OLD does not come back (see the README: only calls
+// from OLD's own code and function pointers taken before the switch still
+// reach it), so the watch ends once each thread was seen outside.
+func (o *op) confirmDrain(gi int, exits map[uint64]bool, tids []int) error {
+	t, err := newTracer(o.pid)
+	if err != nil {
+		return err
+	}
+	defer t.release()
+	t.background(true)
+	left, err := t.drain(o.old, exits, tids, time.Now().Add(o.opt.BusyTimeout))
+	if err != nil {
+		return err
+	}
+	o.res.Undrained = left
+	g := &o.j.Generations[gi]
+	g.Draining, g.Undrained, g.DrainChecked = o.res.Draining, left, time.Now().UTC()
+	return o.j.save()
+}
+
+// drain looks at threads tids, again and again at those with code of lib
+// on their stacks (at none of exits), with backoff, until none has or
+// deadline passes; it returns how many still had.
+func (t *tracer) drain(lib loaded, exits map[uint64]bool, tids []int, deadline time.Time) (int, error) {
+	backoff := 200 * time.Microsecond
+	for {
+		maps, err := readMaps(t.pid)
+		if err != nil {
+			return 0, t.goneOr(err)
+		}
+		s := newScanner(t, lib, maps)
+		s.exits = exits
+		var still []int
+		for _, tid := range tids {
+			in, err := t.inside(s, tid)
+			if err != nil {
+				return 0, err
+			}
+			if in {
+				still = append(still, tid)
+			}
+		}
+		if len(still) == 0 || time.Now().After(deadline) {
+			return len(still), nil
+		}
+		tids = still
+		time.Sleep(backoff)
+		backoff = min(2*backoff, 20*time.Millisecond)
+	}
+}
+
+// inside reports whether thread tid has code of the scanner's library on
+// its stack; false when the thread has exited.
+func (t *tracer) inside(s *scanner, tid int) (bool, error) {
+	pt, err := readProcSyscall(t.pid, tid)
+	if err != nil {
+		return false, nil // exited
+	}
+	if !pt.running && pt.nr >= 0 {
+		// Blocked in a system call: its frames cannot change under the
+		// read until it wakes, and one still inside when it wakes is
+		// looked at again.
+		if res, err := s.scanAt(tid, pt.pc, pt.sp); err == nil {
+			return res.busy, nil
+		}
+	}
+	th, err := t.stopOne(tid)
+	if err != nil || th == nil {
+		return false, err
+	}
+	var r unix.PtraceRegs
+	var res scanResult
+	if err = unix.PtraceGetRegs(tid, &r); err == nil {
+		res, err = s.scanAt(tid, r.Rip, r.Rsp)
+	} else {
+		err = fmt.Errorf("reading registers of thread %d: %w", tid, err)
+	}
+	if derr := t.detachOne(th); err == nil {
+		err = derr
+	}
+	if err != nil {
+		return false, t.goneOr(err)
+	}
+	return res.busy, nil
+}
