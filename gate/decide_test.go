@@ -27,6 +27,7 @@ func TestDecide(t *testing.T) {
 		{name: "policy forbids", flags: []string{"-DVERSION=2"}, want: Restart, failing: []string{"policy-allows"}},
 		{name: "no engine", flags: []string{"-DVERSION=2"}, hotApply: true, noEngine: "test", want: Restart, failing: []string{"engine-available"}},
 		{name: "private state", flags: []string{"-DVERSION=2", "-DPRIVATE_STATE"}, hotApply: true, want: Restart, failing: []string{"no-new-writable-state"}},
+		{name: "private layout", flags: []string{"-DVERSION=2", "-DPRIVATE_LAYOUT"}, hotApply: true, want: Restart, failing: []string{"private-layouts-unchanged"}},
 		{name: "data grows", flags: []string{"-DVERSION=2", "-DBIG_DATA"}, hotApply: true, want: Hold},
 		{name: "symbol removed", flags: []string{"-DVERSION=2", "-DDROP"}, hotApply: true, want: Hold},
 		{name: "new SONAME", flags: []string{"-DVERSION=2", "-DDROP", "-Wl,-soname,libdemo.so.2"}, hotApply: true, want: Beside},
@@ -65,6 +66,10 @@ func TestDecide(t *testing.T) {
 			}
 			if d.Reason == "" {
 				t.Error("no reason")
+			}
+			// A private layout change names the type that changed.
+			if slices.Contains(tc.failing, "private-layouts-unchanged") && !strings.Contains(d.Reason, "struct demo_handle") {
+				t.Errorf("reason %q does not name the private type that changed", d.Reason)
 			}
 			// A hold names the findings that decided it.
 			if d.Action == Hold && (len(d.Findings) == 0 || !strings.HasPrefix(d.Findings[0], "break ")) {

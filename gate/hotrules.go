@@ -3,6 +3,7 @@ package gate
 import (
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/compatgate/compatgate/compat"
 	"github.com/compatgate/compatgate/rules"
@@ -46,6 +47,7 @@ func HotRules() []HotRule {
 		{"verdict-compatible", "the check found the upgrade compatible: no finding needs review or breaks clients", verdictCompatible},
 		{"data-keeps-type-and-size", "every exported variable keeps its type and size: NEW's code binds to the storage OLD's clients use", dataKeepsShape},
 		{"no-new-writable-state", "NEW adds no exported variable, library-private writable object or thread-local storage that running code would need initialised", noNewState},
+		{"private-layouts-unchanged", "every type the exported API reaches, private and opaque ones included, keeps its layout: NEW's code works on objects OLD created (the state behind an opaque handle)", privateLayoutsUnchanged},
 		{"policy-allows", "the subscription allows hot-apply", policyAllows},
 		{"engine-available", "an injection engine is available on this host", engineAvailable},
 	}
@@ -137,4 +139,43 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(ks)
 	return ks
+}
+
+// maxLayoutViolations bounds the private-layout changes a decision lists.
+const maxLayoutViolations = 5
+
+func privateLayoutsUnchanged(in Input) []string {
+	if in.Report == nil {
+		return []string{"no check report"}
+	}
+	if !in.Report.TypesChecked {
+		return []string{"private layouts not compared: no debug information for both builds"}
+	}
+	return PrivateLayoutChanges(in.Report, maxLayoutViolations)
+}
+
+// PrivateLayoutChanges lists the changes the check found in types that are
+// not public API (its private-* findings on a type): harmless to clients,
+// which cannot see inside those types, but not to a hot upgrade, after
+// which NEW's code works on objects OLD created. It lists at most max,
+// then how many more there are.
+func PrivateLayoutChanges(r *compat.Report, max int) []string {
+	var v []string
+	n := 0
+	for f := range r.Findings() {
+		if f.Type == "" || !strings.HasPrefix(f.Rule, "private-") {
+			continue
+		}
+		n++
+		if len(v) < max {
+			// The message's first clause says what changed; the rest is
+			// why clients do not care.
+			what, _, _ := strings.Cut(f.Message, "; ")
+			v = append(v, fmt.Sprintf("private type %s changed (%s): %s", f.Type, f.Rule, what))
+		}
+	}
+	if n > len(v) {
+		v = append(v, fmt.Sprintf("and %d more private-type changes", n-len(v)))
+	}
+	return v
 }

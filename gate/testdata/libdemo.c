@@ -1,7 +1,10 @@
 /* libdemo: the gate's test library, built as version N with -DVERSION=N.
  * -DPRIVATE_STATE adds library-private writable state (not hot-applicable);
  * -DBIG_DATA grows the exported variable; -DDROP removes lib_extra
- * (incompatible). */
+ * (incompatible); -DPRIVATE_LAYOUT grows the private struct behind the
+ * opaque handle lib_open returns (compatible, not hot-applicable). */
+#include <stdlib.h>
+
 #ifndef VERSION
 #define VERSION 1
 #endif
@@ -31,3 +34,27 @@ int lib_extra(int x)
 	return x + demo_data[0];
 }
 #endif
+
+/* An opaque handle: clients see only "struct demo_handle *". Its
+ * definition is private to the library, so a change in it is not the
+ * clients' — but a hot upgrade hands handles OLD made to NEW's code. */
+struct demo_handle {
+	int refs;
+#ifdef PRIVATE_LAYOUT
+	long generation;
+#endif
+	int value;
+};
+
+struct demo_handle *lib_open(void)
+{
+	struct demo_handle *h = calloc(1, sizeof *h);
+	if (h)
+		h->refs = 1;
+	return h;
+}
+
+int lib_value(struct demo_handle *h)
+{
+	return h->value;
+}
