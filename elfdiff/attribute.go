@@ -89,57 +89,6 @@ func joinPath(labels []string) string {
 	return b.String()
 }
 
-// walk attaches symbol to the changes of the dirty nodes below the root
-// edges es, breadth first, so that each change's path is a shortest one:
-// over all symbols, a change keeps the shortest path found, from the
-// first symbol that has one that short. visit numbers the walk, so that
-// each node is visited at most once by value and once through a pointer
-// per symbol.
-func (d *typeDiffer) walk(visit int, symbol string, es []edge) {
-	q := d.queue[:0]
-	for _, e := range es {
-		if e.to.dirty {
-			q = append(q, step{nd: e.to, ptr: e.ptr, parent: -1, label: e.label, depth: 1})
-		}
-	}
-	for i := 0; i < len(q); i++ {
-		st := q[i]
-		nd := st.nd
-		if nd.mark == visit || (st.ptr && nd.pmark == visit) {
-			continue
-		}
-		if st.ptr {
-			nd.pmark = visit
-		} else {
-			nd.mark = visit
-		}
-		reach := ReachValue
-		if st.ptr {
-			reach = ReachPointer
-		}
-		path := ""
-		if len(nd.local) > 0 && (nd.plen == 0 || st.depth < nd.plen) {
-			nd.plen = st.depth
-			path = pathOf(q, i, symbol)
-		}
-		for _, c := range nd.local {
-			if n := len(c.Affected); n == 0 || c.Affected[n-1] != symbol {
-				c.Affected = append(c.Affected, symbol)
-			}
-			c.Reach = c.Reach.stronger(reach)
-			if path != "" {
-				c.Path = path
-			}
-		}
-		for _, e := range nd.edges {
-			if e.to.dirty {
-				q = append(q, step{nd: e.to, ptr: st.ptr || e.ptr, parent: i, label: e.label, depth: st.depth + 1})
-			}
-		}
-	}
-	d.queue = q[:0]
-}
-
 // A step is one node reached in a walk: by which edge, from which step.
 type step struct {
 	nd     *node

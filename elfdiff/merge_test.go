@@ -90,14 +90,65 @@ func TestAttributeMatchesWalks(t *testing.T) {
 	got := compareDecls(libs[0], libs[1]).finish()
 	ref := compareDecls(libs[0], libs[1])
 	ref.markDirty()
-	for i, r := range ref.roots {
-		ref.walk(i+1, r.symbol, r.edges)
-	}
+	walkEveryRoot(ref)
 	want := ref.collect()
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("attribution differs from the walks (-walks +sets):\n%s", diff)
 	}
 	if len(got) < 3 {
 		t.Errorf("%d changes, want the changes of struct leaf and struct ctx: %v", len(got), got)
+	}
+}
+
+// walkEveryRoot attributes the changes of d as a breadth-first walk from
+// each root in turn would: every symbol reaching a change is added to it
+// with the strongest way it reaches it, and a change keeps the shortest
+// path found, from the first root that has one that short. It is the
+// reference the reach sets and the one search of paths must agree with.
+func walkEveryRoot(d *typeDiffer) {
+	best := make(map[*node]int) // the length of the shortest path found
+	for _, r := range d.roots {
+		byValue, byPointer := make(map[*node]bool), make(map[*node]bool)
+		var q []step
+		for _, e := range r.edges {
+			if e.to.dirty {
+				q = append(q, step{nd: e.to, ptr: e.ptr, parent: -1, label: e.label, depth: 1})
+			}
+		}
+		for i := 0; i < len(q); i++ {
+			st := q[i]
+			nd := st.nd
+			if byValue[nd] || (st.ptr && byPointer[nd]) {
+				continue
+			}
+			if st.ptr {
+				byPointer[nd] = true
+			} else {
+				byValue[nd] = true
+			}
+			reach := ReachValue
+			if st.ptr {
+				reach = ReachPointer
+			}
+			path := ""
+			if len(nd.local) > 0 && (best[nd] == 0 || st.depth < best[nd]) {
+				best[nd] = st.depth
+				path = pathOf(q, i, r.symbol)
+			}
+			for _, c := range nd.local {
+				if n := len(c.Affected); n == 0 || c.Affected[n-1] != r.symbol {
+					c.Affected = append(c.Affected, r.symbol)
+				}
+				c.Reach = c.Reach.stronger(reach)
+				if path != "" {
+					c.Path = path
+				}
+			}
+			for _, e := range nd.edges {
+				if e.to.dirty {
+					q = append(q, step{nd: e.to, ptr: st.ptr || e.ptr, parent: i, label: e.label, depth: st.depth + 1})
+				}
+			}
+		}
 	}
 }

@@ -30,7 +30,7 @@ type typeDiffer struct {
 	elfVTables map[string]map[int64]bool
 	// public says which types are public API.
 	public publicAPI
-	// queue is the walk's queue, kept between walks.
+	// queue is the paths search's queue, kept between checks.
 	queue []step
 }
 
@@ -42,12 +42,10 @@ type node struct {
 	edges []edge
 	preds []*node
 	dirty bool
-	mark  int // index+1 of the last root that visited the node by value
-	pmark int // …through a pointer
 	// di and ci number the dirty nodes from 0, and the nodes with
 	// changes of their own from 1, for attribute.
 	di, ci int32
-	plen   int // the length of the shortest path to it found, 0 before any
+	plen   int // the depth paths reached it at, 0 before it did
 }
 
 // An edge leads from a declaration or a node to a node it uses.
