@@ -65,14 +65,14 @@ func CheckWith(oldPath, newPath string, opts Options) (*Report, error) {
 	)
 	if concurrentLoad(oldPath, newPath) {
 		var wg sync.WaitGroup
-		wg.Go(func() { old, oldDump, oldErr = load(oldPath, olo) })
-		new, newDump, newErr = load(newPath, nlo)
+		wg.Go(func() { old, oldDump, oldErr = abidump.Load(oldPath, olo) })
+		new, newDump, newErr = abidump.Load(newPath, nlo)
 		wg.Wait()
 	} else {
-		old, oldDump, oldErr = load(oldPath, olo)
+		old, oldDump, oldErr = abidump.Load(oldPath, olo)
 		if oldErr == nil {
 			nlo.ShareNames = old
-			new, newDump, newErr = load(newPath, nlo)
+			new, newDump, newErr = abidump.Load(newPath, nlo)
 		}
 	}
 	err := cmp.Or(oldErr, newErr)
@@ -93,29 +93,6 @@ func CheckWith(oldPath, newPath string, opts Options) (*Report, error) {
 		return nil, err
 	}
 	return JudgeWith(old, new, changes, JudgeOptions{Rules: rs, Suppressions: opts.Suppressions, SymbolsOnly: opts.SymbolsOnly}), nil
-}
-
-// load reads one side of a check: a shared library, or an ABI dump
-// (compatgate dump), told apart by their contents, and reports which it
-// was. A dump carries its debug information: opts.DebugDirs do not apply
-// to it.
-func load(path string, opts elfdiff.LoadOptions) (c *elfdiff.Corpus, dump bool, err error) {
-	dump, err = abidump.IsDump(path)
-	if err != nil {
-		return nil, false, err
-	}
-	if !dump {
-		c, err = elfdiff.LoadWith(path, opts)
-		return c, false, err
-	}
-	c, err = abidump.ReadFile(path)
-	if err != nil {
-		return nil, true, err
-	}
-	if opts.NoDebugInfo {
-		c.Debug, c.ReadOnly = nil, nil
-	}
-	return c, true, nil
 }
 
 // sameArchitecture refuses to compare an ABI dump with a library or dump
