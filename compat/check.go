@@ -59,19 +59,20 @@ func CheckWith(oldPath, newPath string, opts Options) (*Report, error) {
 	olo := elfdiff.LoadOptions{DebugDirs: append(slices.Clip(opts.OldDebugDirs), opts.DebugDirs...), NoDebugInfo: opts.SymbolsOnly, Debuginfod: opts.Debuginfod}
 	nlo := elfdiff.LoadOptions{DebugDirs: append(slices.Clip(opts.NewDebugDirs), opts.DebugDirs...), NoDebugInfo: opts.SymbolsOnly, Debuginfod: opts.Debuginfod}
 	var (
-		old, new       *elfdiff.Corpus
-		oldErr, newErr error
+		old, new         *elfdiff.Corpus
+		oldDump, newDump bool
+		oldErr, newErr   error
 	)
 	if concurrentLoad(oldPath, newPath) {
 		var wg sync.WaitGroup
-		wg.Go(func() { old, oldErr = load(oldPath, olo) })
-		new, newErr = load(newPath, nlo)
+		wg.Go(func() { old, oldDump, oldErr = abidump.Load(oldPath, olo) })
+		new, newDump, newErr = abidump.Load(newPath, nlo)
 		wg.Wait()
 	} else {
-		old, oldErr = load(oldPath, olo)
+		old, oldDump, oldErr = abidump.Load(oldPath, olo)
 		if oldErr == nil {
 			nlo.ShareNames = old
-			new, newErr = load(newPath, nlo)
+			new, newDump, newErr = abidump.Load(newPath, nlo)
 		}
 	}
 	err := cmp.Or(oldErr, newErr)
@@ -84,7 +85,7 @@ func CheckWith(oldPath, newPath string, opts Options) (*Report, error) {
 	if new.Headers, err = PublicHeaders(newPath, new.Headers, opts.HeaderDirs2, opts.HeaderFiles2, "2"); err != nil {
 		return nil, err
 	}
-	if err := sameArchitecture(oldPath, newPath, old, new); err != nil {
+	if err := sameArchitecture(oldPath, newPath, old, new, oldDump || newDump); err != nil {
 		return nil, err
 	}
 	changes, err := elfdiff.Diff(old, new)
@@ -94,38 +95,13 @@ func CheckWith(oldPath, newPath string, opts Options) (*Report, error) {
 	return JudgeWith(old, new, changes, JudgeOptions{Rules: rs, Suppressions: opts.Suppressions, SymbolsOnly: opts.SymbolsOnly}), nil
 }
 
-// load reads one side of a check: a shared library, or an ABI dump
-// (compatgate dump), told apart by their contents. A dump carries its
-// debug information: opts.DebugDirs do not apply to it.
-func load(path string, opts elfdiff.LoadOptions) (*elfdiff.Corpus, error) {
-	dump, err := abidump.IsDump(path)
-	if err != nil {
-		return nil, err
-	}
-	if !dump {
-		return elfdiff.LoadWith(path, opts)
-	}
-	c, err := abidump.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	if opts.NoDebugInfo {
-		c.Debug, c.ReadOnly = nil, nil
-	}
-	return c, nil
-}
-
 // sameArchitecture refuses to compare an ABI dump with a library or dump
 // of another architecture: a baseline made on another machine is a
 // mistake of the pipeline, not a change of the library. Two libraries
-// are compared whatever they are (machine-changed).
-func sameArchitecture(oldPath, newPath string, old, new *elfdiff.Corpus) error {
-	if old.Machine == new.Machine && old.Class == new.Class {
-		return nil
-	}
-	oldDump, _ := abidump.IsDump(oldPath)
-	newDump, _ := abidump.IsDump(newPath)
-	if !oldDump && !newDump {
+// are compared whatever they are (machine-changed): anyDump tells
+// whether either side was read from a dump.
+func sameArchitecture(oldPath, newPath string, old, new *elfdiff.Corpus, anyDump bool) error {
+	if !anyDump || old.Machine == new.Machine && old.Class == new.Class {
 		return nil
 	}
 	return fmt.Errorf("cannot compare %s (%s, %s) with %s (%s, %s): an ABI dump must be of the same architecture",

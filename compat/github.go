@@ -24,11 +24,7 @@ var (
 // binaries, not at source lines. A last line ::notice gives the verdict.
 func WriteGitHub(w io.Writer, reports ...*Report) error {
 	bw := bufio.NewWriter(w)
-	worst := Compatible
-	var total Summary
 	for _, r := range reports {
-		worst = WorstVerdict(worst, r.Verdict)
-		total.add(r.Summary)
 		lib := r.libraryName()
 		for _, n := range r.Notes {
 			fmt.Fprintf(bw, "::warning title=%s::%s\n", githubProperty.Replace("compatgate "+lib), githubData.Replace(n))
@@ -46,6 +42,8 @@ func WriteGitHub(w io.Writer, reports ...*Report) error {
 				githubProperty.Replace(fmt.Sprintf("compatgate %s: %s", lib, f.Rule)), githubData.Replace(msg))
 		}
 	}
+	all := &Result{Libraries: reports}
+	worst, total := all.Verdict(), all.Summary()
 	cmd := map[Verdict]string{Compatible: "notice", Review: "warning", Incompatible: "error"}[worst]
 	fmt.Fprintf(bw, "::%s title=compatgate::%s\n", cmd, githubData.Replace(fmt.Sprintf(
 		"verdict: %s (%d break, %d warn, %d info, %d suppressed)", worst, total.Break, total.Warn, total.Info, total.Suppressed)))

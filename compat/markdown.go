@@ -26,16 +26,13 @@ var verdictMarks = map[Verdict]string{Compatible: "✅", Review: "⚠️", Incom
 // rule, and each rule's findings in a collapsed <details> block.
 func WriteMarkdown(w io.Writer, opts MarkdownOptions, reports ...*Report) error {
 	bw := bufio.NewWriter(w)
-	worst := Compatible
-	for _, r := range reports {
-		worst = WorstVerdict(worst, r.Verdict)
-	}
 	if len(reports) == 1 {
 		r := reports[0]
 		fmt.Fprintf(bw, "## %s compatgate: `%s`: %s\n\n", verdictMarks[r.Verdict], r.libraryName(), r.Verdict)
 		r.writeMarkdownBody(bw, opts)
 		return bw.Flush()
 	}
+	worst := (&Result{Libraries: reports}).Verdict()
 	fmt.Fprintf(bw, "## %s compatgate: %s (%d libraries)\n\n", verdictMarks[worst], worst, len(reports))
 	fmt.Fprintf(bw, "| library | verdict | break | warn | info |\n|---|---|---:|---:|---:|\n")
 	for _, r := range reports {

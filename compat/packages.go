@@ -74,6 +74,7 @@ func CheckPackages(oldPath, newPath string, opts PackageOptions) (*Result, error
 	if len(keys) == 0 {
 		return nil, fmt.Errorf("no ELF shared library in %s or %s", oldPath, newPath)
 	}
+	unroot := strings.NewReplacer(slices.Concat(old.unrooting(), new.unrooting())...)
 	for _, k := range keys {
 		o, n := old.libs[k], new.libs[k]
 		var r *Report
@@ -93,7 +94,6 @@ func CheckPackages(oldPath, newPath string, opts PackageOptions) (*Result, error
 			}
 			old.relabel(&r.Old)
 			new.relabel(&r.New)
-			unroot := strings.NewReplacer(slices.Concat(old.unrooting(), new.unrooting())...)
 			for i, n := range r.Notes {
 				r.Notes[i] = unroot.Replace(n)
 			}

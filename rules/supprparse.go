@@ -155,7 +155,19 @@ func ParseSuppressions(name string, r io.Reader) ([]*Suppression, error) {
 
 // set sets one property of a section.
 func (s *Suppression) set(key, value string) error {
-	re := func(dst **regexp.Regexp) error {
+	regexps := map[string]**regexp.Regexp{
+		"file_name_regexp":           &s.fileName,
+		"file_name_not_regexp":       &s.fileNameNot,
+		"soname_regexp":              &s.soname,
+		"soname_not_regexp":          &s.sonameNot,
+		"name_regexp":                &s.nameRE,
+		"name_not_regexp":            &s.nameNotRE,
+		"symbol_name_regexp":         &s.symbolNameRE,
+		"symbol_name_not_regexp":     &s.symbolNameNotRE,
+		"symbol_version_regexp":      &s.symbolVersionRE,
+		"source_location_not_regexp": &s.sourceLocationNotRE,
+	}
+	if dst, ok := regexps[key]; ok {
 		r, err := regexp.Compile(value)
 		if err != nil {
 			return fmt.Errorf("bad regular expression: %w", err)
@@ -169,30 +181,12 @@ func (s *Suppression) set(key, value string) error {
 	case "drop":
 		// Dropping the artefact from the representation suppresses
 		// its changes too; compatgate only suppresses them.
-	case "file_name_regexp":
-		return re(&s.fileName)
-	case "file_name_not_regexp":
-		return re(&s.fileNameNot)
-	case "soname_regexp":
-		return re(&s.soname)
-	case "soname_not_regexp":
-		return re(&s.sonameNot)
 	case "name":
 		s.name, s.hasName = value, true
-	case "name_regexp":
-		return re(&s.nameRE)
-	case "name_not_regexp":
-		return re(&s.nameNotRE)
 	case "symbol_name":
 		s.symbolName = value
-	case "symbol_name_regexp":
-		return re(&s.symbolNameRE)
-	case "symbol_name_not_regexp":
-		return re(&s.symbolNameNotRE)
 	case "symbol_version":
 		s.symbolVersion = value
-	case "symbol_version_regexp":
-		return re(&s.symbolVersionRE)
 	case "change_kind":
 		if !slices.Contains(changeKinds[s.Kind], value) {
 			return fmt.Errorf("want one of %s, got %q", strings.Join(changeKinds[s.Kind], ", "), value)
@@ -210,8 +204,6 @@ func (s *Suppression) set(key, value string) error {
 		s.accessedThrough = value
 	case "source_location_not_in":
 		s.sourceLocationNotIn = splitList(value)
-	case "source_location_not_regexp":
-		return re(&s.sourceLocationNotRE)
 	case "has_data_member_inserted_at":
 		e, err := parseOffset(value)
 		if err != nil {

@@ -34,7 +34,7 @@ func runDump(e env) int {
 		fs.Usage()
 		return exitUsage
 	}
-	c, err := loadForDump(fs.Arg(0), debugDirs)
+	c, _, err := abidump.Load(fs.Arg(0), elfdiff.LoadOptions{DebugDirs: debugDirs})
 	if err == nil {
 		// The dump records the public headers, so that a check against it
 		// judges as a check against the library would.
@@ -54,16 +54,6 @@ func runDump(e env) int {
 		return exitError
 	}
 	return exitOK
-}
-
-// loadForDump reads a library, or a dump to write again.
-func loadForDump(path string, debugDirs []string) (*elfdiff.Corpus, error) {
-	if dump, err := abidump.IsDump(path); err != nil {
-		return nil, err
-	} else if dump {
-		return abidump.ReadFile(path)
-	}
-	return elfdiff.LoadWith(path, elfdiff.LoadOptions{DebugDirs: debugDirs})
 }
 
 // writeDumpFile writes the dump of c to path. A new or regular file is

@@ -95,6 +95,29 @@ func headVersion(head []byte) (string, bool) {
 	return string(v), true
 }
 
+// Load reads the file at path: an ABI dump (see IsDump), or else a shared
+// library, read with opts. It reports whether the file was a dump. A dump
+// carries its debug information: of opts, only NoDebugInfo applies to it,
+// dropping that information.
+func Load(path string, opts elfdiff.LoadOptions) (c *elfdiff.Corpus, dump bool, err error) {
+	dump, err = IsDump(path)
+	if err != nil {
+		return nil, false, err
+	}
+	if !dump {
+		c, err = elfdiff.LoadWith(path, opts)
+		return c, false, err
+	}
+	c, err = ReadFile(path)
+	if err != nil {
+		return nil, true, err
+	}
+	if opts.NoDebugInfo {
+		c.Debug, c.ReadOnly = nil, nil
+	}
+	return c, true, nil
+}
+
 // ReadFile reads the dump at path, plain or gzip-compressed. Errors name
 // the file and say, in one line, what is wrong with it.
 func ReadFile(path string) (*elfdiff.Corpus, error) {
