@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/compatgate/compatgate/elfdiff"
+	"github.com/compatgate/compatgate/elfdiff/abi"
 )
 
 // A Target is the library a suppression is tried on.
@@ -184,7 +185,7 @@ func (s *Suppression) SuppressesType(t Target, typeName string, changes []elfdif
 		// to the library is defined in one of its source files, so in
 		// none of the listed headers.
 		internal := slices.ContainsFunc(changes, func(c elfdiff.Change) bool { return c.Facts.Has(elfdiff.FactInternal) })
-		if internal && s.sourceLocationNotRE == nil && !slices.ContainsFunc(s.sourceLocationNotIn, isSourceFile) {
+		if internal && s.sourceLocationNotRE == nil && !slices.ContainsFunc(s.sourceLocationNotIn, abi.IsSourceFile) {
 			return Suppressed
 		}
 		return Undecided
@@ -254,16 +255,6 @@ func splitTypeName(name string) (kind, bare string) {
 		}
 	}
 	return "", name
-}
-
-// isSourceFile reports whether a file name is a C or C++ source file
-// rather than a header.
-func isSourceFile(name string) bool {
-	switch filepath.Ext(name) {
-	case ".c", ".cc", ".cpp", ".cxx", ".C", ".c++":
-		return true
-	}
-	return false
 }
 
 // NeedsSourceLocation reports whether the section asks for a source
