@@ -242,16 +242,6 @@ func (img *image) readVA(buf []byte, va uint64) error {
 	return fmt.Errorf("address %#x of %s is not in file-backed loadable bytes", va, img.path)
 }
 
-// execVA reports whether link-time address va is in an executable segment.
-func (img *image) execVA(va uint64) bool {
-	for _, p := range img.loads {
-		if p.Flags&elf.PF_X != 0 && va >= p.Vaddr && va < p.Vaddr+p.Memsz {
-			return true
-		}
-	}
-	return false
-}
-
 // lookup returns the exported symbol with the given key among syms.
 func lookup(syms []symbol, key string) (symbol, bool) {
 	i := sort.Search(len(syms), func(i int) bool { return syms[i].key() >= key })

@@ -124,9 +124,9 @@ func importSlots(pid int, ms []mapping, byName map[string][]gotTarget, prev map[
 	if err != nil {
 		return nil, nil
 	}
+	img := &image{path: ms[0].path, file: ef}
 	bias := uint64(0)
 	if ef.Type == elf.ET_DYN {
-		img := &image{path: ms[0].path}
 		for _, p := range ef.Progs {
 			if p.Type == elf.PT_LOAD {
 				img.loads = append(img.loads, p.ProgHeader)
@@ -143,45 +143,36 @@ func importSlots(pid int, ms []mapping, byName map[string][]gotTarget, prev map[
 		return nil, err
 	}
 	defer mem.Close()
+	rels, err := img.relocs()
+	if err != nil {
+		return nil, err
+	}
 	var out []gotSlot
-	for _, s := range ef.Sections {
-		if s.Type != elf.SHT_RELA || s.Flags&elf.SHF_ALLOC == 0 {
+	for _, r := range rels {
+		if r.sym == 0 || r.sym > len(syms) || (r.typ != elf.R_X86_64_JMP_SLOT && r.typ != elf.R_X86_64_GLOB_DAT && r.typ != elf.R_X86_64_64) {
 			continue
 		}
-		d, err := s.Data()
-		if err != nil {
-			return nil, fmt.Errorf("reading %s of %s: %w", s.Name, ms[0].path, err)
+		sym := syms[r.sym-1]
+		if sym.Section != elf.SHN_UNDEF || (r.typ == elf.R_X86_64_64 && r.addend != 0) {
+			continue
 		}
-		for i := 0; i+24 <= len(d); i += 24 {
-			off := binary.LittleEndian.Uint64(d[i:])
-			info := binary.LittleEndian.Uint64(d[i+8:])
-			addend := int64(binary.LittleEndian.Uint64(d[i+16:]))
-			typ, si := elf.R_X86_64(info&0xffffffff), int(info>>32)
-			if si == 0 || si > len(syms) || (typ != elf.R_X86_64_JMP_SLOT && typ != elf.R_X86_64_GLOB_DAT && typ != elf.R_X86_64_64) {
+		for _, tg := range byName[sym.Name] {
+			if _, v, ok := strings.Cut(tg.key, "@"); ok && sym.HasVersion && sym.Version != "" && sym.Version != v {
 				continue
 			}
-			sym := syms[si-1]
-			if sym.Section != elf.SHN_UNDEF || (typ == elf.R_X86_64_64 && addend != 0) {
-				continue
+			var w [8]byte
+			addr := bias + r.off
+			if _, err := mem.ReadAt(w[:], int64(addr)); err != nil {
+				return nil, fmt.Errorf("reading %s's GOT at %#x: %w", ms[0].path, addr, err)
 			}
-			for _, tg := range byName[sym.Name] {
-				if _, v, ok := strings.Cut(tg.key, "@"); ok && sym.HasVersion && sym.Version != "" && sym.Version != v {
-					continue
-				}
-				var w [8]byte
-				addr := bias + off
-				if _, err := mem.ReadAt(w[:], int64(addr)); err != nil {
-					return nil, fmt.Errorf("reading %s's GOT at %#x: %w", ms[0].path, addr, err)
-				}
-				cur := binary.LittleEndian.Uint64(w[:])
-				lazy := typ == elf.R_X86_64_JMP_SLOT && mappingsHold(ms, cur)
-				stacked := false
-				if pw, ok := prev[addr]; ok {
-					stacked = pw == w
-				}
-				if cur == tg.old || lazy || stacked {
-					out = append(out, gotSlot{addr: addr, old: cur, new: tg.new, name: tg.key})
-				}
+			cur := binary.LittleEndian.Uint64(w[:])
+			lazy := r.typ == elf.R_X86_64_JMP_SLOT && mappingsHold(ms, cur)
+			stacked := false
+			if pw, ok := prev[addr]; ok {
+				stacked = pw == w
+			}
+			if cur == tg.old || lazy || stacked {
+				out = append(out, gotSlot{addr: addr, old: cur, new: tg.new, name: tg.key})
 			}
 		}
 	}

@@ -20,15 +20,6 @@ type loaded struct {
 	deleted bool
 }
 
-func (l loaded) inText(a uint64) bool {
-	for _, m := range l.maps {
-		if m.exec() && m.contains(a) {
-			return true
-		}
-	}
-	return false
-}
-
 // errNotLoaded carries the reason a process does not map OLD; other is set
 // when it maps another build of the library instead.
 type errNotLoaded struct {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
 )
 
 // loaderSections are writable sections that hold the dynamic linker's and
@@ -46,6 +47,12 @@ func refuseData(oldImg, newImg *image) error {
 	if newImg.symbolic() {
 		return errors.New("NEW is linked with -Bsymbolic: its exported data would not bind to OLD's")
 	}
+	// NEW's relocations, decoded once when first needed (none when they
+	// cannot be read).
+	relocs := sync.OnceValue(func() []reloc {
+		rs, _ := newImg.relocs()
+		return rs
+	})
 	shared := map[uint64]uint64{} // address -> size of shared exported objects
 	for _, o := range newImg.objects {
 		if o.typ == elf.STT_TLS {
@@ -61,7 +68,7 @@ func refuseData(oldImg, newImg *image) error {
 		if o.vis == elf.STV_PROTECTED {
 			return fmt.Errorf("exported variable %s has protected visibility in NEW: NEW's code binds to its own copy", o.key())
 		}
-		if !hasDataReloc(newImg, o) {
+		if !hasDataReloc(relocs(), o) {
 			return fmt.Errorf("NEW's code reaches exported variable %s without a dynamic relocation: it would use its own copy", o.key())
 		}
 		shared[o.value] = o.size
@@ -117,7 +124,7 @@ func refuseData(oldImg, newImg *image) error {
 	// but for alignment padding before one.
 	var private uint64
 	for _, sp := range state {
-		private += uncovered(newImg, sp.start, sp.end, shared)
+		private += uncovered(newImg, relocs(), sp.start, sp.end, shared)
 	}
 	if private > 16 {
 		return fmt.Errorf("NEW (stripped) has %d bytes of writable data not reachable through its exported symbols", private)
@@ -127,18 +134,17 @@ func refuseData(oldImg, newImg *image) error {
 
 // uncovered returns the number of bytes in [start, end) of img that no
 // object of shared (address -> size) covers, not counting alignment
-// padding: the zero bytes (in the file, and set by no dynamic relocation)
+// padding: the zero bytes (in the file, and set by none of img's dynamic
+// relocations rs)
 // that end a gap at a shared object's address, fewer than that address's
 // alignment (libbz2's BZ2_crc32Table, aligned to 32 bytes, follows the
 // 8-byte __dso_handle after 24 bytes of padding).
-func uncovered(img *image, start, end uint64, shared map[uint64]uint64) uint64 {
+func uncovered(img *image, rs []reloc, start, end uint64, shared map[uint64]uint64) uint64 {
 	relocated := map[uint64]bool{}
-	if rs, err := img.relocs(); err == nil {
-		for _, r := range rs {
-			if r.off+8 > start && r.off < end {
-				for i := uint64(0); i < 8; i++ {
-					relocated[r.off+i] = true
-				}
+	for _, r := range rs {
+		if r.off+8 > start && r.off < end {
+			for i := uint64(0); i < 8; i++ {
+				relocated[r.off+i] = true
 			}
 		}
 	}
@@ -173,14 +179,10 @@ func uncovered(img *image, start, end uint64, shared map[uint64]uint64) uint64 {
 	return total
 }
 
-// hasDataReloc reports whether NEW has a dynamic relocation against o, i.e.
-// its code reaches o through the GOT (or a data pointer) and so binds to the
-// first definition in the global scope.
-func hasDataReloc(img *image, o symbol) bool {
-	rs, err := img.relocs()
-	if err != nil {
-		return false
-	}
+// hasDataReloc reports whether NEW's dynamic relocations rs hold one
+// against o, i.e. its code reaches o through the GOT (or a data pointer)
+// and so binds to the first definition in the global scope.
+func hasDataReloc(rs []reloc, o symbol) bool {
 	for _, r := range rs {
 		if r.sym == o.index && (r.typ == elf.R_X86_64_GLOB_DAT || r.typ == elf.R_X86_64_64) {
 			return true

@@ -436,23 +436,6 @@ func (t *tracer) detachOthers(keep *thread, deadline time.Time) error {
 	return first
 }
 
-// resumeOthers lets every thread but keep run.
-func (t *tracer) resumeOthers(keep *thread) error {
-	t.runNew = true
-	for _, th := range t.threads {
-		if th == keep {
-			continue
-		}
-		th.run = true
-		if th.stopped {
-			if err := t.resume(th); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
 // detachAll detaches every thread; they must all be stopped. Signals held
 // back during remote calls are delivered again (see redeliver).
 func (t *tracer) detachAll() error {
