@@ -13,10 +13,15 @@ import (
 )
 
 // Kill stops the process pid and all its descendants with SIGSTOP, until
-// no new one appears, then kills them all with SIGKILL. It returns how
-// many processes it killed.
+// no new one appears, then kills them all with SIGKILL, descendants before
+// their ancestors. That order matters: a process group left without its
+// parent while a member is stopped is an orphaned group with stopped jobs,
+// to which the kernel sends SIGHUP and SIGCONT — a signal systemd's kill
+// never causes, which would end a restart command with "Hangup" before
+// its SIGKILL. It returns how many processes it killed.
 func Kill(pid int) int {
 	stopped := map[int]bool{}
+	var order []int // in the order found: ancestors before descendants
 	for {
 		tree := descendants(pid)
 		n := len(stopped)
@@ -24,16 +29,17 @@ func Kill(pid int) int {
 			if !stopped[p] {
 				syscall.Kill(p, syscall.SIGSTOP)
 				stopped[p] = true
+				order = append(order, p)
 			}
 		}
 		if len(stopped) == n {
 			break
 		}
 	}
-	for p := range stopped {
-		syscall.Kill(p, syscall.SIGKILL)
+	for i := len(order) - 1; i >= 0; i-- {
+		syscall.Kill(order[i], syscall.SIGKILL)
 	}
-	return len(stopped)
+	return len(order)
 }
 
 // descendants returns pid and every live process below it.
