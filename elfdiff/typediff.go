@@ -115,6 +115,9 @@ func (d *typeDiffer) at(o, n *abi.Type, l *loc, depth int) []edge {
 	if oq != nq {
 		d.emit(l, l.kind, o, n, qualFacts(oq, nq, depth))
 	}
+	if oc == nil || nc == nil {
+		return nil // void under qualifiers (const void), on both sides
+	}
 	switch oc.Kind {
 	case abi.PointerType, abi.ReferenceType, abi.RvalueRefType, abi.PtrToMemberType:
 		return d.at(oc.Elem, nc.Elem, l, depth+1)
