@@ -118,7 +118,7 @@ func TestWriteMarkdown(t *testing.T) {
 
 func TestWriteGitHub(t *testing.T) {
 	var b bytes.Buffer
-	if err := WriteGitHub(&b, escapeReport()); err != nil {
+	if err := WriteGitHub(&b, GitHubOptions{}, escapeReport()); err != nil {
 		t.Fatal(err)
 	}
 	want := "::error title=compatgate liba.so.1%3A symbol-removed::100%25 gone, a:b%0Aline two | *x* & <y>: " +

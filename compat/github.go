@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"path/filepath"
 	"strings"
 )
 
@@ -17,12 +18,20 @@ var (
 	githubProperty = strings.NewReplacer("%", "%25", "\r", "%0D", "\n", "%0A", ":", "%3A", ",", "%2C")
 )
 
+// GitHubOptions tune the workflow commands.
+type GitHubOptions struct {
+	// SourceRoot is the repository's checkout (GITHUB_WORKSPACE): an
+	// annotation names the declaration's file and line when the file lies
+	// under it, as GitHub wants paths relative to the repository.
+	SourceRoot string
+}
+
 // WriteGitHub writes the findings as GitHub Actions workflow commands,
 // one annotation a finding: ::error for a break, ::warning for a warn,
-// ::notice for info, titled with the library and the rule id. The
-// annotations carry no file and line: compatgate's findings point at
-// binaries, not at source lines. A last line ::notice gives the verdict.
-func WriteGitHub(w io.Writer, reports ...*Report) error {
+// ::notice for info, titled with the library and the rule id, and placed
+// at the declaration's file and line when the debug information gives
+// them under opts.SourceRoot. A last line ::notice gives the verdict.
+func WriteGitHub(w io.Writer, opts GitHubOptions, reports ...*Report) error {
 	bw := bufio.NewWriter(w)
 	for _, r := range reports {
 		lib := r.libraryName()
@@ -38,7 +47,14 @@ func WriteGitHub(w io.Writer, reports ...*Report) error {
 			if f.Type != "" && len(f.Affected) > 0 {
 				msg += "\naffects " + strings.Join(demangleAll(f.Affected, 10), ", ")
 			}
-			fmt.Fprintf(bw, "::%s title=%s::%s\n", githubCommands[f.Severity],
+			at := ""
+			if rel, ok := under(opts.SourceRoot, f.File); ok && opts.SourceRoot != "" {
+				at = "file=" + githubProperty.Replace(filepath.ToSlash(rel)) + ","
+				if f.Line > 0 {
+					at += fmt.Sprintf("line=%d,", f.Line)
+				}
+			}
+			fmt.Fprintf(bw, "::%s %stitle=%s::%s\n", githubCommands[f.Severity], at,
 				githubProperty.Replace(fmt.Sprintf("compatgate %s: %s", lib, f.Rule)), githubData.Replace(msg))
 		}
 	}

@@ -89,6 +89,12 @@ type Finding struct {
 	// Path shows how one affected symbol reaches a type change:
 	// "setup → parameter 1 (c) → struct config * → member opts → struct options *".
 	Path string `json:"path,omitempty"`
+	// File and Line are where the changed type, function or variable is
+	// declared in the new library's sources (its debug information's
+	// DW_AT_decl_file and DW_AT_decl_line), else in the old one's; absent
+	// when unknown.
+	File string `json:"file,omitempty"`
+	Line int    `json:"line,omitempty"`
 	// Library names the library the finding is in, in a report of
 	// packages or directories (its SONAME, else its file name); empty in
 	// the report of two library files.
@@ -344,6 +350,8 @@ func finding(c elfdiff.Change, rule rules.Rule) Finding {
 		Message:   c.Detail + ": " + rule.Rationale,
 		Reach:     string(c.Reach),
 		Path:      c.Path,
+		File:      c.Decl.File,
+		Line:      c.Decl.Line,
 	}
 }
 

@@ -21,10 +21,11 @@ type (
 		Runs    []sarifRun `json:"runs"`
 	}
 	sarifRun struct {
-		Tool        sarifTool         `json:"tool"`
-		Invocations []sarifInvocation `json:"invocations"`
-		Artifacts   []sarifArtifact   `json:"artifacts,omitempty"`
-		Results     []sarifResult     `json:"results"`
+		Tool               sarifTool                        `json:"tool"`
+		Invocations        []sarifInvocation                `json:"invocations"`
+		OriginalURIBaseIDs map[string]sarifArtifactLocation `json:"originalUriBaseIds,omitempty"`
+		Artifacts          []sarifArtifact                  `json:"artifacts,omitempty"`
+		Results            []sarifResult                    `json:"results"`
 	}
 	sarifInvocation struct {
 		ExecutionSuccessful bool                `json:"executionSuccessful"`
@@ -62,8 +63,9 @@ type (
 		Roles    []string              `json:"roles,omitempty"`
 	}
 	sarifArtifactLocation struct {
-		URI   string `json:"uri"`
-		Index *int   `json:"index,omitempty"`
+		URI       string `json:"uri"`
+		URIBaseID string `json:"uriBaseId,omitempty"`
+		Index     *int   `json:"index,omitempty"`
 	}
 	sarifResult struct {
 		RuleID       string             `json:"ruleId"`
@@ -71,6 +73,7 @@ type (
 		Level        string             `json:"level"`
 		Message      sarifText          `json:"message"`
 		Locations    []sarifLocation    `json:"locations"`
+		Related      []sarifLocation    `json:"relatedLocations,omitempty"`
 		Suppressions []sarifSuppression `json:"suppressions,omitempty"`
 		Properties   map[string]any     `json:"properties,omitempty"`
 	}
@@ -79,6 +82,7 @@ type (
 		Justification string `json:"justification"`
 	}
 	sarifLocation struct {
+		ID               *int           `json:"id,omitempty"`
 		PhysicalLocation *sarifPhysical `json:"physicalLocation,omitempty"`
 		LogicalLocations []sarifLogical `json:"logicalLocations,omitempty"`
 		Message          *sarifText     `json:"message,omitempty"`
@@ -86,6 +90,10 @@ type (
 	}
 	sarifPhysical struct {
 		ArtifactLocation sarifArtifactLocation `json:"artifactLocation"`
+		Region           *sarifRegion          `json:"region,omitempty"`
+	}
+	sarifRegion struct {
+		StartLine int `json:"startLine"`
 	}
 	sarifLogical struct {
 		Name               string `json:"name"`
@@ -102,18 +110,26 @@ var sarifLevels = [...]string{rules.Info: "note", rules.Warn: "warning", rules.B
 type SARIFOptions struct {
 	// Version is compatgate's version, written as the driver's.
 	Version string
+	// SourceRoot, when set, is the directory of the sources (a
+	// repository's checkout): the declarations' files under it are written
+	// relative to it, with the base id SRCROOT, as code-scanning services
+	// expect; files elsewhere stay absolute.
+	SourceRoot string
 }
+
+// srcRoot is the base id of the source files under SARIFOptions.SourceRoot.
+const srcRoot = "SRCROOT"
 
 // WriteSARIF writes the reports as one SARIF 2.1.0 log with one run: a
 // rule per rule id that matched (its rationale as description), and a
 // result per finding with its level (break: error, warn: warning, info:
 // note), the affected symbols as logical locations and, as the physical
-// location, the new library file. The reports' notes (such as types not
-// compared for want of debug information) are tool execution
+// location, the declaration's source file and line where the debug
+// information gives them, with the new library file as a related
+// location, else the new library file. The reports' notes (such as types
+// not compared for want of debug information) are tool execution
 // notifications. The suppressed findings, when listed (ListSuppressed),
-// are results with a suppression ("external", naming the section). compatgate's reports carry no source
-// file and line for a declaration (elfdiff keeps no DW_AT_decl_file), so
-// no result points into source code.
+// are results with a suppression ("external", naming the section).
 func WriteSARIF(w io.Writer, opts SARIFOptions, reports ...*Report) error {
 	run := sarifRun{
 		Tool: sarifTool{Driver: sarifDriver{
@@ -127,16 +143,28 @@ func WriteSARIF(w io.Writer, opts SARIFOptions, reports ...*Report) error {
 	}
 	ruleIndex := make(map[string]int)
 	artifactIndex := make(map[string]int)
-	artifact := func(path string) sarifArtifactLocation {
-		uri := sarifURI(path)
-		i, ok := artifactIndex[uri]
+	artifact := func(path string, role string) sarifArtifactLocation {
+		loc := sarifArtifactLocation{URI: sarifURI(path)}
+		if role != "analysisTarget" && opts.SourceRoot != "" {
+			if rel, ok := under(opts.SourceRoot, path); ok {
+				loc.URI, loc.URIBaseID = sarifURI(rel), srcRoot
+				run.OriginalURIBaseIDs = map[string]sarifArtifactLocation{
+					srcRoot: {URI: sarifURI(filepath.Clean(opts.SourceRoot)) + "/"}}
+			}
+		}
+		key := loc.URIBaseID + " " + loc.URI
+		i, ok := artifactIndex[key]
 		if !ok {
 			i = len(run.Artifacts)
-			artifactIndex[uri] = i
-			run.Artifacts = append(run.Artifacts, sarifArtifact{
-				Location: sarifArtifactLocation{URI: uri}, Roles: []string{"analysisTarget"}})
+			artifactIndex[key] = i
+			a := sarifArtifact{Location: loc}
+			if role != "" {
+				a.Roles = []string{role}
+			}
+			run.Artifacts = append(run.Artifacts, a)
 		}
-		return sarifArtifactLocation{URI: uri, Index: &i}
+		loc.Index = &i
+		return loc
 	}
 	for _, r := range reports {
 		lib := r.New
@@ -174,10 +202,23 @@ func WriteSARIF(w io.Writer, opts SARIFOptions, reports ...*Report) error {
 				Level:     sarifLevels[f.Severity],
 				Message:   sarifText{demangleText(f.Message)},
 				Locations: []sarifLocation{{
-					PhysicalLocation: &sarifPhysical{ArtifactLocation: artifact(lib.Path)},
+					PhysicalLocation: &sarifPhysical{ArtifactLocation: artifact(lib.Path, "analysisTarget")},
 					LogicalLocations: logicalLocations(f, symType, lib),
 				}},
 				Properties: props,
+			}
+			if f.File != "" {
+				// The declaration in the sources, where a reader fixes or
+				// reviews it; the library stays as a related location.
+				id := 1
+				library := res.Locations[0].PhysicalLocation
+				res.Related = []sarifLocation{{ID: &id, PhysicalLocation: library,
+					Message: &sarifText{"the library: " + lib.Path}}}
+				src := &sarifPhysical{ArtifactLocation: artifact(f.File, "")}
+				if f.Line > 0 {
+					src.Region = &sarifRegion{StartLine: f.Line}
+				}
+				res.Locations[0].PhysicalLocation = src
 			}
 			if f.SuppressedBy != "" {
 				res.Suppressions = []sarifSuppression{{Kind: "external", Justification: "suppressed by " + f.SuppressedBy}}
@@ -251,6 +292,18 @@ func sarifURI(path string) string {
 		u.Scheme = "file"
 	}
 	return u.String()
+}
+
+// under returns path relative to root when it lies under root.
+func under(root, path string) (string, bool) {
+	if !filepath.IsAbs(path) {
+		return "", false
+	}
+	rel, err := filepath.Rel(root, path)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		return "", false
+	}
+	return rel, true
 }
 
 // camelCase spells a kebab-case rule id as a SARIF rule name:

@@ -1,5 +1,7 @@
 package elfdiff
 
+import "strconv"
+
 // A Kind names what changed between two versions of a library, neutrally:
 // whether the change breaks clients is for package rules to say.
 type Kind string
@@ -137,4 +139,27 @@ type Change struct {
 	// Path shows how one affected symbol reaches a type change, e.g.
 	// "setup → parameter 1 (c) → struct config * → member opts → struct options *".
 	Path string
+	// Decl is where the changed type (for a type-level change) or the
+	// changed function or variable (for a declaration-level change) is
+	// declared in NEW's sources, else in OLD's; zero when the debug
+	// information does not say.
+	Decl Position
+}
+
+// A Position is a place in a library's sources, as its debug information
+// gives it (DW_AT_decl_file, DW_AT_decl_line).
+type Position struct {
+	File string // the path as the compiler saw it
+	Line int    // counted from 1; 0 when unknown
+}
+
+// IsValid reports whether the position names a file.
+func (p Position) IsValid() bool { return p.File != "" }
+
+// String returns "file:line", "file" or "".
+func (p Position) String() string {
+	if p.Line > 0 {
+		return p.File + ":" + strconv.Itoa(p.Line)
+	}
+	return p.File
 }

@@ -32,6 +32,9 @@ type typeDiffer struct {
 	public publicAPI
 	// queue is the paths search's queue, kept between checks.
 	queue []step
+	// oldDebug and newDebug are the two sides' debug information, which
+	// name the files declarations are in.
+	oldDebug, newDebug *abi.DebugInfo
 }
 
 // A node is one compared pair of named types.
@@ -303,7 +306,25 @@ func (d *typeDiffer) node(o, n *abi.Type, name string) *node {
 		d.enum(nd)
 	}
 	d.markPrivate(nd)
+	if len(nd.local) > 0 {
+		pos := d.position(nd.n.File, nd.n.Line, nd.o.File, nd.o.Line)
+		for _, c := range nd.local {
+			c.Decl = pos
+		}
+	}
 	return nd
+}
+
+// position returns where a declaration is in NEW's sources (file and line
+// numbered as in newDebug), else in OLD's.
+func (d *typeDiffer) position(newFile, newLine, oldFile, oldLine uint32) Position {
+	if f := d.newDebug.File(newFile); f != "" {
+		return Position{File: f, Line: int(newLine)}
+	}
+	if f := d.oldDebug.File(oldFile); f != "" {
+		return Position{File: f, Line: int(oldLine)}
+	}
+	return Position{}
 }
 
 // link adds edges from nd.

@@ -23,6 +23,7 @@ func compareDecls(old, new *Corpus) *typeDiffer {
 	d := newTypeDiffer()
 	d.elfVTables = vtableClasses(old, new)
 	d.public = newPublicAPI(old, new)
+	d.oldDebug, d.newDebug = old.Debug, new.Debug
 	for _, o := range old.Symbols() {
 		j, ok := new.lookup(o.Key())
 		if !ok {
@@ -53,6 +54,7 @@ func isFunc(s Symbol) bool { return s.Type == elf.STT_FUNC || s.Type == elf.STT_
 
 // function compares the declarations of one exported function.
 func (d *typeDiffer) function(s Symbol, of, nf *abi.Func) {
+	defer d.locate(len(d.decls), d.position(nf.File, nf.Line, of.File, of.Line))
 	sym := s.String()
 	r := root{symbol: sym}
 	l := &loc{kind: ReturnTypeChanged, where: "return type", symbol: sym, symType: elfsym.SymKind(s), isReturn: true}
@@ -131,6 +133,7 @@ func paramLabel(i int, name string) string {
 // variable compares the declarations of one exported variable and, for a
 // constant, its value.
 func (d *typeDiffer) variable(s Symbol, ov, nv *abi.Var, oldVal, newVal []byte, newSize uint64) {
+	defer d.locate(len(d.decls), d.position(nv.File, nv.Line, ov.File, ov.Line))
 	sym := s.String()
 	l := &loc{kind: VarTypeChanged, where: "type", symbol: sym, symType: elfsym.SymKind(s)}
 	if s.Size == newSize {
@@ -224,6 +227,14 @@ func passWords(c string) string {
 }
 
 func (d *typeDiffer) decl(c *Change) { d.decls = append(d.decls, c) }
+
+// locate sets the position of the declaration-level changes found since
+// the first-th.
+func (d *typeDiffer) locate(first int, pos Position) {
+	for _, c := range d.decls[first:] {
+		c.Decl = pos
+	}
+}
 
 // label sets the path label of edges found at one location.
 func label(es []edge, where string, t *abi.Type) []edge {

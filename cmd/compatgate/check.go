@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -17,6 +18,7 @@ type checkOutput struct {
 	maxDetails int
 	width      int // text: the columns lines wrap at (0: compat.DefaultWidth)
 	version    string
+	sourceRoot string // sarif, github: declarations' files are written relative to it
 }
 
 // A checkFormat is one of check's report formats.
@@ -32,7 +34,7 @@ var checkFormats = []checkFormat{
 	}},
 	{"json", func(w io.Writer, _ checkOutput, res *compat.Result) error { return res.WriteJSON(w) }},
 	{"sarif", func(w io.Writer, o checkOutput, res *compat.Result) error {
-		return compat.WriteSARIF(w, compat.SARIFOptions{Version: o.version}, res.Reports()...)
+		return compat.WriteSARIF(w, compat.SARIFOptions{Version: o.version, SourceRoot: o.sourceRoot}, res.Reports()...)
 	}},
 	{"junit", func(w io.Writer, _ checkOutput, res *compat.Result) error {
 		return compat.WriteJUnit(w, res.Reports()...)
@@ -40,8 +42,8 @@ var checkFormats = []checkFormat{
 	{"markdown", func(w io.Writer, o checkOutput, res *compat.Result) error {
 		return compat.WriteMarkdown(w, compat.MarkdownOptions{MaxDetails: o.maxDetails}, res.Reports()...)
 	}},
-	{"github", func(w io.Writer, _ checkOutput, res *compat.Result) error {
-		return compat.WriteGitHub(w, res.Reports()...)
+	{"github", func(w io.Writer, o checkOutput, res *compat.Result) error {
+		return compat.WriteGitHub(w, compat.GitHubOptions{SourceRoot: o.sourceRoot}, res.Reports()...)
 	}},
 }
 
@@ -68,6 +70,7 @@ func runCheck(e env) int {
 		"libraries are paired by SONAME (then file name) and checked one by one.")
 	format := fs.String("format", "text", "report `format`: "+strings.Join(formatNames(), ", "))
 	maxDetails := fs.Int("max-details", 0, "text and markdown: list at most `N` findings per rule (0: all); the summary counts every one")
+	srcRoot := fs.String("source-root", "", "sarif and github: the sources' checkout `DIR`, which declarations' files are written relative to (default: $GITHUB_WORKSPACE, else the current directory)")
 	var opts compat.PackageOptions
 	fs.Func("debug-dir", "also look for separate debug files in `DIR` (by build-id and .gnu_debuglink; repeatable)", repeated(&opts.DebugDirs))
 	fs.Func("debug-info-dir1", "look for OLD's separate debug files in `DIR` first (repeatable)", repeated(&opts.OldDebugDirs))
@@ -174,7 +177,13 @@ func runCheck(e env) int {
 			r.ListSuppressed()
 		}
 	}
-	if err := checkFormats[i].write(e.stdout, checkOutput{maxDetails: *maxDetails, width: termWidth(e.stdout), version: moduleVersion()}, res); err != nil {
+	root, err := sourceRoot(*srcRoot)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "compatgate check: --source-root: %v\n", err)
+		return exitUsage
+	}
+	out := checkOutput{maxDetails: *maxDetails, width: termWidth(e.stdout), version: moduleVersion(), sourceRoot: root}
+	if err := checkFormats[i].write(e.stdout, out, res); err != nil {
 		fmt.Fprintf(e.stderr, "compatgate check: writing report: %v\n", err)
 		return exitError
 	}
@@ -192,4 +201,17 @@ func missingSides(r *compat.Report) string {
 		}
 	}
 	return strings.Join(names, " and ")
+}
+
+// sourceRoot returns the directory the sarif and github formats write
+// declarations' files relative to: dir, else $GITHUB_WORKSPACE, else the
+// current directory, made absolute.
+func sourceRoot(dir string) (string, error) {
+	if dir == "" {
+		dir = os.Getenv("GITHUB_WORKSPACE")
+	}
+	if dir == "" {
+		return os.Getwd()
+	}
+	return filepath.Abs(dir)
 }

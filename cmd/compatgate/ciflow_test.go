@@ -146,7 +146,7 @@ func TestCIFlow(t *testing.T) {
 		cmd.Env = append(os.Environ(), "PATH="+filepath.Dir(compatgate)+":"+os.Getenv("PATH"),
 			"BASELINE="+baseline, "NEW="+pr, "SUPPRESSIONS="+abignore+"\n", "ARGS=", "FAIL_ON="+tt.failOn,
 			"SARIF=true", "STEP_SUMMARY=true", "ANNOTATIONS=true", "MAX_DETAILS=50",
-			"GITHUB_OUTPUT="+output, "GITHUB_STEP_SUMMARY="+summary, "RUNNER_TEMP="+runner)
+			"GITHUB_OUTPUT="+output, "GITHUB_STEP_SUMMARY="+summary, "RUNNER_TEMP="+runner, "GITHUB_WORKSPACE="+dir)
 		stdout, err := cmd.Output()
 		code := 0
 		if ee, ok := err.(*exec.ExitError); ok {
@@ -158,7 +158,9 @@ func TestCIFlow(t *testing.T) {
 		if code != tt.exit || outputs["verdict"] != "incompatible" || outputs["exit-code"] != "12" {
 			t.Errorf("fail-on %s: step exit %d (want %d), outputs %v\n%s", tt.failOn, code, tt.exit, outputs, stdout)
 		}
-		if !strings.Contains(string(stdout), "::error title=compatgate libshapes.so.1%3A param-type-changed::parameter 2 (n) of shape_area changed from int to long") {
+		// The annotation sits on shape_area's definition: line 3 of the
+		// pull request's shapes.c, relative to the workspace.
+		if !strings.Contains(string(stdout), "::error file=pr/shapes.c,line=3,title=compatgate libshapes.so.1%3A param-type-changed::parameter 2 (n) of shape_area changed from int to long") {
 			t.Errorf("fail-on %s: annotations missing:\n%s", tt.failOn, stdout)
 		}
 		if tt.failOn != "incompatible" {
@@ -169,9 +171,19 @@ func TestCIFlow(t *testing.T) {
 		sarifcheck.Validate(t, outputs["sarif-file"])
 		var sarif struct {
 			Runs []struct {
-				Results []struct {
+				OriginalURIBaseIDs map[string]struct{ URI string } `json:"originalUriBaseIds"`
+				Results            []struct {
 					RuleID, Level string
 					Suppressions  []struct{ Kind, Justification string }
+					Locations     []struct {
+						PhysicalLocation struct {
+							ArtifactLocation struct {
+								URI       string
+								URIBaseID string `json:"uriBaseId"`
+							}
+							Region struct{ StartLine int }
+						}
+					}
 				}
 			}
 		}
@@ -183,6 +195,14 @@ func TestCIFlow(t *testing.T) {
 		for _, r := range sarif.Runs[0].Results {
 			if len(r.Suppressions) == 0 {
 				open = append(open, r.RuleID+":"+r.Level)
+				// At the declaration, in the sources, relative to the
+				// workspace: where code scanning shows it.
+				at := r.Locations[0].PhysicalLocation
+				if at.ArtifactLocation.URI != "pr/shapes.c" || at.ArtifactLocation.URIBaseID != "SRCROOT" ||
+					at.Region.StartLine != 3 || sarif.Runs[0].OriginalURIBaseIDs["SRCROOT"].URI != "file://"+dir+"/" {
+					t.Errorf("SARIF result %s is at %+v (base %v); want pr/shapes.c line 3 under SRCROOT %s",
+						r.RuleID, at, sarif.Runs[0].OriginalURIBaseIDs, dir)
+				}
 			} else if r.Suppressions[0].Kind == "external" && strings.Contains(r.Suppressions[0].Justification, abignore) {
 				dismissed = append(dismissed, r.RuleID)
 			}

@@ -24,8 +24,9 @@ type DebugInfo struct {
 	FuncsByName map[string]*Func
 	VarsByName  map[string]*Var
 	// Files are the paths of the files the struct, union, class and
-	// enum types were defined in (DW_AT_decl_file), as Type.File numbers
-	// them from 1.
+	// enum types, functions and variables were declared in
+	// (DW_AT_decl_file), as Type.File, Func.File and Var.File number them
+	// from 1.
 	Files []string
 	// Types counts the distinct types decoded, for statistics: the
 	// copies of one type that compilation units repeat count once.
@@ -39,10 +40,19 @@ type DebugInfo struct {
 // DeclFile returns the path of the file the tagged type t was defined in,
 // or "" when unknown.
 func (d *DebugInfo) DeclFile(t *Type) string {
-	if d == nil || t == nil || t.File == 0 || int(t.File) > len(d.Files) {
+	if t == nil {
 		return ""
 	}
-	return d.Files[t.File-1]
+	return d.File(t.File)
+}
+
+// File returns the path of the file numbered id (a Type's, Func's or
+// Var's File), or "" for 0 or a number out of range.
+func (d *DebugInfo) File(id uint32) string {
+	if d == nil || id == 0 || int(id) > len(d.Files) {
+		return ""
+	}
+	return d.Files[id-1]
 }
 
 // Func returns the declaration of the exported function s, or nil. An
@@ -96,6 +106,9 @@ type Func struct {
 	// header, not a source file: clients can see its definition when it
 	// is inline or a template.
 	InHeader bool
+	// File and Line are where the function was declared (DW_AT_decl_file
+	// as numbered in DebugInfo.Files, DW_AT_decl_line); 0 when unknown.
+	File, Line uint32
 }
 
 // A Param is one formal parameter of a function.
@@ -109,6 +122,8 @@ type Var struct {
 	Name    string
 	Linkage string
 	Type    *Type
+	// File and Line are where the variable was declared, as in Func.
+	File, Line uint32
 }
 
 // A TypeKind says what a Type is.
@@ -168,9 +183,10 @@ func (k TypeKind) isTagged() bool { return k.IsAggregate() || k == EnumType }
 // cyclic (a struct holding a pointer to itself).
 type Type struct {
 	Kind TypeKind
-	// File numbers the file a struct, union, class or enum was defined
-	// in, in DebugInfo.Files counted from 1; 0 when unknown.
-	File uint32
+	// File numbers the file a struct, union, class, enum or typedef was
+	// defined in, in DebugInfo.Files counted from 1; 0 when unknown. Line is the
+	// line of the definition there (DW_AT_decl_line), 0 when unknown.
+	File, Line uint32
 	// Name is the tag, typedef or base type name; empty when anonymous.
 	Name string
 	// Size is the size in bytes, -1 when unknown (void, incomplete types).

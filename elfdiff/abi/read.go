@@ -7,6 +7,7 @@ import (
 
 	"debug/dwarf"
 	"fmt"
+	"math"
 	"slices"
 )
 
@@ -257,10 +258,9 @@ func (dr *dwarfReader) function(off dwarf.Offset) (*Func, error) {
 			f.Inline = true
 		}
 	}
-	if d := first(chain, dwarfdec.SlotDeclFile); d != nil {
-		if id := dr.declFile(d); id > 0 {
-			f.InHeader = !isSourceFile(dr.files[id-1])
-		}
+	f.File, f.Line = dr.declPos(chain)
+	if f.File > 0 {
+		f.InHeader = !isSourceFile(dr.files[f.File-1])
 	}
 	// The parameters: of the most concrete DIE that lists any, resolving
 	// each one's own abstract origin for its name and type.
@@ -326,7 +326,30 @@ func (dr *dwarfReader) variable(off dwarf.Offset) (*Var, error) {
 	v.Name = chainStr(chain, dwarfdec.SlotName)
 	v.Linkage = chainStr(chain, dwarfdec.SlotLinkageName)
 	v.Type, err = dr.typeOf(first(chain, dwarfdec.SlotType))
+	v.File, v.Line = dr.declPos(chain)
 	return v, err
+}
+
+// declPos returns where the most concrete DIE of a declaration chain that
+// names a file says it was declared: the file's number and the line, or
+// zeros.
+func (dr *dwarfReader) declPos(chain []dwarfdec.DIE) (file, line uint32) {
+	d := first(chain, dwarfdec.SlotDeclFile)
+	if d == nil {
+		return 0, 0
+	}
+	if file = dr.declFile(d); file == 0 {
+		return 0, 0
+	}
+	return file, declLine(d)
+}
+
+// declLine returns a DIE's DW_AT_decl_line, 0 when absent or out of range.
+func declLine(e *dwarfdec.DIE) uint32 {
+	if l, ok := e.Int(dwarfdec.SlotDeclLine); ok && l > 0 && l <= math.MaxUint32 {
+		return uint32(l)
+	}
+	return 0
 }
 
 // sortedOffsets returns the offsets of a and b, sorted, without repeats.

@@ -97,8 +97,11 @@ func (dr *dwarfReader) typeAt(off dwarf.Offset) (*Type, error) {
 	}
 	t.Declaration = e.IsDeclaration()
 	if !t.Declaration && (e.Tag == dwarf.TagStructType || e.Tag == dwarf.TagClassType ||
-		e.Tag == dwarf.TagUnionType || e.Tag == dwarf.TagEnumerationType) {
+		e.Tag == dwarf.TagUnionType || e.Tag == dwarf.TagEnumerationType || e.Tag == dwarf.TagTypedef) {
 		t.File = dr.declFile(e)
+		if t.File != 0 {
+			t.Line = declLine(e)
+		}
 	}
 	switch e.Tag {
 	case dwarf.TagStructType, dwarf.TagClassType, dwarf.TagUnionType, dwarf.TagEnumerationType, dwarf.TagTypedef:

@@ -41,6 +41,7 @@ func decodeCXX(in *cxxTables) *cxx.Tables {
 // typeDecoder resolves type references into a table allocated at once.
 type typeDecoder struct {
 	types []abi.Type
+	files int   // the number of files declarations may refer to
 	err   error // the first bad reference
 }
 
@@ -71,7 +72,7 @@ func (td *typeDecoder) refs(rs []ref, where string) []*abi.Type {
 }
 
 func decodeDebug(in *debugInfo) (*abi.DebugInfo, error) {
-	td := &typeDecoder{types: make([]abi.Type, len(in.Types))}
+	td := &typeDecoder{types: make([]abi.Type, len(in.Types)), files: len(in.Files)}
 	kinds := make(map[string]abi.TypeKind)
 	for k := abi.TypeKind(0); k < 255; k++ {
 		kinds[k.String()] = k
@@ -85,11 +86,8 @@ func decodeDebug(in *debugInfo) (*abi.DebugInfo, error) {
 		out := &td.types[i]
 		*out = abi.Type{Kind: k, Name: t.Name, Size: -1, Count: -1, Align: t.Align, Encoding: t.Encoding,
 			Elem: td.ref(t.Elem, where), Params: td.refs(t.Params, where), Variadic: t.Variadic,
-			Declaration: t.Declaration, Vector: t.Vector, CXX: t.CXX, File: t.File,
+			Declaration: t.Declaration, Vector: t.Vector, CXX: t.CXX, File: td.file(t.File, where), Line: t.Line,
 			Members: td.members(t.Members, where)}
-		if t.File > uint32(len(in.Files)) {
-			return nil, fmt.Errorf("%s: file %d is not in the dump's %d files", where, t.File, len(in.Files))
-		}
 		if t.Size != nil {
 			out.Size = *t.Size
 		}
@@ -161,7 +159,8 @@ func (td *typeDecoder) members(ms []member, where string) []abi.Member {
 
 func (td *typeDecoder) function(f function) *abi.Func {
 	out := &abi.Func{Name: f.Name, Linkage: f.Linkage, Return: td.ref(f.Return, f.Name), Variadic: f.Variadic,
-		This: td.ref(f.This, f.Name), Method: f.Method, Inline: f.Inline, InHeader: f.InHeader}
+		This: td.ref(f.This, f.Name), Method: f.Method, Inline: f.Inline, InHeader: f.InHeader,
+		File: td.file(f.File, f.Name), Line: f.Line}
 	for _, p := range f.Params {
 		out.Params = append(out.Params, abi.Param{Name: p.Name, Type: td.ref(p.Type, f.Name)})
 	}
@@ -169,7 +168,20 @@ func (td *typeDecoder) function(f function) *abi.Func {
 }
 
 func (td *typeDecoder) variable(v variable) *abi.Var {
-	return &abi.Var{Name: v.Name, Linkage: v.Linkage, Type: td.ref(v.Type, v.Name)}
+	return &abi.Var{Name: v.Name, Linkage: v.Linkage, Type: td.ref(v.Type, v.Name),
+		File: td.file(v.File, v.Name), Line: v.Line}
+}
+
+// file returns the file number n of a declaration; a number past the
+// dump's files records an error.
+func (td *typeDecoder) file(n uint32, where string) uint32 {
+	if n > uint32(td.files) {
+		if td.err == nil {
+			td.err = fmt.Errorf("%s: file %d is not in the dump's %d files", where, n, td.files)
+		}
+		return 0
+	}
+	return n
 }
 
 // aliasCycles reports whether a typedef, qualifier or array leads back

@@ -114,7 +114,8 @@ type debugInfo struct {
 	Source       string `json:"source"`
 	TypeCount    int    `json:"type_count"`
 	TypeUnitRefs int    `json:"type_unit_refs"`
-	// Files are the files types were defined in; absent when none is known.
+	// Files are the files types, functions and variables were declared
+	// in; absent when none is known.
 	Files       []string    `json:"files,omitempty"`
 	Funcs       []funcAt    `json:"funcs"`
 	Vars        []varAt     `json:"vars"`
@@ -156,6 +157,16 @@ type function struct {
 	Method   bool    `json:"method,omitempty"`
 	Inline   bool    `json:"inline,omitempty"`
 	InHeader bool    `json:"in_header,omitempty"`
+	declPos
+}
+
+// declPos is where a function, variable or type was declared: a file's
+// number in debugInfo.Files counted from 1 and a line; absent when
+// unknown, and in the dumps written before these fields were added (no
+// lines at all, no files for functions and variables).
+type declPos struct {
+	File uint32 `json:"file,omitempty"`
+	Line uint32 `json:"line,omitempty"`
 }
 
 type param struct {
@@ -167,6 +178,7 @@ type variable struct {
 	Name    string `json:"name"`
 	Linkage string `json:"linkage,omitempty"`
 	Type    ref    `json:"type"`
+	declPos
 }
 
 // typ is abi.Type. Size and Count are -1 when absent.
@@ -186,9 +198,8 @@ type typ struct {
 	Vector      bool         `json:"vector,omitempty"`
 	Class       *classInfo   `json:"class,omitempty"`
 	CXX         bool         `json:"cxx,omitempty"`
-	// File is the number of the file the type was defined in, in
-	// debugInfo.Files counted from 1; absent when unknown.
-	File uint32 `json:"file,omitempty"`
+	// File and Line are where a struct, union, class or enum was defined.
+	declPos
 }
 
 // member is abi.Member; BitOffset is absent when it is 8 × Offset.

@@ -175,7 +175,8 @@ func encodeDebug(di *abi.DebugInfo) *debugInfo {
 
 func (tt *typeTable) function(f *abi.Func) function {
 	out := function{Name: f.Name, Linkage: f.Linkage, Return: tt.ref(f.Return), Variadic: f.Variadic,
-		This: tt.ref(f.This), Method: f.Method, Inline: f.Inline, InHeader: f.InHeader}
+		This: tt.ref(f.This), Method: f.Method, Inline: f.Inline, InHeader: f.InHeader,
+		declPos: declPos{f.File, f.Line}}
 	for _, p := range f.Params {
 		out.Params = append(out.Params, param{Name: p.Name, Type: tt.ref(p.Type)})
 	}
@@ -183,13 +184,13 @@ func (tt *typeTable) function(f *abi.Func) function {
 }
 
 func (tt *typeTable) variable(v *abi.Var) variable {
-	return variable{Name: v.Name, Linkage: v.Linkage, Type: tt.ref(v.Type)}
+	return variable{Name: v.Name, Linkage: v.Linkage, Type: tt.ref(v.Type), declPos: declPos{v.File, v.Line}}
 }
 
 func (tt *typeTable) typ(t *abi.Type) typ {
 	out := typ{
 		Kind: t.Kind.String(), Name: t.Name, Align: t.Align, Encoding: t.Encoding, Elem: tt.ref(t.Elem),
-		Params: tt.refs(t.Params), Variadic: t.Variadic, Declaration: t.Declaration, Vector: t.Vector, CXX: t.CXX, File: t.File,
+		Params: tt.refs(t.Params), Variadic: t.Variadic, Declaration: t.Declaration, Vector: t.Vector, CXX: t.CXX, declPos: declPos{t.File, t.Line},
 	}
 	if t.Size != -1 {
 		out.Size = &t.Size
