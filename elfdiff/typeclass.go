@@ -173,7 +173,7 @@ func hoistedMembers(o, n *abi.Type) (members, bases map[string]bool) {
 		all := true
 		for _, bm := range bt.Members {
 			om, ok := old[bm.Name]
-			if !ok || om.Offset != b.Offset+bm.Offset || om.BitSize != bm.BitSize || !sameShape(om.Type, bm.Type, 0) {
+			if !ok || om.Offset != b.Offset+bm.Offset || om.BitSize != bm.BitSize || !sameShape(om.Type, bm.Type) {
 				all = false
 				continue
 			}

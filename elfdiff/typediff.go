@@ -4,6 +4,7 @@ import (
 	"github.com/compatgate/compatgate/elfdiff/abi"
 
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -32,6 +33,9 @@ type typeDiffer struct {
 	public publicAPI
 	// queue is the paths search's queue, kept between checks.
 	queue []step
+	// funcPath holds the function types being compared by at, outermost
+	// first.
+	funcPath [][2]*abi.Type
 	// oldDebug and newDebug are the two sides' debug information, which
 	// name the files declarations are in.
 	oldDebug, newDebug *abi.DebugInfo
@@ -151,6 +155,14 @@ func (d *typeDiffer) at(o, n *abi.Type, l *loc, depth int) []edge {
 			d.emitKind(l, FuncPtrChanged, oc.String(), nc.String(), f,
 				fmt.Sprintf("function type of %s changed from %s to %s", l.describe(), oc, nc))
 		}
+		// A function type among its own parameters (a cycle no named type
+		// breaks: only a corrupt dump has one) is compared once on a path.
+		pair := [2]*abi.Type{oc, nc}
+		if slices.Contains(d.funcPath, pair) {
+			return nil
+		}
+		d.funcPath = append(d.funcPath, pair)
+		defer func() { d.funcPath = d.funcPath[:len(d.funcPath)-1] }()
 		// Callbacks reach their parameter types through the pointer.
 		quiet := &loc{kind: l.kind, silent: true}
 		es := d.at(oc.Elem, nc.Elem, quiet, depth+1)

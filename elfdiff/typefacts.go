@@ -67,11 +67,11 @@ func sameSignature(o, n *abi.Type) bool {
 	if o.Variadic != n.Variadic || len(o.Params) != len(n.Params) {
 		return false
 	}
-	if !sameShape(o.Elem, n.Elem, 0) {
+	if !sameShape(o.Elem, n.Elem) {
 		return false
 	}
 	for i := range o.Params {
-		if !sameShape(o.Params[i], n.Params[i], 0) {
+		if !sameShape(o.Params[i], n.Params[i]) {
 			return false
 		}
 	}
@@ -82,11 +82,11 @@ func sameSignature(o, n *abi.Type) bool {
 // parameters added after all of o's: same return type, same parameters
 // first, same variadic flag.
 func paramsAppended(o, n *abi.Type) bool {
-	if o.Variadic != n.Variadic || len(n.Params) <= len(o.Params) || !sameShape(o.Elem, n.Elem, 0) {
+	if o.Variadic != n.Variadic || len(n.Params) <= len(o.Params) || !sameShape(o.Elem, n.Elem) {
 		return false
 	}
 	for i := range o.Params {
-		if !sameShape(o.Params[i], n.Params[i], 0) {
+		if !sameShape(o.Params[i], n.Params[i]) {
 			return false
 		}
 	}
@@ -94,7 +94,22 @@ func paramsAppended(o, n *abi.Type) bool {
 }
 
 // sameShape compares two types down to named types.
-func sameShape(o, n *abi.Type, depth int) bool {
+func sameShape(o, n *abi.Type) bool {
+	var c shapeComparison
+	return c.same(o, n, 0)
+}
+
+// A shapeComparison is one sameShape. It compares each pair of types
+// once: a pair met again while being compared (a cycle, such as a
+// function type among its own parameters in a corrupt dump) is taken as
+// equal, and a pair compared before gives the same answer, so that a
+// function type whose parameters repeat it costs a pair each, not
+// 3^depth comparisons.
+type shapeComparison struct {
+	seen map[[2]*abi.Type]bool // the pairs compared or being compared, and their answer
+}
+
+func (c *shapeComparison) same(o, n *abi.Type, depth int) bool {
 	if depth > 32 {
 		return true
 	}
@@ -103,25 +118,45 @@ func sameShape(o, n *abi.Type, depth int) bool {
 	if oq != nq || !sameIdentity(oc, nc) {
 		return false
 	}
-	if oc == nil {
+	if oc == nil || nc == nil {
 		return true
 	}
 	switch oc.Kind {
-	case abi.PointerType, abi.ReferenceType, abi.RvalueRefType, abi.PtrToMemberType:
-		return sameShape(oc.Elem, nc.Elem, depth+1)
+	case abi.PointerType, abi.ReferenceType, abi.RvalueRefType, abi.PtrToMemberType, abi.ArrayType, abi.FuncType:
+	default:
+		return true // named types: their identity decides
+	}
+	pair := [2]*abi.Type{oc, nc}
+	if same, ok := c.seen[pair]; ok {
+		return same
+	}
+	if c.seen == nil {
+		c.seen = make(map[[2]*abi.Type]bool)
+	}
+	c.seen[pair] = true // while it is compared
+	same := c.inside(oc, nc, depth)
+	c.seen[pair] = same
+	return same
+}
+
+// inside compares what two pointers, arrays or function types are made
+// of.
+func (c *shapeComparison) inside(oc, nc *abi.Type, depth int) bool {
+	switch oc.Kind {
 	case abi.ArrayType:
-		return oc.Count == nc.Count && sameShape(oc.Elem, nc.Elem, depth+1)
+		return oc.Count == nc.Count && c.same(oc.Elem, nc.Elem, depth+1)
 	case abi.FuncType:
-		if oc.Variadic != nc.Variadic || len(oc.Params) != len(nc.Params) || !sameShape(oc.Elem, nc.Elem, depth+1) {
+		if oc.Variadic != nc.Variadic || len(oc.Params) != len(nc.Params) || !c.same(oc.Elem, nc.Elem, depth+1) {
 			return false
 		}
 		for i := range oc.Params {
-			if !sameShape(oc.Params[i], nc.Params[i], depth+1) {
+			if !c.same(oc.Params[i], nc.Params[i], depth+1) {
 				return false
 			}
 		}
+		return true
 	}
-	return true
+	return c.same(oc.Elem, nc.Elem, depth+1)
 }
 
 // facts describes how the types o and n at a location differ.

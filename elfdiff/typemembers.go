@@ -67,7 +67,7 @@ func (d *typeDiffer) aggregate(nd *node) {
 		om := o.Members[removed[i]]
 		for j := 0; j < len(added); j++ {
 			nm := n.Members[added[j]]
-			if om.BitOffset == nm.BitOffset && om.BitSize == nm.BitSize && sameShape(om.Type, nm.Type, 0) {
+			if om.BitOffset == nm.BitOffset && om.BitSize == nm.BitSize && sameShape(om.Type, nm.Type) {
 				renamed = append(renamed, [2]int{removed[i], added[j]})
 				removed = slices.Delete(removed, i, i+1)
 				added = slices.Delete(added, j, j+1)

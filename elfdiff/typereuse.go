@@ -108,7 +108,7 @@ func holds(t *abi.Type, m abi.Member, rel int64, depth int) (string, bool) {
 		if x.BitSize > 0 || rel < x.Offset || rel >= x.Offset+x.Type.Sizeof() {
 			continue
 		}
-		if x.Name == m.Name && x.Offset == rel && sameShape(x.Type, m.Type, 0) {
+		if x.Name == m.Name && x.Offset == rel && sameShape(x.Type, m.Type) {
 			return "." + m.Name, true
 		}
 		if in, ok := holds(x.Type, m, rel-x.Offset, depth+1); ok {

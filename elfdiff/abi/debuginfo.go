@@ -421,12 +421,24 @@ func (t *Type) StripTypedefs() *Type {
 // "int (*)(int, int)", "int[4]".
 func (t *Type) String() string {
 	var b strings.Builder
-	writeType(&b, t, "", 0)
+	w := typeWriter{left: maxSpelled}
+	w.write(&b, t, "", 0)
 	return b.String()
 }
 
-// writeType writes t declaring inner (a declarator such as "*" or "").
-func writeType(b *strings.Builder, t *Type, inner string, depth int) {
+// maxSpelled bounds the types one spelling writes: a function type among
+// its own parameters (in a corrupt dump) would otherwise double them at
+// each level.
+const maxSpelled = 4096
+
+// A typeWriter spells one type, at most maxSpelled of its parts.
+type typeWriter struct {
+	left int // the parts it may still write
+}
+
+// write writes t declaring inner (a declarator such as "*" or "").
+func (w *typeWriter) write(b *strings.Builder, t *Type, inner string, depth int) {
+	w.left--
 	if t == nil {
 		b.WriteString("void")
 		if inner != "" {
@@ -434,7 +446,7 @@ func writeType(b *strings.Builder, t *Type, inner string, depth int) {
 		}
 		return
 	}
-	if depth > 32 {
+	if depth > 32 || w.left < 0 {
 		b.WriteString("…")
 		return
 	}
@@ -443,25 +455,25 @@ func writeType(b *strings.Builder, t *Type, inner string, depth int) {
 		op := map[TypeKind]string{PointerType: "*", ReferenceType: "&", RvalueRefType: "&&"}[t.Kind]
 		e := t.Elem.StripTypedefs()
 		if e != nil && (e.Kind == FuncType || e.Kind == ArrayType) && t.Elem.Kind != TypedefType {
-			writeType(b, t.Elem, "("+op+inner+")", depth+1)
+			w.write(b, t.Elem, "("+op+inner+")", depth+1)
 			return
 		}
-		writeType(b, t.Elem, op+inner, depth+1)
+		w.write(b, t.Elem, op+inner, depth+1)
 	case ConstType, VolatileType, RestrictType, AtomicType:
 		q := t.Kind.String()
 		e := t.Elem
 		if e != nil && (e.Kind == PointerType || e.Kind == ReferenceType) {
-			writeType(b, e, strings.TrimSpace(inner0(q, inner)), depth+1)
+			w.write(b, e, strings.TrimSpace(inner0(q, inner)), depth+1)
 			return
 		}
 		b.WriteString(q + " ")
-		writeType(b, e, inner, depth+1)
+		w.write(b, e, inner, depth+1)
 	case ArrayType:
 		n := ""
 		if t.Count >= 0 {
 			n = strconv.FormatInt(t.Count, 10)
 		}
-		writeType(b, t.Elem, inner+"["+n+"]", depth+1)
+		w.write(b, t.Elem, inner+"["+n+"]", depth+1)
 	case FuncType:
 		var p strings.Builder
 		p.WriteString(inner + "(")
@@ -469,7 +481,7 @@ func writeType(b *strings.Builder, t *Type, inner string, depth int) {
 			if i > 0 {
 				p.WriteString(", ")
 			}
-			writeType(&p, pt, "", depth+1)
+			w.write(&p, pt, "", depth+1)
 		}
 		if t.Variadic {
 			if len(t.Params) > 0 {
@@ -480,7 +492,7 @@ func writeType(b *strings.Builder, t *Type, inner string, depth int) {
 			p.WriteString("void")
 		}
 		p.WriteString(")")
-		writeType(b, t.Elem, p.String(), depth+1)
+		w.write(b, t.Elem, p.String(), depth+1)
 	default:
 		b.WriteString(t.BaseName())
 		if inner != "" {
