@@ -23,6 +23,10 @@ type PackageOptions struct {
 	// -dbg: .deb files or directories) whose usr/lib/debug is searched
 	// for the libraries of one side.
 	OldDebugPackages, NewDebugPackages []string
+	// OldDevelPackages and NewDevelPackages are development packages
+	// (-dev: .deb files or directories) whose usr/include holds the public
+	// headers of one side's libraries, as abipkgdiff's --devel-pkg1/2.
+	OldDevelPackages, NewDevelPackages []string
 }
 
 // IsPackage reports whether path names a package or a directory to
@@ -44,7 +48,13 @@ type side struct {
 	libRoots  int
 	debugDirs []string          // usr/lib/debug trees of the side
 	libs      map[string]string // library key (SONAME, else "file:" + base name) → path
-	notes     []string          // what the result should say about the side
+	// headerDirs are the usr/include trees of the side's development
+	// packages: its libraries' public headers; develOrigins the
+	// strings.NewReplacer pairs that name them by their package in a
+	// report's headers origin.
+	headerDirs   []string
+	develOrigins []string
+	notes        []string // what the result should say about the side
 }
 
 // CheckPackages compares every ELF shared library of two packages (.deb
@@ -52,19 +62,21 @@ type side struct {
 // name, and each pair is checked as CheckWith does. A library of one side
 // only gets a report with a library-removed (break) or library-added
 // (info) finding. Debug files come from usr/lib/debug in the packages or
-// directories and from the debug packages of opts. Library paths in the
-// reports are relative to the package.
+// directories and from the debug packages of opts; public headers from
+// usr/include in the development packages of opts or of the directories
+// (-dev), besides those of opts.Options. Library paths in the reports are
+// relative to the package.
 func CheckPackages(oldPath, newPath string, opts PackageOptions) (*Result, error) {
 	tmp, err := os.MkdirTemp("", "compatgate-pkg-")
 	if err != nil {
 		return nil, fmt.Errorf("unpacking packages: %w", err)
 	}
 	defer os.RemoveAll(tmp)
-	old, err := openSide(oldPath, opts.OldDebugPackages, filepath.Join(tmp, "old"))
+	old, err := openSide(oldPath, "1", opts.OldDebugPackages, opts.OldDevelPackages, filepath.Join(tmp, "old"))
 	if err != nil {
 		return nil, err
 	}
-	new, err := openSide(newPath, opts.NewDebugPackages, filepath.Join(tmp, "new"))
+	new, err := openSide(newPath, "2", opts.NewDebugPackages, opts.NewDevelPackages, filepath.Join(tmp, "new"))
 	if err != nil {
 		return nil, err
 	}
@@ -74,7 +86,7 @@ func CheckPackages(oldPath, newPath string, opts PackageOptions) (*Result, error
 	if len(keys) == 0 {
 		return nil, fmt.Errorf("no ELF shared library in %s or %s", oldPath, newPath)
 	}
-	unroot := strings.NewReplacer(slices.Concat(old.unrooting(), new.unrooting())...)
+	unroot := strings.NewReplacer(slices.Concat(old.develOrigins, new.develOrigins, old.unrooting(), new.unrooting())...)
 	for _, k := range keys {
 		o, n := old.libs[k], new.libs[k]
 		var r *Report
@@ -88,12 +100,15 @@ func CheckPackages(oldPath, newPath string, opts PackageOptions) (*Result, error
 			lo.Rules = rs
 			lo.OldDebugDirs = append(slices.Clip(lo.OldDebugDirs), old.debugDirs...)
 			lo.NewDebugDirs = append(slices.Clip(lo.NewDebugDirs), new.debugDirs...)
+			lo.HeaderDirs1 = append(slices.Clip(lo.HeaderDirs1), old.headerDirs...)
+			lo.HeaderDirs2 = append(slices.Clip(lo.HeaderDirs2), new.headerDirs...)
 			r, err = CheckWith(o, n, lo)
 			if err != nil {
 				return nil, err
 			}
 			old.relabel(&r.Old)
 			new.relabel(&r.New)
+			r.Old.Headers, r.New.Headers = unroot.Replace(r.Old.Headers), unroot.Replace(r.New.Headers)
 			for i, n := range r.Notes {
 				r.Notes[i] = unroot.Replace(n)
 			}
@@ -104,8 +119,10 @@ func CheckPackages(oldPath, newPath string, opts PackageOptions) (*Result, error
 }
 
 // openSide unpacks a package (or takes a directory, and unpacks the
-// packages in it) and its debug packages, and finds its shared libraries.
-func openSide(path string, debugPackages []string, tmp string) (*side, error) {
+// packages in it), its debug packages and the headers of its development
+// packages, and finds its shared libraries.
+// num is the side's number in flags: "1" for OLD, "2" for NEW.
+func openSide(path, num string, debugPackages, develPackages []string, tmp string) (*side, error) {
 	s := &side{display: path, libs: make(map[string]string)}
 	root, err := unpack(path, tmp)
 	if err != nil {
@@ -124,6 +141,8 @@ func openSide(path string, debugPackages []string, tmp string) (*side, error) {
 			case !e.Type().IsRegular() || !debfile.IsDeb(p):
 			case isDebugPackage(e.Name()):
 				debugPackages = append(slices.Clip(debugPackages), p)
+			case isDevelPackage(e.Name()):
+				develPackages = append(slices.Clip(develPackages), p)
 			default:
 				debs = append(debs, p)
 			}
@@ -144,6 +163,19 @@ func openSide(path string, debugPackages []string, tmp string) (*side, error) {
 		}
 		s.roots = append(s.roots, r)
 	}
+	for i, p := range develPackages {
+		r, err := unpackHeaders(p, fmt.Sprintf("%s-devel%d", tmp, i))
+		if err != nil {
+			return nil, err
+		}
+		s.roots = append(s.roots, r)
+		include := filepath.Join(r, "usr", "include")
+		if fi, err := os.Stat(include); err != nil || !fi.IsDir() {
+			return nil, fmt.Errorf("%s: no usr/include: not a development package", p)
+		}
+		s.headerDirs = append(s.headerDirs, include)
+		s.develOrigins = append(s.develOrigins, "--headers-dir"+num+" "+include, "--devel-package"+num+" "+filepath.Base(p))
+	}
 	for _, r := range s.roots {
 		if fi, err := os.Stat(filepath.Join(r, "usr", "lib", "debug")); err == nil && fi.IsDir() {
 			s.debugDirs = append(s.debugDirs, filepath.Join(r, "usr", "lib", "debug"))
@@ -162,6 +194,24 @@ func openSide(path string, debugPackages []string, tmp string) (*side, error) {
 func isDebugPackage(name string) bool {
 	pkg, _, _ := strings.Cut(name, "_")
 	return strings.HasSuffix(pkg, "-dbgsym") || strings.HasSuffix(pkg, "-dbg") || strings.HasSuffix(name, ".ddeb")
+}
+
+// isDevelPackage reports whether a package file name is a development
+// package's: Debian's pkg-dev_….
+func isDevelPackage(name string) bool {
+	pkg, _, _ := strings.Cut(name, "_")
+	return strings.HasSuffix(pkg, "-dev") && strings.HasSuffix(name, ".deb")
+}
+
+// unpackHeaders returns the directory holding the files of a development
+// package: the directory itself, or the headers of a .deb (its files
+// under usr/include) unpacked into dir.
+func unpackHeaders(path, dir string) (string, error) {
+	if !debfile.IsDeb(path) {
+		return unpack(path, dir)
+	}
+	_, err := debfile.Extract(path, dir, func(name string, _ []byte) bool { return strings.HasPrefix(name, "usr/include/") })
+	return dir, err
 }
 
 // unpack returns the directory holding the files of a package: the

@@ -245,3 +245,116 @@ func TestCheckPackagesDebs(t *testing.T) {
 		}
 	}
 }
+
+// develPair builds, for each side, a runtime package tree (the library)
+// and a development package tree (its public header) of a library whose
+// state struct, declared opaque in the public header and defined in a
+// private one, grows: a change no client can see.
+func develPair(t *testing.T) (trees map[string]string) {
+	t.Helper()
+	if _, err := exec.LookPath("gcc"); err != nil {
+		t.Skip("gcc not installed")
+	}
+	dir := t.TempDir()
+	trees = make(map[string]string)
+	pub := "struct state;\nstruct state *p_new(void);\nint p_get(struct state *s);\n"
+	for _, side := range []struct{ name, extra string }{{"old", ""}, {"new", "\tlong added;\n"}} {
+		src := filepath.Join(dir, side.name+"-src")
+		os.MkdirAll(src, 0o755)
+		files := map[string]string{
+			"pub.h":      pub,
+			"internal.h": "struct state {\n\tint a;\n" + side.extra + "};\n",
+			"p.c": "#include <stdlib.h>\n#include \"pub.h\"\n#include \"internal.h\"\n" +
+				"struct state *p_new(void) { return calloc(1, sizeof(struct state)); }\n" +
+				"int p_get(struct state *s) { return s->a; }\n",
+		}
+		for name, text := range files {
+			if err := os.WriteFile(filepath.Join(src, name), []byte(text), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		runtime, devel := filepath.Join(dir, "libp1-"+side.name), filepath.Join(dir, "libp-dev-"+side.name)
+		so := filepath.Join(runtime, "usr/lib/libp.so.1")
+		os.MkdirAll(filepath.Dir(so), 0o755)
+		os.MkdirAll(filepath.Join(devel, "usr/include/p"), 0o755)
+		if out, err := exec.Command("gcc", "-g", "-O2", "-shared", "-fPIC", "-Wl,-soname,libp.so.1", "-o", so,
+			filepath.Join(src, "p.c")).CombinedOutput(); err != nil {
+			t.Fatalf("gcc: %v\n%s", err, out)
+		}
+		if err := os.WriteFile(filepath.Join(devel, "usr/include/p/pub.h"), []byte(pub), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		trees[side.name], trees[side.name+"-dev"] = runtime, devel
+	}
+	return trees
+}
+
+// TestCheckPackagesDevel checks packages with their development packages,
+// as abipkgdiff --devel-pkg1/2 does: the headers in their usr/include say
+// which types are public, so a change in a struct the public header only
+// declares is private (info, compatible) — and without them it is not.
+func TestCheckPackagesDevel(t *testing.T) {
+	if _, err := exec.LookPath("dpkg-deb"); err != nil {
+		t.Skip("dpkg-deb not installed: cannot build test packages")
+	}
+	trees := develPair(t)
+	dir := t.TempDir()
+	debs := make(map[string]string)
+	for _, name := range []string{"old", "old-dev", "new", "new-dev"} {
+		pkg := map[string]string{"old": "libp1", "old-dev": "libp-dev", "new": "libp1", "new-dev": "libp-dev"}[name]
+		side, _, _ := strings.Cut(name, "-")
+		tree := trees[name]
+		os.MkdirAll(filepath.Join(tree, "DEBIAN"), 0o755)
+		control := "Package: " + pkg + "\nVersion: 1.0\nArchitecture: amd64\nMaintainer: t <t@example.org>\nDescription: test\n"
+		if err := os.WriteFile(filepath.Join(tree, "DEBIAN/control"), []byte(control), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		out := filepath.Join(dir, side, pkg+"_1.0_amd64.deb")
+		os.MkdirAll(filepath.Dir(out), 0o755)
+		if b, err := exec.Command("dpkg-deb", "--root-owner-group", "--build", tree, out).CombinedOutput(); err != nil {
+			t.Fatalf("dpkg-deb: %v\n%s", err, b)
+		}
+		debs[name] = out
+	}
+	for _, tt := range []struct {
+		name     string
+		old, new string
+		opts     compat.PackageOptions
+		public   bool // the headers were found: struct state is private
+	}{
+		{"devel packages given", debs["old"], debs["new"],
+			compat.PackageOptions{OldDevelPackages: []string{debs["old-dev"]}, NewDevelPackages: []string{debs["new-dev"]}}, true},
+		{"devel trees given", debs["old"], debs["new"],
+			compat.PackageOptions{OldDevelPackages: []string{trees["old-dev"]}, NewDevelPackages: []string{trees["new-dev"]}}, true},
+		{"directories holding the -dev packages", filepath.Join(dir, "old"), filepath.Join(dir, "new"), compat.PackageOptions{}, true},
+		{"without", debs["old"], debs["new"], compat.PackageOptions{}, false},
+	} {
+		res, err := compat.CheckPackages(tt.old, tt.new, tt.opts)
+		if err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		if len(res.Reports()) != 1 {
+			t.Fatalf("%s: %d reports, want 1 (libp.so.1)", tt.name, len(res.Reports()))
+		}
+		r := res.Reports()[0]
+		t.Logf("%s: verdict %s, headers %q", tt.name, r.Verdict, r.Old.Headers)
+		var rules []string
+		for f := range r.Findings() {
+			if f.Type == "struct state" {
+				rules = append(rules, f.Rule)
+			}
+		}
+		if len(rules) == 0 {
+			t.Fatalf("%s: no finding on struct state: the test cannot tell", tt.name)
+		}
+		private := !slices.ContainsFunc(rules, func(r string) bool { return !strings.HasPrefix(r, "private-") })
+		switch {
+		case tt.public && (!private || r.Verdict != compat.Compatible):
+			t.Errorf("%s: struct state findings %v, verdict %s; want private-* only, compatible", tt.name, rules, r.Verdict)
+		case tt.public && (!strings.HasPrefix(r.Old.Headers, "--devel-package1 libp-dev") || !strings.HasPrefix(r.New.Headers, "--devel-package2 libp-dev")):
+			t.Errorf("%s: headers %q and %q; want them named by their development package", tt.name, r.Old.Headers, r.New.Headers)
+		case !tt.public && private:
+			t.Errorf("%s: struct state findings %v private without the public headers", tt.name, rules)
+		}
+	}
+}

@@ -77,6 +77,10 @@ func runCheck(e env) int {
 	fs.Func("debug-info-dir2", "look for NEW's separate debug files in `DIR` first (repeatable)", repeated(&opts.NewDebugDirs))
 	fs.Func("debug-package1", "packages: OLD's debug package `PKG` (-dbgsym or -dbg; a .deb or a directory; repeatable)", repeated(&opts.OldDebugPackages))
 	fs.Func("debug-package2", "packages: NEW's debug package `PKG` (-dbgsym or -dbg; a .deb or a directory; repeatable)", repeated(&opts.NewDebugPackages))
+	for _, spelling := range []string{"devel-package", "devel-pkg"} { // abipkgdiff spells them --devel-pkg1/2
+		fs.Func(spelling+"1", "packages: OLD's development package `PKG` (-dev; a .deb or a directory; repeatable): its usr/include holds the public headers", repeated(&opts.OldDevelPackages))
+		fs.Func(spelling+"2", "packages: NEW's development package `PKG` (-dev; a .deb or a directory; repeatable): its usr/include holds the public headers", repeated(&opts.NewDevelPackages))
+	}
 	var supprFiles []string
 	fs.Func("suppressions", "silence the findings matched by the libabigail suppression specification `FILE` (repeatable; a .abignore beside the library is not read unless given)", repeated(&supprFiles))
 	fs.Func("suppr", "same as --suppressions `FILE`", repeated(&supprFiles))
@@ -132,6 +136,10 @@ func runCheck(e env) int {
 	}
 	if !packages && len(opts.OldDebugPackages)+len(opts.NewDebugPackages) > 0 {
 		fmt.Fprintf(e.stderr, "compatgate check: --debug-package1/2 need packages or directories, not library files\n")
+		return exitUsage
+	}
+	if !packages && len(opts.OldDevelPackages)+len(opts.NewDevelPackages) > 0 {
+		fmt.Fprintf(e.stderr, "compatgate check: --devel-package1/2 need packages or directories, not library files (give --headers-dir1/2)\n")
 		return exitUsage
 	}
 	for _, path := range supprFiles {

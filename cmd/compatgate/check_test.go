@@ -306,6 +306,7 @@ func TestCheckPackageUsage(t *testing.T) {
 	for _, args := range [][]string{
 		{oldSO, dir},
 		{"--debug-package1", dir, oldSO, newSO},
+		{"--devel-pkg2", dir, oldSO, newSO},
 	} {
 		code, _, stderr := runCLI(append([]string{"check"}, args...)...)
 		if code != 2 || strings.Count(stderr, "\n") != 1 {
