@@ -82,6 +82,9 @@ func TestWriteJUnit(t *testing.T) {
 	if got.Tests != 4 || got.Failures != 3 || len(got.Suites) != 2 {
 		t.Fatalf("tests %d failures %d suites %d; want 4, 3, 2:\n%s", got.Tests, got.Failures, len(got.Suites), b.String())
 	}
+	if w := got.Suites[0].Cases[0]; !strings.Contains(w.SystemOut, "(declared at /src/include/ns/widget.h:12)") {
+		t.Errorf("the warning's case does not say where the type is declared: %+v", w)
+	}
 	c := got.Suites[0].Cases[1] // sorted by symbol: _ZN2ns6… before _ZN2ns7…
 	if c.Name != "ns::Widget0() [_ZN2ns7Widget0Ev]" || len(c.Failures) != 1 || c.Failures[0].Type != "symbol-removed" {
 		t.Errorf("first case = %+v", c)
@@ -103,7 +106,7 @@ func TestWriteMarkdown(t *testing.T) {
 		"| `new.so` | ❌ incompatible | 3 | 1 | 0 |",
 		"<details><summary><code>symbol-removed</code> (break, 3): ",
 		"- `ns::Widget0()`: FUNC ns::Widget0() removed\n- … and 2 more\n",
-		"`class ns::Widget<int>`: size of class ns::Widget&lt;int&gt; changed from 8 to 16 bytes — affects `ns::Widget<int>::draw()`",
+		"`class ns::Widget<int>`: size of class ns::Widget&lt;int&gt; changed from 8 to 16 bytes (`widget.h:12`) — affects `ns::Widget<int>::draw()`",
 		`100% gone, a:b line two \| \*x\* &amp; &lt;y&gt;`,
 		"\n</details>\n",
 	} {

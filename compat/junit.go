@@ -94,12 +94,21 @@ func (r *Report) junitSuite() junitSuite {
 				out[s] = new(strings.Builder)
 			}
 			msg := demangleText(f.Message)
+			at := ""
+			if pos := f.Position(); pos != "" {
+				at = "declared at " + pos
+			}
 			if f.Severity == rules.Break {
 				text := msg
 				if f.Path != "" {
 					text += "\nvia " + demangleText(f.Path)
 				}
+				if at != "" {
+					text += "\n" + at
+				}
 				c.Failures = append(c.Failures, junitFailure{Message: msg, Type: f.Rule, Text: text})
+			} else if at != "" {
+				fmt.Fprintf(out[s], "%s %s: %s (%s)\n", f.Severity, f.Rule, msg, at)
 			} else {
 				fmt.Fprintf(out[s], "%s %s: %s\n", f.Severity, f.Rule, msg)
 			}

@@ -6,8 +6,11 @@ import (
 	"fmt"
 	"html"
 	"io"
+	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/compatgate/compatgate/elfdiff"
 )
 
 // MarkdownOptions tune the Markdown summary.
@@ -96,6 +99,10 @@ func (r *Report) writeMarkdownBody(w *bufio.Writer, opts MarkdownOptions) {
 				fmt.Fprintf(w, "%s: ", markdownCode(demangleText(subject)))
 			}
 			fmt.Fprintf(w, "%s", markdownText(demangleText(strings.TrimSuffix(f.Message, ": "+g.why))))
+			if f.File != "" {
+				at := elfdiff.Position{File: filepath.Base(f.File), Line: f.Line}
+				fmt.Fprintf(w, " (%s)", markdownCode(at.String()))
+			}
 			if len(f.Affected) > 0 && f.Type != "" {
 				names := make([]string, 0, min(len(f.Affected), 6))
 				for _, a := range f.Affected[:min(len(f.Affected), 6)] {

@@ -18,7 +18,8 @@ func sampleReport(n int) *Report {
 	list := []elfdiff.Change{{Kind: elfdiff.TypeSizeChanged, Type: "class ns::Widget<int>",
 		Affected: []string{"_ZN2ns6WidgetIiE4drawEv"}, Old: "8", New: "16",
 		Detail: "size of class ns::Widget<int> changed from 8 to 16 bytes",
-		Path:   "_ZN2ns6WidgetIiE4drawEv → this", Facts: elfdiff.FactSize}}
+		Path:   "_ZN2ns6WidgetIiE4drawEv → this", Facts: elfdiff.FactSize,
+		Decl: elfdiff.Position{File: "/src/include/ns/widget.h", Line: 12}}}
 	for i := 0; i < n; i++ {
 		sym := fmt.Sprintf("_ZN2ns7Widget%dEv", i)
 		list = append(list, elfdiff.Change{Kind: elfdiff.SymbolRemoved, Symbol: sym, SymbolType: "FUNC",

@@ -332,6 +332,12 @@ func (r *Report) Findings() iter.Seq[Finding] {
 	}
 }
 
+// Position returns where the finding's type, function or variable is
+// declared, "file:line" (or "file"), or "" when unknown.
+func (f Finding) Position() string {
+	return elfdiff.Position{File: f.File, Line: f.Line}.String()
+}
+
 func finding(c elfdiff.Change, rule rules.Rule) Finding {
 	affected := c.Affected
 	if affected == nil {
