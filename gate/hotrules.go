@@ -26,6 +26,11 @@ type Input struct {
 	// HoldReview holds upgrades whose verdict is review, as incompatible
 	// ones are.
 	HoldReview bool
+	// WithoutDebug allows hot-apply when the types were not compared (no
+	// debug information for one build or both): the rules that judge
+	// types then hold on what the symbol tables show (a subscription's
+	// hot_apply_without_debug).
+	WithoutDebug bool
 }
 
 // HotRule is one condition a hot upgrade requires (DESIGN.md,
@@ -36,6 +41,14 @@ type Input struct {
 type HotRule struct {
 	ID  string `json:"id"`
 	Doc string `json:"doc"`
+	// NeedsDebug marks a rule judged on the types the check compared:
+	// without debug information for both builds it fails, naming the
+	// builds without it, unless Input.WithoutDebug.
+	NeedsDebug bool `json:"needs_debug,omitempty"`
+	// Drains marks the rule that, holding on types compared with debug
+	// information for both builds, lets the engine drain threads from OLD
+	// (Decision.Drain).
+	Drains bool `json:"drains,omitempty"`
 	// violations returns why the rule fails for in; none means it holds.
 	violations func(in Input) []string
 }
@@ -44,12 +57,16 @@ type HotRule struct {
 // reported.
 func HotRules() []HotRule {
 	return []HotRule{
-		{"verdict-compatible", "the check found the upgrade compatible: no finding needs review or breaks clients", verdictCompatible},
-		{"data-keeps-type-and-size", "every exported variable keeps its type and size: NEW's code binds to the storage OLD's clients use", dataKeepsShape},
-		{"no-new-writable-state", "NEW adds no exported variable, library-private writable object or thread-local storage that running code would need initialised", noNewState},
-		{"private-layouts-unchanged", "every type the exported API reaches, private and opaque ones included, keeps its layout: NEW's code works on objects OLD created (the state behind an opaque handle)", privateLayoutsUnchanged},
-		{"policy-allows", "the subscription allows hot-apply", policyAllows},
-		{"engine-available", "an injection engine is available on this host", engineAvailable},
+		{ID: "verdict-compatible", Doc: "the check found the upgrade compatible: no finding needs review or breaks clients",
+			NeedsDebug: true, violations: verdictCompatible},
+		{ID: "data-keeps-type-and-size", Doc: "every exported variable keeps its type and size: NEW's code binds to the storage OLD's clients use",
+			violations: dataKeepsShape},
+		{ID: "no-new-writable-state", Doc: "NEW adds no exported variable, library-private writable object or thread-local storage that running code would need initialised",
+			violations: noNewState},
+		{ID: "private-layouts-unchanged", Doc: "every type the exported API reaches, private and opaque ones included, keeps its layout: NEW's code works on objects OLD created (the state behind an opaque handle); threads inside OLD may then finish their calls there",
+			NeedsDebug: true, Drains: true, violations: privateLayoutsUnchanged},
+		{ID: "policy-allows", Doc: "the subscription allows hot-apply", violations: policyAllows},
+		{ID: "engine-available", Doc: "an injection engine is available on this host", violations: engineAvailable},
 	}
 }
 
@@ -57,7 +74,10 @@ func verdictCompatible(in Input) []string {
 	if in.Report == nil {
 		return []string{"no check report"}
 	}
-	if in.Report.Verdict == compat.Compatible {
+	r := in.Report
+	if r.Verdict == compat.Compatible || r.Verdict == compat.Review && !r.TypesChecked && r.Summary.Break == 0 && r.Summary.Warn == 0 {
+		// A review for want of debug information alone is judged by
+		// withoutDebug.
 		return nil
 	}
 	return []string{fmt.Sprintf("the check's verdict is %s (%d break, %d warn)",
@@ -118,6 +138,19 @@ func noNewState(in Input) []string {
 	return v
 }
 
+// withoutDebug is why a rule that needs debug information (see
+// HotRule.NeedsDebug) fails when the check compared no types.
+func withoutDebug(in Input) []string {
+	if in.Report == nil || in.Report.TypesChecked || in.WithoutDebug {
+		return nil
+	}
+	why := "types not compared (symbols only)"
+	if sides := in.Report.DebugMissing; len(sides) > 0 {
+		why = "types not compared: no debug information for " + strings.ToUpper(strings.Join(sides, " and "))
+	}
+	return []string{why + " (hot_apply_without_debug, or upgrade --hot-apply-without-debug, allows hot-apply without it)"}
+}
+
 func policyAllows(in Input) []string {
 	if in.HotApply {
 		return nil
@@ -141,41 +174,56 @@ func sortedKeys[V any](m map[string]V) []string {
 	return ks
 }
 
-// maxLayoutViolations bounds the private-layout changes a decision lists.
-const maxLayoutViolations = 5
+// maxLayoutTypes bounds the changed private types a decision lists.
+const maxLayoutTypes = 5
 
 func privateLayoutsUnchanged(in Input) []string {
 	if in.Report == nil {
 		return []string{"no check report"}
 	}
-	if !in.Report.TypesChecked {
-		return []string{"private layouts not compared: no debug information for both builds"}
-	}
-	return PrivateLayoutChanges(in.Report, maxLayoutViolations)
+	return PrivateLayoutChanges(in.Report, maxLayoutTypes)
 }
 
-// PrivateLayoutChanges lists the changes the check found in types that are
-// not public API (its private-* findings on a type): harmless to clients,
-// which cannot see inside those types, but not to a hot upgrade, after
-// which NEW's code works on objects OLD created. It lists at most max,
-// then how many more there are.
+// PrivateLayoutChanges lists the types that are not public API in which
+// the check found changes (its private-* findings on a type): harmless to
+// clients, which cannot see inside those types, but not to a hot upgrade,
+// after which NEW's code works on objects OLD created. Each type is listed
+// once, with its size change when it has one, else its first change, and
+// how many more it has; at most max types, then how many more there are.
 func PrivateLayoutChanges(r *compat.Report, max int) []string {
-	var v []string
-	n := 0
+	type changed struct {
+		typ, rule, what string
+		n               int
+	}
+	var types []*changed
+	byType := map[string]*changed{}
 	for f := range r.Findings() {
 		if f.Type == "" || !strings.HasPrefix(f.Rule, "private-") {
 			continue
 		}
-		n++
-		if len(v) < max {
-			// The message's first clause says what changed; the rest is
-			// why clients do not care.
-			what, _, _ := strings.Cut(f.Message, "; ")
-			v = append(v, fmt.Sprintf("private type %s changed (%s): %s", f.Type, f.Rule, what))
+		// The message's first clause says what changed; the rest is why
+		// clients do not care.
+		what, _, _ := strings.Cut(f.Message, "; ")
+		c := byType[f.Type]
+		if c == nil {
+			c = &changed{typ: f.Type, rule: f.Rule, what: what}
+			byType[f.Type] = c
+			types = append(types, c)
+		} else if f.Rule == "private-type-size-changed" {
+			c.rule, c.what = f.Rule, what
 		}
+		c.n++
 	}
-	if n > len(v) {
-		v = append(v, fmt.Sprintf("and %d more private-type changes", n-len(v)))
+	var v []string
+	for _, c := range types[:min(len(types), max)] {
+		s := fmt.Sprintf("private type %s changed (%s): %s", c.typ, c.rule, c.what)
+		if c.n > 1 {
+			s += fmt.Sprintf(", and %d more change(s) in it", c.n-1)
+		}
+		v = append(v, s)
+	}
+	if len(types) > max {
+		v = append(v, fmt.Sprintf("and %d more changed private type(s)", len(types)-max))
 	}
 	return v
 }

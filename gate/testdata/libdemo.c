@@ -2,8 +2,10 @@
  * -DPRIVATE_STATE adds library-private writable state (not hot-applicable);
  * -DBIG_DATA grows the exported variable; -DDROP removes lib_extra
  * (incompatible); -DPRIVATE_LAYOUT grows the private struct behind the
- * opaque handle lib_open returns (compatible, not hot-applicable). */
+ * opaque handle lib_open returns (compatible, not hot-applicable); lib_park
+ * keeps the thread that calls it inside the library. */
 #include <stdlib.h>
+#include <time.h>
 
 #ifndef VERSION
 #define VERSION 1
@@ -57,4 +59,13 @@ struct demo_handle *lib_open(void)
 int lib_value(struct demo_handle *h)
 {
 	return h->value;
+}
+
+/* lib_park never returns: a thread that calls it stays inside the library
+ * (asleep in nanosleep, its return address in lib_park). */
+void lib_park(void)
+{
+	struct timespec ts = {1, 0};
+	for (;;)
+		nanosleep(&ts, NULL);
 }
