@@ -46,6 +46,7 @@ func compareDecls(old, new *Corpus) *typeDiffer {
 			}
 		}
 	}
+	d.staticData(old, new)
 	return d
 }
 

@@ -14,6 +14,7 @@ func TestDecide(t *testing.T) {
 	v1 := buildLib(t, dir, "v1.so", "-DVERSION=1")
 	tests := []struct {
 		name      string
+		old       []string // OLD's flags, when not -DVERSION=1
 		flags     []string
 		same      bool // NEW is v1 itself
 		hotApply  bool
@@ -36,6 +37,8 @@ func TestDecide(t *testing.T) {
 		{name: "no debug information, allowed, private state", flags: []string{"-DVERSION=2", "-g0", "-DPRIVATE_STATE"}, hotApply: true, noDebugOK: true, want: Restart, failing: []string{"no-new-writable-state"}},
 		{name: "private layout", flags: []string{"-DVERSION=2", "-DPRIVATE_LAYOUT"}, hotApply: true, want: Restart, failing: []string{"private-layouts-unchanged"},
 			reasonHas: "private-layouts-unchanged: private type struct demo_handle changed (private-type-size-changed): size of struct demo_handle changed"},
+		{name: "static data layout", old: []string{"-DVERSION=1", "-DSTATS"}, flags: []string{"-DVERSION=2", "-DSTATS", "-DSTATIC_LAYOUT"}, hotApply: true, want: Restart, failing: []string{"private-layouts-unchanged"},
+			reasonHas: "private type struct demo_stats changed (private-member-moved)"},
 		{name: "private layout, allowed without debug", flags: []string{"-DVERSION=2", "-DPRIVATE_LAYOUT"}, hotApply: true, noDebugOK: true, want: Restart, failing: []string{"private-layouts-unchanged"}},
 		{name: "data grows", flags: []string{"-DVERSION=2", "-DBIG_DATA"}, hotApply: true, want: Hold},
 		{name: "symbol removed", flags: []string{"-DVERSION=2", "-DDROP"}, hotApply: true, want: Hold},
@@ -44,6 +47,10 @@ func TestDecide(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			v1 := v1
+			if tc.old != nil {
+				v1 = buildLib(t, t.TempDir(), "old.so", tc.old...)
+			}
 			newPath := v1
 			if !tc.same {
 				newPath = buildLib(t, t.TempDir(), "new.so", tc.flags...)

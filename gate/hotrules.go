@@ -63,7 +63,7 @@ func HotRules() []HotRule {
 			violations: dataKeepsShape},
 		{ID: "no-new-writable-state", Doc: "NEW adds no exported variable, library-private writable object or thread-local storage that running code would need initialised",
 			violations: noNewState},
-		{ID: "private-layouts-unchanged", Doc: "every type the exported API reaches, private and opaque ones included, keeps its layout: NEW's code works on objects OLD created (the state behind an opaque handle); threads inside OLD may then finish their calls there",
+		{ID: "private-layouts-unchanged", Doc: "every type the exported API or the library's private static data reaches, private and opaque ones included, keeps its layout: NEW's code works on objects OLD created (the state behind an opaque handle); threads inside OLD may then finish their calls there",
 			NeedsDebug: true, Drains: true, violations: privateLayoutsUnchanged},
 		{ID: "policy-allows", Doc: "the subscription allows hot-apply", violations: policyAllows},
 		{ID: "engine-available", Doc: "an injection engine is available on this host", violations: engineAvailable},
