@@ -3,7 +3,6 @@ package gate
 import (
 	"fmt"
 	"sort"
-	"strings"
 
 	"github.com/compatgate/compatgate/compat"
 	"github.com/compatgate/compatgate/rules"
@@ -145,8 +144,8 @@ func withoutDebug(in Input) []string {
 		return nil
 	}
 	why := "types not compared (symbols only)"
-	if sides := in.Report.DebugMissing; len(sides) > 0 {
-		why = "types not compared: no debug information for " + strings.ToUpper(strings.Join(sides, " and "))
+	if sides := in.Report.MissingDebug(); sides != "" {
+		why = "types not compared: no debug information for " + sides
 	}
 	return []string{why + " (hot_apply_without_debug, or upgrade --hot-apply-without-debug, allows hot-apply without it)"}
 }
@@ -181,49 +180,5 @@ func privateLayoutsUnchanged(in Input) []string {
 	if in.Report == nil {
 		return []string{"no check report"}
 	}
-	return PrivateLayoutChanges(in.Report, maxLayoutTypes)
-}
-
-// PrivateLayoutChanges lists the types that are not public API in which
-// the check found changes (its private-* findings on a type): harmless to
-// clients, which cannot see inside those types, but not to a hot upgrade,
-// after which NEW's code works on objects OLD created. Each type is listed
-// once, with its size change when it has one, else its first change, and
-// how many more it has; at most max types, then how many more there are.
-func PrivateLayoutChanges(r *compat.Report, max int) []string {
-	type changed struct {
-		typ, rule, what string
-		n               int
-	}
-	var types []*changed
-	byType := map[string]*changed{}
-	for f := range r.Findings() {
-		if f.Type == "" || !strings.HasPrefix(f.Rule, "private-") {
-			continue
-		}
-		// The message's first clause says what changed; the rest is why
-		// clients do not care.
-		what, _, _ := strings.Cut(f.Message, "; ")
-		c := byType[f.Type]
-		if c == nil {
-			c = &changed{typ: f.Type, rule: f.Rule, what: what}
-			byType[f.Type] = c
-			types = append(types, c)
-		} else if f.Rule == "private-type-size-changed" {
-			c.rule, c.what = f.Rule, what
-		}
-		c.n++
-	}
-	var v []string
-	for _, c := range types[:min(len(types), max)] {
-		s := fmt.Sprintf("private type %s changed (%s): %s", c.typ, c.rule, c.what)
-		if c.n > 1 {
-			s += fmt.Sprintf(", and %d more change(s) in it", c.n-1)
-		}
-		v = append(v, s)
-	}
-	if len(types) > max {
-		v = append(v, fmt.Sprintf("and %d more changed private type(s)", len(types)-max))
-	}
-	return v
+	return in.Report.PrivateLayoutChanges(maxLayoutTypes)
 }
