@@ -91,15 +91,8 @@ func TestApplyPrecheck(t *testing.T) {
 	dir := t.TempDir()
 	src := filepath.Join("..", "..", "gate", "inject", "testdata", "libver.c")
 	build := func(name string, flags ...string) string {
-		out := filepath.Join(dir, name, "libver.so.1")
-		if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		args := append([]string{"-O2", "-fPIC", "-shared", "-fcf-protection=full", "-Wl,--build-id", "-DVERSION=2"}, flags...)
-		if b, err := exec.Command("gcc", append(args, "-o", out, src)...).CombinedOutput(); err != nil {
-			t.Fatalf("gcc: %v\n%s", err, b)
-		}
-		return out
+		args := append([]string{"-O2", "-fcf-protection=full", "-DVERSION=2"}, flags...)
+		return gccShared(t, filepath.Join(dir, name, "libver.so.1"), src, args...)
 	}
 	noName := build("noname", "-Wl,-soname,libver.so.1", "-DNO_NAME")
 	soname2 := build("soname2", "-Wl,-soname,libver.so.2")
@@ -143,15 +136,8 @@ func TestApplyPrivateLayouts(t *testing.T) {
 	dir := t.TempDir()
 	src := filepath.Join("..", "..", "gate", "testdata", "libdemo.c")
 	build := func(name string, flags ...string) string {
-		out := filepath.Join(dir, name, "libdemo.so.1")
-		if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		args := append([]string{"-g", "-O1", "-fPIC", "-shared", "-Wl,-soname,libdemo.so.1", "-Wl,--build-id"}, flags...)
-		if b, err := exec.Command("gcc", append(args, "-o", out, src)...).CombinedOutput(); err != nil {
-			t.Fatalf("gcc: %v\n%s", err, b)
-		}
-		return out
+		args := append([]string{"-g", "-O1", "-Wl,-soname,libdemo.so.1"}, flags...)
+		return gccShared(t, filepath.Join(dir, name, "libdemo.so.1"), src, args...)
 	}
 	v1, layout := build("v1", "-DVERSION=1"), build("layout", "-DVERSION=2", "-DPRIVATE_LAYOUT")
 	lt := startLineTarget(t, f.target, "sleep")
@@ -185,4 +171,18 @@ func TestApplyPrivateLayouts(t *testing.T) {
 		t.Errorf("without debug information: exit %d, want 0 and the note:\n%s", code, out)
 	}
 	lt.expect(t, "version 2")
+}
+
+// gccShared compiles src into the shared object out (creating its
+// directory) with a build-id and the further gcc flags args.
+func gccShared(t *testing.T, out, src string, args ...string) string {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	args = append([]string{"-fPIC", "-shared", "-Wl,--build-id"}, args...)
+	if b, err := exec.Command("gcc", append(args, "-o", out, src)...).CombinedOutput(); err != nil {
+		t.Fatalf("gcc: %v\n%s", err, b)
+	}
+	return out
 }
