@@ -53,7 +53,10 @@ func (d *typeDiffer) collect() []Change {
 	seen := make(map[key]int)
 	for _, nd := range d.all {
 		for _, c := range nd.local {
-			if len(c.Affected) == 0 {
+			// A change only the library's static data reaches matters
+			// to a hot upgrade, not to clients: kept when its type is
+			// private, so that it reads as a private-* finding.
+			if len(c.Affected) == 0 && !c.Facts.Has(FactStaticData|FactPrivate) {
 				continue
 			}
 			k := key{c.Kind, c.Type, c.Where, c.Old, c.New}
@@ -114,16 +117,28 @@ func pathOf(q []step, i int, symbol string) string {
 // root in order among those with a path that short — the path the walks of
 // every root would leave — in one breadth-first search from all the roots
 // at once, their edges queued in the roots' order.
+//
+// The exported symbols' roots go first: a change they reach gets a path
+// from one of them, and the static roots give paths only to the rest.
 func (d *typeDiffer) paths() {
 	q := d.queue[:0]
-	for i, r := range d.roots {
-		for _, e := range r.edges {
-			if e.to.dirty {
-				q = append(q, step{nd: e.to, parent: -1, root: i, label: e.label, depth: 1})
+	for _, static := range []bool{false, true} {
+		start := len(q)
+		for i, r := range d.roots {
+			for _, e := range r.edges {
+				if e.to.dirty && r.static == static {
+					q = append(q, step{nd: e.to, parent: -1, root: i, label: e.label, depth: 1})
+				}
 			}
 		}
+		q = d.walkPaths(q, start)
 	}
-	for i := 0; i < len(q); i++ {
+	d.queue = q[:0]
+}
+
+// walkPaths runs the breadth-first search of paths over q from index i.
+func (d *typeDiffer) walkPaths(q []step, i int) []step {
+	for ; i < len(q); i++ {
 		st := q[i]
 		nd := st.nd
 		if nd.plen != 0 {
@@ -142,5 +157,5 @@ func (d *typeDiffer) paths() {
 			}
 		}
 	}
-	d.queue = q[:0]
+	return q
 }

@@ -64,13 +64,14 @@ const (
 	FactSameLayout                       // another type with the same size, alignment, scalars at the same offsets and register classification
 	FactReserved                         // the change is in a reserved or padding member, or in new members that took its bytes
 	FactVersioned                        // the struct grew at its end and starts with a version or size member (iVersion, cbSize…) that tells the library which members a client knows
+	FactStaticData                       // the library's private variables in static storage reach the type
 )
 
 var factNames = []string{
 	"size", "class", "memory", "qualifiers", "pointee", "pointee-qualifiers", "pointer-level",
 	"same-representation", "signedness", "from-void", "to-void", "kind", "grew", "shrank",
 	"allocatable", "appended", "sentinel", "became-const", "lost-const", "in-padding",
-	"became-variadic", "lost-variadic", "union", "flexible", "pure", "cxx-class", "internal", "base-of-shifted", "private", "no-headers", "same-layout", "reserved", "versioned",
+	"became-variadic", "lost-variadic", "union", "flexible", "pure", "cxx-class", "internal", "base-of-shifted", "private", "no-headers", "same-layout", "reserved", "versioned", "static-data",
 }
 
 // Has reports whether every fact of f holds.

@@ -157,7 +157,7 @@ func (c *Corpus) readDebug(ef *elf.File, r io.ReaderAt, path string, opts LoadOp
 	if source == "" {
 		source = path
 	}
-	info, err := abi.Read(df, &c.symbols, source)
+	info, err := abi.ReadWith(df, &c.symbols, source, abi.ReadOptions{PrivateData: stateAddress(ef)})
 	if err != nil {
 		c.Notes = append(c.Notes, fmt.Sprintf("%s: debug information unreadable, types not checked: %v", source, err))
 		return

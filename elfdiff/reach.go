@@ -55,6 +55,10 @@ func (d *typeDiffer) attribute() {
 					reach = ReachValue
 				}
 				for _, c := range changed[k].local {
+					if r.static {
+						c.Facts |= FactStaticData
+						continue
+					}
 					if n := len(c.Affected); n == 0 || c.Affected[n-1] != r.symbol {
 						c.Affected = append(c.Affected, r.symbol)
 					}

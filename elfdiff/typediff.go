@@ -62,10 +62,12 @@ type edge struct {
 	label string // where, for paths: "member opts → struct options *"
 }
 
-// A root is one exported symbol and the pairs its declaration uses.
+// A root is one exported symbol and the pairs its declaration uses, or,
+// static, a private variable of the library (see staticData).
 type root struct {
 	symbol string
 	edges  []edge
+	static bool
 }
 
 // A loc is where two types are compared: a parameter, a return value, a

@@ -47,6 +47,7 @@ func compareDecls(old, new *Corpus) *typeDiffer {
 			}
 		}
 	}
+	d.staticData(old, new)
 	return d
 }
 

@@ -40,6 +40,11 @@ type Subscription struct {
 	// HotApply allows hot upgrades of running processes; false (the
 	// default) queues a restart for every upgrade.
 	HotApply bool `toml:"hot_apply"`
+	// HotApplyWithoutDebug allows hot upgrades when the check could not
+	// compare types (no debug information for one build or both), so
+	// private layouts are not known to be unchanged; false (the default)
+	// queues a restart instead.
+	HotApplyWithoutDebug bool `toml:"hot_apply_without_debug"`
 	// MaxSize is the largest release file taken, in bytes; DefaultMaxSize
 	// when zero.
 	MaxSize int64 `toml:"max_size"`
@@ -247,7 +252,7 @@ func (c *Config) Find(path string) *Subscription {
 
 // Request returns the upgrade request of s for the file newPath.
 func (s *Subscription) Request(newPath string) Request {
-	return Request{Library: s.Path, New: newPath, HotApply: s.HotApply, Followers: s.Followers,
+	return Request{Library: s.Path, New: newPath, HotApply: s.HotApply, HotApplyWithoutDebug: s.HotApplyWithoutDebug, Followers: s.Followers,
 		Restart: s.Action(), Health: s.HealthCheck(), Window: s.WindowSpec(),
 		AllowDowngrade: s.AllowDowngrade, HoldReview: s.HoldReview}
 }

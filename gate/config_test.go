@@ -19,7 +19,7 @@ func TestExampleConfig(t *testing.T) {
 		t.Fatalf("config: %+v", c)
 	}
 	s := c.Find("/usr/local/lib/libshapes.so.1")
-	if s == nil || !s.HotApply || s.WindowSpec() != (queue.Spec{Cron: "0 3 * * *", Duration: 2 * time.Hour}) ||
+	if s == nil || !s.HotApply || s.HotApplyWithoutDebug || s.WindowSpec() != (queue.Spec{Cron: "0 3 * * *", Duration: 2 * time.Hour}) ||
 		s.Action().Kind != queue.ActionCommand || s.HealthCheck().Timeout != 20*time.Second {
 		t.Errorf("libshapes: %+v", s)
 	}

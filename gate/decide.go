@@ -49,6 +49,12 @@ type Decision struct {
 	// restart for a verdict other than compatible), as "severity rule:
 	// message".
 	Findings []string `json:"findings,omitempty"`
+	// Drain says the engine may redirect at once and let threads inside
+	// OLD finish their calls there (inject.Options.Drain): set exactly
+	// when private-layouts-unchanged holds on types compared with debug
+	// information for both builds, so OLD's and NEW's code agree on every
+	// object either one made.
+	Drain bool `json:"drain,omitempty"`
 }
 
 // Decide judges an upgrade: nothing to do when NEW is the build OLD already
@@ -80,12 +86,21 @@ func Decide(in Input) Decision {
 	d := Decision{Action: HotApply, Findings: findings}
 	var why []string
 	for _, r := range HotRules() {
-		v := r.violations(in)
+		var v []string
+		if r.NeedsDebug {
+			v = withoutDebug(in)
+		}
+		v = append(v, r.violations(in)...)
 		d.Rules = append(d.Rules, RuleResult{Rule: r.ID, OK: len(v) == 0, Violations: v})
-		why = append(why, v...)
+		if r.Drains && len(v) == 0 && in.Report != nil && in.Report.TypesChecked {
+			d.Drain = true
+		}
+		for _, s := range v {
+			why = append(why, r.ID+": "+s)
+		}
 	}
 	if len(why) > 0 {
-		d.Action = Restart
+		d.Action, d.Drain = Restart, false
 		d.Reason = "not hot-applicable: " + strings.Join(why, "; ")
 		return d
 	}

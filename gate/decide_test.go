@@ -14,22 +14,32 @@ func TestDecide(t *testing.T) {
 	v1 := buildLib(t, dir, "v1.so", "-DVERSION=1")
 	tests := []struct {
 		name      string
+		old       []string // OLD's flags, when not -DVERSION=1
 		flags     []string
 		same      bool // NEW is v1 itself
 		hotApply  bool
+		noDebugOK bool // hot_apply_without_debug
 		noEngine  string
 		downgrade string
 		want      Action
 		failing   []string // rules that fail
 		reasonHas string   // what the reason must say
+		drain     bool     // the engine may drain threads from OLD
 	}{
-		{name: "compatible", flags: []string{"-DVERSION=2"}, hotApply: true, want: HotApply},
+		{name: "compatible", flags: []string{"-DVERSION=2"}, hotApply: true, want: HotApply, drain: true},
 		{name: "same build", same: true, hotApply: true, want: Nothing},
 		{name: "policy forbids", flags: []string{"-DVERSION=2"}, want: Restart, failing: []string{"policy-allows"}},
 		{name: "no engine", flags: []string{"-DVERSION=2"}, hotApply: true, noEngine: "test", want: Restart, failing: []string{"engine-available"}},
 		{name: "private state", flags: []string{"-DVERSION=2", "-DPRIVATE_STATE"}, hotApply: true, want: Restart, failing: []string{"no-new-writable-state"}},
-		{name: "no debug information", flags: []string{"-DVERSION=2", "-g0"}, hotApply: true, want: Restart, failing: []string{"verdict-compatible", "private-layouts-unchanged"}, reasonHas: "private layouts not compared"},
-		{name: "private layout", flags: []string{"-DVERSION=2", "-DPRIVATE_LAYOUT"}, hotApply: true, want: Restart, failing: []string{"private-layouts-unchanged"}, reasonHas: "private type struct demo_handle changed"},
+		{name: "no debug information", flags: []string{"-DVERSION=2", "-g0"}, hotApply: true, want: Restart, failing: []string{"verdict-compatible", "private-layouts-unchanged"},
+			reasonHas: "private-layouts-unchanged: types not compared: no debug information for NEW (hot_apply_without_debug"},
+		{name: "no debug information, allowed", flags: []string{"-DVERSION=2", "-g0"}, hotApply: true, noDebugOK: true, want: HotApply},
+		{name: "no debug information, allowed, private state", flags: []string{"-DVERSION=2", "-g0", "-DPRIVATE_STATE"}, hotApply: true, noDebugOK: true, want: Restart, failing: []string{"no-new-writable-state"}},
+		{name: "private layout", flags: []string{"-DVERSION=2", "-DPRIVATE_LAYOUT"}, hotApply: true, want: Restart, failing: []string{"private-layouts-unchanged"},
+			reasonHas: "private-layouts-unchanged: private type struct demo_handle changed (private-type-size-changed): size of struct demo_handle changed"},
+		{name: "static data layout", old: []string{"-DVERSION=1", "-DSTATS"}, flags: []string{"-DVERSION=2", "-DSTATS", "-DSTATIC_LAYOUT"}, hotApply: true, want: Restart, failing: []string{"private-layouts-unchanged"},
+			reasonHas: "private type struct demo_stats changed (private-member-moved)"},
+		{name: "private layout, allowed without debug", flags: []string{"-DVERSION=2", "-DPRIVATE_LAYOUT"}, hotApply: true, noDebugOK: true, want: Restart, failing: []string{"private-layouts-unchanged"}},
 		{name: "data grows", flags: []string{"-DVERSION=2", "-DBIG_DATA"}, hotApply: true, want: Hold},
 		{name: "symbol removed", flags: []string{"-DVERSION=2", "-DDROP"}, hotApply: true, want: Hold},
 		{name: "new SONAME", flags: []string{"-DVERSION=2", "-DDROP", "-Wl,-soname,libdemo.so.2"}, hotApply: true, want: Beside},
@@ -37,6 +47,10 @@ func TestDecide(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
+			v1 := v1
+			if tc.old != nil {
+				v1 = buildLib(t, t.TempDir(), "old.so", tc.old...)
+			}
 			newPath := v1
 			if !tc.same {
 				newPath = buildLib(t, t.TempDir(), "new.so", tc.flags...)
@@ -53,7 +67,7 @@ func TestDecide(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			d := Decide(Input{Report: rep, Old: oldF, New: newF, HotApply: tc.hotApply, NoEngine: tc.noEngine, Downgrade: tc.downgrade})
+			d := Decide(Input{Report: rep, Old: oldF, New: newF, HotApply: tc.hotApply, NoEngine: tc.noEngine, Downgrade: tc.downgrade, WithoutDebug: tc.noDebugOK})
 			if d.Action != tc.want {
 				t.Errorf("action %s, want %s (reason: %s)", d.Action, tc.want, d.Reason)
 			}
@@ -65,6 +79,9 @@ func TestDecide(t *testing.T) {
 			}
 			if !slices.Equal(failing, tc.failing) {
 				t.Errorf("failing rules %v, want %v (reason: %s)", failing, tc.failing, d.Reason)
+			}
+			if d.Drain != tc.drain {
+				t.Errorf("drain %v, want %v", d.Drain, tc.drain)
 			}
 			if d.Reason == "" {
 				t.Error("no reason")

@@ -12,7 +12,11 @@ type Engine interface {
 	// Apply hot-upgrades process pid from the build in oldPath (the one the
 	// process maps, possibly as a deleted or replaced file) to the build in
 	// newPath. Unless the status is ok, the process is left as it was.
-	Apply(ctx context.Context, pid int, oldPath, newPath string) ProcessResult
+	// drain selects the drain model (inject.Options.Drain): threads inside
+	// OLD finish their calls there while new calls go to NEW. The gate sets
+	// it exactly when OLD and NEW are known to share every private layout
+	// (Decision.Drain).
+	Apply(ctx context.Context, pid int, oldPath, newPath string, drain bool) ProcessResult
 	// Revert undoes the latest hot upgrade of the build in oldPath in
 	// process pid; not_changed when none is applied.
 	Revert(ctx context.Context, pid int, oldPath string) ProcessResult
@@ -28,9 +32,11 @@ type InjectEngine struct {
 	Options inject.Options
 }
 
-// Apply calls inject.Apply.
-func (e InjectEngine) Apply(ctx context.Context, pid int, oldPath, newPath string) ProcessResult {
-	return fromInject(inject.Apply(ctx, pid, oldPath, newPath, e.Options), "hot-apply")
+// Apply calls inject.Apply, in the drain model when drain is set.
+func (e InjectEngine) Apply(ctx context.Context, pid int, oldPath, newPath string, drain bool) ProcessResult {
+	opt := e.Options
+	opt.Drain = drain
+	return fromInject(inject.Apply(ctx, pid, oldPath, newPath, opt), "hot-apply")
 }
 
 // Revert calls inject.Revert.

@@ -8,6 +8,8 @@ import (
 	"io"
 	"os"
 	"strings"
+
+	"github.com/compatgate/compatgate/elfdiff"
 )
 
 // Facts are what the hot-applicability rules need to know about one build
@@ -40,17 +42,6 @@ type DataObject struct {
 	Size uint64
 }
 
-// loaderSection reports whether a writable section holds the dynamic
-// linker's or the C runtime's bookkeeping rather than library state.
-func loaderSection(name string) bool {
-	switch name {
-	case ".got", ".got.plt", ".dynamic", ".init_array", ".fini_array", ".preinit_array",
-		".tm_clone_table", ".jcr", ".data.rel.ro", ".data.rel.ro.local":
-		return true
-	}
-	return false
-}
-
 // crtObject reports whether a local object is one the C runtime start files
 // put in every shared object.
 func crtObject(name string) bool {
@@ -79,14 +70,10 @@ func ReadFacts(path string) (*Facts, error) {
 	}
 	writable := map[elf.SectionIndex]bool{}
 	for i, s := range ef.Sections {
-		if s.Flags&elf.SHF_ALLOC == 0 || s.Flags&elf.SHF_WRITE == 0 {
-			continue
-		}
-		if s.Flags&elf.SHF_TLS != 0 {
+		if s.Flags&elf.SHF_ALLOC != 0 && s.Flags&elf.SHF_TLS != 0 {
 			fa.TLS = true
-			continue
 		}
-		if loaderSection(s.Name) {
+		if !elfdiff.StateSection(s) {
 			continue
 		}
 		writable[elf.SectionIndex(i)] = true

@@ -56,6 +56,7 @@ func buildDaemon(t testing.TB, lib string) string {
 // daemon is a running test daemon and the files it writes.
 type daemon struct {
 	bin, pidFile, out string
+	env               string // VAR=value, set for the daemon when not empty
 }
 
 func newDaemon(t testing.TB, bin string) *daemon {
@@ -67,7 +68,11 @@ func newDaemon(t testing.TB, bin string) *daemon {
 
 // relaunch is the shell command that starts the daemon in the background.
 func (d *daemon) relaunch() string {
-	return d.bin + " " + d.pidFile + " " + d.out + " </dev/null >/dev/null 2>&1 &"
+	env := ""
+	if d.env != "" {
+		env = d.env + " "
+	}
+	return env + d.bin + " " + d.pidFile + " " + d.out + " </dev/null >/dev/null 2>&1 &"
 }
 
 // start starts the daemon in the background, detached from the test

@@ -3,7 +3,6 @@ package gate
 import (
 	"fmt"
 	"sort"
-	"strings"
 
 	"github.com/compatgate/compatgate/compat"
 	"github.com/compatgate/compatgate/rules"
@@ -26,6 +25,11 @@ type Input struct {
 	// HoldReview holds upgrades whose verdict is review, as incompatible
 	// ones are.
 	HoldReview bool
+	// WithoutDebug allows hot-apply when the types were not compared (no
+	// debug information for one build or both): the rules that judge
+	// types then hold on what the symbol tables show (a subscription's
+	// hot_apply_without_debug).
+	WithoutDebug bool
 }
 
 // HotRule is one condition a hot upgrade requires (DESIGN.md,
@@ -36,6 +40,14 @@ type Input struct {
 type HotRule struct {
 	ID  string `json:"id"`
 	Doc string `json:"doc"`
+	// NeedsDebug marks a rule judged on the types the check compared:
+	// without debug information for both builds it fails, naming the
+	// builds without it, unless Input.WithoutDebug.
+	NeedsDebug bool `json:"needs_debug,omitempty"`
+	// Drains marks the rule that, holding on types compared with debug
+	// information for both builds, lets the engine drain threads from OLD
+	// (Decision.Drain).
+	Drains bool `json:"drains,omitempty"`
 	// violations returns why the rule fails for in; none means it holds.
 	violations func(in Input) []string
 }
@@ -44,12 +56,16 @@ type HotRule struct {
 // reported.
 func HotRules() []HotRule {
 	return []HotRule{
-		{"verdict-compatible", "the check found the upgrade compatible: no finding needs review or breaks clients", verdictCompatible},
-		{"data-keeps-type-and-size", "every exported variable keeps its type and size: NEW's code binds to the storage OLD's clients use", dataKeepsShape},
-		{"no-new-writable-state", "NEW adds no exported variable, library-private writable object or thread-local storage that running code would need initialised", noNewState},
-		{"private-layouts-unchanged", "every type the exported API reaches, private and opaque ones included, keeps its layout: NEW's code works on objects OLD created (the state behind an opaque handle)", privateLayoutsUnchanged},
-		{"policy-allows", "the subscription allows hot-apply", policyAllows},
-		{"engine-available", "an injection engine is available on this host", engineAvailable},
+		{ID: "verdict-compatible", Doc: "the check found the upgrade compatible: no finding needs review or breaks clients",
+			NeedsDebug: true, violations: verdictCompatible},
+		{ID: "data-keeps-type-and-size", Doc: "every exported variable keeps its type and size: NEW's code binds to the storage OLD's clients use",
+			violations: dataKeepsShape},
+		{ID: "no-new-writable-state", Doc: "NEW adds no exported variable, library-private writable object or thread-local storage that running code would need initialised",
+			violations: noNewState},
+		{ID: "private-layouts-unchanged", Doc: "every type the exported API or the library's private static data reaches, private and opaque ones included, keeps its layout: NEW's code works on objects OLD created (the state behind an opaque handle); threads inside OLD may then finish their calls there",
+			NeedsDebug: true, Drains: true, violations: privateLayoutsUnchanged},
+		{ID: "policy-allows", Doc: "the subscription allows hot-apply", violations: policyAllows},
+		{ID: "engine-available", Doc: "an injection engine is available on this host", violations: engineAvailable},
 	}
 }
 
@@ -57,7 +73,10 @@ func verdictCompatible(in Input) []string {
 	if in.Report == nil {
 		return []string{"no check report"}
 	}
-	if in.Report.Verdict == compat.Compatible {
+	r := in.Report
+	if r.Verdict == compat.Compatible || r.Verdict == compat.Review && !r.TypesChecked && r.Summary.Break == 0 && r.Summary.Warn == 0 {
+		// A review for want of debug information alone is judged by
+		// withoutDebug.
 		return nil
 	}
 	return []string{fmt.Sprintf("the check's verdict is %s (%d break, %d warn)",
@@ -118,6 +137,19 @@ func noNewState(in Input) []string {
 	return v
 }
 
+// withoutDebug is why a rule that needs debug information (see
+// HotRule.NeedsDebug) fails when the check compared no types.
+func withoutDebug(in Input) []string {
+	if in.Report == nil || in.Report.TypesChecked || in.WithoutDebug {
+		return nil
+	}
+	why := "types not compared (symbols only)"
+	if sides := in.Report.MissingDebug(); sides != "" {
+		why = "types not compared: no debug information for " + sides
+	}
+	return []string{why + " (hot_apply_without_debug, or upgrade --hot-apply-without-debug, allows hot-apply without it)"}
+}
+
 func policyAllows(in Input) []string {
 	if in.HotApply {
 		return nil
@@ -141,41 +173,12 @@ func sortedKeys[V any](m map[string]V) []string {
 	return ks
 }
 
-// maxLayoutViolations bounds the private-layout changes a decision lists.
-const maxLayoutViolations = 5
+// maxLayoutTypes bounds the changed private types a decision lists.
+const maxLayoutTypes = 5
 
 func privateLayoutsUnchanged(in Input) []string {
 	if in.Report == nil {
 		return []string{"no check report"}
 	}
-	if !in.Report.TypesChecked {
-		return []string{"private layouts not compared: no debug information for both builds"}
-	}
-	return PrivateLayoutChanges(in.Report, maxLayoutViolations)
-}
-
-// PrivateLayoutChanges lists the changes the check found in types that are
-// not public API (its private-* findings on a type): harmless to clients,
-// which cannot see inside those types, but not to a hot upgrade, after
-// which NEW's code works on objects OLD created. It lists at most max,
-// then how many more there are.
-func PrivateLayoutChanges(r *compat.Report, max int) []string {
-	var v []string
-	n := 0
-	for f := range r.Findings() {
-		if f.Type == "" || !strings.HasPrefix(f.Rule, "private-") {
-			continue
-		}
-		n++
-		if len(v) < max {
-			// The message's first clause says what changed; the rest is
-			// why clients do not care.
-			what, _, _ := strings.Cut(f.Message, "; ")
-			v = append(v, fmt.Sprintf("private type %s changed (%s): %s", f.Type, f.Rule, what))
-		}
-	}
-	if n > len(v) {
-		v = append(v, fmt.Sprintf("and %d more private-type changes", n-len(v)))
-	}
-	return v
+	return in.Report.PrivateLayoutChanges(maxLayoutTypes)
 }

@@ -37,6 +37,9 @@ type Request struct {
 	New     string
 	// HotApply is the policy: whether hot-apply is allowed.
 	HotApply bool
+	// HotApplyWithoutDebug allows hot-apply when types were not compared
+	// for want of debug information (see Input.WithoutDebug).
+	HotApplyWithoutDebug bool
 	// PIDs, when not nil, are the processes to upgrade; otherwise the
 	// processes mapping OLD that Followers selects.
 	PIDs      []int
@@ -186,7 +189,7 @@ func (u *Upgrader) Upgrade(ctx context.Context, req Request) (*Outcome, error) {
 		return nil, fmt.Errorf("upgrading %s: %w", lib, err)
 	}
 	out.Report, out.Verdict = report, report.Verdict
-	in := Input{Report: report, Old: oldF, New: newF, HotApply: req.HotApply, HoldReview: req.HoldReview}
+	in := Input{Report: report, Old: oldF, New: newF, HotApply: req.HotApply, HoldReview: req.HoldReview, WithoutDebug: req.HotApplyWithoutDebug}
 	if u.Engine == nil {
 		in.NoEngine = "not configured"
 	}
@@ -273,7 +276,7 @@ func (u *Upgrader) Upgrade(ctx context.Context, req Request) (*Outcome, error) {
 			restart = append(restart, len(out.Processes))
 			reasons = append(reasons, fmt.Sprintf("pid %d: %s", f.pid, f.reason))
 		case out.Decision.Action == HotApply:
-			r = u.Engine.Apply(ctx, f.pid, f.old, loadable)
+			r = u.Engine.Apply(ctx, f.pid, f.old, loadable, out.Decision.Drain)
 			r.PID, r.Target, r.Plan = f.pid, f.target, "hot-apply"
 			u.audit(ctx, req, "hot-apply", string(r.Status), fmt.Sprintf("pid %d: %s", f.pid, orDash(r.Reason)))
 			if !r.Status.Success() {

@@ -89,18 +89,30 @@ type injectReport struct {
 	Command   string          `json:"command"`
 	Status    inject.Status   `json:"status"`
 	Processes []inject.Result `json:"processes"`
+	// Notes say what the result does not, e.g. that apply could not
+	// compare private layouts.
+	Notes []string `json:"notes,omitempty"`
 }
 
-// writeInjectResults prints the results and returns the exit status: 0 when every
-// process is ok, not_changed or not_loaded, 1 otherwise.
-func writeInjectResults(e env, command, format string, results []inject.Result) int {
+// writeInjectResults prints the results, and the notes that are not empty,
+// and returns the exit status: 0 when every process is ok, not_changed or
+// not_loaded, 1 otherwise.
+func writeInjectResults(e env, command, format string, results []inject.Result, notes ...string) int {
 	rep := injectReport{Schema: 1, Command: command, Status: inject.Worst(results), Processes: results}
+	for _, n := range notes {
+		if n != "" {
+			rep.Notes = append(rep.Notes, n)
+		}
+	}
 	var err error
 	if format == "json" {
 		err = writeJSON(e.stdout, rep)
 	} else {
 		for _, r := range results {
 			fmt.Fprintf(e.stdout, "PID %-8d %-12s %s\n", r.PID, r.Status, describeResult(command, r))
+		}
+		for _, n := range rep.Notes {
+			fmt.Fprintf(e.stdout, "note: %s\n", n)
 		}
 		_, err = fmt.Fprintf(e.stdout, "overall: %s\n", rep.Status)
 	}
@@ -141,7 +153,7 @@ func runApply(e env) int {
 	f := addInjectFlags(fs)
 	busy := fs.Duration("busy-timeout", 2*time.Second, "how long a thread found in OLD's code may run on to leave it")
 	drain := fs.Bool("drain", false, "redirect at once and let threads inside OLD finish their calls there (only when OLD and NEW share every private layout)")
-	force := fs.Bool("force", false, "apply even when the check finds NEW incompatible with OLD or with another SONAME (recorded in the audit log)")
+	force := fs.Bool("force", false, "apply even when the check finds NEW incompatible with OLD, with another SONAME, or with a private layout changed (recorded in the audit log)")
 	if code, ok := parseFlags(e, fs); !ok {
 		return code
 	}
@@ -154,7 +166,7 @@ func runApply(e env) int {
 		fs.Usage()
 		return exitUsage
 	}
-	why, err := precheck(fs.Arg(0), fs.Arg(1))
+	why, note, err := precheck(fs.Arg(0), fs.Arg(1), *drain)
 	if err != nil {
 		fmt.Fprintf(e.stderr, "compatgate apply: checking NEW against OLD: %v\n", err)
 		return exitError
@@ -165,7 +177,7 @@ func runApply(e env) int {
 		for i, pid := range pids {
 			results[i] = inject.Result{PID: pid, Status: inject.StatusRefused, Reason: why + " (--force applies it anyway)"}
 		}
-		return writeInjectResults(e, "apply", *f.format, results)
+		return writeInjectResults(e, "apply", *f.format, results, note)
 	}
 	if why != "" {
 		detail := fmt.Sprintf("apply --force to pid(s) %s of %s over OLD %s: %s", *f.pids, fs.Arg(1), fs.Arg(0), why)
@@ -179,27 +191,46 @@ func runApply(e env) int {
 	results := forEachPID(pids, *f.parallel, func(pid int) inject.Result {
 		return inject.Apply(e.ctx, pid, fs.Arg(0), fs.Arg(1), opt)
 	})
-	return writeInjectResults(e, "apply", *f.format, results)
+	return writeInjectResults(e, "apply", *f.format, results, note)
 }
+
+// maxLayoutTypes bounds the changed private types a refusal names.
+const maxLayoutTypes = 5
 
 // precheck runs the compatibility check of NEW against OLD, as `check`
 // does, and returns why NEW must not be applied: it has another SONAME (it
-// is another library), or the check finds it incompatible. It returns ""
-// when NEW may be applied, also for a patch object (its .patchinfo names
-// the functions it replaces; it exports nothing else).
-func precheck(oldPath, newPath string) (string, error) {
+// is another library), the check finds it incompatible, or, the types
+// compared with debug information for both, a type that is not public API
+// changed layout (the gate's private-layouts-unchanged: NEW's code would
+// work on objects OLD made); with drain, also when the types could not be
+// compared, since draining is safe only on layouts known unchanged. note
+// says when the private layouts were not compared. It returns "" when NEW
+// may be applied, also for a patch object (its .patchinfo names the
+// functions it replaces; it exports nothing else).
+func precheck(oldPath, newPath string, drain bool) (why, note string, err error) {
 	if pi, err := inject.ReadPatchInfo(newPath); err == nil && pi != nil {
-		return "", nil
+		return "", "", nil
 	}
 	rep, err := compat.CheckWith(oldPath, newPath, compat.Options{})
 	if err != nil {
-		return "", err
+		return "", "", err
+	}
+	if !rep.TypesChecked && rep.MissingDebug() != "" {
+		note = "private layouts not compared: no debug information for " + rep.MissingDebug() +
+			"; NEW's code will work on objects OLD made without knowing they are laid out alike"
 	}
 	switch {
 	case rep.Old.SONAME != rep.New.SONAME:
-		return fmt.Sprintf("NEW's SONAME %q differs from OLD's %q: it is another library, installed beside OLD, not over it", rep.New.SONAME, rep.Old.SONAME), nil
+		why = fmt.Sprintf("NEW's SONAME %q differs from OLD's %q: it is another library, installed beside OLD, not over it", rep.New.SONAME, rep.Old.SONAME)
 	case rep.Verdict == compat.Incompatible:
-		return fmt.Sprintf("compatgate check finds NEW incompatible with OLD (%d breaking change(s); see compatgate check OLD NEW)", rep.Summary.Break), nil
+		why = fmt.Sprintf("compatgate check finds NEW incompatible with OLD (%d breaking change(s); see compatgate check OLD NEW)", rep.Summary.Break)
+	case rep.TypesChecked:
+		if changed := rep.PrivateLayoutChanges(maxLayoutTypes); len(changed) > 0 {
+			why = "private layouts differ (private-layouts-unchanged), NEW's code would work on objects OLD made: " + strings.Join(changed, "; ")
+		}
+	case drain:
+		why = "--drain needs private layouts known unchanged, and they were not compared: no debug information for " +
+			rep.MissingDebug()
 	}
-	return "", nil
+	return why, note, nil
 }

@@ -91,15 +91,8 @@ func TestApplyPrecheck(t *testing.T) {
 	dir := t.TempDir()
 	src := filepath.Join("..", "..", "gate", "inject", "testdata", "libver.c")
 	build := func(name string, flags ...string) string {
-		out := filepath.Join(dir, name, "libver.so.1")
-		if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		args := append([]string{"-O2", "-fPIC", "-shared", "-fcf-protection=full", "-Wl,--build-id", "-DVERSION=2"}, flags...)
-		if b, err := exec.Command("gcc", append(args, "-o", out, src)...).CombinedOutput(); err != nil {
-			t.Fatalf("gcc: %v\n%s", err, b)
-		}
-		return out
+		args := append([]string{"-O2", "-fcf-protection=full", "-DVERSION=2"}, flags...)
+		return gccShared(t, filepath.Join(dir, name, "libver.so.1"), src, args...)
 	}
 	noName := build("noname", "-Wl,-soname,libver.so.1", "-DNO_NAME")
 	soname2 := build("soname2", "-Wl,-soname,libver.so.2")
@@ -131,4 +124,65 @@ func TestApplyPrecheck(t *testing.T) {
 	if !strings.Contains(log, `"action": "apply-force"`) || !strings.Contains(log, "differs from OLD") {
 		t.Errorf("the audit log does not record the forced apply:\n%s", log)
 	}
+}
+
+// TestApplyPrivateLayouts: with debug information for both builds, apply
+// refuses a NEW whose private layouts changed, naming the type, before any
+// process is touched; --force applies it anyway and the audit log says
+// why. Without debug information it applies, and says the layouts were not
+// compared; --drain, safe only on layouts known unchanged, is refused then.
+func TestApplyPrivateLayouts(t *testing.T) {
+	f := buildInjectFixture(t)
+	dir := t.TempDir()
+	src := filepath.Join("..", "..", "gate", "testdata", "libdemo.c")
+	build := func(name string, flags ...string) string {
+		args := append([]string{"-g", "-O1", "-Wl,-soname,libdemo.so.1"}, flags...)
+		return gccShared(t, filepath.Join(dir, name, "libdemo.so.1"), src, args...)
+	}
+	v1, layout := build("v1", "-DVERSION=1"), build("layout", "-DVERSION=2", "-DPRIVATE_LAYOUT")
+	lt := startLineTarget(t, f.target, "sleep")
+	lt.expect(t, "version 1")
+	pid := strconv.Itoa(lt.cmd.Process.Pid)
+	state := t.TempDir()
+
+	code, out := cli(t, 0, "apply", "--pid", pid, "--state-dir", state, "--format", "json", v1, layout)
+	var rep injectReport
+	if err := json.Unmarshal([]byte(out), &rep); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if code != 1 || len(rep.Processes) != 1 || rep.Processes[0].Status != "refused" || len(rep.Notes) != 0 ||
+		!strings.Contains(rep.Processes[0].Reason, "private-layouts-unchanged") || !strings.Contains(rep.Processes[0].Reason, "private type struct demo_handle changed") {
+		t.Errorf("private layout changed: exit %d, want 1 and refused naming struct demo_handle, no note:\n%s", code, out)
+	}
+	cli(t, 0, "apply", "--force", "--pid", pid, "--state-dir", state, v1, layout)
+	_, log := cli(t, 0, "log", "--state-dir", state, "--format", "json")
+	if !strings.Contains(log, `"action": "apply-force"`) || !strings.Contains(log, "struct demo_handle") {
+		t.Errorf("the audit log does not record the forced apply and its reason:\n%s", log)
+	}
+
+	// The fixture's libver has no debug information.
+	const note = "note: private layouts not compared: no debug information for OLD and NEW"
+	code, out = cli(t, 0, "apply", "--drain", "--pid", pid, "--state-dir", state, f.v1, f.v2)
+	if code != 1 || !strings.Contains(out, "refused") || !strings.Contains(out, "--drain needs private layouts known unchanged") || !strings.Contains(out, note) {
+		t.Errorf("--drain without debug information: exit %d, want 1, refused, and the note:\n%s", code, out)
+	}
+	code, out = cli(t, 0, "apply", "--pid", pid, "--state-dir", state, f.v1, f.v2)
+	if code != 0 || !strings.Contains(out, note) {
+		t.Errorf("without debug information: exit %d, want 0 and the note:\n%s", code, out)
+	}
+	lt.expect(t, "version 2")
+}
+
+// gccShared compiles src into the shared object out (creating its
+// directory) with a build-id and the further gcc flags args.
+func gccShared(t *testing.T, out, src string, args ...string) string {
+	t.Helper()
+	if err := os.MkdirAll(filepath.Dir(out), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	args = append([]string{"-fPIC", "-shared", "-Wl,--build-id"}, args...)
+	if b, err := exec.Command("gcc", append(args, "-o", out, src)...).CombinedOutput(); err != nil {
+		t.Fatalf("gcc: %v\n%s", err, b)
+	}
+	return out
 }

@@ -23,6 +23,7 @@ func runUpgrade(e env) int {
 	all := fs.Bool("all", false, "upgrade every process that maps OLD (the default without --config)")
 	dryRun := fs.Bool("dry-run", false, "print the decision and the plan; change nothing")
 	hot := fs.Bool("hot-apply", true, "allow hot-applying NEW to running processes (false: always queue restarts)")
+	noDebug := fs.Bool("hot-apply-without-debug", false, "allow hot-applying when the check cannot compare types (no debug information for OLD or NEW), so private layouts are not known to be unchanged")
 	restart := fs.String("restart", "", "restart command for processes that cannot be hot-applied (/bin/sh -c, COMPATGATE_TARGET_* set)")
 	signal := fs.String("signal", "", "restart by sending this signal (e.g. TERM) to each process")
 	relaunch := fs.String("relaunch", "", "with --signal: command that starts the process again")
@@ -49,7 +50,7 @@ func runUpgrade(e env) int {
 		fmt.Fprintf(e.stderr, "compatgate upgrade: --pid and --all exclude each other\n")
 		return exitUsage
 	}
-	req := gate.Request{Library: args[0], New: args[1], HotApply: *hot, Followers: gate.Followers{All: true}, DryRun: *dryRun}
+	req := gate.Request{Library: args[0], New: args[1], HotApply: *hot, HotApplyWithoutDebug: *noDebug, Followers: gate.Followers{All: true}, DryRun: *dryRun}
 	if sf.cfg != nil {
 		sub := sf.cfg.Find(args[0])
 		if sub == nil {
@@ -60,6 +61,9 @@ func runUpgrade(e env) int {
 		r.DryRun = *dryRun
 		if set["hot-apply"] {
 			r.HotApply = *hot
+		}
+		if set["hot-apply-without-debug"] {
+			r.HotApplyWithoutDebug = *noDebug
 		}
 		req = r
 	}
@@ -141,6 +145,13 @@ func writeUpgrade(w io.Writer, o *gate.Outcome) {
 	line("verdict", "%s", o.Verdict)
 	line("decision", "%s", o.Decision.Action)
 	line("reason", "%s", clean(o.Decision.Reason))
+	for _, r := range o.Decision.Rules {
+		verdict := "holds"
+		if !r.OK {
+			verdict = "fails"
+		}
+		line("rule", "%-26s %s", r.Rule, verdict)
+	}
 	for _, f := range o.Decision.Findings {
 		line("finding", "%s", clean(f))
 	}

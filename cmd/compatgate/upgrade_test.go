@@ -189,3 +189,47 @@ func TestUpgradeHeldAndBesideCommands(t *testing.T) {
 		t.Errorf("beside: exit %d: %s\n%s", code, stderr, out)
 	}
 }
+
+// Without debug information for NEW, private layouts cannot be compared:
+// the upgrade is planned as a restart naming NEW, unless
+// --hot-apply-without-debug, or the subscription's
+// hot_apply_without_debug, allows hot-apply.
+func TestUpgradeWithoutDebug(t *testing.T) {
+	dir := t.TempDir()
+	lib := buildDemo(t, dir, "libdemo.so.1", 1, "")
+	v2 := buildDemo(t, t.TempDir(), "v2.so", 2, "")
+	if b, err := exec.Command("strip", "--strip-debug", v2).CombinedOutput(); err != nil {
+		t.Fatalf("strip: %v\n%s", err, b)
+	}
+	config := filepath.Join(t.TempDir(), "subscriptions.toml")
+	text := "[[library]]\npath = \"" + lib + "\"\nreleases = \"" + dir + "\"\nhot_apply = true\nhot_apply_without_debug = true\n" +
+		"[library.followers]\nall = true\n[library.restart]\ncommand = \"true\"\n"
+	if err := os.WriteFile(config, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name  string
+		flags []string
+		want  []string
+	}{
+		{"refused", nil, []string{"decision    restart", "rule        private-layouts-unchanged  fails",
+			"private-layouts-unchanged: types not compared: no debug information for NEW"}},
+		{"flag", []string{"--hot-apply-without-debug"}, []string{"decision    hot-apply", "rule        private-layouts-unchanged  holds"}},
+		{"subscription", []string{"--config", config}, []string{"decision    hot-apply"}},
+		{"flag overrides subscription", []string{"--config", config, "--hot-apply-without-debug=false"}, []string{"decision    restart"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			args := append([]string{"upgrade", "--dry-run", "--state-dir", t.TempDir()}, tc.flags...)
+			code, out, stderr := queueCLI(append(args, lib, v2)...)
+			if code != exitOK {
+				t.Fatalf("exit %d: %s\n%s", code, stderr, out)
+			}
+			for _, want := range tc.want {
+				if !strings.Contains(out, want) {
+					t.Errorf("output lacks %q:\n%s", want, out)
+				}
+			}
+		})
+	}
+}

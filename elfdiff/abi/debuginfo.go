@@ -9,8 +9,9 @@ import (
 )
 
 // DebugInfo is the part of a Corpus read from DWARF: the declaration of
-// every exported function and variable the debug information describes, and
-// the types reachable from them. Nothing else of the DWARF is kept.
+// every exported function and variable the debug information describes, of
+// the library-private variables asked for, and the types reachable from
+// them. Nothing else of the DWARF is kept.
 type DebugInfo struct {
 	// Source says where the DWARF came from: the library itself or the
 	// path of its separate debug file.
@@ -23,6 +24,10 @@ type DebugInfo struct {
 	// DIE without an address (a declaration) or a TLS variable.
 	FuncsByName map[string]*Func
 	VarsByName  map[string]*Var
+	// PrivateVars are the library's own variables in static storage that
+	// it does not export, by address: those ReadOptions.PrivateData
+	// selects (its state in writable memory), when it was given.
+	PrivateVars map[uint64]*Var
 	// Files are the paths of the files the struct, union, class and
 	// enum types, functions and variables were declared in
 	// (DW_AT_decl_file), as Type.File, Func.File and Var.File number them

@@ -20,12 +20,17 @@ import (
 type declIndex struct {
 	funcAt, varAt       map[uint64]dwarf.Offset
 	funcNamed, varNamed map[string]dwarf.Offset
+	// privateAt are the library-private variables wanted, by address.
+	privateAt map[uint64]dwarf.Offset
 }
 
 // wanted are the exported symbols the index looks for.
 type wanted struct {
 	funcAddr, varAddr map[uint64]bool
 	names             map[string]symClass
+	// private selects, by address, the variables not exported that are
+	// wanted too; nil for none.
+	private func(addr uint64) bool
 }
 
 // minChunkBytes is the least .debug_info a worker of the index is given:
@@ -39,7 +44,7 @@ const minChunkBytes = 4 << 20
 // when 0), and the results merged in unit order, so that they are those of
 // one scan in order.
 func (dr *dwarfReader) index(syms *elfsym.SymbolList, workers int, minBytes uint64) (*declIndex, error) {
-	w := wanted{funcAddr: make(map[uint64]bool), varAddr: make(map[uint64]bool), names: make(map[string]symClass)}
+	w := wanted{funcAddr: make(map[uint64]bool), varAddr: make(map[uint64]bool), names: make(map[string]symClass), private: dr.privateData}
 	for _, s := range syms.All() {
 		switch s.Type {
 		case elf.STT_FUNC, elf.STT_GNU_IFUNC:
@@ -69,6 +74,7 @@ func (dr *dwarfReader) index(syms *elfsym.SymbolList, workers int, minBytes uint
 	idx := &declIndex{
 		funcAt: make(map[uint64]dwarf.Offset), varAt: make(map[uint64]dwarf.Offset),
 		funcNamed: make(map[string]dwarf.Offset), varNamed: make(map[string]dwarf.Offset),
+		privateAt: make(map[uint64]dwarf.Offset),
 	}
 	named := [2]namedDIEs{make(namedDIEs), make(namedDIEs)}
 	var fixups []scopeFixup
@@ -76,6 +82,7 @@ func (dr *dwarfReader) index(syms *elfsym.SymbolList, workers int, minBytes uint
 	for _, p := range parts {
 		firstWins(idx.funcAt, p.funcAt)
 		firstWins(idx.varAt, p.varAt)
+		firstWins(idx.privateAt, p.privateAt)
 		firstWins(dr.defs, p.defs)
 		for i, m := range [2]namedDIEs{p.funcNamed, p.varNamed} {
 			for name, n := range m {
@@ -130,6 +137,7 @@ func splitUnits(sec *dwarfdec.Sections, n int, minBytes uint64) [][2]uint64 {
 // indexPart is what the index finds in one run of units.
 type indexPart struct {
 	funcAt, varAt       map[uint64]dwarf.Offset
+	privateAt           map[uint64]dwarf.Offset
 	funcNamed, varNamed namedDIEs
 	defs                map[defKey]dwarf.Offset
 	scope               offsetStrings
@@ -202,6 +210,7 @@ func (dr *dwarfReader) fixScopes(fixups []scopeFixup) {
 func (dr *dwarfReader) indexChunk(w *wanted, start, end uint64) (*indexPart, error) {
 	part := &indexPart{
 		funcAt: make(map[uint64]dwarf.Offset), varAt: make(map[uint64]dwarf.Offset),
+		privateAt: make(map[uint64]dwarf.Offset),
 		funcNamed: make(namedDIEs), varNamed: make(namedDIEs),
 		defs: make(map[defKey]dwarf.Offset),
 	}
@@ -295,6 +304,10 @@ func (dr *dwarfReader) indexChunk(w *wanted, start, end uint64) (*indexPart, err
 					part.varAt[a] = e.Off
 				}
 				break
+			} else if ok && w.private != nil && w.private(a) {
+				if _, ok := part.privateAt[a]; !ok {
+					part.privateAt[a] = e.Off
+				}
 			}
 			namedDecl(part.varNamed, e, varClass)
 		case dwarf.TagStructType, dwarf.TagUnionType, dwarf.TagClassType, dwarf.TagEnumerationType, dwarf.TagTypedef:

@@ -21,13 +21,28 @@ const maxTypeDepth = 512
 // never a panic.
 //
 // The DWARF 5 type units are indexed at the first reference into one.
-func Read(df *dwarfdec.File, syms *elfsym.SymbolList, source string) (info *DebugInfo, err error) {
+func Read(df *dwarfdec.File, syms *elfsym.SymbolList, source string) (*DebugInfo, error) {
+	return ReadWith(df, syms, source, ReadOptions{})
+}
+
+// ReadOptions tune ReadWith.
+type ReadOptions struct {
+	// PrivateData, when set, selects by address the variables in static
+	// storage that the library defines but does not export whose
+	// declarations are read too (DebugInfo.PrivateVars): the variables at
+	// file scope whose location is one fixed address.
+	PrivateData func(addr uint64) bool
+}
+
+// ReadWith is Read with options.
+func ReadWith(df *dwarfdec.File, syms *elfsym.SymbolList, source string, opts ReadOptions) (info *DebugInfo, err error) {
 	defer func() {
 		if v := recover(); v != nil {
 			info, err = nil, fmt.Errorf("malformed DWARF (%v)", v)
 		}
 	}()
 	dr := newDWARFReader(df)
+	dr.privateData = opts.PrivateData
 	idx, err := dr.index(syms, 0, minChunkBytes)
 	if err != nil {
 		return nil, err
@@ -38,6 +53,7 @@ func Read(df *dwarfdec.File, syms *elfsym.SymbolList, source string) (info *Debu
 		Vars:        make(map[uint64]*Var, len(idx.varAt)),
 		FuncsByName: make(map[string]*Func),
 		VarsByName:  make(map[string]*Var),
+		PrivateVars: make(map[uint64]*Var, len(idx.privateAt)),
 	}
 	// One declaration may be reached both by address and by name; decode
 	// it once.
@@ -70,6 +86,19 @@ func Read(df *dwarfdec.File, syms *elfsym.SymbolList, source string) (info *Debu
 	for _, off := range sortedOffsets(idx.varAt, idx.varNamed) {
 		dr.enterUnit(off)
 		if _, err := vr(off); err != nil {
+			return nil, err
+		}
+	}
+	// The private variables come last, so that they change nothing of
+	// how the exported declarations decode.
+	for _, off := range sortedOffsets(idx.privateAt, map[string]dwarf.Offset(nil)) {
+		dr.enterUnit(off)
+		if _, err := vr(off); err != nil {
+			return nil, err
+		}
+	}
+	for addr, off := range idx.privateAt {
+		if info.PrivateVars[addr], err = vr(off); err != nil {
 			return nil, err
 		}
 	}
@@ -133,6 +162,9 @@ type dwarfReader struct {
 	// pushes its own above those of the ones that are reading it.
 	methodStack []Method
 	paramStack  []*Type
+	// privateData selects the private variables to read (see
+	// ReadOptions.PrivateData).
+	privateData func(addr uint64) bool
 	// merge shares one Type among the copies of a type (merge.go).
 	merge merger
 	// files are the paths of the files types are declared in, numbered

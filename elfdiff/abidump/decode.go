@@ -111,6 +111,7 @@ func decodeDebug(in *debugInfo) (*abi.DebugInfo, error) {
 		Source: in.Source, Types: in.TypeCount, TypeUnitRefs: in.TypeUnitRefs, Files: in.Files,
 		Funcs: make(map[uint64]*abi.Func, len(in.Funcs)), Vars: make(map[uint64]*abi.Var, len(in.Vars)),
 		FuncsByName: make(map[string]*abi.Func, len(in.FuncsByName)), VarsByName: make(map[string]*abi.Var, len(in.VarsByName)),
+		PrivateVars: make(map[uint64]*abi.Var, len(in.PrivateVars)),
 	}
 	for _, f := range in.Funcs {
 		d.Funcs[f.Addr] = td.function(f.function)
@@ -123,6 +124,9 @@ func decodeDebug(in *debugInfo) (*abi.DebugInfo, error) {
 	}
 	for _, v := range in.VarsByName {
 		d.VarsByName[v.Key] = td.variable(v.variable)
+	}
+	for _, v := range in.PrivateVars {
+		d.PrivateVars[v.Addr] = td.variable(v.variable)
 	}
 	return d, td.err
 }

@@ -121,7 +121,10 @@ type debugInfo struct {
 	Vars        []varAt     `json:"vars"`
 	FuncsByName []funcNamed `json:"funcs_by_name"`
 	VarsByName  []varNamed  `json:"vars_by_name"`
-	Types       []typ       `json:"types"`
+	// PrivateVars are the library's private variables in writable static
+	// storage; absent when none.
+	PrivateVars []varAt `json:"private_vars,omitempty"`
+	Types       []typ   `json:"types"`
 }
 
 // ref is an index in debugInfo.Types.

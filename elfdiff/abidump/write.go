@@ -165,6 +165,9 @@ func encodeDebug(di *abi.DebugInfo) *debugInfo {
 	for _, k := range slices.Sorted(maps.Keys(di.VarsByName)) {
 		d.VarsByName = append(d.VarsByName, varNamed{Key: k, variable: tt.variable(di.VarsByName[k])})
 	}
+	for _, a := range slices.Sorted(maps.Keys(di.PrivateVars)) {
+		d.PrivateVars = append(d.PrivateVars, varAt{Addr: a, variable: tt.variable(di.PrivateVars[a])})
+	}
 	// Encoding a type numbers the types it refers to: the queue grows
 	// while it is walked.
 	for i := 0; i < len(tt.queue); i++ {
@@ -307,6 +310,10 @@ func writeDocument(w *bufio.Writer, d *document) error {
 		put(",\n")
 		list(put, value, "vars_by_name", g.VarsByName)
 		put(",\n")
+		if len(g.PrivateVars) > 0 {
+			list(put, value, "private_vars", g.PrivateVars)
+			put(",\n")
+		}
 		list(put, value, "types", g.Types)
 		put("}")
 	}

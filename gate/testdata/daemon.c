@@ -1,13 +1,24 @@
 /* daemon: a long-running client of libdemo. It writes its PID to the PID
  * file argv[1], then, every 20 ms, calls lib_version() and, whenever the
  * value changes, appends "PID VERSION" to the file argv[2]. It reloads
- * nothing: a new version shows only by hot upgrade or restart. */
+ * nothing: a new version shows only by hot upgrade or restart. With
+ * DEMO_PARK set in the environment, a second thread calls lib_park() and so
+ * stays inside the library for good. */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
 
 int lib_version(void);
+void lib_park(void);
+
+static void *park(void *arg)
+{
+	(void)arg;
+	lib_park();
+	return NULL;
+}
 
 int main(int argc, char **argv)
 {
@@ -21,6 +32,9 @@ int main(int argc, char **argv)
 	fprintf(p, "%d\n", getpid());
 	fclose(p);
 	rename(tmp, argv[1]);
+	pthread_t t;
+	if (getenv("DEMO_PARK") && pthread_create(&t, NULL, park, NULL) != 0)
+		return 1;
 	int last = -1;
 	struct timespec ts = {0, 20 * 1000 * 1000};
 	for (;;) {
