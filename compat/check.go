@@ -132,13 +132,14 @@ func PublicHeaders(path string, recorded *pubheaders.Set, dirs, files []string, 
 
 // concurrentLoadLimit is the combined size of two library files up to which
 // CheckWith reads them at the same time. Reading is most of a check, and the
-// two reads are independent; but each holds its library's DWARF in memory
-// while it runs, so bigger libraries are read one after the other, to keep
-// the peak at one library's DWARF. Since the copies of a type that units
-// repeat are merged, the sections are most of a load's peak: a pair of
-// 48 MB libraries (bench/gen -shape header, 2,000 structs, 200 units)
-// peaks at 119 MiB read together and 70 MiB in turn; in turn, its loads
-// take up to twice the wall time on an idle machine (3.5 s of CPU).
+// two reads are independent; but each may hold its library's DWARF in
+// memory while it runs (compressed sections are inflated into memory), so
+// bigger libraries are read one after the other, to keep the peak at one
+// library's DWARF. Uncompressed sections are mapped from the files and
+// their pages given back unit by unit (elfdiff/dwarfdec), which makes the
+// difference small for them: a pair of 48 MB libraries (bench/gen -shape
+// header, 2,000 structs, 200 units) peaks at 38 MiB read together and
+// 36 MiB in turn (119 and 70 MiB when the sections were read into memory).
 const concurrentLoadLimit = 64 << 20
 
 // concurrentLoad reports whether the libraries at the two paths are read

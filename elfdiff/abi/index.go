@@ -13,6 +13,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"runtime"
+	"runtime/debug"
 	"sync"
 )
 
@@ -63,7 +64,17 @@ func (dr *dwarfReader) index(syms *elfsym.SymbolList, workers int, minBytes uint
 	errs := make([]error, len(chunks))
 	var wg sync.WaitGroup
 	for i, c := range chunks {
-		wg.Go(func() { parts[i], errs[i] = dr.indexChunk(&w, c[0], c[1]) })
+		wg.Go(func() {
+			// A mapped file cut while it is read faults: an error, as
+			// for malformed DWARF (Read recovers the other panics).
+			defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+			defer func() {
+				if v := recover(); v != nil {
+					errs[i] = fmt.Errorf("malformed DWARF (%v)", v)
+				}
+			}()
+			parts[i], errs[i] = dr.indexChunk(&w, c[0], c[1])
+		})
 	}
 	wg.Wait()
 	for _, err := range errs {
@@ -116,16 +127,17 @@ func splitUnits(sec *dwarfdec.Sections, n int, minBytes uint64) [][2]uint64 {
 	target := max(size/uint64(max(n, 1)), minBytes)
 	var out [][2]uint64
 	start := uint64(0)
+	var hdr [12]byte
 	for off := uint64(0); off < size; {
-		b := dwarfdec.ScanBuf{Data: sec.Info, Pos: off, Order: sec.Order}
+		b := dwarfdec.ScanBuf{Data: sec.InfoAt(hdr[:], off), Order: sec.Order}
 		length := uint64(b.U32())
 		if length == 0xffffffff {
 			length = b.U64()
 		}
-		if b.Err != nil || length > size-b.Pos {
+		if b.Err != nil || length > size-off-b.Pos {
 			break
 		}
-		off = b.Pos + length
+		off += b.Pos + length
 		if off-start >= target && off < size {
 			out = append(out, [2]uint64{start, off})
 			start = off
@@ -216,7 +228,7 @@ func (dr *dwarfReader) indexChunk(w *wanted, start, end uint64) (*indexPart, err
 	}
 	// Each worker reads the DIEs the scanner cannot decode alone with
 	// its own debug/dwarf reader.
-	r := dr.d.Reader()
+	r := dwarfdec.NewEntryReader(dr.sec)
 	// namedDecl records DIEs found only by name.
 	namedDecl := func(m namedDIEs, e *dwarfdec.ScannedDIE, class symClass) {
 		name := e.Linkage
@@ -230,6 +242,10 @@ func (dr *dwarfReader) indexChunk(w *wanted, start, end uint64) (*indexPart, err
 	}
 	s := dwarfdec.NewScanner(dr.sec)
 	s.Pos, s.Limit = start, end
+	// The index reads each unit once: its pages are given back as the
+	// scan leaves it.
+	ev := evictor{sec: dr.sec, mark: start}
+	defer ev.advance(end)
 	// scopes is the stack of enclosing scope prefixes ("ns::S::") of the
 	// DIEs being read, one per DIE whose children are being read.
 	var scopes []scopeLevel
@@ -252,7 +268,7 @@ func (dr *dwarfReader) indexChunk(w *wanted, start, end uint64) (*indexPart, err
 		if e.Indirect {
 			// A value the scanner cannot resolve alone: let debug/dwarf
 			// decode this DIE.
-			if err := rescan(r, e); err != nil {
+			if err := rescan(r, s.Unit(), e); err != nil {
 				return nil, err
 			}
 		}
@@ -264,6 +280,7 @@ func (dr *dwarfReader) indexChunk(w *wanted, start, end uint64) (*indexPart, err
 			}
 			continue
 		case dwarf.TagCompileUnit, dwarf.TagPartialUnit, dwarf.TagTypeUnit:
+			ev.advance(uint64(e.Off))
 			part.units = append(part.units, newUnitInfo(e.Off, e.Language))
 			if e.Children {
 				scopes = append(scopes[:0], scopeLevel{})
@@ -283,7 +300,7 @@ func (dr *dwarfReader) indexChunk(w *wanted, start, end uint64) (*indexPart, err
 				part.methods = append(part.methods, e.Off)
 			}
 			matched := false
-			addrs, err := dr.entryAddrs(r, e)
+			addrs, err := entryAddrs(r, s.Unit(), e)
 			if err != nil {
 				return nil, err
 			}
@@ -350,10 +367,10 @@ func (dr *dwarfReader) indexChunk(w *wanted, start, end uint64) (*indexPart, err
 	return part, nil
 }
 
-// rescan decodes with debug/dwarf, through r, the attributes of e that the
-// scanner could not resolve itself.
-func rescan(r *dwarf.Reader, e *dwarfdec.ScannedDIE) error {
-	full, err := readEntry(r, e.Off)
+// rescan decodes with debug/dwarf, through r, the attributes of e, of
+// unit u, that the scanner could not resolve itself.
+func rescan(r *dwarfdec.EntryReader, u *dwarfdec.ScanUnit, e *dwarfdec.ScannedDIE) error {
+	full, err := r.Entry(u, e.Off)
 	if err != nil {
 		return err
 	}
@@ -383,19 +400,20 @@ const (
 )
 
 // entryAddrs returns the entry addresses of a subprogram: DW_AT_low_pc, or
-// the starts of its DW_AT_ranges, read through debug/dwarf with r.
-func (dr *dwarfReader) entryAddrs(r *dwarf.Reader, e *dwarfdec.ScannedDIE) ([]uint64, error) {
+// the starts of its DW_AT_ranges, read through debug/dwarf with r (e is
+// of unit u).
+func entryAddrs(r *dwarfdec.EntryReader, u *dwarfdec.ScanUnit, e *dwarfdec.ScannedDIE) ([]uint64, error) {
 	if e.HasLowPC {
 		return []uint64{e.LowPC}, nil
 	}
 	if !e.HasRanges {
 		return nil, nil
 	}
-	full, err := readEntry(r, e.Off)
+	full, err := r.Entry(u, e.Off)
 	if err != nil {
 		return nil, err
 	}
-	rs, err := dr.d.Ranges(full)
+	rs, err := r.Ranges(full)
 	if err != nil {
 		return nil, nil
 	}

@@ -320,14 +320,18 @@ func (dr *dwarfReader) setType(off dwarf.Offset, t *Type) {
 // forgets which Type each of its DIEs decoded to: its declarations are
 // decoded, and the DIEs of another unit are merged, by comparison with
 // the pinned units' DIEs. The cache then holds the pinned units' DIEs and
-// one unit's, not every unit's.
-func (dr *dwarfReader) enterUnit(off dwarf.Offset) {
+// one unit's, not every unit's; ev gives back the pages of the units
+// before u.
+func (dr *dwarfReader) enterUnit(off dwarf.Offset, ev *evictor) {
 	u := dr.unitOf(off)
 	m := &dr.merge
 	if u == m.current {
 		return
 	}
 	m.current = u
+	if u != nil {
+		ev.advance(uint64(u.off))
+	}
 	keep := m.written[:0]
 	for _, o := range m.written {
 		switch ou := dr.unitOf(o); {

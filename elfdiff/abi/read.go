@@ -8,6 +8,7 @@ import (
 	"debug/dwarf"
 	"fmt"
 	"math"
+	"runtime/debug"
 	"slices"
 )
 
@@ -18,7 +19,8 @@ const maxTypeDepth = 512
 // Read decodes the declarations of the exported symbols syms, and
 // the types reachable from them, from d. Only what is reachable from an
 // exported symbol is decoded. A malformed DWARF section yields an error,
-// never a panic.
+// never a panic; so does a file cut while its mapped sections are read
+// (the fault is recovered).
 //
 // The DWARF 5 type units are indexed at the first reference into one.
 func Read(df *dwarfdec.File, syms *elfsym.SymbolList, source string) (*DebugInfo, error) {
@@ -36,6 +38,7 @@ type ReadOptions struct {
 
 // ReadWith is Read with options.
 func ReadWith(df *dwarfdec.File, syms *elfsym.SymbolList, source string, opts ReadOptions) (info *DebugInfo, err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	defer func() {
 		if v := recover(); v != nil {
 			info, err = nil, fmt.Errorf("malformed DWARF (%v)", v)
@@ -76,15 +79,18 @@ func ReadWith(df *dwarfdec.File, syms *elfsym.SymbolList, source string, opts Re
 		return v, err
 	}
 	// Decoded in offset order, so that the copy of a type that others
-	// merge into is the same from run to run.
+	// merge into is the same from run to run; the pages of the units
+	// left are given back (the DIEs of another unit that a merge
+	// compares with are read again from the file).
+	ev := evictor{sec: dr.sec}
 	for _, off := range sortedOffsets(idx.funcAt, idx.funcNamed) {
-		dr.enterUnit(off)
+		dr.enterUnit(off, &ev)
 		if _, err := fn(off); err != nil {
 			return nil, err
 		}
 	}
 	for _, off := range sortedOffsets(idx.varAt, idx.varNamed) {
-		dr.enterUnit(off)
+		dr.enterUnit(off, &ev)
 		if _, err := vr(off); err != nil {
 			return nil, err
 		}
@@ -92,7 +98,7 @@ func ReadWith(df *dwarfdec.File, syms *elfsym.SymbolList, source string, opts Re
 	// The private variables come last, so that they change nothing of
 	// how the exported declarations decode.
 	for _, off := range sortedOffsets(idx.privateAt, map[string]dwarf.Offset(nil)) {
-		dr.enterUnit(off)
+		dr.enterUnit(off, &ev)
 		if _, err := vr(off); err != nil {
 			return nil, err
 		}
@@ -132,13 +138,12 @@ func ReadWith(df *dwarfdec.File, syms *elfsym.SymbolList, source string, opts Re
 // dwarfReader decodes DIEs into Funcs, Vars and Types, caching types by
 // offset so shared and recursive types are decoded once.
 type dwarfReader struct {
-	d     *dwarf.Data
-	r     *dwarf.Reader
-	sec   *dwarfdec.Sections // the raw sections of d
-	dies  *dwarfdec.Decoder  // the decoder of the DIEs, set by the index pass
-	types map[dwarf.Offset]*Type
-	void  *Type
-	depth int
+	sec     *dwarfdec.Sections    // the raw sections
+	dies    *dwarfdec.Decoder     // the decoder of the DIEs, set by the index pass
+	entries *dwarfdec.EntryReader // for the DIEs left to debug/dwarf
+	types   map[dwarf.Offset]*Type
+	void    *Type
+	depth   int
 	// typeUnits finds DWARF 5 type units by signature; sigs caches it.
 	typeUnits func() map[uint64]dwarf.Offset
 	sigs      map[uint64]dwarf.Offset
@@ -175,7 +180,7 @@ type dwarfReader struct {
 
 // newDWARFReader returns a reader of the DWARF of df.
 func newDWARFReader(df *dwarfdec.File) *dwarfReader {
-	return &dwarfReader{d: df.Data, r: df.Data.Reader(), sec: df.Sec, types: make(map[dwarf.Offset]*Type),
+	return &dwarfReader{sec: df.Sec, entries: dwarfdec.NewEntryReader(df.Sec), types: make(map[dwarf.Offset]*Type),
 		defs: make(map[defKey]dwarf.Offset), typeUnits: df.TypeUnits, fileIDs: make(map[string]uint32),
 		void:  &Type{Kind: VoidType, Size: -1, Count: -1},
 		merge: merger{buckets: make(map[mergeKey][]dwarf.Offset)}}
@@ -190,19 +195,6 @@ type defKey struct {
 // entry reads the DIE at off into d.
 func (dr *dwarfReader) entry(off dwarf.Offset, d *dwarfdec.DIE) error {
 	return dr.dies.Read(off, d)
-}
-
-// readEntry reads the DIE at off with r.
-func readEntry(r *dwarf.Reader, off dwarf.Offset) (*dwarf.Entry, error) {
-	r.Seek(off)
-	e, err := r.Next()
-	if err != nil {
-		return nil, fmt.Errorf("reading DIE at %#x: %w", off, err)
-	}
-	if e == nil || e.Offset != off {
-		return nil, fmt.Errorf("no DIE at %#x", off)
-	}
-	return e, nil
 }
 
 // origin reads into o the DIE that e completes: its abstract origin

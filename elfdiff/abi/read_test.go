@@ -1,6 +1,9 @@
 package abi
 
 import (
+	"os"
+	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -52,4 +55,29 @@ func BenchmarkReadDebugInfo(b *testing.B) {
 			b.Fatalf("only %d types decoded", info.Types)
 		}
 	}
+}
+
+// TestReadCutFile reads a library whose file is cut after its DWARF
+// sections are mapped: the reader faults on the pages past the end, and
+// must return an error, not crash.
+func TestReadCutFile(t *testing.T) {
+	built := testlib.BuildUnitsWith(t, "gcc", map[string]string{"a.c": testlib.CSrc})
+	data, err := os.ReadFile(built)
+	if err != nil {
+		t.Fatal(err)
+	}
+	so := filepath.Join(t.TempDir(), "lib.so")
+	if err := os.WriteFile(so, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	syms := exportsOf(t, so)
+	df := openTestDWARF(t, so)
+	if err := os.Truncate(so, 0); err != nil {
+		t.Fatal(err)
+	}
+	info, err := Read(df, syms, so)
+	if runtime.GOOS == "linux" && err == nil {
+		t.Fatalf("read %d functions from a cut file, want an error", len(info.Funcs))
+	}
+	t.Logf("error: %v", err)
 }

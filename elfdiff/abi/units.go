@@ -198,11 +198,15 @@ func (dr *dwarfReader) lineFiles(u *unitInfo) [][]byte {
 // joinedFiles returns the file names of the line table of u as
 // debug/dwarf reads them, joined to their directories.
 func (dr *dwarfReader) joinedFiles(u *unitInfo) []string {
-	cu, err := readEntry(dr.r, u.off)
+	su, err := dr.dies.Unit(u.off)
 	if err != nil {
 		return []string{}
 	}
-	lr, err := dr.d.LineReader(cu)
+	cu, err := dr.entries.Entry(su, u.off)
+	if err != nil {
+		return []string{}
+	}
+	lr, err := dr.entries.LineReader(cu)
 	if err != nil || lr == nil {
 		return []string{}
 	}
@@ -225,4 +229,23 @@ func isSourceFile(name string) bool {
 		return true
 	}
 	return false
+}
+
+// evictor gives back the pages of the units a reader moving forward
+// through .debug_info has left (dwarfdec.Sections.Evict): everything
+// below mark was read.
+type evictor struct {
+	sec  *dwarfdec.Sections
+	mark uint64
+}
+
+// advance says the reader is now at off, and gives back the pages of the
+// units between the mark and off. Moving back moves the mark only: the
+// pages read again there are given back as the reader passes them.
+func (e *evictor) advance(off uint64) {
+	if off <= e.mark {
+		e.mark = off
+		return
+	}
+	e.mark = e.sec.Evict(e.mark, off)
 }

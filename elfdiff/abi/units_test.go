@@ -4,6 +4,7 @@ import (
 	"github.com/compatgate/compatgate/elfdiff/dwarfdec"
 	"github.com/compatgate/compatgate/elfdiff/elfsym"
 
+	"debug/dwarf"
 	"debug/elf"
 	"os"
 	"path"
@@ -41,7 +42,7 @@ func TestLineFileNamesMatchDebugDWARF(t *testing.T) {
 			}
 			dr.dies = dwarfdec.NewDecoder(df.Sec, s.Headers)
 			units, files := 0, 0
-			for r := df.Data.Reader(); ; {
+			for r := mustDWARF(t, df).Reader(); ; {
 				cu, err := r.Next()
 				if err != nil {
 					t.Fatal(err)
@@ -144,4 +145,14 @@ func exportsOf(tb testing.TB, so string) *elfsym.SymbolList {
 	}
 	syms, _, _ := elfsym.ReadExports(dyn)
 	return &syms
+}
+
+// mustDWARF returns debug/dwarf's view of df.
+func mustDWARF(t testing.TB, df *dwarfdec.File) *dwarf.Data {
+	t.Helper()
+	d, err := df.DWARF()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
 }

@@ -24,7 +24,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -73,13 +72,27 @@ func FromEnv() (*Client, bool) {
 	return c, true
 }
 
-var buildIDRE = regexp.MustCompile(`^[0-9a-f]{2,128}$`)
+// isBuildID reports whether s is a build-id as debuginfod names them: 2
+// to 128 lower-case hexadecimal digits. (A regular expression with the
+// bounded repetition compiles into 128 copies, at every start of the
+// program.)
+func isBuildID(s string) bool {
+	if len(s) < 2 || len(s) > 128 {
+		return false
+	}
+	for _, c := range []byte(s) {
+		if (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	return true
+}
 
 // DebugInfo returns the path of the debug file of the given build-id (hex),
 // from the cache or fetched into it.
 func (c *Client) DebugInfo(ctx context.Context, buildID string) (string, error) {
 	buildID = strings.ToLower(buildID)
-	if !buildIDRE.MatchString(buildID) {
+	if !isBuildID(buildID) {
 		return "", fmt.Errorf("debuginfod: not a build-id: %q", buildID)
 	}
 	dir := filepath.Join(c.CacheDir, buildID)

@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -161,6 +162,30 @@ func TestFromEnv(t *testing.T) {
 		}
 		if fmt.Sprint(c.URLs) != fmt.Sprint(tt.urls) || c.CacheDir != tt.cache || c.Timeout != tt.timeout {
 			t.Errorf("%v: got %+v", tt.env, *c)
+		}
+	}
+}
+
+// TestDebugInfoRefusesNonBuildIDs asks for names that are not build-ids:
+// no server is asked, and the error names the value.
+func TestDebugInfoRefusesNonBuildIDs(t *testing.T) {
+	c := &Client{CacheDir: t.TempDir()}
+	for _, tc := range []struct {
+		id string
+		ok bool
+	}{
+		{"ab", true}, {"0123456789abcdef", true}, {"ABCDEF", true}, {strings.Repeat("a", 128), true},
+		{"", false}, {"a", false}, {"abg0", false}, {"../etc", false}, {"ab cd", false},
+		{strings.Repeat("a", 129), false},
+	} {
+		if got := isBuildID(strings.ToLower(tc.id)); got != tc.ok {
+			t.Errorf("isBuildID(%q) = %v, want %v", tc.id, got, tc.ok)
+		}
+		if tc.ok {
+			continue
+		}
+		if _, err := c.DebugInfo(context.Background(), tc.id); err == nil || !strings.Contains(err.Error(), "not a build-id") {
+			t.Errorf("DebugInfo(%q): error %v, want not a build-id", tc.id, err)
 		}
 	}
 }

@@ -20,11 +20,10 @@ const DefaultDebugDir = "/usr/lib/debug"
 // A File is the DWARF of a library and where it came from. Close it
 // when done: it may hold a separate debug file open.
 type File struct {
-	Data    *dwarf.Data // the DWARF, as debug/dwarf decodes it (not the supplementary file's, nor .debug_types)
-	Sec     *Sections   // the sections Data decodes, and those of the supplementary file
-	Path    string      // the file the DWARF was read from
-	Fetched bool        // Path was fetched by Search.Fetch
-	closer  io.Closer   // nil when the file is the library itself
+	Sec     *Sections // the DWARF sections, and those of the supplementary file
+	Path    string    // the file the DWARF was read from
+	Fetched bool      // Path was fetched by Search.Fetch
+	closer  io.Closer // nil when the file is the library itself
 }
 
 // Search says where separate debug files are looked for, besides the
@@ -55,6 +54,14 @@ func (f *File) Close() {
 	if f.closer != nil {
 		f.closer.Close()
 	}
+}
+
+// DWARF returns the DWARF of the file (not of its supplementary file) as
+// debug/dwarf decodes it, .debug_types included. Making it reads every
+// unit's header: the checker reads DIEs with an EntryReader instead.
+func (f *File) DWARF() (*dwarf.Data, error) {
+	f.Sec.ensureSegs()
+	return f.Sec.dwarfData(f.Sec.Info[:f.Sec.segEnd(&f.Sec.segs[0])], true)
 }
 
 // TypeUnits returns where the type unit of each signature puts its type,
@@ -111,12 +118,7 @@ func newFile(ef *elf.File, r io.ReaderAt, path string, s Search) (*File, error) 
 		}
 	}
 	sec.layout(supSec, units, release)
-	d, err := sec.data()
-	if err != nil {
-		sec.release()
-		return nil, fmt.Errorf("reading DWARF of %s: %w", path, err)
-	}
-	return &File{Data: d, Sec: sec, Path: path}, nil
+	return &File{Sec: sec, Path: path}, nil
 }
 
 // Open returns the DWARF describing the library ef read from path

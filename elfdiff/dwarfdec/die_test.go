@@ -41,7 +41,7 @@ func compareDecoder(t *testing.T, df *File) int {
 	}
 	dd := NewDecoder(df.Sec, s.Headers)
 	dd.raw = true // as debug/dwarf reads them
-	r := df.Data.Reader()
+	r := mustDWARF(t, df).Reader()
 	n := 0
 	for {
 		want, err := r.Next()
@@ -61,7 +61,7 @@ func compareDecoder(t *testing.T, df *File) int {
 		}
 		compareTypeDIE(t, want, &got)
 		if want.Children && want.Tag != dwarf.TagCompileUnit && want.Tag != dwarf.TagTypeUnit {
-			compareChildren(t, df.Data, dd, &got)
+			compareChildren(t, mustDWARF(t, df), dd, &got)
 		}
 	}
 }
@@ -408,11 +408,7 @@ func TestTypeDIEForms(t *testing.T) {
 
 	sec := &Sections{Order: binary.LittleEndian, Info: info, abbrev: abbrev.Bytes(), Str: str.Bytes(),
 		LineStr: lineStr.Bytes(), strOffsets: strOffs.Bytes(), addr: addr.Bytes(), rnglists: rngl.Bytes()}
-	data, err := sec.data()
-	if err != nil {
-		t.Fatal(err)
-	}
-	df := &File{Data: data, Sec: sec}
+	df := &File{Sec: sec}
 	if n := compareDecoder(t, df); n != 8 {
 		t.Fatalf("%d DIEs compared, want 8", n)
 	}
@@ -423,9 +419,7 @@ func TestTypeDIEForms(t *testing.T) {
 	cut := append([]byte(nil), info[:len(info)-7]...) // 0 0 {5 "m"} 0 0
 	binary.LittleEndian.PutUint32(cut, uint32(len(cut)-4))
 	sec.Info = cut
-	if data, err = sec.data(); err != nil {
-		t.Fatal(err)
-	}
+	data := mustDWARF(t, &File{Sec: sec})
 	s := NewScanner(sec)
 	if _, err := s.Next(); err != nil {
 		t.Fatal(err)

@@ -21,7 +21,7 @@ func TestExtensionKnown(t *testing.T) {
 // reader must fail, or agree with debug/dwarf, never panic.
 func TestLineFileNamesMalformed(t *testing.T) {
 	df := openScanLib(t, testlib.BuildLib(t, "g++", testlib.CXXSrc, "-gdwarf-5"))
-	cu, err := df.Data.Reader().Next()
+	cu, err := mustDWARF(t, df).Reader().Next()
 	if err != nil || cu == nil {
 		t.Fatal(err)
 	}
@@ -36,10 +36,7 @@ func TestLineFileNamesMalformed(t *testing.T) {
 			}
 			sec := *df.Sec
 			sec.Line = cut
-			d, err := sec.data()
-			if err != nil {
-				t.Fatal(err)
-			}
+			d := mustDWARF(t, &File{Sec: &sec})
 			raw, rawErr := LineFileNames(sec.Line, sec.Str, sec.LineStr, sec.Order, 0)
 			lr, err := d.LineReader(cu)
 			if (rawErr == nil) != (err == nil && lr != nil) {

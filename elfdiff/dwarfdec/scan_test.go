@@ -58,7 +58,7 @@ func openScanLib(t *testing.T, so string) *File {
 			break
 		}
 	}
-	for r := df.Data.Reader(); ; m++ {
+	for r := mustDWARF(t, df).Reader(); ; m++ {
 		if e, err := r.Next(); err != nil || e == nil {
 			break
 		}
@@ -77,7 +77,7 @@ func compareWalk(t *testing.T, df *File, skip bool) int {
 	t.Helper()
 	s := NewScanner(df.Sec)
 	s.Limit = df.Sec.segs[0].end // debug/dwarf reads .debug_info only
-	r := df.Data.Reader()
+	r := mustDWARF(t, df).Reader()
 	dies := 0
 	for {
 		want, err := r.Next()
@@ -185,4 +185,14 @@ func TestDIEScannerMalformed(t *testing.T) {
 			}
 		}
 	}
+}
+
+// mustDWARF returns debug/dwarf's view of df.
+func mustDWARF(t testing.TB, df *File) *dwarf.Data {
+	t.Helper()
+	d, err := df.DWARF()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
 }

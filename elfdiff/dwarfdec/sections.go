@@ -19,8 +19,9 @@ import (
 
 // Sections are the contents of the DWARF sections of one file, as
 // the checker reads them; absent sections are nil. They live outside the
-// Go heap (see offHeap) until release: nothing decoded from them may keep
-// a slice of them.
+// Go heap, mapped from the file (see filemap.go) or in buffers of their
+// own (see offHeap), until release: nothing decoded from them may keep a
+// slice of them.
 type Sections struct {
 	Order binary.ByteOrder
 	// Info holds every unit: the file's .debug_info, then its DWARF 4
@@ -37,6 +38,11 @@ type Sections struct {
 	langs                            *importLangs // set by layout
 	releases                         []func()
 	infoReleases                     []func() // of the buffers of .debug_info and .debug_types
+	// When Info maps the file: the eviction of its pages (see Evict),
+	// the file, and Info's offset in it.
+	infoEvict   func(start, end uint64) uint64
+	infoFile    io.ReaderAt
+	infoFileOff uint64
 }
 
 // release frees the sections' memory. The sections must not be used
@@ -163,6 +169,15 @@ func readDWARFSections(ef *elf.File, r io.ReaderAt, units []byte) (*Sections, er
 	var wg sync.WaitGroup
 	for i, j := range jobs {
 		wg.Go(func() {
+			if j.into == nil {
+				if m, ok := mapSection(j.s, r); ok {
+					*j.dst, releases[i] = m.data, m.unmap
+					if j.dst == &sec.Info {
+						sec.infoEvict, sec.infoFile, sec.infoFileOff = m.evict, m.file, m.off
+					}
+					return
+				}
+			}
 			data, release, err := sectionBytes(j.s, r, plain, j.into)
 			if err != nil {
 				errs[i] = fmt.Errorf("reading %s: %w", j.s.Name, err)
@@ -190,14 +205,17 @@ func readDWARFSections(ef *elf.File, r io.ReaderAt, units []byte) (*Sections, er
 	return sec, nil
 }
 
-// data returns the debug/dwarf view of the sections.
-func (sec *Sections) data() (*dwarf.Data, error) {
-	sec.ensureSegs()
-	d, err := dwarf.New(sec.abbrev, nil, nil, sec.Info[:sec.segEnd(&sec.segs[0])], sec.Line, nil, sec.ranges, sec.Str)
+// dwarfData returns the debug/dwarf view of the sections with the units
+// of info, and of the .debug_types sections when types is set.
+func (sec *Sections) dwarfData(info []byte, types bool) (*dwarf.Data, error) {
+	d, err := dwarf.New(sec.abbrev, nil, nil, info, sec.Line, nil, sec.ranges, sec.Str)
 	if err != nil {
 		return nil, err
 	}
 	for i, t := range sec.types {
+		if !types {
+			break
+		}
 		if err := d.AddTypes(fmt.Sprintf("types-%d", i), t); err != nil {
 			return nil, err
 		}

@@ -95,6 +95,7 @@ func (sec *Sections) dropInfo() {
 		f()
 	}
 	sec.infoReleases = nil
+	sec.infoEvict, sec.infoFile = nil, nil
 }
 
 // ensureSegs makes Info one segment of the file's own units when it was
