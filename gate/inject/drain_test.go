@@ -5,9 +5,14 @@ package inject
 import (
 	"context"
 	"fmt"
+	"io"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // TestDrain: in the drain model, a thread that never leaves OLD (spinning
@@ -68,4 +73,91 @@ func TestDrainUnderLoad(t *testing.T) {
 		}
 	}
 	t.Logf("%d thread(s) caught inside OLD over 3 applies", caught)
+}
+
+// TestSettleRunsTheOthers: a thread found busy at the stop of the world
+// may need another thread to run before it can leave (here it waits on a
+// pipe that only another thread writes, once it reads a line the test
+// sends with the world stopped). settle releases the world while it waits
+// for the busy thread, instead of running the busy thread alone with the
+// others stopped, so the thread leaves and the world is stopped again,
+// consistent. The waiter's place in read is made the "bytes the upgrade
+// replaces" (torn) of a pretend OLD, the C library's text.
+func TestSettleRunsTheOthers(t *testing.T) {
+	if err := ptraceAllowed(); err != nil {
+		t.Skipf("ptrace is not permitted here: %v", err)
+	}
+	prog := filepath.Join(t.TempDir(), "handoff")
+	if err := gcc("-O2", "-pthread", "-o", prog, "testdata/handoff.c"); err != nil {
+		t.Fatal(err)
+	}
+	tg := startProgram(t, prog)
+	waiter, err := strconv.Atoi(strings.TrimPrefix(tg.expect("waiter "), "waiter "))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tg.expect("ready")
+	// Wait (generously) until the waiter blocks in read.
+	var pt procThread
+	for deadline := time.Now().Add(time.Minute); ; {
+		if pt, err = readProcSyscall(tg.pid(), waiter); err == nil && !pt.running && pt.nr == unix.SYS_READ {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the waiter never blocked in read: %+v %v", pt, err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	maps, err := readMaps(tg.pid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	text, ok := findMapping(maps, pt.pc)
+	if !ok {
+		t.Fatalf("no mapping holds %#x", pt.pc)
+	}
+	old := loaded{maps: []mapping{text}}
+	torn := newRanges([]addrRange{{pt.pc, pt.pc + 1}})
+	p := startPtraceThread()
+	defer p.stop()
+	var (
+		reason string
+		rip    uint64
+	)
+	err = p.do(func() error {
+		tr, err := newTracer(tg.pid())
+		if err != nil {
+			return err
+		}
+		defer tr.release()
+		// The line reaches the poster only once it runs again.
+		if err := tr.stopAll(time.Now().Add(time.Minute)); err != nil {
+			return err
+		}
+		if _, err := io.WriteString(tg.stdin, "go\n"); err != nil {
+			return err
+		}
+		if reason, _, err = tr.settle(nil, old, &torn, nil, time.Minute, time.Now().Add(time.Minute)); err != nil || reason != "" {
+			return err
+		}
+		th := tr.threads[waiter]
+		if th == nil || !th.stopped {
+			return fmt.Errorf("the waiter is not stopped after settle")
+		}
+		r, err := tr.regsOf(th)
+		if err != nil {
+			return err
+		}
+		rip = r.Rip
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if reason != "" {
+		t.Fatalf("settle: busy (%s); the waiter never left", reason)
+	}
+	if rip == pt.pc {
+		t.Errorf("the world was stopped with the waiter still at %#x", rip)
+	}
 }
