@@ -305,7 +305,7 @@ func (o *op) applyTraced(sites []site, newPath string) (res Result) {
 	// engine dying in between leaves it journaled as "applying", which
 	// status reports and revert completes.
 	derr := t.detachAll()
-	o.res.StoppedMicros = time.Since(stopped).Microseconds()
+	o.res.StoppedMicros = t.releasedAt.Sub(stopped).Microseconds()
 	// The threads released all at once, late, run before the engine
 	// records the upgrade.
 	yieldCPU()

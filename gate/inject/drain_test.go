@@ -161,3 +161,69 @@ func TestSettleRunsTheOthers(t *testing.T) {
 		t.Errorf("the world was stopped with the waiter still at %#x", rip)
 	}
 }
+
+// TestUrgentWhileStopped: with the world stopped the ptrace thread runs in
+// SCHED_FIFO (when permitted: as root), so that on a loaded machine it is
+// neither preempted by the threads it releases nor left waiting for a time
+// slice of every other runnable thread; it is an ordinary thread again
+// once the process is released, and while the world is released to wait
+// for a busy thread.
+func TestUrgentWhileStopped(t *testing.T) {
+	if err := ptraceAllowed(); err != nil {
+		t.Skipf("ptrace is not permitted here: %v", err)
+	}
+	probe := startPtraceThread()
+	permitted := probe.do(func() error {
+		return unix.SchedSetAttr(0, &unix.SchedAttr{Policy: unix.SCHED_FIFO, Priority: 1}, 0)
+	}) == nil
+	probe.stop()
+	if !permitted {
+		t.Skip("SCHED_FIFO is not permitted here")
+	}
+	prog := filepath.Join(t.TempDir(), "handoff")
+	if err := gcc("-O2", "-pthread", "-o", prog, "testdata/handoff.c"); err != nil {
+		t.Fatal(err)
+	}
+	tg := startProgram(t, prog)
+	tg.expect("ready")
+	policy := func() uint32 {
+		a, err := unix.SchedGetAttr(0, 0)
+		if err != nil {
+			return ^uint32(0)
+		}
+		return a.Policy
+	}
+	p := startPtraceThread()
+	defer p.stop()
+	var before, stopped, released, relaxed uint32
+	err := p.do(func() error {
+		tr, err := newTracer(tg.pid())
+		if err != nil {
+			return err
+		}
+		before = policy()
+		if err := tr.stopAll(time.Now().Add(time.Minute)); err != nil {
+			tr.release()
+			return err
+		}
+		stopped = policy()
+		if err := tr.detachOthers(nil, time.Now().Add(time.Minute)); err != nil {
+			return err
+		}
+		relaxed = policy()
+		if err := tr.stopAll(time.Now().Add(time.Minute)); err != nil {
+			tr.release()
+			return err
+		}
+		err = tr.detachAll()
+		released = policy()
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if before != unix.SCHED_NORMAL || stopped != unix.SCHED_FIFO || relaxed != unix.SCHED_NORMAL || released != unix.SCHED_NORMAL {
+		t.Errorf("policy before %d, world stopped %d, released to wait %d, released %d; want %d, %d, %d, %d",
+			before, stopped, relaxed, released, unix.SCHED_NORMAL, unix.SCHED_FIFO, unix.SCHED_NORMAL, unix.SCHED_NORMAL)
+	}
+}

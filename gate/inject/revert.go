@@ -179,15 +179,18 @@ func (o *op) revertTraced(gi int) (res Result) {
 	if !keepPages {
 		pages = g.Trampolines
 	}
-	// The journal first: a page left mapped by an engine dying after this
-	// is only a leak.
+	derr := t.detachAll()
+	o.res.StoppedMicros = t.releasedAt.Sub(start).Microseconds()
+	yieldCPU() // the threads released, late, run first (see Apply)
+	// The journal once the process runs again (an fsync is slow): an
+	// engine dying before this leaves the generation journaled as
+	// reverting with every word restored, which the next revert completes
+	// (status reports it). Then the pages: one left mapped by an engine
+	// dying after the journal is only a leak.
 	o.j.Generations = append(o.j.Generations[:gi], o.j.Generations[gi+1:]...)
 	if err := o.j.save(); err != nil {
 		return o.finish(StatusError, "reverted, but updating the journal failed: %v", err)
 	}
-	derr := t.detachAll()
-	o.res.StoppedMicros = time.Since(start).Microseconds()
-	yieldCPU() // the threads released, late, run first (see Apply)
 	if derr != nil {
 		return o.finish(StatusError, "reverted, but releasing the process failed: %v", derr)
 	}

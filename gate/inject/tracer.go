@@ -75,6 +75,7 @@ type tracer struct {
 	preMaps    []mapping
 	preStopped map[int]bool
 	stopStart  time.Time // when the last stopAll began interrupting threads
+	releasedAt time.Time // when detachAll released the last thread
 	seq        uint64    // stops seen so far (see thread.seq)
 	// quiet is true while the world is not stopped (see background): the
 	// engine then yields its CPUs to the process instead of spinning.
@@ -89,6 +90,9 @@ type tracer struct {
 	reader *stackReader
 	// taskDir is /proc/PID/task, opened before the stop (see threadCount).
 	taskDir *os.File
+	// schedPrev is the ptrace thread's scheduling attributes while it is
+	// in SCHED_FIFO (see urgent), nil otherwise.
+	schedPrev *unix.SchedAttr
 	// adopted is set when a thread was traced from a clone event rather
 	// than from a listing of /proc/PID/task: it may be another process
 	// (clone without CLONE_THREAD), so counting the traced threads proves
@@ -222,6 +226,7 @@ func (t *tracer) stopAll(deadline time.Time) error {
 		if err := t.collectStops(deadline); err != nil {
 			return err
 		}
+		t.urgent() // until the release (see detachAll)
 		// The cheap proof first: every traced thread was listed in
 		// /proc/PID/task (none adopted since) and is stopped, so is a
 		// live thread of the process; when the kernel counts as many
@@ -412,6 +417,7 @@ func (t *tracer) detachOne(th *thread) error {
 // detachOthers detaches every traced thread but keep, stopping first those
 // that run (PTRACE_DETACH needs a stopped tracee).
 func (t *tracer) detachOthers(keep *thread, deadline time.Time) error {
+	t.relax() // it may wait for threads to stop
 	t.runNew = false
 	for _, th := range t.threads {
 		if th == keep || th.stopped {
@@ -459,6 +465,8 @@ func (t *tracer) detachAll() error {
 			first = fmt.Errorf("detaching thread %d: %w", th.tid, err)
 		}
 	}
+	t.releasedAt = time.Now()
+	t.relax()
 	t.detached = true
 	t.mem.Close()
 	t.closeTaskDir()
@@ -660,6 +668,7 @@ func (t *tracer) release() error {
 	if t.alive() {
 		err = t.detachOthers(nil, time.Now().Add(stopTimeout))
 	}
+	t.relax()
 	t.detached = true
 	t.mem.Close()
 	t.closeTaskDir()
