@@ -41,6 +41,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -100,6 +101,9 @@ type row struct {
 	idle, bare, bareWall, apply int64
 	applyStopped, revert        int64
 	ratio                       float64 // median of the per-round apply/bare ratios
+	bareMax, applyMax           int64   // worst round
+	revertMax                   int64
+	load                        string // load average at the start and the end
 }
 
 func run(rounds int, threads, src string, respread, zlib bool) (string, error) {
@@ -140,10 +144,12 @@ func run(rounds int, threads, src string, respread, zlib bool) (string, error) {
 		if err != nil || n < 1 {
 			return "", fmt.Errorf("bad thread count %q", s)
 		}
+		load := loadAverage()
 		r, err := measure(target, libs["1"], libs["2"], n, rounds, dir, respread, zlib)
 		if err != nil {
 			return "", fmt.Errorf("%d threads: %w", n, err)
 		}
+		r.load = load + " to " + loadAverage()
 		rows = append(rows, r)
 	}
 	var b strings.Builder
@@ -162,7 +168,21 @@ func run(rounds int, threads, src string, respread, zlib bool) (string, error) {
 		fmt.Fprintf(&b, "| %d | %d µs | %d µs | %d µs | %d µs | %d µs | %d µs | %.2f× | %.2f× |\n", r.threads, r.idle, r.bare, r.bareWall,
 			r.apply, r.applyStopped, r.revert, float64(r.apply)/float64(max(r.bare, 1)), r.ratio)
 	}
+	fmt.Fprintf(&b, "\n| threads | worst of %d rounds: bare pause | apply pause | revert pause | load average (1 min), start to end |\n|---:|---:|---:|---:|---|\n", rounds)
+	for _, r := range rows {
+		fmt.Fprintf(&b, "| %d | %d µs | %d µs | %d µs | %s |\n", r.threads, r.bareMax, r.applyMax, r.revertMax, r.load)
+	}
 	return b.String(), nil
+}
+
+// loadAverage returns the machine's 1-minute load average, as
+// /proc/loadavg gives it ("?" when it cannot be read).
+func loadAverage() string {
+	data, err := os.ReadFile("/proc/loadavg")
+	if f := strings.Fields(string(data)); err == nil && len(f) > 0 {
+		return f[0]
+	}
+	return "?"
 }
 
 // pauseTarget is a running target.
@@ -310,7 +330,8 @@ func measure(target, v1, v2 string, n, rounds int, dir string, respread, drain b
 	}
 	ratio := medianRatio(apply, bare)
 	return row{threads: n, idle: median(idle), bare: median(bare), bareWall: median(wall),
-		apply: median(apply), applyStopped: median(stopped), revert: median(revert), ratio: ratio}, nil
+		apply: median(apply), applyStopped: median(stopped), revert: median(revert), ratio: ratio,
+		bareMax: slices.Max(bare), applyMax: slices.Max(apply), revertMax: slices.Max(revert)}, nil
 }
 
 // stopTheWorld is the bare cost the engine is compared with: seize every
