@@ -140,20 +140,20 @@ func (o *op) revertTraced(gi int) (res Result) {
 	// operation, what was there before).
 	// Backwards: the entries' words before the padding they jump to.
 	var todo []wordWrite
+	cur, err := t.readWords(g.Writes)
+	if err != nil {
+		return o.fromErr("reading text", err)
+	}
 	for i := len(g.Writes) - 1; i >= 0; i-- {
 		w := g.Writes[i]
-		var cur hexWord
-		if err := t.read(w.Addr, cur[:]); err != nil {
-			return o.fromErr("reading text", err)
-		}
-		switch cur {
+		switch cur[i] {
 		case w.New:
 			todo = append(todo, w)
 		case w.Old:
 		default:
 			t.detachAll()
 			undo()
-			return o.finish(StatusError, "text at %#x changed since the upgrade (%x): not reverting", w.Addr, cur[:])
+			return o.finish(StatusError, "text at %#x changed since the upgrade (%x): not reverting", w.Addr, cur[i][:])
 		}
 	}
 	tid := anyStopped(t)
@@ -168,10 +168,12 @@ func (o *op) revertTraced(gi int) (res Result) {
 			return o.fromErr("restoring text", errors.Join(t.goneOr(err), rerr, o.j.save()))
 		}
 	}
-	for _, w := range g.Writes {
-		var cur hexWord
-		if err := t.read(w.Addr, cur[:]); err != nil || cur != w.Old {
-			return o.fromErr("verifying restored text", fmt.Errorf("word at %#x: %x, want %x (%v)", w.Addr, cur[:], w.Old[:], err))
+	if cur, err = t.readWords(g.Writes); err != nil {
+		return o.fromErr("verifying restored text", err)
+	}
+	for i, w := range g.Writes {
+		if cur[i] != w.Old {
+			return o.fromErr("verifying restored text", fmt.Errorf("word at %#x: %x, want %x", w.Addr, cur[i][:], w.Old[:]))
 		}
 	}
 	o.res.Functions = len(g.Functions)
