@@ -1,23 +1,27 @@
 /* handoff: a thread that can leave where it waits only once another
  * thread runs. The waiter blocks in read on a pipe; the poster waits for a
  * line on stdin (in poll), then writes the pipe. Both then sleep forever,
- * elsewhere. Prints "waiter TID", then "ready". */
+ * elsewhere. Prints "waiter TID", then "ready", both from the main thread,
+ * in that order. */
 #define _GNU_SOURCE
 #include <poll.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 static int p[2];
+static long waiterTID;
+static sem_t known;
 
 static void *waiter(void *arg)
 {
 	char c;
 	(void)arg;
-	printf("waiter %ld\n", (long)syscall(SYS_gettid));
-	fflush(stdout);
+	waiterTID = (long)syscall(SYS_gettid);
+	sem_post(&known);
 	while (read(p[0], &c, 1) != 1)
 		;
 	for (;;)
@@ -41,10 +45,12 @@ static void *poster(void *arg)
 int main(void)
 {
 	pthread_t a, b;
-	if (pipe(p) != 0 || pthread_create(&a, NULL, waiter, NULL) != 0 ||
+	if (sem_init(&known, 0, 0) != 0 || pipe(p) != 0 || pthread_create(&a, NULL, waiter, NULL) != 0 ||
 	    pthread_create(&b, NULL, poster, NULL) != 0)
 		return 1;
-	printf("ready\n");
+	while (sem_wait(&known) != 0)
+		;
+	printf("waiter %ld\nready\n", waiterTID);
 	fflush(stdout);
 	pthread_join(a, NULL);
 	return 0;
