@@ -4,6 +4,7 @@ package inject
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"sort"
 	"time"
@@ -370,37 +371,49 @@ func (t *tracer) prepareScanBuf() int {
 // draining). It returns "" when the world is stopped and consistent, else
 // the reason it is busy.
 //
-// The world is never kept stopped while a busy thread moves: every thread
-// but keep (the thread that ran dlopen, needed stopped should the
-// operation be undone) is released, the busy ones are watched, the process
-// running, until each was seen outside once (see watchLeave), and the world
-// is stopped again; until deadline, then busy. A thread with OLD code on
-// its stack may need the others to run before it can leave (a lock, a
-// pipe, a signal only another thread sends), and a busy thread run alone
-// in a stopped world, as earlier engines did, is stopped again by every
-// signal it is sent. No breakpoint is used to catch a thread at its return
-// address: a debug register or an int3 left armed by an engine that dies
-// would kill the thread with SIGTRAP.
+// The busy threads are first let run on together, the others stopped, in
+// slices growing from 100µs, each followed by an interrupt and a new scan,
+// for at most inStopBudget: threads that call OLD all the time leave it
+// one by one (one caught outside stays stopped), and none enters it anew.
+// Should they not all leave within it, the world is not kept stopped
+// longer: every thread but keep (the thread that ran dlopen, needed
+// stopped should the operation be undone) is released, the busy ones are
+// watched, the process running, until each was seen outside once (see
+// watchLeave), and the world is stopped again; until deadline, then busy.
+// A thread with OLD code on its stack may need the others to run before it
+// can leave (a lock, a pipe), and one sent signals is stopped again by
+// each of them while it runs alone. No breakpoint is used to catch a
+// thread at its return address: a debug register or an int3 left armed by
+// an engine that dies would kill the thread with SIGTRAP.
 func (t *tracer) settle(keep *thread, old loaded, torn *ranges, exits map[uint64]bool, stopTimeout time.Duration, deadline time.Time) (string, []int, error) {
 	for {
 		if err := t.stopAll(time.Now().Add(stopTimeout)); err != nil {
 			return "", nil, err
 		}
 		busy, reason, draining, err := t.check(old, torn, exits, t.preMaps, t.preStopped)
-		if err != nil || len(busy) == 0 {
-			return "", draining, err
-		}
-		frozen := true
-		for _, th := range busy {
-			if err := t.reap(th); err != nil {
+		slice, spent := 100*time.Microsecond, time.Duration(0)
+		for ; err == nil && len(busy) > 0; slice = min(2*slice, 5*time.Millisecond) {
+			frozen, ferr := t.frozen(busy)
+			if ferr != nil {
+				return "", nil, ferr
+			}
+			if frozen {
+				// In a group-stop: resumed only with PTRACE_LISTEN, they
+				// would not move.
+				return reason + stoppedNote, nil, nil
+			}
+			if spent >= inStopBudget || !time.Now().Before(deadline) {
+				break
+			}
+			if err := t.runFor(busy, min(slice, time.Until(deadline))); err != nil {
 				return "", nil, err
 			}
-			frozen = frozen && t.threads[th.tid] == th && th.groupStop && th.kind == stopEvent
+			spent += slice
+			// Threads run by runFor may have changed the mappings.
+			busy, reason, draining, err = t.check(old, torn, exits, nil, nil)
 		}
-		if frozen {
-			// In a group-stop: resumed only with PTRACE_LISTEN, they
-			// would not move.
-			return reason + stoppedNote, nil, nil
+		if err != nil || len(busy) == 0 {
+			return "", draining, err
 		}
 		if !time.Now().Before(deadline) {
 			return reason, nil, nil
@@ -421,6 +434,59 @@ func (t *tracer) settle(keep *thread, old loaded, torn *ranges, exits map[uint64
 			return reason, nil, nil
 		}
 	}
+}
+
+// inStopBudget bounds how long settle lets busy threads run alone with
+// the rest of the world stopped, per stop of the world.
+const inStopBudget = 20 * time.Millisecond
+
+// frozen reports whether every thread of busy (stopped) is in a
+// group-stop, collecting their stops first.
+func (t *tracer) frozen(busy []*thread) (bool, error) {
+	frozen := true
+	for _, th := range busy {
+		if err := t.reap(th); err != nil {
+			return false, err
+		}
+		if t.threads[th.tid] != th {
+			frozen = false // exited: look again
+			continue
+		}
+		frozen = frozen && th.groupStop && th.kind == stopEvent
+	}
+	return frozen, nil
+}
+
+// runFor lets threads ths (stopped) run for d, then stops them again.
+// Threads exiting meanwhile are forgotten. The engine is an ordinary
+// thread meanwhile (see urgent): it waits for the target.
+func (t *tracer) runFor(ths []*thread, d time.Duration) error {
+	t.relax()
+	defer t.urgent()
+	for _, th := range ths {
+		if err := t.resume(th); err != nil {
+			return err
+		}
+	}
+	if err := t.waitUntil(time.Now().Add(d), func() bool { return false }); err != nil && !errors.Is(err, errTimeout) {
+		return err
+	}
+	for _, th := range ths {
+		if t.threads[th.tid] == nil || th.stopped {
+			continue
+		}
+		if err := ptrace(unix.PTRACE_INTERRUPT, th.tid, 0, 0); err != nil && err != unix.ESRCH {
+			return fmt.Errorf("interrupting thread %d: %w", th.tid, err)
+		}
+	}
+	return t.waitUntil(time.Now().Add(stopTimeout), func() bool {
+		for _, th := range ths {
+			if t.threads[th.tid] != nil && !th.stopped {
+				return false
+			}
+		}
+		return true
+	})
 }
 
 // check scans every thread, the world stopped, and returns the busy
