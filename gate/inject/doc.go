@@ -32,10 +32,11 @@
 //     PTRACE_O_TRACECLONE of every thread first, never PTRACE_O_EXITKILL,
 //     then a single round of interrupts and a final rescan of
 //     /proc/PID/task), checks that no thread has OLD code on its stack
-//     (instruction pointer and a conservative stack scan; when one is busy,
-//     the world is released, the busy thread watched, the process running,
-//     until it was seen outside, and stopped again, within a budget; see
-//     settle),
+//     (instruction pointer and a conservative stack scan; a busy thread is
+//     let run on alone in short slices, without breakpoints, for at most
+//     20 ms; past that the world is released, the busy thread watched, the
+//     process running, until it was seen outside, and stopped again; all
+//     within a budget; see settle),
 //     writes a 5-byte jmp over the entry of every exported function of OLD
 //     (of the functions a patch object's .patchinfo lists), each as one
 //     aligned 8-byte word, into trampolines in pages mapped within ±2 GiB,
