@@ -6,8 +6,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -84,19 +82,8 @@ func TestDrainUnderLoad(t *testing.T) {
 // consistent. The waiter's place in read is made the "bytes the upgrade
 // replaces" (torn) of a pretend OLD, the C library's text.
 func TestSettleRunsTheOthers(t *testing.T) {
-	if err := ptraceAllowed(); err != nil {
-		t.Skipf("ptrace is not permitted here: %v", err)
-	}
-	prog := filepath.Join(t.TempDir(), "handoff")
-	if err := gcc("-O2", "-pthread", "-o", prog, "testdata/handoff.c"); err != nil {
-		t.Fatal(err)
-	}
-	tg := startProgram(t, prog)
-	waiter, err := strconv.Atoi(strings.TrimPrefix(tg.expect("waiter "), "waiter "))
-	if err != nil {
-		t.Fatal(err)
-	}
-	tg.expect("ready")
+	tg, waiter := startHandoff(t)
+	var err error
 	// Wait (generously) until the waiter blocks in read.
 	var pt procThread
 	for deadline := time.Now().Add(time.Minute); ; {
@@ -180,12 +167,7 @@ func TestUrgentWhileStopped(t *testing.T) {
 	if !permitted {
 		t.Skip("SCHED_FIFO is not permitted here")
 	}
-	prog := filepath.Join(t.TempDir(), "handoff")
-	if err := gcc("-O2", "-pthread", "-o", prog, "testdata/handoff.c"); err != nil {
-		t.Fatal(err)
-	}
-	tg := startProgram(t, prog)
-	tg.expect("ready")
+	tg, _ := startHandoff(t)
 	policy := func() uint32 {
 		a, err := unix.SchedGetAttr(0, 0)
 		if err != nil {

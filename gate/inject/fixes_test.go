@@ -182,15 +182,7 @@ func TestShortFunctionViaGOT(t *testing.T) {
 // and the restore failed with "no such process"). A remote pause(2), which
 // never returns by itself, stands for the slow call.
 func TestRemoteSyscallTimeout(t *testing.T) {
-	if err := ptraceAllowed(); err != nil {
-		t.Skipf("ptrace is not permitted here: %v", err)
-	}
-	prog := filepath.Join(t.TempDir(), "handoff")
-	if err := gcc("-O2", "-pthread", "-o", prog, "testdata/handoff.c"); err != nil {
-		t.Fatal(err)
-	}
-	tg := startProgram(t, prog)
-	tg.expect("ready")
+	tg, _ := startHandoff(t)
 	maps, err := readMaps(tg.pid())
 	if err != nil {
 		t.Fatal(err)

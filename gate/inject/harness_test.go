@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -243,3 +244,24 @@ func mustStatus(t *testing.T, what string, r Result, want Status) {
 func (f *fixture) oldLib() string { return f.v1 }
 
 func (f *fixture) newLib() string { return f.v2 }
+
+// startHandoff builds and starts testdata/handoff.c and returns it, ready,
+// with the TID of its waiter thread; the test is skipped where ptrace is
+// not permitted.
+func startHandoff(t *testing.T) (*target, int) {
+	t.Helper()
+	if err := ptraceAllowed(); err != nil {
+		t.Skipf("ptrace is not permitted here: %v", err)
+	}
+	prog := filepath.Join(t.TempDir(), "handoff")
+	if err := gcc("-O2", "-pthread", "-o", prog, "testdata/handoff.c"); err != nil {
+		t.Fatal(err)
+	}
+	tg := startProgram(t, prog)
+	waiter, err := strconv.Atoi(strings.TrimPrefix(tg.expect("waiter "), "waiter "))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tg.expect("ready")
+	return tg, waiter
+}
