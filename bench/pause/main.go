@@ -24,6 +24,14 @@
 // the bare stop and the apply/revert pair, and the table also gives the
 // median of the per-round ratios.
 //
+// An apply takes far longer than a bare stop (it loads NEW while the
+// process runs, then stops it), and on a loaded machine the worst
+// scheduling delay a thread meets grows with the time watched: each round
+// therefore also watches the threads, nothing done, for as long as its
+// apply took ("idle over the apply's span"), the noise the apply's figure
+// contains. The second table gives it, the worst round of each figure and
+// the load average.
+//
 // Usage (as root, from the repository root):
 //
 //	go run ./bench/pause [-rounds 61] [-threads 1,100,1000] [-respread=true] [-out FILE]
@@ -41,6 +49,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/pprof"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -100,6 +109,10 @@ type row struct {
 	idle, bare, bareWall, apply int64
 	applyStopped, revert        int64
 	ratio                       float64 // median of the per-round apply/bare ratios
+	bareMax, applyMax           int64   // worst round
+	revertMax, stoppedMax       int64
+	span, spanMax               int64  // nothing done, over as long as the apply took
+	load                        string // load average at the start and the end
 }
 
 func run(rounds int, threads, src string, respread, zlib bool) (string, error) {
@@ -140,10 +153,12 @@ func run(rounds int, threads, src string, respread, zlib bool) (string, error) {
 		if err != nil || n < 1 {
 			return "", fmt.Errorf("bad thread count %q", s)
 		}
+		load := loadAverage()
 		r, err := measure(target, libs["1"], libs["2"], n, rounds, dir, respread, zlib)
 		if err != nil {
 			return "", fmt.Errorf("%d threads: %w", n, err)
 		}
+		r.load = load + " to " + loadAverage()
 		rows = append(rows, r)
 	}
 	var b strings.Builder
@@ -162,7 +177,21 @@ func run(rounds int, threads, src string, respread, zlib bool) (string, error) {
 		fmt.Fprintf(&b, "| %d | %d µs | %d µs | %d µs | %d µs | %d µs | %d µs | %.2f× | %.2f× |\n", r.threads, r.idle, r.bare, r.bareWall,
 			r.apply, r.applyStopped, r.revert, float64(r.apply)/float64(max(r.bare, 1)), r.ratio)
 	}
+	fmt.Fprintf(&b, "\n| threads | idle over the apply's span: median | worst | worst of %d rounds: bare pause | apply pause | apply: world stopped | revert pause | load average (1 min), start to end |\n|---:|---:|---:|---:|---:|---:|---:|---|\n", rounds)
+	for _, r := range rows {
+		fmt.Fprintf(&b, "| %d | %d µs | %d µs | %d µs | %d µs | %d µs | %d µs | %s |\n", r.threads, r.span, r.spanMax, r.bareMax, r.applyMax, r.stoppedMax, r.revertMax, r.load)
+	}
 	return b.String(), nil
+}
+
+// loadAverage returns the machine's 1-minute load average, as
+// /proc/loadavg gives it ("?" when it cannot be read).
+func loadAverage() string {
+	data, err := os.ReadFile("/proc/loadavg")
+	if f := strings.Fields(string(data)); err == nil && len(f) > 0 {
+		return f[0]
+	}
+	return "?"
 }
 
 // pauseTarget is a running target.
@@ -255,7 +284,7 @@ func measure(target, v1, v2 string, n, rounds int, dir string, respread, drain b
 	if drain { // threads busy in the library, on a machine that may be loaded
 		opt.CallTimeout, opt.StopTimeout = time.Minute, time.Minute
 	}
-	var idle, bare, wall, apply, stopped, revert []int64
+	var idle, span, bare, wall, apply, stopped, revert []int64
 	time.Sleep(10 * settle) // let thread start-up settle
 	for i := 0; i < rounds; i++ {
 		w, err := window(func() error { return nil })
@@ -282,7 +311,9 @@ func measure(target, v1, v2 string, n, rounds int, dir string, respread, drain b
 			}
 		}
 		var res inject.Result
+		var took time.Duration
 		if w, err = window(func() error {
+			defer func(start time.Time) { took = time.Since(start) }(time.Now())
 			res = inject.Apply(context.Background(), cmd.Process.Pid, v1, v2, opt)
 			if res.Status != inject.StatusOK {
 				return fmt.Errorf("apply: %s: %s", res.Status, res.Reason)
@@ -292,6 +323,13 @@ func measure(target, v1, v2 string, n, rounds int, dir string, respread, drain b
 			return row{}, err
 		}
 		apply, stopped = append(apply, w), append(stopped, res.StoppedMicros)
+		// The control: the worst lateness over a window as long as the
+		// apply's, nothing done (on a loaded machine, the longer the
+		// window, the worse the scheduling noise it catches).
+		if w, err = window(func() error { time.Sleep(took); return nil }); err != nil {
+			return row{}, err
+		}
+		span = append(span, w)
 		if w, err = window(func() error {
 			r := inject.Revert(context.Background(), cmd.Process.Pid, v1, opt)
 			if r.Status != inject.StatusOK {
@@ -310,7 +348,9 @@ func measure(target, v1, v2 string, n, rounds int, dir string, respread, drain b
 	}
 	ratio := medianRatio(apply, bare)
 	return row{threads: n, idle: median(idle), bare: median(bare), bareWall: median(wall),
-		apply: median(apply), applyStopped: median(stopped), revert: median(revert), ratio: ratio}, nil
+		apply: median(apply), applyStopped: median(stopped), revert: median(revert), ratio: ratio,
+		bareMax: slices.Max(bare), applyMax: slices.Max(apply), revertMax: slices.Max(revert),
+		span: median(span), spanMax: slices.Max(span), stoppedMax: slices.Max(stopped)}, nil
 }
 
 // stopTheWorld is the bare cost the engine is compared with: seize every

@@ -28,11 +28,9 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"flag"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -171,40 +169,12 @@ func run(cycles, threads, load int, src string, cflags []string) error {
 		return err
 	}
 	defer stop()
-	cmd := exec.Command(tgt, "threads", fmt.Sprint(threads))
-	stdin, _ := cmd.StdinPipe()
-	stdout, _ := cmd.StdoutPipe()
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
+	tp, err := startProc(tgt, "threads", fmt.Sprint(threads))
+	if err != nil {
 		return err
 	}
-	exited := make(chan error, 1)
-	lines := make(chan string, 16)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			lines <- sc.Text()
-		}
-		close(lines)
-		exited <- cmd.Wait()
-	}()
-	defer cmd.Process.Kill()
-	ask := func(c string) (string, error) {
-		if c != "" {
-			if _, err := io.WriteString(stdin, c+"\n"); err != nil {
-				return "", fmt.Errorf("target gone: %w", err)
-			}
-		}
-		select {
-		case l, ok := <-lines:
-			if !ok {
-				return "", fmt.Errorf("target exited: %v", <-exited)
-			}
-			return l, nil
-		case <-time.After(10 * time.Second):
-			return "", fmt.Errorf("target did not answer %q", c)
-		}
-	}
+	defer tp.kill()
+	ask := func(c string) (string, error) { return tp.ask(c, 10*time.Second) }
 	if l, err := ask(""); err != nil || l != "ready" {
 		return fmt.Errorf("target did not start: %q %v", l, err)
 	}
@@ -212,7 +182,7 @@ func run(cycles, threads, load int, src string, cflags []string) error {
 	opt := inject.Options{StateDir: stateDir}
 	ctx := context.Background()
 	var st stats
-	pid := cmd.Process.Pid
+	pid := tp.pid()
 	counter := 5
 	check := func(phase string, version int) error {
 		l, err := ask("report")

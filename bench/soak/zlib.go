@@ -3,12 +3,9 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"fmt"
-	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"time"
@@ -49,51 +46,29 @@ func runZlib(cycles, threads, load int, src string) error {
 		return err
 	}
 	defer stop()
-	cmd := exec.Command("/usr/bin/python3", filepath.Join(src, "corpus.py"), "zlib", fmt.Sprint(threads))
-	stdin, _ := cmd.StdinPipe()
-	stdout, _ := cmd.StdoutPipe()
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
+	py, err := startProc("/usr/bin/python3", filepath.Join(src, "corpus.py"), "zlib", fmt.Sprint(threads))
+	if err != nil {
 		return err
 	}
-	defer cmd.Process.Kill()
-	lines := make(chan string, 16)
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			lines <- sc.Text()
-		}
-		close(lines)
-	}()
+	defer py.kill()
 	var st stats
 	ask := func(c, want string) error {
-		if c != "" {
-			if _, err := io.WriteString(stdin, c+"\n"); err != nil {
-				st.crashes++
-				return fmt.Errorf("python3 gone: %w", err)
-			}
-		}
-		select {
-		case l, ok := <-lines:
-			if !ok {
-				st.crashes++
-				return fmt.Errorf("python3 exited: %v", cmd.Wait())
-			}
-			if want != "" && l != want {
-				st.wrong++
-				return fmt.Errorf("%q: got %q, want %q", c, l, want)
-			}
-			return nil
-		case <-time.After(time.Minute):
+		l, err := py.ask(c, time.Minute)
+		if err != nil {
 			st.crashes++
-			return fmt.Errorf("python3 did not answer %q", c)
+			return err
 		}
+		if want != "" && l != want {
+			st.wrong++
+			return fmt.Errorf("%q: got %q, want %q", c, l, want)
+		}
+		return nil
 	}
 	if err := ask("", "ready 1.2.13"); err != nil {
 		return err
 	}
 	oldLib := ""
-	maps, err := os.ReadFile(fmt.Sprintf("/proc/%d/maps", cmd.Process.Pid))
+	maps, err := os.ReadFile(fmt.Sprintf("/proc/%d/maps", py.pid()))
 	if err != nil {
 		return err
 	}
@@ -102,9 +77,9 @@ func runZlib(cycles, threads, load int, src string) error {
 			oldLib = f[5]
 		}
 	}
-	fmt.Printf("python3 %d with %d zlib threads: %s -> %s\n", cmd.Process.Pid, threads, oldLib, newLib)
+	fmt.Printf("python3 %d with %d zlib threads: %s -> %s\n", py.pid(), threads, oldLib, newLib)
 	opt := inject.Options{StateDir: filepath.Join(dir, "state"), Drain: true}
-	pid := cmd.Process.Pid
+	pid := py.pid()
 	streams, drained := 0, 0
 	start := time.Now()
 	step := func(i int, apply bool) error {

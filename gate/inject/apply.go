@@ -282,26 +282,22 @@ func (o *op) applyTraced(sites []site, newPath string) (res Result) {
 	// The switch: the only time the world is stopped.
 	t.reader = newStackReader(t.memTID, t.prepareScanBuf())
 	defer t.reader.close()
-	stopped := time.Now()
-	if err := t.stopAll(time.Now().Add(o.opt.StopTimeout)); err != nil {
-		return o.fromErr("stopping the process", err)
+	var torn *ranges
+	if o.opt.Drain {
+		torn = &prep.torn
 	}
+	reason, draining, err := t.settle(hth, o.old, torn, prep.exits, o.opt.StopTimeout, time.Now().Add(o.opt.BusyTimeout))
+	if err != nil {
+		return o.fromErr("stopping the process and checking its threads", err)
+	} else if reason != "" {
+		return o.finish(StatusBusy, "%s", reason)
+	}
+	stopped := t.stopStart // of the last stop of the world
 	defer func() {
 		if res.StoppedMicros == 0 {
 			res.StoppedMicros = time.Since(stopped).Microseconds()
 		}
 	}()
-	stopped = t.stopStart
-	var torn *ranges
-	if o.opt.Drain {
-		torn = &prep.torn
-	}
-	reason, draining, err := t.settle(o.old, torn, prep.exits, time.Now().Add(o.opt.BusyTimeout), t.preMaps, t.preStopped)
-	if err != nil {
-		return o.fromErr("checking threads", err)
-	} else if reason != "" {
-		return o.finish(StatusBusy, "%s", reason)
-	}
 	if err := o.commit(t, prep); err != nil {
 		return o.fromErr("redirecting OLD to NEW", err)
 	}
@@ -309,7 +305,7 @@ func (o *op) applyTraced(sites []site, newPath string) (res Result) {
 	// engine dying in between leaves it journaled as "applying", which
 	// status reports and revert completes.
 	derr := t.detachAll()
-	o.res.StoppedMicros = time.Since(stopped).Microseconds()
+	o.res.StoppedMicros = t.releasedAt.Sub(stopped).Microseconds()
 	// The threads released all at once, late, run before the engine
 	// records the upgrade.
 	yieldCPU()

@@ -32,8 +32,11 @@
 //     PTRACE_O_TRACECLONE of every thread first, never PTRACE_O_EXITKILL,
 //     then a single round of interrupts and a final rescan of
 //     /proc/PID/task), checks that no thread has OLD code on its stack
-//     (instruction pointer and a conservative stack scan; a busy thread alone
-//     is let run on in short slices, without breakpoints, within a budget),
+//     (instruction pointer and a conservative stack scan; a busy thread is
+//     let run on alone in short slices, without breakpoints, for at most
+//     20 ms; past that the world is released, the busy thread watched, the
+//     process running, until it was seen outside, and stopped again; all
+//     within a budget; see settle),
 //     writes a 5-byte jmp over the entry of every exported function of OLD
 //     (of the functions a patch object's .patchinfo lists), each as one
 //     aligned 8-byte word, into trampolines in pages mapped within ±2 GiB,
@@ -81,7 +84,9 @@
 // While the world is not stopped the engine sleeps (with a 1ns timer slack)
 // rather than spin when it waits for the target, so that on a machine with
 // few CPUs the target's threads are not made to wait for it; inside the
-// stop it spins.
+// stop it spins, and once every thread is stopped its ptrace thread runs in
+// SCHED_FIFO until the release, when permitted (see urgent), so that on a
+// loaded machine no other thread delays it while the world waits for it.
 //
 // Apply and Revert hold no package-level state: processes may be worked on
 // in parallel, each from its own ptrace thread.

@@ -70,13 +70,21 @@ func (t *tracer) drain(lib loaded, exits map[uint64]bool, tids []int, deadline t
 }
 
 // inside reports whether thread tid has code of the scanner's library on
-// its stack; false when the thread has exited.
+// its stack; false when the thread has exited. The thread is left running.
 func (t *tracer) inside(s *scanner, tid int) (bool, error) {
+	return t.look(s, tid, false)
+}
+
+// look is inside, which, with hold, leaves the thread stopped when it has
+// none of the library's code on its stack. A thread traced before look
+// (the hijacked one) is resumed rather than detached when it has.
+func (t *tracer) look(s *scanner, tid int, hold bool) (bool, error) {
 	pt, err := readProcSyscall(t.pid, tid)
 	if err != nil {
 		return false, nil // exited
 	}
-	if !pt.running && pt.nr >= 0 {
+	traced := t.threads[tid] != nil
+	if !hold && !traced && !pt.running && pt.nr >= 0 {
 		// Blocked in a system call: its frames cannot change under the
 		// read until it wakes, and one still inside when it wakes is
 		// looked at again.
@@ -95,8 +103,17 @@ func (t *tracer) inside(s *scanner, tid int) (bool, error) {
 	} else {
 		err = fmt.Errorf("reading registers of thread %d: %w", tid, err)
 	}
-	if derr := t.detachOne(th); err == nil {
-		err = derr
+	if err == nil && !res.busy && hold {
+		return false, nil
+	}
+	var rerr error
+	if traced {
+		rerr = t.resume(th)
+	} else {
+		rerr = t.detachOne(th)
+	}
+	if err == nil {
+		err = rerr
 	}
 	if err != nil {
 		return false, t.goneOr(err)

@@ -5,9 +5,12 @@ package inject
 import (
 	"context"
 	"fmt"
+	"io"
 	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // TestDrain: in the drain model, a thread that never leaves OLD (spinning
@@ -68,4 +71,141 @@ func TestDrainUnderLoad(t *testing.T) {
 		}
 	}
 	t.Logf("%d thread(s) caught inside OLD over 3 applies", caught)
+}
+
+// TestSettleRunsTheOthers: a thread found busy at the stop of the world
+// may need another thread to run before it can leave (here it waits on a
+// pipe that only another thread writes, once it reads a line the test
+// sends with the world stopped). settle releases the world while it waits
+// for the busy thread, instead of running the busy thread alone with the
+// others stopped, so the thread leaves and the world is stopped again,
+// consistent. The waiter's place in read is made the "bytes the upgrade
+// replaces" (torn) of a pretend OLD, the C library's text.
+func TestSettleRunsTheOthers(t *testing.T) {
+	tg, waiter := startHandoff(t)
+	var err error
+	// Wait (generously) until the waiter blocks in read.
+	var pt procThread
+	for deadline := time.Now().Add(time.Minute); ; {
+		if pt, err = readProcSyscall(tg.pid(), waiter); err == nil && !pt.running && pt.nr == unix.SYS_READ {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the waiter never blocked in read: %+v %v", pt, err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	maps, err := readMaps(tg.pid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	text, ok := findMapping(maps, pt.pc)
+	if !ok {
+		t.Fatalf("no mapping holds %#x", pt.pc)
+	}
+	old := loaded{maps: []mapping{text}}
+	torn := newRanges([]addrRange{{pt.pc, pt.pc + 1}})
+	p := startPtraceThread()
+	defer p.stop()
+	var (
+		reason string
+		rip    uint64
+	)
+	err = p.do(func() error {
+		tr, err := newTracer(tg.pid())
+		if err != nil {
+			return err
+		}
+		defer tr.release()
+		// The line reaches the poster only once it runs again.
+		if err := tr.stopAll(time.Now().Add(time.Minute)); err != nil {
+			return err
+		}
+		if _, err := io.WriteString(tg.stdin, "go\n"); err != nil {
+			return err
+		}
+		if reason, _, err = tr.settle(nil, old, &torn, nil, time.Minute, time.Now().Add(time.Minute)); err != nil || reason != "" {
+			return err
+		}
+		th := tr.threads[waiter]
+		if th == nil || !th.stopped {
+			return fmt.Errorf("the waiter is not stopped after settle")
+		}
+		r, err := tr.regsOf(th)
+		if err != nil {
+			return err
+		}
+		rip = r.Rip
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if reason != "" {
+		t.Fatalf("settle: busy (%s); the waiter never left", reason)
+	}
+	if rip == pt.pc {
+		t.Errorf("the world was stopped with the waiter still at %#x", rip)
+	}
+}
+
+// TestUrgentWhileStopped: with the world stopped the ptrace thread runs in
+// SCHED_FIFO (when permitted: as root), so that on a loaded machine it is
+// neither preempted by the threads it releases nor left waiting for a time
+// slice of every other runnable thread; it is an ordinary thread again
+// once the process is released, and while the world is released to wait
+// for a busy thread.
+func TestUrgentWhileStopped(t *testing.T) {
+	if err := ptraceAllowed(); err != nil {
+		t.Skipf("ptrace is not permitted here: %v", err)
+	}
+	probe := startPtraceThread()
+	permitted := probe.do(func() error {
+		return unix.SchedSetAttr(0, &unix.SchedAttr{Policy: unix.SCHED_FIFO, Priority: 1}, 0)
+	}) == nil
+	probe.stop()
+	if !permitted {
+		t.Skip("SCHED_FIFO is not permitted here")
+	}
+	tg, _ := startHandoff(t)
+	policy := func() uint32 {
+		a, err := unix.SchedGetAttr(0, 0)
+		if err != nil {
+			return ^uint32(0)
+		}
+		return a.Policy
+	}
+	p := startPtraceThread()
+	defer p.stop()
+	var before, stopped, released, relaxed uint32
+	err := p.do(func() error {
+		tr, err := newTracer(tg.pid())
+		if err != nil {
+			return err
+		}
+		before = policy()
+		if err := tr.stopAll(time.Now().Add(time.Minute)); err != nil {
+			tr.release()
+			return err
+		}
+		stopped = policy()
+		if err := tr.detachOthers(nil, time.Now().Add(time.Minute)); err != nil {
+			return err
+		}
+		relaxed = policy()
+		if err := tr.stopAll(time.Now().Add(time.Minute)); err != nil {
+			tr.release()
+			return err
+		}
+		err = tr.detachAll()
+		released = policy()
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if before != unix.SCHED_NORMAL || stopped != unix.SCHED_FIFO || relaxed != unix.SCHED_NORMAL || released != unix.SCHED_NORMAL {
+		t.Errorf("policy before %d, world stopped %d, released to wait %d, released %d; want %d, %d, %d, %d",
+			before, stopped, relaxed, released, unix.SCHED_NORMAL, unix.SCHED_FIFO, unix.SCHED_NORMAL, unix.SCHED_NORMAL)
+	}
 }

@@ -118,20 +118,27 @@ func openELF(path string, ra io.ReaderAt) (*elf.File, error) {
 	return ef, nil
 }
 
+// segments returns the loadable segments of ef (PT_LOAD), in order, and
+// the address range of its PT_GNU_RELRO segment (zero when none).
+func segments(ef *elf.File) (loads []elf.ProgHeader, relro [2]uint64) {
+	for _, p := range ef.Progs {
+		switch p.Type {
+		case elf.PT_LOAD:
+			loads = append(loads, p.ProgHeader)
+		case elf.PT_GNU_RELRO:
+			relro = [2]uint64{p.Vaddr, p.Vaddr + p.Memsz}
+		}
+	}
+	return loads, relro
+}
+
 func newImage(path string, ra io.ReaderAt) (*image, error) {
 	ef, err := openELF(path, ra)
 	if err != nil {
 		return nil, err
 	}
 	img := &image{path: path, file: ef, ra: ra}
-	for _, p := range ef.Progs {
-		switch p.Type {
-		case elf.PT_LOAD:
-			img.loads = append(img.loads, p.ProgHeader)
-		case elf.PT_GNU_RELRO:
-			img.relro = [2]uint64{p.Vaddr, p.Vaddr + p.Memsz}
-		}
-	}
+	img.loads, img.relro = segments(ef)
 	if len(img.loads) == 0 {
 		return nil, fmt.Errorf("%s has no loadable segment", path)
 	}
@@ -332,11 +339,7 @@ func newLeanImage(path string, ra io.ReaderAt, want map[string]bool) (*image, er
 		return nil, err
 	}
 	img := &image{path: path, file: ef, ra: ra}
-	for _, p := range ef.Progs {
-		if p.Type == elf.PT_LOAD {
-			img.loads = append(img.loads, p.ProgHeader)
-		}
-	}
+	img.loads, _ = segments(ef)
 	if len(img.loads) == 0 {
 		return nil, fmt.Errorf("%s has no loadable segment", path)
 	}

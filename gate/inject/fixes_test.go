@@ -4,6 +4,7 @@ package inject
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -171,4 +172,66 @@ func TestShortFunctionViaGOT(t *testing.T) {
 	tg.expect("tiny 0 0")
 	mustStatus(t, "re-apply", Apply(ctx, tg.pid(), f.v1, f.v2, o), StatusOK)
 	tg.expect("tiny 1 0")
+}
+
+// TestRemoteSyscallTimeout: a remote system call is bounded by the call
+// timeout (it was a fixed 5 s, too short for a thread waiting for a CPU at
+// each stop on a loaded machine: TestCorpusPrograms failed with "mapping
+// the landing page: timed out"), and one that times out leaves the thread
+// stopped, so that the session restores it (the thread was left running,
+// and the restore failed with "no such process"). A remote pause(2), which
+// never returns by itself, stands for the slow call.
+func TestRemoteSyscallTimeout(t *testing.T) {
+	tg, _ := startHandoff(t)
+	maps, err := readMaps(tg.pid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := findLibc(tg.pid(), maps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := startPtraceThread()
+	defer p.stop()
+	var paused, ended error
+	err = p.do(func() error {
+		tr, err := newTracer(tg.pid())
+		if err != nil {
+			return err
+		}
+		defer tr.release()
+		tr.background(true)
+		th, busy, err := tr.pickHijack(c, loaded{}, time.Minute)
+		if err != nil || busy != "" {
+			return fmt.Errorf("choosing a thread: %v %s", err, busy)
+		}
+		h, err := tr.startHijack(th, c, time.Minute)
+		if err != nil {
+			return err
+		}
+		h.timeout = 100 * time.Millisecond
+		_, paused = h.syscall(unix.SYS_PAUSE)
+		h.timeout = time.Minute
+		if ended = h.end(); ended != nil {
+			return nil
+		}
+		// Borrowed again at once.
+		h, err = tr.startHijack(th, c, time.Minute)
+		if err != nil {
+			return err
+		}
+		if pid, err := h.syscall(unix.SYS_GETPID); err != nil || int(pid) != tg.pid() {
+			return errors.Join(fmt.Errorf("getpid in the thread: %d, %v", pid, err), h.end())
+		}
+		return h.end()
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !errors.Is(paused, errTimeout) {
+		t.Errorf("a remote pause with a 100ms timeout: %v, want a timeout", paused)
+	}
+	if ended != nil {
+		t.Errorf("ending the session after the timeout: %v", ended)
+	}
 }

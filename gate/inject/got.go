@@ -127,11 +127,7 @@ func importSlots(pid int, ms []mapping, byName map[string][]gotTarget, prev map[
 	img := &image{path: ms[0].path, file: ef}
 	bias := uint64(0)
 	if ef.Type == elf.ET_DYN {
-		for _, p := range ef.Progs {
-			if p.Type == elf.PT_LOAD {
-				img.loads = append(img.loads, p.ProgHeader)
-			}
-		}
+		img.loads, _ = segments(ef)
 		l, err := loadedAt(img, ms)
 		if err != nil {
 			return nil, nil

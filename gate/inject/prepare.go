@@ -290,13 +290,13 @@ func (o *op) viaPad(t *tracer, pl *trampPlanner, s site, p, dest uint64, word fu
 // word must still hold its old value; each is written with one
 // PTRACE_POKEDATA and read back. On failure the words written are restored.
 func (o *op) commit(t *tracer, p *prepared) error {
-	for _, w := range p.writes {
-		var cur hexWord
-		if err := t.read(w.Addr, cur[:]); err != nil {
-			return err
-		}
-		if cur != w.Old {
-			return fmt.Errorf("OLD's code at %#x changed meanwhile (%x, expected %x)", w.Addr, cur[:], w.Old[:])
+	cur, err := t.readWords(p.writes)
+	if err != nil {
+		return err
+	}
+	for i, w := range p.writes {
+		if cur[i] != w.Old {
+			return fmt.Errorf("OLD's code at %#x changed meanwhile (%x, expected %x)", w.Addr, cur[i][:], w.Old[:])
 		}
 	}
 	tid := anyStopped(t)
@@ -305,10 +305,13 @@ func (o *op) commit(t *tracer, p *prepared) error {
 			return errors.Join(t.goneOr(err), rollback(t, tid, p.writes[:i]))
 		}
 	}
-	for _, w := range p.writes {
-		var got hexWord
-		if err := t.read(w.Addr, got[:]); err != nil || got != w.New {
-			return errors.Join(fmt.Errorf("verifying the word at %#x failed", w.Addr), err, rollback(t, tid, p.writes))
+	got, err := t.readWords(p.writes)
+	if err != nil {
+		return errors.Join(fmt.Errorf("verifying the words written failed"), err, rollback(t, tid, p.writes))
+	}
+	for i, w := range p.writes {
+		if got[i] != w.New {
+			return errors.Join(fmt.Errorf("verifying the word at %#x failed", w.Addr), rollback(t, tid, p.writes))
 		}
 	}
 	return nil

@@ -72,4 +72,37 @@ const quietSpin = 50 * time.Microsecond
 // several times as long while a thread is borrowed.
 func (t *tracer) background(on bool) {
 	t.quiet = on
+	if on {
+		t.relax()
+	}
+}
+
+// urgent puts the ptrace thread in SCHED_FIFO, at the lowest real-time
+// priority, when permitted, once the world is stopped (see stopAll): for
+// the check, the writes and the release, where the engine waits for no
+// thread of the target, every microsecond of the engine is one of every
+// thread's pause. On a loaded machine an ordinary thread is preempted,
+// or not scheduled, for a time slice of each of the other runnable
+// threads, tens of milliseconds, and so was the stop of the world; and
+// each PTRACE_DETACH wakes a thread that could preempt the engine halfway
+// through the release, the rest of the threads left stopped meanwhile. A
+// released thread runs at once on another CPU, or on the engine's once it
+// relaxes (see relax), at the end of the release.
+func (t *tracer) urgent() {
+	if t.schedPrev != nil {
+		return
+	}
+	prev, err := unix.SchedGetAttr(0, 0)
+	if err != nil || unix.SchedSetAttr(0, &unix.SchedAttr{Policy: unix.SCHED_FIFO, Priority: 1}, 0) != nil {
+		return
+	}
+	t.schedPrev = prev
+}
+
+// relax restores the ptrace thread's scheduling policy after urgent.
+func (t *tracer) relax() {
+	if t.schedPrev != nil {
+		unix.SchedSetAttr(0, t.schedPrev, 0)
+		t.schedPrev = nil
+	}
 }

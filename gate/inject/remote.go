@@ -134,7 +134,9 @@ func (h *hijack) syscall(nr uint64, args ...uint64) (uint64, error) {
 	if err := unix.PtraceSetRegs(th.tid, &r); err != nil {
 		return 0, t.goneOr(fmt.Errorf("setting registers of thread %d: %w", th.tid, err))
 	}
-	deadline := time.Now().Add(5 * time.Second)
+	// The call's watchdog bounds it too: on a loaded machine the thread
+	// may wait seconds for a CPU at each of its two stops.
+	deadline := time.Now().Add(h.timeout)
 	entered := false
 	for {
 		th.sig, th.stopped, th.kind, th.regs = 0, false, stopNone, nil
@@ -142,7 +144,15 @@ func (h *hijack) syscall(nr uint64, args ...uint64) (uint64, error) {
 			return 0, t.goneOr(fmt.Errorf("resuming thread %d: %w", th.tid, err))
 		}
 		if err := t.waitStopped(th, deadline); err != nil {
-			return 0, err
+			if errors.Is(err, errTimeout) {
+				// Stopped where it is (a system call completes first),
+				// so that the session can restore it.
+				if ierr := t.interruptAndWait(th, time.Now().Add(stopOneTimeout)); ierr != nil {
+					return 0, errors.Join(fmt.Errorf("remote system call %d in thread %d: %w", nr, th.tid, err), ierr)
+				}
+				t.hold(th)
+			}
+			return 0, fmt.Errorf("remote system call %d in thread %d: %w", nr, th.tid, err)
 		}
 		if th.kind == stopSignal {
 			t.hold(th)
@@ -262,7 +272,7 @@ func (h *hijack) call(fn uint64, str string, args ...uint64) (uint64, error) {
 		}
 		if errors.Is(err, errTimeout) {
 			// Leave it to finish on its own and restore itself.
-			if err := t.interruptAndWait(th, time.Now().Add(2*time.Second)); err != nil {
+			if err := t.interruptAndWait(th, time.Now().Add(stopOneTimeout)); err != nil {
 				return 0, err
 			}
 			t.hold(th)

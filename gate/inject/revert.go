@@ -140,20 +140,20 @@ func (o *op) revertTraced(gi int) (res Result) {
 	// operation, what was there before).
 	// Backwards: the entries' words before the padding they jump to.
 	var todo []wordWrite
+	cur, err := t.readWords(g.Writes)
+	if err != nil {
+		return o.fromErr("reading text", err)
+	}
 	for i := len(g.Writes) - 1; i >= 0; i-- {
 		w := g.Writes[i]
-		var cur hexWord
-		if err := t.read(w.Addr, cur[:]); err != nil {
-			return o.fromErr("reading text", err)
-		}
-		switch cur {
+		switch cur[i] {
 		case w.New:
 			todo = append(todo, w)
 		case w.Old:
 		default:
 			t.detachAll()
 			undo()
-			return o.finish(StatusError, "text at %#x changed since the upgrade (%x): not reverting", w.Addr, cur[:])
+			return o.finish(StatusError, "text at %#x changed since the upgrade (%x): not reverting", w.Addr, cur[i][:])
 		}
 	}
 	tid := anyStopped(t)
@@ -168,10 +168,12 @@ func (o *op) revertTraced(gi int) (res Result) {
 			return o.fromErr("restoring text", errors.Join(t.goneOr(err), rerr, o.j.save()))
 		}
 	}
-	for _, w := range g.Writes {
-		var cur hexWord
-		if err := t.read(w.Addr, cur[:]); err != nil || cur != w.Old {
-			return o.fromErr("verifying restored text", fmt.Errorf("word at %#x: %x, want %x (%v)", w.Addr, cur[:], w.Old[:], err))
+	if cur, err = t.readWords(g.Writes); err != nil {
+		return o.fromErr("verifying restored text", err)
+	}
+	for i, w := range g.Writes {
+		if cur[i] != w.Old {
+			return o.fromErr("verifying restored text", fmt.Errorf("word at %#x: %x, want %x", w.Addr, cur[i][:], w.Old[:]))
 		}
 	}
 	o.res.Functions = len(g.Functions)
@@ -179,15 +181,18 @@ func (o *op) revertTraced(gi int) (res Result) {
 	if !keepPages {
 		pages = g.Trampolines
 	}
-	// The journal first: a page left mapped by an engine dying after this
-	// is only a leak.
+	derr := t.detachAll()
+	o.res.StoppedMicros = t.releasedAt.Sub(start).Microseconds()
+	yieldCPU() // the threads released, late, run first (see Apply)
+	// The journal once the process runs again (an fsync is slow): an
+	// engine dying before this leaves the generation journaled as
+	// reverting with every word restored, which the next revert completes
+	// (status reports it). Then the pages: one left mapped by an engine
+	// dying after the journal is only a leak.
 	o.j.Generations = append(o.j.Generations[:gi], o.j.Generations[gi+1:]...)
 	if err := o.j.save(); err != nil {
 		return o.finish(StatusError, "reverted, but updating the journal failed: %v", err)
 	}
-	derr := t.detachAll()
-	o.res.StoppedMicros = time.Since(start).Microseconds()
-	yieldCPU() // the threads released, late, run first (see Apply)
 	if derr != nil {
 		return o.finish(StatusError, "reverted, but releasing the process failed: %v", derr)
 	}

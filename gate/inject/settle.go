@@ -365,85 +365,104 @@ func (t *tracer) prepareScanBuf() int {
 	return n
 }
 
-// settle makes sure no thread has OLD code on its stack (with torn, the
-// drain model: no thread executes or returns into the bytes the writes
-// replace, and it returns the threads draining). The busy threads
-// are let run on together (the others stay stopped) in slices growing from
-// 100µs to 5ms, each followed by an interrupt and a new scan, until none is
-// busy or deadline passes; then busy. No breakpoint is used to catch a
-// thread at its return address: a debug register or an int3 left armed by
-// an engine that dies would kill the thread with SIGTRAP, and a random stop
-// point leaves a loop calling OLD soon enough.
-// It returns "" when the world is consistent, else the reason it is busy.
+// settle stops the world (see stopAll) and makes sure no thread has OLD
+// code on its stack (with torn, the drain model: no thread executes or
+// returns into the bytes the writes replace, and it returns the threads
+// draining). It returns "" when the world is stopped and consistent, else
+// the reason it is busy.
 //
-// pre, when not nil, is the process's mappings read just before the world
-// was stopped, with stoppedBefore the threads stopped already then (see
-// threadStack); they spare a read of /proc/PID/maps with the world stopped.
-func (t *tracer) settle(old loaded, torn *ranges, exits map[uint64]bool, deadline time.Time, pre []mapping, stoppedBefore map[int]bool) (string, []int, error) {
-	slice := 100 * time.Microsecond
+// The busy threads are first let run on together, the others stopped, in
+// slices growing from 100µs, each followed by an interrupt and a new scan,
+// for at most inStopBudget: threads that call OLD all the time leave it
+// one by one (one caught outside stays stopped), and none enters it anew.
+// Should they not all leave within it, the world is not kept stopped
+// longer: every thread but keep (the thread that ran dlopen, needed
+// stopped should the operation be undone) is released, the busy ones are
+// watched, the process running, until each was seen outside once (see
+// watchLeave), and the world is stopped again; until deadline, then busy.
+// A thread with OLD code on its stack may need the others to run before it
+// can leave (a lock, a pipe), and one sent signals is stopped again by
+// each of them while it runs alone. No breakpoint is used to catch a
+// thread at its return address: a debug register or an int3 left armed by
+// an engine that dies would kill the thread with SIGTRAP.
+func (t *tracer) settle(keep *thread, old loaded, torn *ranges, exits map[uint64]bool, stopTimeout time.Duration, deadline time.Time) (string, []int, error) {
 	for {
-		// Threads created by a thread that ran start stopped; collect
-		// their first stop.
-		if !t.allStopped() {
-			if err := t.waitUntil(time.Now().Add(stopTimeout), t.allStopped); err != nil {
-				return "", nil, err
-			}
-		}
-		s := newScanner(t, old, pre)
-		s.torn, s.exits = torn, exits
-		if pre == nil {
-			maps, err := readStackMaps(t.pid)
-			if err != nil {
-				return "", nil, t.goneOr(err)
-			}
-			s.maps, s.fresh = maps, true
-		}
-		pre = nil // threads run by runFor may have changed them
-		tids := make([]int, 0, len(t.threads))
-		for tid := range t.threads {
-			tids = append(tids, tid)
-		}
-		sort.Ints(tids)
-		ths := make([]*thread, len(tids))
-		for i, tid := range tids {
-			ths[i] = t.threads[tid]
-		}
-		busy, reason, draining, err := s.scanAll(ths, stoppedBefore)
-		if err != nil {
+		if err := t.stopAll(time.Now().Add(stopTimeout)); err != nil {
 			return "", nil, err
 		}
-		if len(busy) == 0 {
-			return "", draining, nil
+		busy, reason, draining, err := t.check(old, torn, exits, t.preMaps, t.preStopped)
+		slice, spent := 100*time.Microsecond, time.Duration(0)
+		for ; err == nil && len(busy) > 0; slice = min(2*slice, 5*time.Millisecond) {
+			frozen, ferr := t.frozen(busy)
+			if ferr != nil {
+				return "", nil, ferr
+			}
+			if frozen {
+				// In a group-stop: resumed only with PTRACE_LISTEN, they
+				// would not move.
+				return reason + stoppedNote, nil, nil
+			}
+			if spent >= inStopBudget || !time.Now().Before(deadline) {
+				break
+			}
+			if err := t.runFor(busy, min(slice, time.Until(deadline))); err != nil {
+				return "", nil, err
+			}
+			spent += slice
+			// Threads run by runFor may have changed the mappings.
+			busy, reason, draining, err = t.check(old, torn, exits, nil, nil)
+		}
+		if err != nil || len(busy) == 0 {
+			return "", draining, err
 		}
 		if !time.Now().Before(deadline) {
 			return reason, nil, nil
 		}
-		frozen := true
-		for _, th := range busy {
-			if err := t.reap(th); err != nil {
-				return "", nil, err
-			}
-			if t.threads[th.tid] != th {
-				frozen = false // exited: look again
-				continue
-			}
-			frozen = frozen && th.groupStop && th.kind == stopEvent
-		}
-		if frozen {
-			// In a group-stop: resumed only with PTRACE_LISTEN, they
-			// would not move.
-			return reason + stoppedNote, nil, nil
-		}
-		if err := t.runFor(busy, min(slice, time.Until(deadline))); err != nil {
+		if err := t.detachOthers(keep, time.Now().Add(stopTimeout)); err != nil {
 			return "", nil, err
 		}
-		slice = min(2*slice, 5*time.Millisecond)
+		t.background(true)
+		tids := make([]int, len(busy))
+		for i, th := range busy {
+			tids[i] = th.tid
+		}
+		left, err := t.watchLeave(keep, old, torn, exits, tids, deadline)
+		if err != nil {
+			return "", nil, err
+		}
+		if !left {
+			return reason, nil, nil
+		}
 	}
 }
 
+// inStopBudget bounds how long settle lets busy threads run alone with
+// the rest of the world stopped, per stop of the world.
+const inStopBudget = 20 * time.Millisecond
+
+// frozen reports whether every thread of busy (stopped) is in a
+// group-stop, collecting their stops first.
+func (t *tracer) frozen(busy []*thread) (bool, error) {
+	frozen := true
+	for _, th := range busy {
+		if err := t.reap(th); err != nil {
+			return false, err
+		}
+		if t.threads[th.tid] != th {
+			frozen = false // exited: look again
+			continue
+		}
+		frozen = frozen && th.groupStop && th.kind == stopEvent
+	}
+	return frozen, nil
+}
+
 // runFor lets threads ths (stopped) run for d, then stops them again.
-// Threads exiting meanwhile are forgotten.
+// Threads exiting meanwhile are forgotten. The engine is an ordinary
+// thread meanwhile (see urgent): it waits for the target.
 func (t *tracer) runFor(ths []*thread, d time.Duration) error {
+	t.relax()
+	defer t.urgent()
 	for _, th := range ths {
 		if err := t.resume(th); err != nil {
 			return err
@@ -468,4 +487,89 @@ func (t *tracer) runFor(ths []*thread, d time.Duration) error {
 		}
 		return true
 	})
+}
+
+// check scans every thread, the world stopped, and returns the busy
+// threads, the first reason and the draining threads (see scanAll). pre,
+// when not nil, is the process's mappings read just before the world was
+// stopped, with stoppedBefore the threads stopped already then (see
+// threadStack); they spare a read of /proc/PID/maps with the world stopped.
+func (t *tracer) check(old loaded, torn *ranges, exits map[uint64]bool, pre []mapping, stoppedBefore map[int]bool) ([]*thread, string, []int, error) {
+	// Threads created by a thread that ran start stopped; collect
+	// their first stop.
+	if !t.allStopped() {
+		if err := t.waitUntil(time.Now().Add(stopTimeout), t.allStopped); err != nil {
+			return nil, "", nil, err
+		}
+	}
+	s := newScanner(t, old, pre)
+	s.torn, s.exits = torn, exits
+	if pre == nil {
+		maps, err := readStackMaps(t.pid)
+		if err != nil {
+			return nil, "", nil, t.goneOr(err)
+		}
+		s.maps, s.fresh = maps, true
+	}
+	tids := make([]int, 0, len(t.threads))
+	for tid := range t.threads {
+		tids = append(tids, tid)
+	}
+	sort.Ints(tids)
+	ths := make([]*thread, len(tids))
+	for i, tid := range tids {
+		ths[i] = t.threads[tid]
+	}
+	return s.scanAll(ths, stoppedBefore)
+}
+
+// watchLeave watches threads tids, the process running, until each was
+// seen once without OLD code on its stack (as the scanner of settle tells:
+// with torn, only the bytes the writes replace count) or exited, or until
+// deadline (false). Each look stops one thread alone for the moment its
+// stack is read, or reads it through /proc while it is blocked (see
+// inside). keep, if among tids, is let run while it is watched and left
+// stopped once seen outside; the last thread seen outside is left stopped
+// too, so that the next stop of the world finds it outside.
+func (t *tracer) watchLeave(keep *thread, old loaded, torn *ranges, exits map[uint64]bool, tids []int, deadline time.Time) (bool, error) {
+	for _, tid := range tids {
+		if keep != nil && tid == keep.tid && t.threads[tid] == keep {
+			if err := t.resume(keep); err != nil {
+				return false, err
+			}
+		}
+	}
+	t.runNew = true // threads the hijacked one starts meanwhile run
+	backoff := 100 * time.Microsecond
+	for {
+		maps, err := readMaps(t.pid)
+		if err != nil {
+			return false, t.goneOr(err)
+		}
+		s := newScanner(t, old, maps)
+		s.torn, s.exits = torn, exits
+		var still []int
+		for i, tid := range tids {
+			hold := len(still) == 0 && i == len(tids)-1
+			if keep != nil && tid == keep.tid {
+				hold = true
+			}
+			in, err := t.look(s, tid, hold)
+			if err != nil {
+				return false, err
+			}
+			if in {
+				still = append(still, tid)
+			}
+		}
+		if len(still) == 0 {
+			return true, nil
+		}
+		if !time.Now().Before(deadline) {
+			return false, nil
+		}
+		tids = still
+		time.Sleep(backoff)
+		backoff = min(2*backoff, 10*time.Millisecond)
+	}
 }

@@ -4,7 +4,9 @@ package inject
 
 import (
 	"bytes"
+	"encoding/binary"
 	"os"
+	"runtime"
 	"sync"
 	"testing"
 	"unsafe"
@@ -97,5 +99,35 @@ func TestStackReader(t *testing.T) {
 	r.start()
 	if r.read(pid, local, remote, nil) {
 		t.Errorf("a read of address 0 was reported complete")
+	}
+}
+
+// TestReadWords: readWords reads every word of a set in one
+// process_vm_readv, and one it cannot read (unmapped) through the
+// fallback, which reports the error.
+func TestReadWords(t *testing.T) {
+	tr, err := newTracer(os.Getpid())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.mem.Close()
+	data := make([]uint64, 2000) // more than one batch of 1024
+	ws := make([]wordWrite, len(data))
+	for i := range data {
+		data[i] = uint64(i)*0x0101010101 + 7
+		ws[i].Addr = uint64(uintptr(unsafe.Pointer(&data[i])))
+	}
+	got, err := tr.readWords(ws)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range data {
+		if v := binary.LittleEndian.Uint64(got[i][:]); v != data[i] {
+			t.Fatalf("word %d: %#x, want %#x", i, v, data[i])
+		}
+	}
+	runtime.KeepAlive(data)
+	if _, err := tr.readWords(append(ws[:3:3], wordWrite{Addr: 8})); err == nil {
+		t.Errorf("reading the word at address 8: no error")
 	}
 }

@@ -131,9 +131,11 @@ type ProcessState struct {
 type Options struct {
 	// StateDir holds the journal; DefaultStateDir() when empty.
 	StateDir string
-	// BusyTimeout bounds how long a thread found in OLD code may run on
-	// alone to leave it, and how long the engine waits for a thread in a
-	// state safe for dlopen; 2s when zero.
+	// BusyTimeout bounds how long the engine waits, the process running,
+	// for a thread found in OLD code (in the drain model: in the bytes
+	// the writes replace) to leave it, how long it waits for a thread in
+	// a state safe for dlopen, and how long it watches draining threads;
+	// 2s when zero.
 	BusyTimeout time.Duration
 	// CallTimeout is the watchdog of a remote call (dlopen); 10s when zero.
 	CallTimeout time.Duration
