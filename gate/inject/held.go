@@ -87,7 +87,7 @@ func (t *tracer) redeliver(th *thread) int {
 		if err := unix.Tgkill(t.pid, th.tid, unix.Signal(info.signo())); err != nil {
 			continue
 		}
-		if !t.stopAtSignal(th, sig, info.signo(), time.Now().Add(100*time.Millisecond)) {
+		if !t.stopAtSignal(th, sig, info.signo(), time.Now().Add(redeliverTimeout)) {
 			// Not reached: the tgkill'd signal stays pending; deliver the
 			// others the same way.
 			for _, r := range rest[i+1:] {
@@ -103,6 +103,16 @@ func (t *tracer) redeliver(th *thread) int {
 	}
 	return sig
 }
+
+// redeliverTimeout bounds the wait for a thread to reach the
+// signal-delivery-stop of a signal redeliver sent it. Reaching it may take
+// the run of a handler (the signal delivered before, whose handler blocks
+// this one until it returns), which on a loaded machine took more than the
+// 100 ms this was (TestSiginfoPreserved/kill at load average 280: the
+// rest of the held signals then went out as plain tgkill, SI_TKILL). A
+// thread that cannot get there (its handler waits for a thread still
+// stopped) costs this much once.
+const redeliverTimeout = time.Second
 
 // stopAtSignal resumes th (stopped), delivering sig, until its
 // signal-delivery-stop for signal want; other signals met on the way are
