@@ -42,36 +42,29 @@ func (a *Archive) Build(ctx context.Context, spec string) (*Build, error) {
 	base := filepath.Join(a.Dir, "build", escape(spec))
 	b := &Build{Dir: base, Tree: filepath.Join(base, "tree"), a: a}
 	err = a.lockedOn("build.lock", func() error {
-		if _, err := os.Stat(filepath.Join(base, ".done")); err == nil {
+		return fillOnce(base, func() error {
+			if out, err := exec.CommandContext(ctx, "cp", "-a", tree, b.Tree).CombinedOutput(); err != nil {
+				return fmt.Errorf("copying the source tree: %w: %s", err, lastLine(out))
+			}
+			steps := [][]string{{"dpkg-buildpackage", "-b", "-uc", "-us"}}
+			check := exec.CommandContext(ctx, "dpkg-checkbuilddeps")
+			check.Dir = b.Tree
+			if check.Run() != nil {
+				steps = append([][]string{{"apt-get", "build-dep", "-y", "-q", "./tree"}}, steps...)
+			}
+			for _, args := range steps {
+				cmd := exec.CommandContext(ctx, args[0], args[1:]...)
+				cmd.Dir = base
+				if args[0] == "dpkg-buildpackage" {
+					cmd.Dir = b.Tree
+				}
+				cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
+				if out, err := cmd.CombinedOutput(); err != nil {
+					return fmt.Errorf("%s: %w: %s", args[0], err, lastLine(out))
+				}
+			}
 			return nil
-		}
-		if err := os.RemoveAll(base); err != nil {
-			return err
-		}
-		if err := os.MkdirAll(base, 0o755); err != nil {
-			return err
-		}
-		if out, err := exec.CommandContext(ctx, "cp", "-a", tree, b.Tree).CombinedOutput(); err != nil {
-			return fmt.Errorf("copying the source tree: %w: %s", err, lastLine(out))
-		}
-		steps := [][]string{{"dpkg-buildpackage", "-b", "-uc", "-us"}}
-		check := exec.CommandContext(ctx, "dpkg-checkbuilddeps")
-		check.Dir = b.Tree
-		if check.Run() != nil {
-			steps = append([][]string{{"apt-get", "build-dep", "-y", "-q", "./tree"}}, steps...)
-		}
-		for _, args := range steps {
-			cmd := exec.CommandContext(ctx, args[0], args[1:]...)
-			cmd.Dir = base
-			if args[0] == "dpkg-buildpackage" {
-				cmd.Dir = b.Tree
-			}
-			cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
-			if out, err := cmd.CombinedOutput(); err != nil {
-				return fmt.Errorf("%s: %w: %s", args[0], err, lastLine(out))
-			}
-		}
-		return os.WriteFile(filepath.Join(base, ".done"), nil, 0o644)
+		})
 	})
 	if err != nil {
 		return nil, fmt.Errorf("building %s: %w", spec, err)

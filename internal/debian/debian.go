@@ -246,6 +246,20 @@ func (a *Archive) Extract(ctx context.Context, specs ...string) (string, error) 
 // extractDebs unpacks debs into dir with dpkg-deb -x, unless a finished
 // extraction is there.
 func extractDebs(ctx context.Context, debs []string, dir string) error {
+	return fillOnce(dir, func() error {
+		for _, deb := range debs {
+			if out, err := exec.CommandContext(ctx, "dpkg-deb", "-x", deb, dir).CombinedOutput(); err != nil {
+				return fmt.Errorf("dpkg-deb -x %s: %w: %s", filepath.Base(deb), err, lastLine(out))
+			}
+		}
+		return nil
+	})
+}
+
+// fillOnce fills dir with fill unless a finished fill is there (its
+// .done marker): a fill cut short (a killed test, a full disk) is
+// started again from an empty dir.
+func fillOnce(dir string, fill func() error) error {
 	if _, err := os.Stat(filepath.Join(dir, ".done")); err == nil {
 		return nil
 	}
@@ -255,10 +269,8 @@ func extractDebs(ctx context.Context, debs []string, dir string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	for _, deb := range debs {
-		if out, err := exec.CommandContext(ctx, "dpkg-deb", "-x", deb, dir).CombinedOutput(); err != nil {
-			return fmt.Errorf("dpkg-deb -x %s: %w: %s", filepath.Base(deb), err, lastLine(out))
-		}
+	if err := fill(); err != nil {
+		return err
 	}
 	return os.WriteFile(filepath.Join(dir, ".done"), nil, 0o644)
 }

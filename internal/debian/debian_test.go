@@ -66,3 +66,37 @@ func TestBadSpec(t *testing.T) {
 		}
 	}
 }
+
+// TestFillOnce: a finished fill is kept, a fill that failed is started
+// again from an empty directory.
+func TestFillOnce(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "d")
+	calls := 0
+	fill := func(fail bool) func() error {
+		return func() error {
+			calls++
+			if _, err := os.Stat(filepath.Join(dir, "partial")); err == nil {
+				t.Errorf("fill %d found the failed fill's file", calls)
+			}
+			if err := os.WriteFile(filepath.Join(dir, "partial"), nil, 0o644); err != nil {
+				return err
+			}
+			if fail {
+				return os.ErrDeadlineExceeded
+			}
+			return nil
+		}
+	}
+	if err := fillOnce(dir, fill(true)); err == nil {
+		t.Fatal("the failing fill gave no error")
+	}
+	if err := fillOnce(dir, fill(false)); err != nil {
+		t.Fatal(err)
+	}
+	if err := fillOnce(dir, fill(false)); err != nil {
+		t.Fatal(err)
+	}
+	if calls != 2 {
+		t.Errorf("fill ran %d times, want 2 (failed, then done once)", calls)
+	}
+}

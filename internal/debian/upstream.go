@@ -84,19 +84,12 @@ func (a *Archive) upstreamTree(ctx context.Context, spec string) (string, error)
 	}
 	tree = filepath.Join(a.sources(), escape(spec), "orig-tree")
 	if lockErr := a.locked(func() error {
-		if _, err := os.Stat(filepath.Join(tree, ".done")); err == nil {
+		return fillOnce(tree, func() error {
+			if out, err := exec.CommandContext(ctx, "tar", "-xf", orig, "-C", tree, "--strip-components=1").CombinedOutput(); err != nil {
+				return fmt.Errorf("unpacking %s: %w: %s", filepath.Base(orig), err, lastLine(out))
+			}
 			return nil
-		}
-		if err := os.RemoveAll(tree); err != nil {
-			return err
-		}
-		if err := os.MkdirAll(tree, 0o755); err != nil {
-			return err
-		}
-		if out, err := exec.CommandContext(ctx, "tar", "-xf", orig, "-C", tree, "--strip-components=1").CombinedOutput(); err != nil {
-			return fmt.Errorf("unpacking %s: %w: %s", filepath.Base(orig), err, lastLine(out))
-		}
-		return os.WriteFile(filepath.Join(tree, ".done"), nil, 0o644)
+		})
 	}); lockErr != nil {
 		return "", lockErr
 	}
