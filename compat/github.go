@@ -48,7 +48,7 @@ func WriteGitHub(w io.Writer, opts GitHubOptions, reports ...*Report) error {
 				msg += "\naffects " + strings.Join(demangleAll(f.Affected, 10), ", ")
 			}
 			at := ""
-			if rel, ok := under(opts.SourceRoot, f.File); ok && opts.SourceRoot != "" {
+			if rel, ok := under(opts.SourceRoot, f.File); ok {
 				at = "file=" + githubProperty.Replace(filepath.ToSlash(rel)) + ","
 				if f.Line > 0 {
 					at += fmt.Sprintf("line=%d,", f.Line)

@@ -145,9 +145,9 @@ func WriteSARIF(w io.Writer, opts SARIFOptions, reports ...*Report) error {
 	artifactIndex := make(map[string]int)
 	artifact := func(path string, role string) sarifArtifactLocation {
 		loc := sarifArtifactLocation{URI: sarifURI(path)}
-		if role != "analysisTarget" && opts.SourceRoot != "" {
-			if rel, ok := under(opts.SourceRoot, path); ok {
-				loc.URI, loc.URIBaseID = sarifURI(rel), srcRoot
+		if rel, ok := under(opts.SourceRoot, path); ok && role != "analysisTarget" {
+			loc.URI, loc.URIBaseID = sarifURI(rel), srcRoot
+			if run.OriginalURIBaseIDs == nil {
 				run.OriginalURIBaseIDs = map[string]sarifArtifactLocation{
 					srcRoot: {URI: sarifURI(filepath.Clean(opts.SourceRoot)) + "/"}}
 			}
@@ -294,9 +294,10 @@ func sarifURI(path string) string {
 	return u.String()
 }
 
-// under returns path relative to root when it lies under root.
+// under returns path relative to root when it lies under root; never
+// when root is empty.
 func under(root, path string) (string, bool) {
-	if !filepath.IsAbs(path) {
+	if root == "" || !filepath.IsAbs(path) {
 		return "", false
 	}
 	rel, err := filepath.Rel(root, path)
