@@ -106,7 +106,12 @@ func sameShape(o, n *abi.Type) bool {
 // function type whose parameters repeat it costs a pair each, not
 // 3^depth comparisons.
 type shapeComparison struct {
-	seen map[[2]*abi.Type]bool // the pairs compared or being compared, and their answer
+	// funcs holds the function type pairs compared or being compared,
+	// and their answer. Only function types branch (a return and the
+	// parameters); pointers and arrays are chains, which the depth bounds.
+	// Made at the first function pair: sameShape runs for every member
+	// compared, and few are function pointers.
+	funcs map[[2]*abi.Type]bool
 }
 
 func (c *shapeComparison) same(o, n *abi.Type, depth int) bool {
@@ -126,16 +131,19 @@ func (c *shapeComparison) same(o, n *abi.Type, depth int) bool {
 	default:
 		return true // named types: their identity decides
 	}
+	if oc.Kind != abi.FuncType {
+		return c.inside(oc, nc, depth)
+	}
 	pair := [2]*abi.Type{oc, nc}
-	if same, ok := c.seen[pair]; ok {
+	if same, ok := c.funcs[pair]; ok {
 		return same
 	}
-	if c.seen == nil {
-		c.seen = make(map[[2]*abi.Type]bool)
+	if c.funcs == nil {
+		c.funcs = make(map[[2]*abi.Type]bool)
 	}
-	c.seen[pair] = true // while it is compared
+	c.funcs[pair] = true // while it is compared
 	same := c.inside(oc, nc, depth)
-	c.seen[pair] = same
+	c.funcs[pair] = same
 	return same
 }
 
