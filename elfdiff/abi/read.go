@@ -138,12 +138,11 @@ func ReadWith(df *dwarfdec.File, syms *elfsym.SymbolList, source string, opts Re
 // dwarfReader decodes DIEs into Funcs, Vars and Types, caching types by
 // offset so shared and recursive types are decoded once.
 type dwarfReader struct {
-	sec     *dwarfdec.Sections    // the raw sections
-	dies    *dwarfdec.Decoder     // the decoder of the DIEs, set by the index pass
-	entries *dwarfdec.EntryReader // for the DIEs left to debug/dwarf
-	types   map[dwarf.Offset]*Type
-	void    *Type
-	depth   int
+	sec   *dwarfdec.Sections // the raw sections
+	dies  *dwarfdec.Decoder  // the decoder of the DIEs, set by the index pass
+	types map[dwarf.Offset]*Type
+	void  *Type
+	depth int
 	// typeUnits finds DWARF 5 type units by signature; sigs caches it.
 	typeUnits func() map[uint64]dwarf.Offset
 	sigs      map[uint64]dwarf.Offset
@@ -180,7 +179,7 @@ type dwarfReader struct {
 
 // newDWARFReader returns a reader of the DWARF of df.
 func newDWARFReader(df *dwarfdec.File) *dwarfReader {
-	return &dwarfReader{sec: df.Sec, entries: dwarfdec.NewEntryReader(df.Sec), types: make(map[dwarf.Offset]*Type),
+	return &dwarfReader{sec: df.Sec, types: make(map[dwarf.Offset]*Type),
 		defs: make(map[defKey]dwarf.Offset), typeUnits: df.TypeUnits, fileIDs: make(map[string]uint32),
 		void:  &Type{Kind: VoidType, Size: -1, Count: -1},
 		merge: merger{buckets: make(map[mergeKey][]dwarf.Offset)}}

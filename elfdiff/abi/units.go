@@ -196,29 +196,14 @@ func (dr *dwarfReader) lineFiles(u *unitInfo) [][]byte {
 }
 
 // joinedFiles returns the file names of the line table of u as
-// debug/dwarf reads them, joined to their directories.
+// debug/dwarf reads them, joined to their directories: empty (not nil)
+// when it has none or it could not be read.
 func (dr *dwarfReader) joinedFiles(u *unitInfo) []string {
-	su, err := dr.dies.Unit(u.off)
-	if err != nil {
+	files, err := dr.dies.JoinedLineFiles(u.off)
+	if err != nil || files == nil {
 		return []string{}
 	}
-	cu, err := dr.entries.Entry(su, u.off)
-	if err != nil {
-		return []string{}
-	}
-	lr, err := dr.entries.LineReader(cu)
-	if err != nil || lr == nil {
-		return []string{}
-	}
-	out := []string{}
-	for _, f := range lr.Files() {
-		name := ""
-		if f != nil {
-			name = f.Name
-		}
-		out = append(out, name)
-	}
-	return out
+	return files
 }
 
 // isSourceFile reports whether name is a C or C++ source file rather than

@@ -8,6 +8,7 @@ import (
 	"debug/elf"
 	"os"
 	"path"
+	"slices"
 	"testing"
 
 	"github.com/compatgate/compatgate/elfdiff/internal/testlib"
@@ -24,8 +25,9 @@ int ns::use(_Impl *x) { return x->a; }
 `
 
 // TestLineFileNamesMatchDebugDWARF reads the file names of the line table
-// of every unit of libraries built with each DWARF version, unjoined, and
-// compares them with those of debug/dwarf's LineReader.
+// of every unit of libraries built with each DWARF version, unjoined and
+// joined to their directories, and compares them with those of
+// debug/dwarf's LineReader: the joined names must be the same strings.
 func TestLineFileNamesMatchDebugDWARF(t *testing.T) {
 	cases := append(testlib.Builds(),
 		testlib.Build{Name: "cxx-odd-file-dwarf5", Compiler: "g++", Src: oddFileSrc, Flags: []string{"-gdwarf-5"}},
@@ -42,7 +44,8 @@ func TestLineFileNamesMatchDebugDWARF(t *testing.T) {
 			}
 			dr.dies = dwarfdec.NewDecoder(df.Sec, s.Headers)
 			units, files := 0, 0
-			for r := mustDWARF(t, df).Reader(); ; {
+			d := mustDWARF(t, df)
+			for r := d.Reader(); ; {
 				cu, err := r.Next()
 				if err != nil {
 					t.Fatal(err)
@@ -53,8 +56,21 @@ func TestLineFileNamesMatchDebugDWARF(t *testing.T) {
 				r.SkipChildren()
 				u := &unitInfo{off: cu.Offset}
 				raw, joined := dr.lineFiles(u), dr.joinedFiles(u)
+				want := []string{}
+				if lr, err := d.LineReader(cu); err == nil && lr != nil {
+					for _, f := range lr.Files() {
+						name := ""
+						if f != nil {
+							name = f.Name
+						}
+						want = append(want, name)
+					}
+				}
+				if !slices.Equal(joined, want) {
+					t.Fatalf("unit at %#x: joined files %q, debug/dwarf reads %q", cu.Offset, joined, want)
+				}
 				if len(raw) != len(joined) {
-					t.Fatalf("unit at %#x: %d files, debug/dwarf reads %d", cu.Offset, len(raw), len(joined))
+					t.Fatalf("unit at %#x: %d files, joined %d", cu.Offset, len(raw), len(joined))
 				}
 				for i, name := range raw {
 					if name == nil {

@@ -53,7 +53,7 @@ type DIE struct {
 	Vals  [numSlots]uint64
 	// The bytes of the string and block values of the attributes that
 	// may hold them.
-	name, linkage, memberLoc, vtableLoc []byte
+	name, linkage, memberLoc, vtableLoc, compDir []byte
 }
 
 // Has reports whether the DIE has the attribute of slot s.
@@ -282,6 +282,32 @@ func (dd *Decoder) LineFiles(off dwarf.Offset) ([][]byte, error) {
 	return LineFileNames(f.Line, f.Str, f.LineStr, dd.sec.Order, stmt)
 }
 
+// JoinedLineFiles returns the file names of the line table of the unit
+// whose unit DIE is at off, joined to their directories as debug/dwarf's
+// LineReader joins them (relative to the unit's DW_AT_comp_dir); nil when
+// it has none. As debug/dwarf, which reads only the file's own
+// .debug_info, it fails for a DWARF 4 type unit or a unit of a
+// supplementary file: their names stay as LineFiles reads them.
+func (dd *Decoder) JoinedLineFiles(off dwarf.Offset) ([]string, error) {
+	var d DIE
+	if err := dd.read(off, &d); err != nil {
+		return nil, err
+	}
+	if d.unit.seg != &dd.sec.segs[0] {
+		return nil, fmt.Errorf("reading the line table of the unit at %#x: %w", off, errOutOfRange)
+	}
+	stmt, ok := d.Int(slotStmtList)
+	f := d.unit.seg.file
+	if !ok || f.Line == nil {
+		return nil, nil
+	}
+	compDir := ""
+	if d.Kinds[slotCompDir] == valString {
+		compDir = string(d.compDir)
+	}
+	return JoinedLineFileNames(f.Line, f.Str, f.LineStr, dd.sec.Order, stmt, compDir)
+}
+
 // read decodes the DIE at off into d.
 func (dd *Decoder) read(off dwarf.Offset, d *DIE) error {
 	u, err := dd.unitAt(off)
@@ -332,6 +358,8 @@ func (dd *Decoder) decode(u *dieUnit, pos uint64, d *DIE) error {
 			d.memberLoc = bytes
 		case SlotVtableElemLoc:
 			d.vtableLoc = bytes
+		case slotCompDir:
+			d.compDir = bytes
 		}
 	}
 	d.next = b.Pos

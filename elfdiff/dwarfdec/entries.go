@@ -2,8 +2,7 @@ package dwarfdec
 
 // This file reads DIEs with debug/dwarf, for what the checker's own
 // decoders leave to it: attributes of forms the scanner cannot resolve
-// alone, the address ranges of a subprogram, the file names of a line
-// table as debug/dwarf joins them.
+// alone, and the address ranges of a subprogram.
 
 import (
 	"debug/dwarf"
@@ -21,7 +20,7 @@ import (
 //
 // The offsets in the entries it returns, and in the values debug/dwarf
 // decodes in them, are from the start of their unit: an entry is for the
-// Ranges and LineReader of the same EntryReader only, before it reads a
+// Ranges of the same EntryReader only, before it reads a
 // DIE of another unit.
 type EntryReader struct {
 	sec   *Sections
@@ -69,12 +68,6 @@ func (er *EntryReader) Entry(u *ScanUnit, off dwarf.Offset) (*dwarf.Entry, error
 // Ranges returns the address ranges of e, an entry Entry returned for the
 // unit read last.
 func (er *EntryReader) Ranges(e *dwarf.Entry) ([][2]uint64, error) { return er.data.Ranges(e) }
-
-// LineReader returns the line table reader of the unit entry cu, which
-// Entry returned for the unit read last.
-func (er *EntryReader) LineReader(cu *dwarf.Entry) (*dwarf.LineReader, error) {
-	return er.data.LineReader(cu)
-}
 
 // Unit returns the header of the unit being scanned: that of the last DIE
 // Next returned.

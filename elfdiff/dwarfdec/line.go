@@ -3,16 +3,19 @@ package dwarfdec
 // This file reads the file names of a line table header, which say where
 // the types of a unit were declared. debug/dwarf's LineReader joins every
 // name to its directory (path.Join, for the hundreds of headers each C++
-// unit includes) while the checker only asks whether the file of a class
+// unit includes) while the checker mostly asks whether the file of a class
 // is a source file or a header: its extension, which the name alone gives
-// unless its last element is empty, "." or "..". The header is checked as
-// LineReader checks it, so that a table it would reject lists no files
-// here either.
+// unless its last element is empty, "." or "..". So the names are read
+// unjoined, and joined as LineReader joins them only where a report needs
+// the path (JoinedLineFileNames). The header is checked as LineReader
+// checks it, so that a table it would reject lists no files here either.
 
 import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"path"
+	"strings"
 )
 
 // lineOpcodeLength returns the operand count debug/dwarf requires a line
@@ -118,6 +121,33 @@ func (b *lineBuf) cstring() []byte {
 // where LineReader fails. str and lineStr are .debug_str and
 // .debug_line_str.
 func LineFileNames(line, str, lineStr []byte, order binary.ByteOrder, off int64) ([][]byte, error) {
+	return lineFileNames(line, str, lineStr, order, off, nil)
+}
+
+// JoinedLineFileNames is LineFileNames with each name joined to its
+// directory as debug/dwarf's LineReader.Files joins it ("" where it has
+// none): relative directories of DWARF 2 to 4 are relative to compDir,
+// the unit's DW_AT_comp_dir, which is also directory 0; DWARF 5 names
+// are joined to their directory as the table spells it.
+func JoinedLineFileNames(line, str, lineStr []byte, order binary.ByteOrder, off int64, compDir string) ([]string, error) {
+	j := &lineJoin{compDir: compDir}
+	if _, err := lineFileNames(line, str, lineStr, order, off, j); err != nil {
+		return nil, err
+	}
+	return j.files, nil
+}
+
+// lineJoin collects the directories and the joined file names of a line
+// table header, for JoinedLineFileNames.
+type lineJoin struct {
+	compDir string
+	dirs    []string
+	files   []string
+}
+
+// lineFileNames reads the file names of the line table at off; with j,
+// it also joins them to their directories into j.files.
+func lineFileNames(line, str, lineStr []byte, order binary.ByteOrder, off int64, j *lineJoin) ([][]byte, error) {
 	if off < 0 || off > int64(len(line)) {
 		return nil, errLineHeader
 	}
@@ -180,6 +210,9 @@ func LineFileNames(line, str, lineStr []byte, order binary.ByteOrder, off int64)
 	}
 	if version < 5 {
 		dirs := 1 // the compilation directory
+		if j != nil {
+			j.dirs = append(j.dirs, j.compDir)
+		}
 		for {
 			d := b.cstring()
 			if b.err != nil {
@@ -189,8 +222,18 @@ func LineFileNames(line, str, lineStr []byte, order binary.ByteOrder, off int64)
 				break
 			}
 			dirs++
+			if j != nil {
+				dir := string(d)
+				if !pathIsAbs(d) {
+					dir = pathJoin(j.compDir, dir)
+				}
+				j.dirs = append(j.dirs, dir)
+			}
 		}
 		files := [][]byte{nil} // file numbers start at 1
+		if j != nil {
+			j.files = append(j.files, "")
+		}
 		for {
 			name := b.cstring()
 			if b.err != nil {
@@ -199,12 +242,21 @@ func LineFileNames(line, str, lineStr []byte, order binary.ByteOrder, off int64)
 			if len(name) == 0 {
 				break
 			}
-			if dir := b.uleb(); !pathIsAbs(name) && dir >= uint64(dirs) {
+			dir := b.uleb()
+			abs := pathIsAbs(name)
+			if !abs && dir >= uint64(dirs) {
 				return nil, errLineHeader
 			}
 			b.uleb() // modification time
 			b.uleb() // length
 			files = append(files, name)
+			if j != nil {
+				joined := string(name)
+				if !abs {
+					joined = pathJoin(j.dirs[dir], joined)
+				}
+				j.files = append(j.files, joined)
+			}
 		}
 		return files, b.err
 	}
@@ -213,9 +265,16 @@ func LineFileNames(line, str, lineStr []byte, order binary.ByteOrder, off int64)
 	if dirs > uint64(len(line)) {
 		return nil, errLineHeader // debug/dwarf would allocate as many
 	}
-	for range dirs {
-		if _, err := readLNCT(b, dirFormat, dwarf64, dirs, str, lineStr); err != nil {
+	if j != nil {
+		j.dirs = make([]string, dirs)
+	}
+	for i := range dirs {
+		name, dir, err := readLNCT(b, dirFormat, dwarf64, dirs, str, lineStr)
+		if err != nil {
 			return nil, err
+		}
+		if j != nil {
+			j.dirs[i] = j.joinLNCT(name, dir)
 		}
 	}
 	fileFormat := readLNCTFormat(b)
@@ -224,14 +283,32 @@ func LineFileNames(line, str, lineStr []byte, order binary.ByteOrder, off int64)
 		return nil, errLineHeader
 	}
 	files := make([][]byte, n)
+	if j != nil {
+		j.files = make([]string, n)
+	}
 	for i := range files {
-		name, err := readLNCT(b, fileFormat, dwarf64, dirs, str, lineStr)
+		name, dir, err := readLNCT(b, fileFormat, dwarf64, dirs, str, lineStr)
 		if err != nil {
 			return nil, err
 		}
 		files[i] = name
+		if j != nil {
+			j.files[i] = j.joinLNCT(name, dir)
+		}
 	}
 	return files, b.err
+}
+
+// joinLNCT joins the path of a DWARF 5 directory or file name entry to
+// the directory its DW_LNCT_directory_index names (-1: none), as
+// debug/dwarf does: only when both are non-empty. A directory entry may
+// name a directory not read yet, which is empty then.
+func (j *lineJoin) joinLNCT(name []byte, dir int64) string {
+	p := string(name)
+	if dir >= 0 && j.dirs[dir] != "" && p != "" {
+		return pathJoin(j.dirs[dir], p)
+	}
+	return p
 }
 
 // lnctForm is one field of the entries of a DWARF 5 directory or file
@@ -250,10 +327,11 @@ func readLNCTFormat(b *lineBuf) []lnctForm {
 }
 
 // readLNCT reads one entry of a DWARF 5 directory or file name table and
-// returns its path, unjoined, as debug/dwarf's LineReader reads it: forms
-// it does not know are read as nothing.
-func readLNCT(b *lineBuf, format []lnctForm, dwarf64 bool, dirs uint64, str, lineStr []byte) ([]byte, error) {
-	var path []byte
+// returns its path, unjoined, as debug/dwarf's LineReader reads it (forms
+// it does not know are read as nothing), and the directory index it
+// gives, -1 when it gives none.
+func readLNCT(b *lineBuf, format []lnctForm, dwarf64 bool, dirs uint64, str, lineStr []byte) (path []byte, dir int64, err error) {
+	dir = -1
 	for _, f := range format {
 		var val uint64
 		var s []byte
@@ -275,7 +353,7 @@ func readLNCT(b *lineBuf, format []lnctForm, dwarf64 bool, dirs uint64, str, lin
 			sb.bytes(int(off))
 			s = sb.cstring()
 			if sb.err != nil {
-				return nil, sb.err
+				return nil, -1, sb.err
 			}
 		case formStrpSup:
 			if dwarf64 {
@@ -313,11 +391,12 @@ func readLNCT(b *lineBuf, format []lnctForm, dwarf64 bool, dirs uint64, str, lin
 			path = s
 		case lnctDirectoryIndex:
 			if val >= dirs {
-				return nil, errLineHeader
+				return nil, -1, errLineHeader
 			}
+			dir = int64(val)
 		}
 	}
-	return path, nil
+	return path, dir, nil
 }
 
 // pathIsAbs reports whether a file name of a line table is absolute, as
@@ -337,4 +416,53 @@ func pathIsAbs(name []byte) bool {
 func ExtensionKnown(name []byte) bool {
 	last := name[bytes.LastIndexByte(name, '/')+1:]
 	return len(name) == 0 || len(last) > 0 && !bytes.Equal(last, []byte(".")) && !bytes.Equal(last, []byte(".."))
+}
+
+// pathJoin joins a line table's directory and a relative file name as
+// debug/dwarf does: path.Join for Unix-style directories; for DOS-style
+// ones (a drive letter or a UNC share), a separator of the directory's
+// kind, and the name's own drive when it names another.
+func pathJoin(dirname, filename string) string {
+	if len(dirname) == 0 {
+		return filename
+	}
+	drive, dirname := splitDrive(dirname)
+	if drive == "" {
+		return path.Join(dirname, filename)
+	}
+	drive2, filename := splitDrive(filename)
+	if drive2 != "" {
+		if !strings.EqualFold(drive, drive2) {
+			return drive2 + filename
+		}
+	}
+	if !(strings.HasSuffix(dirname, "/") || strings.HasSuffix(dirname, `\`)) && dirname != "" {
+		sep := `\`
+		if strings.HasPrefix(dirname, "/") {
+			sep = `/`
+		}
+		dirname += sep
+	}
+	return drive + dirname + filename
+}
+
+// splitDrive splits a DOS drive letter or UNC share point from p, if
+// any, as debug/dwarf does: p == drive + rest.
+func splitDrive(p string) (drive, rest string) {
+	if len(p) >= 2 && p[1] == ':' {
+		if c := p[0]; 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' {
+			return p[:2], p[2:]
+		}
+	}
+	if len(p) > 3 && (p[0] == '\\' || p[0] == '/') && (p[1] == '\\' || p[1] == '/') {
+		np := strings.ReplaceAll(p, "/", `\`)
+		slash1 := strings.IndexByte(np[2:], '\\') + 2
+		if slash1 > 2 {
+			slash2 := strings.IndexByte(np[slash1+1:], '\\') + slash1 + 1
+			if slash2 > slash1 {
+				return p[:slash2], p[slash2:]
+			}
+		}
+	}
+	return "", p
 }

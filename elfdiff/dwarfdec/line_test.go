@@ -1,6 +1,8 @@
 package dwarfdec
 
 import (
+	"debug/dwarf"
+	"slices"
 	"testing"
 
 	"github.com/compatgate/compatgate/elfdiff/internal/testlib"
@@ -17,34 +19,59 @@ func TestExtensionKnown(t *testing.T) {
 	}
 }
 
-// TestLineFileNamesMalformed cuts and corrupts a line table header: the
-// reader must fail, or agree with debug/dwarf, never panic.
+// TestLineFileNamesMalformed cuts and corrupts a line table header of
+// DWARF 4 and 5: the reader must fail, or agree with debug/dwarf, never
+// panic; joined to their directories, the names must be debug/dwarf's.
 func TestLineFileNamesMalformed(t *testing.T) {
-	df := openScanLib(t, testlib.BuildLib(t, "g++", testlib.CXXSrc, "-gdwarf-5"))
-	cu, err := mustDWARF(t, df).Reader().Next()
-	if err != nil || cu == nil {
-		t.Fatal(err)
-	}
-	line := df.Sec.Line
-	for _, n := range []int{0, 3, 10, 30, len(line) / 2, len(line)} {
-		for _, corrupt := range []bool{false, true} {
-			cut := append([]byte(nil), line[:n]...)
-			if corrupt {
-				for i := 4; i < n; i += 5 {
-					cut[i] ^= 0x81
+	for _, version := range []string{"-gdwarf-4", "-gdwarf-5"} {
+		df := openScanLib(t, testlib.BuildLib(t, "g++", testlib.CXXSrc, version))
+		cu, err := mustDWARF(t, df).Reader().Next()
+		if err != nil || cu == nil {
+			t.Fatal(err)
+		}
+		compDir, _ := cu.Val(dwarf.AttrCompDir).(string)
+		if compDir == "" {
+			t.Fatal("the unit has no DW_AT_comp_dir")
+		}
+		line := df.Sec.Line
+		for _, n := range []int{0, 3, 10, 30, len(line) / 2, len(line)} {
+			for _, corrupt := range []bool{false, true} {
+				cut := append([]byte(nil), line[:n]...)
+				if corrupt {
+					for i := 4; i < n; i += 5 {
+						cut[i] ^= 0x81
+					}
 				}
-			}
-			sec := *df.Sec
-			sec.Line = cut
-			d := mustDWARF(t, &File{Sec: &sec})
-			raw, rawErr := LineFileNames(sec.Line, sec.Str, sec.LineStr, sec.Order, 0)
-			lr, err := d.LineReader(cu)
-			if (rawErr == nil) != (err == nil && lr != nil) {
-				t.Errorf("cut at %d (corrupt %v): error %v, debug/dwarf's %v", n, corrupt, rawErr, err)
-				continue
-			}
-			if rawErr == nil && len(raw) != len(lr.Files()) {
-				t.Errorf("cut at %d (corrupt %v): %d files, debug/dwarf reads %d", n, corrupt, len(raw), len(lr.Files()))
+				sec := *df.Sec
+				sec.Line = cut
+				d := mustDWARF(t, &File{Sec: &sec})
+				raw, rawErr := LineFileNames(sec.Line, sec.Str, sec.LineStr, sec.Order, 0)
+				lr, err := d.LineReader(cu)
+				if (rawErr == nil) != (err == nil && lr != nil) {
+					t.Errorf("cut at %d (corrupt %v): error %v, debug/dwarf's %v", n, corrupt, rawErr, err)
+					continue
+				}
+				if rawErr == nil && len(raw) != len(lr.Files()) {
+					t.Errorf("cut at %d (corrupt %v): %d files, debug/dwarf reads %d", n, corrupt, len(raw), len(lr.Files()))
+				}
+				joined, joinErr := JoinedLineFileNames(sec.Line, sec.Str, sec.LineStr, sec.Order, 0, compDir)
+				if (joinErr == nil) != (rawErr == nil) {
+					t.Errorf("cut at %d (corrupt %v): joined error %v, unjoined %v", n, corrupt, joinErr, rawErr)
+					continue
+				}
+				if joinErr == nil {
+					var want []string
+					for _, f := range lr.Files() {
+						name := ""
+						if f != nil {
+							name = f.Name
+						}
+						want = append(want, name)
+					}
+					if !slices.Equal(joined, want) {
+						t.Errorf("cut at %d (corrupt %v): joined %q, debug/dwarf reads %q", n, corrupt, joined, want)
+					}
+				}
 			}
 		}
 	}

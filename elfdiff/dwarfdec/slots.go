@@ -42,6 +42,7 @@ const (
 	SlotDeclLine
 	slotSignature
 	slotStmtList
+	slotCompDir
 	numSlots
 	noSlot = numSlots // an attribute no decoder reads
 )
@@ -125,6 +126,8 @@ func slotOf(a dwarf.Attr) Slot {
 		return slotSignature
 	case dwarf.AttrStmtList:
 		return slotStmtList
+	case dwarf.AttrCompDir:
+		return slotCompDir
 	}
 	return noSlot
 }
