@@ -53,7 +53,8 @@ func TestCases(t *testing.T) {
 			}
 			// Check loads small libraries at the same time; big ones are
 			// loaded one after the other, the second sharing the first's
-			// names. Both ways must find the same.
+			// names. Both ways must find the same; and so must Check's
+			// consuming diff and checkSharing's elfdiff.Diff.
 			if diff := cmp.Diff(slices.Collect(r.Findings()), slices.Collect(checkSharing(t, oldSO, newSO, h1, h2).Findings())); diff != "" {
 				t.Errorf("%s: findings with shared names differ (-separate +shared):\n%s", path, diff)
 			}

@@ -53,8 +53,11 @@ func streamJSON(w io.Writer, head any, findings iter.Seq[Finding]) error {
 	}
 	bw := bufio.NewWriter(w)
 	bw.Write(b.Bytes()[:b.Len()-len(tail)])
+	// One encoder for all the findings: it reuses its buffers, which an
+	// encoder per finding would allocate afresh, 50,000 times for a big
+	// library.
+	enc := newIndentedEncoder(&b, "    ")
 	n := 0
-	var err error
 	for f := range findings {
 		if n == 0 {
 			bw.WriteString("[\n")
@@ -63,8 +66,8 @@ func streamJSON(w io.Writer, head any, findings iter.Seq[Finding]) error {
 		}
 		n++
 		b.Reset()
-		if err = encodeIndented(&b, &f, "    "); err != nil {
-			return err
+		if err := enc.Encode(&f); err != nil {
+			return fmt.Errorf("encoding report: %w", err)
 		}
 		bw.WriteString("    ")
 		bw.Write(bytes.TrimSuffix(b.Bytes(), []byte("\n")))
@@ -87,13 +90,20 @@ func (r *Report) MarshalJSON() ([]byte, error) {
 }
 
 func encodeIndented(w io.Writer, v any, prefix string) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent(prefix, "  ")
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(v); err != nil {
+	if err := newIndentedEncoder(w, prefix).Encode(v); err != nil {
 		return fmt.Errorf("encoding report: %w", err)
 	}
 	return nil
+}
+
+// newIndentedEncoder returns the encoder of the JSON report: each line
+// begins with prefix, nesting indents by two spaces, and "<", ">" and "&"
+// are written as they are.
+func newIndentedEncoder(w io.Writer, prefix string) *json.Encoder {
+	enc := json.NewEncoder(w)
+	enc.SetIndent(prefix, "  ")
+	enc.SetEscapeHTML(false)
+	return enc
 }
 
 // TextOptions control the text report.

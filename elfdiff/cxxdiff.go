@@ -22,15 +22,16 @@ func cxxNameOf(sym string) cxx.Name {
 // and an added symbol that are the same function with another signature
 // become one change naming the cause; the variants of one constructor or
 // destructor become one change; removed or resized vtables and typeinfo
-// get their own kinds; and the exported vtables are compared slot by slot.
-func cxxPass(old, new *Corpus, changes []Change) []Change {
+// get their own kinds; and the changes of the exported vtables, compared
+// slot by slot (diffVTables), are added.
+func cxxPass(old, new *Corpus, changes, vtables []Change) []Change {
 	changes = pairRenamed(changes)
 	changes = classifySpecials(changes)
 	changes = groupVariants(changes)
 	// The changes to vtables and typeinfo affect every member of their
 	// class: the classes are collected first, so that the members of
 	// only those are kept.
-	vtables, typeinfo := diffVTables(old, new), diffTypeinfo(old, new)
+	typeinfo := diffTypeinfo(old, new)
 	need := make(map[string]bool)
 	addedVTables := make(map[int]string) // change index → class
 	for i, c := range changes {

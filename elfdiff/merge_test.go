@@ -42,10 +42,10 @@ long value%[1]d(struct item *i) { return i->value; }
 // the finding names every function that reaches the change.
 func TestDiffMergedCopies(t *testing.T) {
 	old, new := headerPair(t, 1)
-	want := len(compareDecls(old, new).all)
+	want := len(compareDecls(old, new, vtableClasses(old, new)).all)
 	for _, units := range []int{3, 6} {
 		old, new := headerPair(t, units)
-		d := compareDecls(old, new)
+		d := compareDecls(old, new, vtableClasses(old, new))
 		if got := len(d.all); got != want {
 			t.Errorf("%d units: %d pairs of types compared, %d with one unit", units, got, want)
 		}
@@ -87,8 +87,8 @@ func TestAttributeMatchesWalks(t *testing.T) {
 		}
 		libs[v] = c
 	}
-	got := compareDecls(libs[0], libs[1]).finish()
-	ref := compareDecls(libs[0], libs[1])
+	got := compareDecls(libs[0], libs[1], vtableClasses(libs[0], libs[1])).finish()
+	ref := compareDecls(libs[0], libs[1], vtableClasses(libs[0], libs[1]))
 	ref.markDirty()
 	walkEveryRoot(ref)
 	want := ref.collect()

@@ -13,15 +13,12 @@ import (
 	"strings"
 )
 
-// diffDebug compares the declarations of every exported symbol present in
-// both corpora and returns the changes.
-func diffDebug(old, new *Corpus) []Change { return compareDecls(old, new).finish() }
-
 // compareDecls compares the declarations of every exported symbol present
 // in both corpora, and the types they reach, each pair of types once.
-func compareDecls(old, new *Corpus) *typeDiffer {
+// vtables are the classes whose vtable both export (vtableClasses).
+func compareDecls(old, new *Corpus, vtables map[string]map[int64]bool) *typeDiffer {
 	d := newTypeDiffer()
-	d.elfVTables = vtableClasses(old, new)
+	d.elfVTables = vtables
 	d.public = newPublicAPI(old, new)
 	d.oldDebug, d.newDebug = old.Debug, new.Debug
 	for _, o := range old.Symbols() {

@@ -4,10 +4,11 @@
 //
 // Usage:
 //
-//	go run ./bench/profile [-cpu FILE] [-heap FILE] [-heap-after STAGE] [-rate BYTES] [-debug-dir DIR]... OLD NEW
+//	go run ./bench/profile [-cpu FILE] [-heap FILE] [-heap-after STAGE] [-rate BYTES] [-format json|text] [-debug-dir DIR]... OLD NEW
 //
 // The check runs in its stages (load old, load new, diff, judge, write the
-// JSON report into io.Discard), each timed. The two loads run one after
+// report, JSON or -format text, into io.Discard), each timed, as compatgate
+// check runs them (the diff drops the corpora's vtables once compared). The two loads run one after
 // the other, the new library sharing the old one's names, as compatgate
 // check reads libraries over 64 MiB together; smaller pairs, which check
 // reads at the same time, are profiled this way too, so that each load is
@@ -38,23 +39,28 @@ func (d *dirs) Set(s string) error { *d = append(*d, s); return nil }
 func main() {
 	cpu := flag.String("cpu", "", "write a CPU profile to `FILE`")
 	heap := flag.String("heap", "", "write a heap profile to `FILE` after the stage -heap-after names")
-	heapAfter := flag.String("heap-after", "load", "the stage after which the heap profile is taken: load, diff or judge")
+	heapAfter := flag.String("heap-after", "load", "the stage after which the heap profile is taken: load, diff, judge or write")
 	rate := flag.Int("rate", runtime.MemProfileRate, "record one heap sample per `BYTES` allocated (1: every allocation)")
+	format := flag.String("format", "json", "the report written in the write stage: json or text")
 	var debugDirs dirs
 	flag.Var(&debugDirs, "debug-dir", "also look for separate debug files in `DIR` (repeatable)")
 	flag.Parse()
 	runtime.MemProfileRate = *rate
 	if flag.NArg() != 2 {
-		fmt.Fprintln(os.Stderr, "usage: profile [-cpu FILE] [-heap FILE] [-heap-after STAGE] [-rate BYTES] [-debug-dir DIR]... OLD NEW")
+		fmt.Fprintln(os.Stderr, "usage: profile [-cpu FILE] [-heap FILE] [-heap-after STAGE] [-rate BYTES] [-format json|text] [-debug-dir DIR]... OLD NEW")
 		os.Exit(2)
 	}
-	if err := run(*cpu, *heap, *heapAfter, debugDirs, flag.Arg(0), flag.Arg(1)); err != nil {
+	if *format != "json" && *format != "text" {
+		fmt.Fprintln(os.Stderr, "profile: -format is json or text")
+		os.Exit(2)
+	}
+	if err := run(*cpu, *heap, *heapAfter, *format, debugDirs, flag.Arg(0), flag.Arg(1)); err != nil {
 		fmt.Fprintln(os.Stderr, "profile:", err)
 		os.Exit(1)
 	}
 }
 
-func run(cpuPath, heapPath, heapAfter string, debugDirs []string, oldPath, newPath string) error {
+func run(cpuPath, heapPath, heapAfter, format string, debugDirs []string, oldPath, newPath string) error {
 	if cpuPath != "" {
 		f, err := os.Create(cpuPath)
 		if err != nil {
@@ -94,7 +100,7 @@ func run(cpuPath, heapPath, heapAfter string, debugDirs []string, oldPath, newPa
 	if err := stage("load new", "load"); err != nil {
 		return err
 	}
-	changes, err := elfdiff.Diff(old, new)
+	changes, err := elfdiff.DiffWith(old, new, elfdiff.DiffOptions{Consume: true})
 	if err != nil {
 		return err
 	}
@@ -105,10 +111,14 @@ func run(cpuPath, heapPath, heapAfter string, debugDirs []string, oldPath, newPa
 	if err := stage("judge", "judge"); err != nil {
 		return err
 	}
-	if err := r.WriteJSON(io.Discard); err != nil {
+	write := r.WriteJSON
+	if format == "text" {
+		write = r.WriteText
+	}
+	if err := write(io.Discard); err != nil {
 		return err
 	}
-	if err := stage("write", ""); err != nil {
+	if err := stage("write", "write"); err != nil {
 		return err
 	}
 	var ms runtime.MemStats

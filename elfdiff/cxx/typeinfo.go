@@ -49,7 +49,7 @@ const (
 const maxBases = 4096
 
 // parseTypeinfo fills ti from the words of the object at base.
-func parseTypeinfo(ti *Typeinfo, base uint64, words []uint64, relocs relocs, names map[uint64]string, classes classNames, bo binary.ByteOrder) {
+func parseTypeinfo(ti *Typeinfo, base uint64, words []uint64, relocs relocs, names addrNames, classes classNames, bo binary.ByteOrder) {
 	at := func(i int) (reloc, bool) { return relocs.at(base + 8*uint64(i)) }
 	vt, ok := at(0)
 	if !ok || vt.sym == "" {
@@ -63,8 +63,9 @@ func parseTypeinfo(ti *Typeinfo, base uint64, words []uint64, relocs relocs, nam
 			return "(null)"
 		case r.sym != "":
 			return classes.of(r.sym)
-		case names[r.addr] != "":
-			return classes.of(names[r.addr])
+		}
+		if name := names.at(r.addr); name != "" {
+			return classes.of(name)
 		}
 		return ""
 	}

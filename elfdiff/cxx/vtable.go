@@ -302,18 +302,22 @@ func sortRelocs(rs relocs) relocs {
 // destructor aliases (C1, D1, which vtables use), then the lexically
 // smallest, so the choice is deterministic. intern gives the string the
 // result holds for a name.
-func addressNames(dyn, local *elfsym.SymbolTable, relocs relocs, intern func(string) string) map[uint64]string {
-	type cand struct {
-		name     string
-		exported bool
-	}
-	best := make(map[uint64]cand)
+func addressNames(dyn, local *elfsym.SymbolTable, relocs relocs, intern func(string) string) addrNames {
+	n := 0
 	for _, r := range relocs {
 		if r.sym == "" {
-			best[r.addr] = cand{}
+			n++
 		}
 	}
-	better := func(a, b cand) bool {
+	names := make(addrNames, 0, n)
+	for _, r := range relocs {
+		if r.sym == "" {
+			names = append(names, addrName{addr: r.addr})
+		}
+	}
+	slices.SortFunc(names, func(a, b addrName) int { return cmp.Compare(a.addr, b.addr) })
+	names = slices.CompactFunc(names, func(a, b addrName) bool { return a.addr == b.addr })
+	better := func(a, b addrName) bool {
 		if b.name == "" || a.exported != b.exported {
 			return b.name == "" || a.exported
 		}
@@ -331,24 +335,47 @@ func addressNames(dyn, local *elfsym.SymbolTable, relocs relocs, intern func(str
 			if s.Section == elf.SHN_UNDEF || s.Name == "" || (t != elf.STT_FUNC && t != elf.STT_OBJECT && t != elf.STT_GNU_IFUNC) {
 				continue
 			}
-			old, wanted := best[s.Value]
+			j, wanted := names.find(s.Value)
 			if !wanted {
 				continue
 			}
-			if c := (cand{s.Name, dynamic && elfsym.Exported(elf.ST_BIND(s.Info), elf.ST_VISIBILITY(s.Other))}); better(c, old) {
-				best[s.Value] = c
+			if c := (addrName{s.Value, s.Name, dynamic && elfsym.Exported(elf.ST_BIND(s.Info), elf.ST_VISIBILITY(s.Other))}); better(c, names[j]) {
+				names[j] = c
 			}
 		}
 	}
 	add(dyn, true)
 	add(local, false)
-	out := make(map[uint64]string, len(best))
-	for a, c := range best {
-		if c.name != "" {
-			out[a] = intern(c.name)
+	for i := range names {
+		if names[i].name != "" {
+			names[i].name = intern(names[i].name)
 		}
 	}
-	return out
+	return slices.Clip(names)
+}
+
+// addrNames names addresses: sorted by address, and searched, it takes a
+// third of the memory of a map for the tens of thousands of slots of a big
+// C++ library.
+type addrNames []addrName
+
+type addrName struct {
+	addr     uint64
+	name     string // "" when no symbol is defined at addr
+	exported bool
+}
+
+// find returns the index of addr, and whether it is there.
+func (ns addrNames) find(addr uint64) (int, bool) {
+	return slices.BinarySearchFunc(ns, addr, func(n addrName, a uint64) int { return cmp.Compare(n.addr, a) })
+}
+
+// at returns the name of the symbol defined at addr, or "".
+func (ns addrNames) at(addr uint64) string {
+	if i, ok := ns.find(addr); ok {
+		return ns[i].name
+	}
+	return ""
 }
 
 // readWords reads size bytes at virtual address addr as 64-bit words.
@@ -391,7 +418,7 @@ func (w vword) isRTTI() bool { return strings.HasPrefix(w.target, "_ZTI") }
 // pointer. In a library built with -fno-rtti the RTTI word is 0, so a run
 // of two or more integers starts a vtable (the last two being
 // offset-to-top and the null RTTI pointer).
-func parseVTable(base uint64, raw []uint64, relocs relocs, names map[uint64]string) []SubTable {
+func parseVTable(base uint64, raw []uint64, relocs relocs, names addrNames) []SubTable {
 	words := make([]vword, len(raw))
 	hasRTTI := false
 	for i, v := range raw {
@@ -405,7 +432,7 @@ func parseVTable(base uint64, raw []uint64, relocs relocs, names map[uint64]stri
 				w.target = r.sym
 			default:
 				w.addr = r.addr
-				w.target = names[r.addr]
+				w.target = names.at(r.addr)
 			}
 		}
 		words[i] = w
@@ -434,18 +461,37 @@ func parseVTable(base uint64, raw []uint64, relocs relocs, names map[uint64]stri
 			if len(out) == 0 {
 				out = append(out, SubTable{})
 			}
-			for ; i < len(words) && (i == j || !startsTable(words, i, hasRTTI)); i++ {
-				out[len(out)-1].Slots = append(out[len(out)-1].Slots, Slot{Target: words[i].target, Addr: words[i].addr})
+			end := i
+			for end < len(words) && (end == j || !startsTable(words, end, hasRTTI)) {
+				end++
 			}
+			last := &out[len(out)-1]
+			last.Slots = append(slices.Grow(last.Slots, end-i), slotsOf(words[i:end])...)
+			i = end
 			continue
 		}
-		for ; j < len(words) && !startsTable(words, j, hasRTTI); j++ {
-			t.Slots = append(t.Slots, Slot{Target: words[j].target, Addr: words[j].addr})
+		end := j
+		for end < len(words) && !startsTable(words, end, hasRTTI) {
+			end++
 		}
+		t.Slots = slotsOf(words[j:end])
 		out = append(out, t)
-		i = j
+		i = end
 	}
 	return out
+}
+
+// slotsOf returns the slots of words, in a slice of their exact length:
+// the tables of a big C++ library stay in memory through the check.
+func slotsOf(words []vword) []Slot {
+	if len(words) == 0 {
+		return nil
+	}
+	slots := make([]Slot, len(words))
+	for i, w := range words {
+		slots[i] = Slot{Target: w.target, Addr: w.addr}
+	}
+	return slots
 }
 
 // startsTable reports whether a vtable header begins at word i.

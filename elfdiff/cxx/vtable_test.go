@@ -14,7 +14,7 @@ func TestParseVTableMalformed(t *testing.T) {
 		for i := range words {
 			words[i] = uint64(i) * 0x1111
 		}
-		tables := parseVTable(0, words, rel, map[uint64]string{})
+		tables := parseVTable(0, words, rel, addrNames{{addr: 0x99, name: "_ZN1A1fEv"}})
 		total := 0
 		for _, st := range tables {
 			total += len(st.Offsets) + len(st.Slots)
