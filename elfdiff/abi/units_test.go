@@ -57,14 +57,8 @@ func TestLineFileNamesMatchDebugDWARF(t *testing.T) {
 				u := &unitInfo{off: cu.Offset}
 				raw, joined := dr.lineFiles(u), dr.joinedFiles(u)
 				want := []string{}
-				if lr, err := d.LineReader(cu); err == nil && lr != nil {
-					for _, f := range lr.Files() {
-						name := ""
-						if f != nil {
-							name = f.Name
-						}
-						want = append(want, name)
-					}
+				if lr, err := d.LineReader(cu); err == nil {
+					want = testlib.LineFiles(lr)
 				}
 				if !slices.Equal(joined, want) {
 					t.Fatalf("unit at %#x: joined files %q, debug/dwarf reads %q", cu.Offset, joined, want)

@@ -59,18 +59,8 @@ func TestLineFileNamesMalformed(t *testing.T) {
 					t.Errorf("cut at %d (corrupt %v): joined error %v, unjoined %v", n, corrupt, joinErr, rawErr)
 					continue
 				}
-				if joinErr == nil {
-					var want []string
-					for _, f := range lr.Files() {
-						name := ""
-						if f != nil {
-							name = f.Name
-						}
-						want = append(want, name)
-					}
-					if !slices.Equal(joined, want) {
-						t.Errorf("cut at %d (corrupt %v): joined %q, debug/dwarf reads %q", n, corrupt, joined, want)
-					}
+				if want := testlib.LineFiles(lr); joinErr == nil && !slices.Equal(joined, want) {
+					t.Errorf("cut at %d (corrupt %v): joined %q, debug/dwarf reads %q", n, corrupt, joined, want)
 				}
 			}
 		}

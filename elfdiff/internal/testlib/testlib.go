@@ -1,6 +1,7 @@
 package testlib
 
 import (
+	"debug/dwarf"
 	"maps"
 	"os"
 	"os/exec"
@@ -132,4 +133,22 @@ func BuildLib(t testing.TB, compiler, src string, flags ...string) string {
 		t.Fatalf("%s: %v\n%s", compiler, err, out)
 	}
 	return so
+}
+
+// LineFiles returns the names of the files of lr, the line table debug/dwarf
+// reads, joined to their directories: "" for a missing entry, an empty
+// slice when lr is nil.
+func LineFiles(lr *dwarf.LineReader) []string {
+	names := []string{}
+	if lr == nil {
+		return names
+	}
+	for _, f := range lr.Files() {
+		name := ""
+		if f != nil {
+			name = f.Name
+		}
+		names = append(names, name)
+	}
+	return names
 }
