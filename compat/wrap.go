@@ -14,23 +14,29 @@ const DefaultWidth = 100
 // spaces: the first line starts with first, the others with indent. A
 // word longer than a line is not broken.
 func wrap(w io.Writer, first, indent, text string, width int) {
-	line := first
+	// The lines are built in one buffer, written once: a report of a big
+	// library wraps 100,000 texts.
+	b := make([]byte, 0, len(first)+len(text)+len(indent)+1)
+	b = append(b, first...)
 	start := utf8.RuneCountInString(first)
-	n := start
-	for i, word := range strings.Fields(text) {
+	n, words := start, 0
+	for word := range strings.FieldsSeq(text) {
 		wn := utf8.RuneCountInString(word)
-		if i > 0 && n+1+wn > width && n > start {
-			io.WriteString(w, line+"\n")
-			line, n = indent, utf8.RuneCountInString(indent)
+		if words > 0 && n+1+wn > width && n > start {
+			b = append(b, '\n')
+			b = append(b, indent...)
+			n = utf8.RuneCountInString(indent)
 			start = n
-		} else if i > 0 {
-			line += " "
+		} else if words > 0 {
+			b = append(b, ' ')
 			n++
 		}
-		line += word
+		b = append(b, word...)
 		n += wn
+		words++
 	}
-	io.WriteString(w, line+"\n")
+	b = append(b, '\n')
+	w.Write(b)
 }
 
 // shorten returns s cut to at most max runes, ending in an ellipsis when
