@@ -291,10 +291,12 @@ func (r *Report) writeDetails(w io.Writer, limit, width int) {
 				fmt.Fprintf(w, "\n%s%s\n", demangleText(g.name), affectedSuffix(g.affected))
 				header = true
 			}
-			f := r.Finding(i)
-			wrap(w, fmt.Sprintf("  %-5s  ", f.Severity), "         ", f.Rule+": "+demangleText(f.Message), width)
-			if f.Path != "" {
-				wrap(w, "         via ", "             ", demangleText(f.Path), width)
+			// The finding's message and path, without building the
+			// whole Finding: its demangled symbol is not shown here.
+			c := r.change(i)
+			wrap(w, fmt.Sprintf("  %-5s  ", rule.Severity), "         ", rule.ID+": "+demangleText(c.Detail+": "+rule.Rationale), width)
+			if c.Path != "" {
+				wrap(w, "         via ", "             ", demangleText(c.Path), width)
 			}
 		}
 	}
