@@ -71,7 +71,7 @@ func (l *SymbolList) name(p *packedSymbol) string {
 // of a library, whose names are mostly the same, then keeps one copy of
 // each name instead of both string tables. Both lists must be sorted.
 func (l *SymbolList) Share(base *SymbolList) {
-	if len(base.strs) >= sharedName || len(l.strs) >= sharedName {
+	if uint64(len(base.strs)) >= sharedName || uint64(len(l.strs)) >= sharedName {
 		return // offsets would not fit beside the mark
 	}
 	// First the names base has; the others, still offsets into strs,
