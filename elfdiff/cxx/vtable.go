@@ -351,7 +351,7 @@ func addressNames(dyn, local *elfsym.SymbolTable, relocs relocs, intern func(str
 			names[i].name = intern(names[i].name)
 		}
 	}
-	return slices.Clip(names)
+	return names
 }
 
 // addrNames names addresses: sorted by address, and searched, it takes a
@@ -466,7 +466,7 @@ func parseVTable(base uint64, raw []uint64, relocs relocs, names addrNames) []Su
 				end++
 			}
 			last := &out[len(out)-1]
-			last.Slots = append(slices.Grow(last.Slots, end-i), slotsOf(words[i:end])...)
+			last.Slots = appendSlots(last.Slots, words[i:end])
 			i = end
 			continue
 		}
@@ -474,22 +474,24 @@ func parseVTable(base uint64, raw []uint64, relocs relocs, names addrNames) []Su
 		for end < len(words) && !startsTable(words, end, hasRTTI) {
 			end++
 		}
-		t.Slots = slotsOf(words[j:end])
+		t.Slots = appendSlots(nil, words[j:end])
 		out = append(out, t)
 		i = end
 	}
 	return out
 }
 
-// slotsOf returns the slots of words, in a slice of their exact length:
-// the tables of a big C++ library stay in memory through the check.
-func slotsOf(words []vword) []Slot {
+// appendSlots appends the slots of words to slots, growing it once, to
+// the exact length: the tables of a big C++ library stay in memory
+// through the check. Appending nothing leaves slots as it is (nil stays
+// nil).
+func appendSlots(slots []Slot, words []vword) []Slot {
 	if len(words) == 0 {
-		return nil
+		return slots
 	}
-	slots := make([]Slot, len(words))
-	for i, w := range words {
-		slots[i] = Slot{Target: w.target, Addr: w.addr}
+	slots = slices.Grow(slots, len(words))
+	for _, w := range words {
+		slots = append(slots, Slot{Target: w.target, Addr: w.addr})
 	}
 	return slots
 }
