@@ -294,7 +294,7 @@ func (r *Report) writeDetails(w io.Writer, limit, width int) {
 			// The finding's message and path, without building the
 			// whole Finding: its demangled symbol is not shown here.
 			c := r.change(i)
-			wrap(w, fmt.Sprintf("  %-5s  ", rule.Severity), "         ", rule.ID+": "+demangleText(c.Detail+": "+rule.Rationale), width)
+			wrap(w, fmt.Sprintf("  %-5s  ", rule.Severity), "         ", rule.ID+": "+demangleText(message(c, rule)), width)
 			if c.Path != "" {
 				wrap(w, "         via ", "             ", demangleText(c.Path), width)
 			}

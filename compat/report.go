@@ -353,13 +353,17 @@ func finding(c elfdiff.Change, rule rules.Rule) Finding {
 		Where:     c.Where,
 		Old:       c.Old,
 		New:       c.New,
-		Message:   c.Detail + ": " + rule.Rationale,
+		Message:   message(c, &rule),
 		Reach:     string(c.Reach),
 		Path:      c.Path,
 		File:      c.Decl.File,
 		Line:      c.Decl.Line,
 	}
 }
+
+// message returns the message of the finding of change c under rule:
+// what changed, then why it matters.
+func message(c elfdiff.Change, rule *rules.Rule) string { return c.Detail + ": " + rule.Rationale }
 
 func library(c *elfdiff.Corpus) Library {
 	l := Library{Path: c.Path, SONAME: c.SONAME, BuildID: c.BuildID}

@@ -33,9 +33,15 @@ func DiffWith(old, new *Corpus, opts DiffOptions) (*Changes, error) {
 		return nil, fmt.Errorf("cannot compare %s (%s) with %s (%s): different ELF classes",
 			old.Path, classBits(old), new.Path, classBits(new))
 	}
-	// The vtables are compared first, so that a consuming diff holds
-	// them no longer than that.
-	vtables, classes := diffVTables(old, new), vtableClasses(old, new)
+	// The vtables are compared first, and what the comparison of the
+	// debug information needs of them taken, so that a consuming diff
+	// holds them no longer than that.
+	vtables := diffVTables(old, new)
+	debug := old.Debug != nil && new.Debug != nil
+	var classes map[string]map[int64]bool
+	if debug {
+		classes = vtableClasses(old, new)
+	}
 	if opts.Consume {
 		dropVTables(old)
 		dropVTables(new)
@@ -46,7 +52,7 @@ func DiffWith(old, new *Corpus, opts DiffOptions) (*Changes, error) {
 	cs := &d.cs
 	cs.list = cxxPass(old, new, cs.list, vtables)
 	inlineRemoved(old, cs.list)
-	if old.Debug != nil && new.Debug != nil {
+	if debug {
 		cs.list = dedupCXX(cs.list, compareDecls(old, new, classes).finish())
 	}
 	return cs, nil

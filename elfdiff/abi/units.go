@@ -131,10 +131,18 @@ func (dr *dwarfReader) unitFiles(u *unitInfo) [][]byte {
 }
 
 // unitJoined returns the file names of the line table of u, joined to
-// their directories, reading them the first time.
+// their directories, reading them the first time; the reading gives the
+// unjoined names too, for unitFiles.
 func (dr *dwarfReader) unitJoined(u *unitInfo) []string {
 	if u.joined == nil {
-		u.joined = dr.joinedFiles(u)
+		files, joined, err := dr.dies.JoinedLineFiles(u.off)
+		u.joined = []string{} // none, or unreadable: empty, not nil
+		if err == nil && joined != nil {
+			u.joined = joined
+			if !u.read {
+				u.read, u.files = true, files
+			}
+		}
 	}
 	return u.joined
 }
@@ -191,17 +199,6 @@ func (dr *dwarfReader) lineFiles(u *unitInfo) [][]byte {
 	files, err := dr.dies.LineFiles(u.off)
 	if err != nil {
 		return nil
-	}
-	return files
-}
-
-// joinedFiles returns the file names of the line table of u as
-// debug/dwarf reads them, joined to their directories: empty (not nil)
-// when it has none or it could not be read.
-func (dr *dwarfReader) joinedFiles(u *unitInfo) []string {
-	files, err := dr.dies.JoinedLineFiles(u.off)
-	if err != nil || files == nil {
-		return []string{}
 	}
 	return files
 }

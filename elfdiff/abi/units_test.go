@@ -4,6 +4,7 @@ import (
 	"github.com/compatgate/compatgate/elfdiff/dwarfdec"
 	"github.com/compatgate/compatgate/elfdiff/elfsym"
 
+	"bytes"
 	"debug/dwarf"
 	"debug/elf"
 	"os"
@@ -55,7 +56,10 @@ func TestLineFileNamesMatchDebugDWARF(t *testing.T) {
 				}
 				r.SkipChildren()
 				u := &unitInfo{off: cu.Offset}
-				raw, joined := dr.lineFiles(u), dr.joinedFiles(u)
+				joined, raw := dr.unitJoined(u), dr.lineFiles(u)
+				if !slices.EqualFunc(dr.unitFiles(u), raw, bytes.Equal) {
+					t.Fatalf("unit at %#x: the joining read the names %q, not %q", cu.Offset, dr.unitFiles(u), raw)
+				}
 				want := []string{}
 				if lr, err := d.LineReader(cu); err == nil {
 					want = testlib.LineFiles(lr)

@@ -270,42 +270,52 @@ func (dd *Decoder) Read(off dwarf.Offset, d *DIE) error {
 // unit DIE is at off, unjoined to their directories, from the .debug_line
 // of the file the unit is from; nil when it has none.
 func (dd *Decoder) LineFiles(off dwarf.Offset) ([][]byte, error) {
-	var d DIE
-	if err := dd.read(off, &d); err != nil {
+	d, stmt, err := dd.lineTable(off)
+	if err != nil || stmt < 0 {
 		return nil, err
 	}
-	stmt, ok := d.Int(slotStmtList)
 	f := d.unit.seg.file
-	if !ok || f.Line == nil {
-		return nil, nil
-	}
 	return LineFileNames(f.Line, f.Str, f.LineStr, dd.sec.Order, stmt)
 }
 
 // JoinedLineFiles returns the file names of the line table of the unit
-// whose unit DIE is at off, joined to their directories as debug/dwarf's
-// LineReader joins them (relative to the unit's DW_AT_comp_dir); nil when
-// it has none. As debug/dwarf, which reads only the file's own
-// .debug_info, it fails for a DWARF 4 type unit or a unit of a
-// supplementary file: their names stay as LineFiles reads them.
-func (dd *Decoder) JoinedLineFiles(off dwarf.Offset) ([]string, error) {
-	var d DIE
-	if err := dd.read(off, &d); err != nil {
-		return nil, err
+// whose unit DIE is at off both as LineFiles does and joined to their
+// directories as debug/dwarf's LineReader joins them (relative to the
+// unit's DW_AT_comp_dir); nil when it has none. As debug/dwarf, which
+// reads only the file's own .debug_info, it fails for a DWARF 4 type unit
+// or a unit of a supplementary file: their names stay as LineFiles reads
+// them.
+func (dd *Decoder) JoinedLineFiles(off dwarf.Offset) ([][]byte, []string, error) {
+	d, stmt, err := dd.lineTable(off)
+	if err != nil {
+		return nil, nil, err
 	}
 	if d.unit.seg != &dd.sec.segs[0] {
-		return nil, fmt.Errorf("reading the line table of the unit at %#x: %w", off, errOutOfRange)
+		return nil, nil, fmt.Errorf("reading the line table of the unit at %#x: %w", off, errOutOfRange)
 	}
-	stmt, ok := d.Int(slotStmtList)
-	f := d.unit.seg.file
-	if !ok || f.Line == nil {
-		return nil, nil
+	if stmt < 0 {
+		return nil, nil, nil
 	}
 	compDir := ""
 	if d.Kinds[slotCompDir] == valString {
 		compDir = string(d.compDir)
 	}
+	f := d.unit.seg.file
 	return JoinedLineFileNames(f.Line, f.Str, f.LineStr, dd.sec.Order, stmt, compDir)
+}
+
+// lineTable reads the unit DIE at off and returns it with the offset of
+// its line table in its file's .debug_line: -1 when it has none.
+func (dd *Decoder) lineTable(off dwarf.Offset) (DIE, int64, error) {
+	var d DIE
+	if err := dd.read(off, &d); err != nil {
+		return d, -1, err
+	}
+	stmt, ok := d.Int(slotStmtList)
+	if !ok || d.unit.seg.file.Line == nil {
+		return d, -1, nil
+	}
+	return d, stmt, nil
 }
 
 // read decodes the DIE at off into d.

@@ -124,17 +124,19 @@ func LineFileNames(line, str, lineStr []byte, order binary.ByteOrder, off int64)
 	return lineFileNames(line, str, lineStr, order, off, nil)
 }
 
-// JoinedLineFileNames is LineFileNames with each name joined to its
-// directory as debug/dwarf's LineReader.Files joins it ("" where it has
-// none): relative directories of DWARF 2 to 4 are relative to compDir,
-// the unit's DW_AT_comp_dir, which is also directory 0; DWARF 5 names
-// are joined to their directory as the table spells it.
-func JoinedLineFileNames(line, str, lineStr []byte, order binary.ByteOrder, off int64, compDir string) ([]string, error) {
+// JoinedLineFileNames returns the names LineFileNames returns and, in
+// one reading, each of them joined to its directory as debug/dwarf's
+// LineReader.Files joins it ("" where it has none): relative directories
+// of DWARF 2 to 4 are relative to compDir, the unit's DW_AT_comp_dir,
+// which is also directory 0; DWARF 5 names are joined to their directory
+// as the table spells it.
+func JoinedLineFileNames(line, str, lineStr []byte, order binary.ByteOrder, off int64, compDir string) ([][]byte, []string, error) {
 	j := &lineJoin{compDir: compDir}
-	if _, err := lineFileNames(line, str, lineStr, order, off, j); err != nil {
-		return nil, err
+	files, err := lineFileNames(line, str, lineStr, order, off, j)
+	if err != nil {
+		return nil, nil, err
 	}
-	return j.files, nil
+	return files, j.files, nil
 }
 
 // lineJoin collects the directories and the joined file names of a line

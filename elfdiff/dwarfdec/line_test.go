@@ -1,6 +1,7 @@
 package dwarfdec
 
 import (
+	"bytes"
 	"debug/dwarf"
 	"slices"
 	"testing"
@@ -54,10 +55,13 @@ func TestLineFileNamesMalformed(t *testing.T) {
 				if rawErr == nil && len(raw) != len(lr.Files()) {
 					t.Errorf("cut at %d (corrupt %v): %d files, debug/dwarf reads %d", n, corrupt, len(raw), len(lr.Files()))
 				}
-				joined, joinErr := JoinedLineFileNames(sec.Line, sec.Str, sec.LineStr, sec.Order, 0, compDir)
+				raw2, joined, joinErr := JoinedLineFileNames(sec.Line, sec.Str, sec.LineStr, sec.Order, 0, compDir)
 				if (joinErr == nil) != (rawErr == nil) {
 					t.Errorf("cut at %d (corrupt %v): joined error %v, unjoined %v", n, corrupt, joinErr, rawErr)
 					continue
+				}
+				if !slices.EqualFunc(raw, raw2, bytes.Equal) {
+					t.Errorf("cut at %d (corrupt %v): joining read the names %q, not %q", n, corrupt, raw2, raw)
 				}
 				if want := testlib.LineFiles(lr); joinErr == nil && !slices.Equal(joined, want) {
 					t.Errorf("cut at %d (corrupt %v): joined %q, debug/dwarf reads %q", n, corrupt, joined, want)
