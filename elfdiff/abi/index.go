@@ -12,6 +12,7 @@ import (
 	"debug/elf"
 	"encoding/binary"
 	"fmt"
+	"maps"
 	"runtime"
 	"runtime/debug"
 	"sync"
@@ -23,6 +24,9 @@ type declIndex struct {
 	funcNamed, varNamed map[string]dwarf.Offset
 	// privateAt are the library-private variables wanted, by address.
 	privateAt map[uint64]dwarf.Offset
+	// privateIn are the functions that declare the private variables
+	// of function scope (static locals), by the variables' DIEs.
+	privateIn map[dwarf.Offset]dwarf.Offset
 }
 
 // wanted are the exported symbols the index looks for.
@@ -39,7 +43,9 @@ type wanted struct {
 const minChunkBytes = 4 << 20
 
 // index scans every compilation unit once for subprograms and variables
-// that define exported symbols, skipping function bodies and type
+// that define exported symbols (and, when private variables are wanted,
+// for static variables in function bodies), skipping the rest of function
+// bodies and type
 // definitions. The units are split into runs of about equal size, at least
 // minBytes each, scanned in parallel up to workers at a time (GOMAXPROCS
 // when 0), and the results merged in unit order, so that they are those of
@@ -85,7 +91,7 @@ func (dr *dwarfReader) index(syms *elfsym.SymbolList, workers int, minBytes uint
 	idx := &declIndex{
 		funcAt: make(map[uint64]dwarf.Offset), varAt: make(map[uint64]dwarf.Offset),
 		funcNamed: make(map[string]dwarf.Offset), varNamed: make(map[string]dwarf.Offset),
-		privateAt: make(map[uint64]dwarf.Offset),
+		privateAt: make(map[uint64]dwarf.Offset), privateIn: make(map[dwarf.Offset]dwarf.Offset),
 	}
 	named := [2]namedDIEs{make(namedDIEs), make(namedDIEs)}
 	var fixups []scopeFixup
@@ -94,6 +100,7 @@ func (dr *dwarfReader) index(syms *elfsym.SymbolList, workers int, minBytes uint
 		firstWins(idx.funcAt, p.funcAt)
 		firstWins(idx.varAt, p.varAt)
 		firstWins(idx.privateAt, p.privateAt)
+		maps.Copy(idx.privateIn, p.privateIn)
 		firstWins(dr.defs, p.defs)
 		for i, m := range [2]namedDIEs{p.funcNamed, p.varNamed} {
 			for name, n := range m {
@@ -150,6 +157,7 @@ func splitUnits(sec *dwarfdec.Sections, n int, minBytes uint64) [][2]uint64 {
 type indexPart struct {
 	funcAt, varAt       map[uint64]dwarf.Offset
 	privateAt           map[uint64]dwarf.Offset
+	privateIn           map[dwarf.Offset]dwarf.Offset // see declIndex
 	funcNamed, varNamed namedDIEs
 	defs                map[defKey]dwarf.Offset
 	scope               offsetStrings
@@ -222,7 +230,7 @@ func (dr *dwarfReader) fixScopes(fixups []scopeFixup) {
 func (dr *dwarfReader) indexChunk(w *wanted, start, end uint64) (*indexPart, error) {
 	part := &indexPart{
 		funcAt: make(map[uint64]dwarf.Offset), varAt: make(map[uint64]dwarf.Offset),
-		privateAt: make(map[uint64]dwarf.Offset),
+		privateAt: make(map[uint64]dwarf.Offset), privateIn: make(map[dwarf.Offset]dwarf.Offset),
 		funcNamed: make(namedDIEs), varNamed: make(namedDIEs),
 		defs: make(map[defKey]dwarf.Offset),
 	}
@@ -256,6 +264,13 @@ func (dr *dwarfReader) indexChunk(w *wanted, start, end uint64) (*indexPart, err
 		return scopes[len(scopes)-1].prefix
 	}
 	inClass := func() bool { return len(scopes) > 0 && scopes[len(scopes)-1].class }
+	// fn is the function whose body is being read, 0 outside one.
+	fn := func() dwarf.Offset {
+		if len(scopes) == 0 {
+			return 0
+		}
+		return scopes[len(scopes)-1].fn
+	}
 	unitCXX := func() bool { return len(part.units) > 0 && part.units[len(part.units)-1].cxx }
 	for {
 		e, err := s.Next()
@@ -271,6 +286,13 @@ func (dr *dwarfReader) indexChunk(w *wanted, start, end uint64) (*indexPart, err
 			if err := rescan(r, s.Unit(), e); err != nil {
 				return nil, err
 			}
+		}
+		if f := fn(); f != 0 && e.Tag != 0 {
+			// A function's body: only its static variables are wanted.
+			if err := part.bodyDIE(s, w, e, f, &scopes); err != nil {
+				return nil, err
+			}
+			continue
 		}
 		skip := e.Children
 		switch e.Tag {
@@ -314,6 +336,12 @@ func (dr *dwarfReader) indexChunk(w *wanted, start, end uint64) (*indexPart, err
 			}
 			if !matched {
 				namedDecl(part.funcNamed, e, funcClass)
+			}
+			if e.Children && w.private != nil && !e.Declaration {
+				// Its body may declare static variables: the library's
+				// state too (see bodyDIE).
+				scopes = append(scopes, scopeLevel{fn: e.Off})
+				continue
 			}
 		case dwarf.TagVariable:
 			if a, ok := varAddress(e.Location); ok && w.varAddr[a] {
@@ -383,11 +411,45 @@ func rescan(r *dwarfdec.EntryReader, u *dwarfdec.ScanUnit, e *dwarfdec.ScannedDI
 	return nil
 }
 
-// scopeLevel is one enclosing namespace or class of the DIEs being
-// indexed.
+// scopeLevel is one enclosing namespace, class or function of the DIEs
+// being indexed.
 type scopeLevel struct {
-	prefix string // qualifies names declared in it: "ns::S::"
-	class  bool   // a struct, class or union
+	prefix string       // qualifies names declared in it: "ns::S::"
+	class  bool         // a struct, class or union
+	fn     dwarf.Offset // the function whose body (or a block of it) this is
+}
+
+// bodyDIE indexes e, a DIE in the body of function f: a static variable
+// of the function is an exported variable when its address is one (C++
+// exports the statics of inline functions), else a private variable when
+// it lies in the library's writable storage; a lexical block is read for
+// its own; anything else is skipped with its children. Nothing else of a
+// body is indexed: its types are local, its other variables automatic.
+func (part *indexPart) bodyDIE(s *dwarfdec.Scanner, w *wanted, e *dwarfdec.ScannedDIE, f dwarf.Offset, scopes *[]scopeLevel) error {
+	switch e.Tag {
+	case dwarf.TagVariable:
+		a, ok := varAddress(e.Location)
+		switch {
+		case ok && w.varAddr[a]:
+			if _, ok := part.varAt[a]; !ok {
+				part.varAt[a] = e.Off
+			}
+		case ok && w.private(a):
+			if _, ok := part.privateAt[a]; !ok {
+				part.privateAt[a] = e.Off
+				part.privateIn[e.Off] = f
+			}
+		}
+	case dwarf.TagLexDwarfBlock:
+		if e.Children {
+			*scopes = append(*scopes, scopeLevel{fn: f})
+			return nil
+		}
+	}
+	if err := s.SkipChildren(); err != nil {
+		return fmt.Errorf("reading DWARF: %w", err)
+	}
+	return nil
 }
 
 // symClass says whether a name is exported as a function, a variable,

@@ -10,6 +10,8 @@ import (
 	"math"
 	"runtime/debug"
 	"slices"
+
+	"github.com/ianlancetaylor/demangle"
 )
 
 // maxTypeDepth bounds the recursion of the type decoder: a well-formed
@@ -99,8 +101,19 @@ func ReadWith(df *dwarfdec.File, syms *elfsym.SymbolList, source string, opts Re
 	// how the exported declarations decode.
 	for _, off := range sortedOffsets(idx.privateAt, map[string]dwarf.Offset(nil)) {
 		dr.enterUnit(off, &ev)
-		if _, err := vr(off); err != nil {
+		v, err := vr(off)
+		if err != nil {
 			return nil, err
+		}
+		if f, ok := idx.privateIn[off]; ok && v.Name != "" {
+			// A function's static: named as C++ names it, in its function.
+			name, err := dr.functionName(f)
+			if err != nil {
+				return nil, err
+			}
+			if name != "" {
+				v.Name = name + "::" + v.Name
+			}
 		}
 	}
 	for addr, off := range idx.privateAt {
@@ -351,6 +364,21 @@ func (dr *dwarfReader) variable(off dwarf.Offset) (*Var, error) {
 	v.Type, err = dr.typeOf(first(chain, dwarfdec.SlotType))
 	v.File, v.Line = dr.declPos(chain)
 	return v, err
+}
+
+// functionName returns the name of the function whose DIE is at off, as
+// reports show it: its demangled linkage name when it has one (C++:
+// "ns::S::get()"), else its name.
+func (dr *dwarfReader) functionName(off dwarf.Offset) (string, error) {
+	var buf [maxDeclChain]dwarfdec.DIE
+	n, err := dr.declChain(off, &buf)
+	if err != nil {
+		return "", err
+	}
+	if l := chainStr(buf[:n], dwarfdec.SlotLinkageName); l != "" {
+		return demangle.Filter(l, demangle.NoClones), nil
+	}
+	return chainStr(buf[:n], dwarfdec.SlotName), nil
 }
 
 // declPos returns where the most concrete DIE of a declaration chain that
