@@ -50,6 +50,7 @@ func (t *tracer) drain(lib loaded, exits map[uint64]bool, tids []int, deadline t
 		}
 		s := newScanner(t, lib, maps)
 		s.exits = exits
+		s.unwind = newUnwinder(t.pid, maps, t.read)
 		var still []int
 		for _, tid := range tids {
 			in, err := t.inside(s, tid)
@@ -89,7 +90,9 @@ func (t *tracer) look(s *scanner, tid int, hold bool) (bool, error) {
 		// read until it wakes, and one still inside when it wakes is
 		// looked at again.
 		if res, err := s.scanAt(tid, pt.pc, pt.sp); err == nil {
-			return res.busy, nil
+			var regs frameRegs
+			regs.set(dwRSP, pt.sp)
+			return s.walkedBusy(res, pt.pc, regs), nil
 		}
 	}
 	th, err := t.stopOne(tid)
@@ -99,7 +102,9 @@ func (t *tracer) look(s *scanner, tid int, hold bool) (bool, error) {
 	var r unix.PtraceRegs
 	var res scanResult
 	if err = unix.PtraceGetRegs(tid, &r); err == nil {
-		res, err = s.scanAt(tid, r.Rip, r.Rsp)
+		if res, err = s.scanAt(tid, r.Rip, r.Rsp); err == nil {
+			res.busy = s.walkedBusy(res, r.Rip, regsFromPtrace(&r))
+		}
 	} else {
 		err = fmt.Errorf("reading registers of thread %d: %w", tid, err)
 	}
@@ -119,4 +124,25 @@ func (t *tracer) look(s *scanner, tid int, hold bool) (bool, error) {
 		return false, t.goneOr(err)
 	}
 	return res.busy, nil
+}
+
+// walkedBusy is res.busy, the scan's answer for a thread at pc with
+// registers regs, unless the scanner has an unwinder (see unwind.go) and
+// the thread's frames, walked by their CFI to the outermost one, show
+// that the OLD code the scan found on its stack is only what earlier
+// calls left there: no frame runs OLD's code.
+func (s *scanner) walkedBusy(res scanResult, pc uint64, regs frameRegs) bool {
+	if !res.busy || s.unwind == nil || s.text.contains(pc) {
+		return res.busy
+	}
+	ras, err := s.unwind.returnAddresses(pc, regs)
+	if err != nil {
+		return true
+	}
+	for _, ra := range ras {
+		if s.text.contains(ra) {
+			return true
+		}
+	}
+	return false
 }

@@ -209,3 +209,49 @@ func TestUrgentWhileStopped(t *testing.T) {
 			before, stopped, relaxed, released, unix.SCHED_NORMAL, unix.SCHED_FIFO, unix.SCHED_NORMAL, unix.SCHED_NORMAL)
 	}
 }
+
+// TestDrainSeesPastStaleReturns: a thread that called into OLD and left
+// it, then blocked in a frame whose unwritten buffer still holds the
+// return address OLD's call to read(2) pushed, is inside OLD for a scan of
+// its stack; the drain watch walks its frames by their CFI and sees it
+// out, while a thread really blocked inside OLD stays undrained.
+func TestDrainSeesPastStaleReturns(t *testing.T) {
+	f := setup(t)
+	tg := startProgram(t, buildTarget(t, f, "testdata/stale.c").target)
+	tids := map[string]int{}
+	for len(tids) < 2 {
+		var name string
+		var tid int
+		if _, err := fmt.Sscanf(tg.expect(""), "%s %d", &name, &tid); err == nil {
+			tids[name] = tid
+		}
+	}
+	// Wait (generously) until both threads block in read.
+	for _, tid := range tids {
+		for deadline := time.Now().Add(time.Minute); ; {
+			if pt, err := readProcSyscall(tg.pid(), tid); err == nil && !pt.running && pt.nr == unix.SYS_READ {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("thread %d never blocked in read", tid)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	o := opts(t)
+	o.Drain = true
+	o.BusyTimeout = time.Second
+	ctx := context.Background()
+	r := Apply(ctx, tg.pid(), f.v1, f.v2, o)
+	mustStatus(t, "apply", r, StatusOK)
+	if r.Draining != 2 {
+		t.Fatalf("draining %d at the switch, want 2: the stale return address is not where the test puts it", r.Draining)
+	}
+	if r.Undrained != 1 {
+		t.Errorf("undrained %d, want 1: only thread %d is inside OLD (thread %d holds a stale return address)", r.Undrained, tids["inside"], tids["stale"])
+	}
+	if q := Query(tg.pid(), o); len(q.Applied) != 1 || q.Applied[0].Undrained != r.Undrained {
+		t.Errorf("status: %+v", q)
+	}
+	mustStatus(t, "revert", Revert(ctx, tg.pid(), f.v1, o), StatusOK)
+}

@@ -44,6 +44,11 @@ type scanner struct {
 	// kept in place): in the drain model a thread about to execute one is
 	// about to leave OLD, not inside it.
 	exits map[uint64]bool
+	// unwind, when not nil, walks the frames of a thread the scan finds
+	// inside OLD, to tell its frames from what earlier calls left on its
+	// stack (see walkedBusy). Only the drain watch, with the process
+	// running, takes the time.
+	unwind *unwinder
 }
 
 // ranges is a set of address ranges with their overall bounds, for a test
