@@ -37,6 +37,17 @@ func (o *op) finish(s Status, format string, args ...any) Result {
 	return o.res
 }
 
+// tracer starts tracing the operation's process; its waits for threads
+// to stop are bounded by Options.StopTimeout.
+func (o *op) tracer() (*tracer, error) {
+	t, err := newTracer(o.pid)
+	if err != nil {
+		return nil, err
+	}
+	t.stopTimeout = o.opt.StopTimeout
+	return t, nil
+}
+
 // fromErr turns an error into a status: not_loaded, or error with the
 // process-exited case spelled out.
 func (o *op) fromErr(what string, err error) Result {
@@ -196,7 +207,7 @@ func Apply(ctx context.Context, pid int, oldPath, newPath string, opt Options) R
 // OLD code on their stacks, the words are written, and the process is
 // released at once.
 func (o *op) applyTraced(sites []site, newPath string) (res Result) {
-	t, err := newTracer(o.pid)
+	t, err := o.tracer()
 	if err != nil {
 		return o.fromErr("tracing", err)
 	}
@@ -286,7 +297,7 @@ func (o *op) applyTraced(sites []site, newPath string) (res Result) {
 	if o.opt.Drain {
 		torn = &prep.torn
 	}
-	reason, draining, err := t.settle(hth, o.old, torn, prep.exits, o.opt.StopTimeout, time.Now().Add(o.opt.BusyTimeout))
+	reason, draining, err := t.settle(hth, o.old, torn, prep.exits, time.Now().Add(o.opt.BusyTimeout))
 	if err != nil {
 		return o.fromErr("stopping the process and checking its threads", err)
 	} else if reason != "" {
@@ -373,7 +384,7 @@ func (o *op) load(t *tracer, h *hijack, sites []site, dlopenPath string, handle 
 // the loader's lock is left stopped; then the trampoline pages are unmapped,
 // the journal record dropped and NEW dlclose'd.
 func (t *tracer) unload(th *thread, c libc, timeout time.Duration, prep *prepared, handle uint64) error {
-	if err := t.detachOthers(th, time.Now().Add(stopTimeout)); err != nil {
+	if err := t.detachOthers(th, time.Now().Add(t.stopTimeout)); err != nil {
 		return err
 	}
 	h, err := t.startHijack(th, c, timeout)

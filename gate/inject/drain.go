@@ -22,7 +22,7 @@ import (
 // from OLD's own code and function pointers taken before the switch still
 // reach it), so the watch ends once each thread was seen outside.
 func (o *op) confirmDrain(gi int, exits map[uint64]bool, tids []int) error {
-	t, err := newTracer(o.pid)
+	t, err := o.tracer()
 	if err != nil {
 		return err
 	}

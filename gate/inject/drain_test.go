@@ -124,7 +124,7 @@ func TestSettleRunsTheOthers(t *testing.T) {
 		if _, err := io.WriteString(tg.stdin, "go\n"); err != nil {
 			return err
 		}
-		if reason, _, err = tr.settle(nil, old, &torn, nil, time.Minute, time.Now().Add(time.Minute)); err != nil || reason != "" {
+		if reason, _, err = tr.settle(nil, old, &torn, nil, time.Now().Add(time.Minute)); err != nil || reason != "" {
 			return err
 		}
 		th := tr.threads[waiter]

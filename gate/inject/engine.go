@@ -20,11 +20,8 @@ const (
 	rtldLocal = 0x0
 )
 
-// stopTimeout bounds how long stopping every thread may take.
-const stopTimeout = 5 * time.Second
-
 // stopOneTimeout bounds how long stopping one thread alone may take, the
-// others running: longer than stopTimeout, since only that thread waits
+// others running: longer than defaultStopTimeout, since only that thread waits
 // (on a loaded machine a thread among a hundred busy ones may take seconds
 // to be scheduled and stop).
 const stopOneTimeout = 30 * time.Second

@@ -49,7 +49,7 @@ func Revert(ctx context.Context, pid int, oldPath string, opt Options) Result {
 }
 
 func (o *op) revertTraced(gi int) (res Result) {
-	t, err := newTracer(o.pid)
+	t, err := o.tracer()
 	if err != nil {
 		return o.fromErr("tracing", err)
 	}
@@ -67,10 +67,10 @@ func (o *op) revertTraced(gi int) (res Result) {
 		g.State = prevState
 		return o.j.save()
 	}
-	if err := t.stopAll(time.Now().Add(o.opt.StopTimeout)); err != nil {
+	if err := t.stopAll(time.Now().Add(t.stopTimeout)); err != nil {
 		undo()
 		if t.alive() {
-			t.stopAll(time.Now().Add(o.opt.StopTimeout))
+			t.stopAll(time.Now().Add(t.stopTimeout))
 		}
 		return o.fromErr("stopping the process", err)
 	}
@@ -220,7 +220,7 @@ func (o *op) cleanUp(pages []uint64) error {
 	if len(pages) == 0 {
 		return nil
 	}
-	t, err := newTracer(o.pid)
+	t, err := o.tracer()
 	if err != nil {
 		return err
 	}

@@ -140,7 +140,9 @@ type Options struct {
 	// CallTimeout is the watchdog of a remote call (dlopen); 10s when zero.
 	CallTimeout time.Duration
 	// StopTimeout bounds how long stopping every thread for the switch
-	// may take before the operation gives up (error, nothing written);
+	// may take before the operation gives up (error, nothing written),
+	// and every other wait of the operation for threads to stop (to
+	// release the process, to stop it again after a busy thread left);
 	// 5s when zero.
 	StopTimeout time.Duration
 	// Drain selects the drain model: apply redirects at once even when
@@ -154,6 +156,10 @@ type Options struct {
 	Drain bool
 }
 
+// defaultStopTimeout bounds how long stopping every thread may take, unless
+// Options.StopTimeout says otherwise.
+const defaultStopTimeout = 5 * time.Second
+
 func (o Options) withDefaults() Options {
 	if o.StateDir == "" {
 		o.StateDir = DefaultStateDir()
@@ -165,7 +171,7 @@ func (o Options) withDefaults() Options {
 		o.CallTimeout = 10 * time.Second
 	}
 	if o.StopTimeout <= 0 {
-		o.StopTimeout = 5 * time.Second
+		o.StopTimeout = defaultStopTimeout
 	}
 	return o
 }

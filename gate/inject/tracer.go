@@ -96,6 +96,9 @@ type tracer struct {
 	// (clone without CLONE_THREAD), so counting the traced threads proves
 	// nothing until a listing proves the set complete again (see stopAll).
 	adopted bool
+	// stopTimeout bounds every wait for threads to stop
+	// (Options.StopTimeout).
+	stopTimeout time.Duration
 }
 
 func newTracer(pid int) (*tracer, error) {
@@ -104,7 +107,7 @@ func newTracer(pid int) (*tracer, error) {
 	if err != nil {
 		return nil, fmt.Errorf("opening memory of process %d: %w", pid, err)
 	}
-	return &tracer{pid: pid, memTID: memTID, self: unix.Gettid(), threads: map[int]*thread{}, mem: mem}, nil
+	return &tracer{pid: pid, memTID: memTID, self: unix.Gettid(), threads: map[int]*thread{}, mem: mem, stopTimeout: defaultStopTimeout}, nil
 }
 
 func ptrace(req int, tid int, addr, data uintptr) error {
@@ -316,7 +319,7 @@ func (t *tracer) release() error {
 	}
 	var err error
 	if t.alive() {
-		err = t.detachOthers(nil, time.Now().Add(stopTimeout))
+		err = t.detachOthers(nil, time.Now().Add(t.stopTimeout))
 	}
 	t.relax()
 	t.detached = true
