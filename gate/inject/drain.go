@@ -3,6 +3,7 @@
 package inject
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -16,8 +17,8 @@ import (
 // were still inside OLD when it stopped watching.
 //
 // No thread is kept stopped while the engine waits: a thread blocked in
-// a system call is looked at through /proc; a running one is stopped
-// alone for the moment its stack is read. With the entries redirected, a
+// a system call is looked at through /proc; a running one is stopped for
+// the moment its stack is read (see lookAll). With the entries redirected, a
 // thread that left OLD does not come back (see the README: only calls
 // from OLD's own code and function pointers taken before the switch still
 // reach it), so the watch ends once each thread was seen outside.
@@ -42,6 +43,10 @@ func (o *op) confirmDrain(gi int, exits map[uint64]bool, tids []int) error {
 // on their stacks (at none of exits), with backoff, until none has or
 // deadline passes; it returns how many still had.
 func (t *tracer) drain(lib loaded, exits map[uint64]bool, tids []int, deadline time.Time) (int, error) {
+	// Threads the process creates meanwhile are none of the engine's
+	// business: they run.
+	t.runNew = true
+	var u *unwinder // the objects' CFI, read once for every pass
 	backoff := 200 * time.Microsecond
 	for {
 		maps, err := readMaps(t.pid)
@@ -50,16 +55,14 @@ func (t *tracer) drain(lib loaded, exits map[uint64]bool, tids []int, deadline t
 		}
 		s := newScanner(t, lib, maps)
 		s.exits = exits
-		s.unwind = newUnwinder(t.pid, maps, t.read)
-		var still []int
-		for _, tid := range tids {
-			in, err := t.inside(s, tid)
-			if err != nil {
-				return 0, err
-			}
-			if in {
-				still = append(still, tid)
-			}
+		if u == nil {
+			u = newUnwinder(t.pid, maps, t.read)
+		}
+		u.maps = maps
+		s.unwind = u
+		still, err := t.lookAll(s, tids)
+		if err != nil {
+			return 0, err
 		}
 		if len(still) == 0 || time.Now().After(deadline) {
 			return len(still), nil
@@ -70,15 +73,116 @@ func (t *tracer) drain(lib loaded, exits map[uint64]bool, tids []int, deadline t
 	}
 }
 
-// inside reports whether thread tid has code of the scanner's library on
-// its stack; false when the thread has exited. The thread is left running.
-func (t *tracer) inside(s *scanner, tid int) (bool, error) {
-	return t.look(s, tid, false)
+// lookAll returns those of threads tids that have code of the scanner's
+// library on their stacks, the process running. A thread blocked in a
+// system call is looked at through /proc: its frames cannot change under
+// the read until it wakes, and one still inside when it wakes is looked
+// at again. The others are interrupted all at once, and each is looked at
+// and released as soon as it stops: on a loaded machine a running thread
+// may take tens of milliseconds to be scheduled and stop, and one at a
+// time the watch of a hundred took seconds per pass. No thread is held
+// but for its own look; threads not in tids are never stopped.
+func (t *tracer) lookAll(s *scanner, tids []int) ([]int, error) {
+	var still []int
+	var pending []*thread
+	for _, tid := range tids {
+		pt, err := readProcSyscall(t.pid, tid)
+		if err != nil {
+			continue // exited
+		}
+		if t.threads[tid] == nil && !pt.running && pt.nr >= 0 {
+			if res, err := s.scanAt(tid, pt.pc, pt.sp); err == nil {
+				var regs frameRegs
+				regs.set(dwRSP, pt.sp)
+				if s.walkedBusy(res, pt.pc, regs) {
+					still = append(still, tid)
+				}
+				continue
+			}
+		}
+		th := t.threads[tid]
+		if th == nil {
+			ok, err := t.seize(tid)
+			if err != nil {
+				return nil, err
+			}
+			if th = t.threads[tid]; !ok || th == nil {
+				continue // exited meanwhile
+			}
+		}
+		th.run = false
+		if !th.stopped {
+			if err := ptrace(unix.PTRACE_INTERRUPT, th.tid, 0, 0); err != nil && err != unix.ESRCH {
+				return nil, fmt.Errorf("interrupting thread %d: %w", th.tid, err)
+			}
+		}
+		pending = append(pending, th)
+	}
+	deadline := time.Now().Add(stopOneTimeout)
+	for len(pending) > 0 {
+		err := t.waitUntil(deadline, func() bool {
+			for _, th := range pending {
+				if t.threads[th.tid] != th || th.stopped {
+					return true
+				}
+			}
+			return false
+		})
+		if errors.Is(err, errGone) && t.alive() {
+			err = nil
+		}
+		if err != nil {
+			return nil, t.goneOr(err)
+		}
+		rest := pending[:0]
+		for _, th := range pending {
+			switch {
+			case t.threads[th.tid] != th:
+				// Exited.
+			case !th.stopped:
+				rest = append(rest, th)
+			default:
+				in, err := t.examine(s, th)
+				if err != nil {
+					return nil, err
+				}
+				if in {
+					still = append(still, th.tid)
+				}
+			}
+		}
+		pending = rest
+	}
+	return still, nil
 }
 
-// look is inside, which, with hold, leaves the thread stopped when it has
-// none of the library's code on its stack. A thread traced before look
-// (the hijacked one) is resumed rather than detached when it has.
+// examine reports whether stopped thread th has code of the scanner's
+// library on its stack, and detaches it.
+func (t *tracer) examine(s *scanner, th *thread) (bool, error) {
+	var r unix.PtraceRegs
+	var res scanResult
+	err := unix.PtraceGetRegs(th.tid, &r)
+	if err == nil {
+		if res, err = s.scanAt(th.tid, r.Rip, r.Rsp); err == nil {
+			res.busy = s.walkedBusy(res, r.Rip, regsFromPtrace(&r))
+		}
+	} else {
+		err = fmt.Errorf("reading registers of thread %d: %w", th.tid, err)
+	}
+	if derr := t.detachOne(th); err == nil {
+		err = derr
+	}
+	if err != nil {
+		return false, t.goneOr(err)
+	}
+	return res.busy, nil
+}
+
+// look reports whether thread tid has code of the scanner's library on
+// its stack (false when the thread has exited), the thread left running;
+// with hold, it leaves the thread stopped when it has none. A thread
+// traced before look (the hijacked one) is resumed rather than detached
+// when it has.
 func (t *tracer) look(s *scanner, tid int, hold bool) (bool, error) {
 	pt, err := readProcSyscall(t.pid, tid)
 	if err != nil {
