@@ -217,27 +217,7 @@ func TestUrgentWhileStopped(t *testing.T) {
 // out, while a thread really blocked inside OLD stays undrained.
 func TestDrainSeesPastStaleReturns(t *testing.T) {
 	f := setup(t)
-	tg := startProgram(t, buildTarget(t, f, "testdata/stale.c").target)
-	tids := map[string]int{}
-	for len(tids) < 2 {
-		var name string
-		var tid int
-		if _, err := fmt.Sscanf(tg.expect(""), "%s %d", &name, &tid); err == nil {
-			tids[name] = tid
-		}
-	}
-	// Wait (generously) until both threads block in read.
-	for _, tid := range tids {
-		for deadline := time.Now().Add(time.Minute); ; {
-			if pt, err := readProcSyscall(tg.pid(), tid); err == nil && !pt.running && pt.nr == unix.SYS_READ {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("thread %d never blocked in read", tid)
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-	}
+	tg, tids := startStale(t, f)
 	o := opts(t)
 	o.Drain = true
 	o.BusyTimeout = time.Second
@@ -248,10 +228,41 @@ func TestDrainSeesPastStaleReturns(t *testing.T) {
 		t.Fatalf("draining %d at the switch, want 2: the stale return address is not where the test puts it", r.Draining)
 	}
 	if r.Undrained != 1 {
-		t.Errorf("undrained %d, want 1: only thread %d is inside OLD (thread %d holds a stale return address)", r.Undrained, tids["inside"], tids["stale"])
+		t.Errorf("undrained %d, want 1: only thread %d is inside OLD (thread %d holds a stale return address)", r.Undrained, tids["inside"].tid, tids["stale"].tid)
 	}
 	if q := Query(tg.pid(), o); len(q.Applied) != 1 || q.Applied[0].Undrained != r.Undrained {
 		t.Errorf("status: %+v", q)
 	}
 	mustStatus(t, "revert", Revert(ctx, tg.pid(), f.v1, o), StatusOK)
+}
+
+// startStale starts testdata/stale.c and waits (generously) until its
+// threads block in read(2); it returns them by name: "stale", "inside"
+// and "main".
+func startStale(t *testing.T, f *fixture) (*target, map[string]procThread) {
+	t.Helper()
+	tg := startProgram(t, buildTarget(t, f, "testdata/stale.c").target)
+	tids := map[string]int{"main": tg.pid()}
+	for len(tids) < 3 {
+		var name string
+		var tid int
+		if _, err := fmt.Sscanf(tg.expect(""), "%s %d", &name, &tid); err == nil {
+			tids[name] = tid
+		}
+	}
+	blocked := map[string]procThread{}
+	for name, tid := range tids {
+		for deadline := time.Now().Add(time.Minute); ; {
+			pt, err := readProcSyscall(tg.pid(), tid)
+			if err == nil && !pt.running && pt.nr == unix.SYS_READ {
+				blocked[name] = pt
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("thread %s (%d) never blocked in read", name, tid)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	return tg, blocked
 }

@@ -5,7 +5,6 @@ package inject
 import (
 	"fmt"
 	"testing"
-	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -18,29 +17,7 @@ import (
 // none, though its stack holds a return address into libver.
 func TestUnwindWalksRealStacks(t *testing.T) {
 	f := setup(t)
-	tg := startProgram(t, buildTarget(t, f, "testdata/stale.c").target)
-	tids := map[string]int{"main": tg.pid()}
-	for len(tids) < 3 {
-		var name string
-		var tid int
-		if _, err := fmt.Sscanf(tg.expect(""), "%s %d", &name, &tid); err == nil {
-			tids[name] = tid
-		}
-	}
-	blocked := map[string]procThread{}
-	for name, tid := range tids {
-		for deadline := time.Now().Add(time.Minute); ; {
-			pt, err := readProcSyscall(tg.pid(), tid)
-			if err == nil && !pt.running && pt.nr == unix.SYS_READ {
-				blocked[name] = pt
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("thread %s never blocked in read", name)
-			}
-			time.Sleep(10 * time.Millisecond)
-		}
-	}
+	tg, blocked := startStale(t, f)
 	maps, err := readMaps(tg.pid())
 	if err != nil {
 		t.Fatal(err)
