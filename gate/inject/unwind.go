@@ -37,7 +37,6 @@ const (
 	dwRSP = 7
 	dwR12 = 12
 	dwR15 = 15
-	dwRIP = 16
 )
 
 // maxFrames bounds a walk: a deeper stack is taken as a walk that failed.
