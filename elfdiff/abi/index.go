@@ -43,13 +43,12 @@ type wanted struct {
 const minChunkBytes = 4 << 20
 
 // index scans every compilation unit once for subprograms and variables
-// that define exported symbols (and, when private variables are wanted,
-// for static variables in function bodies), skipping the rest of function
-// bodies and type
-// definitions. The units are split into runs of about equal size, at least
-// minBytes each, scanned in parallel up to workers at a time (GOMAXPROCS
-// when 0), and the results merged in unit order, so that they are those of
-// one scan in order.
+// that define exported symbols, and for the library's private variables
+// when they are wanted, reading of function bodies only their static
+// variables and skipping type definitions. The units are split into runs
+// of about equal size, at least minBytes each, scanned in parallel up to
+// workers at a time (GOMAXPROCS when 0), and the results merged in unit
+// order, so that they are those of one scan in order.
 func (dr *dwarfReader) index(syms *elfsym.SymbolList, workers int, minBytes uint64) (*declIndex, error) {
 	w := wanted{funcAddr: make(map[uint64]bool), varAddr: make(map[uint64]bool), names: make(map[string]symClass), private: dr.privateData}
 	for _, s := range syms.All() {
@@ -337,9 +336,10 @@ func (dr *dwarfReader) indexChunk(w *wanted, start, end uint64) (*indexPart, err
 			if !matched {
 				namedDecl(part.funcNamed, e, funcClass)
 			}
-			if e.Children && w.private != nil && !e.Declaration {
-				// Its body may declare static variables: the library's
-				// state too (see bodyDIE).
+			if e.Children && !e.Declaration {
+				// Its body may declare static variables: exported ones
+				// (C++ inline functions), or the library's state (see
+				// bodyDIE).
 				scopes = append(scopes, scopeLevel{fn: e.Off})
 				continue
 			}
@@ -434,7 +434,7 @@ func (part *indexPart) bodyDIE(s *dwarfdec.Scanner, w *wanted, e *dwarfdec.Scann
 			if _, ok := part.varAt[a]; !ok {
 				part.varAt[a] = e.Off
 			}
-		case ok && w.private(a):
+		case ok && w.private != nil && w.private(a):
 			if _, ok := part.privateAt[a]; !ok {
 				part.privateAt[a] = e.Off
 				part.privateIn[e.Off] = f
