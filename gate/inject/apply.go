@@ -384,7 +384,7 @@ func (o *op) load(t *tracer, h *hijack, sites []site, dlopenPath string, handle 
 // the loader's lock is left stopped; then the trampoline pages are unmapped,
 // the journal record dropped and NEW dlclose'd.
 func (t *tracer) unload(th *thread, c libc, timeout time.Duration, prep *prepared, handle uint64) error {
-	if err := t.detachOthers(th, time.Now().Add(t.stopTimeout)); err != nil {
+	if err := t.detachOthers(th, t.stopDeadline()); err != nil {
 		return err
 	}
 	h, err := t.startHijack(th, c, timeout)

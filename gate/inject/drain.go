@@ -91,10 +91,8 @@ func (t *tracer) lookAll(s *scanner, tids []int) ([]int, error) {
 			continue // exited
 		}
 		if t.threads[tid] == nil && !pt.running && pt.nr >= 0 {
-			if res, err := s.scanAt(tid, pt.pc, pt.sp); err == nil {
-				var regs frameRegs
-				regs.set(dwRSP, pt.sp)
-				if s.walkedBusy(res, pt.pc, regs) {
+			if busy, ok := s.blockedBusy(pt); ok {
+				if busy {
 					still = append(still, tid)
 				}
 				continue
@@ -159,23 +157,14 @@ func (t *tracer) lookAll(s *scanner, tids []int) ([]int, error) {
 // examine reports whether stopped thread th has code of the scanner's
 // library on its stack, and detaches it.
 func (t *tracer) examine(s *scanner, th *thread) (bool, error) {
-	var r unix.PtraceRegs
-	var res scanResult
-	err := unix.PtraceGetRegs(th.tid, &r)
-	if err == nil {
-		if res, err = s.scanAt(th.tid, r.Rip, r.Rsp); err == nil {
-			res.busy = s.walkedBusy(res, r.Rip, regsFromPtrace(&r))
-		}
-	} else {
-		err = fmt.Errorf("reading registers of thread %d: %w", th.tid, err)
-	}
+	busy, err := s.stoppedBusy(th.tid)
 	if derr := t.detachOne(th); err == nil {
 		err = derr
 	}
 	if err != nil {
 		return false, t.goneOr(err)
 	}
-	return res.busy, nil
+	return busy, nil
 }
 
 // look reports whether thread tid has code of the scanner's library on
@@ -190,29 +179,16 @@ func (t *tracer) look(s *scanner, tid int, hold bool) (bool, error) {
 	}
 	traced := t.threads[tid] != nil
 	if !hold && !traced && !pt.running && pt.nr >= 0 {
-		// Blocked in a system call: its frames cannot change under the
-		// read until it wakes, and one still inside when it wakes is
-		// looked at again.
-		if res, err := s.scanAt(tid, pt.pc, pt.sp); err == nil {
-			var regs frameRegs
-			regs.set(dwRSP, pt.sp)
-			return s.walkedBusy(res, pt.pc, regs), nil
+		if busy, ok := s.blockedBusy(pt); ok {
+			return busy, nil
 		}
 	}
 	th, err := t.stopOne(tid)
 	if err != nil || th == nil {
 		return false, err
 	}
-	var r unix.PtraceRegs
-	var res scanResult
-	if err = unix.PtraceGetRegs(tid, &r); err == nil {
-		if res, err = s.scanAt(tid, r.Rip, r.Rsp); err == nil {
-			res.busy = s.walkedBusy(res, r.Rip, regsFromPtrace(&r))
-		}
-	} else {
-		err = fmt.Errorf("reading registers of thread %d: %w", tid, err)
-	}
-	if err == nil && !res.busy && hold {
+	busy, err := s.stoppedBusy(tid)
+	if err == nil && !busy && hold {
 		return false, nil
 	}
 	var rerr error
@@ -227,7 +203,36 @@ func (t *tracer) look(s *scanner, tid int, hold bool) (bool, error) {
 	if err != nil {
 		return false, t.goneOr(err)
 	}
-	return res.busy, nil
+	return busy, nil
+}
+
+// blockedBusy reports whether thread pt, blocked in a system call, has
+// code of the scanner's library on its stack, looked at through /proc
+// without stopping it: its frames cannot change under the read until it
+// wakes, and one still inside when it wakes is looked at again. ok is
+// false when its stack could not be read so.
+func (s *scanner) blockedBusy(pt procThread) (busy, ok bool) {
+	res, err := s.scanAt(pt.tid, pt.pc, pt.sp)
+	if err != nil {
+		return false, false
+	}
+	var regs frameRegs // of a thread not stopped, /proc gives only these
+	regs.set(dwRSP, pt.sp)
+	return s.walkedBusy(res, pt.pc, regs), true
+}
+
+// stoppedBusy reports whether stopped thread tid has code of the
+// scanner's library on its stack.
+func (s *scanner) stoppedBusy(tid int) (bool, error) {
+	var r unix.PtraceRegs
+	if err := unix.PtraceGetRegs(tid, &r); err != nil {
+		return false, fmt.Errorf("reading registers of thread %d: %w", tid, err)
+	}
+	res, err := s.scanAt(tid, r.Rip, r.Rsp)
+	if err != nil {
+		return false, err
+	}
+	return s.walkedBusy(res, r.Rip, regsFromPtrace(&r)), nil
 }
 
 // walkedBusy is res.busy, the scan's answer for a thread at pc with

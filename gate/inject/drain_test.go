@@ -250,10 +250,17 @@ func startStale(t *testing.T, f *fixture) (*target, map[string]procThread) {
 			tids[name] = tid
 		}
 	}
+	return tg, waitBlockedInRead(t, tg.pid(), tids)
+}
+
+// waitBlockedInRead waits (generously) until the threads tids of process
+// pid block in read(2), and returns them, by name, as /proc shows them.
+func waitBlockedInRead(t *testing.T, pid int, tids map[string]int) map[string]procThread {
+	t.Helper()
 	blocked := map[string]procThread{}
 	for name, tid := range tids {
 		for deadline := time.Now().Add(time.Minute); ; {
-			pt, err := readProcSyscall(tg.pid(), tid)
+			pt, err := readProcSyscall(pid, tid)
 			if err == nil && !pt.running && pt.nr == unix.SYS_READ {
 				blocked[name] = pt
 				break
@@ -264,5 +271,5 @@ func startStale(t *testing.T, f *fixture) (*target, map[string]procThread) {
 			time.Sleep(10 * time.Millisecond)
 		}
 	}
-	return tg, blocked
+	return blocked
 }

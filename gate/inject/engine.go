@@ -21,9 +21,9 @@ const (
 )
 
 // stopOneTimeout bounds how long stopping one thread alone may take, the
-// others running: longer than defaultStopTimeout, since only that thread waits
-// (on a loaded machine a thread among a hundred busy ones may take seconds
-// to be scheduled and stop).
+// others running: longer than defaultStopTimeout, since only that thread
+// waits (on a loaded machine a thread among a hundred busy ones may take
+// seconds to be scheduled and stop).
 const stopOneTimeout = 30 * time.Second
 
 // safeSyscalls are blocking system calls in which glibc holds no loader or

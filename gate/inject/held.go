@@ -127,7 +127,7 @@ func (t *tracer) stopAtSignal(th *thread, sig, want int, deadline time.Time) boo
 		if err != nil {
 			if t.threads[th.tid] != nil && !th.stopped {
 				ptrace(unix.PTRACE_INTERRUPT, th.tid, 0, 0)
-				t.waitStopped(th, time.Now().Add(t.stopTimeout))
+				t.waitStopped(th, t.stopDeadline())
 			}
 			return false
 		}

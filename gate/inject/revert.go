@@ -67,10 +67,10 @@ func (o *op) revertTraced(gi int) (res Result) {
 		g.State = prevState
 		return o.j.save()
 	}
-	if err := t.stopAll(time.Now().Add(t.stopTimeout)); err != nil {
+	if err := t.stopAll(t.stopDeadline()); err != nil {
 		undo()
 		if t.alive() {
-			t.stopAll(time.Now().Add(t.stopTimeout))
+			t.stopAll(t.stopDeadline())
 		}
 		return o.fromErr("stopping the process", err)
 	}

@@ -392,7 +392,7 @@ func (t *tracer) prepareScanBuf() int {
 // an engine that dies would kill the thread with SIGTRAP.
 func (t *tracer) settle(keep *thread, old loaded, torn *ranges, exits map[uint64]bool, deadline time.Time) (string, []int, error) {
 	for {
-		if err := t.stopAll(time.Now().Add(t.stopTimeout)); err != nil {
+		if err := t.stopAll(t.stopDeadline()); err != nil {
 			return "", nil, err
 		}
 		busy, reason, draining, err := t.check(old, torn, exits, t.preMaps, t.preStopped)
@@ -423,7 +423,7 @@ func (t *tracer) settle(keep *thread, old loaded, torn *ranges, exits map[uint64
 		if !time.Now().Before(deadline) {
 			return reason, nil, nil
 		}
-		if err := t.detachOthers(keep, time.Now().Add(t.stopTimeout)); err != nil {
+		if err := t.detachOthers(keep, t.stopDeadline()); err != nil {
 			return "", nil, err
 		}
 		t.background(true)
@@ -484,7 +484,7 @@ func (t *tracer) runFor(ths []*thread, d time.Duration) error {
 			return fmt.Errorf("interrupting thread %d: %w", th.tid, err)
 		}
 	}
-	return t.waitUntil(time.Now().Add(t.stopTimeout), func() bool {
+	return t.waitUntil(t.stopDeadline(), func() bool {
 		for _, th := range ths {
 			if t.threads[th.tid] != nil && !th.stopped {
 				return false
@@ -503,7 +503,7 @@ func (t *tracer) check(old loaded, torn *ranges, exits map[uint64]bool, pre []ma
 	// Threads created by a thread that ran start stopped; collect
 	// their first stop.
 	if !t.allStopped() {
-		if err := t.waitUntil(time.Now().Add(t.stopTimeout), t.allStopped); err != nil {
+		if err := t.waitUntil(t.stopDeadline(), t.allStopped); err != nil {
 			return nil, "", nil, err
 		}
 	}

@@ -299,7 +299,7 @@ func (t *tracer) reap(th *thread) error {
 		return nil
 	}
 	seq, regs := th.seq, th.regs
-	deadline := time.Now().Add(t.stopTimeout)
+	deadline := t.stopDeadline()
 	for spins := 0; th.pending && t.threads[th.tid] == th; spins++ {
 		got, err := t.waitOne(th)
 		if err != nil {

@@ -110,6 +110,10 @@ func newTracer(pid int) (*tracer, error) {
 	return &tracer{pid: pid, memTID: memTID, self: unix.Gettid(), threads: map[int]*thread{}, mem: mem, stopTimeout: defaultStopTimeout}, nil
 }
 
+// stopDeadline is when a wait for threads to stop that begins now gives
+// up (see stopTimeout).
+func (t *tracer) stopDeadline() time.Time { return time.Now().Add(t.stopTimeout) }
+
 func ptrace(req int, tid int, addr, data uintptr) error {
 	_, _, e := unix.Syscall6(unix.SYS_PTRACE, uintptr(req), uintptr(tid), addr, data, 0, 0)
 	if e != 0 {
@@ -319,7 +323,7 @@ func (t *tracer) release() error {
 	}
 	var err error
 	if t.alive() {
-		err = t.detachOthers(nil, time.Now().Add(t.stopTimeout))
+		err = t.detachOthers(nil, t.stopDeadline())
 	}
 	t.relax()
 	t.detached = true
