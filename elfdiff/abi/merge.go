@@ -25,6 +25,7 @@ package abi
 import (
 	"bytes"
 	"debug/dwarf"
+	"sort"
 
 	"github.com/compatgate/compatgate/elfdiff/dwarfdec"
 )
@@ -74,6 +75,32 @@ type merger struct {
 	// holds the DIEs given a Type since it was entered.
 	current *unitInfo
 	written []dwarf.Offset
+	// recent holds the indices in dwarfReader.units, plus one, of the
+	// last two units cachedUnitOf found: a comparison goes back and forth
+	// between two units.
+	recent [2]int
+	// lastFile is sameDeclFile's last answer.
+	lastFile fileAnswer
+}
+
+// cachedUnitOf returns dr.unitOf(off), looking first in the last two
+// units it returned.
+func (dr *dwarfReader) cachedUnitOf(off dwarf.Offset) *unitInfo {
+	m := &dr.merge
+	for k, r := range m.recent {
+		if i := r - 1; i >= 0 && dr.units[i].off <= off && (i+1 == len(dr.units) || off < dr.units[i+1].off) {
+			if k == 1 {
+				m.recent[0], m.recent[1] = m.recent[1], m.recent[0]
+			}
+			return dr.units[i]
+		}
+	}
+	i := sort.Search(len(dr.units), func(i int) bool { return dr.units[i].off > off })
+	if i == 0 {
+		return nil
+	}
+	m.recent[1], m.recent[0] = m.recent[0], i
+	return dr.units[i-1]
 }
 
 // mergeKeyOf returns the key of a type DIE whose copies are merged, and
@@ -151,14 +178,15 @@ func (dr *dwarfReader) compareType(a, b dwarf.Offset) bool {
 	if a == b {
 		return true
 	}
-	ta, oka := dr.types[a]
-	tb, okb := dr.types[b]
-	if oka && okb && ta == tb {
-		return true
-	}
+	// Most pairs met are the ones this comparison is on or has proved.
 	m := &dr.merge
 	p := [2]dwarf.Offset{a, b}
 	if m.assumed[p] {
+		return true
+	}
+	ta, oka := dr.types[a]
+	tb, okb := dr.types[b]
+	if oka && okb && ta == tb {
 		return true
 	}
 	if m.depth >= maxCompareDepth {
@@ -186,7 +214,7 @@ func (dr *dwarfReader) compareType(a, b dwarf.Offset) bool {
 
 // isCXX reports whether the DIE at off is in a C++ unit.
 func (dr *dwarfReader) isCXX(off dwarf.Offset) bool {
-	u := dr.unitOf(off)
+	u := dr.cachedUnitOf(off)
 	return u != nil && u.cxx
 }
 
@@ -196,7 +224,10 @@ func (dr *dwarfReader) sameDIE(a, b *dwarfdec.DIE) bool {
 		return false
 	}
 	for _, s := range mergedSlots {
-		if !dr.sameAttr(a, b, s) {
+		switch k := a.Kinds[s]; {
+		case k != b.Kinds[s]:
+			return false
+		case k != dwarfdec.ValNone && !dr.sameAttr(a, b, s):
 			return false
 		}
 	}
@@ -260,21 +291,50 @@ func (dr *dwarfReader) sameAttr(a, b *dwarfdec.DIE, s dwarfdec.Slot) bool {
 func (dr *dwarfReader) sameDeclFile(a, b *dwarfdec.DIE) bool {
 	na, _ := a.Int(dwarfdec.SlotDeclFile)
 	nb, _ := b.Int(dwarfdec.SlotDeclFile)
-	ua, ub := dr.unitOf(a.Off), dr.unitOf(b.Off)
+	ua, ub := dr.cachedUnitOf(a.Off), dr.cachedUnitOf(b.Off)
 	if ua == ub {
 		return na == nb
 	}
 	if ua == nil || ub == nil {
 		return false
 	}
-	fa, fb := dr.unitFiles(ua), dr.unitFiles(ub)
+	// The members of a type are most often declared in one file: the
+	// answer for the last pair of file numbers is kept.
+	q := fileQuery{ua, ub, na, nb}
+	if last := &dr.merge.lastFile; last.valid && last.q == q {
+		return last.same
+	}
+	same := dr.sameFile(q)
+	dr.merge.lastFile = fileAnswer{q: q, same: same, valid: true}
+	return same
+}
+
+// A fileQuery asks whether file number na of unit ua and file number nb
+// of unit ub are the same file.
+type fileQuery struct {
+	ua, ub *unitInfo
+	na, nb int64
+}
+
+// A fileAnswer is the answer to a fileQuery.
+type fileAnswer struct {
+	q           fileQuery
+	same, valid bool
+}
+
+// sameFile answers q: the files have the same name in the line tables,
+// and the same path when the name's extension does not tell a source
+// from a header.
+func (dr *dwarfReader) sameFile(q fileQuery) bool {
+	fa, fb := dr.unitFiles(q.ua), dr.unitFiles(q.ub)
+	na, nb := q.na, q.nb
 	if na < 0 || nb < 0 || na >= int64(len(fa)) || nb >= int64(len(fb)) || !bytes.Equal(fa[na], fb[nb]) {
 		return false
 	}
 	if dwarfdec.ExtensionKnown(fa[na]) {
 		return true
 	}
-	ja, jb := dr.unitJoined(ua), dr.unitJoined(ub)
+	ja, jb := dr.unitJoined(q.ua), dr.unitJoined(q.ub)
 	return na < int64(len(ja)) && nb < int64(len(jb)) && ja[na] == jb[nb]
 }
 

@@ -1,6 +1,7 @@
 package abi
 
 import (
+	"debug/dwarf"
 	"fmt"
 	"strings"
 	"testing"
@@ -148,5 +149,54 @@ func TestMergeKeepsDistinctDefinitions(t *testing.T) {
 				t.Error(msg)
 			}
 		})
+	}
+}
+
+// TestCachedUnitOf looks up the units of DIEs going back and forth
+// between three units, and of the offsets at and around their bounds:
+// cachedUnitOf, which keeps the last two units found, must find what
+// unitOf finds.
+func TestCachedUnitOf(t *testing.T) {
+	so := testlib.BuildUnitsWith(t, "gcc", headerUnits(3))
+	df := openTestDWARF(t, so)
+	dr := newDWARFReader(df)
+	if _, err := dr.index(exportsOf(t, so), 1, 0); err != nil {
+		t.Fatal(err)
+	}
+	if len(dr.units) != 3 {
+		t.Fatalf("%d units, want 3", len(dr.units))
+	}
+	var dies [3][]dwarf.Offset
+	for r := mustDWARF(t, df).Reader(); ; {
+		e, err := r.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e == nil {
+			break
+		}
+		i := len(dr.units) - 1
+		for i > 0 && dr.units[i].off > e.Offset {
+			i--
+		}
+		dies[i] = append(dies[i], e.Offset)
+	}
+	var offs []dwarf.Offset
+	for _, u := range dr.units {
+		offs = append(offs, 0, u.off-1, u.off, u.off+1)
+	}
+	// Back and forth: a DIE of unit 0, of unit 1, of unit 0, of unit 2…
+	for k := 0; k < len(dies[0]) || k < len(dies[1]) || k < len(dies[2]); k++ {
+		for _, u := range []int{0, 1, 0, 2, 1} {
+			if k < len(dies[u]) {
+				offs = append(offs, dies[u][k])
+			}
+		}
+	}
+	offs = append(offs, 1<<31)
+	for _, off := range offs {
+		if got, want := dr.cachedUnitOf(off), dr.unitOf(off); got != want {
+			t.Fatalf("cachedUnitOf(%#x) = %v, unitOf finds %v", off, got, want)
+		}
 	}
 }

@@ -128,7 +128,10 @@ type dieUnit struct {
 type Decoder struct {
 	sec   *Sections
 	units []dieUnit // in offset order
-	last  *dieUnit  // the unit of the last DIE read, most often that of the next
+	// last and prev are the units of the last DIEs read, from two units:
+	// most often that of the next (a comparison of two copies of a type
+	// goes back and forth between their units).
+	last, prev *dieUnit
 	// tables are the abbreviation tables the decoder parsed, by offset:
 	// those of the units it reads whose tables the index did not keep.
 	tables map[abbrevKey][]abbrev
@@ -154,6 +157,10 @@ func (dd *Decoder) unitAt(off dwarf.Offset) (*dieUnit, error) {
 	if u := dd.last; u != nil && u.first <= uint64(off) && uint64(off) < u.end {
 		return u, nil
 	}
+	if u := dd.prev; u != nil && u.first <= uint64(off) && uint64(off) < u.end {
+		dd.last, dd.prev = u, dd.last
+		return u, nil
+	}
 	i, _ := slices.BinarySearchFunc(dd.units, uint64(off)+1, func(u dieUnit, t uint64) int {
 		switch {
 		case u.first < t:
@@ -172,7 +179,7 @@ func (dd *Decoder) unitAt(off dwarf.Offset) (*dieUnit, error) {
 			return nil, err
 		}
 	}
-	dd.last = u
+	dd.last, dd.prev = u, dd.last
 	return u, nil
 }
 

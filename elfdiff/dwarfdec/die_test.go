@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"debug/dwarf"
 	"encoding/binary"
+	"fmt"
 	"testing"
 
 	"github.com/compatgate/compatgate/elfdiff/internal/testlib"
@@ -470,5 +471,70 @@ func TestDIEDecoderMalformed(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestReadAlternatingUnits reads the DIEs of a library of three units in
+// an order that goes back and forth between them, as a comparison of two
+// copies of a type does, and compares each with debug/dwarf's reading:
+// the decoder keeps the last two units it read, and must not take one
+// for another.
+func TestReadAlternatingUnits(t *testing.T) {
+	srcs := map[string]string{}
+	for u := range 3 {
+		srcs[fmt.Sprintf("u%d.c", u)] = fmt.Sprintf("struct s%[1]d { int a%[1]d; long b; char c[%[2]d]; };\n"+
+			"int f%[1]d(struct s%[1]d *p) { return p->a%[1]d + (int)p->b; }\n", u, u+2)
+	}
+	df := openScanLib(t, testlib.BuildUnitsWith(t, "gcc", srcs))
+	s := NewScanner(df.Sec)
+	for {
+		d, err := s.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d == nil {
+			break
+		}
+	}
+	if len(s.Headers) != 3 {
+		t.Fatalf("%d units, want 3", len(s.Headers))
+	}
+	var byUnit [3][]*dwarf.Entry
+	for r := mustDWARF(t, df).Reader(); ; {
+		e, err := r.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if e == nil {
+			break
+		}
+		if e.Tag == 0 {
+			continue
+		}
+		u := 2
+		for u > 0 && s.Headers[u].off > uint64(e.Offset) {
+			u--
+		}
+		byUnit[u] = append(byUnit[u], e)
+	}
+	dd := NewDecoder(df.Sec, s.Headers)
+	dd.raw = true
+	n := 0
+	for k := 0; k < len(byUnit[0]) || k < len(byUnit[1]) || k < len(byUnit[2]); k++ {
+		for _, u := range []int{0, 1, 0, 2, 1, 2} {
+			if k >= len(byUnit[u]) {
+				continue
+			}
+			want := byUnit[u][k]
+			var got DIE
+			if err := dd.Read(want.Offset, &got); err != nil {
+				t.Fatalf("DIE at %#x: %v", want.Offset, err)
+			}
+			compareTypeDIE(t, want, &got)
+			n++
+		}
+	}
+	if n < 3*8 {
+		t.Fatalf("only %d DIEs read", n)
 	}
 }
