@@ -166,21 +166,7 @@ func TestCachedUnitOf(t *testing.T) {
 	if len(dr.units) != 3 {
 		t.Fatalf("%d units, want 3", len(dr.units))
 	}
-	var dies [3][]dwarf.Offset
-	for r := mustDWARF(t, df).Reader(); ; {
-		e, err := r.Next()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if e == nil {
-			break
-		}
-		i := len(dr.units) - 1
-		for i > 0 && dr.units[i].off > e.Offset {
-			i--
-		}
-		dies[i] = append(dies[i], e.Offset)
-	}
+	dies := testlib.EntriesByUnit(t, mustDWARF(t, df))
 	var offs []dwarf.Offset
 	for _, u := range dr.units {
 		offs = append(offs, 0, u.off-1, u.off, u.off+1)
@@ -189,7 +175,7 @@ func TestCachedUnitOf(t *testing.T) {
 	for k := 0; k < len(dies[0]) || k < len(dies[1]) || k < len(dies[2]); k++ {
 		for _, u := range []int{0, 1, 0, 2, 1} {
 			if k < len(dies[u]) {
-				offs = append(offs, dies[u][k])
+				offs = append(offs, dies[u][k].Offset)
 			}
 		}
 	}

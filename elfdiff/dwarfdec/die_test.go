@@ -30,17 +30,7 @@ func TestTypeDIEMatchesDebugDWARF(t *testing.T) {
 // debug/dwarf and compares them; it returns how many DIEs it compared.
 func compareDecoder(t *testing.T, df *File) int {
 	t.Helper()
-	s := NewScanner(df.Sec)
-	for {
-		d, err := s.Next()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if d == nil {
-			break
-		}
-	}
-	dd := NewDecoder(df.Sec, s.Headers)
+	dd := NewDecoder(df.Sec, scannedHeaders(t, df))
 	dd.raw = true // as debug/dwarf reads them
 	r := mustDWARF(t, df).Reader()
 	n := 0
@@ -486,38 +476,11 @@ func TestReadAlternatingUnits(t *testing.T) {
 			"int f%[1]d(struct s%[1]d *p) { return p->a%[1]d + (int)p->b; }\n", u, u+2)
 	}
 	df := openScanLib(t, testlib.BuildUnitsWith(t, "gcc", srcs))
-	s := NewScanner(df.Sec)
-	for {
-		d, err := s.Next()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if d == nil {
-			break
-		}
+	byUnit := testlib.EntriesByUnit(t, mustDWARF(t, df))
+	if len(byUnit) != 3 {
+		t.Fatalf("%d units, want 3", len(byUnit))
 	}
-	if len(s.Headers) != 3 {
-		t.Fatalf("%d units, want 3", len(s.Headers))
-	}
-	var byUnit [3][]*dwarf.Entry
-	for r := mustDWARF(t, df).Reader(); ; {
-		e, err := r.Next()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if e == nil {
-			break
-		}
-		if e.Tag == 0 {
-			continue
-		}
-		u := 2
-		for u > 0 && s.Headers[u].off > uint64(e.Offset) {
-			u--
-		}
-		byUnit[u] = append(byUnit[u], e)
-	}
-	dd := NewDecoder(df.Sec, s.Headers)
+	dd := NewDecoder(df.Sec, scannedHeaders(t, df))
 	dd.raw = true
 	n := 0
 	for k := 0; k < len(byUnit[0]) || k < len(byUnit[1]) || k < len(byUnit[2]); k++ {
@@ -536,5 +499,21 @@ func TestReadAlternatingUnits(t *testing.T) {
 	}
 	if n < 3*8 {
 		t.Fatalf("only %d DIEs read", n)
+	}
+}
+
+// scannedHeaders scans every DIE of df and returns the headers of its
+// units, as the index gives them to the decoder.
+func scannedHeaders(t *testing.T, df *File) []ScanUnit {
+	t.Helper()
+	s := NewScanner(df.Sec)
+	for {
+		d, err := s.Next()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if d == nil {
+			return s.Headers
+		}
 	}
 }

@@ -152,3 +152,25 @@ func LineFiles(lr *dwarf.LineReader) []string {
 	}
 	return names
 }
+
+// EntriesByUnit reads every DIE of d with debug/dwarf and returns them by
+// compilation unit, in offset order, the unit DIEs included and the null
+// entries left out.
+func EntriesByUnit(tb testing.TB, d *dwarf.Data) [][]*dwarf.Entry {
+	tb.Helper()
+	var units [][]*dwarf.Entry
+	for r := d.Reader(); ; {
+		e, err := r.Next()
+		if err != nil {
+			tb.Fatal(err)
+		}
+		switch {
+		case e == nil:
+			return units
+		case e.Tag == dwarf.TagCompileUnit || e.Tag == dwarf.TagPartialUnit || e.Tag == dwarf.TagTypeUnit:
+			units = append(units, []*dwarf.Entry{e})
+		case e.Tag != 0 && len(units) > 0:
+			units[len(units)-1] = append(units[len(units)-1], e)
+		}
+	}
+}
