@@ -10,7 +10,9 @@
 # /var/cache/compatgate-bench), extracts them with dpkg-deb -x, builds
 # compatgate, then runs compatgate check and abidiff on each pair in turn under
 # /usr/bin/time -v and prints a Markdown table: DWARF size, wall time and peak
-# RSS of each tool, the two ratios, and both verdicts. PAIR names select
+# RSS of each tool, the two ratios, and both verdicts, then how many CPUs
+# other processes kept busy while the tools ran (bench/load.sh), with a
+# warning when the wall times are not representative. PAIR names select
 # pairs (default: all). Raw outputs stay in CACHE_DIR/runs/.
 set -euo pipefail
 
@@ -22,11 +24,12 @@ while getopts c:t:x opt; do
 	c) cache=$OPTARG ;;
 	t) limit=$OPTARG ;;
 	x) fetchonly=1 ;;
-	*) sed -n '2,15p' "$0"; exit 2 ;;
+	*) sed -n '2,16p' "$0"; exit 2 ;;
 	esac
 done
 shift $((OPTIND - 1))
 root=$(cd "$(dirname "$0")/../.." && pwd)
+. "$root/bench/load.sh"
 
 # name | packages (old) | packages (new) | old library | new library | debug root (relative to each side) or -
 pairs=(
@@ -79,7 +82,7 @@ measure() {
 	local name=$1; shift
 	local tf="$cache/runs/$name.time"
 	set +e
-	timeout "$limit" /usr/bin/time -v -o "$tf" "$@" >"$cache/runs/$name.out" 2>"$cache/runs/$name.err"
+	timed_run "$tf" timeout "$limit" "$@" >"$cache/runs/$name.out" 2>"$cache/runs/$name.err"
 	rc=$?
 	set -e
 	wall=$(seconds "$(sed -n 's/.*Elapsed (wall clock) time.*: //p' "$tf")")
@@ -135,3 +138,4 @@ for p in "${pairs[@]}"; do
 	printf '| %s | %s / %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$name" "$(dwarf_mib "$odw")" "$(dwarf_mib "$ndw")" \
 		"$cgw" "$abw" "$tr" "$cgr" "$abr" "$rr" "$cgv" "$abv"
 done
+[ -n "$fetchonly" ] || load_note

@@ -20,6 +20,9 @@
 # prints a Markdown table: DWARF size, median wall time and peak RSS of each
 # tool, the two ratios (abidiff's over compatgate's), compatgate's peak RSS
 # against the first size with as many structs and functions, and both verdicts.
+# Both tables end with how many CPUs other processes kept busy while the
+# tools ran (bench/load.sh), with a warning when that makes the wall times
+# not representative.
 set -euo pipefail
 work=${TMPDIR:-/tmp}/compatgate-scale
 runs=5 abruns=1 limit=3600 header=
@@ -30,7 +33,7 @@ while getopts w:r:a:t:H opt; do
 	a) abruns=$OPTARG ;;
 	t) limit=$OPTARG ;;
 	H) header=1 ;;
-	*) sed -n '2,22p' "$0"; exit 2 ;;
+	*) sed -n '2,25p' "$0"; exit 2 ;;
 	esac
 done
 shift $((OPTIND - 1))
@@ -39,6 +42,7 @@ if [ ${#sizes[@]} -eq 0 ]; then
 	if [ -n "$header" ]; then sizes=(400/4000/10 400/4000/40 400/4000/200 2000/20000/200); else sizes=(1000 2000 4000); fi
 fi
 root=$(cd "$(dirname "$0")/../.." && pwd)
+. "$root/bench/load.sh"
 mkdir -p "$work"
 (cd "$root" && CGO_ENABLED=0 go build -o "$work/compatgate" ./cmd/compatgate && go build -o "$work/gen" ./bench/gen)
 
@@ -77,7 +81,7 @@ measure() {
 	: >"$out.times"
 	for i in $(seq "$n"); do
 		set +e
-		timeout "$limit" /usr/bin/time -v -o "$out.time" "$@" >"$out" 2>"$out.err"
+		timed_run "$out.time" timeout "$limit" "$@" >"$out" 2>"$out.err"
 		rc=$?
 		set -e
 		printf '%s %s\n' "$(seconds "$(sed -n 's/.*Elapsed (wall clock) time.*: //p' "$out.time")")" \
@@ -113,6 +117,7 @@ if [ -n "$header" ]; then
 			printf "| %s | %d | %d | %.2f | %.2f | %.2f | %.1f× | %.0f | %.0f | %.2f× | %.2f× | %s | %s |\n",
 				s, f, u, d, cw, aw, (cw > 0 ? aw / cw : 0), cr, ar, (cr > 0 ? ar / cr : 0), cr / b, cv, av }'
 	done
+	load_note
 	exit 0
 fi
 
@@ -126,9 +131,11 @@ for m in "${sizes[@]}"; do
 	: >"$d/times"
 	for _ in $(seq "$runs"); do
 		set +e
-		/usr/bin/time -f '%e %U %S %M' -o "$d/time" "$work/compatgate" check --format json "$d/v1.so" "$d/v2.so" >"$d/report.json"
+		timed_run "$d/time" "$work/compatgate" check --format json "$d/v1.so" "$d/v2.so" >"$d/report.json"
 		set -e
-		cat "$d/time" >>"$d/times"
+		awk '/Elapsed \(wall clock\)/ { n = split($NF, p, ":"); w = 0; for (i = 1; i <= n; i++) w = w * 60 + p[i] }
+			/User time \(seconds\)/ { u = $NF } /System time \(seconds\)/ { s = $NF }
+			/Maximum resident set size/ { r = $NF } END { print w, u, s, r }' "$d/time" >>"$d/times"
 	done
 	wall=$(awk '{ print $1 }' "$d/times" | median)
 	cpu=$(awk '{ print $2 + $3 }' "$d/times" | median)
@@ -137,3 +144,4 @@ for m in "${sizes[@]}"; do
 	awk -v m="$m" -v s="$syms" -v d="$dwarf" -v w="$wall" -v c="$cpu" -v r="$rss" -v v="$verdict" \
 		'BEGIN { printf "| %d | %d | %.2f | %.2f | %.2f | %.0f | %.3f | %.1f | %s |\n", m, s, d, w, c, r, w / d, r / d, v }'
 done
+load_note
