@@ -25,7 +25,6 @@ package abi
 import (
 	"bytes"
 	"debug/dwarf"
-	"sort"
 
 	"github.com/compatgate/compatgate/elfdiff/dwarfdec"
 )
@@ -75,32 +74,10 @@ type merger struct {
 	// holds the DIEs given a Type since it was entered.
 	current *unitInfo
 	written []dwarf.Offset
-	// recent holds the indices in dwarfReader.units, plus one, of the
-	// last two units cachedUnitOf found: a comparison goes back and forth
-	// between two units.
-	recent [2]int
-	// lastFile is sameDeclFile's last answer.
-	lastFile fileAnswer
-}
-
-// cachedUnitOf returns dr.unitOf(off), looking first in the last two
-// units it returned.
-func (dr *dwarfReader) cachedUnitOf(off dwarf.Offset) *unitInfo {
-	m := &dr.merge
-	for k, r := range m.recent {
-		if i := r - 1; i >= 0 && dr.units[i].off <= off && (i+1 == len(dr.units) || off < dr.units[i+1].off) {
-			if k == 1 {
-				m.recent[0], m.recent[1] = m.recent[1], m.recent[0]
-			}
-			return dr.units[i]
-		}
-	}
-	i := sort.Search(len(dr.units), func(i int) bool { return dr.units[i].off > off })
-	if i == 0 {
-		return nil
-	}
-	m.recent[1], m.recent[0] = m.recent[0], i
-	return dr.units[i-1]
+	// lastFile and lastSame are sameDeclFile's last question and answer
+	// (lastFile.ua is nil before the first).
+	lastFile fileQuery
+	lastSame bool
 }
 
 // mergeKeyOf returns the key of a type DIE whose copies are merged, and
@@ -214,7 +191,7 @@ func (dr *dwarfReader) compareType(a, b dwarf.Offset) bool {
 
 // isCXX reports whether the DIE at off is in a C++ unit.
 func (dr *dwarfReader) isCXX(off dwarf.Offset) bool {
-	u := dr.cachedUnitOf(off)
+	u := dr.unitOf(off)
 	return u != nil && u.cxx
 }
 
@@ -247,15 +224,11 @@ func (dr *dwarfReader) sameDIE(a, b *dwarfdec.DIE) bool {
 	}
 }
 
-// sameAttr compares the attributes of slot s of two DIEs.
+// sameAttr compares the attributes of slot s of two DIEs, which both have
+// one of the same kind (sameDIE checks it).
 func (dr *dwarfReader) sameAttr(a, b *dwarfdec.DIE, s dwarfdec.Slot) bool {
 	kind := a.Kinds[s]
-	if kind != b.Kinds[s] {
-		return false
-	}
 	switch kind {
-	case dwarfdec.ValNone:
-		return true
 	case dwarfdec.ValOffset:
 		ra, _ := a.Ref(s)
 		rb, _ := b.Ref(s)
@@ -291,7 +264,7 @@ func (dr *dwarfReader) sameAttr(a, b *dwarfdec.DIE, s dwarfdec.Slot) bool {
 func (dr *dwarfReader) sameDeclFile(a, b *dwarfdec.DIE) bool {
 	na, _ := a.Int(dwarfdec.SlotDeclFile)
 	nb, _ := b.Int(dwarfdec.SlotDeclFile)
-	ua, ub := dr.cachedUnitOf(a.Off), dr.cachedUnitOf(b.Off)
+	ua, ub := dr.unitOf(a.Off), dr.unitOf(b.Off)
 	if ua == ub {
 		return na == nb
 	}
@@ -301,11 +274,11 @@ func (dr *dwarfReader) sameDeclFile(a, b *dwarfdec.DIE) bool {
 	// The members of a type are most often declared in one file: the
 	// answer for the last pair of file numbers is kept.
 	q := fileQuery{ua, ub, na, nb}
-	if last := &dr.merge.lastFile; last.valid && last.q == q {
-		return last.same
+	if m := &dr.merge; m.lastFile == q {
+		return m.lastSame
 	}
 	same := dr.sameFile(q)
-	dr.merge.lastFile = fileAnswer{q: q, same: same, valid: true}
+	dr.merge.lastFile, dr.merge.lastSame = q, same
 	return same
 }
 
@@ -314,12 +287,6 @@ func (dr *dwarfReader) sameDeclFile(a, b *dwarfdec.DIE) bool {
 type fileQuery struct {
 	ua, ub *unitInfo
 	na, nb int64
-}
-
-// A fileAnswer is the answer to a fileQuery.
-type fileAnswer struct {
-	q           fileQuery
-	same, valid bool
 }
 
 // sameFile answers q: the files have the same name in the line tables,

@@ -152,11 +152,11 @@ func TestMergeKeepsDistinctDefinitions(t *testing.T) {
 	}
 }
 
-// TestCachedUnitOf looks up the units of DIEs going back and forth
+// TestUnitOfBackAndForth looks up the units of DIEs going back and forth
 // between three units, and of the offsets at and around their bounds:
-// cachedUnitOf, which keeps the last two units found, must find what
-// unitOf finds.
-func TestCachedUnitOf(t *testing.T) {
+// unitOf, which looks first at the last two units it found, must find the
+// unit that holds each.
+func TestUnitOfBackAndForth(t *testing.T) {
 	so := testlib.BuildUnitsWith(t, "gcc", headerUnits(3))
 	df := openTestDWARF(t, so)
 	dr := newDWARFReader(df)
@@ -181,8 +181,14 @@ func TestCachedUnitOf(t *testing.T) {
 	}
 	offs = append(offs, 1<<31)
 	for _, off := range offs {
-		if got, want := dr.cachedUnitOf(off), dr.unitOf(off); got != want {
-			t.Fatalf("cachedUnitOf(%#x) = %v, unitOf finds %v", off, got, want)
+		var want *unitInfo
+		for _, u := range dr.units {
+			if u.off <= off {
+				want = u
+			}
+		}
+		if got := dr.unitOf(off); got != want {
+			t.Fatalf("unitOf(%#x) = %v, want %v", off, got, want)
 		}
 	}
 }

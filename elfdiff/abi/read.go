@@ -172,8 +172,11 @@ type dwarfReader struct {
 	// methods holds the subprogram DIEs declared inside a class, in
 	// increasing offset order.
 	methods []dwarf.Offset
-	// units are the compilation units, in offset order.
-	units []*unitInfo
+	// units are the compilation units, in offset order; recentUnits holds
+	// the indices in units, plus one, of the last two unitOf found (it
+	// runs after the index pass, on one goroutine).
+	units       []*unitInfo
+	recentUnits [2]int
 	// methodStack and paramStack hold the methods of the classes, and
 	// the parameters of the methods, being read: each class or method
 	// pushes its own above those of the ones that are reading it.

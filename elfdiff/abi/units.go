@@ -94,10 +94,21 @@ func (dr *dwarfReader) isMethod(off dwarf.Offset) bool {
 
 // unitOf returns the compilation unit holding the DIE at off, or nil.
 func (dr *dwarfReader) unitOf(off dwarf.Offset) *unitInfo {
+	// A comparison of two copies of a type goes back and forth between
+	// their units: the last two found are looked at first.
+	for k, r := range dr.recentUnits {
+		if i := r - 1; i >= 0 && dr.units[i].off <= off && (i+1 == len(dr.units) || off < dr.units[i+1].off) {
+			if k == 1 {
+				dr.recentUnits[0], dr.recentUnits[1] = r, dr.recentUnits[0]
+			}
+			return dr.units[i]
+		}
+	}
 	i := sort.Search(len(dr.units), func(i int) bool { return dr.units[i].off > off })
 	if i == 0 {
 		return nil
 	}
+	dr.recentUnits[0], dr.recentUnits[1] = i, dr.recentUnits[0]
 	return dr.units[i-1]
 }
 
