@@ -344,17 +344,9 @@ func (dr *dwarfReader) indexChunk(w *wanted, start, end uint64) (*indexPart, err
 				continue
 			}
 		case dwarf.TagVariable:
-			if a, ok := varAddress(e.Location); ok && w.varAddr[a] {
-				if _, ok := part.varAt[a]; !ok {
-					part.varAt[a] = e.Off
-				}
-				break
-			} else if ok && w.private != nil && w.private(a) {
-				if _, ok := part.privateAt[a]; !ok {
-					part.privateAt[a] = e.Off
-				}
+			if !part.addVariable(w, e, 0) {
+				namedDecl(part.varNamed, e, varClass)
 			}
-			namedDecl(part.varNamed, e, varClass)
 		case dwarf.TagStructType, dwarf.TagUnionType, dwarf.TagClassType, dwarf.TagEnumerationType, dwarf.TagTypedef:
 			p := prefix()
 			if p == "" && e.HasSpec {
@@ -428,18 +420,7 @@ type scopeLevel struct {
 func (part *indexPart) bodyDIE(s *dwarfdec.Scanner, w *wanted, e *dwarfdec.ScannedDIE, f dwarf.Offset, scopes *[]scopeLevel) error {
 	switch e.Tag {
 	case dwarf.TagVariable:
-		a, ok := varAddress(e.Location)
-		switch {
-		case ok && w.varAddr[a]:
-			if _, ok := part.varAt[a]; !ok {
-				part.varAt[a] = e.Off
-			}
-		case ok && w.private != nil && w.private(a):
-			if _, ok := part.privateAt[a]; !ok {
-				part.privateAt[a] = e.Off
-				part.privateIn[e.Off] = f
-			}
-		}
+		part.addVariable(w, e, f)
 	case dwarf.TagLexDwarfBlock:
 		if e.Children {
 			*scopes = append(*scopes, scopeLevel{fn: f})
@@ -450,6 +431,30 @@ func (part *indexPart) bodyDIE(s *dwarfdec.Scanner, w *wanted, e *dwarfdec.Scann
 		return fmt.Errorf("reading DWARF: %w", err)
 	}
 	return nil
+}
+
+// addVariable indexes variable e, declared in function f (0 for none), by
+// its address: as the definition of an exported variable, and it reports
+// true, or as a private one when private variables are wanted and it lies
+// in the library's writable storage. The first DIE of an address wins.
+func (part *indexPart) addVariable(w *wanted, e *dwarfdec.ScannedDIE, f dwarf.Offset) bool {
+	a, ok := varAddress(e.Location)
+	switch {
+	case !ok:
+	case w.varAddr[a]:
+		if _, ok := part.varAt[a]; !ok {
+			part.varAt[a] = e.Off
+		}
+		return true
+	case w.private != nil && w.private(a):
+		if _, ok := part.privateAt[a]; !ok {
+			part.privateAt[a] = e.Off
+			if f != 0 {
+				part.privateIn[e.Off] = f
+			}
+		}
+	}
+	return false
 }
 
 // symClass says whether a name is exported as a function, a variable,
