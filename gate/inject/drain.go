@@ -90,7 +90,7 @@ func (t *tracer) lookAll(s *scanner, tids []int) ([]int, error) {
 		if err != nil {
 			continue // exited
 		}
-		if t.threads[tid] == nil && !pt.running && pt.nr >= 0 {
+		if t.threads[tid] == nil && pt.inSyscall() {
 			if busy, ok := s.blockedBusy(pt); ok {
 				if busy {
 					still = append(still, tid)
@@ -98,20 +98,16 @@ func (t *tracer) lookAll(s *scanner, tids []int) ([]int, error) {
 				continue
 			}
 		}
-		th := t.threads[tid]
-		if th == nil {
-			ok, err := t.seize(tid)
-			if err != nil {
-				return nil, err
-			}
-			if th = t.threads[tid]; !ok || th == nil {
-				continue // exited meanwhile
-			}
+		th, err := t.traceOne(tid)
+		if err != nil {
+			return nil, err
 		}
-		th.run = false
+		if th == nil {
+			continue // exited meanwhile
+		}
 		if !th.stopped {
-			if err := ptrace(unix.PTRACE_INTERRUPT, th.tid, 0, 0); err != nil && err != unix.ESRCH {
-				return nil, fmt.Errorf("interrupting thread %d: %w", th.tid, err)
+			if err := interrupt(th); err != nil {
+				return nil, err
 			}
 		}
 		pending = append(pending, th)
@@ -178,7 +174,7 @@ func (t *tracer) look(s *scanner, tid int, hold bool) (bool, error) {
 		return false, nil // exited
 	}
 	traced := t.threads[tid] != nil
-	if !hold && !traced && !pt.running && pt.nr >= 0 {
+	if !hold && !traced && pt.inSyscall() {
 		if busy, ok := s.blockedBusy(pt); ok {
 			return busy, nil
 		}

@@ -242,15 +242,23 @@ func TestDrainSeesPastStaleReturns(t *testing.T) {
 func startStale(t *testing.T, f *fixture) (*target, map[string]procThread) {
 	t.Helper()
 	tg := startProgram(t, buildTarget(t, f, "testdata/stale.c").target)
-	tids := map[string]int{"main": tg.pid()}
-	for len(tids) < 3 {
+	tids := readNamedTIDs(tg, 2)
+	tids["main"] = tg.pid()
+	return tg, waitBlockedInRead(t, tg.pid(), tids)
+}
+
+// readNamedTIDs reads n lines "NAME TID" from the output of tg and returns
+// the thread ids by name.
+func readNamedTIDs(tg *target, n int) map[string]int {
+	tids := map[string]int{}
+	for len(tids) < n {
 		var name string
 		var tid int
 		if _, err := fmt.Sscanf(tg.expect(""), "%s %d", &name, &tid); err == nil {
 			tids[name] = tid
 		}
 	}
-	return tg, waitBlockedInRead(t, tg.pid(), tids)
+	return tids
 }
 
 // waitBlockedInRead waits (generously) until the threads tids of process

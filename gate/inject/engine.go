@@ -49,6 +49,9 @@ type procThread struct {
 	sp, pc  uint64
 }
 
+// inSyscall reports whether the thread was blocked in a system call.
+func (pt procThread) inSyscall() bool { return !pt.running && pt.nr >= 0 }
+
 // readProcSyscall reads /proc/PID/task/TID/syscall.
 func readProcSyscall(pid, tid int) (procThread, error) {
 	pt := procThread{tid: tid}
@@ -353,20 +356,32 @@ func (t *tracer) allGroupStopped() bool {
 // stopOne seizes (if needed) and interrupts thread tid alone and waits for
 // its stop; nil when it exited.
 func (t *tracer) stopOne(tid int) (*thread, error) {
+	th, err := t.traceOne(tid)
+	if err != nil || th == nil {
+		return nil, err
+	}
+	err = t.interruptAndWait(th, time.Now().Add(stopOneTimeout))
+	if errors.Is(err, errGone) && t.alive() {
+		return nil, nil
+	}
+	return th, err
+}
+
+// traceOne returns thread tid traced (seized if it was not), to be kept
+// stopped once it stops; nil when it has exited.
+func (t *tracer) traceOne(tid int) (*thread, error) {
 	th := t.threads[tid]
 	if th == nil {
 		ok, err := t.seize(tid)
 		if err != nil || !ok {
 			return nil, err
 		}
-		th = t.threads[tid]
+		if th = t.threads[tid]; th == nil {
+			return nil, nil
+		}
 	}
 	th.run = false
-	err := t.interruptAndWait(th, time.Now().Add(stopOneTimeout))
-	if errors.Is(err, errGone) && t.alive() {
-		return nil, nil
-	}
-	return th, err
+	return th, nil
 }
 
 // pickHijack finds, while the process runs, a thread fit to run dlopen and

@@ -269,8 +269,17 @@ func (t *tracer) interruptAndWait(th *thread, deadline time.Time) error {
 	if th.stopped {
 		return nil
 	}
+	if err := interrupt(th); err != nil {
+		return err
+	}
+	return t.waitStopped(th, deadline)
+}
+
+// interrupt asks running thread th to stop (PTRACE_INTERRUPT), without
+// waiting for it to.
+func interrupt(th *thread) error {
 	if err := ptrace(unix.PTRACE_INTERRUPT, th.tid, 0, 0); err != nil && err != unix.ESRCH {
 		return fmt.Errorf("interrupting thread %d: %w", th.tid, err)
 	}
-	return t.waitStopped(th, deadline)
+	return nil
 }

@@ -480,8 +480,8 @@ func (t *tracer) runFor(ths []*thread, d time.Duration) error {
 		if t.threads[th.tid] == nil || th.stopped {
 			continue
 		}
-		if err := ptrace(unix.PTRACE_INTERRUPT, th.tid, 0, 0); err != nil && err != unix.ESRCH {
-			return fmt.Errorf("interrupting thread %d: %w", th.tid, err)
+		if err := interrupt(th); err != nil {
+			return err
 		}
 	}
 	return t.waitUntil(t.stopDeadline(), func() bool {

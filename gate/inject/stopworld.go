@@ -53,8 +53,8 @@ func (t *tracer) stopAll(deadline time.Time) error {
 			if th.stopped {
 				continue
 			}
-			if err := ptrace(unix.PTRACE_INTERRUPT, th.tid, 0, 0); err != nil && err != unix.ESRCH {
-				return fmt.Errorf("interrupting thread %d: %w", th.tid, err)
+			if err := interrupt(th); err != nil {
+				return err
 			}
 		}
 		t.reader.start()

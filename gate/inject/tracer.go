@@ -245,8 +245,8 @@ func (t *tracer) detachOthers(keep *thread, deadline time.Time) error {
 			continue
 		}
 		th.run = false
-		if err := ptrace(unix.PTRACE_INTERRUPT, th.tid, 0, 0); err != nil && err != unix.ESRCH {
-			return fmt.Errorf("interrupting thread %d: %w", th.tid, err)
+		if err := interrupt(th); err != nil {
+			return err
 		}
 	}
 	if err := t.waitUntil(deadline, t.allStopped); err != nil {

@@ -36,6 +36,8 @@ const (
 	dwRBP = 6
 	dwRSP = 7
 	dwR12 = 12
+	dwR13 = 13
+	dwR14 = 14
 	dwR15 = 15
 )
 
@@ -116,8 +118,9 @@ func loadCFI(path string, m mapping) (fdes frame.FrameDescriptionEntries, err er
 // loadBias returns how far ef, mapped at m, lies from its link-time
 // addresses.
 func loadBias(ef *elf.File, m mapping) (uint64, bool) {
-	for _, p := range ef.Progs {
-		if p.Type == elf.PT_LOAD && p.Off&^0xfff <= m.offset && m.offset < p.Off+p.Filesz {
+	loads, _ := segments(ef)
+	for _, p := range loads {
+		if p.Off&^(pageSize-1) <= m.offset && m.offset < p.Off+p.Filesz {
 			return m.start - (p.Vaddr + m.offset - p.Off), true
 		}
 	}
@@ -146,12 +149,13 @@ func regsFromPtrace(r *unix.PtraceRegs) frameRegs {
 	fr.set(dwRBP, r.Rbp)
 	fr.set(dwRSP, r.Rsp)
 	fr.set(dwR12, r.R12)
-	fr.set(13, r.R13)
-	fr.set(14, r.R14)
+	fr.set(dwR13, r.R13)
+	fr.set(dwR14, r.R14)
 	fr.set(dwR15, r.R15)
 	return fr
 }
 
+// errWalk is the error of a walk that cannot reach the outermost frame.
 var errWalk = errors.New("the walk cannot go on")
 
 // returnAddresses walks the frames of a thread at pc with registers regs

@@ -72,15 +72,7 @@ t.start()
 print("main", threading.get_native_id(), flush=True)
 print("reader", t.native_id, flush=True)
 sys.stdin.read()`)
-	tids := map[string]int{}
-	for len(tids) < 2 {
-		var name string
-		var tid int
-		if _, err := fmt.Sscanf(tg.expect(""), "%s %d", &name, &tid); err == nil {
-			tids[name] = tid
-		}
-	}
-	blocked := waitBlockedInRead(t, tg.pid(), tids)
+	blocked := waitBlockedInRead(t, tg.pid(), readNamedTIDs(tg, 2))
 	maps, err := readMaps(tg.pid())
 	if err != nil {
 		t.Fatal(err)
