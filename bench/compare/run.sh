@@ -11,7 +11,7 @@
 # compatgate, then runs compatgate check and abidiff on each pair in turn under
 # /usr/bin/time -v and prints a Markdown table: DWARF size, wall time and peak
 # RSS of each tool, the two ratios, and both verdicts, then how many CPUs
-# other processes kept busy while the tools ran (bench/load.sh), with a
+# other processes kept busy while the tools ran (bench/timing.sh), with a
 # warning when the wall times are not representative. PAIR names select
 # pairs (default: all). Raw outputs stay in CACHE_DIR/runs/.
 set -euo pipefail
@@ -29,7 +29,7 @@ while getopts c:t:x opt; do
 done
 shift $((OPTIND - 1))
 root=$(cd "$(dirname "$0")/../.." && pwd)
-. "$root/bench/load.sh"
+. "$root/bench/timing.sh"
 
 # name | packages (old) | packages (new) | old library | new library | debug root (relative to each side) or -
 pairs=(
@@ -73,8 +73,6 @@ extract() {
 	echo "$dir"
 }
 
-# seconds converts /usr/bin/time's [h:]mm:ss.cc to seconds.
-seconds() { awk -F: '{ s = 0; for (i = 1; i <= NF; i++) s = s * 60 + $i; printf "%.2f", s }' <<<"$1"; }
 
 # measure NAME CMD...: runs CMD under /usr/bin/time -v with the time limit;
 # sets wall (s), rss (MiB) and rc.
@@ -85,8 +83,8 @@ measure() {
 	timed_run "$tf" timeout "$limit" "$@" >"$cache/runs/$name.out" 2>"$cache/runs/$name.err"
 	rc=$?
 	set -e
-	wall=$(seconds "$(sed -n 's/.*Elapsed (wall clock) time.*: //p' "$tf")")
-	rss=$(awk '/Maximum resident set size/ { printf "%.0f", $NF / 1024 }' "$tf")
+	read -r wall _ _ rss <<<"$(time_fields "$tf")"
+	rss=$(awk -v r="$rss" 'BEGIN { printf "%.0f", r / 1024 }')
 }
 
 # dwarf_mib FILE: the size of FILE's .debug_* sections in MiB.

@@ -21,7 +21,7 @@
 # tool, the two ratios (abidiff's over compatgate's), compatgate's peak RSS
 # against the first size with as many structs and functions, and both verdicts.
 # Both tables end with how many CPUs other processes kept busy while the
-# tools ran (bench/load.sh), with a warning when that makes the wall times
+# tools ran (bench/timing.sh), with a warning when that makes the wall times
 # not representative.
 set -euo pipefail
 work=${TMPDIR:-/tmp}/compatgate-scale
@@ -42,7 +42,7 @@ if [ ${#sizes[@]} -eq 0 ]; then
 	if [ -n "$header" ]; then sizes=(400/4000/10 400/4000/40 400/4000/200 2000/20000/200); else sizes=(1000 2000 4000); fi
 fi
 root=$(cd "$(dirname "$0")/../.." && pwd)
-. "$root/bench/load.sh"
+. "$root/bench/timing.sh"
 mkdir -p "$work"
 (cd "$root" && CGO_ENABLED=0 go build -o "$work/compatgate" ./cmd/compatgate && go build -o "$work/gen" ./bench/gen)
 
@@ -70,8 +70,6 @@ median() { sort -g | awk '{ v[NR] = $1 } END { print (NR % 2 ? v[(NR + 1) / 2] :
 # dwarf_mib FILE: the size of FILE's .debug_* sections in MiB.
 dwarf_mib() { size -A -d "$1" | awk '$1 ~ /^\.debug_/ { s += $2 } END { printf "%.2f", s / 1048576 }'; }
 
-# seconds converts /usr/bin/time's [h:]mm:ss.cc to seconds.
-seconds() { awk -F: '{ s = 0; for (i = 1; i <= NF; i++) s = s * 60 + $i; printf "%.2f", s }' <<<"$1"; }
 
 # measure N OUT CMD...: runs CMD N times under /usr/bin/time -v with the time
 # limit, its output in OUT; sets wall (median s), rss (median MiB) and rc (the
@@ -84,8 +82,7 @@ measure() {
 		timed_run "$out.time" timeout "$limit" "$@" >"$out" 2>"$out.err"
 		rc=$?
 		set -e
-		printf '%s %s\n' "$(seconds "$(sed -n 's/.*Elapsed (wall clock) time.*: //p' "$out.time")")" \
-			"$(awk '/Maximum resident set size/ { print $NF / 1024 }' "$out.time")" >>"$out.times"
+		time_fields "$out.time" | awk '{ print $1, $4 / 1024 }' >>"$out.times"
 	done
 	wall=$(awk '{ print $1 }' "$out.times" | median)
 	rss=$(awk '{ print $2 }' "$out.times" | median)
@@ -133,9 +130,7 @@ for m in "${sizes[@]}"; do
 		set +e
 		timed_run "$d/time" "$work/compatgate" check --format json "$d/v1.so" "$d/v2.so" >"$d/report.json"
 		set -e
-		awk '/Elapsed \(wall clock\)/ { n = split($NF, p, ":"); w = 0; for (i = 1; i <= n; i++) w = w * 60 + p[i] }
-			/User time \(seconds\)/ { u = $NF } /System time \(seconds\)/ { s = $NF }
-			/Maximum resident set size/ { r = $NF } END { print w, u, s, r }' "$d/time" >>"$d/times"
+		time_fields "$d/time" >>"$d/times"
 	done
 	wall=$(awk '{ print $1 }' "$d/times" | median)
 	cpu=$(awk '{ print $2 + $3 }' "$d/times" | median)
