@@ -23,12 +23,18 @@ __attribute__((noinline)) static void park(int fd)
 		;
 }
 
+/* Prints "NAME TID" for the calling thread. */
+static void announce(const char *name)
+{
+	printf("%s %d\n", name, (int)gettid());
+	fflush(stdout);
+}
+
 static void *stale(void *arg)
 {
 	volatile int entered = 0;
 	(void)arg;
-	printf("stale %d\n", (int)gettid());
-	fflush(stdout);
+	announce("stale");
 	/* Into OLD, which calls read: returns at once, the pipe closed. */
 	ver_block(done_pipe[0], &entered);
 	park(park_pipe[0]);
@@ -39,8 +45,7 @@ static void *inside(void *arg)
 {
 	volatile int entered = 0;
 	(void)arg;
-	printf("inside %d\n", (int)gettid());
-	fflush(stdout);
+	announce("inside");
 	ver_block(inside_pipe[0], &entered);
 	return NULL;
 }
