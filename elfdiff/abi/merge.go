@@ -170,14 +170,48 @@ func (dr *dwarfReader) compareType(a, b dwarf.Offset) bool {
 		return false
 	}
 	m.assumed[p] = true
+	tag, alike := dr.dies.SameShape(a, b)
 	var da, db dwarfdec.DIE
-	if dr.entry(a, &da) != nil || dr.entry(b, &db) != nil {
+	if !alike {
+		if dr.entry(a, &da) != nil || dr.entry(b, &db) != nil {
+			return false
+		}
+		tag = da.Tag
+	}
+	if !dr.enterCompare(tag, a, b) {
 		return false
 	}
-	if mergedTag(da.Tag) {
+	same := dr.compareEntered(a, b, alike, &da, &db)
+	m.depth--
+	return same
+}
+
+// compareEntered compares the type DIEs at a and b once enterCompare let
+// them in: by their encodings when they are alike (see
+// dwarfdec.Decoder.SameShape), else, or when that does not decide, as
+// decoded into da and db (which it decodes when they are alike).
+func (dr *dwarfReader) compareEntered(a, b dwarf.Offset, alike bool, da, db *dwarfdec.DIE) bool {
+	if alike {
+		if same, decided := dr.dies.SameEncoding(a, b, &comparedSlots, (*mergeJudge)(dr)); decided {
+			return same
+		}
+		if dr.entry(a, da) != nil || dr.entry(b, db) != nil {
+			return false
+		}
+	}
+	return dr.sameDIE(da, db)
+}
+
+// enterCompare begins the comparison of the type DIEs at a and b, of tag
+// tag: it reports false when what the type decoder takes from around the
+// DIEs differs, else records the pair as proved if it is merged, and goes
+// one level deeper.
+func (dr *dwarfReader) enterCompare(tag dwarf.Tag, a, b dwarf.Offset) bool {
+	m := &dr.merge
+	if mergedTag(tag) {
 		// Only the tagged types are shared on success: the others are
 		// cheap to compare again, and most are never asked for.
-		m.proved = append(m.proved, p)
+		m.proved = append(m.proved, [2]dwarf.Offset{a, b})
 	}
 	// What the type decoder takes from around the DIE: its scope and
 	// its unit's language.
@@ -185,8 +219,24 @@ func (dr *dwarfReader) compareType(a, b dwarf.Offset) bool {
 		return false
 	}
 	m.depth++
-	defer func() { m.depth-- }()
-	return dr.sameDIE(&da, &db)
+	return true
+}
+
+// comparedSlots are mergedSlots as a set.
+var comparedSlots = *dwarfdec.NewSlotSet(mergedSlots[:]...)
+
+// mergeJudge is the reader as the judge of references and declaring files
+// for dwarfdec's comparison of encodings.
+type mergeJudge dwarfReader
+
+// SameRef compares the type DIEs two compared DIEs refer to.
+func (j *mergeJudge) SameRef(_ dwarfdec.Slot, a, b dwarf.Offset) bool {
+	return (*dwarfReader)(j).compareType(a, b)
+}
+
+// SameDeclFile compares the declaring files of two compared DIEs.
+func (j *mergeJudge) SameDeclFile(a, b dwarf.Offset, na, nb int64) bool {
+	return (*dwarfReader)(j).sameDeclFileAt(a, b, na, nb)
 }
 
 // isCXX reports whether the DIE at off is in a C++ unit.
@@ -264,7 +314,13 @@ func (dr *dwarfReader) sameAttr(a, b *dwarfdec.DIE, s dwarfdec.Slot) bool {
 func (dr *dwarfReader) sameDeclFile(a, b *dwarfdec.DIE) bool {
 	na, _ := a.Int(dwarfdec.SlotDeclFile)
 	nb, _ := b.Int(dwarfdec.SlotDeclFile)
-	ua, ub := dr.unitOf(a.Off), dr.unitOf(b.Off)
+	return dr.sameDeclFileAt(a.Off, b.Off, na, nb)
+}
+
+// sameDeclFileAt reports whether file number na of the unit of the DIE at
+// a and file number nb of the unit of the DIE at b have the same name.
+func (dr *dwarfReader) sameDeclFileAt(a, b dwarf.Offset, na, nb int64) bool {
+	ua, ub := dr.unitOf(a), dr.unitOf(b)
 	if ua == ub {
 		return na == nb
 	}

@@ -1,0 +1,290 @@
+package dwarfdec
+
+// This file compares two DIEs, and their children, without decoding them
+// into DIE structs: their attributes are read in step, one value of each
+// at a time, and the comparison stops at the first difference. Comparing
+// a unit's copy of a type with another's is most of the time of reading a
+// library whose units repeat the types of its headers.
+
+import (
+	"bytes"
+	"debug/dwarf"
+)
+
+// A SlotSet is a set of slots.
+type SlotSet [numSlots]bool
+
+// NewSlotSet returns the set of the given slots.
+func NewSlotSet(slots ...Slot) *SlotSet {
+	var s SlotSet
+	for _, x := range slots {
+		s[x] = true
+	}
+	return &s
+}
+
+// A PairJudge answers, for SameEncoding, what the encodings of two DIEs
+// cannot tell.
+type PairJudge interface {
+	// SameRef reports whether the DIEs at a and b, which attributes of
+	// slot s of two DIEs compared refer to, are the same.
+	SameRef(s Slot, a, b dwarf.Offset) bool
+	// SameDeclFile reports whether file number na of the unit of the
+	// DIE at a and file number nb of the unit of the DIE at b are the
+	// same file.
+	SameDeclFile(a, b dwarf.Offset, na, nb int64) bool
+}
+
+// SameShape returns the tag of the DIEs at a and b when SameEncoding may
+// decide their comparison: they have one tag and neither stands for a
+// type unit's type (DW_AT_signature, which Read follows).
+func (dd *Decoder) SameShape(a, b dwarf.Offset) (dwarf.Tag, bool) {
+	aa, ok := dd.abbrevOf(a)
+	if !ok {
+		return 0, false
+	}
+	ab, ok := dd.abbrevOf(b)
+	if !ok || aa.tag != ab.tag || hasSignature(aa) || hasSignature(ab) {
+		return 0, false
+	}
+	return aa.tag, true
+}
+
+// abbrevOf returns the abbreviation of the DIE at off, false for the null
+// entry or a DIE that cannot be read.
+func (dd *Decoder) abbrevOf(off dwarf.Offset) (*abbrev, bool) {
+	u, err := dd.unitAt(off)
+	if err != nil {
+		return nil, false
+	}
+	b := ScanBuf{Data: dd.sec.Info[:u.end], Pos: uint64(off), Order: dd.sec.Order}
+	ab, err := dd.abbrevAt(u, &b)
+	return ab, err == nil && ab != nil
+}
+
+// hasSignature reports whether the DIEs of abbreviation ab have a
+// DW_AT_signature.
+func hasSignature(ab *abbrev) bool {
+	for i := range ab.attrs {
+		if ab.attrs[i].slot == slotSignature {
+			return true
+		}
+	}
+	return false
+}
+
+// SameEncoding compares the DIEs at a and b, and their children, in
+// step, as a comparison of the DIEs Read and Next decode would: the same
+// tag, the same value of each attribute of the slots in compared (the
+// first of an attribute given twice) and of DW_AT_declaration, with
+// references and declaring files judged by j, and children alike one by
+// one. Strings compare by their bytes; blocks only in the slots that keep
+// them (SlotDataMemberLoc, SlotVtableElemLoc). It reports whether the
+// comparison is decided. It is not when the compared attributes of two
+// DIEs met come in another order or in forms of other kinds, when one DIE
+// has a list of children and the other none (the list may be empty), when
+// a DIE cannot be read, or when a value is one the caller judges another
+// way (a type unit's signature, or a DIE standing for one, which Read
+// follows): the caller must then compare the decoded DIEs. A pair found
+// different is decided at once, without reading further.
+func (dd *Decoder) SameEncoding(a, b dwarf.Offset, compared *SlotSet, j PairJudge) (same, decided bool) {
+	ua, err := dd.unitAt(a)
+	if err != nil {
+		return false, false
+	}
+	ub, err := dd.unitAt(b)
+	if err != nil {
+		return false, false
+	}
+	ba := ScanBuf{Data: dd.sec.Info[:ua.end], Pos: uint64(a), Order: dd.sec.Order}
+	bb := ScanBuf{Data: dd.sec.Info[:ub.end], Pos: uint64(b), Order: dd.sec.Order}
+	// The DIEs whose children are being read, where each list ends as
+	// Next finds its end: at the DIE's DW_AT_sibling when it has one.
+	var open [maxEncodingDepth]siblings
+	for depth := 0; ; {
+		startA, startB := ba.Pos, bb.Pos
+		if startA >= ua.end || startB >= ub.end {
+			return false, false // the null entries that end a unit left out
+		}
+		aa, erra := dd.abbrevAt(ua, &ba)
+		ab, errb := dd.abbrevAt(ub, &bb)
+		switch {
+		case erra != nil || errb != nil || (aa == nil) != (ab == nil):
+			return false, false
+		case aa == nil && depth == 0: // no DIE at a and b
+			return false, false
+		case aa == nil:
+			depth--
+			if o := open[depth]; o.a != 0 && o.a != ba.Pos || o.b != 0 && o.b != bb.Pos {
+				return false, false
+			}
+			if depth == 0 {
+				return true, true
+			}
+			continue
+		case aa.tag != ab.tag:
+			return false, true
+		case aa.children != ab.children: // one list may be empty
+			return false, false
+		case depth == 0 && (hasSignature(aa) || hasSignature(ab)):
+			return false, false
+		}
+		var sib siblings
+		if same, decided := dd.sameValues(ua, ub, &ba, &bb, aa, ab, startA, startB, compared, j, &sib); !same || !decided {
+			return same, decided
+		}
+		switch {
+		case aa.children && depth == len(open):
+			return false, false
+		case aa.children:
+			// Next skips a DIE's children to its sibling, when it has
+			// one past its attributes (else it walks them); the DIEs
+			// compared first are not skipped over.
+			if sib.a < ba.Pos || depth == 0 {
+				sib.a = 0
+			}
+			if sib.b < bb.Pos || depth == 0 {
+				sib.b = 0
+			}
+			open[depth] = sib
+			depth++
+		case depth == 0:
+			return true, true
+		}
+	}
+}
+
+// maxEncodingDepth bounds the nesting of the DIEs SameEncoding compares.
+const maxEncodingDepth = 32
+
+// siblings holds the DW_AT_sibling of two DIEs compared (0 for none).
+type siblings struct{ a, b uint64 }
+
+// sameValues compares the attribute values of two DIEs of abbreviations
+// aa and ab, at startA in unit ua and startB in unit ub, read from ba and
+// bb, which it moves past them; sib receives their DW_AT_sibling. The
+// attributes the comparison does not look at are read past on each side
+// (a DIE may have a DW_AT_sibling where its copy has none); the others
+// must come in the same order, in forms that give values of one kind (a
+// decl_file may be a constant in one and implicit in the other).
+func (dd *Decoder) sameValues(ua, ub *dieUnit, ba, bb *ScanBuf, aa, ab *abbrev, startA, startB uint64, compared *SlotSet, j PairJudge, sib *siblings) (same, decided bool) {
+	sideA := attrReader{dd: dd, u: ua, b: ba, ab: aa, compared: compared, sib: &sib.a}
+	sideB := attrReader{dd: dd, u: ub, b: bb, ab: ab, compared: compared, sib: &sib.b}
+	for {
+		okA, okB := sideA.skipIgnored(), sideB.skipIgnored()
+		switch {
+		case !okA || !okB:
+			return false, false
+		case sideA.done() && sideB.done():
+			return true, true
+		case sideA.done() || sideB.done():
+			return false, false
+		}
+		at, bt := sideA.next(), sideB.next()
+		if at.attr != bt.attr {
+			return false, false
+		}
+		var (
+			ka, kb     ValueKind
+			va, vb     uint64
+			sa, sb     []byte
+			erra, errb error
+			sameString bool
+		)
+		if at.form == formStrp && bt.form == formStrp && ua.seg.file == ub.seg.file && ua.offSize == ub.offSize {
+			// Most names are at one offset of .debug_str in both.
+			ka, kb = valString, valString
+			oa, ob := ba.offset(ua.offSize), bb.offset(ub.offSize)
+			str := ua.seg.file.Str
+			switch {
+			case ba.Err != nil || bb.Err != nil || oa >= uint64(len(str)) || ob >= uint64(len(str)):
+				return false, false
+			case oa == ob:
+				sameString = true
+			default:
+				sa, erra = stringAt(str, oa)
+				sb, errb = stringAt(str, ob)
+			}
+		} else {
+			ka, va, sa, erra = dd.value(ua, ba, uint32(at.form), at.implicit)
+			kb, vb, sb, errb = dd.value(ub, bb, uint32(bt.form), bt.implicit)
+		}
+		if erra != nil || errb != nil || ka != kb {
+			return false, false
+		}
+		switch s := at.slot; {
+		case s == slotDeclaration: // compared as DIE.IsDeclaration reads it
+			if ka == valBool && (va != 0) != (vb != 0) {
+				return false, true
+			}
+		case ka == ValOffset:
+			if !j.SameRef(s, dwarf.Offset(va), dwarf.Offset(vb)) {
+				return false, true
+			}
+		case ka == ValUint && s == SlotType:
+			return false, false // a type unit's signature
+		case ka == valString:
+			if s != SlotName && s != SlotLinkageName {
+				return false, false
+			}
+			if !sameString && !bytes.Equal(sa, sb) {
+				return false, true
+			}
+		case ka == valBytes:
+			if (s == SlotDataMemberLoc || s == SlotVtableElemLoc) && !bytes.Equal(sa, sb) {
+				return false, true
+			}
+		case s == SlotDeclFile && ka == ValInt:
+			if !j.SameDeclFile(dwarf.Offset(startA), dwarf.Offset(startB), int64(va), int64(vb)) {
+				return false, true
+			}
+		case va != vb:
+			return false, true
+		}
+	}
+}
+
+// attrReader reads the attributes of one DIE for sameValues.
+type attrReader struct {
+	dd       *Decoder
+	u        *dieUnit
+	b        *ScanBuf
+	ab       *abbrev
+	compared *SlotSet
+	i        int    // the next attribute of ab
+	seen     uint64 // the slots met: a DIE keeps the first of an attribute
+	sib      *uint64
+}
+
+// done reports whether every attribute was read.
+func (r *attrReader) done() bool { return r.i == len(r.ab.attrs) }
+
+// next returns the next attribute, which the caller reads.
+func (r *attrReader) next() *abbrevAttr {
+	a := &r.ab.attrs[r.i]
+	r.i++
+	r.seen |= 1 << a.slot
+	return a
+}
+
+// skipIgnored reads past the attributes the comparison does not look at,
+// up to the next it does, keeping the DIE's DW_AT_sibling. It reports
+// false when a value cannot be read, as Read would fail.
+func (r *attrReader) skipIgnored() bool {
+	for ; r.i < len(r.ab.attrs); r.i++ {
+		a := &r.ab.attrs[r.i]
+		first := a.slot != noSlot && r.seen&(1<<a.slot) == 0
+		if first && (r.compared[a.slot] || a.slot == slotDeclaration) {
+			return true
+		}
+		kind, v, _, err := r.dd.value(r.u, r.b, uint32(a.form), a.implicit)
+		if err != nil {
+			return false
+		}
+		if first && a.slot == slotSibling && kind == ValOffset {
+			*r.sib = v
+		}
+		r.seen |= 1 << a.slot
+	}
+	return true
+}
