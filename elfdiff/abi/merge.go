@@ -74,8 +74,8 @@ type merger struct {
 	// holds the DIEs given a Type since it was entered.
 	current *unitInfo
 	written []dwarf.Offset
-	// lastFile and lastSame are sameDeclFile's last question and answer
-	// (lastFile.ua is nil before the first).
+	// lastFile and lastSame are sameDeclFileAt's last question and
+	// answer (the zero fileQuery, of one unit, is never asked).
 	lastFile fileQuery
 	lastSame bool
 }
@@ -192,7 +192,7 @@ func (dr *dwarfReader) compareType(a, b dwarf.Offset) bool {
 // decoded into da and db (which it decodes when they are alike).
 func (dr *dwarfReader) compareEntered(a, b dwarf.Offset, alike bool, da, db *dwarfdec.DIE) bool {
 	if alike {
-		if same, decided := dr.dies.SameEncoding(a, b, &comparedSlots, (*mergeJudge)(dr)); decided {
+		if same, decided := dr.dies.SameEncoding(a, b, comparedSlots, (*mergeJudge)(dr)); decided {
 			return same
 		}
 		if dr.entry(a, da) != nil || dr.entry(b, db) != nil {
@@ -223,7 +223,7 @@ func (dr *dwarfReader) enterCompare(tag dwarf.Tag, a, b dwarf.Offset) bool {
 }
 
 // comparedSlots are mergedSlots as a set.
-var comparedSlots = *dwarfdec.NewSlotSet(mergedSlots[:]...)
+var comparedSlots = dwarfdec.NewSlotSet(mergedSlots[:]...)
 
 // mergeJudge is the reader as the judge of references and declaring files
 // for dwarfdec's comparison of encodings.
@@ -235,8 +235,8 @@ func (j *mergeJudge) SameRef(_ dwarfdec.Slot, a, b dwarf.Offset) bool {
 }
 
 // SameDeclFile compares the declaring files of two compared DIEs.
-func (j *mergeJudge) SameDeclFile(a, b dwarf.Offset, na, nb int64) bool {
-	return (*dwarfReader)(j).sameDeclFileAt(a, b, na, nb)
+func (j *mergeJudge) SameDeclFile(unitA, unitB dwarf.Offset, na, nb int64) bool {
+	return (*dwarfReader)(j).sameDeclFileAt(unitA, unitB, na, nb)
 }
 
 // isCXX reports whether the DIE at off is in a C++ unit.
@@ -314,22 +314,26 @@ func (dr *dwarfReader) sameAttr(a, b *dwarfdec.DIE, s dwarfdec.Slot) bool {
 func (dr *dwarfReader) sameDeclFile(a, b *dwarfdec.DIE) bool {
 	na, _ := a.Int(dwarfdec.SlotDeclFile)
 	nb, _ := b.Int(dwarfdec.SlotDeclFile)
-	return dr.sameDeclFileAt(a.Off, b.Off, na, nb)
+	ua, ub := dr.unitOf(a.Off), dr.unitOf(b.Off)
+	switch {
+	case ua == ub:
+		return na == nb
+	case ua == nil || ub == nil:
+		return false
+	}
+	return dr.sameDeclFileAt(ua.off, ub.off, na, nb)
 }
 
-// sameDeclFileAt reports whether file number na of the unit of the DIE at
-// a and file number nb of the unit of the DIE at b have the same name.
-func (dr *dwarfReader) sameDeclFileAt(a, b dwarf.Offset, na, nb int64) bool {
-	ua, ub := dr.unitOf(a), dr.unitOf(b)
-	if ua == ub {
+// sameDeclFileAt reports whether file number na of the unit whose unit
+// DIE is at unitA and file number nb of the unit whose unit DIE is at
+// unitB have the same name.
+func (dr *dwarfReader) sameDeclFileAt(unitA, unitB dwarf.Offset, na, nb int64) bool {
+	if unitA == unitB {
 		return na == nb
-	}
-	if ua == nil || ub == nil {
-		return false
 	}
 	// The members of a type are most often declared in one file: the
 	// answer for the last pair of file numbers is kept.
-	q := fileQuery{ua, ub, na, nb}
+	q := fileQuery{unitA, unitB, na, nb}
 	if m := &dr.merge; m.lastFile == q {
 		return m.lastSame
 	}
@@ -338,10 +342,11 @@ func (dr *dwarfReader) sameDeclFileAt(a, b dwarf.Offset, na, nb int64) bool {
 	return same
 }
 
-// A fileQuery asks whether file number na of unit ua and file number nb
-// of unit ub are the same file.
+// A fileQuery asks whether file number na of the unit whose unit DIE is
+// at ua and file number nb of the unit whose unit DIE is at ub are the
+// same file.
 type fileQuery struct {
-	ua, ub *unitInfo
+	ua, ub dwarf.Offset
 	na, nb int64
 }
 
@@ -349,7 +354,11 @@ type fileQuery struct {
 // and the same path when the name's extension does not tell a source
 // from a header.
 func (dr *dwarfReader) sameFile(q fileQuery) bool {
-	fa, fb := dr.unitFiles(q.ua), dr.unitFiles(q.ub)
+	ua, ub := dr.unitOf(q.ua), dr.unitOf(q.ub)
+	if ua == nil || ub == nil {
+		return false
+	}
+	fa, fb := dr.unitFiles(ua), dr.unitFiles(ub)
 	na, nb := q.na, q.nb
 	if na < 0 || nb < 0 || na >= int64(len(fa)) || nb >= int64(len(fb)) || !bytes.Equal(fa[na], fb[nb]) {
 		return false
@@ -357,7 +366,7 @@ func (dr *dwarfReader) sameFile(q fileQuery) bool {
 	if dwarfdec.ExtensionKnown(fa[na]) {
 		return true
 	}
-	ja, jb := dr.unitJoined(q.ua), dr.unitJoined(q.ub)
+	ja, jb := dr.unitJoined(ua), dr.unitJoined(ub)
 	return na < int64(len(ja)) && nb < int64(len(jb)) && ja[na] == jb[nb]
 }
 

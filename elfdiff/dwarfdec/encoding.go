@@ -12,16 +12,19 @@ import (
 )
 
 // A SlotSet is a set of slots.
-type SlotSet [numSlots]bool
+type SlotSet uint64
 
 // NewSlotSet returns the set of the given slots.
-func NewSlotSet(slots ...Slot) *SlotSet {
+func NewSlotSet(slots ...Slot) SlotSet {
 	var s SlotSet
 	for _, x := range slots {
-		s[x] = true
+		s |= 1 << x
 	}
-	return &s
+	return s
 }
+
+// Has reports whether s holds slot x.
+func (s SlotSet) Has(x Slot) bool { return s&(1<<x) != 0 }
 
 // A PairJudge answers, for SameEncoding, what the encodings of two DIEs
 // cannot tell.
@@ -29,10 +32,10 @@ type PairJudge interface {
 	// SameRef reports whether the DIEs at a and b, which attributes of
 	// slot s of two DIEs compared refer to, are the same.
 	SameRef(s Slot, a, b dwarf.Offset) bool
-	// SameDeclFile reports whether file number na of the unit of the
-	// DIE at a and file number nb of the unit of the DIE at b are the
-	// same file.
-	SameDeclFile(a, b dwarf.Offset, na, nb int64) bool
+	// SameDeclFile reports whether file number na of the unit whose
+	// unit DIE is at unitA and file number nb of the unit whose unit DIE
+	// is at unitB are the same file.
+	SameDeclFile(unitA, unitB dwarf.Offset, na, nb int64) bool
 }
 
 // SameShape returns the tag of the DIEs at a and b when SameEncoding may
@@ -87,7 +90,7 @@ func hasSignature(ab *abbrev) bool {
 // way (a type unit's signature, or a DIE standing for one, which Read
 // follows): the caller must then compare the decoded DIEs. A pair found
 // different is decided at once, without reading further.
-func (dd *Decoder) SameEncoding(a, b dwarf.Offset, compared *SlotSet, j PairJudge) (same, decided bool) {
+func (dd *Decoder) SameEncoding(a, b dwarf.Offset, compared SlotSet, j PairJudge) (same, decided bool) {
 	ua, err := dd.unitAt(a)
 	if err != nil {
 		return false, false
@@ -98,12 +101,12 @@ func (dd *Decoder) SameEncoding(a, b dwarf.Offset, compared *SlotSet, j PairJudg
 	}
 	ba := ScanBuf{Data: dd.sec.Info[:ua.end], Pos: uint64(a), Order: dd.sec.Order}
 	bb := ScanBuf{Data: dd.sec.Info[:ub.end], Pos: uint64(b), Order: dd.sec.Order}
+	compared |= 1 << slotDeclaration
 	// The DIEs whose children are being read, where each list ends as
 	// Next finds its end: at the DIE's DW_AT_sibling when it has one.
 	var open [maxEncodingDepth]siblings
 	for depth := 0; ; {
-		startA, startB := ba.Pos, bb.Pos
-		if startA >= ua.end || startB >= ub.end {
+		if ba.Pos >= ua.end || bb.Pos >= ub.end {
 			return false, false // the null entries that end a unit left out
 		}
 		aa, erra := dd.abbrevAt(ua, &ba)
@@ -130,7 +133,7 @@ func (dd *Decoder) SameEncoding(a, b dwarf.Offset, compared *SlotSet, j PairJudg
 			return false, false
 		}
 		var sib siblings
-		if same, decided := dd.sameValues(ua, ub, &ba, &bb, aa, ab, startA, startB, compared, j, &sib); !same || !decided {
+		if same, decided := dd.sameValues(ua, ub, &ba, &bb, aa, ab, compared, j, &sib); !same || !decided {
 			return same, decided
 		}
 		switch {
@@ -161,130 +164,117 @@ const maxEncodingDepth = 32
 type siblings struct{ a, b uint64 }
 
 // sameValues compares the attribute values of two DIEs of abbreviations
-// aa and ab, at startA in unit ua and startB in unit ub, read from ba and
-// bb, which it moves past them; sib receives their DW_AT_sibling. The
-// attributes the comparison does not look at are read past on each side
-// (a DIE may have a DW_AT_sibling where its copy has none); the others
-// must come in the same order, in forms that give values of one kind (a
-// decl_file may be a constant in one and implicit in the other).
-func (dd *Decoder) sameValues(ua, ub *dieUnit, ba, bb *ScanBuf, aa, ab *abbrev, startA, startB uint64, compared *SlotSet, j PairJudge, sib *siblings) (same, decided bool) {
-	sideA := attrReader{dd: dd, u: ua, b: ba, ab: aa, compared: compared, sib: &sib.a}
-	sideB := attrReader{dd: dd, u: ub, b: bb, ab: ab, compared: compared, sib: &sib.b}
-	for {
-		okA, okB := sideA.skipIgnored(), sideB.skipIgnored()
-		switch {
+// aa and ab, in units ua and ub, read from ba and bb, which it moves past
+// them; sib receives their DW_AT_sibling. The attributes the comparison
+// does not look at are skipped on each side (a DIE may have a
+// DW_AT_sibling where its copy has none); the others must come in the
+// same order, in forms that give values of one kind (a decl_file may be a
+// constant in one and implicit in the other).
+func (dd *Decoder) sameValues(ua, ub *dieUnit, ba, bb *ScanBuf, aa, ab *abbrev, compared SlotSet, j PairJudge, sib *siblings) (same, decided bool) {
+	var seenA, seenB SlotSet // a DIE keeps the first of an attribute given twice
+	for i, k := 0, 0; ; i, k = i+1, k+1 {
+		var okA, okB bool
+		i, okA = nextCompared(ua, ba, aa.attrs, i, &seenA, compared, &sib.a)
+		k, okB = nextCompared(ub, bb, ab.attrs, k, &seenB, compared, &sib.b)
+		switch endA, endB := i == len(aa.attrs), k == len(ab.attrs); {
 		case !okA || !okB:
 			return false, false
-		case sideA.done() && sideB.done():
-			return true, true
-		case sideA.done() || sideB.done():
-			return false, false
+		case endA || endB:
+			return endA && endB, endA && endB
 		}
-		at, bt := sideA.next(), sideB.next()
-		if at.attr != bt.attr {
-			return false, false
-		}
-		var (
-			ka, kb     ValueKind
-			va, vb     uint64
-			sa, sb     []byte
-			erra, errb error
-			sameString bool
-		)
-		if at.form == formStrp && bt.form == formStrp && ua.seg.file == ub.seg.file && ua.offSize == ub.offSize {
-			// Most names are at one offset of .debug_str in both.
-			ka, kb = valString, valString
-			oa, ob := ba.offset(ua.offSize), bb.offset(ub.offSize)
-			str := ua.seg.file.Str
-			switch {
-			case ba.Err != nil || bb.Err != nil || oa >= uint64(len(str)) || ob >= uint64(len(str)):
-				return false, false
-			case oa == ob:
-				sameString = true
-			default:
-				sa, erra = stringAt(str, oa)
-				sb, errb = stringAt(str, ob)
-			}
-		} else {
-			ka, va, sa, erra = dd.value(ua, ba, uint32(at.form), at.implicit)
-			kb, vb, sb, errb = dd.value(ub, bb, uint32(bt.form), bt.implicit)
-		}
-		if erra != nil || errb != nil || ka != kb {
-			return false, false
-		}
-		switch s := at.slot; {
-		case s == slotDeclaration: // compared as DIE.IsDeclaration reads it
-			if ka == valBool && (va != 0) != (vb != 0) {
-				return false, true
-			}
-		case ka == ValOffset:
-			if !j.SameRef(s, dwarf.Offset(va), dwarf.Offset(vb)) {
-				return false, true
-			}
-		case ka == ValUint && s == SlotType:
-			return false, false // a type unit's signature
-		case ka == valString:
-			if s != SlotName && s != SlotLinkageName {
-				return false, false
-			}
-			if !sameString && !bytes.Equal(sa, sb) {
-				return false, true
-			}
-		case ka == valBytes:
-			if (s == SlotDataMemberLoc || s == SlotVtableElemLoc) && !bytes.Equal(sa, sb) {
-				return false, true
-			}
-		case s == SlotDeclFile && ka == ValInt:
-			if !j.SameDeclFile(dwarf.Offset(startA), dwarf.Offset(startB), int64(va), int64(vb)) {
-				return false, true
-			}
-		case va != vb:
-			return false, true
+		if same, decided := dd.sameValue(ua, ub, ba, bb, &aa.attrs[i], &ab.attrs[k], j); !same || !decided {
+			return same, decided
 		}
 	}
 }
 
-// attrReader reads the attributes of one DIE for sameValues.
-type attrReader struct {
-	dd       *Decoder
-	u        *dieUnit
-	b        *ScanBuf
-	ab       *abbrev
-	compared *SlotSet
-	i        int    // the next attribute of ab
-	seen     uint64 // the slots met: a DIE keeps the first of an attribute
-	sib      *uint64
-}
-
-// done reports whether every attribute was read.
-func (r *attrReader) done() bool { return r.i == len(r.ab.attrs) }
-
-// next returns the next attribute, which the caller reads.
-func (r *attrReader) next() *abbrevAttr {
-	a := &r.ab.attrs[r.i]
-	r.i++
-	r.seen |= 1 << a.slot
-	return a
-}
-
-// skipIgnored reads past the attributes the comparison does not look at,
-// up to the next it does, keeping the DIE's DW_AT_sibling. It reports
-// false when a value cannot be read, as Read would fail.
-func (r *attrReader) skipIgnored() bool {
-	for ; r.i < len(r.ab.attrs); r.i++ {
-		a := &r.ab.attrs[r.i]
-		first := a.slot != noSlot && r.seen&(1<<a.slot) == 0
-		if first && (r.compared[a.slot] || a.slot == slotDeclaration) {
-			return true
+// nextCompared returns the index of the first attribute of attrs from i
+// on that the comparison looks at, len(attrs) when none is left, and
+// moves b past the others: they are skipped by their forms, not decoded,
+// but for the DIE's DW_AT_sibling, kept in sib. It reports false when an
+// attribute cannot be skipped. seen holds the slots met.
+func nextCompared(u *dieUnit, b *ScanBuf, attrs []abbrevAttr, i int, seen *SlotSet, compared SlotSet, sib *uint64) (int, bool) {
+	for ; i < len(attrs); i++ {
+		a := &attrs[i]
+		first := !seen.Has(a.slot)
+		*seen |= 1 << a.slot
+		switch {
+		case first && compared.Has(a.slot):
+			return i, true
+		case first && a.slot == slotSibling && isRefForm(a.form):
+			*sib, _ = u.ref(b, uint32(a.form))
+		default:
+			if skipForm(b, &u.ScanUnit, uint32(a.form)) != nil {
+				return i, false
+			}
 		}
-		kind, v, _, err := r.dd.value(r.u, r.b, uint32(a.form), a.implicit)
-		if err != nil {
-			return false
+		if b.Err != nil {
+			return i, false
 		}
-		if first && a.slot == slotSibling && kind == ValOffset {
-			*r.sib = v
-		}
-		r.seen |= 1 << a.slot
 	}
-	return true
+	return i, true
+}
+
+// sameValue compares the values of attributes at and bt, one of each DIE,
+// read from ba in unit ua and bb in unit ub.
+func (dd *Decoder) sameValue(ua, ub *dieUnit, ba, bb *ScanBuf, at, bt *abbrevAttr, j PairJudge) (same, decided bool) {
+	if at.attr != bt.attr {
+		return false, false
+	}
+	var (
+		ka, kb     ValueKind
+		va, vb     uint64
+		sa, sb     []byte
+		erra, errb error
+		sameString bool
+	)
+	if at.form == formStrp && bt.form == formStrp && ua.seg.file == ub.seg.file && ua.offSize == ub.offSize {
+		// Most names are at one offset of .debug_str in both.
+		ka, kb = valString, valString
+		oa, ob := ba.offset(ua.offSize), bb.offset(ub.offSize)
+		str := ua.seg.file.Str
+		switch {
+		case ba.Err != nil || bb.Err != nil || oa >= uint64(len(str)) || ob >= uint64(len(str)):
+			return false, false
+		case oa == ob:
+			sameString = true
+		default:
+			sa, erra = stringAt(str, oa)
+			sb, errb = stringAt(str, ob)
+		}
+	} else {
+		ka, va, sa, erra = dd.value(ua, ba, uint32(at.form), at.implicit)
+		kb, vb, sb, errb = dd.value(ub, bb, uint32(bt.form), bt.implicit)
+	}
+	if erra != nil || errb != nil || ka != kb {
+		return false, false
+	}
+	switch s := at.slot; {
+	case s == slotDeclaration: // compared as DIE.IsDeclaration reads it
+		return ka != valBool || (va != 0) == (vb != 0), true
+	case ka == ValOffset:
+		return j.SameRef(s, dwarf.Offset(va), dwarf.Offset(vb)), true
+	case ka == ValUint && s == SlotType:
+		return false, false // a type unit's signature
+	case ka == valString:
+		if s != SlotName && s != SlotLinkageName {
+			return false, false
+		}
+		return sameString || bytes.Equal(sa, sb), true
+	case ka == valBytes:
+		return s != SlotDataMemberLoc && s != SlotVtableElemLoc || bytes.Equal(sa, sb), true
+	case s == SlotDeclFile && ka == ValInt:
+		return j.SameDeclFile(dwarf.Offset(ua.first), dwarf.Offset(ub.first), int64(va), int64(vb)), true
+	}
+	return va == vb, true
+}
+
+// isRefForm reports whether form is a reference into the unit or the
+// section, as Next follows a DW_AT_sibling.
+func isRefForm(form uint16) bool {
+	switch form {
+	case formRef1, formRef2, formRef4, formRef8, formRefUdata, formRefAddr:
+		return true
+	}
+	return false
 }

@@ -140,14 +140,14 @@ func b2i(b bool) int {
 type decodedJudge struct {
 	t        *testing.T
 	dd       *Decoder
-	compared *SlotSet
+	compared SlotSet
 	assumed  map[[2]dwarf.Offset]bool
 }
 
 func (j *decodedJudge) SameRef(_ Slot, a, b dwarf.Offset) bool { return j.same(a, b) }
 
-func (j *decodedJudge) SameDeclFile(a, b dwarf.Offset, na, nb int64) bool {
-	fa, fb := j.files(a), j.files(b)
+func (j *decodedJudge) SameDeclFile(unitA, unitB dwarf.Offset, na, nb int64) bool {
+	fa, fb := j.files(unitA), j.files(unitB)
 	return na >= 0 && nb >= 0 && na < int64(len(fa)) && nb < int64(len(fb)) && bytes.Equal(fa[na], fb[nb])
 }
 
@@ -183,7 +183,7 @@ func (j *decodedJudge) sameDIE(a, b *DIE) bool {
 		return false
 	}
 	for s := range Slot(numSlots) {
-		if !j.compared[s] {
+		if !j.compared.Has(s) {
 			continue
 		}
 		k := a.Kinds[s]
@@ -211,7 +211,7 @@ func (j *decodedJudge) sameDIE(a, b *DIE) bool {
 		case s == SlotDeclFile && k == ValInt:
 			na, _ := a.Int(s)
 			nb, _ := b.Int(s)
-			if !j.SameDeclFile(a.Off, b.Off, na, nb) {
+			if !j.SameDeclFile(dwarf.Offset(a.unit.first), dwarf.Offset(b.unit.first), na, nb) {
 				return false
 			}
 		case a.Vals[s] != b.Vals[s]:
