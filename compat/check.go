@@ -2,8 +2,10 @@ package compat
 
 import (
 	"cmp"
+	"debug/elf"
 	"fmt"
 	"os"
+	"runtime/metrics"
 	"slices"
 	"strings"
 	"sync"
@@ -63,12 +65,23 @@ func CheckWith(oldPath, newPath string, opts Options) (*Report, error) {
 		oldDump, newDump bool
 		oldErr, newErr   error
 	)
-	if concurrentLoad(oldPath, newPath) {
+	switch chooseLoad(oldPath, newPath, concurrentLoadLimit) {
+	case loadTogether:
 		var wg sync.WaitGroup
 		wg.Go(func() { old, oldDump, oldErr = abidump.Load(oldPath, olo) })
 		new, newDump, newErr = abidump.Load(newPath, nlo)
 		wg.Wait()
-	} else {
+	case loadPaced:
+		oldDone := make(chan struct{})
+		nlo.Pace = heapPacer(oldDone, pacedHeapLimit)
+		var wg sync.WaitGroup
+		wg.Go(func() {
+			defer close(oldDone)
+			old, oldDump, oldErr = abidump.Load(oldPath, olo)
+		})
+		new, newDump, newErr = abidump.Load(newPath, nlo)
+		wg.Wait()
+	default:
 		old, oldDump, oldErr = abidump.Load(oldPath, olo)
 		if oldErr == nil {
 			nlo.ShareNames = old
@@ -136,24 +149,80 @@ func PublicHeaders(path string, recorded *pubheaders.Set, dirs, files []string, 
 // CheckWith reads them at the same time. Reading is most of a check, and the
 // two reads are independent; but each may hold its library's DWARF in
 // memory while it runs (compressed sections are inflated into memory), so
-// bigger libraries are read one after the other, to keep the peak at one
-// library's DWARF. Uncompressed sections are mapped from the files and
-// their pages given back unit by unit (elfdiff/dwarfdec), which makes the
-// difference small for them: a pair of 48 MB libraries (bench/gen -shape
-// header, 2,000 structs, 200 units) peaks at 38 MiB read together and
-// 36 MiB in turn (119 and 70 MiB when the sections were read into memory).
+// bigger libraries are read together only when their DWARF is mapped from
+// the files, paced (loadPaced), else one after the other, to keep the peak
+// at one library's DWARF.
 const concurrentLoadLimit = 64 << 20
 
-// concurrentLoad reports whether the libraries at the two paths are read
-// at the same time.
-func concurrentLoad(oldPath, newPath string) bool {
+// pacedHeapLimit is the Go heap's live bytes above which a paced read of
+// NEW waits for OLD's to end. Below it the two reads run together: a
+// library whose units repeat the types of its headers is read mostly
+// comparing copies, which takes time and little memory (bench/gen -shape
+// header at 2,000 structs and 200 units, two 48 MB files: a live heap of
+// 17 MiB, and the check's time 2.1 s in turn, 1.2 s together). A big type
+// graph (PETSc, whose heap passes 40 MiB) is soon read in turn again, as it
+// gains nothing from the second CPU: its reading is mostly allocation.
+const pacedHeapLimit = 24 << 20
+
+// A loadMode says how CheckWith reads the two libraries.
+type loadMode int
+
+const (
+	loadInTurn   loadMode = iota // OLD, then NEW, sharing OLD's names
+	loadTogether                 // both at the same time
+	loadPaced                    // both at the same time while the heap is small (heapPacer)
+)
+
+// chooseLoad returns how the libraries at the two paths are read: together
+// when their files total at most limit bytes, paced when both carry their
+// DWARF uncompressed, which is mapped from the files and given back unit
+// by unit (elfdiff/dwarfdec), else in turn. A library without DWARF is
+// read in turn: its reading is its symbol tables, quick and all memory
+// (libLLVM's peaks 25% higher read together, no sooner).
+func chooseLoad(oldPath, newPath string, limit int64) loadMode {
 	var total int64
 	for _, p := range []string{oldPath, newPath} {
 		fi, err := os.Stat(p)
 		if err != nil {
-			return false // the read reports it
+			return loadInTurn // the read reports it
 		}
 		total += fi.Size()
 	}
-	return total <= concurrentLoadLimit
+	switch {
+	case total <= limit:
+		return loadTogether
+	case mappedDWARF(oldPath) && mappedDWARF(newPath):
+		return loadPaced
+	}
+	return loadInTurn
+}
+
+// mappedDWARF reports whether the ELF file at path has a .debug_info
+// section stored uncompressed.
+func mappedDWARF(path string) bool {
+	f, err := elf.Open(path)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	s := f.Section(".debug_info")
+	return s != nil && s.Type != elf.SHT_NOBITS && s.Flags&elf.SHF_COMPRESSED == 0 && s.Size > 0
+}
+
+// heapPacer returns an elfdiff.LoadOptions.Pace that holds the read it
+// paces while the Go heap's live bytes exceed limit, until done is closed
+// (the other read ended).
+func heapPacer(done <-chan struct{}, limit uint64) func() {
+	live := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+	return func() {
+		select {
+		case <-done:
+			return
+		default:
+		}
+		metrics.Read(live)
+		if live[0].Value.Kind() == metrics.KindUint64 && live[0].Value.Uint64() > limit {
+			<-done
+		}
+	}
 }

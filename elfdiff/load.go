@@ -37,6 +37,11 @@ type LoadOptions struct {
 	// or typeinfo for. A check that holds both then keeps one copy of
 	// each such name: on a big C++ library, most of its string table.
 	ShareNames *Corpus
+	// Pace, when set, is called before the DWARF is indexed and each
+	// time the reading moves on to another compilation unit's
+	// declarations. It may block: a caller reading two libraries at the
+	// same time paces one against the other (see abi.ReadOptions).
+	Pace func()
 }
 
 // Load reads the shared object at path into a Corpus, with the DWARF of
@@ -157,7 +162,7 @@ func (c *Corpus) readDebug(ef *elf.File, r io.ReaderAt, path string, opts LoadOp
 	if source == "" {
 		source = path
 	}
-	info, err := abi.ReadWith(df, &c.symbols, source, abi.ReadOptions{PrivateData: stateAddress(ef)})
+	info, err := abi.ReadWith(df, &c.symbols, source, abi.ReadOptions{PrivateData: stateAddress(ef), Pace: opts.Pace})
 	if err != nil {
 		c.Notes = append(c.Notes, fmt.Sprintf("%s: debug information unreadable, types not checked: %v", source, err))
 		return

@@ -10,9 +10,10 @@
 // report, JSON or -format text, into io.Discard), each timed, as compatgate
 // check runs them (the diff drops the corpora's vtables once compared).
 // The two loads run one after the other, the new library sharing the old
-// one's names, as compatgate check reads libraries over 64 MiB together;
-// smaller pairs, which check reads at the same time, are profiled this way
-// too, so that each load is measured alone. The heap profile is taken
+// one's names, as compatgate check reads libraries of over 64 MiB together
+// unless both carry their DWARF uncompressed; the pairs check reads at the
+// same time are profiled this way too, so that each load is measured
+// alone. The heap profile is taken
 // after the stage -heap-after names; -rate 1 records every allocation
 // instead of a sample. The last
 // line gives the total time, the number of findings and the Go heap's size.

@@ -413,7 +413,8 @@ func (dr *dwarfReader) setType(off dwarf.Offset, t *Type) {
 // decoded, and the DIEs of another unit are merged, by comparison with
 // the pinned units' DIEs. The cache then holds the pinned units' DIEs and
 // one unit's, not every unit's; ev gives back the pages of the units
-// before u.
+// before u. Entering another unit is where ReadOptions.Pace may hold the
+// reading.
 func (dr *dwarfReader) enterUnit(off dwarf.Offset, ev *evictor) {
 	u := dr.unitOf(off)
 	m := &dr.merge
@@ -421,6 +422,9 @@ func (dr *dwarfReader) enterUnit(off dwarf.Offset, ev *evictor) {
 		return
 	}
 	m.current = u
+	if dr.pace != nil {
+		dr.pace()
+	}
 	if u != nil {
 		ev.advance(uint64(u.off))
 	}

@@ -192,3 +192,34 @@ func TestUnitOfBackAndForth(t *testing.T) {
 		}
 	}
 }
+
+// TestReadPaced reads a library of several units with a Pace that counts
+// its calls: it is called before the index and on entering each unit, and
+// the DWARF reads as it does unpaced.
+func TestReadPaced(t *testing.T) {
+	const units = 4
+	so := testlib.BuildUnitsWith(t, "gcc", headerUnits(units))
+	plain, err := Read(openTestDWARF(t, so), exportsOf(t, so), so)
+	if err != nil {
+		t.Fatal(err)
+	}
+	calls := 0
+	paced, err := ReadWith(openTestDWARF(t, so), exportsOf(t, so), so, ReadOptions{Pace: func() { calls++ }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if calls < 1+units {
+		t.Errorf("Pace called %d times, want at least %d (the index, then each unit)", calls, 1+units)
+	}
+	if paced.Types != plain.Types || len(paced.Funcs) != len(plain.Funcs) {
+		t.Errorf("paced: %d types, %d functions; unpaced: %d, %d", paced.Types, len(paced.Funcs), plain.Types, len(plain.Funcs))
+	}
+	for u := range units {
+		for i := range 4 {
+			name := fmt.Sprintf("f%d_%d", u, i)
+			if got, want := paramOf(t, paced, name).String(), paramOf(t, plain, name).String(); got != want {
+				t.Errorf("%s takes %s paced, %s unpaced", name, got, want)
+			}
+		}
+	}
+}

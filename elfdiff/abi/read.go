@@ -36,6 +36,10 @@ type ReadOptions struct {
 	// declarations are read too (DebugInfo.PrivateVars): the variables at
 	// file scope whose location is one fixed address.
 	PrivateData func(addr uint64) bool
+	// Pace, when set, is called before the DIEs are indexed and each
+	// time the reader moves on to another unit's declarations; it may
+	// block.
+	Pace func()
 }
 
 // ReadWith is Read with options.
@@ -48,6 +52,10 @@ func ReadWith(df *dwarfdec.File, syms *elfsym.SymbolList, source string, opts Re
 	}()
 	dr := newDWARFReader(df)
 	dr.privateData = opts.PrivateData
+	dr.pace = opts.Pace
+	if dr.pace != nil {
+		dr.pace()
+	}
 	idx, err := dr.index(syms, 0, minChunkBytes)
 	if err != nil {
 		return nil, err
@@ -185,6 +193,8 @@ type dwarfReader struct {
 	// privateData selects the private variables to read (see
 	// ReadOptions.PrivateData).
 	privateData func(addr uint64) bool
+	// pace is ReadOptions.Pace.
+	pace func()
 	// merge shares one Type among the copies of a type (merge.go).
 	merge merger
 	// files are the paths of the files types are declared in, numbered
