@@ -170,36 +170,34 @@ func (dr *dwarfReader) compareType(a, b dwarf.Offset) bool {
 		return false
 	}
 	m.assumed[p] = true
-	tag, alike := dr.dies.SameShape(a, b)
-	var da, db dwarfdec.DIE
-	if !alike {
-		if dr.entry(a, &da) != nil || dr.entry(b, &db) != nil {
-			return false
-		}
-		tag = da.Tag
+	// The encodings are compared first; the judge's Enter is
+	// enterCompare, which goes one level deeper when it lets them in.
+	depth := m.depth
+	same, decided := dr.dies.SameEncoding(a, b, comparedSlots, (*mergeJudge)(dr))
+	entered := m.depth > depth
+	if !decided {
+		same = dr.compareDecoded(a, b, entered)
 	}
-	if !dr.enterCompare(tag, a, b) {
-		return false
+	if entered {
+		m.depth--
 	}
-	same := dr.compareEntered(a, b, alike, &da, &db)
-	m.depth--
 	return same
 }
 
-// compareEntered compares the type DIEs at a and b once enterCompare let
-// them in: by their encodings when they are alike (see
-// dwarfdec.Decoder.SameShape), else, or when that does not decide, as
-// decoded into da and db (which it decodes when they are alike).
-func (dr *dwarfReader) compareEntered(a, b dwarf.Offset, alike bool, da, db *dwarfdec.DIE) bool {
-	if alike {
-		if same, decided := dr.dies.SameEncoding(a, b, comparedSlots, (*mergeJudge)(dr)); decided {
-			return same
-		}
-		if dr.entry(a, da) != nil || dr.entry(b, db) != nil {
+// compareDecoded compares the type DIEs at a and b decoded, entering the
+// comparison unless entered.
+func (dr *dwarfReader) compareDecoded(a, b dwarf.Offset, entered bool) bool {
+	var da, db dwarfdec.DIE
+	if dr.entry(a, &da) != nil || dr.entry(b, &db) != nil {
+		return false
+	}
+	if !entered {
+		if !dr.enterCompare(da.Tag, a, b) {
 			return false
 		}
+		defer func() { dr.merge.depth-- }()
 	}
-	return dr.sameDIE(da, db)
+	return dr.sameDIE(&da, &db)
 }
 
 // enterCompare begins the comparison of the type DIEs at a and b, of tag
@@ -228,6 +226,12 @@ var comparedSlots = dwarfdec.NewSlotSet(mergedSlots[:]...)
 // mergeJudge is the reader as the judge of references and declaring files
 // for dwarfdec's comparison of encodings.
 type mergeJudge dwarfReader
+
+// Enter lets the comparison of the type DIEs at a and b in (see
+// enterCompare).
+func (j *mergeJudge) Enter(tag dwarf.Tag, a, b dwarf.Offset) bool {
+	return (*dwarfReader)(j).enterCompare(tag, a, b)
+}
 
 // SameRef compares the type DIEs two compared DIEs refer to.
 func (j *mergeJudge) SameRef(_ dwarfdec.Slot, a, b dwarf.Offset) bool {

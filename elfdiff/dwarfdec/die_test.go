@@ -526,5 +526,6 @@ func scannedHeaders(t *testing.T, df *File) []ScanUnit {
 // anyPair judges every pair of references and files the same.
 type anyPair struct{}
 
-func (anyPair) SameRef(Slot, dwarf.Offset, dwarf.Offset) bool   { return true }
-func (anyPair) SameDeclFile(_, _ dwarf.Offset, _, _ int64) bool { return true }
+func (anyPair) Enter(dwarf.Tag, dwarf.Offset, dwarf.Offset) bool { return true }
+func (anyPair) SameRef(Slot, dwarf.Offset, dwarf.Offset) bool    { return true }
+func (anyPair) SameDeclFile(_, _ dwarf.Offset, _, _ int64) bool  { return true }

@@ -29,6 +29,10 @@ func (s SlotSet) Has(x Slot) bool { return s&(1<<x) != 0 }
 // A PairJudge answers, for SameEncoding, what the encodings of two DIEs
 // cannot tell.
 type PairJudge interface {
+	// Enter is called once the DIEs at a and b compared first are found
+	// to have one tag, before their values are read; false decides them
+	// different.
+	Enter(tag dwarf.Tag, a, b dwarf.Offset) bool
 	// SameRef reports whether the DIEs at a and b, which attributes of
 	// slot s of two DIEs compared refer to, are the same.
 	SameRef(s Slot, a, b dwarf.Offset) bool
@@ -36,33 +40,6 @@ type PairJudge interface {
 	// unit DIE is at unitA and file number nb of the unit whose unit DIE
 	// is at unitB are the same file.
 	SameDeclFile(unitA, unitB dwarf.Offset, na, nb int64) bool
-}
-
-// SameShape returns the tag of the DIEs at a and b when SameEncoding may
-// decide their comparison: they have one tag and neither stands for a
-// type unit's type (DW_AT_signature, which Read follows).
-func (dd *Decoder) SameShape(a, b dwarf.Offset) (dwarf.Tag, bool) {
-	aa, ok := dd.abbrevOf(a)
-	if !ok {
-		return 0, false
-	}
-	ab, ok := dd.abbrevOf(b)
-	if !ok || aa.tag != ab.tag || hasSignature(aa) || hasSignature(ab) {
-		return 0, false
-	}
-	return aa.tag, true
-}
-
-// abbrevOf returns the abbreviation of the DIE at off, false for the null
-// entry or a DIE that cannot be read.
-func (dd *Decoder) abbrevOf(off dwarf.Offset) (*abbrev, bool) {
-	u, err := dd.unitAt(off)
-	if err != nil {
-		return nil, false
-	}
-	b := ScanBuf{Data: dd.sec.Info[:u.end], Pos: uint64(off), Order: dd.sec.Order}
-	ab, err := dd.abbrevAt(u, &b)
-	return ab, err == nil && ab != nil
 }
 
 // hasSignature reports whether the DIEs of abbreviation ab have a
@@ -82,7 +59,8 @@ func hasSignature(ab *abbrev) bool {
 // first of an attribute given twice) and of DW_AT_declaration, with
 // references and declaring files judged by j, and children alike one by
 // one. Strings compare by their bytes; blocks only in the slots that keep
-// them (SlotDataMemberLoc, SlotVtableElemLoc). It reports whether the
+// them (SlotDataMemberLoc, SlotVtableElemLoc). j.Enter is called for the
+// DIEs at a and b once found of one tag. It reports whether the
 // comparison is decided. It is not when the compared attributes of two
 // DIEs met come in another order or in forms of other kinds, when one DIE
 // has a list of children and the other none (the list may be empty), when
@@ -131,6 +109,8 @@ func (dd *Decoder) SameEncoding(a, b dwarf.Offset, compared SlotSet, j PairJudge
 			return false, false
 		case depth == 0 && (hasSignature(aa) || hasSignature(ab)):
 			return false, false
+		case depth == 0 && !j.Enter(aa.tag, a, b):
+			return false, true
 		}
 		var sib siblings
 		if same, decided := dd.sameValues(ua, ub, &ba, &bb, aa, ab, compared, j, &sib); !same || !decided {

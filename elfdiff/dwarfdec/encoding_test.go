@@ -144,6 +144,8 @@ type decodedJudge struct {
 	assumed  map[[2]dwarf.Offset]bool
 }
 
+func (j *decodedJudge) Enter(dwarf.Tag, dwarf.Offset, dwarf.Offset) bool { return true }
+
 func (j *decodedJudge) SameRef(_ Slot, a, b dwarf.Offset) bool { return j.same(a, b) }
 
 func (j *decodedJudge) SameDeclFile(unitA, unitB dwarf.Offset, na, nb int64) bool {
