@@ -154,7 +154,11 @@ func (td *typeDecoder) class(c *classInfo, where string) *abi.ClassInfo {
 
 func (td *typeDecoder) members(ms []member, where string) []abi.Member {
 	var out []abi.Member
-	for _, m := range ms {
+	for i, m := range ms {
+		if m.Type == nil && td.err == nil {
+			// A member's type is never absent: DWARF's void is a type.
+			td.err = fmt.Errorf("%s: member %d (%q) has no type", where, i, m.Name)
+		}
 		out = append(out, abi.Member{Name: m.Name, Type: td.ref(m.Type, where), Offset: m.Offset,
 			BitOffset: or(m.BitOffset, 8*m.Offset), BitSize: m.BitSize})
 	}
