@@ -4,9 +4,11 @@ package abi
 // every unit that includes a header describes each struct of it again,
 // and decoding each copy made memory and time grow with units × types.
 //
-// Before a named (or tagged) type DIE is decoded, it is compared in place,
-// with the allocation-free DIE decoder, with the DIEs already decoded
-// under the same key (tag, scoped name, size, declaring line, language).
+// Before a named (or tagged) type DIE is decoded, it is compared in place
+// with the DIEs already decoded under the same key (tag, scoped name,
+// size, declaring line, language): by reading the two DIEs' attributes in
+// step (dwarfdec.Decoder.SameEncoding), or, where that cannot decide,
+// with the allocation-free DIE decoder.
 // Two DIEs are the same type when they have the same tag, the same value
 // of every attribute the decoders read (the declaring file by its name,
 // strings by their bytes), the same children in the same order, and
