@@ -6,9 +6,8 @@ package abi
 //
 // Before a named (or tagged) type DIE is decoded, it is compared in place
 // with the DIEs already decoded under the same key (tag, scoped name,
-// size, declaring line, language): by reading the two DIEs' attributes in
-// step (dwarfdec.Decoder.SameEncoding), or, where that cannot decide,
-// with the allocation-free DIE decoder.
+// size, declaring line, language), with dwarfdec.Decoder.SameDIEs: the
+// two DIEs' attributes read in step, or decoded where that cannot decide.
 // Two DIEs are the same type when they have the same tag, the same value
 // of every attribute the decoders read (the declaring file by its name,
 // strings by their bytes), the same children in the same order, and
@@ -76,8 +75,8 @@ type merger struct {
 	// holds the DIEs given a Type since it was entered.
 	current *unitInfo
 	written []dwarf.Offset
-	// lastFile and lastSame are sameDeclFileAt's last question and
-	// answer (the zero fileQuery, of one unit, is never asked).
+	// lastFile and lastSame are mergeJudge.SameDeclFile's last question
+	// and answer (the zero fileQuery, of one unit, is never asked).
 	lastFile fileQuery
 	lastSame bool
 }
@@ -172,67 +171,32 @@ func (dr *dwarfReader) compareType(a, b dwarf.Offset) bool {
 		return false
 	}
 	m.assumed[p] = true
-	// The encodings are compared first; the judge's Enter is
-	// enterCompare, which goes one level deeper when it lets them in.
-	depth := m.depth
-	same, decided := dr.dies.SameEncoding(a, b, comparedSlots, (*mergeJudge)(dr))
-	entered := m.depth > depth
-	if !decided {
-		same = dr.compareDecoded(a, b, entered)
-	}
-	if entered {
-		m.depth--
-	}
-	return same
-}
-
-// compareDecoded compares the type DIEs at a and b decoded, entering the
-// comparison unless entered.
-func (dr *dwarfReader) compareDecoded(a, b dwarf.Offset, entered bool) bool {
-	var da, db dwarfdec.DIE
-	if dr.entry(a, &da) != nil || dr.entry(b, &db) != nil {
-		return false
-	}
-	if !entered {
-		if !dr.enterCompare(da.Tag, a, b) {
-			return false
-		}
-		defer func() { dr.merge.depth-- }()
-	}
-	return dr.sameDIE(&da, &db)
-}
-
-// enterCompare begins the comparison of the type DIEs at a and b, of tag
-// tag: it reports false when what the type decoder takes from around the
-// DIEs differs, else records the pair as proved if it is merged, and goes
-// one level deeper.
-func (dr *dwarfReader) enterCompare(tag dwarf.Tag, a, b dwarf.Offset) bool {
-	m := &dr.merge
-	if mergedTag(tag) {
-		// Only the tagged types are shared on success: the others are
-		// cheap to compare again, and most are never asked for.
-		m.proved = append(m.proved, [2]dwarf.Offset{a, b})
-	}
-	// What the type decoder takes from around the DIE: its scope and
-	// its unit's language.
-	if dr.scope.get(a) != dr.scope.get(b) || dr.isCXX(a) != dr.isCXX(b) {
-		return false
-	}
 	m.depth++
-	return true
+	same := dr.dies.SameDIEs(a, b, comparedSlots, (*mergeJudge)(dr))
+	m.depth--
+	return same
 }
 
 // comparedSlots are mergedSlots as a set.
 var comparedSlots = dwarfdec.NewSlotSet(mergedSlots[:]...)
 
 // mergeJudge is the reader as the judge of references and declaring files
-// for dwarfdec's comparison of encodings.
+// for dwarfdec's comparison of two DIEs.
 type mergeJudge dwarfReader
 
-// Enter lets the comparison of the type DIEs at a and b in (see
-// enterCompare).
+// Enter begins the comparison of the type DIEs at a and b, of tag tag: it
+// reports false when what the type decoder takes from around the DIEs
+// differs, else records the pair as proved if it is merged.
 func (j *mergeJudge) Enter(tag dwarf.Tag, a, b dwarf.Offset) bool {
-	return (*dwarfReader)(j).enterCompare(tag, a, b)
+	dr := (*dwarfReader)(j)
+	if mergedTag(tag) {
+		// Only the tagged types are shared on success: the others are
+		// cheap to compare again, and most are never asked for.
+		dr.merge.proved = append(dr.merge.proved, [2]dwarf.Offset{a, b})
+	}
+	// What the type decoder takes from around the DIE: its scope and
+	// its unit's language.
+	return dr.scope.get(a) == dr.scope.get(b) && dr.isCXX(a) == dr.isCXX(b)
 }
 
 // SameRef compares the type DIEs two compared DIEs refer to.
@@ -240,112 +204,28 @@ func (j *mergeJudge) SameRef(_ dwarfdec.Slot, a, b dwarf.Offset) bool {
 	return (*dwarfReader)(j).compareType(a, b)
 }
 
-// SameDeclFile compares the declaring files of two compared DIEs.
+// SameDeclFile reports whether file number na of the unit whose unit DIE
+// is at unitA and file number nb of the unit whose unit DIE is at unitB
+// have the same name.
 func (j *mergeJudge) SameDeclFile(unitA, unitB dwarf.Offset, na, nb int64) bool {
-	return (*dwarfReader)(j).sameDeclFileAt(unitA, unitB, na, nb)
+	if unitA == unitB {
+		return na == nb
+	}
+	// The members of a type are most often declared in one file: the
+	// answer for the last pair of file numbers is kept.
+	m := &j.merge
+	q := fileQuery{unitA, unitB, na, nb}
+	if m.lastFile == q {
+		return m.lastSame
+	}
+	m.lastFile, m.lastSame = q, (*dwarfReader)(j).sameFile(q)
+	return m.lastSame
 }
 
 // isCXX reports whether the DIE at off is in a C++ unit.
 func (dr *dwarfReader) isCXX(off dwarf.Offset) bool {
 	u := dr.unitOf(off)
 	return u != nil && u.cxx
-}
-
-// sameDIE compares two DIEs and their children.
-func (dr *dwarfReader) sameDIE(a, b *dwarfdec.DIE) bool {
-	if a.Tag != b.Tag || a.IsDeclaration() != b.IsDeclaration() {
-		return false
-	}
-	for _, s := range mergedSlots {
-		switch k := a.Kinds[s]; {
-		case k != b.Kinds[s]:
-			return false
-		case k != dwarfdec.ValNone && !dr.sameAttr(a, b, s):
-			return false
-		}
-	}
-	var ka, kb dwarfdec.DIE
-	ca, cb := dwarfdec.ChildrenOf(a), dwarfdec.ChildrenOf(b)
-	for {
-		oka, erra := dr.dies.Next(&ca, &ka)
-		okb, errb := dr.dies.Next(&cb, &kb)
-		switch {
-		case erra != nil || errb != nil || oka != okb:
-			return false
-		case !oka:
-			return true
-		case !dr.sameDIE(&ka, &kb):
-			return false
-		}
-	}
-}
-
-// sameAttr compares the attributes of slot s of two DIEs, which both have
-// one of the same kind (sameDIE checks it).
-func (dr *dwarfReader) sameAttr(a, b *dwarfdec.DIE, s dwarfdec.Slot) bool {
-	kind := a.Kinds[s]
-	switch kind {
-	case dwarfdec.ValOffset:
-		ra, _ := a.Ref(s)
-		rb, _ := b.Ref(s)
-		return dr.compareType(ra, rb)
-	case dwarfdec.ValUint:
-		// A type unit's signature: the same type when the reader can
-		// follow it (else both stay unmerged, counted as unread).
-		if a.Vals[s] != b.Vals[s] {
-			return false
-		}
-		if s != dwarfdec.SlotType {
-			return true
-		}
-		_, ok := dr.typeUnitAt(a.Vals[s])
-		return ok
-	}
-	if sa, ok := a.StrBytes(s); ok {
-		sb, _ := b.StrBytes(s)
-		return bytes.Equal(sa, sb)
-	}
-	if ba, ok := a.Block(s); ok && (s == dwarfdec.SlotDataMemberLoc || s == dwarfdec.SlotVtableElemLoc) {
-		bb, _ := b.Block(s)
-		return bytes.Equal(ba, bb)
-	}
-	if s == dwarfdec.SlotDeclFile && kind == dwarfdec.ValInt {
-		return dr.sameDeclFile(a, b)
-	}
-	return a.Vals[s] == b.Vals[s]
-}
-
-// sameDeclFile reports whether two DIEs were declared in files of the same
-// name, each looked up in its unit's line table.
-func (dr *dwarfReader) sameDeclFile(a, b *dwarfdec.DIE) bool {
-	na, _ := a.Int(dwarfdec.SlotDeclFile)
-	nb, _ := b.Int(dwarfdec.SlotDeclFile)
-	ua, ub := dr.unitOf(a.Off), dr.unitOf(b.Off)
-	switch {
-	case ua == ub:
-		return na == nb
-	case ua == nil || ub == nil:
-		return false
-	}
-	return dr.sameDeclFileAt(ua.off, ub.off, na, nb)
-}
-
-// sameDeclFileAt reports whether file number na of the unit whose unit
-// DIE is at unitA and file number nb of the unit whose unit DIE is at
-// unitB have the same name.
-func (dr *dwarfReader) sameDeclFileAt(unitA, unitB dwarf.Offset, na, nb int64) bool {
-	if unitA == unitB {
-		return na == nb
-	}
-	// The members of a type are most often declared in one file: the
-	// answer for the last pair of file numbers is kept.
-	q := fileQuery{unitA, unitB, na, nb}
-	if m := &dr.merge; m.lastFile == q {
-		return m.lastSame
-	}
-	same := dr.sameFile(q)
-	dr.merge.lastFile, dr.merge.lastSame = q, same
-	return same
 }
 
 // A fileQuery asks whether file number na of the unit whose unit DIE is

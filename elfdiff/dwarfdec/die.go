@@ -264,13 +264,20 @@ func (dd *Decoder) Read(off dwarf.Offset, d *DIE) error {
 	if d.Kinds[slotSignature] != ValUint || dd.raw {
 		return nil
 	}
-	if dd.sigs == nil {
-		dd.sigs = dd.sec.typeSignatures()
-	}
-	if t, ok := dd.sigs[d.Vals[slotSignature]]; ok && t != off {
+	if t, ok := dd.typeOfSignature(d.Vals[slotSignature]); ok && t != off {
 		return dd.read(t, d)
 	}
 	return nil
+}
+
+// typeOfSignature returns where the type unit of signature sig puts its
+// type, and whether there is one.
+func (dd *Decoder) typeOfSignature(sig uint64) (dwarf.Offset, bool) {
+	if dd.sigs == nil {
+		dd.sigs = dd.sec.typeSignatures()
+	}
+	t, ok := dd.sigs[sig]
+	return t, ok
 }
 
 // LineFiles returns the file names of the line table of the unit whose

@@ -425,7 +425,7 @@ func TestTypeDIEForms(t *testing.T) {
 
 // TestDIEDecoderMalformed cuts and corrupts .debug_info and decodes a DIE,
 // and its children, at every offset, and compares it with the last DIE
-// read by SameEncoding: the decoder must fail with an error, never a panic
+// read (SameDIEs): the decoder must fail with an error, never a panic
 // or an endless loop.
 func TestDIEDecoderMalformed(t *testing.T) {
 	so := testlib.BuildLib(t, "g++", testlib.CXXSrc, "-gdwarf-5", "-O1")
@@ -454,7 +454,7 @@ func TestDIEDecoderMalformed(t *testing.T) {
 				if dd.Read(dwarf.Offset(off), &d) != nil {
 					continue
 				}
-				dd.SameEncoding(dwarf.Offset(off), prev, all, anyPair{})
+				dd.SameDIEs(dwarf.Offset(off), prev, all, anyPair{})
 				prev = dwarf.Offset(off)
 				for c, steps := ChildrenOf(&d), 0; ; steps++ {
 					if steps > n {

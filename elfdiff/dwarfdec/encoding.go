@@ -1,10 +1,12 @@
 package dwarfdec
 
-// This file compares two DIEs, and their children, without decoding them
-// into DIE structs: their attributes are read in step, one value of each
-// at a time, and the comparison stops at the first difference. Comparing
-// a unit's copy of a type with another's is most of the time of reading a
-// library whose units repeat the types of its headers.
+// This file compares two DIEs, and their children, as a merge of the
+// copies of one type needs: their attributes are read in step, one value
+// of each at a time, without decoding them into DIE structs, and the
+// comparison stops at the first difference; where that cannot decide,
+// the decoded DIEs are compared. Comparing a unit's copy of a type with
+// another's is most of the time of reading a library whose units repeat
+// the types of its headers.
 
 import (
 	"bytes"
@@ -26,8 +28,7 @@ func NewSlotSet(slots ...Slot) SlotSet {
 // Has reports whether s holds slot x.
 func (s SlotSet) Has(x Slot) bool { return s&(1<<x) != 0 }
 
-// A PairJudge answers, for SameEncoding, what the encodings of two DIEs
-// cannot tell.
+// A PairJudge answers, for SameDIEs, what two DIEs' values cannot tell.
 type PairJudge interface {
 	// Enter is called once the DIEs at a and b compared first are found
 	// to have one tag, before their values are read; false decides them
@@ -42,6 +43,96 @@ type PairJudge interface {
 	SameDeclFile(unitA, unitB dwarf.Offset, na, nb int64) bool
 }
 
+// SameDIEs reports whether the DIEs at a and b, as Read reads them, and
+// their children are the same: the same tag, the same DW_AT_declaration,
+// the same value of each attribute of the slots in compared (the first of
+// an attribute given twice), with references and declaring files judged by
+// j, and children the same one by one. Strings compare by their bytes,
+// blocks only in the slots that keep them (SlotDataMemberLoc,
+// SlotVtableElemLoc), type-unit signatures by value when the type unit is
+// there. j.Enter is called once for the DIEs at a and b, when found of one
+// tag.
+func (dd *Decoder) SameDIEs(a, b dwarf.Offset, compared SlotSet, j PairJudge) bool {
+	same, decided, entered := dd.sameEncoding(a, b, compared, j)
+	if decided {
+		return same
+	}
+	var da, db DIE
+	if dd.Read(a, &da) != nil || dd.Read(b, &db) != nil {
+		return false
+	}
+	if !entered && !j.Enter(da.Tag, a, b) {
+		return false
+	}
+	return dd.sameDecoded(&da, &db, compared, j)
+}
+
+// sameDecoded compares two decoded DIEs and their children as SameDIEs
+// does.
+func (dd *Decoder) sameDecoded(a, b *DIE, compared SlotSet, j PairJudge) bool {
+	if a.Tag != b.Tag || a.IsDeclaration() != b.IsDeclaration() {
+		return false
+	}
+	for s := range Slot(numSlots) {
+		if !compared.Has(s) || s == slotDeclaration {
+			continue
+		}
+		switch k := a.Kinds[s]; {
+		case k != b.Kinds[s]:
+			return false
+		case k != ValNone && !dd.sameDecodedAttr(a, b, s, j):
+			return false
+		}
+	}
+	var ka, kb DIE
+	ca, cb := ChildrenOf(a), ChildrenOf(b)
+	for {
+		oka, erra := dd.Next(&ca, &ka)
+		okb, errb := dd.Next(&cb, &kb)
+		switch {
+		case erra != nil || errb != nil || oka != okb:
+			return false
+		case !oka:
+			return true
+		case !dd.sameDecoded(&ka, &kb, compared, j):
+			return false
+		}
+	}
+}
+
+// sameDecodedAttr compares the attributes of slot s of two decoded DIEs,
+// which both have one of the same kind (sameDecoded checks it).
+func (dd *Decoder) sameDecodedAttr(a, b *DIE, s Slot, j PairJudge) bool {
+	kind := a.Kinds[s]
+	switch kind {
+	case ValOffset:
+		return j.SameRef(s, dwarf.Offset(a.Vals[s]), dwarf.Offset(b.Vals[s]))
+	case ValUint:
+		// A type unit's signature: the same type when the type unit is
+		// there to read it.
+		if a.Vals[s] != b.Vals[s] {
+			return false
+		}
+		if s != SlotType {
+			return true
+		}
+		_, ok := dd.typeOfSignature(a.Vals[s])
+		return ok
+	}
+	if sa, ok := a.StrBytes(s); ok {
+		sb, _ := b.StrBytes(s)
+		return bytes.Equal(sa, sb)
+	}
+	if ba, ok := a.Block(s); ok && (s == SlotDataMemberLoc || s == SlotVtableElemLoc) {
+		bb, _ := b.Block(s)
+		return bytes.Equal(ba, bb)
+	}
+	if s == SlotDeclFile && kind == ValInt {
+		return j.SameDeclFile(dwarf.Offset(a.unit.first), dwarf.Offset(b.unit.first), int64(a.Vals[s]), int64(b.Vals[s]))
+	}
+	return a.Vals[s] == b.Vals[s]
+}
+
 // hasSignature reports whether the DIEs of abbreviation ab have a
 // DW_AT_signature.
 func hasSignature(ab *abbrev) bool {
@@ -53,29 +144,23 @@ func hasSignature(ab *abbrev) bool {
 	return false
 }
 
-// SameEncoding compares the DIEs at a and b, and their children, in
-// step, as a comparison of the DIEs Read and Next decode would: the same
-// tag, the same value of each attribute of the slots in compared (the
-// first of an attribute given twice) and of DW_AT_declaration, with
-// references and declaring files judged by j, and children alike one by
-// one. Strings compare by their bytes; blocks only in the slots that keep
-// them (SlotDataMemberLoc, SlotVtableElemLoc). j.Enter is called for the
-// DIEs at a and b once found of one tag. It reports whether the
-// comparison is decided. It is not when the compared attributes of two
-// DIEs met come in another order or in forms of other kinds, when one DIE
-// has a list of children and the other none (the list may be empty), when
-// a DIE cannot be read, or when a value is one the caller judges another
-// way (a type unit's signature, or a DIE standing for one, which Read
-// follows): the caller must then compare the decoded DIEs. A pair found
-// different is decided at once, without reading further.
-func (dd *Decoder) SameEncoding(a, b dwarf.Offset, compared SlotSet, j PairJudge) (same, decided bool) {
+// sameEncoding compares the DIEs at a and b, and their children, as
+// SameDIEs does, reading their values in step. It reports whether the
+// comparison is decided, and whether it called j.Enter. It is not decided
+// when the compared attributes of two DIEs met come in another order or
+// in forms of other kinds, when one DIE has a list of children and the
+// other none (the list may be empty), when a DIE cannot be read, or when a
+// value is a type unit's signature or a DIE stands for one (Read follows
+// it). A pair found different is decided at once, without reading
+// further.
+func (dd *Decoder) sameEncoding(a, b dwarf.Offset, compared SlotSet, j PairJudge) (same, decided, entered bool) {
 	ua, err := dd.unitAt(a)
 	if err != nil {
-		return false, false
+		return false, false, entered
 	}
 	ub, err := dd.unitAt(b)
 	if err != nil {
-		return false, false
+		return false, false, entered
 	}
 	ba := ScanBuf{Data: dd.sec.Info[:ua.end], Pos: uint64(a), Order: dd.sec.Order}
 	bb := ScanBuf{Data: dd.sec.Info[:ub.end], Pos: uint64(b), Order: dd.sec.Order}
@@ -85,40 +170,42 @@ func (dd *Decoder) SameEncoding(a, b dwarf.Offset, compared SlotSet, j PairJudge
 	var open [maxEncodingDepth]siblings
 	for depth := 0; ; {
 		if ba.Pos >= ua.end || bb.Pos >= ub.end {
-			return false, false // the null entries that end a unit left out
+			return false, false, entered // the null entries that end a unit left out
 		}
 		aa, erra := dd.abbrevAt(ua, &ba)
 		ab, errb := dd.abbrevAt(ub, &bb)
 		switch {
 		case erra != nil || errb != nil || (aa == nil) != (ab == nil):
-			return false, false
+			return false, false, entered
 		case aa == nil && depth == 0: // no DIE at a and b
-			return false, false
+			return false, false, entered
 		case aa == nil:
 			depth--
 			if o := open[depth]; o.a != 0 && o.a != ba.Pos || o.b != 0 && o.b != bb.Pos {
-				return false, false
+				return false, false, entered
 			}
 			if depth == 0 {
-				return true, true
+				return true, true, entered
 			}
 			continue
 		case aa.tag != ab.tag:
-			return false, true
+			return false, true, entered
 		case aa.children != ab.children: // one list may be empty
-			return false, false
+			return false, false, entered
 		case depth == 0 && (hasSignature(aa) || hasSignature(ab)):
-			return false, false
-		case depth == 0 && !j.Enter(aa.tag, a, b):
-			return false, true
+			return false, false, entered
+		case depth == 0:
+			if entered = true; !j.Enter(aa.tag, a, b) {
+				return false, true, entered
+			}
 		}
 		var sib siblings
 		if same, decided := dd.sameValues(ua, ub, &ba, &bb, aa, ab, compared, j, &sib); !same || !decided {
-			return same, decided
+			return same, decided, entered
 		}
 		switch {
 		case aa.children && depth == len(open):
-			return false, false
+			return false, false, entered
 		case aa.children:
 			// Next skips a DIE's children to its sibling, when it has
 			// one past its attributes (else it walks them); the DIEs
@@ -132,12 +219,12 @@ func (dd *Decoder) SameEncoding(a, b dwarf.Offset, compared SlotSet, j PairJudge
 			open[depth] = sib
 			depth++
 		case depth == 0:
-			return true, true
+			return true, true, entered
 		}
 	}
 }
 
-// maxEncodingDepth bounds the nesting of the DIEs SameEncoding compares.
+// maxEncodingDepth bounds the nesting of the DIEs sameEncoding compares.
 const maxEncodingDepth = 32
 
 // siblings holds the DW_AT_sibling of two DIEs compared (0 for none).

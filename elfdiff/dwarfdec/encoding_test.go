@@ -77,9 +77,9 @@ func encodingUnits() map[string]string {
 }
 
 // TestSameEncodingAgreesWithDecoded compares the copies of each named type
-// of a library whose units include one header, every pair of units, with
-// SameEncoding and with a comparison of the decoded DIEs: where
-// SameEncoding decides, it must answer as the decoded comparison does, and
+// of a library whose units include one header, every pair of units, by
+// their encodings (sameEncoding) and decoded (sameDecoded): where
+// sameEncoding decides, it must answer as the decoded comparison does, and
 // it must decide both ways.
 func TestSameEncodingAgreesWithDecoded(t *testing.T) {
 	df := openScanLib(t, testlib.BuildUnitsWith(t, "gcc", encodingUnits()))
@@ -111,11 +111,11 @@ func TestSameEncodingAgreesWithDecoded(t *testing.T) {
 			for y := x + 1; y < len(offs); y++ {
 				a, b := offs[x], offs[y]
 				j.assumed = map[[2]dwarf.Offset]bool{{a, b}: true}
-				same, decided := dd.SameEncoding(a, b, j.compared, j)
+				same, decided, _ := dd.sameEncoding(a, b, j.compared, j)
 				j.assumed = map[[2]dwarf.Offset]bool{}
 				want := j.same(a, b)
 				if decided && same != want {
-					t.Errorf("%v %s at %#x and %#x: SameEncoding says same=%v, the decoded DIEs %v", k.tag, k.name, a, b, same, want)
+					t.Errorf("%v %s at %#x and %#x: sameEncoding says same=%v, the decoded DIEs %v", k.tag, k.name, a, b, same, want)
 				}
 				count[b2i(decided)][b2i(want)]++
 			}
@@ -123,7 +123,7 @@ func TestSameEncodingAgreesWithDecoded(t *testing.T) {
 	}
 	t.Logf("pairs [undecided, decided] × [differ, same]: %v", count)
 	if count[1][0] == 0 || count[1][1] == 0 {
-		t.Errorf("SameEncoding decided %d pairs that differ and %d that are the same: want some of each", count[1][0], count[1][1])
+		t.Errorf("sameEncoding decided %d pairs that differ and %d that are the same: want some of each", count[1][0], count[1][1])
 	}
 }
 
@@ -134,9 +134,8 @@ func b2i(b bool) int {
 	return 0
 }
 
-// decodedJudge compares DIEs decoded by Read and Next, as the merge of
-// elfdiff/abi does, and judges SameEncoding's references with that
-// comparison.
+// decodedJudge compares DIEs decoded by Read and Next (sameDecoded), and
+// judges sameEncoding's references with that comparison.
 type decodedJudge struct {
 	t        *testing.T
 	dd       *Decoder
@@ -177,61 +176,5 @@ func (j *decodedJudge) same(a, b dwarf.Offset) bool {
 	if j.dd.Read(a, &da) != nil || j.dd.Read(b, &db) != nil {
 		return false
 	}
-	return j.sameDIE(&da, &db)
-}
-
-func (j *decodedJudge) sameDIE(a, b *DIE) bool {
-	if a.Tag != b.Tag || a.IsDeclaration() != b.IsDeclaration() {
-		return false
-	}
-	for s := range Slot(numSlots) {
-		if !j.compared.Has(s) {
-			continue
-		}
-		k := a.Kinds[s]
-		switch {
-		case k != b.Kinds[s]:
-			return false
-		case k == ValOffset:
-			ra, _ := a.Ref(s)
-			rb, _ := b.Ref(s)
-			if !j.same(ra, rb) {
-				return false
-			}
-		case k == valString:
-			sa, _ := a.StrBytes(s)
-			sb, _ := b.StrBytes(s)
-			if !bytes.Equal(sa, sb) {
-				return false
-			}
-		case k == valBytes && s == SlotDataMemberLoc:
-			ba, _ := a.Block(s)
-			bb, _ := b.Block(s)
-			if !bytes.Equal(ba, bb) {
-				return false
-			}
-		case s == SlotDeclFile && k == ValInt:
-			na, _ := a.Int(s)
-			nb, _ := b.Int(s)
-			if !j.SameDeclFile(dwarf.Offset(a.unit.first), dwarf.Offset(b.unit.first), na, nb) {
-				return false
-			}
-		case a.Vals[s] != b.Vals[s]:
-			return false
-		}
-	}
-	ca, cb := ChildrenOf(a), ChildrenOf(b)
-	for {
-		var ka, kb DIE
-		oka, erra := j.dd.Next(&ca, &ka)
-		okb, errb := j.dd.Next(&cb, &kb)
-		switch {
-		case erra != nil || errb != nil || oka != okb:
-			return false
-		case !oka:
-			return true
-		case !j.sameDIE(&ka, &kb):
-			return false
-		}
-	}
+	return j.dd.sameDecoded(&da, &db, j.compared, j)
 }
