@@ -162,10 +162,10 @@ func (dr *dwarfReader) compareType(a, b dwarf.Offset) bool {
 	if m.assumed[p] {
 		return true
 	}
-	ta, oka := dr.types[a]
-	tb, okb := dr.types[b]
-	if oka && okb && ta == tb {
-		return true
+	if ta, ok := dr.types[a]; ok {
+		if tb, ok := dr.types[b]; ok && ta == tb {
+			return true
+		}
 	}
 	if m.depth >= maxCompareDepth {
 		return false

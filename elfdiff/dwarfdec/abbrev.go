@@ -24,6 +24,9 @@ type abbrev struct {
 	tag      dwarf.Tag
 	children bool
 	attrs    []abbrevAttr
+	// plan is the comparison plan of the abbreviation's DIEs the
+	// decoder compiled last (see Decoder.planOf).
+	plan *comparePlan
 }
 
 // maxAbbrevCode bounds the abbreviation codes the scanner accepts: they

@@ -139,6 +139,10 @@ type Decoder struct {
 	// DW_AT_signature; raw leaves DW_AT_signature unfollowed.
 	sigs map[uint64]dwarf.Offset
 	raw  bool
+	// plans interns the comparison plans by planKey; unplanned makes
+	// sameEncoding compare attribute by attribute (for its tests).
+	plans     map[string]*comparePlan
+	unplanned bool
 }
 
 // NewDecoder returns a decoder of the units with the given headers, in
@@ -240,7 +244,12 @@ func (dd *Decoder) readBases(u *dieUnit) error {
 // abbrevAt reads the abbreviation code at b and returns its abbreviation,
 // or nil for the null entry.
 func (dd *Decoder) abbrevAt(u *dieUnit, b *ScanBuf) (*abbrev, error) {
-	code := uint64(uint32(b.uleb())) // as debug/dwarf truncates it
+	var code uint64
+	if p := b.Pos; b.Err == nil && p < uint64(len(b.Data)) && b.Data[p] < 0x80 {
+		code, b.Pos = uint64(b.Data[p]), p+1 // most codes: one byte
+	} else {
+		code = uint64(uint32(b.uleb())) // as debug/dwarf truncates it
+	}
 	if b.Err != nil {
 		return nil, b.Err
 	}

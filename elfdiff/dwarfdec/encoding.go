@@ -199,8 +199,16 @@ func (dd *Decoder) sameEncoding(a, b dwarf.Offset, compared SlotSet, j PairJudge
 				return false, true, entered
 			}
 		}
-		var sib siblings
-		if same, decided := dd.sameValues(ua, ub, &ba, &bb, aa, ab, compared, j, &sib); !same || !decided {
+		var (
+			sib           siblings
+			same, decided bool
+		)
+		if p := dd.planOf(ua, aa, compared); !dd.unplanned && p == dd.planOf(ub, ab, compared) {
+			same, decided = dd.samePlanned(ua, ub, &ba, &bb, aa, ab, p, j, &sib)
+		} else {
+			same, decided = dd.sameValues(ua, ub, &ba, &bb, aa, ab, compared, j, &sib)
+		}
+		if !same || !decided {
 			return same, decided, entered
 		}
 		switch {

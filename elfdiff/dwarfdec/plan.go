@@ -1,0 +1,316 @@
+package dwarfdec
+
+// This file compiles, for the in-step comparison of two DIEs (encoding.go),
+// the walk over the attributes of one abbreviation into a short list of
+// steps: which bytes to skip, which to compare as they are, which values
+// to hand to the judge. Two DIEs whose abbreviations have the same
+// attributes in the same forms, in units of the same shape — as the
+// copies of a header's types are in every unit that includes it — are
+// compared by walking that list once, instead of asking, attribute by
+// attribute and DIE by DIE, whether the comparison looks at it, how its
+// form decodes, and which rule compares its value. The steps answer as
+// sameValues does: TestSameEncodingAgreesWithDecoded compares both with
+// the decoded comparison.
+
+import (
+	"bytes"
+	"debug/dwarf"
+	"fmt"
+	"strings"
+)
+
+// A stepKind is what one step of a comparison plan does on both DIEs.
+type stepKind uint8
+
+const (
+	stepSkip     stepKind = iota // skip n bytes
+	stepSkipForm                 // skip a value of form (of variable size)
+	stepSibling                  // read the DW_AT_sibling, of form
+	stepEqual                    // compare n bytes: constants whose value is their bytes
+	stepFlag                     // compare DW_FORM_flag values as Read decodes them (1 is true)
+	stepLEB                      // compare the values of a DW_FORM_udata or DW_FORM_sdata
+	stepRef                      // hand the references, of form, to the judge
+	stepStrp                     // compare the strings of two DW_FORM_strp
+	stepString                   // compare two DW_FORM_string names
+	stepDeclFile                 // hand the file numbers, of form, to the judge
+	stepValue                    // compare attribute attr as sameValue does
+)
+
+// A planStep is one step of a comparison plan.
+type planStep struct {
+	kind stepKind
+	form uint32
+	slot Slot
+	n    uint64 // stepSkip, stepEqual: the bytes; stepValue, stepDeclFile: the attribute's index
+}
+
+// A unitShape is what the sizes of a unit's values depend on.
+type unitShape struct {
+	version           uint16
+	addrSize, offSize int
+}
+
+func shapeOf(u *dieUnit) unitShape {
+	return unitShape{version: u.version, addrSize: u.addrSize, offSize: u.offSize}
+}
+
+// A comparePlan compares the values of two DIEs of one abbreviation, or
+// of two abbreviations with the same attributes in the same forms, for
+// one set of compared slots in units of one shape. Plans are interned by
+// the Decoder: two abbreviations have the same plan exactly when their
+// DIEs can be compared by it.
+type comparePlan struct {
+	steps    []planStep
+	compared SlotSet
+	shape    unitShape
+}
+
+// planOf returns the plan of the DIEs of abbreviation ab of unit u, for
+// the slots in compared (which include slotDeclaration).
+func (dd *Decoder) planOf(u *dieUnit, ab *abbrev, compared SlotSet) *comparePlan {
+	if p := ab.plan; p != nil && p.compared == compared && p.shape == shapeOf(u) {
+		return p
+	}
+	shape := shapeOf(u)
+	key := planKey(ab, compared, shape)
+	p, ok := dd.plans[key]
+	if !ok {
+		p = compilePlan(ab, compared, shape)
+		if dd.plans == nil {
+			dd.plans = make(map[string]*comparePlan)
+		}
+		dd.plans[key] = p
+	}
+	ab.plan = p
+	return p
+}
+
+// planKey identifies the plan of ab: its attributes and forms (and the
+// implicit values, which the steps take as equal), the slots compared and
+// the unit's shape.
+func planKey(ab *abbrev, compared SlotSet, shape unitShape) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%x %d %d %d;", uint64(compared), shape.version, shape.addrSize, shape.offSize)
+	for _, a := range ab.attrs {
+		fmt.Fprintf(&b, "%x,%x", uint32(a.attr), a.form)
+		if a.form == formImplicitConst {
+			fmt.Fprintf(&b, "=%d", a.implicit)
+		}
+		b.WriteByte(';')
+	}
+	return b.String()
+}
+
+// compilePlan returns the steps that compare two DIEs of the attributes of
+// ab as sameValues does: the first attribute of each slot in compared is
+// compared, the first DW_AT_sibling read, every other attribute skipped.
+func compilePlan(ab *abbrev, compared SlotSet, shape unitShape) *comparePlan {
+	p := &comparePlan{compared: compared, shape: shape}
+	add := func(s planStep) {
+		if s.kind == stepSkip && s.n == 0 {
+			return
+		}
+		// Runs of bytes skipped, or compared, are one step.
+		if n := len(p.steps); n > 0 && (s.kind == stepSkip || s.kind == stepEqual) && p.steps[n-1].kind == s.kind {
+			p.steps[n-1].n += s.n
+			return
+		}
+		p.steps = append(p.steps, s)
+	}
+	var seen SlotSet
+	for i := range ab.attrs {
+		a := &ab.attrs[i]
+		form := uint32(a.form)
+		first := !seen.Has(a.slot)
+		seen |= 1 << a.slot
+		size, fixed := fixedSize(form, shape)
+		switch {
+		case first && compared.Has(a.slot):
+			add(compareStep(a, i, size, fixed))
+		case first && a.slot == slotSibling && isRefForm(a.form):
+			add(planStep{kind: stepSibling, form: form})
+		case fixed:
+			add(planStep{kind: stepSkip, n: size})
+		default:
+			add(planStep{kind: stepSkipForm, form: form})
+		}
+	}
+	return p
+}
+
+// compareStep returns the step that compares attribute a, the i-th of its
+// abbreviation, of size bytes when fixed.
+func compareStep(a *abbrevAttr, i int, size uint64, fixed bool) planStep {
+	form, s := uint32(a.form), a.slot
+	switch form {
+	case formData1, formData2, formData4, formData8, formUdata, formSdata:
+		switch {
+		case s == SlotDeclFile:
+			return planStep{kind: stepDeclFile, form: form, n: uint64(i)}
+		case s == slotDeclaration: // not a flag: any value reads as not declared
+			if fixed {
+				return planStep{kind: stepSkip, n: size}
+			}
+			return planStep{kind: stepSkipForm, form: form}
+		case form == formUdata || form == formSdata:
+			return planStep{kind: stepLEB, form: form}
+		}
+		return planStep{kind: stepEqual, n: size}
+	case formFlag:
+		return planStep{kind: stepFlag}
+	case formFlagPresent:
+		return planStep{kind: stepSkip} // true in both
+	case formRef1, formRef2, formRef4, formRef8, formRefUdata, formRefAddr:
+		return planStep{kind: stepRef, form: form, slot: s}
+	case formStrp:
+		if s == SlotName || s == SlotLinkageName {
+			return planStep{kind: stepStrp}
+		}
+	case formString:
+		if s == SlotName || s == SlotLinkageName {
+			return planStep{kind: stepString}
+		}
+	case formImplicitConst:
+		if s == SlotDeclFile { // one number, in units that may number files otherwise
+			return planStep{kind: stepDeclFile, form: form, n: uint64(i)}
+		}
+		// One value, the abbreviation's (and not a flag: a
+		// DW_AT_declaration of this form reads as not declared).
+		return planStep{kind: stepSkip}
+	}
+	return planStep{kind: stepValue, n: uint64(i)}
+}
+
+// fixedSize returns the size of a value of form in a unit of shape, and
+// whether the form has one.
+func fixedSize(form uint32, shape unitShape) (uint64, bool) {
+	switch form {
+	case formFlagPresent, formImplicitConst:
+		return 0, true
+	case formData1, formRef1, formFlag, formStrx1, formAddrx1:
+		return 1, true
+	case formData2, formRef2, formStrx2, formAddrx2:
+		return 2, true
+	case formStrx3, formAddrx3:
+		return 3, true
+	case formData4, formRef4, formRefSup4, formStrx4, formAddrx4:
+		return 4, true
+	case formData8, formRef8, formRefSig8, formRefSup8:
+		return 8, true
+	case formData16:
+		return 16, true
+	case formAddr:
+		return uint64(shape.addrSize), true
+	case formStrp, formLineStrp, formSecOffset, formStrpSup, formGNURefAlt, formGNUStrpAlt:
+		return uint64(shape.offSize), true
+	case formRefAddr:
+		if shape.version == 2 {
+			return uint64(shape.addrSize), true
+		}
+		return uint64(shape.offSize), true
+	}
+	return 0, false
+}
+
+// samePlanned compares the attribute values of two DIEs of abbreviations
+// aa and ab, which have plan p, as sameValues does.
+func (dd *Decoder) samePlanned(ua, ub *dieUnit, ba, bb *ScanBuf, aa, ab *abbrev, p *comparePlan, j PairJudge, sib *siblings) (same, decided bool) {
+	for i := range p.steps {
+		st := &p.steps[i]
+		switch st.kind {
+		case stepSkip:
+			ba.advance(st.n)
+			bb.advance(st.n)
+		case stepSkipForm:
+			if skipForm(ba, &ua.ScanUnit, st.form) != nil || skipForm(bb, &ub.ScanUnit, st.form) != nil {
+				return false, false
+			}
+		case stepSibling:
+			sib.a, _ = ua.ref(ba, st.form)
+			sib.b, _ = ub.ref(bb, st.form)
+		case stepEqual:
+			va, vb := ba.bytes(st.n), bb.bytes(st.n)
+			if ba.Err == nil && bb.Err == nil && !bytes.Equal(va, vb) {
+				return false, true
+			}
+		case stepFlag:
+			if va, vb := ba.u8() == 1, bb.u8() == 1; ba.Err == nil && bb.Err == nil && va != vb {
+				return false, true
+			}
+		case stepLEB:
+			var va, vb uint64
+			if st.form == formSdata {
+				va, vb = uint64(ba.sleb()), uint64(bb.sleb())
+			} else {
+				va, vb = ba.uleb(), bb.uleb()
+			}
+			if ba.Err == nil && bb.Err == nil && va != vb {
+				return false, true
+			}
+		case stepRef:
+			ra, _ := ua.ref(ba, st.form)
+			rb, _ := ub.ref(bb, st.form)
+			if ba.Err != nil || bb.Err != nil {
+				return false, false
+			}
+			// Offsets are 32 bits in debug/dwarf, as Read decodes them.
+			if !j.SameRef(st.slot, dwarf.Offset(ra), dwarf.Offset(rb)) {
+				return false, true
+			}
+		case stepStrp:
+			if same, decided := sameStrp(ua, ub, ba, bb); !same || !decided {
+				return same, decided
+			}
+		case stepString:
+			if va, vb := ba.cstring(), bb.cstring(); ba.Err == nil && bb.Err == nil && !bytes.Equal(va, vb) {
+				return false, true
+			}
+		case stepDeclFile:
+			var na, nb uint64
+			switch st.form {
+			case formData1:
+				na, nb = uint64(ba.u8()), uint64(bb.u8())
+			case formData2:
+				na, nb = uint64(ba.u16()), uint64(bb.u16())
+			case formImplicitConst:
+				na, nb = uint64(aa.attrs[st.n].implicit), uint64(ab.attrs[st.n].implicit)
+			default:
+				_, na, _, _ = dd.value(ua, ba, st.form, 0)
+				_, nb, _, _ = dd.value(ub, bb, st.form, 0)
+			}
+			if ba.Err != nil || bb.Err != nil {
+				return false, false
+			}
+			if !j.SameDeclFile(dwarf.Offset(ua.first), dwarf.Offset(ub.first), int64(na), int64(nb)) {
+				return false, true
+			}
+		case stepValue:
+			if same, decided := dd.sameValue(ua, ub, ba, bb, &aa.attrs[st.n], &ab.attrs[st.n], j); !same || !decided {
+				return same, decided
+			}
+		}
+		if ba.Err != nil || bb.Err != nil {
+			return false, false
+		}
+	}
+	return true, true
+}
+
+// sameStrp compares two names of form DW_FORM_strp read from ba and bb:
+// by offset when both are in one .debug_str, else by their bytes.
+func sameStrp(ua, ub *dieUnit, ba, bb *ScanBuf) (same, decided bool) {
+	oa, ob := ba.offset(ua.offSize), bb.offset(ub.offSize)
+	sa, sb := ua.seg.file.Str, ub.seg.file.Str
+	switch {
+	case ba.Err != nil || bb.Err != nil || oa >= uint64(len(sa)) || ob >= uint64(len(sb)):
+		return false, false
+	case oa == ob && ua.seg.file == ub.seg.file:
+		return true, true
+	}
+	na, erra := stringAt(sa, oa)
+	nb, errb := stringAt(sb, ob)
+	if erra != nil || errb != nil {
+		return false, false
+	}
+	return bytes.Equal(na, nb), true
+}
