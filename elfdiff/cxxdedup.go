@@ -100,7 +100,7 @@ func isFuncTemplate(name string) bool {
 // clients that called them compiled their own copy, unless they relied on
 // the library's (extern template, -fno-inline and no definition in view).
 func inlineRemoved(old *Corpus, changes []Change) {
-	if old.Debug == nil {
+	if old.Debug == nil || !slices.ContainsFunc(changes, func(c Change) bool { return c.Kind == SymbolRemoved }) {
 		return
 	}
 	byName := make(map[string]Symbol)

@@ -50,7 +50,8 @@ const minChunkBytes = 4 << 20
 // workers at a time (GOMAXPROCS when 0), and the results merged in unit
 // order, so that they are those of one scan in order.
 func (dr *dwarfReader) index(syms *elfsym.SymbolList, workers int, minBytes uint64) (*declIndex, error) {
-	w := wanted{funcAddr: make(map[uint64]bool), varAddr: make(map[uint64]bool), names: make(map[string]symClass), private: dr.privateData}
+	n := syms.Len()
+	w := wanted{funcAddr: make(map[uint64]bool, n), varAddr: make(map[uint64]bool), names: make(map[string]symClass, n), private: dr.privateData}
 	for _, s := range syms.All() {
 		switch s.Type {
 		case elf.STT_FUNC, elf.STT_GNU_IFUNC:

@@ -129,9 +129,16 @@ func (dr *dwarfReader) mergeInto(k mergeKey, e *dwarfdec.DIE) *Type {
 // every pair it proved equal share one Type.
 func (dr *dwarfReader) sameTypeDIE(a, b dwarf.Offset) bool {
 	m := &dr.merge
-	if m.assumed == nil || len(m.assumed) > 4096 {
+	switch n := len(m.assumed); {
+	case m.assumed == nil:
 		m.assumed = make(map[[2]dwarf.Offset]bool)
-	} else {
+	case n > 4096:
+		// Not cleared: clearing costs what the map once held. A
+		// comparison of thousands of pairs (a unit's copy of a
+		// header's whole type graph) recurs in the next unit: the
+		// map is made that size at once rather than grown to it.
+		m.assumed = make(map[[2]dwarf.Offset]bool, n)
+	default:
 		clear(m.assumed)
 	}
 	m.proved, m.depth = m.proved[:0], 0

@@ -17,6 +17,7 @@ package dwarfdec
 
 import (
 	"debug/dwarf"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"slices"
@@ -143,13 +144,16 @@ type Decoder struct {
 	// sameEncoding compare attribute by attribute (for its tests).
 	plans     map[string]*comparePlan
 	unplanned bool
+	// littleEndian says the sections' byte order is little-endian.
+	littleEndian bool
 }
 
 // NewDecoder returns a decoder of the units with the given headers, in
 // offset order.
 func NewDecoder(sec *Sections, headers []ScanUnit) *Decoder {
 	sec.ensureSegs()
-	d := &Decoder{sec: sec, units: make([]dieUnit, len(headers)), tables: make(map[abbrevKey][]abbrev)}
+	d := &Decoder{sec: sec, units: make([]dieUnit, len(headers)), tables: make(map[abbrevKey][]abbrev),
+		littleEndian: sec.Order == nil || sec.Order == binary.ByteOrder(binary.LittleEndian)}
 	for i, h := range headers {
 		d.units[i].ScanUnit = h
 	}

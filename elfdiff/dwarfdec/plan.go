@@ -15,6 +15,7 @@ package dwarfdec
 import (
 	"bytes"
 	"debug/dwarf"
+	"encoding/binary"
 	"fmt"
 	"strings"
 )
@@ -30,7 +31,9 @@ const (
 	stepFlag                     // compare DW_FORM_flag values as Read decodes them (1 is true)
 	stepLEB                      // compare the values of a DW_FORM_udata or DW_FORM_sdata
 	stepRef                      // hand the references, of form, to the judge
+	stepRef4                     // hand the DW_FORM_ref4 references to the judge
 	stepStrp                     // compare the strings of two DW_FORM_strp
+	stepStrp4                    // compare the strings of two 4-byte DW_FORM_strp
 	stepString                   // compare two DW_FORM_string names
 	stepDeclFile                 // hand the file numbers, of form, to the judge
 	stepValue                    // compare attribute attr as sameValue does
@@ -160,10 +163,16 @@ func compareStep(a *abbrevAttr, i int, size uint64, fixed bool) planStep {
 		return planStep{kind: stepFlag}
 	case formFlagPresent:
 		return planStep{kind: stepSkip} // true in both
-	case formRef1, formRef2, formRef4, formRef8, formRefUdata, formRefAddr:
+	case formRef4:
+		return planStep{kind: stepRef4, slot: s}
+	case formRef1, formRef2, formRef8, formRefUdata, formRefAddr:
 		return planStep{kind: stepRef, form: form, slot: s}
 	case formStrp:
-		if s == SlotName || s == SlotLinkageName {
+		switch {
+		case s != SlotName && s != SlotLinkageName:
+		case size == 4:
+			return planStep{kind: stepStrp4}
+		default:
 			return planStep{kind: stepStrp}
 		}
 	case formString:
@@ -257,8 +266,22 @@ func (dd *Decoder) samePlanned(ua, ub *dieUnit, ba, bb *ScanBuf, aa, ab *abbrev,
 			if !j.SameRef(st.slot, dwarf.Offset(ra), dwarf.Offset(rb)) {
 				return false, true
 			}
+		case stepRef4:
+			ra, rb, ok := dd.u32Pair(ba, bb)
+			if !ok {
+				return false, false
+			}
+			if !j.SameRef(st.slot, dwarf.Offset(ua.off+uint64(ra)), dwarf.Offset(ub.off+uint64(rb))) {
+				return false, true
+			}
 		case stepStrp:
-			if same, decided := sameStrp(ua, ub, ba, bb); !same || !decided {
+			oa, ob := ba.offset(ua.offSize), bb.offset(ub.offSize)
+			if same, decided := sameStrp(ua, ub, ba, bb, oa, ob); !same || !decided {
+				return same, decided
+			}
+		case stepStrp4:
+			oa, ob, _ := dd.u32Pair(ba, bb)
+			if same, decided := sameStrp(ua, ub, ba, bb, uint64(oa), uint64(ob)); !same || !decided {
 				return same, decided
 			}
 		case stepString:
@@ -296,10 +319,25 @@ func (dd *Decoder) samePlanned(ua, ub *dieUnit, ba, bb *ScanBuf, aa, ab *abbrev,
 	return true, true
 }
 
-// sameStrp compares two names of form DW_FORM_strp read from ba and bb:
-// by offset when both are in one .debug_str, else by their bytes.
-func sameStrp(ua, ub *dieUnit, ba, bb *ScanBuf) (same, decided bool) {
-	oa, ob := ba.offset(ua.offSize), bb.offset(ub.offSize)
+// u32Pair reads a 4-byte value from each of ba and bb (little-endian ones
+// without a call through the byte order); false when either is short.
+func (dd *Decoder) u32Pair(ba, bb *ScanBuf) (va, vb uint32, ok bool) {
+	if !ba.need(4) || !bb.need(4) {
+		return 0, 0, false
+	}
+	pa, pb := ba.Data[ba.Pos:ba.Pos+4], bb.Data[bb.Pos:bb.Pos+4]
+	ba.Pos += 4
+	bb.Pos += 4
+	if dd.littleEndian {
+		return binary.LittleEndian.Uint32(pa), binary.LittleEndian.Uint32(pb), true
+	}
+	return dd.sec.Order.Uint32(pa), dd.sec.Order.Uint32(pb), true
+}
+
+// sameStrp compares two names of form DW_FORM_strp, at offsets oa and ob
+// read from ba and bb: by offset when both are in one .debug_str, else by
+// their bytes.
+func sameStrp(ua, ub *dieUnit, ba, bb *ScanBuf, oa, ob uint64) (same, decided bool) {
 	sa, sb := ua.seg.file.Str, ub.seg.file.Str
 	switch {
 	case ba.Err != nil || bb.Err != nil || oa >= uint64(len(sa)) || ob >= uint64(len(sb)):
