@@ -127,7 +127,7 @@ func (d *typeDiffer) paths() {
 		for i, r := range d.roots {
 			for _, e := range r.edges {
 				if e.to.dirty && r.static == static {
-					q = append(q, step{nd: e.to, parent: -1, root: i, label: e.label, depth: 1})
+					q = append(q, step{nd: e.to, parent: -1, root: i, label: e.name(), depth: 1})
 				}
 			}
 		}
@@ -153,7 +153,7 @@ func (d *typeDiffer) walkPaths(q []step, i int) []step {
 		}
 		for _, e := range nd.edges {
 			if e.to.dirty && e.to.plen == 0 {
-				q = append(q, step{nd: e.to, parent: i, root: st.root, label: e.label, depth: st.depth + 1})
+				q = append(q, step{nd: e.to, parent: i, root: st.root, label: e.name(), depth: st.depth + 1})
 			}
 		}
 	}

@@ -112,7 +112,7 @@ func walkEveryRoot(d *typeDiffer) {
 		var q []step
 		for _, e := range r.edges {
 			if e.to.dirty {
-				q = append(q, step{nd: e.to, ptr: e.ptr, parent: -1, label: e.label, depth: 1})
+				q = append(q, step{nd: e.to, ptr: e.ptr, parent: -1, label: e.name(), depth: 1})
 			}
 		}
 		for i := 0; i < len(q); i++ {
@@ -146,7 +146,7 @@ func walkEveryRoot(d *typeDiffer) {
 			}
 			for _, e := range nd.edges {
 				if e.to.dirty {
-					q = append(q, step{nd: e.to, ptr: st.ptr || e.ptr, parent: i, label: e.label, depth: st.depth + 1})
+					q = append(q, step{nd: e.to, ptr: st.ptr || e.ptr, parent: i, label: e.name(), depth: st.depth + 1})
 				}
 			}
 		}

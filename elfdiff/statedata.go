@@ -60,8 +60,8 @@ func (d *typeDiffer) staticData(old, new *Corpus) {
 		name := "static variable " + p[1].Name
 		edges := d.at(p[0].Type, p[1].Type, l, 0)
 		for i := range edges {
-			if edges[i].label == "" {
-				edges[i].label = p[1].Type.String()
+			if edges[i].unlabeled() {
+				edges[i].of = p[1].Type
 			}
 		}
 		d.roots = append(d.roots, root{symbol: name, edges: edges, static: true})

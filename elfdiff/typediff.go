@@ -57,10 +57,28 @@ type node struct {
 
 // An edge leads from a declaration or a node to a node it uses.
 type edge struct {
-	to    *node
-	ptr   bool   // through at least one pointer
-	label string // where, for paths: "member opts → struct options *"
+	to  *node
+	ptr bool // through at least one pointer
+	// label is where the edge goes, for paths: "member opts → struct
+	// options *". With of set, the name of that type follows it (alone
+	// when label is empty), written only when a path takes the edge.
+	label string
+	of    *abi.Type
 }
+
+// name returns the edge's label in a path.
+func (e *edge) name() string {
+	switch {
+	case e.of == nil:
+		return e.label
+	case e.label == "":
+		return e.of.String()
+	}
+	return e.label + " → " + e.of.String()
+}
+
+// unlabeled reports whether the edge has no label yet.
+func (e *edge) unlabeled() bool { return e.label == "" && e.of == nil }
 
 // A root is one exported symbol and the pairs its declaration uses, or,
 // static, a private variable of the library (see staticData).

@@ -10,6 +10,7 @@ import (
 	"bytes"
 	"debug/elf"
 	"fmt"
+	"strconv"
 	"strings"
 )
 
@@ -123,9 +124,9 @@ func variadicWord(v bool) string {
 // paramLabel names a parameter: "parameter 2 (n)".
 func paramLabel(i int, name string) string {
 	if name == "" {
-		return fmt.Sprintf("parameter %d", i+1)
+		return "parameter " + strconv.Itoa(i+1)
 	}
-	return fmt.Sprintf("parameter %d (%s)", i+1, name)
+	return "parameter " + strconv.Itoa(i+1) + " (" + name + ")"
 }
 
 // variable compares the declarations of one exported variable and, for a
@@ -237,8 +238,8 @@ func (d *typeDiffer) locate(first int, pos Position) {
 // label sets the path label of edges found at one location.
 func label(es []edge, where string, t *abi.Type) []edge {
 	for i := range es {
-		if es[i].label == "" {
-			es[i].label = where + " → " + t.String()
+		if es[i].unlabeled() {
+			es[i].label, es[i].of = where, t
 		}
 	}
 	return es
