@@ -89,7 +89,7 @@ func (dr *dwarfReader) index(syms *elfsym.SymbolList, workers int, minBytes uint
 		}
 	}
 	idx := &declIndex{
-		funcAt: make(map[uint64]dwarf.Offset), varAt: make(map[uint64]dwarf.Offset),
+		funcAt: make(map[uint64]dwarf.Offset, len(w.funcAddr)), varAt: make(map[uint64]dwarf.Offset),
 		funcNamed: make(map[string]dwarf.Offset), varNamed: make(map[string]dwarf.Offset),
 		privateAt: make(map[uint64]dwarf.Offset), privateIn: make(map[dwarf.Offset]dwarf.Offset),
 	}
@@ -228,8 +228,11 @@ func (dr *dwarfReader) fixScopes(fixups []scopeFixup) {
 
 // indexChunk indexes the units in [start, end) of .debug_info.
 func (dr *dwarfReader) indexChunk(w *wanted, start, end uint64) (*indexPart, error) {
+	// The exported functions are spread over the units: a run holds
+	// about its share of them.
+	share := int(uint64(len(w.funcAddr)) * min(end-start, uint64(len(dr.sec.Info))) / uint64(max(len(dr.sec.Info), 1)))
 	part := &indexPart{
-		funcAt: make(map[uint64]dwarf.Offset), varAt: make(map[uint64]dwarf.Offset),
+		funcAt: make(map[uint64]dwarf.Offset, share), varAt: make(map[uint64]dwarf.Offset),
 		privateAt: make(map[uint64]dwarf.Offset), privateIn: make(map[dwarf.Offset]dwarf.Offset),
 		funcNamed: make(namedDIEs), varNamed: make(namedDIEs),
 		defs: make(map[defKey]dwarf.Offset),

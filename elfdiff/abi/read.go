@@ -70,7 +70,7 @@ func ReadWith(df *dwarfdec.File, syms *elfsym.SymbolList, source string, opts Re
 	}
 	// One declaration may be reached both by address and by name; decode
 	// it once.
-	funcs := make(map[dwarf.Offset]*Func)
+	funcs := make(map[dwarf.Offset]*Func, len(idx.funcAt))
 	vars := make(map[dwarf.Offset]*Var)
 	fn := func(off dwarf.Offset) (*Func, error) {
 		if f, ok := funcs[off]; ok {
