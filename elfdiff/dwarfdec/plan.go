@@ -47,16 +47,6 @@ type planStep struct {
 	n    uint64 // stepSkip, stepEqual: the bytes; stepValue, stepDeclFile: the attribute's index
 }
 
-// A unitShape is what the sizes of a unit's values depend on.
-type unitShape struct {
-	version           uint16
-	addrSize, offSize int
-}
-
-func shapeOf(u *dieUnit) unitShape {
-	return unitShape{version: u.version, addrSize: u.addrSize, offSize: u.offSize}
-}
-
 // A comparePlan compares the values of two DIEs of one abbreviation, or
 // of two abbreviations with the same attributes in the same forms, for
 // one set of compared slots in units of one shape. Plans are interned by
@@ -71,10 +61,10 @@ type comparePlan struct {
 // planOf returns the plan of the DIEs of abbreviation ab of unit u, for
 // the slots in compared (which include slotDeclaration).
 func (dd *Decoder) planOf(u *dieUnit, ab *abbrev, compared SlotSet) *comparePlan {
-	if p := ab.plan; p != nil && p.compared == compared && p.shape == shapeOf(u) {
+	if p := ab.plan; p != nil && p.compared == compared && p.shape == u.shape() {
 		return p
 	}
-	shape := shapeOf(u)
+	shape := u.shape()
 	key := planKey(ab, compared, shape)
 	p, ok := dd.plans[key]
 	if !ok {
@@ -188,37 +178,6 @@ func compareStep(a *abbrevAttr, i int, size uint64, fixed bool) planStep {
 		return planStep{kind: stepSkip}
 	}
 	return planStep{kind: stepValue, n: uint64(i)}
-}
-
-// fixedSize returns the size of a value of form in a unit of shape, and
-// whether the form has one.
-func fixedSize(form uint32, shape unitShape) (uint64, bool) {
-	switch form {
-	case formFlagPresent, formImplicitConst:
-		return 0, true
-	case formData1, formRef1, formFlag, formStrx1, formAddrx1:
-		return 1, true
-	case formData2, formRef2, formStrx2, formAddrx2:
-		return 2, true
-	case formStrx3, formAddrx3:
-		return 3, true
-	case formData4, formRef4, formRefSup4, formStrx4, formAddrx4:
-		return 4, true
-	case formData8, formRef8, formRefSig8, formRefSup8:
-		return 8, true
-	case formData16:
-		return 16, true
-	case formAddr:
-		return uint64(shape.addrSize), true
-	case formStrp, formLineStrp, formSecOffset, formStrpSup, formGNURefAlt, formGNUStrpAlt:
-		return uint64(shape.offSize), true
-	case formRefAddr:
-		if shape.version == 2 {
-			return uint64(shape.addrSize), true
-		}
-		return uint64(shape.offSize), true
-	}
-	return 0, false
 }
 
 // samePlanned compares the attribute values of two DIEs of abbreviations

@@ -479,32 +479,54 @@ func (s *Scanner) constant(b *ScanBuf, form uint32, implicit int64) (int64, bool
 // skip moves b past an attribute value of the given form.
 func (s *Scanner) skip(b *ScanBuf, form uint32) error { return skipForm(b, &s.unit, form) }
 
-// skipForm moves b past an attribute value of the given form in unit u.
-func skipForm(b *ScanBuf, u *ScanUnit, form uint32) error {
+// A unitShape is what the sizes of a unit's values depend on.
+type unitShape struct {
+	version           uint16
+	addrSize, offSize int
+}
+
+func (u *ScanUnit) shape() unitShape {
+	return unitShape{version: u.version, addrSize: u.addrSize, offSize: u.offSize}
+}
+
+// fixedSize returns the size of a value of form in a unit of shape, and
+// whether the form has one.
+func fixedSize(form uint32, shape unitShape) (uint64, bool) {
 	switch form {
 	case formFlagPresent, formImplicitConst:
+		return 0, true
 	case formData1, formRef1, formFlag, formStrx1, formAddrx1:
-		b.advance(1)
+		return 1, true
 	case formData2, formRef2, formStrx2, formAddrx2:
-		b.advance(2)
+		return 2, true
 	case formStrx3, formAddrx3:
-		b.advance(3)
+		return 3, true
 	case formData4, formRef4, formRefSup4, formStrx4, formAddrx4:
-		b.advance(4)
+		return 4, true
 	case formData8, formRef8, formRefSig8, formRefSup8:
-		b.advance(8)
+		return 8, true
 	case formData16:
-		b.advance(16)
+		return 16, true
 	case formAddr:
-		b.advance(uint64(u.addrSize))
+		return uint64(shape.addrSize), true
 	case formStrp, formLineStrp, formSecOffset, formStrpSup, formGNURefAlt, formGNUStrpAlt:
-		b.advance(uint64(u.offSize))
+		return uint64(shape.offSize), true
 	case formRefAddr:
-		if u.version == 2 {
-			b.advance(uint64(u.addrSize))
-		} else {
-			b.advance(uint64(u.offSize))
+		if shape.version == 2 {
+			return uint64(shape.addrSize), true
 		}
+		return uint64(shape.offSize), true
+	}
+	return 0, false
+}
+
+// skipForm moves b past an attribute value of the given form in unit u.
+func skipForm(b *ScanBuf, u *ScanUnit, form uint32) error {
+	if n, ok := fixedSize(form, u.shape()); ok {
+		b.advance(n)
+		return nil
+	}
+	switch form {
 	case formSdata, formUdata, formRefUdata, formStrx, formAddrx, formLoclistx, formRnglistx,
 		formGNUAddrIndex, formGNUStrIndex:
 		b.uleb()
