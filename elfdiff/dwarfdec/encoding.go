@@ -271,12 +271,10 @@ func (dd *Decoder) sameValues(ua, ub *dieUnit, ba, bb *ScanBuf, aa, ab *abbrev, 
 func nextCompared(u *dieUnit, b *ScanBuf, attrs []abbrevAttr, i int, seen *SlotSet, compared SlotSet, sib *uint64) (int, bool) {
 	for ; i < len(attrs); i++ {
 		a := &attrs[i]
-		first := !seen.Has(a.slot)
-		*seen |= 1 << a.slot
-		switch {
-		case first && compared.Has(a.slot):
+		switch roleOf(a, seen, compared) {
+		case roleCompare:
 			return i, true
-		case first && a.slot == slotSibling && isRefForm(a.form):
+		case roleSibling:
 			*sib, _ = u.ref(b, uint32(a.form))
 		default:
 			if skipForm(b, &u.ScanUnit, uint32(a.form)) != nil {
@@ -290,37 +288,42 @@ func nextCompared(u *dieUnit, b *ScanBuf, attrs []abbrevAttr, i int, seen *SlotS
 	return i, true
 }
 
+// An attrRole is what the comparison of two DIEs does with one attribute.
+type attrRole uint8
+
+const (
+	roleSkip    attrRole = iota // skipped by its form
+	roleCompare                 // compared with the other DIE's
+	roleSibling                 // read: where the DIE's children end
+)
+
+// roleOf returns what the comparison of the slots in compared does with
+// attribute a, the next of its DIE, and adds a's slot to seen, the slots
+// met: a DIE keeps the first of an attribute given twice.
+func roleOf(a *abbrevAttr, seen *SlotSet, compared SlotSet) attrRole {
+	first := !seen.Has(a.slot)
+	*seen |= 1 << a.slot
+	switch {
+	case first && compared.Has(a.slot):
+		return roleCompare
+	case first && a.slot == slotSibling && isRefForm(a.form):
+		return roleSibling
+	}
+	return roleSkip
+}
+
 // sameValue compares the values of attributes at and bt, one of each DIE,
 // read from ba in unit ua and bb in unit ub.
 func (dd *Decoder) sameValue(ua, ub *dieUnit, ba, bb *ScanBuf, at, bt *abbrevAttr, j PairJudge) (same, decided bool) {
 	if at.attr != bt.attr {
 		return false, false
 	}
-	var (
-		ka, kb     ValueKind
-		va, vb     uint64
-		sa, sb     []byte
-		erra, errb error
-		sameString bool
-	)
-	if at.form == formStrp && bt.form == formStrp && ua.seg.file == ub.seg.file && ua.offSize == ub.offSize {
-		// Most names are at one offset of .debug_str in both.
-		ka, kb = valString, valString
-		oa, ob := ba.offset(ua.offSize), bb.offset(ub.offSize)
-		str := ua.seg.file.Str
-		switch {
-		case ba.Err != nil || bb.Err != nil || oa >= uint64(len(str)) || ob >= uint64(len(str)):
-			return false, false
-		case oa == ob:
-			sameString = true
-		default:
-			sa, erra = stringAt(str, oa)
-			sb, errb = stringAt(str, ob)
-		}
-	} else {
-		ka, va, sa, erra = dd.value(ua, ba, uint32(at.form), at.implicit)
-		kb, vb, sb, errb = dd.value(ub, bb, uint32(bt.form), bt.implicit)
+	if at.form == formStrp && bt.form == formStrp && (at.slot == SlotName || at.slot == SlotLinkageName) {
+		oa := ba.offset(ua.offSize)
+		return sameStrp(ua, ub, ba, bb, oa, bb.offset(ub.offSize))
 	}
+	ka, va, sa, erra := dd.value(ua, ba, uint32(at.form), at.implicit)
+	kb, vb, sb, errb := dd.value(ub, bb, uint32(bt.form), bt.implicit)
 	if erra != nil || errb != nil || ka != kb {
 		return false, false
 	}
@@ -335,7 +338,7 @@ func (dd *Decoder) sameValue(ua, ub *dieUnit, ba, bb *ScanBuf, at, bt *abbrevAtt
 		if s != SlotName && s != SlotLinkageName {
 			return false, false
 		}
-		return sameString || bytes.Equal(sa, sb), true
+		return bytes.Equal(sa, sb), true
 	case ka == valBytes:
 		return s != SlotDataMemberLoc && s != SlotVtableElemLoc || bytes.Equal(sa, sb), true
 	case s == SlotDeclFile && ka == ValInt:

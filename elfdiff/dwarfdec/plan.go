@@ -95,8 +95,7 @@ func planKey(ab *abbrev, compared SlotSet, shape unitShape) string {
 }
 
 // compilePlan returns the steps that compare two DIEs of the attributes of
-// ab as sameValues does: the first attribute of each slot in compared is
-// compared, the first DW_AT_sibling read, every other attribute skipped.
+// ab as sameValues does, each attribute in its role (roleOf).
 func compilePlan(ab *abbrev, compared SlotSet, shape unitShape) *comparePlan {
 	p := &comparePlan{compared: compared, shape: shape}
 	add := func(s planStep) {
@@ -114,18 +113,18 @@ func compilePlan(ab *abbrev, compared SlotSet, shape unitShape) *comparePlan {
 	for i := range ab.attrs {
 		a := &ab.attrs[i]
 		form := uint32(a.form)
-		first := !seen.Has(a.slot)
-		seen |= 1 << a.slot
 		size, fixed := fixedSize(form, shape)
-		switch {
-		case first && compared.Has(a.slot):
+		switch roleOf(a, &seen, compared) {
+		case roleCompare:
 			add(compareStep(a, i, size, fixed))
-		case first && a.slot == slotSibling && isRefForm(a.form):
+		case roleSibling:
 			add(planStep{kind: stepSibling, form: form})
-		case fixed:
-			add(planStep{kind: stepSkip, n: size})
-		default:
-			add(planStep{kind: stepSkipForm, form: form})
+		case roleSkip:
+			if fixed {
+				add(planStep{kind: stepSkip, n: size})
+			} else {
+				add(planStep{kind: stepSkipForm, form: form})
+			}
 		}
 	}
 	return p
@@ -294,8 +293,8 @@ func (dd *Decoder) u32Pair(ba, bb *ScanBuf) (va, vb uint32, ok bool) {
 }
 
 // sameStrp compares two names of form DW_FORM_strp, at offsets oa and ob
-// read from ba and bb: by offset when both are in one .debug_str, else by
-// their bytes.
+// read from ba and bb: by offset when both are in one .debug_str (most
+// names are at one offset in both), else by their bytes.
 func sameStrp(ua, ub *dieUnit, ba, bb *ScanBuf, oa, ob uint64) (same, decided bool) {
 	sa, sb := ua.seg.file.Str, ub.seg.file.Str
 	switch {
