@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/compatgate/compatgate/elfdiff/internal/testlib"
+	"github.com/compatgate/compatgate/internal/testlib"
 )
 
 func TestLastIdentifier(t *testing.T) {

@@ -9,7 +9,7 @@ import (
 
 	"github.com/compatgate/compatgate/elfdiff"
 	"github.com/compatgate/compatgate/elfdiff/abidump"
-	"github.com/compatgate/compatgate/elfdiff/internal/testlib"
+	"github.com/compatgate/compatgate/internal/testlib"
 )
 
 // manyUnits returns the sources of a library whose units each include one

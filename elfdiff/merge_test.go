@@ -7,7 +7,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/compatgate/compatgate/elfdiff/internal/testlib"
+	"github.com/compatgate/compatgate/internal/testlib"
 )
 
 // headerPair builds two versions of a library whose units each include

@@ -2,7 +2,7 @@ package elfdiff
 
 import (
 	"github.com/compatgate/compatgate/elfdiff/elfsym"
-	"github.com/compatgate/compatgate/elfdiff/internal/testlib"
+	"github.com/compatgate/compatgate/internal/testlib"
 
 	"debug/elf"
 	"fmt"

@@ -6,7 +6,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/compatgate/compatgate/elfdiff/internal/testlib"
+	"github.com/compatgate/compatgate/internal/testlib"
 )
 
 // TestParallelIndexMatchesSequential indexes a library of several

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/compatgate/compatgate/elfdiff/internal/testlib"
+	"github.com/compatgate/compatgate/internal/testlib"
 )
 
 // mergeHeader defines a ring of structs, each pointing to the next, and a

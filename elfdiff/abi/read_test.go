@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/compatgate/compatgate/elfdiff/internal/testlib"
+	"github.com/compatgate/compatgate/internal/testlib"
 )
 
 // benchCXXSrc is a C++ library whose exported functions reach the

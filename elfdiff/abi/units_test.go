@@ -12,7 +12,7 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/compatgate/compatgate/elfdiff/internal/testlib"
+	"github.com/compatgate/compatgate/internal/testlib"
 )
 
 // oddFileSrc declares an internal class in a file whose name gcc splits

@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"testing"
 
-	"github.com/compatgate/compatgate/elfdiff/internal/testlib"
+	"github.com/compatgate/compatgate/internal/testlib"
 )
 
 // TestTypeDIEMatchesDebugDWARF decodes every DIE of libraries built with

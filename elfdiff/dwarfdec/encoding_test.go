@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/compatgate/compatgate/elfdiff/internal/testlib"
+	"github.com/compatgate/compatgate/internal/testlib"
 )
 
 // encodingHeader is included by every unit of the library

@@ -5,7 +5,7 @@ import (
 	"runtime"
 	"testing"
 
-	"github.com/compatgate/compatgate/elfdiff/internal/testlib"
+	"github.com/compatgate/compatgate/internal/testlib"
 )
 
 // TestEvictKeepsBytes maps the .debug_info of a library, gives its pages

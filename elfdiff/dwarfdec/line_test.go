@@ -6,7 +6,7 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/compatgate/compatgate/elfdiff/internal/testlib"
+	"github.com/compatgate/compatgate/internal/testlib"
 )
 
 func TestExtensionKnown(t *testing.T) {

@@ -7,7 +7,7 @@ import (
 	"os"
 	"testing"
 
-	"github.com/compatgate/compatgate/elfdiff/internal/testlib"
+	"github.com/compatgate/compatgate/internal/testlib"
 )
 
 // TestDIEScannerMatchesDebugDWARF walks every DIE of libraries built with
