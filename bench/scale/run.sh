@@ -20,6 +20,10 @@
 # prints a Markdown table: DWARF size, median wall time and peak RSS of each
 # tool, the two ratios (abidiff's over compatgate's), compatgate's peak RSS
 # against the first size with as many structs and functions, and both verdicts.
+# It first measures each tool's floor, its peak RSS on the smallest pair of
+# the shape (10 structs, 10 functions, 1 unit): the binary's pages and the
+# runtime's, which no input size changes; the last RSS ratio is that of the
+# two tools' peaks above their floors, the memory the input costs each.
 # Both tables end with how many CPUs other processes kept busy while the
 # tools ran (bench/timing.sh), with a warning when that makes the wall times
 # not representative.
@@ -33,7 +37,7 @@ while getopts w:r:a:t:H opt; do
 	a) abruns=$OPTARG ;;
 	t) limit=$OPTARG ;;
 	H) header=1 ;;
-	*) sed -n '2,25p' "$0"; exit 2 ;;
+	*) sed -n '2,29p' "$0"; exit 2 ;;
 	esac
 done
 shift $((OPTIND - 1))
@@ -92,8 +96,15 @@ json_verdict() { sed -n 's/^  "verdict": "\(.*\)",$/\1/p' "$1"; }
 
 if [ -n "$header" ]; then
 	command -v abidiff >/dev/null || { echo "bench/scale: abidiff not installed (apt-get install abigail-tools)" >&2; exit 1; }
-	printf '| structs | functions | units | DWARF MiB (new) | compatgate s | abidiff s | time ratio | compatgate MiB | abidiff MiB | RSS ratio | compatgate RSS vs first units | compatgate verdict | abidiff verdict |\n'
-	printf '|---|---|---|---|---|---|---|---|---|---|---|---|---|\n'
+	d=$work/h10-10-1
+	generate "$d" -shape header -structs 10 -functions 10 -units 1
+	measure "$runs" "$d/compatgate.json" "$work/compatgate" check --format json "$d/v1.so" "$d/v2.so"
+	cgfloor=$rss
+	measure "$runs" "$d/abidiff.out" abidiff "$d/v1.so" "$d/v2.so"
+	abfloor=$rss
+	awk -v c="$cgfloor" -v a="$abfloor" 'BEGIN { printf "Floors (peak RSS on 10 structs, 10 functions, 1 unit): compatgate %.1f MiB, abidiff %.1f MiB.\n\n", c, a }'
+	printf '| structs | functions | units | DWARF MiB (new) | compatgate s | abidiff s | time ratio | compatgate MiB | abidiff MiB | RSS ratio | RSS ratio above floors | compatgate RSS vs first units | compatgate verdict | abidiff verdict |\n'
+	printf '|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n'
 	declare -A base
 	for size in "${sizes[@]}"; do
 		IFS=/ read -r s f u o <<<"$size"
@@ -110,9 +121,10 @@ if [ -n "$header" ]; then
 		esac
 		[ -n "${base[$s/$f/${o:-}]:-}" ] || base[$s/$f/${o:-}]=$cgr
 		awk -v s="$s${o:+ ($o)}" -v f="$f" -v u="$u" -v d="$(dwarf_mib "$d/v2.so")" -v cw="$cgw" -v aw="$abw" -v cr="$cgr" -v ar="$abr" \
-			-v b="${base[$s/$f/${o:-}]}" -v cv="$cgv" -v av="$abv" 'BEGIN {
-			printf "| %s | %d | %d | %.2f | %.2f | %.2f | %.1f× | %.0f | %.0f | %.2f× | %.2f× | %s | %s |\n",
-				s, f, u, d, cw, aw, (cw > 0 ? aw / cw : 0), cr, ar, (cr > 0 ? ar / cr : 0), cr / b, cv, av }'
+			-v b="${base[$s/$f/${o:-}]}" -v cv="$cgv" -v av="$abv" -v cf="$cgfloor" -v af="$abfloor" 'BEGIN {
+			printf "| %s | %d | %d | %.2f | %.2f | %.2f | %.1f× | %.0f | %.0f | %.2f× | %.1f× | %.2f× | %s | %s |\n",
+				s, f, u, d, cw, aw, (cw > 0 ? aw / cw : 0), cr, ar, (cr > 0 ? ar / cr : 0),
+				(cr > cf ? (ar - af) / (cr - cf) : 0), cr / b, cv, av }'
 	done
 	load_note
 	exit 0
