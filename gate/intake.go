@@ -67,7 +67,8 @@ type Release struct {
 
 // ErrNotReady is returned by Take while a release is incomplete: its
 // file, its checksum file, or (when required) its signature or manifest
-// has not appeared yet.
+// has not appeared yet, or a checksum, signature or manifest file is
+// still empty.
 var ErrNotReady = errors.New("release not complete yet")
 
 // RefusedError is a release Take refused; Reason says why, for the audit log.
@@ -131,6 +132,9 @@ func (in Intake) Take(name string) (Release, error) {
 	if errors.Is(err, os.ErrNotExist) {
 		return notReady(name + ".sha256")
 	}
+	if errors.Is(err, errEmptySide) {
+		return notReady(name + ".sha256 (empty: still being written)")
+	}
 	if err != nil {
 		return refuse("%v", err)
 	}
@@ -144,6 +148,8 @@ func (in Intake) Take(name string) (Release, error) {
 		return notReady(name + ".manifest (the subscription requires one)")
 	case errors.Is(err, os.ErrNotExist):
 		manifest = nil
+	case errors.Is(err, errEmptySide):
+		return notReady(name + ".manifest (empty: still being written)")
 	case err != nil:
 		return refuse("%v", err)
 	}
@@ -152,6 +158,9 @@ func (in Intake) Take(name string) (Release, error) {
 		sigData, err = in.readSide(dir, name+".sig")
 		if errors.Is(err, os.ErrNotExist) {
 			return notReady(name + ".sig (a public key is configured)")
+		}
+		if errors.Is(err, errEmptySide) {
+			return notReady(name + ".sig (empty: still being written)")
 		}
 		if err != nil {
 			return refuse("%v", err)
@@ -319,7 +328,13 @@ func fileKind(m os.FileMode) string {
 	return "mode " + m.Type().String()
 }
 
-// readSide reads a checksum, signature or manifest file, with the same checks.
+// errEmptySide is readSide's error for an empty file: what a publisher's
+// write looks like between creating the file and writing it, so Take
+// waits for it, as for a missing one, instead of refusing the release.
+var errEmptySide = errors.New("empty")
+
+// readSide reads a checksum, signature or manifest file, with the same
+// checks; an empty one is errEmptySide.
 func (in Intake) readSide(dir *os.File, name string) ([]byte, error) {
 	f, err := in.openFile(dir, name)
 	if err != nil {
@@ -332,6 +347,9 @@ func (in Intake) readSide(dir *os.File, name string) ([]byte, error) {
 	}
 	if len(b) > maxSideFile {
 		return nil, fmt.Errorf("%s: over %d bytes", name, maxSideFile)
+	}
+	if len(b) == 0 {
+		return nil, fmt.Errorf("%s: %w", name, errEmptySide)
 	}
 	return b, nil
 }

@@ -40,6 +40,20 @@ func TestIntake(t *testing.T) {
 			put(t, d, content, strings.Fields(sumOf(content))[0]+"\n")
 		}, false, 0, ""},
 		{"no checksum yet", func(t *testing.T, d string) { put(t, d, content, "") }, false, 0, "not ready"},
+		// A side file created and not written yet (os.WriteFile, cp) is
+		// waited for, as a missing one.
+		{"checksum being written", func(t *testing.T, d string) {
+			put(t, d, content, "")
+			writeFile(t, filepath.Join(d, "lib.so.sha256"), "", 0o644)
+		}, false, 0, "not ready"},
+		{"signature being written", func(t *testing.T, d string) {
+			put(t, d, content, sumOf(content))
+			writeFile(t, filepath.Join(d, "lib.so.sig"), "", 0o644)
+		}, true, 0, "not ready"},
+		{"manifest being written", func(t *testing.T, d string) {
+			put(t, d, content, sumOf(content))
+			writeFile(t, filepath.Join(d, "lib.so.manifest"), "", 0o644)
+		}, false, 0, "not ready"},
 		{"no file yet", func(t *testing.T, d string) {
 			writeFile(t, filepath.Join(d, "lib.so.sha256"), sumOf(content), 0o644)
 		}, false, 0, "not ready"},
