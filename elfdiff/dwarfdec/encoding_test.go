@@ -4,6 +4,10 @@ import (
 	"bytes"
 	"debug/dwarf"
 	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -232,4 +236,96 @@ func (j *decodedJudge) same(a, b dwarf.Offset) bool {
 		return false
 	}
 	return j.dd.sameDecoded(&da, &db, j.compared, j)
+}
+
+// siblingHeader declares a struct with a nested struct: g++ gives the
+// nested struct's DIE children and a DW_AT_sibling, the member after it.
+const siblingHeader = `
+struct outer {
+	struct inner { int x; int z; };
+	inner in;
+	int y;
+	long w;
+};
+`
+
+// TestSameEncodingFollowsSiblings compares two copies of struct outer
+// whose bytes are the same but for the nested struct's DW_AT_sibling: in
+// the second unit it points past the member after it, as a malformed
+// producer could write it, so that Read, which follows it, leaves out
+// member "in". sameEncoding must not call the copies the same.
+func TestSameEncodingFollowsSiblings(t *testing.T) {
+	if _, err := exec.LookPath("g++"); err != nil {
+		t.Skip("g++ not installed")
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "outer.h"), []byte(siblingHeader), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	asm := func(unit string) string {
+		src := filepath.Join(dir, unit+".cc")
+		code := fmt.Sprintf("#include \"outer.h\"\nint use_%s(outer *o) { return o->y + o->in.z; }\n", unit)
+		if err := os.WriteFile(src, []byte(code), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		// -dA names each DIE and attribute in a comment.
+		out, err := exec.Command("g++", "-S", "-g", "-O1", "-gdwarf-5", "-dA", "-fPIC", "-o", "-", src).Output()
+		if err != nil {
+			t.Fatalf("g++ -S %s: %v", src, err)
+		}
+		return string(out)
+	}
+	good, bad := asm("a"), redirectSibling(t, asm("b"), "inner", "y")
+	df := openScanLib(t, testlib.BuildUnitsWith(t, "g++", map[string]string{"a.s": good, "b.s": bad}))
+	var outers []dwarf.Offset
+	for _, unit := range testlib.EntriesByUnit(t, mustDWARF(t, df)) {
+		for _, e := range unit {
+			if e.Tag == dwarf.TagStructType && e.Val(dwarf.AttrName) == "outer" {
+				outers = append(outers, e.Offset)
+			}
+		}
+	}
+	if len(outers) != 2 {
+		t.Fatalf("%d copies of struct outer, want 2", len(outers))
+	}
+	dd := NewDecoder(df.Sec, scannedHeaders(t, df))
+	compared := NewSlotSet(SlotName, SlotType, SlotDataMemberLoc, SlotByteSize, SlotEncoding, SlotDeclFile, SlotDeclLine)
+	j := &decodedJudge{t: t, dd: dd, compared: compared, assumed: map[[2]dwarf.Offset]bool{}}
+	a, b := outers[0], outers[1]
+	if j.same(a, b) {
+		t.Fatal("the decoded copies are the same: the redirected DW_AT_sibling was not followed")
+	}
+	if !samePlan(t, dd, a, b, compared) {
+		t.Fatal("the copies of struct outer have two comparison plans: the plans' reading of DW_AT_sibling is not tested")
+	}
+	for _, unplanned := range []bool{false, true} {
+		dd.unplanned = unplanned
+		j.assumed = map[[2]dwarf.Offset]bool{{a, b}: true}
+		if same, decided, _ := dd.sameEncoding(a, b, compared, j); same && decided {
+			t.Errorf("unplanned=%v: sameEncoding calls the copies the same", unplanned)
+		}
+	}
+}
+
+// redirectSibling returns the assembly s (written with -dA) with the
+// DW_AT_sibling of the DIE named from pointing at the DIE named to.
+func redirectSibling(t *testing.T, s, from, to string) string {
+	t.Helper()
+	// A DIE's comment gives its offset; its name follows on the next
+	// line, from .debug_str or inline.
+	named := func(name string) (offset string, end int) {
+		re := regexp.MustCompile(`\(DIE \((0x[0-9a-f]+)\) DW_TAG_\w+\)\n[^\n]*(?:DW_AT_name: "` + name + `"|\.ascii "` + name + `\\0")`)
+		m := re.FindStringSubmatchIndex(s)
+		if m == nil {
+			t.Fatalf("no DIE named %s in the assembly", name)
+		}
+		return s[m[2]:m[3]], m[1]
+	}
+	target, _ := named(to)
+	_, start := named(from)
+	loc := regexp.MustCompile(`\.long\t0x[0-9a-f]+\t# DW_AT_sibling`).FindStringIndex(s[start:])
+	if loc == nil {
+		t.Fatalf("DIE %s has no DW_AT_sibling", from)
+	}
+	return s[:start+loc[0]] + ".long\t" + target + "\t# DW_AT_sibling" + s[start+loc[1]:]
 }
