@@ -10,7 +10,8 @@ import (
 
 // FuzzLoad feeds mutated shared objects to the loader and to Diff: they
 // must return an error or a corpus, never panic. The seeds are small
-// libraries compiled by gcc: plain, versioned, 32-bit, and with DWARF.
+// libraries compiled by gcc: plain, versioned, 32-bit, with DWARF, and
+// with DWARF of two units that repeat a header's types.
 func FuzzLoad(f *testing.F) {
 	for _, seed := range fuzzSeeds(f) {
 		f.Add(seed)
@@ -66,6 +67,25 @@ func fuzzSeeds(f *testing.F) [][]byte {
 			f.Logf("seed %d not built: %v\n%s", i, err, b)
 			continue
 		}
+		data, err := os.ReadFile(out)
+		must(f, err)
+		seeds = append(seeds, data)
+	}
+	// Two units including one header: each repeats its types, which the
+	// loader merges by comparing the copies' encodings in step.
+	hdr := "enum kind { K0, K1 = 4 };\nstruct node { struct node *next; enum kind k; unsigned lo : 3, hi : 5; union { long l; double d; } u; };\n" +
+		"typedef struct node node_t;\nstruct list { node_t *head; int (*cmp)(const node_t *, const node_t *); char name[8]; };\n"
+	must(f, os.WriteFile(filepath.Join(dir, "types.h"), []byte(hdr), 0o644))
+	var units []string
+	for _, u := range []string{"a", "b"} {
+		file := filepath.Join(dir, u+".c")
+		must(f, os.WriteFile(file, []byte("#include \"types.h\"\nint "+u+"_len(struct list *l) { int n = 0; for (node_t *p = l->head; p; p = p->next) n += p->hi; return n; }\n"), 0o644))
+		units = append(units, file)
+	}
+	out := filepath.Join(dir, "seedunits.so")
+	if b, err := exec.Command("gcc", append([]string{"-shared", "-fPIC", "-g", "-O1", "-o", out}, units...)...).CombinedOutput(); err != nil {
+		f.Logf("two-unit seed not built: %v\n%s", err, b)
+	} else {
 		data, err := os.ReadFile(out)
 		must(f, err)
 		seeds = append(seeds, data)
