@@ -164,9 +164,6 @@ type dwarfReader struct {
 	types map[dwarf.Offset]*Type
 	void  *Type
 	depth int
-	// typeUnits finds DWARF 5 type units by signature; sigs caches it.
-	typeUnits func() map[uint64]dwarf.Offset
-	sigs      map[uint64]dwarf.Offset
 	// typeUnitRefs counts references into type units that could not be
 	// followed (DWARF 4 .debug_types).
 	typeUnitRefs int
@@ -206,7 +203,7 @@ type dwarfReader struct {
 // newDWARFReader returns a reader of the DWARF of df.
 func newDWARFReader(df *dwarfdec.File) *dwarfReader {
 	return &dwarfReader{sec: df.Sec, types: make(map[dwarf.Offset]*Type),
-		defs: make(map[defKey]dwarf.Offset), typeUnits: df.TypeUnits, fileIDs: make(map[string]uint32),
+		defs: make(map[defKey]dwarf.Offset), fileIDs: make(map[string]uint32),
 		void:  &Type{Kind: VoidType, Size: -1, Count: -1},
 		merge: merger{buckets: make(map[mergeKey][]dwarf.Offset)}}
 }

@@ -25,25 +25,12 @@ func (dr *dwarfReader) typeOf(d *dwarfdec.DIE) (*Type, error) {
 		// DW_FORM_ref_sig8 into a type unit (-fdebug-types-section).
 		// DWARF 5 type units are in .debug_info, where the reader can
 		// seek; DWARF 4's .debug_types is not exposed by debug/dwarf.
-		if off, ok := dr.typeUnitAt(d.Vals[dwarfdec.SlotType]); ok {
+		if off, ok := dr.dies.TypeOfSignature(d.Vals[dwarfdec.SlotType]); ok {
 			return dr.typeAt(off)
 		}
 	}
 	dr.typeUnitRefs++
 	return &Type{Kind: VoidType, Name: "<type unit>", Size: -1, Count: -1}, nil
-}
-
-// typeUnitAt returns the offset of the type DIE of the type unit of
-// signature sig, indexing the type units the first time.
-func (dr *dwarfReader) typeUnitAt(sig uint64) (dwarf.Offset, bool) {
-	if dr.sigs == nil && dr.typeUnits != nil {
-		dr.sigs = dr.typeUnits()
-		if dr.sigs == nil {
-			dr.sigs = map[uint64]dwarf.Offset{}
-		}
-	}
-	off, ok := dr.sigs[sig]
-	return off, ok
 }
 
 // typeAt decodes the type DIE at off, once.

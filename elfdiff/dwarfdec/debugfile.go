@@ -64,13 +64,6 @@ func (f *File) DWARF() (*dwarf.Data, error) {
 	return f.Sec.dwarfData(f.Sec.Info[:f.Sec.segEnd(&f.Sec.segs[0])], true)
 }
 
-// TypeUnits returns where the type unit of each signature puts its type,
-// for DW_FORM_ref_sig8 references: DWARF 5 type units, and DWARF 4 ones
-// in .debug_types.
-func (f *File) TypeUnits() map[uint64]dwarf.Offset {
-	return f.Sec.typeSignatures()
-}
-
 // NewFile reads the DWARF sections of ef, whose bytes r holds, and those
 // of its supplementary file, if it names one, found next to path or in
 // DefaultDebugDir.

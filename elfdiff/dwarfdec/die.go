@@ -277,15 +277,17 @@ func (dd *Decoder) Read(off dwarf.Offset, d *DIE) error {
 	if d.Kinds[slotSignature] != ValUint || dd.raw {
 		return nil
 	}
-	if t, ok := dd.typeOfSignature(d.Vals[slotSignature]); ok && t != off {
+	if t, ok := dd.TypeOfSignature(d.Vals[slotSignature]); ok && t != off {
 		return dd.read(t, d)
 	}
 	return nil
 }
 
-// typeOfSignature returns where the type unit of signature sig puts its
-// type, and whether there is one.
-func (dd *Decoder) typeOfSignature(sig uint64) (dwarf.Offset, bool) {
+// TypeOfSignature returns where the type unit of signature sig puts its
+// type (DWARF 5 type units, and DWARF 4 ones in .debug_types), and
+// whether there is one: the target of a DW_FORM_ref_sig8 reference. The
+// type units are indexed the first time.
+func (dd *Decoder) TypeOfSignature(sig uint64) (dwarf.Offset, bool) {
 	if dd.sigs == nil {
 		dd.sigs = dd.sec.typeSignatures()
 	}

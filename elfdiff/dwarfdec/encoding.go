@@ -116,7 +116,7 @@ func (dd *Decoder) sameDecodedAttr(a, b *DIE, s Slot, j PairJudge) bool {
 		if s != SlotType {
 			return true
 		}
-		_, ok := dd.typeOfSignature(a.Vals[s])
+		_, ok := dd.TypeOfSignature(a.Vals[s])
 		return ok
 	}
 	if sa, ok := a.StrBytes(s); ok {
