@@ -11,7 +11,7 @@ import (
 // FuzzLoad feeds mutated shared objects to the loader and to Diff: they
 // must return an error or a corpus, never panic. The seeds are small
 // libraries compiled by gcc: plain, versioned, 32-bit, with DWARF, and
-// with DWARF of two units that repeat a header's types.
+// with DWARF of units that repeat a header's types.
 func FuzzLoad(f *testing.F) {
 	for _, seed := range fuzzSeeds(f) {
 		f.Add(seed)
@@ -54,25 +54,8 @@ func fuzzSeeds(f *testing.F) [][]byte {
 		"int api(int x) { return x; }\nint walk(const struct pt *p) { return p ? p->x : 0; }\n"+
 		"int lib_v = 1;\n__thread int lib_t;\n"), 0o644))
 	must(f, os.WriteFile(script, []byte("V_1 { global: api; local: *; };\nV_2 { global: lib_v; lib_t; } V_1;\n"), 0o644))
-	builds := [][]string{
-		{"-shared", "-fPIC", "-Wl,-soname,libfuzz.so.1"},
-		{"-shared", "-fPIC", "-g0", "-Wl,--version-script," + script},
-		{"-shared", "-fPIC", "-m32", "-nostdlib"},
-		{"-shared", "-fPIC", "-g", "-O1"},
-	}
-	var seeds [][]byte
-	for i, args := range builds {
-		out := filepath.Join(dir, "seed"+string(rune('0'+i))+".so")
-		if b, err := exec.Command("gcc", append(args, "-o", out, src)...).CombinedOutput(); err != nil {
-			f.Logf("seed %d not built: %v\n%s", i, err, b)
-			continue
-		}
-		data, err := os.ReadFile(out)
-		must(f, err)
-		seeds = append(seeds, data)
-	}
-	// Two units including one header: each repeats its types, which the
-	// loader merges by comparing the copies' encodings in step.
+	// Two more units including one header: each repeats its types, which
+	// the loader merges by comparing the copies' encodings in step.
 	hdr := "enum kind { K0, K1 = 4 };\nstruct node { struct node *next; enum kind k; unsigned lo : 3, hi : 5; union { long l; double d; } u; };\n" +
 		"typedef struct node node_t;\nstruct list { node_t *head; int (*cmp)(const node_t *, const node_t *); char name[8]; };\n"
 	must(f, os.WriteFile(filepath.Join(dir, "types.h"), []byte(hdr), 0o644))
@@ -82,10 +65,20 @@ func fuzzSeeds(f *testing.F) [][]byte {
 		must(f, os.WriteFile(file, []byte("#include \"types.h\"\nint "+u+"_len(struct list *l) { int n = 0; for (node_t *p = l->head; p; p = p->next) n += p->hi; return n; }\n"), 0o644))
 		units = append(units, file)
 	}
-	out := filepath.Join(dir, "seedunits.so")
-	if b, err := exec.Command("gcc", append([]string{"-shared", "-fPIC", "-g", "-O1", "-o", out}, units...)...).CombinedOutput(); err != nil {
-		f.Logf("two-unit seed not built: %v\n%s", err, b)
-	} else {
+	builds := [][]string{
+		{"-shared", "-fPIC", "-Wl,-soname,libfuzz.so.1"},
+		{"-shared", "-fPIC", "-g0", "-Wl,--version-script," + script},
+		{"-shared", "-fPIC", "-m32", "-nostdlib"},
+		{"-shared", "-fPIC", "-g", "-O1"},
+		append([]string{"-shared", "-fPIC", "-g", "-O1"}, units...),
+	}
+	var seeds [][]byte
+	for i, args := range builds {
+		out := filepath.Join(dir, "seed"+string(rune('0'+i))+".so")
+		if b, err := exec.Command("gcc", append(args, "-o", out, src)...).CombinedOutput(); err != nil {
+			f.Logf("seed %d not built: %v\n%s", i, err, b)
+			continue
+		}
 		data, err := os.ReadFile(out)
 		must(f, err)
 		seeds = append(seeds, data)
