@@ -165,7 +165,7 @@ type dwarfReader struct {
 	void  *Type
 	depth int
 	// typeUnitRefs counts references into type units that could not be
-	// followed (DWARF 4 .debug_types).
+	// followed (no type unit of that signature).
 	typeUnitRefs int
 	// defs locates the first complete definition of each named struct,
 	// union, class and enum, so that a declaration (struct S;) in one

@@ -22,9 +22,8 @@ func (dr *dwarfReader) typeOf(d *dwarfdec.DIE) (*Type, error) {
 	case dwarfdec.ValOffset:
 		return dr.typeAt(dwarf.Offset(d.Vals[dwarfdec.SlotType]))
 	case dwarfdec.ValUint:
-		// DW_FORM_ref_sig8 into a type unit (-fdebug-types-section).
-		// DWARF 5 type units are in .debug_info, where the reader can
-		// seek; DWARF 4's .debug_types is not exposed by debug/dwarf.
+		// DW_FORM_ref_sig8 into a type unit (-fdebug-types-section):
+		// DWARF 5's in .debug_info, DWARF 4's in .debug_types.
 		if off, ok := dr.dies.TypeOfSignature(d.Vals[dwarfdec.SlotType]); ok {
 			return dr.typeAt(off)
 		}

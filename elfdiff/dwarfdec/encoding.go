@@ -319,8 +319,8 @@ func (dd *Decoder) sameValue(ua, ub *dieUnit, ba, bb *ScanBuf, at, bt *abbrevAtt
 		return false, false
 	}
 	if at.form == formStrp && bt.form == formStrp && (at.slot == SlotName || at.slot == SlotLinkageName) {
-		oa := ba.offset(ua.offSize)
-		return sameStrp(ua, ub, ba, bb, oa, bb.offset(ub.offSize))
+		oa, ob := ba.offset(ua.offSize), bb.offset(ub.offSize)
+		return sameStrp(ua, ub, ba, bb, oa, ob)
 	}
 	ka, va, sa, erra := dd.value(ua, ba, uint32(at.form), at.implicit)
 	kb, vb, sb, errb := dd.value(ub, bb, uint32(bt.form), bt.implicit)
